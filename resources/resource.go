@@ -1,0 +1,144 @@
+// Package resources holds one file per resource type (sysctl, readahead, ...) and the registry
+// the configuration and the engine find them in. A resource reads facts with a shell probe,
+// diffs them against the desired value and applies changes through a provider.Host.
+package resources
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/sparkform/sparkform/provider"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Prior is what state remembers of one resource on one host.
+type Prior struct {
+	// Attributes is what sparkform last applied (cty.NilVal or null when never applied).
+	Attributes cty.Value
+	// Original holds the live values from before sparkform first changed them, so a destroy
+	// can put them back. A resource decides its shape.
+	Original cty.Value
+}
+
+// Exists reports whether state holds anything for the resource.
+func (p Prior) Exists() bool { return p.Attributes != cty.NilVal && !p.Attributes.IsNull() }
+
+// Action is what a plan will do to one resource on one host.
+type Action string
+
+const (
+	NoOp    Action = "no-op"
+	Create  Action = "create"
+	Update  Action = "update"
+	Delete  Action = "delete"
+	Replace Action = "replace"
+)
+
+// Symbol is the Terraform-style plan symbol of an action.
+func (a Action) Symbol() string {
+	switch a {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Delete:
+		return "-"
+	case Replace:
+		return "-/+"
+	}
+	return " "
+}
+
+// FieldChange is one attribute (or one map key) that differs between the host and the configuration.
+type FieldChange struct {
+	Path       string `json:"path"` // e.g. `values["vm.swappiness"]`, `kb`, `file`
+	Before     string `json:"before,omitempty"`
+	After      string `json:"after,omitempty"`
+	BeforeNull bool   `json:"before_null,omitempty"` // absent on the host
+	AfterNull  bool   `json:"after_null,omitempty"`  // will be absent
+	// Drift is true when the live value no longer matches what sparkform last applied:
+	// it was changed outside sparkform.
+	Drift bool `json:"drift,omitempty"`
+}
+
+// Diff is a resource's verdict for one host.
+type Diff struct {
+	Action         Action        `json:"action"`
+	Fields         []FieldChange `json:"fields,omitempty"`
+	RequiresReboot bool          `json:"requires_reboot,omitempty"`
+	// Summary is an optional one-line headline, e.g. "6.11.0-1016-nvidia → 6.17.0-1014-nvidia".
+	Summary string `json:"summary,omitempty"`
+}
+
+// AttrError is a validation failure of one attribute of a block; the configuration turns it
+// into a diagnostic at that attribute's file:line:column.
+type AttrError struct {
+	Attr string // top-level attribute name in the block
+	Msg  string
+}
+
+func (e AttrError) Error() string { return fmt.Sprintf("%s: %s", e.Attr, e.Msg) }
+
+// Resource is one resource type. Implementations are stateless; every method may run
+// concurrently for many hosts.
+type Resource interface {
+	// Type is the block type name in HCL ("sysctl").
+	Type() string
+	// Spec decodes the block body (meta-arguments hosts/labels/depends_on removed) into a cty.Value.
+	Spec() hcldec.Spec
+	// Validate checks a decoded, fully known body. Everything that will reach a shell is checked
+	// here, before any connection is made.
+	Validate(desired cty.Value) []AttrError
+	// Probe returns a POSIX sh fragment printing the facts Read needs on stdout. desired is null
+	// when the block was removed from the configuration (a destroy is being planned).
+	// Values in the fragment must go through provider.Quote. The engine runs the probes of all
+	// resources of a host in one round trip, each in its own subshell.
+	Probe(desired cty.Value, prior Prior) string
+	// Read parses the probe's output into the observed value.
+	Read(desired cty.Value, prior Prior, out []byte) (cty.Value, error)
+	// Diff compares desired (null: destroy) with observed, and with prior to tell drift.
+	Diff(desired, observed cty.Value, prior Prior) (Diff, error)
+	// Apply makes the host match desired (null: destroy, restoring prior.Original). It returns
+	// what state should now remember; on error it still returns what it did change (so originals
+	// are never lost), or prior unchanged when it changed nothing. A destroy returns a Prior
+	// whose Attributes are null. log receives progress lines for long steps.
+	Apply(ctx context.Context, h provider.Host, desired, observed cty.Value, prior Prior, d Diff, log func(string)) (Prior, error)
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Resource{}
+)
+
+// Register adds a resource type; each resource file calls it from init.
+func Register(r Resource) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[r.Type()]; dup {
+		panic("resources: duplicate type " + r.Type())
+	}
+	registry[r.Type()] = r
+}
+
+// Lookup finds a resource type by its block name.
+func Lookup(typ string) (Resource, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	r, ok := registry[typ]
+	return r, ok
+}
+
+// Types lists registered block names, sorted.
+func Types() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for t := range registry {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
