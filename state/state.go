@@ -3,9 +3,16 @@
 package state
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 // FormatVersion is the version of the state file format this build writes.
@@ -37,3 +44,162 @@ type Resource struct {
 
 // Value is a cty.Value that round-trips through JSON with its type.
 type Value struct{ cty.Value }
+
+// New returns an empty state with a fresh lineage. The lineage identifies this state's history:
+// a saved plan or a write from another lineage is refused rather than merged.
+func New() *State {
+	return &State{Version: FormatVersion, Lineage: newUUID(), Hosts: map[string]*Host{}}
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand never fails on supported platforms (it panics itself since Go 1.24).
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Address is a resource's key within its host: "type.name".
+func Address(typ, name string) string { return typ + "." + name }
+
+// Clone returns a deep copy: the engine plans against a snapshot while apply mutates the live
+// state. cty values are immutable, so sharing them is safe.
+func (st *State) Clone() *State {
+	c := &State{Version: st.Version, Serial: st.Serial, Lineage: st.Lineage, Hosts: make(map[string]*Host, len(st.Hosts))}
+	for name, h := range st.Hosts {
+		if h == nil {
+			continue
+		}
+		ch := &Host{HostKey: h.HostKey, Resources: make(map[string]*Resource, len(h.Resources))}
+		for addr, r := range h.Resources {
+			if r == nil {
+				continue
+			}
+			cr := *r
+			ch.Resources[addr] = &cr
+		}
+		c.Hosts[name] = ch
+	}
+	return c
+}
+
+// Host returns the named host's record, creating it if absent.
+func (st *State) Host(name string) *Host {
+	if st.Hosts == nil {
+		st.Hosts = map[string]*Host{}
+	}
+	h := st.Hosts[name]
+	if h == nil {
+		h = &Host{Resources: map[string]*Resource{}}
+		st.Hosts[name] = h
+	}
+	if h.Resources == nil {
+		h.Resources = map[string]*Resource{}
+	}
+	return h
+}
+
+// Lookup returns the resource at addr ("type.name") on host, or nil.
+func (st *State) Lookup(host, addr string) *Resource {
+	h := st.Hosts[host]
+	if h == nil {
+		return nil
+	}
+	return h.Resources[addr]
+}
+
+// Set records r on host under its address, replacing any previous record.
+func (st *State) Set(host string, r *Resource) {
+	st.Host(host).Resources[Address(r.Type, r.Name)] = r
+}
+
+// Remove forgets the resource at addr on host and reports whether it was there. The host record
+// (and its pinned key) is kept: forgetting a resource must not forget who the host is.
+func (st *State) Remove(host, addr string) bool {
+	h := st.Hosts[host]
+	if h == nil || h.Resources[addr] == nil {
+		return false
+	}
+	delete(h.Resources, addr)
+	return true
+}
+
+// Addresses lists every resource as "host/type.name", sorted (for `state list`).
+func (st *State) Addresses() []string {
+	var out []string
+	for host, h := range st.Hosts {
+		if h == nil {
+			continue
+		}
+		for addr := range h.Resources {
+			out = append(out, host+"/"+addr)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ParseAddress splits "host/type.name" into host and "type.name".
+func ParseAddress(s string) (host, addr string, err error) {
+	host, addr, ok := strings.Cut(s, "/")
+	if !ok || host == "" || addr == "" || !strings.Contains(addr, ".") || strings.HasPrefix(addr, ".") || strings.HasSuffix(addr, ".") {
+		return "", "", fmt.Errorf("invalid state address %q: expected HOST/TYPE.NAME, e.g. spark-01/sysctl.loading", s)
+	}
+	return host, addr, nil
+}
+
+// MarshalJSON writes {"type": <cty type JSON>, "value": <cty value JSON>}; a missing value
+// (cty.NilVal) is written as JSON null. The type is stored because JSON alone cannot tell a
+// map from an object or a list from a set.
+func (v Value) MarshalJSON() ([]byte, error) {
+	if v.Value == cty.NilVal {
+		return []byte("null"), nil
+	}
+	ty, err := ctyjson.MarshalType(v.Type())
+	if err != nil {
+		return nil, err
+	}
+	val, err := ctyjson.Marshal(v.Value, v.Type())
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		Type  json.RawMessage `json:"type"`
+		Value json.RawMessage `json:"value"`
+	}{ty, val})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote; JSON null becomes cty.NilVal.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		v.Value = cty.NilVal
+		return nil
+	}
+	var raw struct {
+		Type  json.RawMessage `json:"type"`
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if raw.Type == nil {
+		return fmt.Errorf("value without a type")
+	}
+	ty, err := ctyjson.UnmarshalType(raw.Type)
+	if err != nil {
+		return fmt.Errorf("value type: %w", err)
+	}
+	if raw.Value == nil {
+		raw.Value = json.RawMessage("null")
+	}
+	val, err := ctyjson.Unmarshal(raw.Value, ty)
+	if err != nil {
+		return fmt.Errorf("value: %w", err)
+	}
+	v.Value = val
+	return nil
+}

@@ -1,0 +1,126 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// LockInfo is what the lock file says about its holder.
+type LockInfo struct {
+	ID        string    `json:"id"`
+	Operation string    `json:"operation"`
+	Who       string    `json:"who"` // user@hostname
+	PID       int       `json:"pid"`
+	Created   time.Time `json:"created"`
+	Path      string    `json:"path"` // the state file locked
+}
+
+// LockError reports a lock held by someone else when the wait ran out.
+type LockError struct {
+	LockFile string
+	Info     *LockInfo // nil when the holder had not yet written its details
+	Err      error     // why the wait ended (timeout or context)
+}
+
+func (e *LockError) Error() string {
+	if e.Info == nil {
+		return fmt.Sprintf("state is locked by another process (lock file %s); wait, or use -lock-timeout", e.LockFile)
+	}
+	return fmt.Sprintf("state is locked by %s pid %d (%s, since %s); wait, or use -lock-timeout",
+		e.Info.Who, e.Info.PID, e.Info.Operation, e.Info.Created.UTC().Format(time.RFC3339))
+}
+
+func (e *LockError) Unwrap() error { return e.Err }
+
+// Lock takes the state lock for operation, retrying with backoff until timeout (0: one try).
+// The lock is flock(2) on path+".lock": advisory and owned by the open file, so it dies with the
+// process and a SIGKILLed apply never leaves a stale lock (Terraform's recurring complaint).
+// The lock file is never deleted: deleting it would let two processes lock different inodes.
+func (s *Store) Lock(ctx context.Context, operation string, timeout time.Duration) (release func() error, err error) {
+	f, err := os.OpenFile(s.lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening state lock %s: %w", s.lockPath, err)
+	}
+	deadline := time.Now().Add(timeout)
+	wait := 50 * time.Millisecond
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", s.lockPath, err)
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			f.Close()
+			return nil, &LockError{LockFile: s.lockPath, Info: readLockInfo(s.lockPath), Err: context.DeadlineExceeded}
+		}
+		t := time.NewTimer(min(wait, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			f.Close()
+			return nil, &LockError{LockFile: s.lockPath, Info: readLockInfo(s.lockPath), Err: ctx.Err()}
+		case <-t.C:
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+
+	info := LockInfo{ID: newUUID(), Operation: operation, Who: who(), PID: os.Getpid(), Created: time.Now().UTC().Truncate(time.Second), Path: s.path}
+	b, _ := json.Marshal(info)
+	if err := writeLockInfo(f, append(b, '\n')); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing state lock %s: %w", s.lockPath, err)
+	}
+	var once sync.Once
+	var rerr error
+	return func() error {
+		once.Do(func() {
+			// Clear the holder's details first so nobody reads a released lock as held.
+			_ = f.Truncate(0)
+			rerr = f.Close() // closing the last descriptor releases the flock
+		})
+		return rerr
+	}, nil
+}
+
+func writeLockInfo(f *os.File, b []byte) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.WriteAt(b, 0)
+	return err
+}
+
+// readLockInfo reads the holder's details; nil when absent or half-written (the holder may have
+// just taken the lock and not yet written them).
+func readLockInfo(path string) *LockInfo {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var info LockInfo
+	if json.Unmarshal(b, &info) != nil || info.PID == 0 {
+		return nil
+	}
+	return &info
+}
+
+func who() string {
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}

@@ -1,0 +1,362 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+func TestNewHasRandomV4LineageAndCurrentVersion(t *testing.T) {
+	a, b := New(), New()
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	if !re.MatchString(a.Lineage) {
+		t.Fatalf("lineage %q is not a UUID v4", a.Lineage)
+	}
+	if a.Lineage == b.Lineage {
+		t.Fatal("two new states share a lineage")
+	}
+	if a.Version != FormatVersion || a.Serial != 0 || a.Hosts == nil {
+		t.Fatalf("new state = %+v", a)
+	}
+}
+
+func TestValueRoundTripsThroughJSONWithItsType(t *testing.T) {
+	tests := []struct {
+		name string
+		v    cty.Value
+	}{
+		{"string", cty.StringVal("10")},
+		{"number", cty.NumberIntVal(8192)},
+		{"fraction", cty.NumberFloatVal(0.25)},
+		{"bool", cty.True},
+		{"map of string", cty.MapVal(map[string]cty.Value{"vm.swappiness": cty.StringVal("10"), "vm.dirty_ratio": cty.StringVal("5")})},
+		{"list of number", cty.ListVal([]cty.Value{cty.NumberIntVal(1), cty.NumberIntVal(2)})},
+		{"empty list keeps element type", cty.ListValEmpty(cty.String)},
+		{"set", cty.SetVal([]cty.Value{cty.StringVal("a"), cty.StringVal("b")})},
+		{"object with null attribute", cty.ObjectVal(map[string]cty.Value{
+			"device": cty.StringVal("nvme0n1"), "kb": cty.NumberIntVal(8192), "prev": cty.NullVal(cty.Number),
+			"nested": cty.ObjectVal(map[string]cty.Value{"l": cty.ListVal([]cty.Value{cty.StringVal("x")})}),
+		})},
+		{"typed null", cty.NullVal(cty.Map(cty.String))},
+		{"tuple", cty.TupleVal([]cty.Value{cty.StringVal("a"), cty.NumberIntVal(1)})},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := json.Marshal(Value{tc.v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got Value
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("unmarshal %s: %v", b, err)
+			}
+			if !got.Type().Equals(tc.v.Type()) || !got.RawEquals(tc.v) {
+				t.Fatalf("round trip of %#v via %s gave %#v", tc.v, b, got.Value)
+			}
+		})
+	}
+}
+
+func TestNilValueIsJSONNull(t *testing.T) {
+	b, err := json.Marshal(Value{})
+	if err != nil || string(b) != "null" {
+		t.Fatalf("Marshal(Value{}) = %s, %v", b, err)
+	}
+	v := Value{cty.StringVal("x")}
+	if err := json.Unmarshal([]byte("null"), &v); err != nil || v.Value != cty.NilVal || !v.IsNull() {
+		t.Fatalf("Unmarshal(null) = %#v, %v", v.Value, err)
+	}
+}
+
+func TestUnknownValueCannotBePersisted(t *testing.T) {
+	if _, err := json.Marshal(Value{cty.UnknownVal(cty.String)}); err == nil {
+		t.Fatal("an unknown value was serialized; state must only hold applied values")
+	}
+}
+
+func sample() *State {
+	st := New()
+	h := st.Host("spark-01")
+	h.HostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE"
+	st.Set("spark-01", &Resource{Type: "sysctl", Name: "loading",
+		Attributes: Value{cty.ObjectVal(map[string]cty.Value{"values": cty.MapVal(map[string]cty.Value{"vm.swappiness": cty.StringVal("10")})})},
+		Original:   Value{cty.MapVal(map[string]cty.Value{"vm.swappiness": cty.StringVal("60")})},
+		AppliedAt:  time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)})
+	st.Set("spark-02", &Resource{Type: "readahead", Name: "nvme", Attributes: Value{cty.NumberIntVal(8192)}})
+	return st
+}
+
+func TestStoreRoundTripKeepsLineageAndContent(t *testing.T) {
+	s := NewStore(filepath.Join(t.TempDir(), "s.json"))
+	st := sample()
+	if err := s.Persist(st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Lineage != st.Lineage || got.Serial != 1 || got.Version != FormatVersion {
+		t.Fatalf("loaded lineage/serial/version %s/%d/%d, want %s/1/%d", got.Lineage, got.Serial, got.Version, st.Lineage, FormatVersion)
+	}
+	a, _ := encode(st, 0)
+	b, _ := encode(got, 0)
+	if string(a) != string(b) {
+		t.Fatalf("content changed across persist/load:\n%s\n---\n%s", a, b)
+	}
+	r := got.Lookup("spark-01", "sysctl.loading")
+	if r == nil || !r.Original.RawEquals(st.Lookup("spark-01", "sysctl.loading").Original.Value) || !r.AppliedAt.Equal(time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)) {
+		t.Fatalf("resource after load = %+v", r)
+	}
+	if got.Lookup("spark-02", "readahead.nvme").Original.Value != cty.NilVal {
+		t.Fatal("absent original did not load as NilVal")
+	}
+}
+
+func TestLoadOfMissingFileIsFreshState(t *testing.T) {
+	st, err := NewStore(filepath.Join(t.TempDir(), "none.json")).Load()
+	if err != nil || st.Lineage == "" || st.Serial != 0 || len(st.Hosts) != 0 {
+		t.Fatalf("Load missing = %+v, %v", st, err)
+	}
+}
+
+func TestSerialBumpsOnlyOnContentChange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.json")
+	s := NewStore(path)
+	st := sample()
+	steps := []struct {
+		name       string
+		mutate     func()
+		wantSerial uint64
+		rewrite    bool
+	}{
+		{"first write", func() {}, 1, true},
+		{"identical content", func() {}, 1, false},
+		{"serial alone differs", func() { st.Serial = 0 }, 1, false},
+		{"host key changed", func() { st.Host("spark-01").HostKey = "ssh-ed25519 BBBB" }, 2, true},
+		{"resource removed", func() { st.Remove("spark-02", "readahead.nvme") }, 3, true},
+		{"identical again", func() {}, 3, false},
+	}
+	for _, step := range steps {
+		before, _ := os.Stat(path)
+		step.mutate()
+		if err := s.Persist(st); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		got, err := s.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Serial != step.wantSerial || st.Serial != step.wantSerial {
+			t.Fatalf("%s: serial on disk %d, in memory %d, want %d", step.name, got.Serial, st.Serial, step.wantSerial)
+		}
+		if got.Lineage != st.Lineage {
+			t.Fatalf("%s: lineage changed", step.name)
+		}
+		// Every write renames a new inode into place, so an unchanged inode proves no write happened.
+		after, _ := os.Stat(path)
+		if rewritten := before == nil || !os.SameFile(before, after); rewritten != step.rewrite {
+			t.Fatalf("%s: file rewritten = %v, want %v", step.name, rewritten, step.rewrite)
+		}
+	}
+}
+
+func TestPersistOfStaleCopyStillAdvancesSerial(t *testing.T) {
+	s := NewStore(filepath.Join(t.TempDir(), "s.json"))
+	st := sample()
+	old := st.Clone()
+	for i := range 3 {
+		st.Host("spark-01").HostKey = string(rune('a' + i))
+		if err := s.Persist(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Host("spark-09")
+	if err := s.Persist(old); err != nil {
+		t.Fatal(err)
+	}
+	if old.Serial != 4 {
+		t.Fatalf("serial after persisting a stale copy = %d, want 4 (never go backwards)", old.Serial)
+	}
+}
+
+func TestPersistRefusesFileOfAnotherLineage(t *testing.T) {
+	s := NewStore(filepath.Join(t.TempDir(), "s.json"))
+	if err := s.Persist(sample()); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Persist(sample())
+	if err == nil || !strings.Contains(err.Error(), "lineage") {
+		t.Fatalf("persist over another lineage: %v", err)
+	}
+}
+
+func TestBackupWrittenOncePerStoreBeforeFirstChange(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.json")
+	st := sample()
+	if err := NewStore(path).Persist(st); err != nil { // serial 1
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".backup"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("backup written with no previous file: %v", err)
+	}
+	s := NewStore(path) // a new run
+	for i, key := range []string{"k2", "k3", "k4"} {
+		st.Host("spark-01").HostKey = key
+		if err := s.Persist(st); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path + ".backup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bk State
+		if err := json.Unmarshal(b, &bk); err != nil {
+			t.Fatal(err)
+		}
+		if bk.Serial != 1 {
+			t.Fatalf("after write %d the backup has serial %d, want 1 (the file as this run found it)", i+1, bk.Serial)
+		}
+		fi, _ := os.Stat(path + ".backup")
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("backup mode %v", fi.Mode().Perm())
+		}
+	}
+}
+
+func TestStateFileMode0600AndNoTempLeft(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.json")
+	st := sample()
+	for _, k := range []string{"a", "b", "c"} {
+		st.Host("x").HostKey = k
+		if err := NewStore(path).Persist(st); err != nil { // a new Store each time: backups too
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state mode = %v, %v", fi.Mode().Perm(), err)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != "s.json,s.json.backup" {
+		t.Fatalf("directory holds %v, want only the state and its backup", names)
+	}
+}
+
+func TestCrashBeforeRenameLeavesOldFileIntact(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.json")
+	s := NewStore(path)
+	st := sample()
+	if err := s.Persist(st); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := os.ReadFile(path)
+
+	rename = func(string, string) error { return errors.New("simulated crash") }
+	defer func() { rename = os.Rename }()
+	st.Host("spark-01").HostKey = "changed"
+	if err := s.Persist(st); err == nil || !strings.Contains(err.Error(), "simulated crash") {
+		t.Fatalf("persist with failing rename: %v", err)
+	}
+	now, _ := os.ReadFile(path)
+	if string(now) != string(old) {
+		t.Fatal("state file changed although the rename never happened")
+	}
+	if st.Serial != 1 {
+		t.Fatalf("in-memory serial advanced to %d on a failed write", st.Serial)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, ".s.json.tmp-*"))
+	if len(matches) != 0 {
+		t.Fatalf("temp files left behind: %v", matches)
+	}
+}
+
+func TestLoadRejectsBadFilesNamingThem(t *testing.T) {
+	tests := []struct {
+		name, content, want string
+	}{
+		{"truncated JSON", `{"version": 1, "serial": 3, "lin`, "invalid JSON"},
+		{"empty file", "", "empty"},
+		{"future version", `{"version": 99, "serial": 1, "lineage": "x", "hosts": {}}`, "newer sparkform"},
+		{"no version", `{"serial": 1, "lineage": "x", "hosts": {}}`, "not a sparkform state file"},
+		{"no lineage", `{"version": 1, "serial": 1, "hosts": {}}`, "lineage"},
+		{"unknown field", `{"version": 1, "serial": 1, "lineage": "x", "hosts": {}, "extra": 1}`, "extra"},
+		{"bad value type", `{"version": 1, "serial": 1, "lineage": "x", "hosts": {"h": {"resources": {"a.b": {"type":"a","name":"b","attributes":{"type":"strong","value":"1"},"original":null,"applied_at":"2026-01-01T00:00:00Z"}}}}}`, "type"},
+		{"value does not match type", `{"version": 1, "serial": 1, "lineage": "x", "hosts": {"h": {"resources": {"a.b": {"type":"a","name":"b","attributes":{"type":"number","value":"ten"},"original":null,"applied_at":"2026-01-01T00:00:00Z"}}}}}`, "value"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bad.json")
+			os.WriteFile(path, []byte(tc.content), 0o600)
+			_, err := NewStore(path).Load()
+			if err == nil {
+				t.Fatal("bad state file accepted")
+			}
+			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not name the file and %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAddressesSortedAndRemove(t *testing.T) {
+	st := sample()
+	st.Set("spark-01", &Resource{Type: "readahead", Name: "nvme"})
+	got := strings.Join(st.Addresses(), " ")
+	if got != "spark-01/readahead.nvme spark-01/sysctl.loading spark-02/readahead.nvme" {
+		t.Fatalf("Addresses = %s", got)
+	}
+	if !st.Remove("spark-01", "sysctl.loading") || st.Remove("spark-01", "sysctl.loading") || st.Remove("nohost", "a.b") {
+		t.Fatal("Remove reported wrongly")
+	}
+	if st.Hosts["spark-01"].HostKey == "" {
+		t.Fatal("removing a resource dropped the host's pinned key")
+	}
+}
+
+func TestParseAddress(t *testing.T) {
+	tests := []struct {
+		in, host, addr string
+		ok             bool
+	}{
+		{"spark-01/sysctl.loading", "spark-01", "sysctl.loading", true},
+		{"spark-01/sysctl", "", "", false},
+		{"sysctl.loading", "", "", false},
+		{"/sysctl.loading", "", "", false},
+		{"h/.x", "", "", false},
+	}
+	for _, tc := range tests {
+		h, a, err := ParseAddress(tc.in)
+		if (err == nil) != tc.ok || h != tc.host || a != tc.addr {
+			t.Errorf("ParseAddress(%q) = %q, %q, %v", tc.in, h, a, err)
+		}
+	}
+}
+
+func TestCloneIsIndependent(t *testing.T) {
+	st := sample()
+	c := st.Clone()
+	c.Host("spark-01").HostKey = "other"
+	c.Remove("spark-02", "readahead.nvme")
+	c.Lookup("spark-01", "sysctl.loading").Name = "renamed"
+	if st.Hosts["spark-01"].HostKey == "other" || st.Lookup("spark-02", "readahead.nvme") == nil || st.Lookup("spark-01", "sysctl.loading").Name != "loading" {
+		t.Fatal("mutating the clone changed the original")
+	}
+	if c.Lineage != st.Lineage {
+		t.Fatal("clone lost the lineage")
+	}
+}

@@ -1,0 +1,222 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Store reads and writes one state file. Writes are atomic (temp file, fsync, rename, fsync of
+// the directory): Terraform's local backend writes in place and leaves truncated state behind
+// when interrupted (hashicorp/terraform#34266); a reader here sees the old or the new file.
+type Store struct {
+	path, lockPath, backupPath string
+
+	mu       sync.Mutex // serialises Persist: the engine persists from one goroutine per host
+	backedUp bool       // the previous file has been copied to backupPath in this Store's life
+}
+
+// NewStore returns the store for the state file at path; its lock is path+".lock" and its
+// backup path+".backup".
+func NewStore(path string) *Store {
+	return &Store{path: path, lockPath: path + ".lock", backupPath: path + ".backup"}
+}
+
+// Path is the state file's path.
+func (s *Store) Path() string { return s.path }
+
+// BackupPath is where the previous state is copied before this Store first changes the file.
+func (s *Store) BackupPath() string { return s.backupPath }
+
+// Load reads the state file; a missing file is a fresh state (first run).
+func (s *Store) Load() (*State, error) {
+	st, _, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return New(), nil
+	}
+	return st, nil
+}
+
+// read returns the parsed file and its raw bytes; (nil, nil, nil) when the file does not exist.
+func (s *Store) read() (*State, []byte, error) {
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading state file %s: %w", s.path, err)
+	}
+	st, err := parse(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state file %s is not valid: %w; restore it from %s or fix it by hand", s.path, err, s.backupPath)
+	}
+	return st, b, nil
+}
+
+func parse(b []byte) (*State, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errors.New("the file is empty")
+	}
+	// Read the version first: a newer format may not even decode into today's structs.
+	var head struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if head.Version == nil || *head.Version < 1 {
+		return nil, errors.New(`no "version": not a sparkform state file`)
+	}
+	if *head.Version > FormatVersion {
+		return nil, fmt.Errorf("format version %d was written by a newer sparkform (this build reads version %d); upgrade sparkform", *head.Version, FormatVersion)
+	}
+	var st State
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if st.Lineage == "" {
+		return nil, errors.New(`no "lineage"`)
+	}
+	if st.Hosts == nil {
+		st.Hosts = map[string]*Host{}
+	}
+	for name, h := range st.Hosts {
+		if h == nil {
+			return nil, fmt.Errorf("host %q: null record", name)
+		}
+		if h.Resources == nil {
+			h.Resources = map[string]*Resource{}
+		}
+		for addr, r := range h.Resources {
+			if r == nil {
+				return nil, fmt.Errorf("host %q: resource %q: null record", name, addr)
+			}
+		}
+	}
+	st.Version = FormatVersion
+	return &st, nil
+}
+
+// encode is the canonical file content (encoding/json sorts map keys, so equal states encode equally).
+func encode(st *State, serial uint64) ([]byte, error) {
+	c := *st
+	c.Version = FormatVersion
+	c.Serial = serial
+	if c.Hosts == nil {
+		c.Hosts = map[string]*Host{}
+	}
+	b, err := json.MarshalIndent(&c, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Persist writes st if its content (ignoring the serial) differs from the file: then the serial
+// becomes one more than both st's and the file's, and st.Serial is updated. Writing identical
+// content is a no-op (st.Serial takes the file's), so a no-op apply leaves the file untouched.
+// A file of another lineage is never overwritten: that would silently replace another history.
+// The caller must not mutate st during the call.
+func (s *Store) Persist(st *State) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st.Lineage == "" {
+		return errors.New("state without lineage: create it with state.New or Store.Load")
+	}
+	disk, raw, err := s.read()
+	if err != nil {
+		return err
+	}
+	serial := st.Serial
+	if disk != nil {
+		if disk.Lineage != st.Lineage {
+			return fmt.Errorf("state file %s belongs to another state (lineage %s, not %s); refusing to overwrite it", s.path, disk.Lineage, st.Lineage)
+		}
+		a, err := encode(disk, 0)
+		if err != nil {
+			return err
+		}
+		b, err := encode(st, 0)
+		if err != nil {
+			return fmt.Errorf("encoding state: %w", err)
+		}
+		if bytes.Equal(a, b) {
+			st.Serial = disk.Serial // the file is what st describes: adopt its serial
+			return nil
+		}
+		serial = max(serial, disk.Serial)
+	}
+	out, err := encode(st, serial+1)
+	if err != nil {
+		return fmt.Errorf("encoding state: %w", err)
+	}
+	if disk != nil && !s.backedUp {
+		if err := writeAtomic(s.backupPath, raw); err != nil {
+			return fmt.Errorf("writing state backup: %w", err)
+		}
+	}
+	s.backedUp = true
+	if err := writeAtomic(s.path, out); err != nil {
+		return fmt.Errorf("writing state: %w", err)
+	}
+	st.Serial = serial + 1
+	return nil
+}
+
+// rename is replaced by tests to simulate a crash between writing the temp file and renaming it.
+var rename = os.Rename
+
+// writeAtomic replaces path with data (mode 0600: state may hold host details worth keeping private).
+func writeAtomic(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	// fsync before rename: otherwise a power cut can leave the new name pointing at an empty file.
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = rename(tmp, path); err != nil {
+		return err
+	}
+	// fsync the directory so the rename itself survives a power cut.
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err = d.Sync(); err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
