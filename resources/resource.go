@@ -82,6 +82,22 @@ type AttrError struct {
 
 func (e AttrError) Error() string { return fmt.Sprintf("%s: %s", e.Attr, e.Msg) }
 
+// Instance is one resource block as it applies to one host.
+type Instance struct {
+	Type string // block type, e.g. "sysctl"
+	Name string // block label, e.g. "loading"
+	// Desired is the decoded body; null when the block was removed from the configuration or
+	// no longer selects this host (a destroy is being planned or applied).
+	Desired cty.Value
+	Prior   Prior
+}
+
+// Addr is the instance's address, "type.name".
+func (in Instance) Addr() string { return in.Type + "." + in.Name }
+
+// Destroying reports whether the instance is planned for removal.
+func (in Instance) Destroying() bool { return in.Desired == cty.NilVal || in.Desired.IsNull() }
+
 // Resource is one resource type. Implementations are stateless; every method may run
 // concurrently for many hosts.
 type Resource interface {
@@ -92,20 +108,20 @@ type Resource interface {
 	// Validate checks a decoded, fully known body. Everything that will reach a shell is checked
 	// here, before any connection is made.
 	Validate(desired cty.Value) []AttrError
-	// Probe returns a POSIX sh fragment printing the facts Read needs on stdout. desired is null
-	// when the block was removed from the configuration (a destroy is being planned).
-	// Values in the fragment must go through provider.Quote. The engine runs the probes of all
-	// resources of a host in one round trip, each in its own subshell.
-	Probe(desired cty.Value, prior Prior) string
+	// Probe returns a POSIX sh fragment printing the facts Read needs on stdout. Values in the
+	// fragment must go through provider.Quote. The engine runs the probes of all resources of a
+	// host in one round trip, each in its own subshell with stdin from /dev/null.
+	Probe(in Instance) string
 	// Read parses the probe's output into the observed value.
-	Read(desired cty.Value, prior Prior, out []byte) (cty.Value, error)
-	// Diff compares desired (null: destroy) with observed, and with prior to tell drift.
-	Diff(desired, observed cty.Value, prior Prior) (Diff, error)
-	// Apply makes the host match desired (null: destroy, restoring prior.Original). It returns
-	// what state should now remember; on error it still returns what it did change (so originals
-	// are never lost), or prior unchanged when it changed nothing. A destroy returns a Prior
-	// whose Attributes are null. log receives progress lines for long steps.
-	Apply(ctx context.Context, h provider.Host, desired, observed cty.Value, prior Prior, d Diff, log func(string)) (Prior, error)
+	Read(in Instance, out []byte) (cty.Value, error)
+	// Diff compares the desired value (null: destroy) with observed, and with the prior to tell drift.
+	// An error means the host cannot reach the desired value (e.g. a sysctl key it does not have).
+	Diff(in Instance, observed cty.Value) (Diff, error)
+	// Apply makes the host match in.Desired (null: destroy, restoring in.Prior.Original). It
+	// returns what state should now remember; on error it still returns what it did change (so
+	// originals are never lost), or in.Prior unchanged when it changed nothing. A destroy returns
+	// a Prior whose Attributes are null. log receives progress lines for long steps.
+	Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error)
 }
 
 var (

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/provider"
+	"github.com/sparkform/sparkform/state"
+)
+
+// runFlags are shared by plan and apply (and later commands that plan).
+type runFlags struct {
+	vars, varFiles  multiFlag
+	hosts, excludes multiFlag
+	parallelism     int
+	statePath       string
+	lockTimeout     time.Duration
+	json            bool
+	noColor         bool
+	connectTimeout  time.Duration
+	stepTimeout     time.Duration
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.vars, "var", "set a variable: -var 'name=value' (repeatable)")
+	fs.Var(&f.varFiles, "var-file", "load variable values from an HCL file (repeatable)")
+	fs.Var(&f.hosts, "host", "only this host (repeatable)")
+	fs.Var(&f.excludes, "exclude-host", "skip this host (repeatable)")
+	fs.IntVar(&f.parallelism, "parallelism", 16, "hosts worked on at once")
+	fs.StringVar(&f.statePath, "state", "", "state file (default DIR/sparkform.state.json)")
+	fs.DurationVar(&f.lockTimeout, "lock-timeout", 0, "how long to wait for the state lock")
+	fs.BoolVar(&f.json, "json", false, "machine-readable output")
+	fs.BoolVar(&f.noColor, "no-color", false, "no colour in output")
+	fs.DurationVar(&f.connectTimeout, "connect-timeout", provider.DefaultTimeouts.Connect, "SSH connect and handshake timeout per host")
+	fs.DurationVar(&f.stepTimeout, "step-timeout", 10*time.Minute, "timeout of one remote step")
+}
+
+// stateFile resolves the state path: -state, else beside the configuration.
+func (f *runFlags) stateFile(dir string) string {
+	if f.statePath != "" {
+		return f.statePath
+	}
+	return filepath.Join(dir, "sparkform.state.json")
+}
+
+func (f *runFlags) engineOptions(events func(engine.Event)) engine.Options {
+	return engine.Options{
+		Parallelism: f.parallelism,
+		Only:        f.hosts,
+		Exclude:     f.excludes,
+		Dial:        dialer(f.connectTimeout),
+		StepTimeout: f.stepTimeout,
+		Events:      events,
+	}
+}
+
+// loadConfig loads DIR and prints diagnostics (with source snippets) on failure.
+func loadConfig(dir string, f *runFlags, stderr io.Writer) (*config.Config, bool) {
+	vars := config.Vars{Env: config.EnvVars(os.Environ()), Files: f.varFiles, Flags: f.vars}
+	cfg, diags := config.Load(dir, vars)
+	if len(diags) > 0 {
+		config.WriteDiagnostics(stderr, diags, cfg.Files, !f.noColor && isTerminal(stderr))
+	}
+	if diags.HasErrors() {
+		return nil, false
+	}
+	return cfg, true
+}
+
+// dialer connects over SSH with the settings of a host block.
+func dialer(connectTimeout time.Duration) engine.DialFunc {
+	return func(ctx context.Context, h *config.Host, pinned string) (provider.Host, error) {
+		t := provider.DefaultTimeouts
+		t.Connect = connectTimeout
+		if h.ConnectTimeout != "" {
+			if d, err := time.ParseDuration(h.ConnectTimeout); err == nil {
+				t.Connect = d
+			}
+		}
+		return provider.Dial(ctx, provider.Config{
+			Name: h.Name, Address: h.Address, Port: h.Port, User: h.User, IdentityFile: h.IdentityFile,
+			KnownHosts: h.KnownHosts, HostKeyPolicy: h.HostKeyPolicy, Sudo: h.Sudo, Timeouts: t, PinnedKey: pinned,
+		})
+	}
+}
+
+// lockState opens the state store and takes its lock, printing who holds it while waiting.
+func lockState(ctx context.Context, path, op string, timeout time.Duration) (*state.Store, func() error, error) {
+	store := state.NewStore(path)
+	release, err := store.Lock(ctx, op, timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, release, nil
+}
+
+// interruptible returns a context cancelled by the first SIGINT/SIGTERM. Steps in flight are
+// told to stop; state already persisted stays valid.
+func interruptible(stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-ch:
+			fmt.Fprintf(stderr, "\n%s received: stopping after the steps in flight; state keeps what was applied.\n", s)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+func errorf(w io.Writer, format string, a ...any) int {
+	fmt.Fprintf(w, "Error: "+format+"\n", a...)
+	return 1
+}

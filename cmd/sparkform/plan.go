@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sparkform/sparkform/internal/engine"
+)
+
+func runPlan(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("plan", stderr)
+	var rf runFlags
+	rf.register(fs)
+	out := fs.String("out", "", "save the plan to FILE, for 'sparkform apply FILE'")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on error")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 1
+	}
+	dir, err := atMostOne("plan", pos)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	if dir == "" {
+		dir = "."
+	}
+	ctx, stop := interruptible(stderr)
+	defer stop()
+
+	cfg, ok := loadConfig(dir, &rf, stderr)
+	if !ok {
+		return 1
+	}
+	store, release, err := lockState(ctx, rf.stateFile(dir), "plan", rf.lockTimeout)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	defer release()
+	st, err := store.Load()
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	plan, err := engine.MakePlan(ctx, cfg, st, rf.engineOptions(nil))
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	if *out != "" {
+		if err := savePlan(*out, plan); err != nil {
+			return errorf(stderr, "saving plan: %v", err)
+		}
+	}
+	if rf.json {
+		writeJSON(stdout, plan)
+	} else {
+		renderPlan(stdout, plan)
+		if *out != "" && plan.HasChanges() {
+			fmt.Fprintf(stdout, "\nSaved the plan to %s. To perform exactly these actions, run:\n    sparkform apply %s\n", *out, *out)
+		}
+	}
+	switch {
+	case len(plan.Failed()) > 0:
+		for _, h := range plan.Failed() {
+			fmt.Fprintf(stderr, "Error: %s: %s\n", h.Name, h.Error)
+		}
+		return 1
+	case *detailed && plan.HasChanges():
+		return 2
+	}
+	return 0
+}
+
+// savePlan writes the plan file atomically with mode 0600 (it names hosts and their settings).
+func savePlan(path string, p *engine.Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// loadPlan reads a plan file written by savePlan.
+func loadPlan(path string) (*engine.Plan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var p engine.Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%s is not a sparkform plan file: %v", path, err)
+	}
+	if p.FormatVersion == 0 {
+		return nil, fmt.Errorf("%s is not a sparkform plan file (no format_version)", path)
+	}
+	return &p, nil
+}

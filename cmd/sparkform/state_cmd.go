@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sparkform/sparkform/state"
+)
+
+const stateUsage = `Usage: sparkform state <list | show ADDR | rm ADDR...> [-state FILE]
+
+ADDR is HOST/TYPE.NAME (e.g. spark-01/sysctl.loading) or TYPE.NAME for every host.
+'rm' makes sparkform forget a resource; nothing changes on the host.
+`
+
+func runState(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, stateUsage)
+		return 1
+	}
+	sub := args[0]
+	fs := newFlagSet("state "+sub, stderr)
+	statePath := fs.String("state", "sparkform.state.json", "state file")
+	lockTimeout := fs.Duration("lock-timeout", 0, "how long to wait for the state lock (rm)")
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return 1
+	}
+	store := state.NewStore(*statePath)
+	switch sub {
+	case "list":
+		st, err := store.Load()
+		if err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		for _, a := range matching(st, pos) {
+			fmt.Fprintln(stdout, a)
+		}
+		return 0
+	case "show":
+		if len(pos) != 1 {
+			return errorf(stderr, "state show needs one address, e.g. spark-01/sysctl.loading")
+		}
+		st, err := store.Load()
+		if err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		found := matching(st, pos)
+		if len(found) == 0 {
+			return errorf(stderr, "no resource %s in %s", pos[0], *statePath)
+		}
+		for _, a := range found {
+			host, addr, _ := strings.Cut(a, "/")
+			renderStateResource(stdout, "", a, st.Hosts[host].Resources[addr])
+		}
+		return 0
+	case "rm":
+		if len(pos) == 0 {
+			return errorf(stderr, "state rm needs at least one address")
+		}
+		release, err := store.Lock(context.Background(), "state rm", *lockTimeout)
+		if err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		defer release()
+		st, err := store.Load()
+		if err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		found := matching(st, pos)
+		if len(found) == 0 {
+			return errorf(stderr, "no resource matches %s", strings.Join(pos, " "))
+		}
+		for _, a := range found {
+			host, addr, _ := strings.Cut(a, "/")
+			delete(st.Hosts[host].Resources, addr)
+		}
+		if err := store.Persist(st); err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		for _, a := range found {
+			fmt.Fprintf(stdout, "Removed %s\n", a)
+		}
+		fmt.Fprintf(stdout, "Successfully removed %d resource instance(s).\n", len(found))
+		return 0
+	}
+	fmt.Fprint(stderr, stateUsage)
+	return 1
+}
+
+// matching lists HOST/ADDR entries matching any filter (HOST/TYPE.NAME, TYPE.NAME or HOST); all without filters.
+func matching(st *state.State, filters []string) []string {
+	var out []string
+	for _, host := range sortedKeysOf(st.Hosts) {
+		for _, addr := range sortedKeysOf(st.Hosts[host].Resources) {
+			full := host + "/" + addr
+			ok := len(filters) == 0
+			for _, f := range filters {
+				if f == full || f == addr || f == host {
+					ok = true
+				}
+			}
+			if ok {
+				out = append(out, full)
+			}
+		}
+	}
+	return out
+}

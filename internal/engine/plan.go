@@ -1,0 +1,378 @@
+// Package engine plans (one probe round trip per host → diffs) and applies (ordered changes,
+// hosts in parallel, state persisted after every resource). It knows the resource contract,
+// provider.Host and state — never a concrete resource type.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/provider"
+	"github.com/sparkform/sparkform/resources"
+	"github.com/sparkform/sparkform/state"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// PlanFormatVersion is the version of saved plan files this build reads and writes.
+const PlanFormatVersion = 1
+
+// DialFunc opens the one connection of a run to a host. pinnedKey is the host key state
+// recorded for it ("" when none); a different presented key must be refused.
+type DialFunc func(ctx context.Context, h *config.Host, pinnedKey string) (provider.Host, error)
+
+// Options steer a plan or an apply.
+type Options struct {
+	Parallelism int      // hosts worked on at once (default 16)
+	Only        []string // -host: only these hosts
+	Exclude     []string // -exclude-host
+	Dial        DialFunc
+	// StepTimeout bounds one remote step (a probe, one resource's apply); 0: 10 minutes.
+	StepTimeout time.Duration
+	// Events receives progress; nil discards it. Called from many goroutines, one at a time.
+	Events func(Event)
+}
+
+func (o *Options) parallelism() int {
+	if o.Parallelism <= 0 {
+		return 16
+	}
+	return o.Parallelism
+}
+
+func (o *Options) stepTimeout() time.Duration {
+	if o.StepTimeout <= 0 {
+		return 10 * time.Minute
+	}
+	return o.StepTimeout
+}
+
+// Event is one line of progress.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Host    string    `json:"host"`
+	Addr    string    `json:"addr,omitempty"`
+	Kind    string    `json:"kind"` // connecting, probed, apply_start, apply_done, apply_error, progress, host_done, host_failed
+	Message string    `json:"message,omitempty"`
+}
+
+// Plan is what would change, per host. Saved with -out, it holds everything apply needs,
+// including how to reach each host, so `apply PLANFILE` does exactly what was shown.
+type Plan struct {
+	FormatVersion int       `json:"format_version"`
+	CreatedAt     time.Time `json:"created_at"`
+	ConfigDir     string    `json:"config_dir"`
+	ConfigHash    string    `json:"config_hash"`
+	// StateLineage/StateSerial identify the state the plan was made against; apply refuses a
+	// plan whose state has moved on. An empty lineage with serial 0 means "no state yet".
+	StateLineage string      `json:"state_lineage"`
+	StateSerial  uint64      `json:"state_serial"`
+	Hosts        []*HostPlan `json:"hosts"`
+	// Warnings concern the whole run (e.g. hosts in state that the configuration no longer has).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// HostPlan is the plan for one host.
+type HostPlan struct {
+	Name       string       `json:"name"`
+	Address    string       `json:"address"`
+	Connection *config.Host `json:"connection"`
+	Kernel     string       `json:"kernel,omitempty"`
+	BootID     string       `json:"boot_id,omitempty"`
+	HostKey    string       `json:"host_key,omitempty"`
+	Error      string       `json:"error,omitempty"` // the host could not be planned
+	Changes    []*Change    `json:"changes"`
+}
+
+// Change is one resource's planned change on one host.
+type Change struct {
+	Addr      string   `json:"addr"`
+	Type      string   `json:"type"`
+	Name      string   `json:"name"`
+	DependsOn []string `json:"depends_on,omitempty"`
+	resources.Diff
+	Desired         state.Value `json:"desired"`
+	Observed        state.Value `json:"observed"`
+	PriorAttributes state.Value `json:"prior_attributes"`
+	PriorOriginal   state.Value `json:"prior_original"`
+}
+
+// Counts tallies actions.
+type Counts struct{ Add, Change, Destroy int }
+
+// Counts of the host's planned changes.
+func (h *HostPlan) Counts() Counts {
+	var c Counts
+	for _, ch := range h.Changes {
+		switch ch.Action {
+		case resources.Create:
+			c.Add++
+		case resources.Update:
+			c.Change++
+		case resources.Delete:
+			c.Destroy++
+		case resources.Replace:
+			c.Add++
+			c.Destroy++
+		}
+	}
+	return c
+}
+
+// HasChanges reports whether any host has something to do.
+func (p *Plan) HasChanges() bool {
+	for _, h := range p.Hosts {
+		for _, c := range h.Changes {
+			if c.Action != resources.NoOp {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Failed lists hosts that could not be planned.
+func (p *Plan) Failed() []*HostPlan {
+	var out []*HostPlan
+	for _, h := range p.Hosts {
+		if h.Error != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// SelectHosts applies -host/-exclude-host to the configuration's hosts; naming a host the
+// configuration lacks is an error, because a typo must not silently plan nothing.
+func SelectHosts(cfg *config.Config, only, exclude []string) ([]*config.Host, error) {
+	known := map[string]bool{}
+	for _, h := range cfg.Hosts {
+		known[h.Name] = true
+	}
+	for _, n := range append(append([]string{}, only...), exclude...) {
+		if !known[n] {
+			return nil, fmt.Errorf("no host %q in the configuration", n)
+		}
+	}
+	in := func(list []string, n string) bool {
+		for _, x := range list {
+			if x == n {
+				return true
+			}
+		}
+		return false
+	}
+	var out []*config.Host
+	for _, h := range cfg.Hosts {
+		if len(only) > 0 && !in(only, h.Name) {
+			continue
+		}
+		if in(exclude, h.Name) {
+			continue
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// MakePlan probes every selected host in parallel (one round trip each) and diffs.
+func MakePlan(ctx context.Context, cfg *config.Config, st *state.State, opts Options) (*Plan, error) {
+	hosts, err := SelectHosts(cfg, opts.Only, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{FormatVersion: PlanFormatVersion, CreatedAt: time.Now().UTC(), ConfigDir: cfg.Dir, ConfigHash: cfg.Hash}
+	if st.Serial > 0 {
+		plan.StateLineage, plan.StateSerial = st.Lineage, st.Serial
+	}
+	for _, name := range sortedHostNames(st) {
+		if cfg.Host(name) == nil && len(st.Hosts[name].Resources) > 0 {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s is in state with %d resources but has no host block: it is left as it is (sparkform state rm to forget it)", name, len(st.Hosts[name].Resources)))
+		}
+	}
+	plan.Hosts = make([]*HostPlan, len(hosts))
+	em := newEmitter(opts.Events)
+	forEachParallel(len(hosts), opts.parallelism(), func(i int) {
+		plan.Hosts[i] = planHost(ctx, cfg, hosts[i], st.Hosts[hosts[i].Name], opts, em)
+	})
+	return plan, nil
+}
+
+// instancesFor lists what a host should have (config) and what it must lose (in state only).
+func instancesFor(cfg *config.Config, host string, hs *state.Host) ([]resources.Instance, map[string][]string, error) {
+	var out []resources.Instance
+	deps := map[string][]string{}
+	wanted := map[string]bool{}
+	for _, r := range cfg.Resources {
+		if !contains(r.Hosts, host) {
+			continue
+		}
+		wanted[r.Addr()] = true
+		in := resources.Instance{Type: r.Type, Name: r.Name, Desired: r.Body}
+		if hs != nil {
+			if sr := hs.Resources[r.Addr()]; sr != nil {
+				in.Prior = resources.Prior{Attributes: sr.Attributes.Value, Original: sr.Original.Value}
+			}
+		}
+		out = append(out, in)
+		deps[r.Addr()] = r.DependsOn
+	}
+	if hs != nil {
+		addrs := make([]string, 0, len(hs.Resources))
+		for a := range hs.Resources {
+			addrs = append(addrs, a)
+		}
+		sort.Strings(addrs)
+		for _, a := range addrs {
+			if wanted[a] {
+				continue
+			}
+			sr := hs.Resources[a]
+			if _, ok := resources.Lookup(sr.Type); !ok {
+				return nil, nil, fmt.Errorf("state has %s of unknown resource type %q (written by a newer sparkform?)", a, sr.Type)
+			}
+			out = append(out, resources.Instance{Type: sr.Type, Name: sr.Name, Desired: cty.NullVal(cty.DynamicPseudoType),
+				Prior: resources.Prior{Attributes: sr.Attributes.Value, Original: sr.Original.Value}})
+		}
+	}
+	return out, deps, nil
+}
+
+func planHost(ctx context.Context, cfg *config.Config, ch *config.Host, hs *state.Host, opts Options, em *emitter) *HostPlan {
+	hp := &HostPlan{Name: ch.Name, Address: ch.Address, Connection: ch, Changes: []*Change{}}
+	instances, deps, err := instancesFor(cfg, ch.Name, hs)
+	if err != nil {
+		hp.Error = err.Error()
+		return hp
+	}
+	pinned := ""
+	if hs != nil {
+		pinned = hs.HostKey
+	}
+	em.emit(Event{Host: ch.Name, Kind: "connecting", Message: ch.Address})
+	h, err := opts.Dial(ctx, ch, pinned)
+	if err != nil {
+		hp.Error = err.Error()
+		em.emit(Event{Host: ch.Name, Kind: "host_failed", Message: hp.Error})
+		return hp
+	}
+	defer h.Close()
+	hp.HostKey = h.HostKey()
+
+	facts, outs, err := probeHost(ctx, h, instances, opts.stepTimeout())
+	if err != nil {
+		hp.Error = err.Error()
+		em.emit(Event{Host: ch.Name, Kind: "host_failed", Message: hp.Error})
+		return hp
+	}
+	hp.Kernel, hp.BootID = facts.Kernel, facts.BootID
+	var errs []string
+	for i, in := range instances {
+		r, _ := resources.Lookup(in.Type)
+		c, err := diffInstance(r, in, outs[i])
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		c.DependsOn = deps[in.Addr()]
+		hp.Changes = append(hp.Changes, c)
+	}
+	if len(errs) > 0 {
+		hp.Error = joinLines(errs)
+		em.emit(Event{Host: ch.Name, Kind: "host_failed", Message: hp.Error})
+		return hp
+	}
+	em.emit(Event{Host: ch.Name, Kind: "probed", Message: fmt.Sprintf("kernel %s", hp.Kernel)})
+	return hp
+}
+
+func diffInstance(r resources.Resource, in resources.Instance, out section) (*Change, error) {
+	if out.status != 0 {
+		return nil, fmt.Errorf("%s: probe failed (exit %d): %s", in.Addr(), out.status, out.text())
+	}
+	observed, err := r.Read(in, out.stdout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", in.Addr(), err)
+	}
+	d, err := r.Diff(in, observed)
+	if err != nil {
+		return nil, err
+	}
+	return &Change{Addr: in.Addr(), Type: in.Type, Name: in.Name, Diff: d,
+		Desired: state.Value{Value: in.Desired}, Observed: state.Value{Value: observed},
+		PriorAttributes: state.Value{Value: in.Prior.Attributes}, PriorOriginal: state.Value{Value: in.Prior.Original}}, nil
+}
+
+// instance rebuilds the resource instance a change was planned for.
+func (c *Change) instance() resources.Instance {
+	return resources.Instance{Type: c.Type, Name: c.Name, Desired: c.Desired.Value,
+		Prior: resources.Prior{Attributes: c.PriorAttributes.Value, Original: c.PriorOriginal.Value}}
+}
+
+func sortedHostNames(st *state.State) []string {
+	names := make([]string, 0, len(st.Hosts))
+	for n := range st.Hosts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func joinLines(lines []string) string {
+	out := ""
+	for i, l := range lines {
+		if i > 0 {
+			out += "\n"
+		}
+		out += l
+	}
+	return out
+}
+
+// forEachParallel runs f(0..n-1) with at most limit running at once.
+func forEachParallel(n, limit int, f func(i int)) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(i)
+		}(i)
+	}
+	wg.Wait()
+}
+
+// emitter serialises event delivery so a renderer never sees two events at once.
+type emitter struct {
+	mu sync.Mutex
+	f  func(Event)
+}
+
+func newEmitter(f func(Event)) *emitter { return &emitter{f: f} }
+
+func (e *emitter) emit(ev Event) {
+	if e == nil || e.f == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.f(ev)
+}

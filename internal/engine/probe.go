@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sparkform/sparkform/provider"
+	"github.com/sparkform/sparkform/resources"
+)
+
+// HostFacts are read from every host in the same round trip as the resources' probes.
+type HostFacts struct {
+	Kernel string // uname -r
+	BootID string // /proc/sys/kernel/random/boot_id
+}
+
+// The facts every plan shows; the boot_id shape is checked because an error message is not a boot_id.
+const factsProbe = `printf 'kernel %s\n' "$(uname -r)"
+printf 'boot_id %s\n' "$(cat /proc/sys/kernel/random/boot_id)"
+`
+
+var bootIDRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// section is one probe's share of the round trip's output.
+type section struct {
+	stdout []byte
+	status int
+}
+
+func (s section) text() string { return strings.TrimSpace(string(s.stdout)) }
+
+// probeScript joins fragments into one script. Each runs in its own subshell with stdin from
+// /dev/null (the script itself arrives on stdin, so a probe reading stdin would eat it), framed by
+// markers carrying a random token, so no output of a probe can forge another's section.
+func probeScript(token string, fragments []string) string {
+	var b strings.Builder
+	b.WriteString("export LC_ALL=C\n")
+	for i, f := range fragments {
+		fmt.Fprintf(&b, "printf '%%s begin %d\\n' %s\n(\n%s\n) </dev/null\nprintf '\\n%%s end %d %%d\\n' %s \"$?\"\n", i, token, f, i, token)
+	}
+	return b.String()
+}
+
+// splitSections parses the output of probeScript into n sections.
+func splitSections(out []byte, token string, n int) ([]section, error) {
+	secs := make([]section, n)
+	seen := make([]bool, n)
+	begin := []byte(token + " begin ")
+	end := []byte(token + " end ")
+	cur := -1
+	var buf bytes.Buffer
+	for _, line := range bytes.SplitAfter(out, []byte("\n")) {
+		trimmed := bytes.TrimRight(line, "\n")
+		switch {
+		case bytes.HasPrefix(trimmed, begin):
+			i, err := strconv.Atoi(string(trimmed[len(begin):]))
+			if err != nil || i < 0 || i >= n {
+				return nil, fmt.Errorf("probe output: bad section marker %q", trimmed)
+			}
+			cur = i
+			buf.Reset()
+		case bytes.HasPrefix(trimmed, end):
+			f := strings.Fields(string(trimmed[len(end):]))
+			if cur < 0 || len(f) != 2 || f[0] != strconv.Itoa(cur) {
+				return nil, fmt.Errorf("probe output: unexpected end marker %q", trimmed)
+			}
+			st, err := strconv.Atoi(f[1])
+			if err != nil {
+				return nil, fmt.Errorf("probe output: bad status in %q", trimmed)
+			}
+			// The end marker starts with a newline of its own; drop it.
+			body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+			secs[cur] = section{stdout: append([]byte(nil), body...), status: st}
+			seen[cur] = true
+			cur = -1
+		default:
+			if cur >= 0 {
+				buf.Write(line)
+			}
+		}
+	}
+	for i, ok := range seen {
+		if !ok {
+			return nil, fmt.Errorf("probe output ended before section %d of %d (connection lost?)", i+1, n)
+		}
+	}
+	return secs, nil
+}
+
+func newToken() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return "@@sparkform-" + hex.EncodeToString(b)
+}
+
+// probeHost reads the host's facts and every instance's probe in one exec round trip.
+func probeHost(ctx context.Context, h provider.Host, instances []resources.Instance, timeout time.Duration) (HostFacts, []section, error) {
+	frags := []string{factsProbe}
+	for _, in := range instances {
+		r, ok := resources.Lookup(in.Type)
+		if !ok {
+			return HostFacts{}, nil, fmt.Errorf("unknown resource type %q", in.Type)
+		}
+		frags = append(frags, r.Probe(in))
+	}
+	token := newToken()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := h.Run(ctx, probeScript(token, frags))
+	if err != nil {
+		return HostFacts{}, nil, fmt.Errorf("reading facts: %w", err)
+	}
+	secs, err := splitSections(res.Stdout, token, len(frags))
+	if err != nil {
+		return HostFacts{}, nil, fmt.Errorf("reading facts: %w; stderr: %s", err, strings.TrimSpace(string(res.Stderr)))
+	}
+	facts, err := parseFacts(secs[0])
+	if err != nil {
+		return HostFacts{}, nil, err
+	}
+	return facts, secs[1:], nil
+}
+
+func parseFacts(s section) (HostFacts, error) {
+	var f HostFacts
+	for _, line := range strings.Split(string(s.stdout), "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		switch k {
+		case "kernel":
+			f.Kernel = strings.TrimSpace(v)
+		case "boot_id":
+			f.BootID = strings.TrimSpace(v)
+		}
+	}
+	if !bootIDRe.MatchString(f.BootID) {
+		return f, fmt.Errorf("reading facts: boot_id %q is not a boot id", f.BootID)
+	}
+	if f.Kernel == "" {
+		return f, fmt.Errorf("reading facts: uname -r printed nothing")
+	}
+	return f, nil
+}

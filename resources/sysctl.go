@@ -1,0 +1,285 @@
+package resources
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/sparkform/sparkform/provider"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Sysctl manages kernel parameters: the live value (what `sysctl -n` reads) and their
+// persistence in one file per block under /etc/sysctl.d, applied again at every boot.
+type Sysctl struct{}
+
+func init() { Register(Sysctl{}) }
+
+var (
+	sysctlKeyRe = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_-]+)+$`)
+	// Values are numbers or short words, sometimes several separated by blanks
+	// ("4096 87380 6291456"); nothing a shell or the sysctl.d parser could misread.
+	sysctlValueRe = regexp.MustCompile(`^[A-Za-z0-9_.:,/+@-]+( [A-Za-z0-9_.:,/+@-]+)*$`)
+)
+
+// SysctlDir is where persistence files go; sysctl --system reads it first.
+const SysctlDir = "/etc/sysctl.d"
+
+func (Sysctl) Type() string { return "sysctl" }
+
+func (Sysctl) Spec() hcldec.Spec {
+	return &hcldec.ObjectSpec{
+		"values": &hcldec.AttrSpec{Name: "values", Type: cty.Map(cty.String), Required: true},
+	}
+}
+
+func (Sysctl) Validate(desired cty.Value) []AttrError {
+	var errs []AttrError
+	vals := desired.GetAttr("values")
+	if vals.IsNull() || vals.LengthInt() == 0 {
+		return []AttrError{{Attr: "values", Msg: "at least one key is required"}}
+	}
+	for it := vals.ElementIterator(); it.Next(); {
+		k, v := it.Element()
+		key := k.AsString()
+		if !sysctlKeyRe.MatchString(key) {
+			errs = append(errs, AttrError{Attr: "values", Msg: fmt.Sprintf("%q is not a sysctl key: keys look like vm.swappiness (lowercase words joined by dots)", key)})
+			continue
+		}
+		if v.IsNull() {
+			errs = append(errs, AttrError{Attr: "values", Msg: fmt.Sprintf("%s: value is null", key)})
+			continue
+		}
+		if !sysctlValueRe.MatchString(v.AsString()) {
+			errs = append(errs, AttrError{Attr: "values", Msg: fmt.Sprintf("%s: value %q has characters a sysctl value never needs (allowed: letters, digits, _.:,/+@- and single spaces)", key, v.AsString())})
+		}
+	}
+	return errs
+}
+
+// SysctlFile is the persistence file of a block; the 90- prefix orders it after distribution
+// files and before the 99- files people write by hand, which therefore still win.
+func SysctlFile(name string) string { return SysctlDir + "/90-sparkform-" + name + ".conf" }
+
+// keysOfInterest are every key the instance may read or touch: desired, last applied, and
+// the ones whose originals state remembers.
+func (Sysctl) keysOfInterest(in Instance) []string {
+	all := map[string]string{}
+	if !in.Destroying() {
+		for k := range stringMap(in.Desired.GetAttr("values")) {
+			all[k] = ""
+		}
+	}
+	for k := range stringMap(attr(in.Prior.Attributes, "values", cty.Map(cty.String))) {
+		all[k] = ""
+	}
+	for k := range stringMap(in.Prior.Original) {
+		all[k] = ""
+	}
+	return sortedKeys(all)
+}
+
+func (s Sysctl) Probe(in Instance) string {
+	var b strings.Builder
+	for _, k := range s.keysOfInterest(in) {
+		q := provider.Quote(k)
+		// sysctl -n prints multi-value keys with tabs; the value is base64'd to keep it one word.
+		fmt.Fprintf(&b, "if v=$(sysctl -n -- %s 2>/dev/null); then printf 'key %%s %%s\\n' %s \"$(printf %%s \"$v\" | base64 -w0)\"; else printf 'nokey %%s\\n' %s; fi\n", q, q, q)
+	}
+	b.WriteString(probeFile("conf", SysctlFile(in.Name)))
+	return b.String()
+}
+
+// Observed shape: live values of the keys that exist, and the persistence file (null: absent).
+func (s Sysctl) Read(in Instance, out []byte) (cty.Value, error) {
+	lines := parseProbe(out)
+	live := map[string]string{}
+	for _, l := range lines {
+		if l.tag == "key" && len(l.args) >= 1 {
+			enc := ""
+			if len(l.args) == 2 {
+				enc = l.args[1]
+			}
+			v, err := decodeB64(enc)
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("sysctl probe: %s: %v", l.args[0], err)
+			}
+			live[l.args[0]] = normalizeSysctl(v)
+		}
+	}
+	file, err := fileFromProbe(lines, "conf")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": file}), nil
+}
+
+// normalizeSysctl collapses blanks as the kernel and sysctl.d do, so "4096\t87380" equals "4096 87380".
+func normalizeSysctl(v string) string { return strings.Join(strings.Fields(v), " ") }
+
+// sysctlFileContent is the persistence file for the desired values, keys sorted.
+func sysctlFileContent(addr string, values map[string]string) string {
+	var b strings.Builder
+	b.WriteString(managedHeader(addr))
+	for _, k := range sortedKeys(values) {
+		fmt.Fprintf(&b, "%s = %s\n", k, normalizeSysctl(values[k]))
+	}
+	return b.String()
+}
+
+func (s Sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
+	live := stringMap(observed.GetAttr("live"))
+	file := observed.GetAttr("file")
+	applied := stringMap(attr(in.Prior.Attributes, "values", cty.Map(cty.String)))
+	original := stringMap(in.Prior.Original)
+	var d Diff
+
+	field := func(key, after string) {
+		before, ok := live[key]
+		if ok && before == after {
+			return
+		}
+		fc := FieldChange{Path: fmt.Sprintf("values[%q]", key), Before: before, BeforeNull: !ok, After: after}
+		if prev, was := applied[key]; was && normalizeSysctl(prev) != before {
+			fc.Drift = true
+		}
+		d.Fields = append(d.Fields, fc)
+	}
+
+	if in.Destroying() {
+		if !in.Prior.Exists() && file.IsNull() {
+			return Diff{Action: NoOp}, nil
+		}
+		for _, k := range sortedKeys(original) {
+			if _, ok := live[k]; ok {
+				field(k, normalizeSysctl(original[k]))
+			}
+		}
+		if !file.IsNull() {
+			d.Fields = append(d.Fields, FieldChange{Path: "file", Before: SysctlFile(in.Name), AfterNull: true})
+		}
+		d.Action = Delete
+		return d, nil
+	}
+
+	want := stringMap(in.Desired.GetAttr("values"))
+	var missing []string
+	for _, k := range sortedKeys(want) {
+		if _, ok := live[k]; !ok {
+			missing = append(missing, k)
+			continue
+		}
+		field(k, normalizeSysctl(want[k]))
+	}
+	if len(missing) > 0 {
+		return Diff{}, fmt.Errorf("%s: the host has no sysctl key %s (sysctl -n fails); check the spelling or the kernel", in.Addr(), strings.Join(missing, ", "))
+	}
+	// Keys dropped from the block go back to the value they had before sparkform.
+	for _, k := range sortedKeys(applied) {
+		if _, still := want[k]; still {
+			continue
+		}
+		if orig, ok := original[k]; ok {
+			if _, exists := live[k]; exists {
+				field(k, normalizeSysctl(orig))
+			}
+		}
+	}
+	content := sysctlFileContent(in.Addr(), want)
+	if file.IsNull() || file.AsString() != content {
+		fc := FieldChange{Path: "file", After: SysctlFile(in.Name), BeforeNull: file.IsNull()}
+		if !file.IsNull() {
+			fc.Before = SysctlFile(in.Name) + " (edited on the host)"
+			fc.Drift = in.Prior.Exists()
+		}
+		d.Fields = append(d.Fields, fc)
+	}
+	switch {
+	case !in.Prior.Exists():
+		d.Action = Create
+	case len(d.Fields) > 0:
+		d.Action = Update
+	default:
+		d.Action = NoOp
+	}
+	return d, nil
+}
+
+func (s Sysctl) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
+	live := stringMap(observed.GetAttr("live"))
+	original := stringMap(in.Prior.Original)
+	applied := stringMap(attr(in.Prior.Attributes, "values", cty.Map(cty.String)))
+
+	if in.Destroying() {
+		set := map[string]string{}
+		for k, v := range original {
+			if _, ok := live[k]; ok {
+				set[k] = v
+			}
+		}
+		if err := h.Remove(ctx, SysctlFile(in.Name)); err != nil {
+			return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), SysctlFile(in.Name), err)
+		}
+		if err := sysctlWrite(ctx, h, set); err != nil {
+			return in.Prior, fmt.Errorf("%s: restoring original values: %w", in.Addr(), err)
+		}
+		return Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
+	}
+
+	want := stringMap(in.Desired.GetAttr("values"))
+	// Remember what each key was before sparkform first touched it; keep the first record.
+	for k := range want {
+		if _, known := original[k]; !known {
+			if v, ok := live[k]; ok {
+				original[k] = v
+			}
+		}
+	}
+	set := map[string]string{}
+	for k, v := range want {
+		set[k] = normalizeSysctl(v)
+	}
+	for k := range applied {
+		if _, still := want[k]; !still {
+			if orig, ok := original[k]; ok {
+				set[k] = orig
+			}
+			delete(original, k)
+		}
+	}
+	// From here on the host may change: whatever happens, the originals are returned.
+	partial := Prior{Attributes: in.Prior.Attributes, Original: stringMapVal(original)}
+	if in.Prior.Attributes == cty.NilVal {
+		partial.Attributes = cty.NullVal(in.Desired.Type())
+	}
+	if err := h.WriteFile(ctx, SysctlFile(in.Name), []byte(sysctlFileContent(in.Addr(), want)), 0o644, "root"); err != nil {
+		return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), SysctlFile(in.Name), err)
+	}
+	if err := sysctlWrite(ctx, h, set); err != nil {
+		return partial, fmt.Errorf("%s: %w", in.Addr(), err)
+	}
+	return Prior{Attributes: in.Desired, Original: stringMapVal(original)}, nil
+}
+
+// sysctlWrite sets live values in one round trip and reports every key that failed.
+func sysctlWrite(ctx context.Context, h provider.Host, values map[string]string) error {
+	if len(values) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("rc=0\n")
+	for _, k := range sortedKeys(values) {
+		fmt.Fprintf(&b, "sysctl -q -w -- %s || rc=1\n", provider.Quote(k+"="+values[k]))
+	}
+	b.WriteString("exit $rc\n")
+	res, err := h.Run(ctx, b.String())
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("sysctl -w failed (exit %d): %s", res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+	}
+	return nil
+}
