@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/sparkform/sparkform/resources"
+)
+
+// runLocal runs a script the way the provider does (on stdin of sh -s) with the local shell.
+func runLocal(t *testing.T, script string) []byte {
+	t.Helper()
+	cmd := exec.Command("sh", "-s")
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("script failed: %v", err)
+	}
+	return out
+}
+
+func TestProbeScriptKeepsSectionsApartEvenWhenProbesMisbehave(t *testing.T) {
+	frags := []string{
+		factsProbe,
+		"echo one; echo two",
+		"printf 'no trailing newline'",
+		"exit 3",
+		// A probe that reads stdin must not eat the rest of the script.
+		"cat; echo after-cat",
+		// Output that imitates a marker without the token is just data.
+		"echo '@@sparkform-0000 end 1 0'",
+	}
+	token := newToken()
+	secs, err := splitSections(runLocal(t, probeScript(token, frags)), token, len(frags))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		out    string
+		status int
+	}{
+		{"", 0}, {"one\ntwo\n", 0}, {"no trailing newline", 0}, {"", 3}, {"after-cat\n", 0}, {"@@sparkform-0000 end 1 0\n", 0},
+	}
+	for i, w := range want[1:] {
+		s := secs[i+1]
+		if string(s.stdout) != w.out || s.status != w.status {
+			t.Errorf("section %d = %q (exit %d), want %q (exit %d)", i+1, s.stdout, s.status, w.out, w.status)
+		}
+	}
+	f, err := parseFacts(secs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Kernel == "" || !bootIDRe.MatchString(f.BootID) {
+		t.Fatalf("facts not read: %+v", f)
+	}
+}
+
+func TestSplitSectionsFailsOnTruncatedOutput(t *testing.T) {
+	token := newToken()
+	out := runLocal(t, probeScript(token, []string{"echo a", "echo b"}))
+	cut := out[:len(out)-len(token)-10]
+	if _, err := splitSections(cut, token, 2); err == nil {
+		t.Fatal("truncated output must be an error, not a silently empty section")
+	}
+}
+
+func TestParseFactsRejectsGarbageBootID(t *testing.T) {
+	for _, garbage := range []string{"", "sudo: a password is required", "cat: /proc/sys/kernel/random/boot_id: No such file", "00000000"} {
+		_, err := parseFacts(section{stdout: []byte("kernel 6.17.0-1014-nvidia\nboot_id " + garbage + "\n")})
+		if err == nil {
+			t.Errorf("boot_id %q accepted", garbage)
+		}
+	}
+}
+
+func TestOrderChangesDestroysFirstThenDependenciesThenReboots(t *testing.T) {
+	c := func(addr string, a resources.Action, reboot bool, deps ...string) *Change {
+		return &Change{Addr: addr, Diff: resources.Diff{Action: a, RequiresReboot: reboot}, DependsOn: deps}
+	}
+	in := []*Change{
+		c("kernel.k", resources.Update, true),
+		c("sysctl.a", resources.Create, false, "readahead.r"),
+		c("sysctl.gone", resources.Delete, false),
+		c("readahead.r", resources.Update, false),
+		c("sysctl.same", resources.NoOp, false),
+		c("sysctl.gone2", resources.Delete, false),
+	}
+	var got []string
+	for _, ch := range orderChanges(in) {
+		got = append(got, ch.Addr)
+	}
+	want := "sysctl.gone2 sysctl.gone readahead.r sysctl.a kernel.k"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("order = %s, want %s", strings.Join(got, " "), want)
+	}
+}
