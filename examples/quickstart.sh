@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Quickstart: bring up a 3-host lab of real OpenSSH hosts on this machine (needs root), then
+# plan and apply examples/spark-known-good to it, then show that a second plan has nothing to do.
+# Tear down with: ./sparkform lab down
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+go build -o sparkform ./cmd/sparkform
+./sparkform lab up -n 3
+work=.sparkform-lab/demo
+mkdir -p "$work"
+cp .sparkform-lab/hosts.hcl examples/spark-known-good/*.hcl "$work"/
+./sparkform plan "$work"
+./sparkform apply -auto-approve "$work"
+./sparkform plan -detailed-exitcode "$work"
