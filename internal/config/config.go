@@ -14,6 +14,7 @@ type Config struct {
 	Files     map[string]*hcl.File // by filename, for diagnostic snippets
 	Hosts     []*Host              // sorted by name
 	Resources []*Resource          // in declaration order (files sorted by name)
+	Variables map[string]cty.Value // input variables after precedence and conversion
 	// Hash identifies the configuration's effective content (after evaluation), hex sha256.
 	Hash string
 }
