@@ -307,6 +307,25 @@ func TestVariableErrors(t *testing.T) {
 	}
 }
 
+func TestJSONVarFileAndDuplicateHostsInSelection(t *testing.T) {
+	dir := t.TempDir()
+	jf := filepath.Join(dir, "vars.sfvars.json")
+	os.WriteFile(jf, []byte(`{"targets": ["b", "a", "b"]}`), 0o644)
+	cfg := mustLoad(t, map[string]string{"main.hcl": `
+variable "targets" { type = list(string) }
+host "a" { address = "a" }
+host "b" { address = "b" }
+host "c" { address = "c" }
+testres "r" {
+  value = "1"
+  hosts = var.targets
+}
+`}, Vars{Files: []string{jf}})
+	if got := cfg.Resources[0].Hosts; !reflect.DeepEqual(got, []string{"a", "b"}) {
+		t.Errorf("hosts = %v", got)
+	}
+}
+
 func TestUndeclaredVariableFromFlagIsAnErrorFromEnvironmentIgnored(t *testing.T) {
 	files := map[string]string{"main.hcl": `host "a" { address = "a" }`}
 	_, diags := Load(writeDir(t, files), Vars{Flags: []string{"ghost=1"}})
@@ -441,6 +460,7 @@ func TestBadInputIsAnErrorAtItsPosition(t *testing.T) {
 		{"invalid host name", "host \"-bad\" {\n  address = \"a\"\n}\n", "Invalid host name", `"-bad"`},
 		{"address with shell characters", "host \"h\" {\n  address = \"a;reboot\"\n}\n", "neither an IP address nor a host name", `"a;reboot"`},
 		{"address starting with a dash", "host \"h\" {\n  address = \"-oProxyCommand=x\"\n}\n", "neither an IP", `"-oProxy`},
+		{"null address", "host \"h\" {\n  address = null\n}\n", "must not be null", "null"},
 		{"address with a space", "host \"h\" {\n  address = \"a b\"\n}\n", "neither an IP", `"a b"`},
 		{"port out of range", "host \"h\" {\n  address = \"a\"\n  port = 70000\n}\n", "1 to 65535", "70000"},
 		{"port zero", "host \"h\" {\n  address = \"a\"\n  port = 0\n}\n", "1 to 65535", "0\n"},
