@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/dynblock"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/sparkform/sparkform/resources"
@@ -87,7 +88,8 @@ func (l *loader) addResource(b *hcl.Block, first map[string]hcl.Range) hcl.Diagn
 		}
 	}
 
-	n.travs = hcldec.Variables(remain, typ.Spec())
+	// dynblock's walk also sees the for_each of `dynamic` blocks and excludes their iterator.
+	n.travs = dynblock.VariablesHCLDec(remain, typ.Spec())
 	for _, k := range []string{"hosts", "labels"} {
 		if a := meta.Attributes[k]; a != nil {
 			n.travs = append(n.travs, a.Expr.Variables()...)
@@ -102,7 +104,7 @@ func (l *loader) addResource(b *hcl.Block, first map[string]hcl.Range) hcl.Diagn
 }
 
 func (rb *resourceBlock) eval(ctx *hcl.EvalContext, n *node) (cty.Value, hcl.Diagnostics) {
-	val, diags := hcldec.Decode(rb.remain, rb.typ.Spec(), ctx)
+	val, diags := hcldec.Decode(dynblock.Expand(rb.remain, ctx), rb.typ.Spec(), ctx)
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
@@ -192,7 +194,7 @@ func (rb *resourceBlock) attrRange(name string) hcl.Range {
 			return a.Expr.Range()
 		}
 		for _, b := range body.Blocks {
-			if b.Type == name {
+			if b.Type == name || b.Type == "dynamic" && len(b.Labels) == 1 && b.Labels[0] == name {
 				return b.DefRange()
 			}
 		}

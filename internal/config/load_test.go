@@ -205,6 +205,10 @@ const precedenceHCL = `variable "x" {
   type    = string
   default = "default"
 }
+variable "n" {
+  type    = list(number)
+  default = []
+}
 `
 
 func TestVariablePrecedence(t *testing.T) {
@@ -213,7 +217,9 @@ func TestVariablePrecedence(t *testing.T) {
 	f2 := filepath.Join(dir, "two.sfvars")
 	os.WriteFile(f1, []byte(`x = "file1"`), 0o644)
 	os.WriteFile(f2, []byte(`x = "file2"`), 0o644)
-	env := map[string]string{"x": "env"}
+	// n's environment value doesn't parse, but every case overrides it with -var: like
+	// Terraform, only the winning value is parsed.
+	env := map[string]string{"x": "env", "n": "[1"}
 	tests := []struct {
 		name string
 		vars Vars
@@ -229,6 +235,7 @@ func TestVariablePrecedence(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			tt.vars.Flags = append(tt.vars.Flags, "n=[2]")
 			cfg := mustLoad(t, map[string]string{"main.hcl": precedenceHCL}, tt.vars)
 			if got := cfg.Variables["x"].AsString(); got != tt.want {
 				t.Errorf("x = %q, want %q", got, tt.want)
@@ -392,6 +399,26 @@ testres "a" { value = "v${coalesce(host.spark-01.user, "none")}" }
 	}
 	if !reflect.DeepEqual(b.DependsOn, []string{"testres.a"}) {
 		t.Errorf("a reference to another resource must be a dependency: %v", b.DependsOn)
+	}
+}
+
+func TestDynamicBlocksExpand(t *testing.T) {
+	cfg := mustLoad(t, map[string]string{"main.hcl": `
+locals { ports = [22, 80] }
+testother "o" {
+  rule { port = 1 }
+  dynamic "rule" {
+    for_each = local.ports
+    content { port = rule.value }
+  }
+}
+`}, Vars{})
+	var ports []string
+	for _, r := range cfg.Resources[0].Body.GetAttr("rule").AsValueSlice() {
+		ports = append(ports, r.GetAttr("port").AsBigFloat().String())
+	}
+	if strings.Join(ports, ",") != "1,22,80" {
+		t.Errorf("ports = %v", ports)
 	}
 }
 

@@ -40,5 +40,8 @@ func init() {
 	resources.Register(fakeRes{typ: "testother", spec: hcldec.ObjectSpec{
 		"from": &hcldec.AttrSpec{Name: "from", Type: cty.String},
 		"n":    &hcldec.AttrSpec{Name: "n", Type: cty.Number},
+		"rule": &hcldec.BlockListSpec{TypeName: "rule", Nested: hcldec.ObjectSpec{
+			"port": &hcldec.AttrSpec{Name: "port", Type: cty.Number, Required: true},
+		}},
 	}})
 }

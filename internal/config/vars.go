@@ -178,10 +178,14 @@ func wholeRange(filename, src string) hcl.Range {
 	return hcl.Range{Filename: filename, Start: hcl.InitialPos, End: end}
 }
 
-// assignment is one value given to a variable by a source outside the configuration.
+// assignment is one value given to a variable by a source outside the configuration. Raw
+// strings (environment, -var) are parsed only if they win, as Terraform does, so a stale
+// environment variable overridden by -var is not an error.
 type assignment struct {
 	name   string
-	val    cty.Value // as given, before conversion
+	val    cty.Value // as given, before conversion; cty.NilVal while raw is unparsed
+	raw    string
+	file   string // synthetic file name of a raw value, for its diagnostics and snippet
 	rng    hcl.Range
 	source string // for messages: "the environment variable SPARKFORM_VAR_x", "a -var option", a file name
 }
@@ -195,32 +199,22 @@ func resolveVariables(decls []*variable, in Vars, files map[string]*hcl.File, fu
 	for _, v := range decls {
 		byName[v.Name] = v
 	}
-	var assigns []assignment
+	final := map[string]assignment{} // the last assignment wins
 
-	envNames := make([]string, 0, len(in.Env))
-	for name := range in.Env {
-		envNames = append(envNames, name)
-	}
-	sort.Strings(envNames)
-	for _, name := range envNames {
-		v, ok := byName[name]
-		if !ok {
+	for _, name := range sortedKeys(in.Env) {
+		if _, ok := byName[name]; !ok {
 			continue // like Terraform: the environment is shared by many configurations
 		}
-		raw := in.Env[name]
-		filename := "<value for var." + name + " from " + EnvPrefix + name + ">"
-		files[filename] = &hcl.File{Bytes: []byte(raw)}
-		val, rng, d := v.parseRaw(raw, filename)
-		diags = append(diags, d...)
-		if !d.HasErrors() {
-			assigns = append(assigns, assignment{name, val, rng, "the environment variable " + EnvPrefix + name})
-		}
+		final[name] = assignment{name: name, raw: in.Env[name], file: "<value for var." + name + " from " + EnvPrefix + name + ">",
+			source: "the environment variable " + EnvPrefix + name}
 	}
 
 	for _, path := range in.Files {
 		a, d := readVarFile(path, byName, files)
 		diags = append(diags, d...)
-		assigns = append(assigns, a...)
+		for _, a := range a {
+			final[a.name] = a
+		}
 	}
 
 	for _, flag := range in.Flags {
@@ -229,8 +223,7 @@ func resolveVariables(decls []*variable, in Vars, files map[string]*hcl.File, fu
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid -var option", Detail: err.Error()})
 			continue
 		}
-		v, ok := byName[name]
-		if !ok {
+		if _, ok := byName[name]; !ok {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Value for undeclared variable",
@@ -238,54 +231,45 @@ func resolveVariables(decls []*variable, in Vars, files map[string]*hcl.File, fu
 			})
 			continue
 		}
-		filename := "<value for var." + name + ">"
-		files[filename] = &hcl.File{Bytes: []byte(raw)}
-		val, rng, d := v.parseRaw(raw, filename)
-		diags = append(diags, d...)
-		if !d.HasErrors() {
-			assigns = append(assigns, assignment{name, val, rng, "a -var option"})
-		}
-	}
-
-	// The last assignment wins; earlier ones are still converted so a bad value is reported
-	// even when it is overridden, as it would be in the other order.
-	final := map[string]cty.Value{}
-	finalRng := map[string]hcl.Range{}
-	failed := map[string]bool{}
-	for _, a := range assigns {
-		v := byName[a.name]
-		conv, err := v.convert(a.val)
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid value for variable",
-				Detail:   fmt.Sprintf("Unsuitable value for var.%s set from %s: %s. The variable's type constraint is %s.", a.name, a.source, err, typeexpr.TypeString(v.Type)),
-				Subject:  a.rng.Ptr(),
-			})
-			failed[a.name] = true
-			continue
-		}
-		final[a.name], finalRng[a.name] = conv, a.rng
+		final[name] = assignment{name: name, raw: raw, file: "<value for var." + name + ">", source: "a -var option"}
 	}
 
 	out := map[string]cty.Value{}
 	for _, v := range decls {
-		if failed[v.Name] {
-			continue
-		}
-		val, ok := final[v.Name]
-		rng := finalRng[v.Name]
-		if !ok {
-			if !v.HasDefault {
+		a, ok := final[v.Name]
+		var val cty.Value
+		rng := a.rng
+		if ok {
+			if a.val == cty.NilVal {
+				files[a.file] = &hcl.File{Bytes: []byte(a.raw)}
+				var d hcl.Diagnostics
+				a.val, rng, d = v.parseRaw(a.raw, a.file)
+				diags = append(diags, d...)
+				if d.HasErrors() {
+					continue
+				}
+			}
+			conv, err := v.convert(a.val)
+			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
-					Summary:  "No value for required variable",
-					Detail:   fmt.Sprintf("The variable %q has no default, so a value must be given with -var, -var-file or the environment variable %s%s.", v.Name, EnvPrefix, v.Name),
-					Subject:  v.DeclRange.Ptr(),
+					Summary:  "Invalid value for variable",
+					Detail:   fmt.Sprintf("Unsuitable value for var.%s set from %s: %s. The variable's type constraint is %s.", v.Name, a.source, err, typeexpr.TypeString(v.Type)),
+					Subject:  rng.Ptr(),
 				})
 				continue
 			}
+			val = conv
+		} else if v.HasDefault {
 			val, rng = v.Default, v.DefaultRng
+		} else {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "No value for required variable",
+				Detail:   fmt.Sprintf("The variable %q has no default, so a value must be given with -var, -var-file or the environment variable %s%s.", v.Name, EnvPrefix, v.Name),
+				Subject:  v.DeclRange.Ptr(),
+			})
+			continue
 		}
 		d := v.validate(val, rng, funcs)
 		diags = append(diags, d...)
@@ -380,7 +364,7 @@ func readVarFile(path string, byName map[string]*variable, files map[string]*hcl
 		if d.HasErrors() {
 			continue
 		}
-		out = append(out, assignment{a.Name, val, a.Expr.Range(), path})
+		out = append(out, assignment{name: a.Name, val: val, rng: a.Expr.Range(), source: path})
 	}
 	return out, diags
 }
