@@ -1,6 +1,6 @@
-// Package config loads a configuration directory: parses every *.hcl file, evaluates variables,
-// locals and functions, decodes host and resource blocks through the resource registry, and
-// validates them, reporting problems as hcl diagnostics with file:line:column.
+// Package config loads a configuration directory (parses every *.hcl file, evaluates variables,
+// locals and references in dependency order, decodes host and resource blocks through the resource
+// registry, validates them with hcl diagnostics at file:line:column) and formats its files.
 package config
 
 import (

@@ -129,7 +129,7 @@ func (hb *hostBlock) eval(ctx *hcl.EvalContext, dir string) (cty.Value, hcl.Diag
 		if err := checkAddress(h.Address); err != nil {
 			diags = append(diags, invalidAttr(a, "%s", err))
 		}
-	} else if a != nil && !diags.HasErrors() {
+	} else if a != nil && len(diags) == 0 { // present, no error: it was null
 		diags = append(diags, invalidAttr(a, "The address of host %q must not be null.", hb.name))
 	}
 	if v, a, ok := attrValue(ctx, attrs, "port", cty.Number, &diags); ok {

@@ -9,12 +9,9 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
-	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/zclconf/go-cty/cty"
 )
-
-var jsonParse = hcljson.Parse
 
 // Reserved reference roots; a resource type can't take these names.
 const (
@@ -55,7 +52,6 @@ type node struct {
 	deps   []ref           // depends_on entries, already type.name
 	refs   []ref
 	eval   func(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics)
-	value  cty.Value
 	state  int  // DFS: 0 new, 1 on the stack, 2 done
 	failed bool // it, or something it needs, has an error already reported
 }
@@ -143,8 +139,8 @@ func (l *loader) load(in Vars) (*Config, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	l.varVal = varVals
 	for _, v := range varDecls {
-		val, ok := varVals[v.Name]
-		l.nodes["var."+v.Name] = &node{addr: "var." + v.Name, kind: rootVar, name: v.Name, value: val, state: 2, failed: !ok}
+		_, ok := varVals[v.Name]
+		l.nodes["var."+v.Name] = &node{addr: "var." + v.Name, kind: rootVar, name: v.Name, state: 2, failed: !ok}
 	}
 
 	for _, n := range l.decl {
@@ -428,7 +424,6 @@ func (l *loader) evaluate(order []*node) hcl.Diagnostics {
 				Detail: fmt.Sprintf("%s depends on a value that is not known while loading the configuration.", n.addr)})
 			continue
 		}
-		n.value = val
 		ns[n.kind][n.name] = val
 	}
 	return diags

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -331,7 +332,7 @@ func readVarFile(path string, byName map[string]*variable, files map[string]*hcl
 	var file *hcl.File
 	var diags hcl.Diagnostics
 	if strings.EqualFold(filepath.Ext(path), ".json") {
-		file, diags = jsonParse(src, path)
+		file, diags = hcljson.Parse(src, path)
 	} else {
 		file, diags = hclsyntax.ParseConfig(src, path, hcl.InitialPos)
 	}
