@@ -202,7 +202,8 @@ func (rb *resourceBlock) attrRange(name string) hcl.Range {
 	return rb.block.DefRange
 }
 
-// selectHosts resolves each resource's hosts or labels meta-argument to host names.
+// selectHosts resolves each resource's hosts or labels meta-argument to host names. Names in
+// `hosts` are checked even for a resource that failed validation, so one run reports both.
 func (l *loader) selectHosts() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	declared := map[string]bool{}
@@ -212,14 +213,11 @@ func (l *loader) selectHosts() hcl.Diagnostics {
 		names = append(names, hb.name)
 	}
 	sort.Strings(names)
+	var unselected []string
 	for _, rb := range l.res {
-		if rb.res == nil {
-			continue
-		}
 		set := map[string]bool{}
 		bad := false
-		switch {
-		case rb.hostsSet:
+		if rb.hostsSet {
 			a := rb.meta.Attributes["hosts"]
 			elems, _ := a.Expr.(*hclsyntax.TupleConsExpr)
 			for i, h := range rb.hosts {
@@ -235,10 +233,17 @@ func (l *loader) selectHosts() hcl.Diagnostics {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Reference to undeclared host",
-					Detail:   fmt.Sprintf("%s selects the host %q, which is not declared. Declared hosts: %s.", rb.res.Addr(), h, listOrNone(names)),
-					Subject:  rng.Ptr(),
+					Detail: fmt.Sprintf("%s.%s selects the host %q, which is not declared. Declared hosts: %s.",
+						rb.block.Type, rb.block.Labels[0], h, listOrNone(names)),
+					Subject: rng.Ptr(),
 				})
 			}
+		}
+		if rb.res == nil {
+			continue
+		}
+		switch {
+		case rb.hostsSet:
 		case rb.labels != nil:
 			for _, hb := range l.hosts {
 				if hb.host != nil && matchLabels(hb.host.Labels, rb.labels) {
@@ -251,14 +256,28 @@ func (l *loader) selectHosts() hcl.Diagnostics {
 			}
 		}
 		rb.res.Hosts = sortedKeys(set)
-		if len(set) == 0 && !bad {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagWarning,
-				Summary:  "Resource selects no hosts",
-				Detail:   fmt.Sprintf("%s applies to no host, so it will do nothing.", rb.res.Addr()),
-				Subject:  rb.block.DefRange.Ptr(),
-			})
+		if len(set) > 0 || bad {
+			continue
 		}
+		if len(l.hosts) == 0 {
+			unselected = append(unselected, rb.res.Addr())
+			continue
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Resource selects no hosts",
+			Detail:   fmt.Sprintf("%s applies to no host, so it will do nothing.", rb.res.Addr()),
+			Subject:  rb.block.DefRange.Ptr(),
+		})
+	}
+	if len(unselected) > 0 {
+		// One warning, not one per resource: a configuration kept apart from its host
+		// blocks (the lab writes them to their own file) is a normal thing to validate.
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "No hosts declared",
+			Detail:   fmt.Sprintf("The configuration declares no host blocks, so %s will do nothing.", strings.Join(unselected, ", ")),
+		})
 	}
 	return diags
 }

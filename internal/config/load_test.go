@@ -467,6 +467,20 @@ testres "none" {
 
 // TestBadInputIsAnErrorAtItsPosition: each case's error must point at the first occurrence
 // of `at` in its source.
+func TestNoHostsGivesOneWarning(t *testing.T) {
+	_, diags := Load(writeDir(t, map[string]string{"main.hcl": "testres \"a\" { value = \"1\" }\ntestres \"b\" { value = \"1\" }\n"}), Vars{})
+	if len(diags) != 1 || diags[0].Severity != hcl.DiagWarning || !strings.Contains(diags[0].Detail, "testres.a, testres.b") {
+		t.Errorf("diags = %s", diagList(diags))
+	}
+}
+
+func TestMissingHostIsReportedEvenWhenValidateFails(t *testing.T) {
+	src := "host \"h\" { address = \"h\" }\ntestres \"r\" {\n  value = \"a;b\"\n  hosts = [\"nope\"]\n}\n"
+	_, diags := Load(writeDir(t, map[string]string{"main.hcl": src}), Vars{})
+	wantDiag(t, diags, "must not contain ;", "main.hcl", src, `"a;b"`)
+	wantDiag(t, diags, `"nope", which is not declared`, "main.hcl", src, `"nope"`)
+}
+
 func TestBadInputIsAnErrorAtItsPosition(t *testing.T) {
 	host := "host \"h1\" {\n  address = \"10.0.0.1\"\n}\n"
 	tests := []struct{ name, src, want, at string }{
