@@ -1,0 +1,154 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Run executes script with privileges (see Host.Run).
+func (h *SSHHost) Run(ctx context.Context, script string) (Result, error) {
+	return h.run(ctx, script, h.useSudo(), nil)
+}
+
+// RunStream is Run delivering output lines to onLine as they arrive; onLine is never called
+// concurrently with itself.
+func (h *SSHHost) RunStream(ctx context.Context, script string, onLine func(stream, line string)) (Result, error) {
+	return h.run(ctx, script, h.useSudo(), onLine)
+}
+
+// RunUnprivileged runs script as the login user, without sudo.
+func (h *SSHHost) RunUnprivileged(ctx context.Context, script string) (Result, error) {
+	return h.run(ctx, script, false, nil)
+}
+
+// useSudo: root needs no sudo, even when the host block asks for it.
+func (h *SSHHost) useSudo() bool { return h.cfg.Sudo && h.ep.user != "root" }
+
+// run sends script on stdin to `sh -s`: never on the command line, where the login shell would
+// parse it again and `ps` would show it. No PTY: it would merge stderr into stdout.
+func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func(stream, line string)) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	cn, err := h.conn()
+	if err != nil {
+		return Result{}, err
+	}
+	sess, err := cn.client.NewSession()
+	if err != nil {
+		return Result{}, h.transportError(cn, "opening a session", err)
+	}
+	defer sess.Close()
+
+	// Separate buffers: one buffer shared by both streams has been seen to come back empty.
+	var stdout, stderr bytes.Buffer
+	sess.Stdin = strings.NewReader(script)
+	sess.Stdout, sess.Stderr = &stdout, &stderr
+	var lw *lineWriters
+	if onLine != nil {
+		lw = &lineWriters{onLine: onLine}
+		sess.Stdout = io.MultiWriter(&stdout, &lineWriter{lw: lw, stream: "stdout"})
+		sess.Stderr = io.MultiWriter(&stderr, &lineWriter{lw: lw, stream: "stderr"})
+	}
+	cmd := "sh -s"
+	if sudo {
+		// -n: fail at once instead of waiting for a password prompt nobody will answer.
+		cmd = "sudo -n sh -s"
+	}
+	if err := sess.Start(cmd); err != nil {
+		return Result{}, h.transportError(cn, "starting the command", err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		// KILL the remote shell (OpenSSH ≥ 8.1 delivers signals), then drop the session.
+		_ = sess.Signal(ssh.SIGKILL)
+		sess.Close()
+		return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1}, ctx.Err()
+	}
+	if lw != nil {
+		lw.flush()
+	}
+	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	var ee *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.ExitCode = ee.ExitStatus()
+		if ee.Signal() != "" && res.ExitCode == 0 {
+			res.ExitCode = 255
+		}
+		if sudo && res.ExitCode == 1 && bytes.Contains(res.Stderr, []byte("sudo: a password is required")) {
+			return res, fmt.Errorf("%s: sudo -n for %q needs a password; allow passwordless sudo (NOPASSWD) for it, or log in as root", h.label, h.ep.user)
+		}
+	case errors.As(err, &missing):
+		return res, h.transportError(cn, "running a command", errors.New("the connection ended before the command's exit status arrived (host rebooting or network lost?)"))
+	default:
+		return res, h.transportError(cn, "running a command", err)
+	}
+	return res, nil
+}
+
+// transportError names the host and prefers the keepalive's diagnosis when it closed the connection.
+func (h *SSHHost) transportError(cn *conn, doing string, err error) error {
+	if dead := cn.dead(); dead != nil {
+		return dead
+	}
+	return fmt.Errorf("%s: %s: %w", h.label, doing, err)
+}
+
+// lineWriters serialises line delivery across stdout and stderr.
+type lineWriters struct {
+	mu     sync.Mutex
+	onLine func(stream, line string)
+	parts  []*lineWriter
+}
+
+type lineWriter struct {
+	lw      *lineWriters
+	stream  string
+	partial []byte
+	joined  bool
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.lw.mu.Lock()
+	defer w.lw.mu.Unlock()
+	if !w.joined {
+		w.joined = true
+		w.lw.parts = append(w.lw.parts, w)
+	}
+	data := append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		w.lw.onLine(w.stream, string(data[:i]))
+		data = data[i+1:]
+	}
+	w.partial = append([]byte(nil), data...)
+	return len(p), nil
+}
+
+// flush delivers the last line of each stream when it did not end in a newline.
+func (lw *lineWriters) flush() {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	for _, w := range lw.parts {
+		if len(w.partial) > 0 {
+			lw.onLine(w.stream, string(w.partial))
+			w.partial = nil
+		}
+	}
+}
