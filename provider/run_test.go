@@ -60,7 +60,7 @@ func TestRunFeedsScriptOnStdinVerbatim(t *testing.T) {
 	script := `a='single '"'"'quoted'"'"''
 b="double \"quoted\" $a"
 cat <<'EOF'
-heredoc $not_expanded `+"`backticks`"+`
+heredoc $not_expanded ` + "`backticks`" + `
 EOF
 printf '%s\n' "$b"
 # a comment; with ; semicolons && and || operators

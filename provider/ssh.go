@@ -256,7 +256,7 @@ func (h *SSHHost) handshake(ctx context.Context, prev *ssh.Client, ep endpoint, 
 	c, chans, reqs, err := ssh.NewClientConn(nc, hostname, cfg)
 	if err != nil {
 		nc.Close()
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, fmt.Errorf("%s: no SSH handshake within %v (host frozen or network dropping packets?)", label, h.timeouts.Connect)
 		}
 		return nil, handshakeError(label, ep, err)
