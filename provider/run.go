@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -73,7 +74,13 @@ func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func
 		// KILL the remote shell (OpenSSH ≥ 8.1 delivers signals), then drop the session.
 		_ = sess.Signal(ssh.SIGKILL)
 		sess.Close()
-		return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1}, ctx.Err()
+		// Output collected so far is returned only once the copiers have stopped writing to it.
+		select {
+		case <-waited:
+			return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1}, ctx.Err()
+		case <-time.After(time.Second):
+			return Result{ExitCode: -1}, ctx.Err()
+		}
 	}
 	if lw != nil {
 		lw.flush()

@@ -341,8 +341,65 @@ func TestReadFileAndRemove(t *testing.T) {
 	}
 }
 
+func TestSudoIgnoredWhenLoginIsRoot(t *testing.T) {
+	if loginUser() != "root" {
+		t.Skip("needs a root login")
+	}
+	f := newFixture(t, sshdOpts{})
+	f.cfg.Sudo = true
+	h := f.dial(t)
+	// Through sudo this would fail where sudo is absent or asks for a password; root needs none.
+	res, err := h.Run(context.Background(), "ps -o args= -p $$; id -u")
+	if err != nil || res.ExitCode != 0 || strings.Contains(string(res.Stdout), "sudo") || !strings.HasSuffix(string(res.Stdout), "\n0\n") {
+		t.Fatalf("Run as root with sudo=true: %q %q %v", res.Stdout, res.Stderr, err)
+	}
+}
+
+// TestSudoPath needs a non-root user with passwordless sudo, named by SPARKFORM_TEST_SUDO_USER
+// (the lab's `deploy` user), and root to start an sshd that can log in as that user.
 func TestSudoPath(t *testing.T) {
-	// Needs a non-root login user with passwordless sudo on a test server; the lab's `deploy`
-	// user covers this in integration tests.
-	t.Skip("no non-root user with passwordless sudo on this machine; the sudo path is covered by the lab integration tests (deploy user)")
+	user := os.Getenv("SPARKFORM_TEST_SUDO_USER")
+	if user == "" || os.Geteuid() != 0 {
+		t.Skip("set SPARKFORM_TEST_SUDO_USER to a non-root user with passwordless sudo (and run as root) to test the sudo path; the lab integration tests cover it with its deploy user")
+	}
+	f := newFixture(t, sshdOpts{})
+	f.cfg.User, f.cfg.Sudo = user, true
+	h := f.dial(t)
+	ctx := context.Background()
+	res, err := h.Run(ctx, "id -u")
+	if err != nil || string(res.Stdout) != "0\n" {
+		t.Fatalf("privileged Run: %q %q %v", res.Stdout, res.Stderr, err)
+	}
+	res, err = h.RunUnprivileged(ctx, "id -u")
+	if err != nil || string(res.Stdout) == "0\n" {
+		t.Fatalf("unprivileged Run: %q %v", res.Stdout, err)
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700) // only root may write here
+	p := filepath.Join(dir, "conf")
+	if err := h.WriteFile(ctx, p, []byte("x=1\n"), 0o640, "root:nogroup"); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil || fi.Mode().Perm() != 0o640 || fi.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Fatalf("written file: %v %v", fi, err)
+	}
+	if got, err := h.ReadFile(ctx, p); err != nil || string(got) != "x=1\n" {
+		t.Fatalf("ReadFile: %q %v", got, err)
+	}
+	if _, err := h.ReadFile(ctx, p+".missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadFile missing: %v", err)
+	}
+	if err := h.Remove(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	// The passwd home, where SFTP starts (the test sshd points $HOME elsewhere).
+	res, _ = h.RunUnprivileged(ctx, `ls -a "$(getent passwd "$(id -un)" | cut -d: -f6)" | grep -c sparkform`)
+	if strings.TrimSpace(string(res.Stdout)) != "0" {
+		t.Fatalf("temp dirs left in the user's home: %q", res.Stdout)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 0 {
+		t.Fatalf("%d files left in the target dir", len(ents))
+	}
 }

@@ -165,7 +165,8 @@ SetEnv HOME=%[1]s
 func (s *testSSHD) start(t *testing.T, cfgPath string) {
 	t.Helper()
 	cmd := exec.Command(sshdPath, "-D", "-f", cfgPath, "-E", s.log)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a test binary killed by a timeout must not leave sshd listening behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
