@@ -129,11 +129,17 @@ func renderPlanSummary(w io.Writer, p *engine.Plan) {
 	}
 	fmt.Fprintln(w, ".")
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "  HOST\tADD\tCHANGE\tDESTROY\t\tSTATUS")
+	width := len("HOST")
+	for _, h := range p.Hosts {
+		width = max(width, len(h.Name))
+	}
+	row := func(host, add, change, destroy, status string) {
+		fmt.Fprintf(w, "  %-*s  %3s  %6s  %7s  %s\n", width, host, add, change, destroy, status)
+	}
+	row("HOST", "ADD", "CHANGE", "DESTROY", "STATUS")
 	for _, h := range p.Hosts {
 		if h.Error != "" {
-			fmt.Fprintf(tw, "  %s\t-\t-\t-\t\t%s\n", h.Name, "error: "+firstLine(h.Error))
+			row(h.Name, "-", "-", "-", "error: "+firstLine(h.Error))
 			continue
 		}
 		c := h.Counts()
@@ -141,9 +147,8 @@ func renderPlanSummary(w io.Writer, p *engine.Plan) {
 		if c.Add+c.Change+c.Destroy == 0 {
 			status = "no changes"
 		}
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t\t%s\n", h.Name, c.Add, c.Change, c.Destroy, status)
+		row(h.Name, fmt.Sprint(c.Add), fmt.Sprint(c.Change), fmt.Sprint(c.Destroy), status)
 	}
-	tw.Flush()
 }
 
 func firstLine(s string) string {

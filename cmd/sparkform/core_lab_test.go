@@ -1,0 +1,428 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sparkform/sparkform/internal/lab"
+	"github.com/sparkform/sparkform/state"
+	"github.com/zclconf/go-cty/cty"
+)
+
+const tuning = `
+variable "swappiness" {
+  type    = number
+  default = 10
+}
+
+locals {
+  ra = 8192
+}
+
+sysctl "loading" {
+  values = { "vm.swappiness" = var.swappiness, "vm.dirty_ratio" = 10 }
+}
+
+readahead "nvme" {
+  device = "nvme0n1"
+  kb     = local.ra
+}
+`
+
+// resetHosts puts the lab hosts back to the stock values these tests start from.
+func resetHosts(t *testing.T, hosts ...string) {
+	l := needLab(t)
+	for _, h := range hosts {
+		onHost(t, l, h, "rm -f /etc/sysctl.d/90-sparkform-* /etc/udev/rules.d/60-sparkform-*; sysctl -q -w vm.swappiness=60 vm.dirty_ratio=20; echo 128 > /sys/block/nvme0n1/queue/read_ahead_kb")
+	}
+}
+
+var labHosts = []string{"spark-01", "spark-02", "spark-03"}
+
+func TestPlanApplyConvergeDriftAndDestroyOnLab(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, labHosts...)
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+
+	code, out, stderr := cli(t, "plan", dir, "-detailed-exitcode")
+	if code != 2 {
+		t.Fatalf("plan on fresh hosts: exit %d, want 2\n%s\n%s", code, out, stderr)
+	}
+	for _, want := range []string{`+ sysctl "loading"`, `values["vm.swappiness"] = 60 -> 10`, `read_ahead_kb["nvme0n1"] = 128 -> 8192`, "Plan: 6 to add, 0 to change, 0 to destroy, on 3 hosts"} {
+		if !containsSpaced(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+
+	code, out, stderr = cli(t, "apply", dir, "-auto-approve")
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, h := range labHosts {
+		if got := onHost(t, l, h, "sysctl -n vm.swappiness vm.dirty_ratio | tr '\\n' ' '"); got != "10 10" {
+			t.Errorf("%s: live sysctl = %q, want 10 10", h, got)
+		}
+		if got := onHost(t, l, h, "cat /sys/block/nvme0n1/queue/read_ahead_kb"); got != "8192" {
+			t.Errorf("%s: read_ahead_kb = %s", h, got)
+		}
+		if got := onHost(t, l, h, "grep -h '^vm' /etc/sysctl.d/90-sparkform-loading.conf | tr '\\n' ' '"); got != "vm.dirty_ratio = 10 vm.swappiness = 10" {
+			t.Errorf("%s: sysctl.d file = %q", h, got)
+		}
+		if got := onHost(t, l, h, "grep -c 'ATTR{queue/read_ahead_kb}=\"8192\"' /etc/udev/rules.d/60-sparkform-readahead-nvme.rules"); got != "1" {
+			t.Errorf("%s: udev rule missing", h)
+		}
+	}
+	st, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range labHosts {
+		hs := st.Hosts[h]
+		if hs == nil || hs.Resources["sysctl.loading"] == nil || hs.Resources["readahead.nvme"] == nil || hs.HostKey == "" {
+			t.Fatalf("state for %s incomplete: %+v", h, hs)
+		}
+		orig := hs.Resources["sysctl.loading"].Original.Value
+		if orig.Index(ctyStr("vm.swappiness")).AsString() != "60" {
+			t.Errorf("%s: original swappiness not recorded: %#v", h, orig)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "sparkform.state.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode: %v %v", fi.Mode(), err)
+	}
+
+	code, out, _ = cli(t, "plan", dir, "-detailed-exitcode")
+	if code != 0 || !strings.Contains(out, "No changes.") {
+		t.Fatalf("plan after apply: exit %d, want 0 and No changes\n%s", code, out)
+	}
+
+	// Drift: a value changed by hand shows as changed outside sparkform, and apply repairs it.
+	onHost(t, l, "spark-02", "sysctl -q -w vm.swappiness=33")
+	code, out, _ = cli(t, "plan", dir, "-detailed-exitcode")
+	if code != 2 || !strings.Contains(out, "changed outside sparkform") || !containsSpaced(out, `values["vm.swappiness"] = 33 -> 10`) {
+		t.Fatalf("drift plan: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, "spark-01 (") {
+		t.Errorf("drift plan shows an unchanged host:\n%s", out)
+	}
+	if code, out, stderr = cli(t, "apply", dir, "-auto-approve"); code != 0 {
+		t.Fatalf("repair apply: %d\n%s\n%s", code, out, stderr)
+	}
+	if got := onHost(t, l, "spark-02", "sysctl -n vm.swappiness"); got != "10" {
+		t.Fatalf("drift not repaired: %s", got)
+	}
+
+	// Destroy: removing the sysctl block restores originals and removes the file.
+	noSysctl := strings.Replace(tuning, `sysctl "loading" {
+  values = { "vm.swappiness" = var.swappiness, "vm.dirty_ratio" = 10 }
+}`, "", 1)
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(noSysctl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = cli(t, "plan", dir, "-detailed-exitcode")
+	if code != 2 || !strings.Contains(out, "# sysctl.loading will be destroyed") || !strings.Contains(out, "3 to destroy") {
+		t.Fatalf("destroy plan: exit %d\n%s", code, out)
+	}
+	if code, out, stderr = cli(t, "apply", dir, "-auto-approve"); code != 0 {
+		t.Fatalf("destroy apply: %d\n%s\n%s", code, out, stderr)
+	}
+	for _, h := range labHosts {
+		if got := onHost(t, l, h, "sysctl -n vm.swappiness vm.dirty_ratio | tr '\\n' ' '"); got != "60 20" {
+			t.Errorf("%s: originals not restored: %q", h, got)
+		}
+		if got := onHost(t, l, h, "test -e /etc/sysctl.d/90-sparkform-loading.conf && echo present || echo gone"); got != "gone" {
+			t.Errorf("%s: sysctl.d file not removed", h)
+		}
+	}
+	code, _, _ = cli(t, "state", "list", "-state", filepath.Join(dir, "sparkform.state.json"))
+	if code != 0 {
+		t.Fatal("state list failed")
+	}
+}
+
+func TestSavedPlanAppliesExactlyAndIsRefusedWhenStale(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, "spark-01")
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	planFile := filepath.Join(dir, "p.plan")
+	if code, out, stderr := cli(t, "plan", dir, "-host", "spark-01", "-out", planFile); code != 0 {
+		t.Fatalf("plan -out: %d\n%s\n%s", code, out, stderr)
+	}
+	// A second plan file made now is applied first, so the first becomes stale.
+	second := filepath.Join(dir, "p2.plan")
+	if code, _, _ := cli(t, "plan", dir, "-host", "spark-01", "-out", second); code != 0 {
+		t.Fatal("second plan failed")
+	}
+	if code, out, stderr := cli(t, "apply", second); code != 0 {
+		t.Fatalf("apply saved plan: %d\n%s\n%s", code, out, stderr)
+	}
+	if got := onHost(t, l, "spark-01", "sysctl -n vm.swappiness"); got != "10" {
+		t.Fatalf("saved plan not applied: %s", got)
+	}
+	code, _, stderr := cli(t, "apply", planFile)
+	if code != 1 || !strings.Contains(stderr, "stale") {
+		t.Fatalf("stale plan: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := cli(t, "apply", second, "-var", "swappiness=5"); code != 1 || !strings.Contains(stderr, "saved plan") {
+		t.Fatalf("-var with a saved plan must be refused: %d %q", code, stderr)
+	}
+}
+
+func TestHostileValuesAreRejectedBeforeAnyConnection(t *testing.T) {
+	hosts := `host "h1" {
+  address = "127.0.0.1"
+  port    = 1
+}
+`
+	cases := []struct{ name, body, want string }{
+		{"shell in sysctl value", `sysctl "s" { values = { "vm.swappiness" = "10; touch /tmp/pwned" } }`, "main.hcl:1:"},
+		{"newline in sysctl key", `sysctl "s" { values = { "vm.swappiness\nkernel.x" = "1" } }`, "main.hcl:1:"},
+		{"path traversal in device", `readahead "r" {
+  device = "../sda"
+  kb     = 8192
+}`, "main.hcl:2:"},
+		{"unknown attribute", `readahead "r" {
+  device = "sda"
+  kb     = 8192
+  speed  = 1
+}`, "main.hcl:4:"},
+		{"missing host", `sysctl "s" {
+  values = { "vm.swappiness" = 1 }
+  hosts  = ["nope"]
+}`, "main.hcl:3:"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "hosts.hcl"), []byte(hosts), 0o644)
+			os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(c.body+"\n"), 0o644)
+			code, out, stderr := cli(t, "plan", dir)
+			if code != 1 || !strings.Contains(stderr, c.want) {
+				t.Fatalf("exit %d, want 1 with %q in stderr:\n%s\n%s", code, c.want, stderr, out)
+			}
+			// Nothing connected: a connection attempt to port 1 would have produced a host error.
+			if strings.Contains(stderr+out, "connection refused") || strings.Contains(out, "could not be planned") {
+				t.Fatalf("a connection was attempted:\n%s\n%s", out, stderr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "sparkform.state.json")); err == nil {
+				t.Fatal("state written for an invalid configuration")
+			}
+		})
+	}
+}
+
+func TestChangedHostKeyIsRefusedAndOtherHostsProceed(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, labHosts...)
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	// A known_hosts where spark-03's line carries spark-01's key: what a reinstalled or
+	// impostor host looks like.
+	kh, err := os.ReadFile(l.KnownHostsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(kh)), "\n")
+	var k1 string
+	for _, ln := range lines {
+		if strings.Contains(ln, hostAddr(t, l, "spark-01")+" ") {
+			k1 = strings.SplitN(ln, " ", 2)[1]
+		}
+	}
+	badLine := 0
+	for i, ln := range lines {
+		if strings.HasPrefix(ln, hostAddr(t, l, "spark-03")+" ") {
+			lines[i] = hostAddr(t, l, "spark-03") + " " + k1
+			badLine = i + 1
+		}
+	}
+	if k1 == "" || badLine == 0 {
+		t.Fatalf("known_hosts layout unexpected:\n%s", kh)
+	}
+	bad := filepath.Join(dir, "known_hosts")
+	os.WriteFile(bad, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	hostsHCL, _ := os.ReadFile(filepath.Join(dir, "hosts.hcl"))
+	os.WriteFile(filepath.Join(dir, "hosts.hcl"), []byte(strings.ReplaceAll(string(hostsHCL), l.KnownHostsPath(), bad)), 0o644)
+
+	code, out, stderr := cli(t, "apply", dir, "-auto-approve")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, stderr)
+	}
+	wantRef := bad + ":" + itoa(badLine)
+	if !strings.Contains(stderr, "spark-03") || !strings.Contains(stderr, wantRef) {
+		t.Fatalf("error must name spark-03 and %s:\n%s", wantRef, stderr)
+	}
+	for _, h := range []string{"spark-01", "spark-02"} {
+		if got := onHost(t, l, h, "sysctl -n vm.swappiness"); got != "10" {
+			t.Errorf("%s not applied while spark-03 was refused: %s", h, got)
+		}
+	}
+	if got := onHost(t, l, "spark-03", "sysctl -n vm.swappiness"); got != "60" {
+		t.Errorf("spark-03 changed despite the key mismatch: %s", got)
+	}
+}
+
+func TestPartitionedHostFailsAloneWithinTimeouts(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, labHosts...)
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	ctx := context.Background()
+	if err := l.Partition(ctx, "spark-02"); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Heal(ctx, "spark-02")
+	start := time.Now()
+	code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-connect-timeout", "3s")
+	took := time.Since(start)
+	if code != 1 || !strings.Contains(stderr, "spark-02") {
+		t.Fatalf("exit %d, want 1 naming spark-02\n%s\n%s", code, out, stderr)
+	}
+	if took > 30*time.Second {
+		t.Errorf("partitioned host held the run for %s", took)
+	}
+	for _, h := range []string{"spark-01", "spark-03"} {
+		if got := onHost(t, l, h, "sysctl -n vm.swappiness"); got != "10" {
+			t.Errorf("%s not applied: %s", h, got)
+		}
+	}
+}
+
+func TestSecondApplyWaitsForTheLockOrFailsNamingTheHolder(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, "spark-01")
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	// The first apply holds the lock while it waits at the confirmation prompt.
+	first := cliProcess("apply", dir, "-host", "spark-01")
+	stdinW, err := first.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := first.StdoutPipe()
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Process.Kill()
+	waitFor(t, stdout, "Enter a value:")
+
+	code, _, stderr := cli(t, "apply", dir, "-auto-approve", "-lock-timeout", "1s")
+	if code != 1 || !strings.Contains(stderr, "locked by") || !strings.Contains(stderr, "(apply,") {
+		t.Fatalf("second apply: exit %d, stderr %q", code, stderr)
+	}
+	stdinW.Write([]byte("yes\n"))
+	stdinW.Close()
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first apply: %v", err)
+	}
+	if _, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load(); err != nil {
+		t.Fatalf("state invalid after concurrent applies: %v", err)
+	}
+	// With the lock free again, a waiting apply goes through.
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-lock-timeout", "5s", "-host", "spark-01"); code != 0 {
+		t.Fatalf("apply after release: %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+func TestApplyKilledMidRunLeavesParseableStateAndRerunConverges(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, labHosts...)
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	p := cliProcess("apply", dir, "-auto-approve", "-parallelism", "1")
+	stdout, _ := p.StdoutPipe()
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, stdout, ": done (")
+	p.Process.Signal(syscall.SIGKILL)
+	p.Wait()
+
+	raw, err := os.ReadFile(filepath.Join(dir, "sparkform.state.json"))
+	if err != nil {
+		t.Fatalf("no state after the first resource was applied: %v", err)
+	}
+	if !json.Valid(raw) {
+		t.Fatalf("state is not valid JSON after SIGKILL:\n%s", raw)
+	}
+	if _, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
+		t.Fatalf("rerun: %d\n%s\n%s", code, out, stderr)
+	}
+	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
+		t.Fatalf("not converged after rerun:\n%s", out)
+	}
+}
+
+// waitFor reads lines until one contains want (or fails after 60 s).
+func waitFor(t *testing.T, r interface{ Read([]byte) (int, error) }, want string) {
+	t.Helper()
+	found := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Split(scanUntilColonOrLine)
+		var seen strings.Builder
+		for sc.Scan() {
+			seen.WriteString(sc.Text())
+			if strings.Contains(seen.String(), want) {
+				found <- true
+				// Keep draining so the child never blocks on a full pipe.
+				for sc.Scan() {
+				}
+				return
+			}
+		}
+		found <- false
+	}()
+	select {
+	case ok := <-found:
+		if !ok {
+			t.Fatalf("output ended without %q", want)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("timed out waiting for %q", want)
+	}
+}
+
+// scanUntilColonOrLine splits on newlines but also hands out a trailing prompt without one.
+func scanUntilColonOrLine(data []byte, atEOF bool) (int, []byte, error) {
+	for i, b := range data {
+		if b == '\n' || b == ':' {
+			return i + 1, data[:i+1], nil
+		}
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
+
+func ctyStr(s string) cty.Value { return cty.StringVal(s) }
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func hostAddr(t *testing.T, l *lab.Lab, name string) string {
+	t.Helper()
+	h, err := l.Host(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Address
+}
+
+// containsSpaced is strings.Contains with runs of blanks equal, since plans align columns.
+func containsSpaced(s, sub string) bool {
+	norm := func(x string) string {
+		lines := strings.Split(x, "\n")
+		for i, l := range lines {
+			lines[i] = strings.Join(strings.Fields(l), " ")
+		}
+		return strings.Join(lines, "\n")
+	}
+	return strings.Contains(norm(s), norm(sub))
+}

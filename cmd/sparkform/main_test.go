@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sparkform/sparkform/internal/lab"
+)
+
+// The test binary doubles as the sparkform binary: with SPARKFORM_TEST_RUN_MAIN=1 it runs main.
+// Tests that need a real separate process (concurrent applies, SIGKILL) exec it that way.
+func TestMain(m *testing.M) {
+	if os.Getenv("SPARKFORM_TEST_RUN_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	code := m.Run()
+	if testLabDir != "" {
+		// Down even a lab whose Up failed half-way: no host of this run may outlive it.
+		l := testLab
+		if l == nil {
+			l, _ = lab.Open(testLabDir)
+		}
+		if l != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			if err := l.Down(ctx); err != nil {
+				fmt.Fprintln(os.Stderr, "lab down:", err)
+			}
+			cancel()
+		}
+		os.RemoveAll(testLabDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	testLab    *lab.Lab
+	testLabDir string
+	labErr     error
+	labOnce    bool
+)
+
+// labSubnet keeps this package's hosts (127.0.30.x) apart from other packages' labs that
+// `go test ./...` runs at the same time.
+const labSubnet = 30
+
+// needLab returns the shared 3-host lab, starting it on first use; without root or the lab's
+// tools the test is skipped with the reason.
+func needLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("lab tests skipped in -short mode")
+	}
+	if !labOnce {
+		labOnce = true
+		if err := lab.Preflight(); err != nil {
+			labErr = err
+		} else {
+			testLabDir, labErr = os.MkdirTemp("", "sparkform-cmd-lab-")
+			if labErr == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+				testLab, labErr = lab.Up(ctx, lab.Options{Dir: testLabDir, N: 3, Subnet: labSubnet})
+				cancel()
+			}
+		}
+	}
+	if labErr != nil {
+		if testLab == nil && strings.Contains(labErr.Error(), "root") {
+			t.Skipf("lab unavailable: %v", labErr)
+		}
+		t.Fatalf("lab: %v", labErr)
+	}
+	return testLab
+}
+
+// cli runs sparkform in-process and returns exit code, stdout and stderr.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// cliProcess starts sparkform as a separate process (the test binary in main mode).
+func cliProcess(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SPARKFORM_TEST_RUN_MAIN=1")
+	return cmd
+}
+
+// configDir makes a configuration directory holding the lab's hosts.hcl and the given files.
+func configDir(t *testing.T, l *lab.Lab, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	hosts, err := os.ReadFile(l.HostsHCLPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hosts.hcl"), hosts, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// onHost runs a command on a lab host with the real OpenSSH client.
+func onHost(t *testing.T, l *lab.Lab, host, command string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, stderr, err := l.SSH(ctx, host, "root", command)
+	if err != nil {
+		t.Fatalf("%s: %s: %v: %s", host, command, err, stderr)
+	}
+	return strings.TrimSpace(out)
+}
+
+func TestUnknownCommandFails(t *testing.T) {
+	code, _, stderr := cli(t, "frobnicate")
+	if code != 1 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestParseInterleavedAcceptsFlagsAfterPositionalsAndDoubleDash(t *testing.T) {
+	fs := newFlagSet("t", &bytes.Buffer{})
+	out := fs.String("out", "", "")
+	var hosts multiFlag
+	fs.Var(&hosts, "host", "")
+	pos, err := parseInterleaved(fs, []string{"dir", "--out", "p.json", "-host", "a", "--host=b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pos) != 1 || pos[0] != "dir" || *out != "p.json" || hosts.String() != "a,b" {
+		t.Fatalf("pos %v out %q hosts %v", pos, *out, hosts)
+	}
+}
