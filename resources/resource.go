@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/sparkform/sparkform/provider"
@@ -157,4 +158,41 @@ func Types() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Exporter is implemented by resource types that offer computed attributes to other blocks,
+// e.g. llama_cpp's bin_dir for a smoke test's command. Exports must be computable from the
+// desired body alone (they are known at plan time, before any host is read); the configuration
+// merges them into the block's value under `TYPE.NAME.attr`.
+type Exporter interface {
+	Exports(desired cty.Value) map[string]cty.Value
+}
+
+// BootPlan is how a host must come back from the reboot a change requires.
+type BootPlan struct {
+	// ExpectKernel is the `uname -r` the host must report after the reboot.
+	ExpectKernel string `json:"expect_kernel"`
+	// PreviousKernel is what it ran before, for the rollback report.
+	PreviousKernel string `json:"previous_kernel"`
+	// Entry identifies the boot entry tried once (e.g. a GRUB id), for messages and confirmation.
+	Entry string `json:"entry"`
+	// Timeout bounds the wait for the host to come back (0: the engine's default).
+	Timeout time.Duration `json:"timeout"`
+}
+
+// Rebooter is implemented by resource types whose change takes effect only at the next boot
+// (the kernel). Their Diff sets RequiresReboot; the engine applies such changes after the host's
+// other changes, then runs the try-once sequence:
+//
+//  1. PrepareBoot: arrange that the NEXT boot only uses the new setup (grub-reboot), leaving the
+//     saved default on the old one, so a boot that fails falls back by itself;
+//  2. the engine reboots, waits for SSH over a fresh connection with backoff up to Timeout, and
+//     requires a new well-formed boot_id and `uname -r` == ExpectKernel;
+//  3. ConfirmBoot: only then make the new setup the default (grub-set-default).
+//
+// If the host comes back on another kernel, or not within Timeout, the engine reports it rolled
+// back, keeps the resource's previous state and marks the host failed.
+type Rebooter interface {
+	PrepareBoot(ctx context.Context, h provider.Host, in Instance, applied Prior) (BootPlan, error)
+	ConfirmBoot(ctx context.Context, h provider.Host, in Instance, applied Prior, bp BootPlan) error
 }
