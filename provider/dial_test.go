@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -53,6 +54,10 @@ func TestStrictPolicyRefusesUnknownHost(t *testing.T) {
 				t.Fatal("strict policy connected to an unknown host")
 			}
 			t.Logf("error: %v", err)
+			var hke *HostKeyError
+			if !errors.As(err, &hke) || !hke.Unknown {
+				t.Errorf("error %T is not an unknown-host *HostKeyError", err)
+			}
 			for _, want := range []string{"spark-test (127.0.0.1:", "not in known_hosts " + tc.knownHosts, ssh.FingerprintSHA256(f.srv.hostKeys[0].PublicKey()), "ssh-keyscan -p " + strconv.Itoa(f.srv.port)} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q lacks %q", err, want)
@@ -79,6 +84,10 @@ func TestChangedHostKeyRefusedNamingFileAndLine(t *testing.T) {
 				t.Fatal("connected despite a changed host key")
 			}
 			t.Logf("error: %v", err)
+			var hke *HostKeyError
+			if !errors.As(err, &hke) || hke.Unknown {
+				t.Errorf("error %T is not a changed-key *HostKeyError", err)
+			}
 			wantKey, _, _, _, _ := ssh.ParseAuthorizedKey([]byte(strings.SplitN(wrong, " ", 2)[1]))
 			for _, want := range []string{
 				"spark-test (127.0.0.1:", "host key mismatch", kh + ":3", ssh.FingerprintSHA256(wantKey),

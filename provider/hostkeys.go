@@ -24,6 +24,19 @@ const (
 	PolicyAcceptNew = "accept-new" // an unknown host is pinned on first use; a changed key is refused
 )
 
+// HostKeyError is a refused host key. Its message names the host and says what to do; the engine
+// can tell it from network failures (a refused key must never be retried or ignored).
+type HostKeyError struct {
+	Unknown bool // the host is not in known_hosts (strict policy); otherwise its key changed
+	msg     string
+}
+
+func (e *HostKeyError) Error() string { return e.msg }
+
+func hostKeyErrorf(unknown bool, format string, args ...any) error {
+	return &HostKeyError{Unknown: unknown, msg: fmt.Sprintf(format, args...)}
+}
+
 // hostKeyChecker checks presented keys against one known_hosts file under a policy.
 type hostKeyChecker struct {
 	file   string
@@ -39,7 +52,7 @@ func (k *hostKeyChecker) callback(label string, pinned ssh.PublicKey, presented 
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		*presented = key
 		if pinned != nil && !bytes.Equal(pinned.Marshal(), key.Marshal()) {
-			return fmt.Errorf("%s: host key differs from the one pinned in state: state has %s, server presented %s; if the host was reinstalled, update host_key in state (or remove the host from state) and run again",
+			return hostKeyErrorf(false, "%s: host key differs from the one pinned in state: state has %s, server presented %s; if the host was reinstalled, update host_key in state (or remove the host from state) and run again",
 				label, ssh.FingerprintSHA256(pinned), ssh.FingerprintSHA256(key))
 		}
 		err := k.check(hostname, remote, key)
@@ -57,7 +70,7 @@ func (k *hostKeyChecker) callback(label string, pinned ssh.PublicKey, presented 
 			if port != "22" {
 				scan += " -p " + port
 			}
-			return fmt.Errorf("%s: host is not in known_hosts %s (server presented %s %s); verify that fingerprint, then add the key with `%s %s >> %s`, or set host_key_policy = \"accept-new\"",
+			return hostKeyErrorf(true, "%s: host is not in known_hosts %s (server presented %s %s); verify that fingerprint, then add the key with `%s %s >> %s`, or set host_key_policy = \"accept-new\"",
 				label, k.file, key.Type(), ssh.FingerprintSHA256(key), scan, host, k.file)
 		default:
 			return fmt.Errorf("%s: checking host key: %w", label, err)
@@ -83,7 +96,7 @@ func mismatchError(label, file string, presented ssh.PublicKey, want []knownhost
 		have = append(have, fmt.Sprintf("%s:%d has %s", w.Filename, w.Line, ssh.FingerprintSHA256(w.Key)))
 		lines = append(lines, fmt.Sprint(w.Line))
 	}
-	return fmt.Errorf("%s: host key mismatch: known_hosts %s, server presented %s; if the host was reinstalled, remove line %s of %s and run again",
+	return hostKeyErrorf(false, "%s: host key mismatch: known_hosts %s, server presented %s; if the host was reinstalled, remove line %s of %s and run again",
 		label, strings.Join(have, ", "), ssh.FingerprintSHA256(presented), strings.Join(lines, ", "), file)
 }
 

@@ -81,6 +81,9 @@ func Dial(ctx context.Context, c Config) (*SSHHost, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	h := &SSHHost{cfg: c, ep: ep, label: fmt.Sprintf("%s (%s)", name, ep.addr()), timeouts: c.Timeouts, owners: map[string][2]int{}}
+	if h.timeouts == (Timeouts{}) {
+		h.timeouts = DefaultTimeouts
+	}
 	if h.timeouts.Connect <= 0 {
 		h.timeouts.Connect = DefaultTimeouts.Connect
 	}
@@ -282,11 +285,11 @@ func unwrapCtx(ctx context.Context, err error) error {
 // handshakeError keeps host key errors as they are (they already say what to do) and explains
 // authentication failures.
 func handshakeError(label string, ep endpoint, err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, label) { // our own host key error, wrapped by x/crypto/ssh
-		return fmt.Errorf("%s", strings.TrimPrefix(msg, "ssh: handshake failed: "))
+	var hke *HostKeyError
+	if errors.As(err, &hke) { // already names the host and says what to do
+		return hke
 	}
-	if strings.Contains(msg, "unable to authenticate") {
+	if strings.Contains(err.Error(), "unable to authenticate") {
 		return fmt.Errorf("%s: authentication as %q failed (%v); check the user and that the key (%s, or ssh-agent) is in its authorized_keys",
 			label, ep.user, err, strings.Join(ep.identityFiles, ", "))
 	}
