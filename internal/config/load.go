@@ -424,7 +424,28 @@ func (l *loader) evaluate(order []*node) hcl.Diagnostics {
 				Detail: fmt.Sprintf("%s depends on a value that is not known while loading the configuration.", n.addr)})
 			continue
 		}
-		ns[n.kind][n.name] = val
+		ns[n.kind][n.name] = l.exposed(n.kind, val)
 	}
 	return diags
+}
+
+// exposed is what other blocks see of a node: a resource's body plus the computed attributes
+// its type exports (llama_cpp.NAME.bin_dir), which a body attribute of the same name never hides.
+func (l *loader) exposed(kind string, val cty.Value) cty.Value {
+	typ, ok := l.types[kind]
+	if !ok {
+		return val
+	}
+	exp, ok := typ.(resources.Exporter)
+	if !ok || !val.Type().IsObjectType() {
+		return val
+	}
+	attrs := val.AsValueMap()
+	if attrs == nil {
+		attrs = map[string]cty.Value{}
+	}
+	for k, v := range exp.Exports(val) {
+		attrs[k] = v
+	}
+	return cty.ObjectVal(attrs)
 }

@@ -402,6 +402,29 @@ testres "a" { value = "v${coalesce(host.spark-01.user, "none")}" }
 	}
 }
 
+func TestExportedAttributesAreVisibleToOtherBlocksButNotInTheBody(t *testing.T) {
+	cfg := mustLoad(t, map[string]string{"main.hcl": `
+host "h" { address = "10.0.0.1" }
+testexport "llama" { value = "/opt/llama" }
+testres "smoke" { value = "${testexport.llama.bin_dir}/llama-server" }
+`}, Vars{})
+	var smoke, llama *Resource
+	for _, r := range cfg.Resources {
+		switch r.Addr() {
+		case "testres.smoke":
+			smoke = r
+		case "testexport.llama":
+			llama = r
+		}
+	}
+	if got := smoke.Body.GetAttr("value").AsString(); got != "/opt/llama/current/bin/llama-server" {
+		t.Errorf("value = %q", got)
+	}
+	if llama.Body.Type().HasAttribute("bin_dir") {
+		t.Error("exports must not be stored in the exporting block's own body")
+	}
+}
+
 func TestDynamicBlocksExpand(t *testing.T) {
 	cfg := mustLoad(t, map[string]string{"main.hcl": `
 locals { ports = [22, 80] }

@@ -30,7 +30,17 @@ func (f fakeRes) Validate(v cty.Value) []resources.AttrError {
 	return nil
 }
 
+// fakeExporter exports a computed attribute, as llama_cpp exports bin_dir.
+type fakeExporter struct{ fakeRes }
+
+func (f fakeExporter) Exports(v cty.Value) map[string]cty.Value {
+	return map[string]cty.Value{"bin_dir": cty.StringVal(v.GetAttr("value").AsString() + "/current/bin")}
+}
+
 func init() {
+	resources.Register(fakeExporter{fakeRes{typ: "testexport", spec: hcldec.ObjectSpec{
+		"value": &hcldec.AttrSpec{Name: "value", Type: cty.String, Required: true},
+	}}})
 	// testres rejects values holding ';', to exercise the Validate → diagnostic mapping.
 	resources.Register(fakeRes{typ: "testres", bad: ";", spec: hcldec.ObjectSpec{
 		"value": &hcldec.AttrSpec{Name: "value", Type: cty.String, Required: true},
