@@ -22,7 +22,7 @@ type Result struct {
 type Host interface {
 	// Name is the host's name in the configuration (e.g. "spark-01").
 	Name() string
-	// Run executes a POSIX sh script (sent on stdin to `sh -s`, never on the command line)
+	// Run executes a POSIX sh script (sent on stdin and read whole before it runs, never on the command line)
 	// with privileges: as root, or through `sudo -n` when the host is configured with sudo.
 	// A non-zero exit is not an error: err is reserved for transport failures.
 	Run(ctx context.Context, script string) (Result, error)

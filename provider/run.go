@@ -29,10 +29,13 @@ func (h *SSHHost) RunUnprivileged(ctx context.Context, script string) (Result, e
 	return h.run(ctx, script, false, nil)
 }
 
+// readThenRun is the remote command every script runs under.
+const readThenRun = `sh -c 'sparkform_script=$(cat) && exec </dev/null && eval "$sparkform_script"'`
+
 // useSudo: root needs no sudo, even when the host block asks for it.
 func (h *SSHHost) useSudo() bool { return h.cfg.Sudo && h.ep.user != "root" }
 
-// run sends script on stdin to `sh -s`: never on the command line, where the login shell would
+// run sends script on stdin to a shell that reads it whole: never on the command line, where the login shell would
 // parse it again and `ps` would show it. No PTY: it would merge stderr into stdout.
 func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func(stream, line string)) (Result, error) {
 	if err := ctx.Err(); err != nil {
@@ -58,10 +61,13 @@ func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func
 		sess.Stdout = io.MultiWriter(&stdout, &lineWriter{lw: lw, stream: "stdout"})
 		sess.Stderr = io.MultiWriter(&stderr, &lineWriter{lw: lw, stream: "stderr"})
 	}
-	cmd := "sh -s"
+	// The shell reads the whole script first and only then runs it with stdin from /dev/null:
+	// with plain `sh -s`, any command in the script that reads stdin (apt's conffile prompt,
+	// a pager, cat) would swallow the rest of the script and the shell would run what is left.
+	cmd := readThenRun
 	if sudo {
 		// -n: fail at once instead of waiting for a password prompt nobody will answer.
-		cmd = "sudo -n sh -s"
+		cmd = "sudo -n " + readThenRun
 	}
 	if err := sess.Start(cmd); err != nil {
 		return Result{}, h.transportError(cn, "starting the command", err)

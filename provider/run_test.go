@@ -76,6 +76,17 @@ printf 'tab\there\n'
 	}
 }
 
+func TestRunScriptCommandReadingStdinDoesNotSwallowTheRestOfTheScript(t *testing.T) {
+	h := newFixture(t, sshdOpts{}).dial(t)
+	res, err := h.Run(context.Background(), "echo before\ncat\nread x || echo read-got-eof\necho after\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Stdout) != "before\nread-got-eof\nafter\n" {
+		t.Fatalf("stdout %q: a command reading stdin consumed the script", res.Stdout)
+	}
+}
+
 func TestQuoteRoundTripsHostileStringsThroughRemoteShell(t *testing.T) {
 	h := newFixture(t, sshdOpts{}).dial(t)
 	tests := []struct{ name, in string }{
