@@ -31,6 +31,59 @@ type Host struct {
 	// HostKey pinned for the host (authorized_keys format), recorded on first contact.
 	HostKey   string               `json:"host_key,omitempty"`
 	Resources map[string]*Resource `json:"resources"` // keyed by address "type.name"
+	// Generations are the host's successful applies, oldest first: what rollback returns to.
+	Generations []*Generation `json:"generations,omitempty"`
+	// Incidents are failures worth remembering after the run's output is gone (rollbacks).
+	Incidents []*Incident `json:"incidents,omitempty"`
+}
+
+// Generation is one successful apply on a host: the configuration it came from and every
+// resource as applied at that moment (kernel included).
+type Generation struct {
+	N          int                  `json:"n"`
+	Time       time.Time            `json:"time"`
+	ConfigHash string               `json:"config_hash"`
+	Resources  map[string]*Resource `json:"resources"`
+	// Note says how the generation came about, e.g. "rollback to generation 2".
+	Note string `json:"note,omitempty"`
+}
+
+// Incident is a failure recorded for a host, e.g. an automatic kernel rollback.
+type Incident struct {
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"` // "rolled_back", "reboot_timeout"
+	Message string    `json:"message"`
+}
+
+// MaxGenerations bounds the history kept per host; older generations are dropped.
+const MaxGenerations = 20
+
+// AddGeneration records the host's current resources as a new generation.
+func (h *Host) AddGeneration(at time.Time, configHash, note string) *Generation {
+	n := 1
+	if len(h.Generations) > 0 {
+		n = h.Generations[len(h.Generations)-1].N + 1
+	}
+	g := &Generation{N: n, Time: at.UTC(), ConfigHash: configHash, Note: note, Resources: map[string]*Resource{}}
+	for a, r := range h.Resources {
+		c := *r
+		g.Resources[a] = &c
+	}
+	h.Generations = append(h.Generations, g)
+	if len(h.Generations) > MaxGenerations {
+		h.Generations = h.Generations[len(h.Generations)-MaxGenerations:]
+	}
+	return g
+}
+
+// Generation returns generation n, or nil.
+func (h *Host) Generation(n int) *Generation {
+	for _, g := range h.Generations {
+		if g.N == n {
+			return g
+		}
+	}
+	return nil
 }
 
 // Resource is one applied resource on one host.
@@ -74,7 +127,9 @@ func (st *State) Clone() *State {
 		if h == nil {
 			continue
 		}
-		ch := &Host{HostKey: h.HostKey, Resources: make(map[string]*Resource, len(h.Resources))}
+		// Generations and incidents are never modified once recorded, so sharing them is safe.
+		ch := &Host{HostKey: h.HostKey, Resources: make(map[string]*Resource, len(h.Resources)),
+			Generations: append([]*Generation(nil), h.Generations...), Incidents: append([]*Incident(nil), h.Incidents...)}
 		for addr, r := range h.Resources {
 			if r == nil {
 				continue

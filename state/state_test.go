@@ -360,3 +360,37 @@ func TestCloneIsIndependent(t *testing.T) {
 		t.Fatal("clone lost the lineage")
 	}
 }
+
+func TestGenerationsNumberUpSnapshotResourcesAndSurviveRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	store := NewStore(dir + "/s.json")
+	st := New()
+	h := st.Host("spark-01")
+	h.Resources["sysctl.a"] = &Resource{Type: "sysctl", Name: "a", Attributes: Value{cty.StringVal("one")}}
+	g1 := h.AddGeneration(time.Now(), "hash1", "")
+	h.Resources["sysctl.a"] = &Resource{Type: "sysctl", Name: "a", Attributes: Value{cty.StringVal("two")}}
+	g2 := h.AddGeneration(time.Now(), "hash2", "")
+	if g1.N != 1 || g2.N != 2 {
+		t.Fatalf("generation numbers %d, %d", g1.N, g2.N)
+	}
+	if got := g1.Resources["sysctl.a"].Attributes.AsString(); got != "one" {
+		t.Fatalf("generation 1 was changed by a later apply: %s", got)
+	}
+	if err := store.Persist(st); err != nil {
+		t.Fatal(err)
+	}
+	back, err := store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := back.Hosts["spark-01"].Generation(1)
+	if g == nil || g.ConfigHash != "hash1" || g.Resources["sysctl.a"].Attributes.AsString() != "one" {
+		t.Fatalf("generation 1 after round trip: %+v", g)
+	}
+	for i := 0; i < MaxGenerations+5; i++ {
+		h.AddGeneration(time.Now(), "h", "")
+	}
+	if len(h.Generations) != MaxGenerations || h.Generations[len(h.Generations)-1].N != MaxGenerations+7 {
+		t.Fatalf("history not bounded: %d generations, last %d", len(h.Generations), h.Generations[len(h.Generations)-1].N)
+	}
+}
