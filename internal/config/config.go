@@ -15,6 +15,8 @@ type Config struct {
 	Hosts     []*Host              // sorted by name
 	Resources []*Resource          // in declaration order (files sorted by name)
 	Variables map[string]cty.Value // input variables after precedence and conversion
+	// Rollout is the rollout block, or nil when there is none.
+	Rollout *Rollout
 	// Hash identifies the configuration's effective content (after evaluation), hex sha256.
 	Hash string
 }

@@ -110,6 +110,7 @@ func (l *loader) load(in Vars) (*Config, hcl.Diagnostics) {
 	}
 
 	var varDecls []*variable
+	var rolloutBlock *hcl.Block
 	first := map[string]hcl.Range{} // address → first declaration, for duplicate messages
 	schema := l.topSchema()
 	for _, f := range bodies {
@@ -129,6 +130,13 @@ func (l *loader) load(in Vars) (*Config, hcl.Diagnostics) {
 				diags = append(diags, l.addLocals(b, first)...)
 			case "host":
 				diags = append(diags, l.addHost(b, first)...)
+			case "rollout":
+				if d := checkDup(first, "rollout.rollout", "A rollout", b.DefRange); d != nil {
+					d.Summary, d.Detail = "Duplicate rollout block", fmt.Sprintf("Only one rollout block is allowed; the first is at %s.", posString(first["rollout.rollout"]))
+					diags = append(diags, d)
+					continue
+				}
+				rolloutBlock = b
 			default:
 				diags = append(diags, l.addResource(b, first)...)
 			}
@@ -138,6 +146,13 @@ func (l *loader) load(in Vars) (*Config, hcl.Diagnostics) {
 	varVals, d := resolveVariables(varDecls, in, l.files, l.funcs)
 	diags = append(diags, d...)
 	l.varVal = varVals
+	var rollout *Rollout
+	if rolloutBlock != nil {
+		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{rootVar: cty.ObjectVal(varVals)}, Functions: l.funcs}
+		r, d := decodeRollout(rolloutBlock, ctx)
+		diags = append(diags, d...)
+		rollout = r
+	}
 	for _, v := range varDecls {
 		_, ok := varVals[v.Name]
 		l.nodes["var."+v.Name] = &node{addr: "var." + v.Name, kind: rootVar, name: v.Name, state: 2, failed: !ok}
@@ -154,7 +169,7 @@ func (l *loader) load(in Vars) (*Config, hcl.Diagnostics) {
 		return nil, diags
 	}
 
-	cfg := &Config{Dir: l.dir, Files: l.files, Variables: varVals}
+	cfg := &Config{Dir: l.dir, Files: l.files, Variables: varVals, Rollout: rollout}
 	for _, h := range l.hosts {
 		cfg.Hosts = append(cfg.Hosts, h.host)
 	}
@@ -189,6 +204,7 @@ func (l *loader) topSchema() *hcl.BodySchema {
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "locals"},
 		{Type: "host", LabelNames: []string{"name"}},
+		{Type: "rollout"},
 	}}
 	for _, t := range l.typeNames() {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: t, LabelNames: []string{"name"}})
@@ -208,7 +224,7 @@ func (l *loader) typeNames() []string {
 // explainTopLevel adds the list of valid block types to hcl's top-level complaints, since a
 // user who typed an unknown block type most likely wants to know what exists.
 func (l *loader) explainTopLevel(diags hcl.Diagnostics) hcl.Diagnostics {
-	valid := append([]string{"variable", "locals", "host"}, l.typeNames()...)
+	valid := append([]string{"variable", "locals", "host", "rollout"}, l.typeNames()...)
 	for _, d := range diags {
 		switch d.Summary {
 		case "Unsupported block type":

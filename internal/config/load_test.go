@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -509,6 +510,10 @@ func TestBadInputIsAnErrorAtItsPosition(t *testing.T) {
 	tests := []struct{ name, src, want, at string }{
 		{"unknown block type lists the valid ones", "sysctll \"x\" {\n}\n", "Valid block types are: variable, locals, host", "sysctll"},
 		{"top-level attribute", "x = 1\n", "only blocks", "x = 1"},
+		{"rollout batch size that is not a count", "rollout {\n  batch_size = \"two\"\n}\n", "not a host count", `"two"`},
+		{"rollout batch size zero", "rollout {\n  batch_size = 0\n}\n", "at least 1", "0\n"},
+		{"rollout pause that is not a duration", "rollout {\n  pause = \"soon\"\n}\n", "duration", `"soon"`},
+		{"second rollout block", "rollout {}\nrollout {\n  pause = \"1s\"\n}\n", "Only one rollout block", "rollout {\n  pause"},
 		{"unknown attribute in resource", "testres \"r\" {\n  value = \"1\"\n  valeu = \"2\"\n}\n", `"valeu" is not expected`, "valeu"},
 		{"unknown attribute in host", "host \"h\" {\n  address = \"a\"\n  adress = \"b\"\n}\n", `"adress" is not expected`, "adress"},
 		{"missing required attribute", "testres \"r\" {\n  count = 1\n}\n", `"value" is required`, "{"},
@@ -700,5 +705,30 @@ func TestParseVarFlag(t *testing.T) {
 		if (err == nil) != tt.ok || n != tt.name || v != tt.value {
 			t.Errorf("ParseVarFlag(%q) = %q, %q, %v", tt.in, n, v, err)
 		}
+	}
+}
+
+func TestRolloutBlockReadsCountsPercentagesAndVariables(t *testing.T) {
+	cfg := mustLoad(t, map[string]string{"main.hcl": `
+variable "batch" { default = "25%" }
+host "h" { address = "10.0.0.1" }
+rollout {
+  batch_size   = var.batch
+  max_failures = 0
+  pause        = "30s"
+}
+`}, Vars{})
+	r := cfg.Rollout
+	if r == nil || r.BatchSize != (Amount{N: 25, Percent: true}) || r.MaxFailures == nil || r.MaxFailures.N != 0 || r.Pause != 30*time.Second {
+		t.Fatalf("rollout = %+v", r)
+	}
+	if got := r.BatchSize.Of(3, true); got != 1 {
+		t.Errorf("25%% of 3 hosts = %d, want 1 (rounded up)", got)
+	}
+	if got := (Amount{N: 10, Percent: true}).Of(15, false); got != 1 {
+		t.Errorf("10%% of 15 failures allowed = %d, want 1 (rounded down)", got)
+	}
+	if cfg2 := mustLoad(t, map[string]string{"main.hcl": "host \"h\" { address = \"a\" }\n"}, Vars{}); cfg2.Rollout != nil {
+		t.Error("no rollout block must leave Rollout nil")
 	}
 }
