@@ -21,6 +21,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	var rf runFlags
 	rf.register(fs)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
+	batchSize := fs.String("batch-size", "", "hosts per rollout batch, a count or a percentage (overrides the rollout block)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 1
@@ -31,6 +32,17 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	}
 	if target == "" {
 		target = "."
+	}
+	var batch *config.Amount
+	if *batchSize != "" {
+		a, err := config.ParseAmount(*batchSize)
+		if err == nil && a.N == 0 {
+			err = fmt.Errorf("a batch holds at least one host")
+		}
+		if err != nil {
+			return errorf(stderr, "-batch-size: %v", err)
+		}
+		batch = &a
 	}
 	ctx, stop := interruptible(stderr)
 	defer stop()
@@ -111,14 +123,16 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		}
 		renderEvent(stdout, ev)
 	}
-	res := engine.Apply(ctx, plan, st, store, rf.engineOptions(events))
+	opts := rf.engineOptions(events)
+	opts.BatchSize = batch
+	res := engine.Apply(ctx, plan, st, store, opts)
 	if rf.json {
 		b, _ := json.Marshal(map[string]any{"type": "result", "result": res})
 		fmt.Fprintln(stdout, string(b))
 	} else {
 		renderResult(stdout, res)
 	}
-	if planFailed || len(res.Failed()) > 0 {
+	if planFailed || len(res.Failed()) > 0 || res.Stopped != "" {
 		return 1
 	}
 	return 0

@@ -172,6 +172,10 @@ func renderEvent(w io.Writer, ev engine.Event) {
 		fmt.Fprintf(w, "%s: %s: %s\n", ev.Host, ev.Addr, ev.Message)
 	case "host_failed":
 		fmt.Fprintf(w, "%s: failed: %s\n", ev.Host, firstLine(ev.Message))
+	case "host_done":
+		fmt.Fprintf(w, "%s: done: %s\n", ev.Host, ev.Message)
+	case "rollout_batch", "rollout_pause", "rollout_stopped":
+		fmt.Fprintf(w, "rollout: %s\n", ev.Message)
 	}
 }
 
@@ -196,22 +200,33 @@ func renderResult(w io.Writer, r *engine.Result) {
 	for _, h := range r.Hosts {
 		detail := ""
 		switch h.Status {
-		case "applied":
+		case engine.StatusApplied:
 			total.Add += h.Counts.Add
 			total.Change += h.Counts.Change
 			total.Destroy += h.Counts.Destroy
-			detail = fmt.Sprintf("%d added, %d changed, %d destroyed", h.Counts.Add, h.Counts.Change, h.Counts.Destroy)
-		case "failed", "skipped":
+			detail = fmt.Sprintf("%d added, %d changed, %d destroyed; generation %d", h.Counts.Add, h.Counts.Change, h.Counts.Destroy, h.Generation)
+		case engine.StatusUnchanged:
+			detail = "no changes"
+		default:
 			detail = firstLine(h.Error)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Name, h.Status, detail)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
-	if n := len(r.Failed()); n > 0 {
+	if r.Stopped != "" {
+		fmt.Fprintf(w, "Rollout stopped: %s.\n  Untouched:", r.Stopped)
+		for _, h := range r.Hosts {
+			if h.Status == engine.StatusUntouched {
+				fmt.Fprintf(w, " %s", h.Name)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	if n := len(r.Failed()); n > 0 || r.Stopped != "" {
 		fmt.Fprintf(w, "Apply finished with errors on %d hosts. Resources: %d added, %d changed, %d destroyed.\n", n, total.Add, total.Change, total.Destroy)
 		for _, h := range r.Hosts {
-			if h.Status == "failed" {
+			if h.Status == engine.StatusFailed || h.Status == engine.StatusRolledBack {
 				fmt.Fprintf(w, "\nError: %s: %s\n", h.Name, h.Error)
 			}
 		}

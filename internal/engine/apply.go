@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/sparkform/sparkform/state"
 	"github.com/zclconf/go-cty/cty"
@@ -19,22 +22,37 @@ var ErrStalePlan = errors.New("saved plan is stale")
 // Result is what an apply did, per host.
 type Result struct {
 	Hosts []*HostResult `json:"hosts"`
+	// Stopped explains why the rollout started no further batches ("" when it ran to the end).
+	Stopped string `json:"stopped,omitempty"`
 }
+
+// Host statuses of a Result.
+const (
+	StatusApplied    = "applied"
+	StatusUnchanged  = "unchanged"
+	StatusFailed     = "failed"
+	StatusRolledBack = "rolled_back" // a failure: the host came back on its previous kernel
+	StatusSkipped    = "skipped"     // not planned (unreachable, key refused, resource error)
+	StatusUntouched  = "untouched"   // the rollout stopped before its batch
+)
 
 // HostResult is one host's outcome.
 type HostResult struct {
 	Name    string   `json:"name"`
-	Status  string   `json:"status"` // applied | unchanged | failed | skipped
+	Status  string   `json:"status"`
 	Applied []string `json:"applied,omitempty"`
 	Counts  Counts   `json:"counts"`
 	Error   string   `json:"error,omitempty"`
+	// Generation is the history entry this apply recorded for the host (0: none).
+	Generation int `json:"generation,omitempty"`
 }
 
-// Failed lists the hosts that failed.
+// Failed lists the hosts that did not end where the plan meant them to.
 func (r *Result) Failed() []*HostResult {
 	var out []*HostResult
 	for _, h := range r.Hosts {
-		if h.Status == "failed" {
+		switch h.Status {
+		case StatusFailed, StatusRolledBack, StatusSkipped:
 			out = append(out, h)
 		}
 	}
@@ -62,49 +80,143 @@ func CheckFresh(p *Plan, st *state.State) error {
 	return nil
 }
 
-// Apply carries out a plan: hosts in parallel; on each host destroys first, then creates and
-// updates in dependency order; state is persisted after every resource, so an interrupted
-// apply loses at most the step in flight. Hosts that failed to plan are skipped.
+// recorder writes into the shared state and persists it; hosts run in parallel, so every
+// change of st goes through its mutex.
+type recorder struct {
+	mu    sync.Mutex
+	st    *state.State
+	store StatePersister
+}
+
+func (r *recorder) resource(host, hostKey string, c *Change, pr resources.Prior) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	hs := r.st.Host(host)
+	if hostKey != "" {
+		hs.HostKey = hostKey
+	}
+	// An entry goes only when nothing is left to remember: a failed first apply keeps its
+	// originals with null attributes, so a later destroy can still restore them.
+	if isNull(pr.Attributes) && isNull(pr.Original) {
+		delete(hs.Resources, c.Addr)
+	} else {
+		hs.Resources[c.Addr] = &state.Resource{Type: c.Type, Name: c.Name,
+			Attributes: state.Value{Value: pr.Attributes}, Original: state.Value{Value: pr.Original}, AppliedAt: time.Now().UTC()}
+	}
+	return r.store.Persist(r.st)
+}
+
+func (r *recorder) generation(host, configHash, note string) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := r.st.Host(host).AddGeneration(time.Now(), configHash, note)
+	return g.N, r.store.Persist(r.st)
+}
+
+func (r *recorder) incident(host, kind, msg string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	hs := r.st.Host(host)
+	hs.Incidents = append(hs.Incidents, &state.Incident{Time: time.Now().UTC(), Kind: kind, Message: msg})
+	if len(hs.Incidents) > state.MaxGenerations {
+		hs.Incidents = hs.Incidents[len(hs.Incidents)-state.MaxGenerations:]
+	}
+	return r.store.Persist(r.st)
+}
+
+// Apply carries out a plan. Hosts with changes go in rollout batches (all at once without a
+// rollout block), each batch in parallel; past max_failures no new batch starts. On each host:
+// destroys first, then creates and updates in dependency order, then changes that need a reboot
+// (try-once boot, wait, verify, confirm). State is persisted after every resource, so an
+// interrupted apply loses at most the step in flight.
 func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, opts Options) *Result {
 	res := &Result{Hosts: make([]*HostResult, len(p.Hosts))}
 	em := newEmitter(opts.Events)
-	var stateMu sync.Mutex
-	record := func(host, hostKey string, c *Change, pr resources.Prior) error {
-		stateMu.Lock()
-		defer stateMu.Unlock()
-		hs := st.Host(host)
-		if hostKey != "" {
-			hs.HostKey = hostKey
+	rec := &recorder{st: st, store: store}
+	var work []int
+	for i, hp := range p.Hosts {
+		switch {
+		case hp.Error != "":
+			res.Hosts[i] = &HostResult{Name: hp.Name, Status: StatusSkipped, Error: "not planned: " + hp.Error}
+		case len(orderChanges(hp.Changes)) == 0:
+			res.Hosts[i] = &HostResult{Name: hp.Name, Status: StatusUnchanged}
+		default:
+			work = append(work, i)
 		}
-		// An entry goes only when nothing is left to remember: a failed first apply keeps its
-		// originals with null attributes, so a later destroy can still restore them.
-		if isNull(pr.Attributes) && isNull(pr.Original) {
-			delete(hs.Resources, c.Addr)
-		} else {
-			hs.Resources[c.Addr] = &state.Resource{Type: c.Type, Name: c.Name,
-				Attributes: state.Value{Value: pr.Attributes}, Original: state.Value{Value: pr.Original}, AppliedAt: time.Now().UTC()}
-		}
-		return store.Persist(st)
 	}
-	forEachParallel(len(p.Hosts), opts.parallelism(), func(i int) {
-		res.Hosts[i] = applyHost(ctx, p.Hosts[i], opts, em, record)
-	})
+	batches, maxFailures := rolloutBatches(len(work), p.Rollout, opts.BatchSize)
+	failures := 0
+	next := 0
+	for b, size := range batches {
+		batch := work[next : next+size]
+		if maxFailures >= 0 && failures > maxFailures {
+			for _, i := range work[next:] {
+				res.Hosts[i] = &HostResult{Name: p.Hosts[i].Name, Status: StatusUntouched, Counts: p.Hosts[i].Counts(),
+					Error: "rollout stopped before this host's batch"}
+			}
+			res.Stopped = fmt.Sprintf("rollout stopped after %d failed hosts (max_failures %d): %d hosts left untouched", failures, maxFailures, len(work)-next)
+			em.emit(Event{Kind: "rollout_stopped", Message: res.Stopped})
+			break
+		}
+		if b > 0 && p.Rollout != nil && p.Rollout.Pause > 0 {
+			em.emit(Event{Kind: "rollout_pause", Message: fmt.Sprintf("pausing %s before batch %d of %d", p.Rollout.Pause, b+1, len(batches))})
+			select {
+			case <-time.After(p.Rollout.Pause):
+			case <-ctx.Done():
+			}
+		}
+		if len(batches) > 1 {
+			names := make([]string, len(batch))
+			for k, i := range batch {
+				names[k] = p.Hosts[i].Name
+			}
+			em.emit(Event{Kind: "rollout_batch", Message: fmt.Sprintf("batch %d of %d: %s", b+1, len(batches), strings.Join(names, ", "))})
+		}
+		forEachParallel(len(batch), opts.parallelism(), func(k int) {
+			i := batch[k]
+			res.Hosts[i] = applyHost(ctx, p, p.Hosts[i], opts, em, rec)
+		})
+		for _, i := range batch {
+			if s := res.Hosts[i].Status; s == StatusFailed || s == StatusRolledBack {
+				failures++
+			}
+		}
+		next += size
+	}
 	return res
 }
 
-func applyHost(ctx context.Context, hp *HostPlan, opts Options, em *emitter, record func(string, string, *Change, resources.Prior) error) *HostResult {
+// rolloutBatches splits n hosts into batch sizes, and resolves max_failures (-1: no limit).
+// A command-line batch size overrides the rollout block's.
+func rolloutBatches(n int, r *config.Rollout, override *config.Amount) ([]int, int) {
+	size := n
+	maxFailures := -1
+	if r != nil {
+		if r.BatchSize.N > 0 {
+			size = r.BatchSize.Of(n, true)
+		}
+		if r.MaxFailures != nil {
+			maxFailures = r.MaxFailures.Of(n, false)
+		}
+	}
+	if override != nil && override.N > 0 {
+		size = override.Of(n, true)
+	}
+	if size < 1 {
+		size = 1
+	}
+	var out []int
+	for left := n; left > 0; left -= size {
+		out = append(out, min(size, left))
+	}
+	return out, maxFailures
+}
+
+func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emitter, rec *recorder) *HostResult {
 	hr := &HostResult{Name: hp.Name, Counts: hp.Counts()}
-	if hp.Error != "" {
-		hr.Status, hr.Error = "skipped", "not planned: "+hp.Error
-		return hr
-	}
 	changes := orderChanges(hp.Changes)
-	if len(changes) == 0 {
-		hr.Status = "unchanged"
-		return hr
-	}
-	fail := func(err error) *HostResult {
-		hr.Status, hr.Error = "failed", err.Error()
+	fail := func(status string, err error) *HostResult {
+		hr.Status, hr.Error = status, err.Error()
 		em.emit(Event{Host: hp.Name, Kind: "host_failed", Message: hr.Error})
 		return hr
 	}
@@ -112,37 +224,78 @@ func applyHost(ctx context.Context, hp *HostPlan, opts Options, em *emitter, rec
 	// The key the plan saw is the key apply accepts: a host swapped in between is refused.
 	h, err := opts.Dial(ctx, hp.Connection, hp.HostKey)
 	if err != nil {
-		return fail(err)
+		return fail(StatusFailed, err)
 	}
-	defer h.Close()
+	defer func() { h.Close() }()
+	var rebootChanges []*Change
 	for _, c := range changes {
-		r, ok := resources.Lookup(c.Type)
-		if !ok {
-			return fail(fmt.Errorf("%s: unknown resource type %q", c.Addr, c.Type))
+		if c.RequiresReboot {
+			rebootChanges = append(rebootChanges, c)
+			continue
 		}
-		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_start", Message: string(c.Action)})
-		start := time.Now()
-		stepCtx, cancel := context.WithTimeout(ctx, opts.stepTimeout())
-		log := func(line string) { em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "progress", Message: line}) }
-		pr, applyErr := r.Apply(stepCtx, h, c.instance(), c.Observed.Value, c.Diff, log)
-		cancel()
-		// Record before judging: even a failed step may have changed the host, and its
-		// originals must survive for a later destroy.
-		if pr.Attributes != cty.NilVal || pr.Original != cty.NilVal {
-			if err := record(hp.Name, h.HostKey(), c, pr); err != nil {
-				return fail(fmt.Errorf("%s: state could not be saved: %w", c.Addr, err))
-			}
-		}
-		if applyErr != nil {
-			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_error", Message: applyErr.Error()})
-			return fail(applyErr)
+		if _, err := applyChange(ctx, h, hp, c, opts, em, rec, false); err != nil {
+			return fail(StatusFailed, err)
 		}
 		hr.Applied = append(hr.Applied, c.Addr)
-		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, time.Since(start).Round(100*time.Millisecond))})
 	}
-	hr.Status = "applied"
-	em.emit(Event{Host: hp.Name, Kind: "host_done", Message: fmt.Sprintf("%d applied", len(hr.Applied))})
+	if len(rebootChanges) > 0 {
+		status, err := applyWithReboot(ctx, h, hp, rebootChanges, opts, em, rec)
+		if err != nil {
+			if status == StatusRolledBack || status == StatusFailed && errors.Is(err, errNotBack) {
+				kind := "rolled_back"
+				if status == StatusFailed {
+					kind = "reboot_timeout"
+				}
+				if ierr := rec.incident(hp.Name, kind, err.Error()); ierr != nil {
+					err = fmt.Errorf("%w (and state could not record it: %v)", err, ierr)
+				}
+			}
+			return fail(status, err)
+		}
+		for _, c := range rebootChanges {
+			hr.Applied = append(hr.Applied, c.Addr)
+		}
+	}
+	n, err := rec.generation(hp.Name, p.ConfigHash, p.Note)
+	if err != nil {
+		return fail(StatusFailed, fmt.Errorf("applied, but the generation could not be saved: %w", err))
+	}
+	hr.Status, hr.Generation = StatusApplied, n
+	em.emit(Event{Host: hp.Name, Kind: "host_done", Message: fmt.Sprintf("%d applied, generation %d", len(hr.Applied), n)})
 	return hr
+}
+
+// applyChange applies one change and records what it did. With deferAttributes the new
+// attributes are held back (only originals are recorded): a change that needs a reboot is
+// not what the host runs until the reboot is verified.
+func applyChange(ctx context.Context, h provider.Host, hp *HostPlan, c *Change, opts Options, em *emitter, rec *recorder, deferAttributes bool) (resources.Prior, error) {
+	r, ok := resources.Lookup(c.Type)
+	if !ok {
+		return resources.Prior{}, fmt.Errorf("%s: unknown resource type %q", c.Addr, c.Type)
+	}
+	em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_start", Message: string(c.Action)})
+	start := time.Now()
+	stepCtx, cancel := context.WithTimeout(ctx, opts.stepTimeout())
+	log := func(line string) { em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "progress", Message: line}) }
+	pr, applyErr := r.Apply(stepCtx, h, c.instance(), c.Observed.Value, c.Diff, log)
+	cancel()
+	// Record before judging: even a failed step may have changed the host, and its
+	// originals must survive for a later destroy.
+	if pr.Attributes != cty.NilVal || pr.Original != cty.NilVal {
+		toRecord := pr
+		if deferAttributes {
+			toRecord.Attributes = c.PriorAttributes.Value
+		}
+		if err := rec.resource(hp.Name, h.HostKey(), c, toRecord); err != nil {
+			return pr, fmt.Errorf("%s: state could not be saved: %w", c.Addr, err)
+		}
+	}
+	if applyErr != nil {
+		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_error", Message: applyErr.Error()})
+		return pr, applyErr
+	}
+	em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, time.Since(start).Round(100*time.Millisecond))})
+	return pr, nil
 }
 
 // orderChanges drops no-ops and orders the rest: destroys first (reverse declaration order),

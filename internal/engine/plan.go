@@ -34,6 +34,8 @@ type Options struct {
 	StepTimeout time.Duration
 	// Events receives progress; nil discards it. Called from many goroutines, one at a time.
 	Events func(Event)
+	// BatchSize overrides the rollout block's batch_size (-batch-size).
+	BatchSize *config.Amount
 }
 
 func (o *Options) parallelism() int {
@@ -73,6 +75,10 @@ type Plan struct {
 	Hosts        []*HostPlan `json:"hosts"`
 	// Warnings concern the whole run (e.g. hosts in state that the configuration no longer has).
 	Warnings []string `json:"warnings,omitempty"`
+	// Rollout is how apply walks the hosts (nil: all at once).
+	Rollout *config.Rollout `json:"rollout,omitempty"`
+	// Note is recorded with the generations this plan creates (e.g. "rollback to generation 2").
+	Note string `json:"note,omitempty"`
 }
 
 // HostPlan is the plan for one host.
@@ -184,7 +190,7 @@ func MakePlan(ctx context.Context, cfg *config.Config, st *state.State, opts Opt
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{FormatVersion: PlanFormatVersion, CreatedAt: time.Now().UTC(), ConfigDir: cfg.Dir, ConfigHash: cfg.Hash}
+	plan := &Plan{FormatVersion: PlanFormatVersion, CreatedAt: time.Now().UTC(), ConfigDir: cfg.Dir, ConfigHash: cfg.Hash, Rollout: cfg.Rollout}
 	if st.Serial > 0 {
 		plan.StateLineage, plan.StateSerial = st.Lineage, st.Serial
 	}

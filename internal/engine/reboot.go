@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sparkform/sparkform/provider"
+	"github.com/sparkform/sparkform/resources"
+)
+
+// DefaultRebootTimeout bounds the wait for a host to come back when its resource sets none.
+const DefaultRebootTimeout = 10 * time.Minute
+
+// Backoff of the wait for a rebooting host: the first poll comes quickly (a lab host is back
+// in seconds), later ones spread out so a slow BIOS is not hammered. Tests shorten them.
+var (
+	rebootPollFirst = 500 * time.Millisecond
+	rebootPollMax   = 5 * time.Second
+)
+
+// errNotBack marks a host that did not come back from a reboot in time.
+var errNotBack = errors.New("host did not come back")
+
+// rebootCommand asks the host to reboot a moment after the command returns, so the session
+// that asked ends cleanly instead of being cut (a cut session looks like any other failure).
+const rebootCommand = `if command -v setsid >/dev/null 2>&1; then s=setsid; else s=; fi
+$s nohup sh -c 'sleep 1; if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemctl reboot; else reboot; fi' >/dev/null 2>&1 </dev/null &
+echo rebooting`
+
+// bootFactsScript reads what proves which boot a host is in.
+const bootFactsScript = factsProbe
+
+// applyWithReboot applies the changes that need a reboot and runs the try-once sequence of
+// resources.Rebooter: prepare (next boot only), reboot, wait over a fresh connection for a
+// new well-formed boot_id, verify the kernel, and only then confirm (make it the default).
+// It returns the host status to report and the error.
+func applyWithReboot(ctx context.Context, h provider.Host, hp *HostPlan, changes []*Change, opts Options, em *emitter, rec *recorder) (string, error) {
+	type applied struct {
+		c  *Change
+		pr resources.Prior
+		rb resources.Rebooter
+		bp resources.BootPlan
+	}
+	var done []applied
+	for _, c := range changes {
+		pr, err := applyChange(ctx, h, hp, c, opts, em, rec, true)
+		if err != nil {
+			return StatusFailed, err
+		}
+		r, _ := resources.Lookup(c.Type)
+		rb, ok := r.(resources.Rebooter)
+		if !ok {
+			return StatusFailed, fmt.Errorf("%s requires a reboot but its type does not implement the boot sequence", c.Addr)
+		}
+		done = append(done, applied{c: c, pr: pr, rb: rb})
+	}
+	var last resources.BootPlan
+	for i := range done {
+		bp, err := done[i].rb.PrepareBoot(ctx, h, done[i].c.instance(), done[i].pr)
+		if err != nil {
+			return StatusFailed, fmt.Errorf("%s: preparing the boot: %w", done[i].c.Addr, err)
+		}
+		done[i].bp, last = bp, bp
+	}
+	if last.Timeout <= 0 {
+		last.Timeout = DefaultRebootTimeout
+	}
+	addr := done[len(done)-1].c.Addr
+	progress := func(msg string) { em.emit(Event{Host: hp.Name, Addr: addr, Kind: "progress", Message: msg}) }
+
+	progress(fmt.Sprintf("rebooting into %s once (default stays %s)", last.ExpectKernel, last.PreviousKernel))
+	facts, err := rebootAndWait(ctx, h, last.Timeout, progress)
+	if err != nil {
+		return StatusFailed, fmt.Errorf("%w after reboot into %s within %s: %v; GRUB's saved default is still %s, so a power cycle boots the previous kernel",
+			errNotBack, last.ExpectKernel, last.Timeout, err, last.PreviousKernel)
+	}
+	if facts.Kernel != last.ExpectKernel {
+		return StatusRolledBack, fmt.Errorf("rolled back: %s booted %s after %s failed", hp.Name, facts.Kernel, last.ExpectKernel)
+	}
+	for _, d := range done {
+		if err := d.rb.ConfirmBoot(ctx, h, d.c.instance(), d.pr, d.bp); err != nil {
+			return StatusFailed, fmt.Errorf("%s: booted %s but could not make it the default: %w", d.c.Addr, facts.Kernel, err)
+		}
+		if err := rec.resource(hp.Name, h.HostKey(), d.c, d.pr); err != nil {
+			return StatusFailed, fmt.Errorf("%s: state could not be saved: %w", d.c.Addr, err)
+		}
+	}
+	progress(fmt.Sprintf("verified: running %s, now the default boot entry", facts.Kernel))
+	return StatusApplied, nil
+}
+
+// rebootAndWait reboots the host and waits until it answers from a NEW boot: a fresh
+// connection (never the old one), a well-formed boot_id different from the one before. A read
+// that fails or returns anything but a boot id never counts as rebooted.
+func rebootAndWait(ctx context.Context, h provider.Host, timeout time.Duration, progress func(string)) (HostFacts, error) {
+	before, err := readBootFacts(ctx, h, 30*time.Second)
+	if err != nil {
+		return HostFacts{}, fmt.Errorf("reading boot_id before the reboot: %w", err)
+	}
+	if res, err := h.Run(ctx, rebootCommand); err == nil && res.ExitCode != 0 {
+		return HostFacts{}, fmt.Errorf("reboot command failed (exit %d): %s", res.ExitCode, res.Stderr)
+	}
+	// A transport error here is expected: the host may go down before the command returns.
+	progress(fmt.Sprintf("waiting for the host to come back (up to %s)", timeout))
+	return waitForNewBoot(ctx, h, before.BootID, timeout, progress)
+}
+
+// waitForNewBoot polls with backoff over fresh connections until the host reports a boot_id
+// other than oldBootID, or the timeout passes.
+func waitForNewBoot(ctx context.Context, h provider.Host, oldBootID string, timeout time.Duration, progress func(string)) (HostFacts, error) {
+	deadline := time.Now().Add(timeout)
+	wait := rebootPollFirst
+	var lastErr error = errors.New("no answer yet")
+	attempts := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return HostFacts{}, ctx.Err()
+		case <-time.After(min(wait, max(time.Until(deadline), 0))):
+		}
+		if time.Now().After(deadline) {
+			return HostFacts{}, fmt.Errorf("last attempt: %v", lastErr)
+		}
+		wait = min(wait*2, rebootPollMax)
+		attempts++
+		attemptTimeout := min(time.Until(deadline), 20*time.Second)
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := h.Reconnect(actx)
+		var f HostFacts
+		if err == nil {
+			f, err = readBootFacts(actx, h, attemptTimeout)
+		}
+		cancel()
+		switch {
+		case err != nil:
+			lastErr = err
+		case f.BootID == oldBootID:
+			lastErr = errors.New("still the boot from before the reboot")
+		default:
+			progress(fmt.Sprintf("back after %d attempts: kernel %s, boot_id %s", attempts, f.Kernel, f.BootID))
+			return f, nil
+		}
+	}
+}
+
+func readBootFacts(ctx context.Context, h provider.Host, timeout time.Duration) (HostFacts, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := h.Run(ctx, bootFactsScript)
+	if err != nil {
+		return HostFacts{}, err
+	}
+	if res.ExitCode != 0 {
+		return HostFacts{}, fmt.Errorf("reading boot facts: exit %d: %s", res.ExitCode, res.Stderr)
+	}
+	return parseFacts(section{stdout: res.Stdout})
+}

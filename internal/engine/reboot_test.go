@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sparkform/sparkform/provider"
+)
+
+// scriptedHost answers boot-fact reads from a script of replies: a unit-test stand-in for a
+// host coming back from a reboot (integration tests use the real lab hosts).
+type scriptedHost struct {
+	replies    []reply
+	reconnects int
+}
+
+type reply struct {
+	stdout string
+	err    error
+}
+
+func (h *scriptedHost) Name() string { return "spark-test" }
+func (h *scriptedHost) Run(ctx context.Context, script string) (provider.Result, error) {
+	if len(h.replies) == 0 {
+		return provider.Result{}, errors.New("no more replies")
+	}
+	r := h.replies[0]
+	h.replies = h.replies[1:]
+	return provider.Result{Stdout: []byte(r.stdout)}, r.err
+}
+func (h *scriptedHost) RunStream(ctx context.Context, script string, _ func(string, string)) (provider.Result, error) {
+	return h.Run(ctx, script)
+}
+func (h *scriptedHost) ReadFile(context.Context, string) ([]byte, error) { return nil, fs.ErrNotExist }
+func (h *scriptedHost) WriteFile(context.Context, string, []byte, fs.FileMode, string) error {
+	return nil
+}
+func (h *scriptedHost) Remove(context.Context, string) error { return nil }
+func (h *scriptedHost) Reconnect(context.Context) error      { h.reconnects++; return nil }
+func (h *scriptedHost) HostKey() string                      { return "" }
+func (h *scriptedHost) Close() error                         { return nil }
+
+const oldID = "11111111-2222-3333-4444-555555555555"
+const newID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+func facts(kernel, id string) string { return "kernel " + kernel + "\nboot_id " + id + "\n" }
+
+func fastPolling(t *testing.T) {
+	first, max := rebootPollFirst, rebootPollMax
+	rebootPollFirst, rebootPollMax = 10*time.Millisecond, 50*time.Millisecond
+	t.Cleanup(func() { rebootPollFirst, rebootPollMax = first, max })
+}
+
+func TestRebootWaitIsNotFooledByFailedOrGarbageBootIDReads(t *testing.T) {
+	fastPolling(t)
+	h := &scriptedHost{replies: []reply{
+		{err: errors.New("connection refused")},
+		{stdout: facts("6.11.0-1016-nvidia", "sudo: a password is required")},
+		{stdout: facts("6.11.0-1016-nvidia", "")},
+		{stdout: "kernel 6.17.0-1014-nvidia\n"},
+		{stdout: facts("6.11.0-1016-nvidia", oldID)}, // not gone down yet
+		{stdout: facts("6.17.0-1014-nvidia", newID)},
+	}}
+	var log []string
+	f, err := waitForNewBoot(context.Background(), h, oldID, time.Minute, func(s string) { log = append(log, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.BootID != newID || f.Kernel != "6.17.0-1014-nvidia" {
+		t.Fatalf("accepted %+v", f)
+	}
+	if h.reconnects != 6 {
+		t.Errorf("every attempt must use a fresh connection: %d reconnects for 6 attempts", h.reconnects)
+	}
+	if len(log) != 1 || !strings.Contains(log[0], "back after 6 attempts") {
+		t.Errorf("progress: %v", log)
+	}
+}
+
+func TestRebootWaitTimesOutWhenTheHostNeverReturnsANewBoot(t *testing.T) {
+	fastPolling(t)
+	var replies []reply
+	for i := 0; i < 500; i++ {
+		replies = append(replies, reply{stdout: facts("6.11.0-1016-nvidia", oldID)})
+	}
+	h := &scriptedHost{replies: replies}
+	start := time.Now()
+	_, err := waitForNewBoot(context.Background(), h, oldID, time.Second, func(string) {})
+	if err == nil || !strings.Contains(err.Error(), "still the boot from before") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d < time.Second || d > 3*time.Second {
+		t.Errorf("gave up after %s, want about the 1s timeout", d)
+	}
+}
+
+func TestRolloutBatchesAndFailureLimit(t *testing.T) {
+	pct := func(n int) *configAmount { return &configAmount{N: n, Percent: true} }
+	cases := []struct {
+		name      string
+		n         int
+		rollout   *configRollout
+		override  *configAmount
+		want      string
+		wantLimit int
+	}{
+		{"no rollout block: one batch, no limit", 5, nil, nil, "5", -1},
+		{"batch of 2", 5, &configRollout{BatchSize: configAmount{N: 2}, MaxFailures: &configAmount{N: 1}}, nil, "2 2 1", 1},
+		{"25% of 3 rounds up to 1", 3, &configRollout{BatchSize: configAmount{N: 25, Percent: true}}, nil, "1 1 1", -1},
+		{"command line overrides", 4, &configRollout{BatchSize: configAmount{N: 1}}, &configAmount{N: 3}, "3 1", -1},
+		{"10% failures of 15 is 1", 15, &configRollout{MaxFailures: pct(10)}, nil, "15", 1},
+		{"max_failures 0", 3, &configRollout{BatchSize: configAmount{N: 1}, MaxFailures: &configAmount{N: 0}}, nil, "1 1 1", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sizes, limit := rolloutBatches(c.n, c.rollout, c.override)
+			var got []string
+			for _, s := range sizes {
+				got = append(got, itoa(s))
+			}
+			if strings.Join(got, " ") != c.want || limit != c.wantLimit {
+				t.Fatalf("batches %v limit %d, want %s limit %d", got, limit, c.want, c.wantLimit)
+			}
+		})
+	}
+}
