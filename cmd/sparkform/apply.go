@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/state"
 )
 
 // stdin is where apply reads its confirmation; tests replace it.
@@ -90,6 +92,12 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			renderPlan(stdout, plan)
 		}
 	}
+	return executePlan(ctx, plan, st, store, &rf, fromFile || *autoApprove, batch, stdout, stderr)
+}
+
+// executePlan asks for confirmation (unless approved), applies, renders the result and
+// returns the exit code. apply and rollback share it.
+func executePlan(ctx context.Context, plan *engine.Plan, st *state.State, store *state.Store, rf *runFlags, approved bool, batch *config.Amount, stdout, stderr io.Writer) int {
 	planFailed := len(plan.Failed()) > 0
 	for _, h := range plan.Failed() {
 		fmt.Fprintf(stderr, "Error: %s: %s\n", h.Name, h.Error)
@@ -103,7 +111,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if !fromFile && !*autoApprove {
+	if !approved {
 		if !confirm(stdout, plan) {
 			fmt.Fprintln(stdout, "\nApply cancelled.")
 			return 1

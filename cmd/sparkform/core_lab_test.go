@@ -426,3 +426,48 @@ func containsSpaced(s, sub string) bool {
 	}
 	return strings.Contains(norm(s), norm(sub))
 }
+
+func TestHistoryAndRollbackAcrossTwoGenerations(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, "spark-01", "spark-02")
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	apply := func(args ...string) {
+		t.Helper()
+		if code, out, stderr := cli(t, append([]string{"apply", dir, "-auto-approve", "-host", "spark-01", "-host", "spark-02"}, args...)...); code != 0 {
+			t.Fatalf("apply %v: %d\n%s\n%s", args, code, out, stderr)
+		}
+	}
+	apply()                        // generation 1: swappiness 10
+	apply("-var", "swappiness=25") // generation 2: swappiness 25
+	code, out, _ := cli(t, "history", dir, "-host", "spark-01")
+	if code != 0 || !strings.Contains(out, "  1  ") || !strings.Contains(out, "  2  ") || strings.Contains(out, "spark-02") {
+		t.Fatalf("history: %d\n%s", code, out)
+	}
+
+	code, out, stderr := cli(t, "rollback", dir, "-auto-approve", "-host", "spark-01", "-host", "spark-02")
+	if code != 0 || !strings.Contains(out, "rollback to generation 1") || !containsSpaced(out, `values["vm.swappiness"] = 25 -> 10`) {
+		t.Fatalf("rollback: %d\n%s\n%s", code, out, stderr)
+	}
+	for _, h := range []string{"spark-01", "spark-02"} {
+		if got := onHost(t, l, h, "sysctl -n vm.swappiness"); got != "10" {
+			t.Errorf("%s after rollback: swappiness %s, want 10", h, got)
+		}
+	}
+	if code, out, stderr := cli(t, "rollback", dir, "-auto-approve", "-to", "2", "-host", "spark-01"); code != 0 {
+		t.Fatalf("rollback -to 2: %d\n%s\n%s", code, out, stderr)
+	}
+	if got := onHost(t, l, "spark-01", "sysctl -n vm.swappiness"); got != "25" {
+		t.Errorf("rollback -to 2: swappiness %s, want 25", got)
+	}
+	code, out, _ = cli(t, "history", dir, "-host", "spark-01")
+	if code != 0 || !strings.Contains(out, "(rollback to generation 1)") || !strings.Contains(out, "(rollback to generation 2)") {
+		t.Fatalf("history does not show the rollbacks:\n%s", out)
+	}
+	if code, _, stderr := cli(t, "rollback", dir, "-auto-approve", "-to", "99", "-host", "spark-01"); code != 1 || !strings.Contains(stderr, "no generation 99") {
+		t.Fatalf("rollback to a missing generation: %d %s", code, stderr)
+	}
+	// Declarative rollback is just the old configuration again.
+	if code, _, _ := cli(t, "plan", dir, "-detailed-exitcode", "-host", "spark-02"); code != 0 {
+		t.Fatalf("spark-02 (back on generation 1's values) must match the configuration")
+	}
+}

@@ -17,6 +17,8 @@ Main commands:
   fmt        Rewrite configuration files in canonical format
 
 Other commands:
+  history    List each host's generations (successful applies) and incidents
+  rollback   Return hosts to an earlier generation (plan, confirm, apply)
   show       Show a saved plan or the state
   state      Inspect or edit the state: list | show ADDR | rm ADDR
   lab        Run a local fleet of test hosts: up | down | status
@@ -35,6 +37,8 @@ func commands() map[string]command {
 		"show":     runShow,
 		"state":    runState,
 		"lab":      runLab,
+		"history":  runHistory,
+		"rollback": runRollback,
 	}
 }
 

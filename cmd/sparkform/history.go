@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sparkform/sparkform/state"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// history [DIR] [-host H]... [-json]: each host's generations and incidents, oldest first.
+func runHistory(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("history", stderr)
+	var hosts multiFlag
+	fs.Var(&hosts, "host", "only this host (repeatable)")
+	statePath := fs.String("state", "", "state file (default DIR/sparkform.state.json)")
+	asJSON := fs.Bool("json", false, "machine-readable output")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 1
+	}
+	dir, err := atMostOne("history", pos)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	if dir == "" {
+		dir = "."
+	}
+	rf := runFlags{statePath: *statePath}
+	st, err := state.NewStore(rf.stateFile(dir)).Load()
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	names := sortedKeysOf(st.Hosts)
+	if len(hosts) > 0 {
+		for _, h := range hosts {
+			if st.Hosts[h] == nil {
+				return errorf(stderr, "no host %q in the state %s", h, rf.stateFile(dir))
+			}
+		}
+		names = hosts
+	}
+	if *asJSON {
+		out := map[string]any{}
+		for _, n := range names {
+			out[n] = map[string]any{"generations": st.Hosts[n].Generations, "incidents": st.Hosts[n].Incidents}
+		}
+		writeJSON(stdout, out)
+		return 0
+	}
+	for _, n := range names {
+		hs := st.Hosts[n]
+		fmt.Fprintf(stdout, "%s\n", n)
+		if len(hs.Generations) == 0 {
+			fmt.Fprintln(stdout, "  (no generations yet)")
+		}
+		for _, g := range hs.Generations {
+			line := fmt.Sprintf("  %3d  %s  config %s  %s", g.N, g.Time.Local().Format(time.DateTime), shortHash(g.ConfigHash), summarizeResources(g.Resources))
+			if g.Note != "" {
+				line += "  (" + g.Note + ")"
+			}
+			fmt.Fprintln(stdout, line)
+		}
+		for _, in := range hs.Incidents {
+			fmt.Fprintf(stdout, "   !!  %s  %s: %s\n", in.Time.Local().Format(time.DateTime), in.Kind, in.Message)
+		}
+		fmt.Fprintln(stdout)
+	}
+	return 0
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// summarizeResources names each resource with its scalar attributes, so a kernel line or a
+// read-ahead figure reads at a glance: kernel.nvidia{line=6.17} readahead.nvme{device=nvme0n1 kb=8192}.
+func summarizeResources(rs map[string]*state.Resource) string {
+	addrs := make([]string, 0, len(rs))
+	for a := range rs {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	var parts []string
+	for _, a := range addrs {
+		v := rs[a].Attributes.Value
+		var kv []string
+		if !isNullValue(v) && v.Type().IsObjectType() {
+			names := make([]string, 0)
+			for n, t := range v.Type().AttributeTypes() {
+				if t.IsPrimitiveType() {
+					names = append(names, n)
+				}
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				if av := v.GetAttr(n); !av.IsNull() {
+					kv = append(kv, n+"="+strings.Trim(renderValue(av), `"`))
+				}
+			}
+		} else if v.Type() == cty.DynamicPseudoType || isNullValue(v) {
+			kv = append(kv, "not applied")
+		}
+		if len(kv) > 0 {
+			parts = append(parts, a+"{"+strings.Join(kv, " ")+"}")
+		} else {
+			parts = append(parts, a)
+		}
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/state"
+)
+
+// rollback [DIR] [-to N] [-host H]...: plan the return of each host to generation N (default:
+// the one before its latest) and apply it after confirmation, exactly like apply. Host
+// connection settings and the rollout come from the configuration in DIR; the resources come
+// from the generation.
+func runRollback(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("rollback", stderr)
+	var rf runFlags
+	rf.register(fs)
+	to := fs.Int("to", 0, "generation to return to (default: each host's previous generation)")
+	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 1
+	}
+	dir, err := atMostOne("rollback", pos)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	if dir == "" {
+		dir = "."
+	}
+	ctx, stop := interruptible(stderr)
+	defer stop()
+	cfg, ok := loadConfig(dir, &rf, stderr)
+	if !ok {
+		return 1
+	}
+	store, release, err := lockState(ctx, rf.stateFile(dir), "rollback", rf.lockTimeout)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	defer release()
+	st, err := store.Load()
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	target, note, err := rollbackConfig(cfg, st, *to, rf.hosts, rf.excludes)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	opts := rf.engineOptions(nil)
+	opts.Only, opts.Exclude = nil, nil // already applied to target's hosts
+	plan, err := engine.MakePlan(ctx, target, st, opts)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	plan.Note = note
+	if !rf.json {
+		fmt.Fprintf(stdout, "Rollback: %s\n\n", note)
+		renderPlan(stdout, plan)
+	}
+	return executePlan(ctx, plan, st, store, &rf, *autoApprove, nil, stdout, stderr)
+}
+
+// rollbackConfig builds a configuration whose resources are, for each selected host, those
+// of its target generation (the same address may so carry different bodies on different hosts).
+func rollbackConfig(cfg *config.Config, st *state.State, to int, only, exclude []string) (*config.Config, string, error) {
+	hosts, err := engine.SelectHosts(cfg, only, exclude)
+	if err != nil {
+		return nil, "", err
+	}
+	out := &config.Config{Dir: cfg.Dir, Files: cfg.Files, Rollout: cfg.Rollout}
+	hashes := map[string]bool{}
+	var gens []int
+	for _, h := range hosts {
+		hs := st.Hosts[h.Name]
+		if hs == nil || len(hs.Generations) == 0 {
+			return nil, "", fmt.Errorf("%s has no generations in the state: nothing to roll back to", h.Name)
+		}
+		var g *state.Generation
+		if to > 0 {
+			if g = hs.Generation(to); g == nil {
+				return nil, "", fmt.Errorf("%s has no generation %d (it has %d..%d; see sparkform history)", h.Name, to,
+					hs.Generations[0].N, hs.Generations[len(hs.Generations)-1].N)
+			}
+		} else {
+			if len(hs.Generations) < 2 {
+				return nil, "", fmt.Errorf("%s has only one generation: there is no previous one to roll back to", h.Name)
+			}
+			g = hs.Generations[len(hs.Generations)-2]
+		}
+		out.Hosts = append(out.Hosts, h)
+		hashes[g.ConfigHash] = true
+		gens = append(gens, g.N)
+		addrs := make([]string, 0, len(g.Resources))
+		for a := range g.Resources {
+			addrs = append(addrs, a)
+		}
+		sort.Strings(addrs)
+		for _, a := range addrs {
+			r := g.Resources[a]
+			if isNullValue(r.Attributes.Value) {
+				continue // recorded originals only: it was never applied in that generation
+			}
+			out.Resources = append(out.Resources, &config.Resource{Type: r.Type, Name: r.Name, Body: r.Attributes.Value, Hosts: []string{h.Name}})
+		}
+	}
+	if len(hashes) == 1 {
+		for h := range hashes {
+			out.Hash = h
+		}
+	}
+	note := fmt.Sprintf("rollback to generation %d", gens[0])
+	for _, n := range gens[1:] {
+		if n != gens[0] {
+			note = "rollback to each host's previous generation"
+			break
+		}
+	}
+	return out, note, nil
+}
