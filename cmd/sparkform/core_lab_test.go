@@ -471,3 +471,36 @@ func TestHistoryAndRollbackAcrossTwoGenerations(t *testing.T) {
 		t.Fatalf("spark-02 (back on generation 1's values) must match the configuration")
 	}
 }
+
+func TestDriftNamesHostAndAttributeAndExitsTwo(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, labHosts...)
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, stderr)
+	}
+	if code, out, _ := cli(t, "drift", dir); code != 0 || !strings.Contains(out, "0 of 3 hosts drifted") {
+		t.Fatalf("drift on a converged fleet: %d\n%s", code, out)
+	}
+	onHost(t, l, "spark-03", "echo 512 > /sys/block/nvme0n1/queue/read_ahead_kb")
+	code, out, _ := cli(t, "drift", dir)
+	if code != 2 || !strings.Contains(out, `spark-03: 1 drifted`) || !strings.Contains(out, `readahead.nvme read_ahead_kb["nvme0n1"]: live 512, wanted 8192 (changed outside sparkform)`) {
+		t.Fatalf("drift: %d\n%s", code, out)
+	}
+	code, out, _ = cli(t, "drift", dir, "-json")
+	var rep driftReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 2 {
+		t.Fatalf("drift -json: %d %v\n%s", code, err, out)
+	}
+	for _, h := range rep.Hosts {
+		if (h.Name == "spark-03") != (len(h.Items) == 1) {
+			t.Errorf("%s: %d drift items", h.Name, len(h.Items))
+		}
+		if h.Name == "spark-03" && (h.Items[0].Addr != "readahead.nvme" || !h.Items[0].Outside || h.Items[0].Live != "512") {
+			t.Errorf("spark-03 item: %+v", h.Items[0])
+		}
+	}
+	if got := onHost(t, l, "spark-03", "cat /sys/block/nvme0n1/queue/read_ahead_kb"); got != "512" {
+		t.Fatalf("drift changed the host: %s", got)
+	}
+}

@@ -17,6 +17,7 @@ Main commands:
   fmt        Rewrite configuration files in canonical format
 
 Other commands:
+  drift      Read-only: which hosts differ from the configuration and the state
   history    List each host's generations (successful applies) and incidents
   rollback   Return hosts to an earlier generation (plan, confirm, apply)
   show       Show a saved plan or the state
@@ -38,6 +39,7 @@ func commands() map[string]command {
 		"state":    runState,
 		"lab":      runLab,
 		"history":  runHistory,
+		"drift":    runDrift,
 		"rollback": runRollback,
 	}
 }

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/resources"
+	"github.com/sparkform/sparkform/state"
+)
+
+// driftReport is drift's JSON shape: per host, what differs.
+type driftReport struct {
+	Hosts []driftHost `json:"hosts"`
+}
+
+type driftHost struct {
+	Name  string       `json:"name"`
+	Error string       `json:"error,omitempty"`
+	Items []driftEntry `json:"drift"`
+}
+
+type driftEntry struct {
+	Addr   string `json:"addr"`
+	Path   string `json:"path"`
+	Live   string `json:"live"`
+	Wanted string `json:"wanted"`
+	// Outside is true when the live value also differs from what sparkform last applied:
+	// someone changed the host. False means the configuration moved on (a pending change).
+	Outside bool   `json:"changed_outside_sparkform"`
+	Kind    string `json:"kind"` // "changed", "missing" (not yet applied), "orphaned" (in state, not in configuration)
+}
+
+// drift [DIR] [-host H]... [-json]: read-only comparison of each host with the configuration
+// and with what state says was applied. Exit 0: none, 2: drift, 1: error.
+func runDrift(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("drift", stderr)
+	var rf runFlags
+	rf.register(fs)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 1
+	}
+	dir, err := atMostOne("drift", pos)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	if dir == "" {
+		dir = "."
+	}
+	ctx, stop := interruptible(stderr)
+	defer stop()
+	cfg, ok := loadConfig(dir, &rf, stderr)
+	if !ok {
+		return 1
+	}
+	// Read-only: no lock (state files are replaced atomically, so a read is always whole).
+	st, err := state.NewStore(rf.stateFile(dir)).Load()
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	plan, err := engine.MakePlan(ctx, cfg, st, rf.engineOptions(nil))
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	rep := driftReport{Hosts: []driftHost{}}
+	drifted, failed := 0, 0
+	for _, h := range plan.Hosts {
+		dh := driftHost{Name: h.Name, Items: []driftEntry{}}
+		if h.Error != "" {
+			dh.Error = h.Error
+			failed++
+		}
+		for _, c := range h.Changes {
+			kind := "changed"
+			switch {
+			case c.Action == resources.Create:
+				kind = "missing"
+			case c.Action == resources.Delete:
+				kind = "orphaned"
+			}
+			for _, f := range c.Fields {
+				live, wanted := f.Before, f.After
+				if f.BeforeNull {
+					live = "(absent)"
+				}
+				if f.AfterNull {
+					wanted = "(absent)"
+				}
+				dh.Items = append(dh.Items, driftEntry{Addr: c.Addr, Path: f.Path, Live: live, Wanted: wanted, Outside: f.Drift, Kind: kind})
+			}
+			if len(c.Fields) == 0 && c.Action != resources.NoOp {
+				dh.Items = append(dh.Items, driftEntry{Addr: c.Addr, Kind: kind, Live: c.Summary})
+			}
+		}
+		if len(dh.Items) > 0 {
+			drifted++
+		}
+		rep.Hosts = append(rep.Hosts, dh)
+	}
+	if rf.json {
+		writeJSON(stdout, rep)
+	} else {
+		for _, h := range rep.Hosts {
+			switch {
+			case h.Error != "":
+				fmt.Fprintf(stdout, "%s: could not be read: %s\n", h.Name, firstLine(h.Error))
+			case len(h.Items) == 0:
+				fmt.Fprintf(stdout, "%s: in sync\n", h.Name)
+			default:
+				fmt.Fprintf(stdout, "%s: %d drifted\n", h.Name, len(h.Items))
+				for _, d := range h.Items {
+					why := "configuration changed, not applied yet"
+					switch {
+					case d.Outside:
+						why = "changed outside sparkform"
+					case d.Kind == "missing":
+						why = "never applied"
+					case d.Kind == "orphaned":
+						why = "removed from the configuration, not yet destroyed"
+					}
+					fmt.Fprintf(stdout, "  %s %s: live %s, wanted %s (%s)\n", d.Addr, d.Path, d.Live, d.Wanted, why)
+				}
+			}
+		}
+		fmt.Fprintf(stdout, "\n%d of %d hosts drifted", drifted, len(rep.Hosts))
+		if failed > 0 {
+			fmt.Fprintf(stdout, ", %d could not be read", failed)
+		}
+		fmt.Fprintln(stdout, ".")
+	}
+	switch {
+	case failed > 0:
+		return 1
+	case drifted > 0:
+		return 2
+	}
+	return 0
+}
