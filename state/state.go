@@ -35,6 +35,47 @@ type Host struct {
 	Generations []*Generation `json:"generations,omitempty"`
 	// Incidents are failures worth remembering after the run's output is gone (rollbacks).
 	Incidents []*Incident `json:"incidents,omitempty"`
+	// Tests are smoke-test results, oldest first, each with the context it ran in.
+	Tests []*TestRun `json:"tests,omitempty"`
+}
+
+// TestRun is one smoke test in one mode on one host: the median of its repeats and what the
+// host looked like, so results can be compared across kernels and settings later.
+type TestRun struct {
+	Time       time.Time `json:"time"`
+	Test       string    `json:"test"` // address, e.g. "smoke_test.gpt-oss"
+	Mode       string    `json:"mode"` // e.g. "mmap", "no-mmap"
+	Generation int       `json:"generation,omitempty"`
+	Seconds    float64   `json:"seconds"` // median of Runs; 0 when no run became ready
+	Runs       []float64 `json:"runs"`
+	Passed     bool      `json:"passed"`
+	Message    string    `json:"message,omitempty"` // why it failed
+	// Kernel is the running kernel; Context summarises the host's applied resources
+	// (address → "attr=value ..."), e.g. "readahead.nvme" → "device=nvme0n1 kb=8192".
+	Kernel  string            `json:"kernel"`
+	Context map[string]string `json:"context,omitempty"`
+}
+
+// MaxTestRuns bounds the test results kept per host.
+const MaxTestRuns = 500
+
+// AddTestRun appends a result, dropping the oldest past MaxTestRuns.
+func (h *Host) AddTestRun(r *TestRun) {
+	h.Tests = append(h.Tests, r)
+	if len(h.Tests) > MaxTestRuns {
+		h.Tests = h.Tests[len(h.Tests)-MaxTestRuns:]
+	}
+}
+
+// LastTestRun is the latest result of test in mode that passed (nil when none), the baseline
+// for a regression check.
+func (h *Host) LastTestRun(test, mode string) *TestRun {
+	for i := len(h.Tests) - 1; i >= 0; i-- {
+		if r := h.Tests[i]; r.Test == test && r.Mode == mode && r.Passed {
+			return r
+		}
+	}
+	return nil
 }
 
 // Generation is one successful apply on a host: the configuration it came from and every
@@ -129,7 +170,8 @@ func (st *State) Clone() *State {
 		}
 		// Generations and incidents are never modified once recorded, so sharing them is safe.
 		ch := &Host{HostKey: h.HostKey, Resources: make(map[string]*Resource, len(h.Resources)),
-			Generations: append([]*Generation(nil), h.Generations...), Incidents: append([]*Incident(nil), h.Incidents...)}
+			Generations: append([]*Generation(nil), h.Generations...), Incidents: append([]*Incident(nil), h.Incidents...),
+			Tests: append([]*TestRun(nil), h.Tests...)}
 		for addr, r := range h.Resources {
 			if r == nil {
 				continue
