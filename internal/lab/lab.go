@@ -1,0 +1,660 @@
+package lab
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Options describe a lab. Zero values take the defaults documented on each field.
+type Options struct {
+	Dir         string        // lab directory (hosts.hcl, client key, known_hosts, host state); default ".sparkform-lab"
+	N           int           // number of hosts spark-01..spark-NN; default 3. A running lab is never shrunk.
+	Subnet      int           // hosts listen on 127.0.<Subnet>.<100+i>; labs running at once need different subnets
+	NoNvcc      []string      // hosts created without the nvcc stand-in (/usr/local/cuda/bin/nvcc)
+	ModelSize   int64         // bytes of /models/gpt-oss-120b.gguf on each new host; default 32 MiB
+	RebootDelay time.Duration // time a host stays down after a reboot or crash; default 1s
+	CacheDir    string        // image and artifacts cache; default DefaultCacheDir
+	Log         io.Writer     // progress messages; default discarded
+}
+
+// ModelPath is where each host's model file lives.
+const ModelPath = "/models/gpt-oss-120b.gguf"
+
+// Disks are the NVMe devices each host's /sys/block shows.
+var Disks = []string{"nvme0n1", "nvme1n1"}
+
+// HostInfo describes one lab host.
+type HostInfo struct {
+	Name    string // spark-NN
+	Address string // loopback address its sshd listens on (port 22)
+	Port    int
+	Nvcc    bool   // created with the nvcc stand-in
+	Dir     string // host directory: upper/ (its disk), console.log, booted, ...
+}
+
+// HostStatus is one host's state as seen from outside.
+type HostStatus struct {
+	Name, Address string
+	// State: "up" (sshd answers), "booting" (powered, sshd not answering yet, or a kernel that
+	// fails to boot), "frozen", "partitioned", "off" (powered off) or "down" (lab stopped).
+	State  string
+	Kernel string // kernel of the current (or last) boot, as uname -r reports it inside
+	BootID string // /proc/sys/kernel/random/boot_id of that boot
+}
+
+// Lab is a lab directory and its hosts.
+type Lab struct {
+	dir string
+	cfg labConfig
+	log io.Writer
+}
+
+// labConfig is persisted as DIR/lab.json.
+type labConfig struct {
+	Subnet        int
+	RebootDelayMS int64
+	CacheDir      string
+	Image         string
+	Artifacts     string
+	Hosts         []HostInfo
+}
+
+const (
+	supervisorScript = "supervisor.sh"
+	bootScript       = "boot.sh"
+	panicSeconds     = 4
+)
+
+func (o *Options) defaults() {
+	if o.Dir == "" {
+		o.Dir = ".sparkform-lab"
+	}
+	if o.N <= 0 {
+		o.N = 3
+	}
+	if o.ModelSize <= 0 {
+		o.ModelSize = 32 << 20
+	}
+	if o.RebootDelay <= 0 {
+		o.RebootDelay = time.Second
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = DefaultCacheDir
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+}
+
+// Up makes the lab in o.Dir run: it builds the image if the cache has none, creates missing hosts
+// (a larger N adds hosts), boots every host that is not running and waits until all answer on
+// SSH. On a lab whose hosts all run it changes nothing (same boot_ids).
+func Up(ctx context.Context, o Options) (*Lab, error) {
+	o.defaults()
+	if err := Preflight(); err != nil {
+		return nil, err
+	}
+	if o.N > 154 {
+		return nil, fmt.Errorf("lab: at most 154 hosts per subnet (asked %d)", o.N)
+	}
+	if o.Subnet < 0 || o.Subnet > 255 {
+		return nil, fmt.Errorf("lab: subnet %d out of range 0-255", o.Subnet)
+	}
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	// overlayfs mount options are comma- and colon-separated: such paths cannot be expressed
+	if strings.ContainsAny(dir, ",: \t\n\"'\\") {
+		return nil, fmt.Errorf("lab: directory %q must not contain spaces, quotes, ',' or ':'", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := flock(ctx, filepath.Join(dir, "lab.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	l := &Lab{dir: dir, log: o.Log}
+	existing := l.load() == nil
+	if existing && o.Subnet != 0 && o.Subnet != l.cfg.Subnet {
+		return nil, fmt.Errorf("lab: %s uses subnet %d, not %d", dir, l.cfg.Subnet, o.Subnet)
+	}
+	if !existing {
+		l.cfg = labConfig{Subnet: o.Subnet}
+	}
+	l.cfg.RebootDelayMS = o.RebootDelay.Milliseconds()
+	l.cfg.CacheDir = o.CacheDir
+	t0 := time.Now()
+	c, err := ensureCache(ctx, o.CacheDir, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	running := l.anyRunning()
+	switch {
+	case l.cfg.Image == c.Image:
+	case running && exists(l.cfg.Image) && exists(l.cfg.Artifacts):
+		fmt.Fprintf(o.Log, "lab: hosts run on %s; a newer image is used once the lab is down\n", l.cfg.Image)
+		c = cached{Image: l.cfg.Image, Artifacts: l.cfg.Artifacts}
+	case running:
+		return nil, fmt.Errorf("lab: hosts run on an image that is gone (%s); run lab down first", l.cfg.Image)
+	default:
+		if len(l.cfg.Hosts) > 0 {
+			fmt.Fprintf(o.Log, "lab: the host image changed; recreating the hosts of %s\n", dir)
+			if err := os.RemoveAll(filepath.Join(dir, "hosts")); err != nil {
+				return nil, err
+			}
+			l.cfg.Hosts = nil
+		}
+	}
+	l.cfg.Image, l.cfg.Artifacts = c.Image, c.Artifacts
+	clientPub, err := ensureClientKey(l.KeyPath())
+	if err != nil {
+		return nil, err
+	}
+	var model string
+	for i := len(l.cfg.Hosts) + 1; i <= o.N; i++ {
+		if model == "" {
+			if model, err = ensureModel(ctx, o.CacheDir, o.ModelSize); err != nil {
+				return nil, err
+			}
+		}
+		name := fmt.Sprintf("spark-%02d", i)
+		h := HostInfo{Name: name, Address: fmt.Sprintf("127.0.%d.%d", l.cfg.Subnet, 100+i), Port: 22,
+			Nvcc: !slices.Contains(o.NoNvcc, name), Dir: filepath.Join(dir, "hosts", name)}
+		if err := createHost(h, clientPub, model); err != nil {
+			return nil, fmt.Errorf("lab: create %s: %w", name, err)
+		}
+		l.cfg.Hosts = append(l.cfg.Hosts, h)
+	}
+	if err := l.writeFiles(); err != nil {
+		return nil, err
+	}
+	var started []string
+	for _, h := range l.cfg.Hosts {
+		if l.supervisorPID(h) != 0 {
+			continue
+		}
+		if err := l.start(ctx, h); err != nil {
+			return nil, err
+		}
+		started = append(started, h.Name)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for _, h := range l.cfg.Hosts {
+		if err := l.WaitUp(wctx, h.Name); err != nil {
+			return nil, fmt.Errorf("lab: %s did not come up (see %s): %w", h.Name, filepath.Join(h.Dir, "console.log"), err)
+		}
+	}
+	if len(started) > 0 {
+		fmt.Fprintf(o.Log, "lab: %d hosts up in %s (booted %s)\n", len(l.cfg.Hosts), time.Since(t0).Round(10*time.Millisecond), strings.Join(started, " "))
+	}
+	return l, nil
+}
+
+// Open attaches to the lab in dir, running or not.
+func Open(dir string) (*Lab, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Lab{dir: abs, log: io.Discard}
+	if err := l.load(); err != nil {
+		return nil, fmt.Errorf("lab: no lab in %s: %w", abs, err)
+	}
+	return l, nil
+}
+
+func (l *Lab) load() error {
+	data, err := os.ReadFile(filepath.Join(l.dir, "lab.json"))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, &l.cfg)
+}
+
+// Dir is the lab directory (absolute).
+func (l *Lab) Dir() string { return l.dir }
+
+// KeyPath is the client's private key, authorized for root and deploy on every host.
+func (l *Lab) KeyPath() string { return filepath.Join(l.dir, "id_ed25519") }
+
+// KnownHostsPath is the known_hosts file holding every host's key, by address.
+func (l *Lab) KnownHostsPath() string { return filepath.Join(l.dir, "known_hosts") }
+
+// HostsHCLPath is the hosts.hcl inventory of the lab (one host block per host).
+func (l *Lab) HostsHCLPath() string { return filepath.Join(l.dir, "hosts.hcl") }
+
+// Hosts lists the lab's hosts in order.
+func (l *Lab) Hosts() []HostInfo { return slices.Clone(l.cfg.Hosts) }
+
+// Host finds a host by name or address.
+func (l *Lab) Host(name string) (HostInfo, error) {
+	for _, h := range l.cfg.Hosts {
+		if h.Name == name || h.Address == name {
+			return h, nil
+		}
+	}
+	return HostInfo{}, fmt.Errorf("lab: no host %q", name)
+}
+
+func ensureClientKey(path string) (ssh.PublicKey, error) {
+	if data, err := os.ReadFile(path); err == nil {
+		signer, err := ssh.ParsePrivateKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("lab: %s: %w", path, err)
+		}
+		return signer.PublicKey(), nil
+	}
+	return writeKeyPair(path, "sparkform-lab-client")
+}
+
+// writeKeyPair writes a new ed25519 key in OpenSSH format (path, path.pub).
+func writeKeyPair(path, comment string) (ssh.PublicKey, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, comment)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, err
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " " + comment + "\n"
+	return sp, os.WriteFile(path+".pub", []byte(line), 0o644)
+}
+
+// createHost prepares a host's directory and its disk (the overlay's upper dir) before its first
+// boot: files written into the upper dir of a mounted overlay are not seen until the next boot.
+func createHost(h HostInfo, client ssh.PublicKey, model string) error {
+	if err := os.RemoveAll(h.Dir); err != nil {
+		return err
+	}
+	up := filepath.Join(h.Dir, "upper")
+	for _, d := range []string{"work", "merged", "upper/etc/ssh/sshd_config.d", "upper/root/.ssh", "upper/home/deploy/.ssh",
+		"upper/models", "upper/usr/local/lib/sparkform-lab"} {
+		if err := os.MkdirAll(filepath.Join(h.Dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if _, err := writeKeyPair(filepath.Join(up, "etc/ssh/ssh_host_ed25519_key"), "root@"+h.Name); err != nil {
+		return err
+	}
+	auth := ssh.MarshalAuthorizedKey(client)
+	var uuid [16]byte
+	_, _ = rand.Read(uuid[:])
+	files := []struct {
+		rel  string
+		data string
+		mode os.FileMode
+	}{
+		{"etc/ssh/sshd_config.d/10-listen.conf", fmt.Sprintf("ListenAddress %s:%d\n", h.Address, h.Port), 0o644},
+		{"root/.ssh/authorized_keys", string(auth), 0o600},
+		{"home/deploy/.ssh/authorized_keys", string(auth), 0o600},
+		{"etc/hostname", h.Name + "\n", 0o644},
+		{"etc/hosts", fmt.Sprintf("127.0.0.1\tlocalhost\n%s\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n", h.Address, h.Name), 0o644},
+		// GRUB stand-in: this host's root filesystem UUID, used in its grub.cfg ids
+		{"usr/local/lib/sparkform-lab/root-uuid", fmt.Sprintf("%x-%x-%x-%x-%x\n", uuid[0:4], uuid[4:6], uuid[6:8], uuid[8:10], uuid[10:16]), 0o644},
+	}
+	if h.Nvcc {
+		files = append(files,
+			struct {
+				rel  string
+				data string
+				mode os.FileMode
+			}{"usr/local/cuda-13.0/bin/nvcc", string(assetText("host/nvcc")), 0o755},
+			struct {
+				rel  string
+				data string
+				mode os.FileMode
+			}{"usr/local/cuda-13.0/version.json", "{\n   \"cuda\" : {\n      \"name\" : \"CUDA SDK\",\n      \"version\" : \"13.0.2\"\n   }\n}\n", 0o644})
+	}
+	for _, f := range files {
+		p := filepath.Join(up, f.rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(f.data), f.mode); err != nil {
+			return err
+		}
+	}
+	if h.Nvcc {
+		if err := os.Symlink("cuda-13.0", filepath.Join(up, "usr/local/cuda")); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{"root", "root/.ssh", "home/deploy/.ssh"} {
+		if err := os.Chmod(filepath.Join(up, d), 0o700); err != nil {
+			return err
+		}
+	}
+	for _, p := range []string{"home/deploy", "home/deploy/.ssh", "home/deploy/.ssh/authorized_keys"} {
+		if err := os.Chown(filepath.Join(up, p), 1000, 1000); err != nil { // uid/gid of deploy in the image
+			return err
+		}
+	}
+	return copyFile(model, filepath.Join(up, strings.TrimPrefix(ModelPath, "/")))
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// writeFiles (re)writes the lab's scripts, each host's host.env, known_hosts, hosts.hcl and
+// lab.json. Scripts are replaced by rename, so running supervisors keep reading the old inode.
+func (l *Lab) writeFiles() error {
+	bin := filepath.Join(l.dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+	for _, s := range []string{supervisorScript, bootScript} {
+		if err := writeAtomic(filepath.Join(bin, s), assetText("host/"+s), 0o755); err != nil {
+			return err
+		}
+	}
+	var kh strings.Builder
+	for _, h := range l.cfg.Hosts {
+		env := fmt.Sprintf("NAME=%s\nADDRESS=%s\nIMAGE=%s\nART=%s\nDISKS=%q\nDELAY=%s\nPANIC_SECS=%d\n",
+			h.Name, h.Address, shellQuote(l.cfg.Image), shellQuote(l.cfg.Artifacts), strings.Join(Disks, " "),
+			strconv.FormatFloat(float64(l.cfg.RebootDelayMS)/1000, 'f', 3, 64), panicSeconds)
+		if err := writeAtomic(filepath.Join(h.Dir, "host.env"), []byte(env), 0o644); err != nil {
+			return err
+		}
+		pub, err := os.ReadFile(filepath.Join(h.Dir, "upper/etc/ssh/ssh_host_ed25519_key.pub"))
+		if err != nil {
+			return err
+		}
+		f := strings.Fields(string(pub))
+		if len(f) < 2 {
+			return fmt.Errorf("lab: bad host key of %s", h.Name)
+		}
+		fmt.Fprintf(&kh, "%s %s %s\n", h.Address, f[0], f[1])
+	}
+	if err := writeAtomic(l.KnownHostsPath(), []byte(kh.String()), 0o644); err != nil {
+		return err
+	}
+	if err := writeAtomic(l.HostsHCLPath(), []byte(l.hostsHCL()), 0o644); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(l.cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(l.dir, "lab.json"), data, 0o644)
+}
+
+// hostsHCL renders the inventory the product reads: one host block per host.
+func (l *Lab) hostsHCL() string {
+	var b strings.Builder
+	b.WriteString("# Written by sparkform lab up: the lab's hosts.\n")
+	for _, h := range l.cfg.Hosts {
+		fmt.Fprintf(&b, "\nhost %q {\n", h.Name)
+		fmt.Fprintf(&b, "  %-15s = %q\n", "address", h.Address)
+		fmt.Fprintf(&b, "  %-15s = %d\n", "port", h.Port)
+		fmt.Fprintf(&b, "  %-15s = %q\n", "user", "root")
+		fmt.Fprintf(&b, "  %-15s = %q\n", "identity_file", l.KeyPath())
+		fmt.Fprintf(&b, "  %-15s = %q\n", "known_hosts", l.KnownHostsPath())
+		fmt.Fprintf(&b, "  %-15s = %q\n", "host_key_policy", "strict")
+		fmt.Fprintf(&b, "  %-15s = { lab = \"true\" }\n", "labels")
+		b.WriteString("}\n")
+	}
+	return b.String()
+}
+
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// shellQuote quotes s for a POSIX shell (host.env is sourced by the boot scripts).
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// start launches the host's supervisor, detached in its own session so that it outlives the
+// calling process (sparkform lab up returns; tests end), and waits until it has recorded its pid.
+func (l *Lab) start(ctx context.Context, h HostInfo) error {
+	for _, f := range []string{"stop", "poweredoff", "frozen", "partitioned"} {
+		os.Remove(filepath.Join(h.Dir, f))
+	}
+	bin := filepath.Join(l.dir, "bin")
+	// setsid -f forks: the supervisor is re-parented to init and never becomes our zombie.
+	cmd := exec.CommandContext(ctx, "setsid", "-f", "/bin/bash", filepath.Join(bin, supervisorScript), h.Dir, filepath.Join(bin, bootScript))
+	cmd.Dir = "/"
+	// no pipes: the supervisor would hold them open and Run would wait for it forever
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("lab: start %s: %w", h.Name, err)
+	}
+	for i := 0; i < 200; i++ {
+		if l.supervisorPID(h) != 0 {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("lab: supervisor of %s did not start (see %s)", h.Name, filepath.Join(h.Dir, "console.log"))
+}
+
+func readPID(path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
+// supervisorPID is the pid of the host's running supervisor, or 0. The command line is checked so
+// that a recycled pid is not mistaken for it.
+func (l *Lab) supervisorPID(h HostInfo) int {
+	pid := readPID(filepath.Join(h.Dir, "supervisor.pid"))
+	if pid <= 0 {
+		return 0
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), supervisorScript+"\x00"+h.Dir+"\x00") {
+		return 0
+	}
+	return pid
+}
+
+func (l *Lab) anyRunning() bool {
+	for _, h := range l.cfg.Hosts {
+		if l.supervisorPID(h) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// pid1 is the host-side pid of the host's PID 1 (the child of unshare), or 0 when not booted.
+func (l *Lab) pid1(h HostInfo) int {
+	u := readPID(filepath.Join(h.Dir, "unshare.pid"))
+	if u <= 0 {
+		return 0
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", u))
+	if err != nil || !strings.Contains(string(cmdline), "\x00"+h.Dir+"\x00") {
+		return 0
+	}
+	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", u, u))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(children))
+	if len(f) == 0 {
+		return 0
+	}
+	pid, _ := strconv.Atoi(f[0])
+	return pid
+}
+
+// WaitUp waits until the host's sshd sends its banner on a new connection.
+func (l *Lab) WaitUp(ctx context.Context, host string) error {
+	h, err := l.Host(host)
+	if err != nil {
+		return err
+	}
+	for {
+		if err := sshBanner(ctx, h, 2*time.Second); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("lab: wait for %s: %w", h.Name, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// sshBanner connects to the host's sshd and reads its identification line.
+func sshBanner(ctx context.Context, h HostInfo, timeout time.Duration) error {
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(h.Address, strconv.Itoa(h.Port)))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return err
+	}
+	if string(buf) != "SSH-" {
+		return fmt.Errorf("not an SSH banner: %q", buf)
+	}
+	return nil
+}
+
+// Status reports every host's state, booted kernel and boot_id.
+func (l *Lab) Status(ctx context.Context) ([]HostStatus, error) {
+	out := make([]HostStatus, len(l.cfg.Hosts))
+	done := make(chan struct{})
+	for i, h := range l.cfg.Hosts {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			s := HostStatus{Name: h.Name, Address: h.Address}
+			booted, _ := os.ReadFile(filepath.Join(h.Dir, "booted"))
+			for _, line := range strings.Split(string(booted), "\n") {
+				if k, v, ok := strings.Cut(line, "="); ok {
+					switch k {
+					case "KERNEL":
+						s.Kernel = v
+					case "BOOT_ID":
+						s.BootID = v
+					}
+				}
+			}
+			switch {
+			case l.supervisorPID(h) == 0 && exists(filepath.Join(h.Dir, "poweredoff")):
+				s.State = "off"
+			case l.supervisorPID(h) == 0:
+				s.State = "down"
+			case exists(filepath.Join(h.Dir, "frozen")):
+				s.State = "frozen"
+			case exists(filepath.Join(h.Dir, "partitioned")):
+				s.State = "partitioned"
+			case sshBanner(ctx, h, time.Second) == nil:
+				s.State = "up"
+			default:
+				s.State = "booting"
+			}
+			out[i] = s
+		}()
+	}
+	for range l.cfg.Hosts {
+		<-done
+	}
+	return out, ctx.Err()
+}
+
+// Down stops every host. Afterwards no process of the lab runs; mounts lived only in the hosts'
+// mount namespaces and are gone with them; the lab's nft table is deleted. Host disks are kept.
+func (l *Lab) Down(ctx context.Context) error {
+	unlock, err := flock(ctx, filepath.Join(l.dir, "lab.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, h := range l.cfg.Hosts {
+		if err := os.WriteFile(filepath.Join(h.Dir, "stop"), nil, 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if p := l.pid1(h); p > 0 {
+			_ = syscall.Kill(p, syscall.SIGKILL) // PID 1 dies: the kernel kills its whole namespace
+		}
+		if s := l.supervisorPID(h); s > 0 {
+			_ = syscall.Kill(s, syscall.SIGTERM) // cuts a reboot delay short
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var stuck []string
+	for _, h := range l.cfg.Hosts {
+		for l.supervisorPID(h) != 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if s := l.supervisorPID(h); s > 0 {
+			stuck = append(stuck, h.Name)
+			_ = syscall.Kill(s, syscall.SIGKILL)
+		}
+		for _, f := range []string{"frozen", "partitioned"} {
+			os.Remove(filepath.Join(h.Dir, f))
+		}
+	}
+	if err := l.deleteNftTable(ctx); err != nil {
+		return err
+	}
+	if len(stuck) > 0 {
+		return fmt.Errorf("lab: supervisors of %s did not stop in time and were killed", strings.Join(stuck, ", "))
+	}
+	return nil
+}
+
+// labID is a short stable id of the lab directory, used to name its nft table.
+func (l *Lab) labID() string {
+	sum := sha256.Sum256([]byte(l.dir))
+	return fmt.Sprintf("%x", sum[:5])
+}
