@@ -1,0 +1,805 @@
+package resources
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/sparkform/sparkform/provider"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// PythonVenv manages a Python virtual environment with pinned packages (fastsafetensors for
+// vLLM's --load-format fastsafetensors), installed from a wheelhouse or an index.
+//
+// Layout on the host. A venv cannot be moved once made (pip writes its absolute path into the
+// shebang of every script in bin/), so a new environment is never built in place and renamed:
+//
+//	<path>                      symlink -> <base>.sparkform-gens/<n>   (switched atomically)
+//	<path>.sparkform-gens/<n>/  one complete venv per generation n, made by `python -m venv`
+//	<path>.sparkform-gens/<n>/sparkform-venv.json   what sparkform built it from
+//
+// Apply builds generation n+1 beside the current one, installs and imports the verify modules
+// in it, and only then points <path> at it (ln -sfn to a temporary name, then mv -T over
+// <path>: rename(2) is atomic, so a reader sees the old or the new venv, never none). A failed
+// install removes the half-built generation and leaves <path> untouched. <path>/bin/python keeps
+// working for users: Python finds pyvenv.cfg next to the bin/ it was started from, through the
+// link, and scripts' shebangs name their own generation directory, which is never moved.
+// The previous generation stays for rollback (point the link back by hand); older ones are
+// pruned, so at most two generations exist after an apply.
+type PythonVenv struct{}
+
+func init() { Register(PythonVenv{}) }
+
+// VenvGensDir is the directory holding a venv's generations.
+func VenvGensDir(p string) string { return p + ".sparkform-gens" }
+
+// VenvManifest is the name of the file sparkform writes into each generation.
+const VenvManifest = "sparkform-venv.json"
+
+var (
+	// Paths reach shells quoted, but are also names other programs (pip, shebangs) parse:
+	// keep them to characters nobody needs to escape.
+	safePathRe = regexp.MustCompile(`^/[A-Za-z0-9._@+/-]*$`)
+	// A command name found in PATH (python3, python3.12) or an absolute path.
+	pythonCmdRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	// PEP 508 name, optional extras, optional version specifiers; no URLs, markers or options.
+	pkgNameRe    = `[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?`
+	pkgClauseRe  = `(?:~=|===|==|!=|<=|>=|<|>)\s*[A-Za-z0-9][A-Za-z0-9.*+!_-]*`
+	pkgSpecRe    = regexp.MustCompile(`^(` + pkgNameRe + `)(\[\s*` + pkgNameRe + `(?:\s*,\s*` + pkgNameRe + `)*\s*\])?\s*(` + pkgClauseRe + `(?:\s*,\s*` + pkgClauseRe + `)*)?$`)
+	pkgClauseOne = regexp.MustCompile(`^(~=|===|==|!=|<=|>=|<|>)\s*(.+)$`)
+	moduleRe     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+	httpURLRe    = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%/+@=:,-]*)?$`)
+	pep503Re     = regexp.MustCompile(`[-_.]+`)
+)
+
+// systemDirs are directories a resource must never take over or remove.
+var systemDirs = map[string]bool{"/": true, "/bin": true, "/boot": true, "/dev": true, "/etc": true, "/home": true,
+	"/lib": true, "/lib64": true, "/opt": true, "/proc": true, "/root": true, "/run": true, "/sbin": true,
+	"/srv": true, "/sys": true, "/tmp": true, "/usr": true, "/var": true, "/usr/local": true, "/usr/bin": true,
+	"/usr/lib": true, "/usr/local/bin": true, "/var/lib": true, "/opt/sparkform": true}
+
+// checkManagedPath explains why p cannot be a directory sparkform owns, or returns "".
+func checkManagedPath(p string) string {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Sprintf("%q is not an absolute path", p)
+	case path.Clean(p) != p:
+		return fmt.Sprintf("%q is not a clean path (no .., //, /. or trailing /): write %q", p, path.Clean(p))
+	case !safePathRe.MatchString(p):
+		return fmt.Sprintf("%q has characters a path here never needs (allowed: letters, digits and ._@+/-)", p)
+	case systemDirs[p]:
+		return fmt.Sprintf("%q is a system directory; give a directory of its own, e.g. %s/NAME", p, strings.TrimSuffix(p, "/"))
+	}
+	return ""
+}
+
+// normalizePkg is the PEP 503 normalized form of a distribution name.
+func normalizePkg(name string) string { return strings.ToLower(pep503Re.ReplaceAllString(name, "-")) }
+
+// pkgSpec is one parsed package requirement.
+type pkgSpec struct {
+	Raw   string // as written
+	Name  string // normalized
+	Spec  string // the version specifier, "" for any version
+	Exact string // the version of a lone `==V` (no wildcard), else ""
+}
+
+func parsePkgSpec(s string) (pkgSpec, bool) {
+	m := pkgSpecRe.FindStringSubmatch(s)
+	if m == nil {
+		return pkgSpec{}, false
+	}
+	p := pkgSpec{Raw: s, Name: normalizePkg(m[1]), Spec: strings.Join(strings.Fields(m[3]), "")}
+	if c := pkgClauseOne.FindStringSubmatch(p.Spec); c != nil && c[1] == "==" && !strings.ContainsAny(c[2], ",*") {
+		p.Exact = c[2]
+	}
+	return p, true
+}
+
+func (PythonVenv) Type() string { return "python_venv" }
+
+func (PythonVenv) Spec() hcldec.Spec {
+	return &hcldec.ObjectSpec{
+		"path":       &hcldec.AttrSpec{Name: "path", Type: cty.String, Required: true},
+		"python":     &hcldec.AttrSpec{Name: "python", Type: cty.String},
+		"packages":   &hcldec.AttrSpec{Name: "packages", Type: cty.List(cty.String), Required: true},
+		"find_links": &hcldec.AttrSpec{Name: "find_links", Type: cty.List(cty.String)},
+		"index_url":  &hcldec.AttrSpec{Name: "index_url", Type: cty.String},
+		"verify":     &hcldec.AttrSpec{Name: "verify", Type: cty.List(cty.String)},
+	}
+}
+
+// stringList turns a known list/set of strings into a Go slice; null gives nil, null elements are skipped.
+func stringList(v cty.Value) []string {
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	var out []string
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		if !e.IsNull() {
+			out = append(out, e.AsString())
+		}
+	}
+	return out
+}
+
+func stringListVal(l []string) cty.Value {
+	if len(l) == 0 {
+		return cty.ListValEmpty(cty.String)
+	}
+	vals := make([]cty.Value, len(l))
+	for i, s := range l {
+		vals[i] = cty.StringVal(s)
+	}
+	return cty.ListVal(vals)
+}
+
+// strAttr is a string attribute of an object, def when null or absent.
+func strAttr(obj cty.Value, name, def string) string {
+	v := attr(obj, name, cty.String)
+	if v.IsNull() || !v.IsKnown() {
+		return def
+	}
+	return v.AsString()
+}
+
+func venvPython(desired cty.Value) string { return strAttr(desired, "python", "python3") }
+
+func (PythonVenv) Validate(desired cty.Value) []AttrError {
+	var errs []AttrError
+	p := desired.GetAttr("path")
+	if p.IsNull() {
+		errs = append(errs, AttrError{Attr: "path", Msg: "path is null"})
+	} else if msg := checkManagedPath(p.AsString()); msg != "" {
+		errs = append(errs, AttrError{Attr: "path", Msg: msg})
+	}
+	if py := desired.GetAttr("python"); !py.IsNull() {
+		s := py.AsString()
+		if strings.HasPrefix(s, "/") {
+			if msg := checkManagedPath(s); msg != "" && !systemDirs[s] {
+				errs = append(errs, AttrError{Attr: "python", Msg: msg})
+			}
+		} else if !pythonCmdRe.MatchString(s) {
+			errs = append(errs, AttrError{Attr: "python", Msg: fmt.Sprintf("%q is neither a command name (python3, python3.12) nor an absolute path", s)})
+		}
+	}
+	pk := desired.GetAttr("packages")
+	if pk.IsNull() {
+		errs = append(errs, AttrError{Attr: "packages", Msg: "packages is null; give a list, e.g. [\"fastsafetensors==0.3.2\"]"})
+	}
+	seen := map[string]string{}
+	var pkgList []cty.Value
+	if !pk.IsNull() {
+		pkgList = pk.AsValueSlice()
+	}
+	for _, e := range pkgList {
+		if e.IsNull() {
+			errs = append(errs, AttrError{Attr: "packages", Msg: "a package is null"})
+			continue
+		}
+		s := e.AsString()
+		ps, ok := parsePkgSpec(s)
+		if !ok {
+			errs = append(errs, AttrError{Attr: "packages", Msg: fmt.Sprintf("%q is not a package requirement: write a name with an optional version specifier, e.g. \"fastsafetensors==0.3.2\" or \"numpy>=1.26,<2\" (no URLs, options or markers; sources go in find_links / index_url)", s)})
+			continue
+		}
+		if prev, dup := seen[ps.Name]; dup {
+			errs = append(errs, AttrError{Attr: "packages", Msg: fmt.Sprintf("%q and %q name the same distribution; give it once", prev, s)})
+			continue
+		}
+		seen[ps.Name] = s
+	}
+	for _, fl := range stringList(desired.GetAttr("find_links")) {
+		if strings.HasPrefix(fl, "/") {
+			if path.Clean(fl) != fl || !safePathRe.MatchString(fl) {
+				errs = append(errs, AttrError{Attr: "find_links", Msg: fmt.Sprintf("%q is not a clean absolute path of safe characters (letters, digits, ._@+/-)", fl)})
+			}
+		} else if !httpURLRe.MatchString(fl) {
+			errs = append(errs, AttrError{Attr: "find_links", Msg: fmt.Sprintf("%q is neither an absolute directory nor an http(s) URL", fl)})
+		}
+	}
+	if iu := desired.GetAttr("index_url"); !iu.IsNull() && !httpURLRe.MatchString(iu.AsString()) {
+		errs = append(errs, AttrError{Attr: "index_url", Msg: fmt.Sprintf("%q is not an http(s) URL, e.g. \"https://pypi.org/simple\"", iu.AsString())})
+	}
+	for _, m := range stringList(desired.GetAttr("verify")) {
+		if !moduleRe.MatchString(m) {
+			errs = append(errs, AttrError{Attr: "verify", Msg: fmt.Sprintf("%q is not a Python module name (dotted identifiers, e.g. \"fastsafetensors\")", m)})
+		}
+	}
+	return errs
+}
+
+// Exports are known from the body alone: where the venv is and its interpreter. The installed
+// versions differ per host and are only known after apply; they are in the state.
+func (PythonVenv) Exports(desired cty.Value) map[string]cty.Value {
+	p := attr(desired, "path", cty.String)
+	if p.IsNull() || !p.IsKnown() {
+		return map[string]cty.Value{"path": cty.UnknownVal(cty.String), "python": cty.UnknownVal(cty.String)}
+	}
+	return map[string]cty.Value{"path": p, "python": cty.StringVal(p.AsString() + "/bin/python")}
+}
+
+// venvPath is the path the instance is about: desired, else the one last applied.
+func venvPath(in Instance) string {
+	if !in.Destroying() {
+		return in.Desired.GetAttr("path").AsString()
+	}
+	return strAttr(in.Prior.Attributes, "path", "")
+}
+
+// venvInspect runs inside the venv's interpreter (one process, no network): its version, every
+// installed distribution, and each verify module's __version__. It prints one line of base64 JSON
+// last; anything an import prints goes to stderr.
+const venvInspect = `import sys, os, json, base64, platform
+out = sys.stdout
+sys.stdout = sys.stderr
+r = {"python": platform.python_version(), "dists": {}, "verify": {}, "verify_errors": {}}
+try:
+    import importlib.metadata as md
+    for d in md.distributions():
+        n = d.metadata["Name"]
+        if n:
+            r["dists"][n] = d.version
+except Exception as e:
+    r["dists_error"] = repr(e)
+import importlib
+for m in sys.argv[1:]:
+    try:
+        mod = importlib.import_module(m)
+        r["verify"][m] = str(getattr(mod, "__version__", ""))
+    except BaseException as e:
+        r["verify_errors"][m] = (type(e).__name__ + ": " + str(e))[:400]
+out.write(base64.b64encode(json.dumps(r).encode()).decode() + "\n")
+if os.environ.get("SPARKFORM_VERIFY_STRICT") and r["verify_errors"]:
+    for m, e in sorted(r["verify_errors"].items()):
+        sys.stderr.write("import %s: %s\n" % (m, e))
+    sys.exit(3)
+`
+
+func (v PythonVenv) Probe(in Instance) string {
+	p := venvPath(in)
+	if p == "" {
+		return "printf 'kind absent\\n'\nprintf 'nofile manifest\\n'\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "P=%s\nG=%s\n", provider.Quote(p), provider.Quote(VenvGensDir(p)))
+	b.WriteString(`if [ -L "$P" ]; then printf 'kind link %s\n' "$(readlink "$P" | base64 -w0)"; elif [ -e "$P" ]; then printf 'kind other\n'; else printf 'kind absent\n'; fi
+if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##*/}"; done; fi
+`)
+	if !in.Destroying() {
+		py := provider.Quote(venvPython(in.Desired))
+		fmt.Fprintf(&b, "if b=$(command -v %s); then printf 'base %%s\\n' \"$(printf %%s \"$b\" | base64 -w0)\"; if %s -c 'import venv, ensurepip' >/dev/null 2>&1; then printf 'basevenv\\n'; fi; fi\n", py, py)
+		var mods []string
+		for _, m := range stringList(in.Desired.GetAttr("verify")) {
+			mods = append(mods, provider.Quote(m))
+		}
+		fmt.Fprintf(&b, "if [ -L \"$P\" ] && [ -e \"$P/bin/python\" ]; then\n  if o=$(timeout 60 \"$P/bin/python\" -I -c %s %s 2>&1); then printf 'venv %%s\\n' \"$(printf '%%s\\n' \"$o\" | tail -n 1)\"; else printf 'venvbroken %%s\\n' \"$(printf '%%s' \"$o\" | tail -n 5 | base64 -w0)\"; fi\nfi\n",
+			provider.Quote(venvInspect), strings.Join(mods, " "))
+		b.WriteString(probeFile("manifest", p+"/"+VenvManifest))
+	} else {
+		b.WriteString("printf 'nofile manifest\\n'\n")
+	}
+	return b.String()
+}
+
+// venvObservedType is the shape Read returns.
+var venvObservedType = cty.Object(map[string]cty.Type{
+	"kind":           cty.String, // "absent", "link" (what sparkform makes) or "other"
+	"target":         cty.String, // the link's target
+	"generations":    cty.List(cty.String),
+	"python_version": cty.String, // the venv's interpreter version; "" without a working venv
+	"packages":       cty.Map(cty.String),
+	"verify":         cty.Map(cty.String), // module -> __version__ ("" when it has none)
+	"verify_errors":  cty.Map(cty.String),
+	"broken":         cty.String, // why the venv's python fails to run, or ""
+	"manifest":       cty.String, // the current generation's manifest (null: none)
+	"base_python":    cty.String, // where `python` resolves on the host; "" when absent
+	"base_venv":      cty.Bool,   // that interpreter has the venv and ensurepip modules
+})
+
+type venvReport struct {
+	Python       string            `json:"python"`
+	Dists        map[string]string `json:"dists"`
+	Verify       map[string]string `json:"verify"`
+	VerifyErrors map[string]string `json:"verify_errors"`
+	DistsError   string            `json:"dists_error"`
+}
+
+func (PythonVenv) Read(in Instance, out []byte) (cty.Value, error) {
+	lines := parseProbe(out)
+	o := map[string]cty.Value{
+		"kind": cty.StringVal(""), "target": cty.StringVal(""), "python_version": cty.StringVal(""),
+		"broken": cty.StringVal(""), "base_python": cty.StringVal(""), "base_venv": cty.False,
+	}
+	var gens []string
+	pk, vf, ve := map[string]string{}, map[string]string{}, map[string]string{}
+	for _, l := range lines {
+		arg := func(i int) string {
+			if i < len(l.args) {
+				return l.args[i]
+			}
+			return ""
+		}
+		switch l.tag {
+		case "kind":
+			o["kind"] = cty.StringVal(arg(0))
+			if arg(0) == "link" {
+				t, err := decodeB64(arg(1))
+				if err != nil {
+					return cty.NilVal, fmt.Errorf("python_venv probe: link target: %v", err)
+				}
+				o["target"] = cty.StringVal(strings.TrimSpace(t))
+			}
+		case "gen":
+			if _, err := strconv.Atoi(arg(0)); err == nil && len(l.args) == 1 {
+				gens = append(gens, arg(0))
+			}
+		case "base":
+			b, err := decodeB64(arg(0))
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("python_venv probe: base python: %v", err)
+			}
+			o["base_python"] = cty.StringVal(b)
+		case "basevenv":
+			o["base_venv"] = cty.True
+		case "venvbroken":
+			msg, _ := decodeB64(arg(0))
+			if msg = strings.TrimSpace(msg); msg == "" {
+				msg = "the interpreter exits with an error"
+			}
+			o["broken"] = cty.StringVal(msg)
+		case "venv":
+			rep, err := parseVenvReport(arg(0))
+			if err != nil {
+				o["broken"] = cty.StringVal(err.Error())
+				continue
+			}
+			o["python_version"] = cty.StringVal(rep.Python)
+			for n, ver := range rep.Dists {
+				pk[normalizePkg(n)] = ver
+			}
+			vf, ve = rep.Verify, rep.VerifyErrors
+		}
+	}
+	if o["kind"].AsString() == "" {
+		return cty.NilVal, fmt.Errorf("python_venv probe: no report of the venv path (was the probe cut short?)")
+	}
+	sort.Slice(gens, func(i, j int) bool { a, _ := strconv.Atoi(gens[i]); b, _ := strconv.Atoi(gens[j]); return a < b })
+	o["generations"] = stringListVal(gens)
+	o["packages"] = stringMapVal(pk)
+	o["verify"] = stringMapVal(vf)
+	o["verify_errors"] = stringMapVal(ve)
+	m, err := fileFromProbe(lines, "manifest")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	o["manifest"] = m
+	return cty.ObjectVal(o), nil
+}
+
+// parseVenvReport decodes the line venvInspect prints.
+func parseVenvReport(enc string) (venvReport, error) {
+	var r venvReport
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+	if err != nil {
+		return r, fmt.Errorf("the venv's python printed something unexpected (not its report)")
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return r, fmt.Errorf("the venv's report is not JSON: %v", err)
+	}
+	if r.Python == "" {
+		return r, fmt.Errorf("the venv's report has no interpreter version")
+	}
+	if r.DistsError != "" {
+		return r, fmt.Errorf("listing installed distributions failed: %s", r.DistsError)
+	}
+	return r, nil
+}
+
+// venvManifest is what sparkform writes into each generation it builds.
+type venvManifest struct {
+	ManagedBy  string   `json:"managed_by"`
+	Resource   string   `json:"resource"`
+	Generation int      `json:"generation"`
+	Python     string   `json:"python"`
+	Packages   []string `json:"packages"`
+	FindLinks  []string `json:"find_links,omitempty"`
+	IndexURL   string   `json:"index_url,omitempty"`
+	Verify     []string `json:"verify,omitempty"`
+	Created    string   `json:"created"`
+}
+
+func parseVenvManifest(v cty.Value) (venvManifest, bool) {
+	var m venvManifest
+	if v == cty.NilVal || v.IsNull() {
+		return m, false
+	}
+	if err := json.Unmarshal([]byte(v.AsString()), &m); err != nil || m.ManagedBy != "sparkform" {
+		return m, false
+	}
+	return m, true
+}
+
+// venvPlan is the decision Diff and Apply share.
+type venvPlan struct {
+	fields  []FieldChange
+	rebuild bool
+	create  bool
+}
+
+func (v PythonVenv) decide(in Instance, observed cty.Value) (venvPlan, error) {
+	var vp venvPlan
+	p := in.Desired.GetAttr("path").AsString()
+	kind := observed.GetAttr("kind").AsString()
+	if kind == "other" {
+		return vp, fmt.Errorf("%s: %s exists and is not a venv sparkform manages (sparkform makes it a symlink into %s): move it away or choose another path", in.Addr(), p, VenvGensDir(p))
+	}
+	installed := stringMap(observed.GetAttr("packages"))
+	priorVersions := stringMap(attr(in.Prior.Attributes, "versions", cty.Map(cty.String)))
+	man, hasMan := parseVenvManifest(observed.GetAttr("manifest"))
+	broken := observed.GetAttr("broken").AsString()
+	working := kind == "link" && broken == "" && observed.GetAttr("python_version").AsString() != ""
+
+	var pkgs []pkgSpec
+	for _, s := range stringList(in.Desired.GetAttr("packages")) {
+		ps, _ := parsePkgSpec(s)
+		pkgs = append(pkgs, ps)
+	}
+	switch {
+	case kind == "absent" || kind == "link" && !working && observed.GetAttr("target").AsString() == "":
+		vp.create = true
+		vp.fields = append(vp.fields, FieldChange{Path: "path", BeforeNull: true, After: p})
+	case !working:
+		vp.rebuild = true
+		msg := broken
+		if msg == "" {
+			msg = "no interpreter"
+		}
+		vp.fields = append(vp.fields, FieldChange{Path: "path", Before: fmt.Sprintf("%s (broken: %s)", p, firstLineOf(msg)), After: p, Drift: in.Prior.Exists()})
+	}
+	if working {
+		wantPy := venvPython(in.Desired)
+		if !hasMan || man.Python != wantPy {
+			before := "(unknown)"
+			if hasMan {
+				before = man.Python
+			}
+			vp.fields = append(vp.fields, FieldChange{Path: "python", Before: before + " (" + observed.GetAttr("python_version").AsString() + ")", After: wantPy})
+			vp.rebuild = true
+		}
+	}
+	built := map[string]string{} // normalized name -> spec the current generation was built with
+	if hasMan {
+		for _, s := range man.Packages {
+			if ps, ok := parsePkgSpec(s); ok {
+				built[ps.Name] = ps.Spec
+			}
+		}
+	}
+	for _, ps := range pkgs {
+		iv, have := installed[ps.Name]
+		if !working {
+			have = false
+		}
+		after := ps.Exact
+		if after == "" {
+			after = ps.Spec
+			if after == "" {
+				after = "(any version)"
+			}
+		}
+		var changed bool
+		switch {
+		case !have:
+			changed = true
+		case ps.Exact != "":
+			changed = iv != ps.Exact
+		default:
+			// A range cannot be checked here without PEP 440; trust what the generation was built from.
+			spec, was := built[ps.Name]
+			changed = !was || spec != ps.Spec
+		}
+		if !changed {
+			continue
+		}
+		fc := FieldChange{Path: fmt.Sprintf("packages[%q]", ps.Name), Before: iv, BeforeNull: !have, After: after}
+		if pv, ok := priorVersions[ps.Name]; ok && have && pv != iv {
+			fc.Drift = true
+		}
+		vp.fields = append(vp.fields, fc)
+		vp.rebuild = true
+	}
+	if working {
+		// Packages the generation was built with that the block no longer lists: a rebuild drops them.
+		want := map[string]bool{}
+		for _, ps := range pkgs {
+			want[ps.Name] = true
+		}
+		for _, n := range sortedKeys(built) {
+			if !want[n] {
+				vp.fields = append(vp.fields, FieldChange{Path: fmt.Sprintf("packages[%q]", n), Before: installed[n], BeforeNull: installed[n] == "", AfterNull: true})
+				vp.rebuild = true
+			}
+		}
+		if !vp.rebuild {
+			errs := stringMap(observed.GetAttr("verify_errors"))
+			for _, m := range stringList(in.Desired.GetAttr("verify")) {
+				if e, bad := errs[m]; bad {
+					vp.fields = append(vp.fields, FieldChange{Path: fmt.Sprintf("verify[%q]", m), Before: "import fails: " + firstLineOf(e), After: "imports", Drift: in.Prior.Exists()})
+					vp.rebuild = true
+				}
+			}
+		}
+	}
+	if vp.create || vp.rebuild {
+		py := venvPython(in.Desired)
+		if observed.GetAttr("base_python").AsString() == "" {
+			return vp, fmt.Errorf("%s: %s not found on this host (command -v %s fails): install Python 3 or set python to the interpreter's path", in.Addr(), py, py)
+		}
+		if observed.GetAttr("base_venv").False() {
+			return vp, fmt.Errorf("%s: %s -m venv would fail on this host: its venv/ensurepip modules are missing (Debian/Ubuntu: apt install python3-venv)", in.Addr(), py)
+		}
+	}
+	return vp, nil
+}
+
+func firstLineOf(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		// Python errors end with the most telling line.
+		return strings.TrimSpace(s[i+1:])
+	}
+	return s
+}
+
+func (v PythonVenv) Diff(in Instance, observed cty.Value) (Diff, error) {
+	if in.Destroying() {
+		kind := observed.GetAttr("kind").AsString()
+		gens := stringList(observed.GetAttr("generations"))
+		if !in.Prior.Exists() && len(gens) == 0 {
+			return Diff{Action: NoOp}, nil
+		}
+		p := venvPath(in)
+		var d Diff
+		if kind == "link" {
+			d.Fields = append(d.Fields, FieldChange{Path: "path", Before: p, AfterNull: true})
+		}
+		if len(gens) > 0 {
+			d.Fields = append(d.Fields, FieldChange{Path: "generations", Before: fmt.Sprintf("%s (%d)", VenvGensDir(p), len(gens)), AfterNull: true})
+		}
+		d.Action = Delete
+		d.Summary = "remove the venv at " + p + " and the generations sparkform built"
+		return d, nil
+	}
+	vp, err := v.decide(in, observed)
+	if err != nil {
+		return Diff{}, err
+	}
+	d := Diff{Fields: vp.fields}
+	switch {
+	case vp.create:
+		d.Action = Create
+	case vp.rebuild:
+		d.Action = Update
+		d.Summary = "new venv generation built beside the current one, switched when install and verify succeed"
+	case !in.Prior.Exists():
+		// The venv is already as asked (built by an earlier state, or state was lost): adopt it.
+		d.Action = Update
+		d.Summary = "venv already matches; recorded in state"
+	default:
+		d.Action = NoOp
+	}
+	return d, nil
+}
+
+// venvAttributes is what state remembers: the body plus what the host ended up with.
+func venvAttributes(desired cty.Value, versions map[string]string, generation string) cty.Value {
+	attrs := desired.AsValueMap()
+	attrs["versions"] = stringMapVal(versions)
+	attrs["generation"] = cty.StringVal(generation)
+	return cty.ObjectVal(attrs)
+}
+
+// tailLines is the last n non-empty lines of s.
+func tailLines(s string, n int) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if strings.TrimSpace(l) != "" {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) > n {
+		keep = keep[len(keep)-n:]
+	}
+	return strings.Join(keep, "\n")
+}
+
+// Exit codes of the build script, so the error says which step failed.
+const (
+	venvExitVenv   = 10
+	venvExitPip    = 11
+	venvExitVerify = 12
+	venvExitSwitch = 13
+)
+
+func (v PythonVenv) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
+	if log == nil {
+		log = func(string) {}
+	}
+	if in.Destroying() {
+		return v.destroy(ctx, h, in)
+	}
+	vp, err := v.decide(in, observed)
+	if err != nil {
+		return in.Prior, err
+	}
+	p := in.Desired.GetAttr("path").AsString()
+	gens := stringList(observed.GetAttr("generations"))
+	current := ""
+	if t := observed.GetAttr("target").AsString(); t != "" {
+		current = path.Base(t)
+	}
+	if !vp.create && !vp.rebuild {
+		// Nothing to build: record what the host has.
+		return Prior{Attributes: venvAttributes(in.Desired, v.wantedVersions(in, stringMap(observed.GetAttr("packages"))), current), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
+	}
+	next := 1
+	for _, g := range gens {
+		if n, _ := strconv.Atoi(g); n >= next {
+			next = n + 1
+		}
+	}
+	gen := strconv.Itoa(next)
+	gensDir := VenvGensDir(p)
+	newDir := gensDir + "/" + gen
+	man := venvManifest{ManagedBy: "sparkform", Resource: in.Addr(), Generation: next, Python: venvPython(in.Desired),
+		Packages: stringList(in.Desired.GetAttr("packages")), FindLinks: stringList(in.Desired.GetAttr("find_links")),
+		Verify: stringList(in.Desired.GetAttr("verify")), Created: time.Now().UTC().Format(time.RFC3339)}
+	if iu := in.Desired.GetAttr("index_url"); !iu.IsNull() {
+		man.IndexURL = iu.AsString()
+	}
+	manJSON, _ := json.MarshalIndent(man, "", "  ")
+
+	pip := []string{"\"$N/bin/python\" -m pip install --no-input --disable-pip-version-check --no-cache-dir"}
+	if man.IndexURL == "" && len(man.FindLinks) > 0 {
+		// Only a wheelhouse: never reach out to PyPI (fleets without internet).
+		pip = append(pip, "--no-index")
+	}
+	for _, fl := range man.FindLinks {
+		pip = append(pip, "--find-links", provider.Quote(fl))
+	}
+	if man.IndexURL != "" {
+		pip = append(pip, "--index-url", provider.Quote(man.IndexURL))
+	}
+	if len(man.Packages) > 0 {
+		pip = append(pip, "--")
+		for _, s := range man.Packages {
+			pip = append(pip, provider.Quote(s))
+		}
+	}
+	var mods []string
+	for _, m := range man.Verify {
+		mods = append(mods, provider.Quote(m))
+	}
+	var s strings.Builder
+	fmt.Fprintf(&s, "P=%s\nG=%s\nN=%s\nPY=%s\n", provider.Quote(p), provider.Quote(gensDir), provider.Quote(newDir), provider.Quote(man.Python))
+	fmt.Fprintf(&s, `fail() { rc=$1; shift; printf 'sparkform: %%s\n' "$*" >&2; rm -rf "$N"; exit $rc; }
+mkdir -p "$G" || exit %[1]d
+rm -rf "$N"
+echo "sparkform: creating venv $N"
+"$PY" -m venv "$N" || fail %[1]d "$PY -m venv $N failed"
+echo "sparkform: pip install"
+%[2]s || fail %[3]d "pip install failed"
+echo "sparkform: verifying imports"
+SPARKFORM_VERIFY_STRICT=1 "$N/bin/python" -I -c %[4]s %[5]s || fail %[6]d "verify imports failed"
+printf '%%s\n' %[7]s > "$N/%[8]s" || fail %[9]d "writing the manifest failed"
+rm -f "$P.sparkform-switch"
+ln -sfn %[10]s "$P.sparkform-switch" && mv -T "$P.sparkform-switch" "$P" || { rm -f "$P.sparkform-switch"; fail %[9]d "switching $P to $N failed"; }
+echo "sparkform: $P now points at generation %[11]s"
+`, venvExitVenv, strings.Join(pip, " "), venvExitPip, provider.Quote(venvInspect), strings.Join(mods, " "), venvExitVerify,
+		provider.Quote(string(manJSON)), VenvManifest, venvExitSwitch, provider.Quote(path.Base(gensDir)+"/"+gen), gen)
+	// Keep the new generation and the one it replaced (two in all); anything else sparkform built goes.
+	keep := map[string]bool{gen: true}
+	if current != "" {
+		keep[current] = true
+	}
+	for _, g := range gens {
+		if !keep[g] {
+			fmt.Fprintf(&s, "rm -rf %s\n", provider.Quote(gensDir+"/"+g))
+		}
+	}
+	res, err := h.RunStream(ctx, s.String(), func(stream, line string) {
+		if strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "eyJ") {
+			log(line)
+		}
+	})
+	if err != nil {
+		return in.Prior, fmt.Errorf("%s: building %s: %w", in.Addr(), newDir, err)
+	}
+	if res.ExitCode != 0 {
+		what := map[int]string{venvExitVenv: "creating the venv failed", venvExitPip: "pip install failed",
+			venvExitVerify: "importing the verify modules failed", venvExitSwitch: "switching to the new venv failed"}[res.ExitCode]
+		if what == "" {
+			what = fmt.Sprintf("building the venv failed (exit %d)", res.ExitCode)
+		}
+		unchanged := p + " is unchanged"
+		if vp.create {
+			unchanged = "nothing was installed at " + p
+		}
+		return in.Prior, fmt.Errorf("%s: %s; %s:\n%s", in.Addr(), what, unchanged, tailLines(stripSparkformLines(string(res.Stderr)), 15))
+	}
+	// The verify step printed the new venv's report last on stdout.
+	lines := strings.Split(strings.TrimSpace(string(res.Stdout)), "\n")
+	versions := map[string]string{}
+	for _, l := range lines {
+		if rep, err := parseVenvReport(l); err == nil {
+			installed := map[string]string{}
+			for n, ver := range rep.Dists {
+				installed[normalizePkg(n)] = ver
+			}
+			versions = v.wantedVersions(in, installed)
+		}
+	}
+	return Prior{Attributes: venvAttributes(in.Desired, versions, gen), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
+}
+
+// wantedVersions is the installed version of every package the block lists.
+func (PythonVenv) wantedVersions(in Instance, installed map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, s := range stringList(in.Desired.GetAttr("packages")) {
+		if ps, ok := parsePkgSpec(s); ok {
+			if iv, have := installed[ps.Name]; have {
+				out[ps.Name] = iv
+			}
+		}
+	}
+	return out
+}
+
+// stripSparkformLines drops the script's own "sparkform:" step lines when the tool said more.
+func stripSparkformLines(s string) string {
+	var keep, own []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "sparkform: ") {
+			own = append(own, l)
+			continue
+		}
+		keep = append(keep, l)
+	}
+	if strings.TrimSpace(strings.Join(keep, "")) == "" {
+		return strings.Join(own, "\n")
+	}
+	return strings.Join(keep, "\n")
+}
+
+func (PythonVenv) destroy(ctx context.Context, h provider.Host, in Instance) (Prior, error) {
+	p := venvPath(in)
+	if p == "" {
+		return Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
+	}
+	gensDir := VenvGensDir(p)
+	// Only the link sparkform made (pointing into its generations) and the generations go.
+	script := fmt.Sprintf(`P=%s
+G=%s
+if [ -L "$P" ]; then case "$(readlink "$P")" in %s/*|"$G"/*) rm -f "$P" || exit 1;; esac; fi
+rm -rf "$G"
+`, provider.Quote(p), provider.Quote(gensDir), provider.Quote(path.Base(gensDir)))
+	res, err := h.Run(ctx, script)
+	if err != nil {
+		return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), p, err)
+	}
+	if res.ExitCode != 0 {
+		return in.Prior, fmt.Errorf("%s: removing %s failed (exit %d): %s", in.Addr(), p, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+	}
+	return Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
+}

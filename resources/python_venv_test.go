@@ -1,0 +1,317 @@
+package resources
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+func venvBody(p string, pkgs ...string) cty.Value {
+	return venvBodyWith(map[string]cty.Value{"path": cty.StringVal(p), "packages": strListVal(pkgs)})
+}
+
+func strListVal(l []string) cty.Value {
+	if len(l) == 0 {
+		return cty.ListValEmpty(cty.String)
+	}
+	return stringListVal(l)
+}
+
+// venvBodyWith is a full body: attributes not given are null, as the decoder leaves them.
+func venvBodyWith(set map[string]cty.Value) cty.Value {
+	b := map[string]cty.Value{
+		"path": cty.StringVal("/opt/sparkform/vllm"), "python": cty.NullVal(cty.String),
+		"packages": cty.ListVal([]cty.Value{cty.StringVal("fastsafetensors==0.3.2")}), "find_links": cty.NullVal(cty.List(cty.String)),
+		"index_url": cty.NullVal(cty.String), "verify": cty.NullVal(cty.List(cty.String)),
+	}
+	for k, v := range set {
+		b[k] = v
+	}
+	return cty.ObjectVal(b)
+}
+
+func TestPythonVenvValidateRejectsHostileInput(t *testing.T) {
+	s := cty.StringVal
+	l := func(v ...string) cty.Value { return strListVal(v) }
+	cases := []struct {
+		name     string
+		set      map[string]cty.Value
+		wantAttr string
+	}{
+		{"pinned package passes", nil, ""},
+		{"range, extras and wheelhouse pass", map[string]cty.Value{"packages": l("vllm[fastsafetensors]>=0.10,<1", "numpy ~= 1.26", "Foo_Bar.baz"), "find_links": l("/srv/wheels", "https://wheels.example/simple/"), "index_url": s("https://pypi.org/simple"), "verify": l("fastsafetensors", "vllm.model_executor"), "python": s("python3.12")}, ""},
+		{"python as absolute path passes", map[string]cty.Value{"python": s("/usr/bin/python3")}, ""},
+		{"relative path", map[string]cty.Value{"path": s("opt/venv")}, "path"},
+		{"dot-dot path", map[string]cty.Value{"path": s("/opt/../etc/venv")}, "path"},
+		{"trailing slash", map[string]cty.Value{"path": s("/opt/venv/")}, "path"},
+		{"shell in path", map[string]cty.Value{"path": s("/opt/v;reboot")}, "path"},
+		{"space in path", map[string]cty.Value{"path": s("/opt/my venv")}, "path"},
+		{"newline in path", map[string]cty.Value{"path": s("/opt/v\nrm -rf /")}, "path"},
+		{"system directory", map[string]cty.Value{"path": s("/usr")}, "path"},
+		{"root", map[string]cty.Value{"path": s("/")}, "path"},
+		{"option smuggled in a package", map[string]cty.Value{"packages": l("--index-url=http://evil/ fastsafetensors")}, "packages"},
+		{"option alone", map[string]cty.Value{"packages": l("-e")}, "packages"},
+		{"url requirement", map[string]cty.Value{"packages": l("fastsafetensors @ https://evil.example/f.whl")}, "packages"},
+		{"marker", map[string]cty.Value{"packages": l("fastsafetensors==0.3.2; python_version>'3'")}, "packages"},
+		{"shell in package", map[string]cty.Value{"packages": l("fastsafetensors==0.3.2$(reboot)")}, "packages"},
+		{"two packages in one string", map[string]cty.Value{"packages": l("fastsafetensors numpy")}, "packages"},
+		{"file path as package", map[string]cty.Value{"packages": l("/tmp/x.whl")}, "packages"},
+		{"requirement file option", map[string]cty.Value{"packages": l("-r/etc/shadow")}, "packages"},
+		{"same distribution twice", map[string]cty.Value{"packages": l("fastsafetensors==0.3.2", "FastSafeTensors==0.1.10")}, "packages"},
+		{"null packages", map[string]cty.Value{"packages": cty.NullVal(cty.List(cty.String))}, "packages"},
+		{"python with shell", map[string]cty.Value{"python": s("python3; reboot")}, "python"},
+		{"python as option", map[string]cty.Value{"python": s("-c")}, "python"},
+		{"find_links relative", map[string]cty.Value{"find_links": l("wheels")}, "find_links"},
+		{"find_links with quote", map[string]cty.Value{"find_links": l("/srv/w'heels")}, "find_links"},
+		{"find_links file url", map[string]cty.Value{"find_links": l("file:///srv/wheels")}, "find_links"},
+		{"index_url not http", map[string]cty.Value{"index_url": s("ftp://pypi.example/simple")}, "index_url"},
+		{"index_url with shell", map[string]cty.Value{"index_url": s("https://pypi.org/simple $(reboot)")}, "index_url"},
+		{"index_url option", map[string]cty.Value{"index_url": s("--trusted-host=evil")}, "index_url"},
+		{"verify code", map[string]cty.Value{"verify": l("os; os.system('reboot')")}, "verify"},
+		{"verify dash", map[string]cty.Value{"verify": l("fast-safetensors")}, "verify"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			errs := PythonVenv{}.Validate(venvBodyWith(c.set))
+			if c.wantAttr == "" {
+				if len(errs) > 0 {
+					t.Fatalf("want no error, got %v", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || errs[0].Attr != c.wantAttr {
+				t.Fatalf("want one error on %s, got %v", c.wantAttr, errs)
+			}
+		})
+	}
+}
+
+func TestParsePkgSpecNormalizesNamesAndFindsExactPins(t *testing.T) {
+	cases := []struct{ in, name, spec, exact string }{
+		{"fastsafetensors==0.3.2", "fastsafetensors", "==0.3.2", "0.3.2"},
+		{"Fast_Safe.Tensors == 0.3.2", "fast-safe-tensors", "==0.3.2", "0.3.2"},
+		{"numpy>=1.26,<2", "numpy", ">=1.26,<2", ""},
+		{"torch==2.*", "torch", "==2.*", ""},
+		{"vllm[fastsafetensors]", "vllm", "", ""},
+		{"pip", "pip", "", ""},
+	}
+	for _, c := range cases {
+		p, ok := parsePkgSpec(c.in)
+		if !ok || p.Name != c.name || p.Spec != c.spec || p.Exact != c.exact {
+			t.Errorf("parsePkgSpec(%q) = %+v, %v; want name %q spec %q exact %q", c.in, p, ok, c.name, c.spec, c.exact)
+		}
+	}
+}
+
+func TestPythonVenvExportsPathAndInterpreter(t *testing.T) {
+	ex := PythonVenv{}.Exports(venvBody("/opt/sparkform/vllm"))
+	if ex["path"].AsString() != "/opt/sparkform/vllm" || ex["python"].AsString() != "/opt/sparkform/vllm/bin/python" {
+		t.Fatalf("exports = %v", ex)
+	}
+}
+
+// venvReportLine is what the venv's interpreter prints for the probe.
+func venvReportLine(python string, dists, verify map[string]string) string {
+	b, _ := json.Marshal(map[string]any{"python": python, "dists": dists, "verify": verify, "verify_errors": map[string]string{}})
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func TestPythonVenvReadParsesProbeOutput(t *testing.T) {
+	man := `{"managed_by":"sparkform","python":"python3","packages":["fastsafetensors==0.3.2"]}`
+	out := strings.Join([]string{
+		"kind link " + base64.StdEncoding.EncodeToString([]byte("vllm.sparkform-gens/2\n")),
+		"gen 2", "gen 1", "gen junk", "gen 10",
+		"base " + base64.StdEncoding.EncodeToString([]byte("/usr/bin/python3")),
+		"basevenv",
+		"venv " + venvReportLine("3.12.3", map[string]string{"FastSafeTensors": "0.3.2", "pip": "24.0"}, map[string]string{"fastsafetensors": "0.3.2"}),
+		"file manifest " + base64.StdEncoding.EncodeToString([]byte(man)),
+	}, "\n")
+	in := Instance{Type: "python_venv", Name: "vllm", Desired: venvBody("/opt/sparkform/vllm", "fastsafetensors==0.3.2")}
+	obs, err := PythonVenv{}.Read(in, []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := obs.GetAttr("target").AsString(); got != "vllm.sparkform-gens/2" {
+		t.Errorf("target = %q", got)
+	}
+	if got := stringList(obs.GetAttr("generations")); fmt.Sprint(got) != "[1 2 10]" {
+		t.Errorf("generations = %v, want numeric order without junk", got)
+	}
+	if got := stringMap(obs.GetAttr("packages")); got["fastsafetensors"] != "0.3.2" || got["pip"] != "24.0" {
+		t.Errorf("packages = %v (names must be normalized)", got)
+	}
+	if obs.GetAttr("python_version").AsString() != "3.12.3" || obs.GetAttr("base_venv").False() || obs.GetAttr("manifest").AsString() != man {
+		t.Errorf("observed = %#v", obs)
+	}
+	d, err := PythonVenv{}.Diff(Instance{Type: in.Type, Name: in.Name, Desired: in.Desired, Prior: Prior{Attributes: in.Desired}}, obs)
+	if err != nil || d.Action != NoOp {
+		t.Fatalf("diff = %+v, %v; want no-op", d, err)
+	}
+}
+
+func TestPythonVenvReadFlagsGarbageFromTheInterpreterAsBroken(t *testing.T) {
+	in := Instance{Type: "python_venv", Name: "vllm", Desired: venvBody("/opt/sparkform/vllm", "fastsafetensors==0.3.2")}
+	obs, err := PythonVenv{}.Read(in, []byte("kind link eA==\nvenv not-base64!\nnofile manifest\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obs.GetAttr("broken").AsString() == "" {
+		t.Fatal("a venv whose report cannot be read must be marked broken")
+	}
+	if _, err := (PythonVenv{}).Read(in, []byte("nofile manifest\n")); err == nil {
+		t.Fatal("output without the path report must be an error")
+	}
+}
+
+// venvObserved builds an observed value for Diff tests.
+func venvObserved(kind string, pkgs map[string]string, manifestPkgs []string, mods ...func(map[string]cty.Value)) cty.Value {
+	o := map[string]cty.Value{
+		"kind": cty.StringVal(kind), "target": cty.StringVal(""), "generations": cty.ListValEmpty(cty.String),
+		"python_version": cty.StringVal(""), "packages": stringMapVal(pkgs), "verify": cty.MapValEmpty(cty.String),
+		"verify_errors": cty.MapValEmpty(cty.String), "broken": cty.StringVal(""), "manifest": cty.NullVal(cty.String),
+		"base_python": cty.StringVal("/usr/bin/python3"), "base_venv": cty.True,
+	}
+	if kind == "link" {
+		o["target"] = cty.StringVal("vllm.sparkform-gens/1")
+		o["generations"] = stringListVal([]string{"1"})
+		o["python_version"] = cty.StringVal("3.12.3")
+		b, _ := json.Marshal(venvManifest{ManagedBy: "sparkform", Python: "python3", Packages: manifestPkgs})
+		o["manifest"] = cty.StringVal(string(b))
+	}
+	for _, m := range mods {
+		m(o)
+	}
+	return cty.ObjectVal(o)
+}
+
+func TestPythonVenvDiff(t *testing.T) {
+	desired := venvBody("/opt/sparkform/vllm", "fastsafetensors==0.3.2", "numpy>=1.26")
+	applied := venvAttributes(desired, map[string]string{"fastsafetensors": "0.3.2", "numpy": "1.26.4"}, "1")
+	built := []string{"fastsafetensors==0.3.2", "numpy>=1.26"}
+	cases := []struct {
+		name    string
+		prior   Prior
+		obs     cty.Value
+		desired cty.Value
+		action  Action
+		fields  []string // "path before->after"
+		errHas  string
+	}{
+		{name: "missing venv is a create", obs: venvObserved("absent", nil, nil), desired: desired, action: Create,
+			fields: []string{"path ->/opt/sparkform/vllm", `packages["fastsafetensors"] ->0.3.2`, `packages["numpy"] ->>=1.26`}},
+		{name: "matching venv is a no-op", prior: Prior{Attributes: applied}, desired: desired, action: NoOp,
+			obs: venvObserved("link", map[string]string{"fastsafetensors": "0.3.2", "numpy": "1.26.4"}, built)},
+		{name: "matching venv without state is adopted", desired: desired, action: Update,
+			obs: venvObserved("link", map[string]string{"fastsafetensors": "0.3.2", "numpy": "1.26.4"}, built)},
+		{name: "new pin shows per package", prior: Prior{Attributes: applied}, action: Update,
+			desired: venvBody("/opt/sparkform/vllm", "fastsafetensors==0.1.10", "numpy>=1.26"),
+			obs:     venvObserved("link", map[string]string{"fastsafetensors": "0.3.2", "numpy": "1.26.4"}, built),
+			fields:  []string{`packages["fastsafetensors"] 0.3.2->0.1.10`}},
+		{name: "version changed by hand is drift", prior: Prior{Attributes: applied}, desired: desired, action: Update,
+			obs:    venvObserved("link", map[string]string{"fastsafetensors": "0.1.10", "numpy": "1.26.4"}, built),
+			fields: []string{`packages["fastsafetensors"] 0.1.10->0.3.2 drift`}},
+		{name: "new range rebuilds", prior: Prior{Attributes: applied}, action: Update,
+			desired: venvBody("/opt/sparkform/vllm", "fastsafetensors==0.3.2", "numpy>=2"),
+			obs:     venvObserved("link", map[string]string{"fastsafetensors": "0.3.2", "numpy": "1.26.4"}, built),
+			fields:  []string{`packages["numpy"] 1.26.4->>=2`}},
+		{name: "dropped package is removed", prior: Prior{Attributes: applied}, action: Update,
+			desired: venvBody("/opt/sparkform/vllm", "fastsafetensors==0.3.2"),
+			obs:     venvObserved("link", map[string]string{"fastsafetensors": "0.3.2", "numpy": "1.26.4"}, built),
+			fields:  []string{`packages["numpy"] 1.26.4->(null)`}},
+		{name: "other interpreter rebuilds", prior: Prior{Attributes: applied}, action: Update,
+			desired: venvBodyWith(map[string]cty.Value{"packages": stringListVal(built), "python": cty.StringVal("python3.12")}),
+			obs:     venvObserved("link", map[string]string{"fastsafetensors": "0.3.2", "numpy": "1.26.4"}, built),
+			fields:  []string{"python python3 (3.12.3)->python3.12"}},
+		{name: "broken venv rebuilds", prior: Prior{Attributes: applied}, desired: desired, action: Update,
+			obs: venvObserved("link", nil, built, func(o map[string]cty.Value) {
+				o["broken"] = cty.StringVal("error while loading shared libraries")
+				o["python_version"] = cty.StringVal("")
+			}),
+			fields: []string{"path /opt/sparkform/vllm (broken: error while loading shared libraries)->/opt/sparkform/vllm drift",
+				`packages["fastsafetensors"] ->0.3.2`, `packages["numpy"] ->>=1.26`}},
+		{name: "failing verify import rebuilds", prior: Prior{Attributes: applied}, action: Update,
+			desired: venvBodyWith(map[string]cty.Value{"packages": stringListVal(built), "verify": stringListVal([]string{"fastsafetensors"})}),
+			obs: venvObserved("link", map[string]string{"fastsafetensors": "0.3.2", "numpy": "1.26.4"}, built, func(o map[string]cty.Value) {
+				o["verify_errors"] = stringMapVal(map[string]string{"fastsafetensors": "ImportError: libcudart.so"})
+			}),
+			fields: []string{`verify["fastsafetensors"] import fails: ImportError: libcudart.so->imports drift`}},
+		{name: "a directory sparkform did not make is refused", desired: desired, obs: venvObserved("other", nil, nil), errHas: "not a venv sparkform manages"},
+		{name: "no interpreter on the host", desired: desired, obs: venvObserved("absent", nil, nil, func(o map[string]cty.Value) { o["base_python"] = cty.StringVal("") }),
+			errHas: "python3 not found on this host"},
+		{name: "no venv module on the host", desired: desired, obs: venvObserved("absent", nil, nil, func(o map[string]cty.Value) { o["base_venv"] = cty.False }),
+			errHas: "apt install python3-venv"},
+		{name: "destroy of what sparkform built", prior: Prior{Attributes: applied}, desired: cty.NullVal(cty.DynamicPseudoType), action: Delete,
+			obs: venvObserved("link", nil, built), fields: []string{"path /opt/sparkform/vllm->(null)", "generations /opt/sparkform/vllm.sparkform-gens (1)->(null)"}},
+		{name: "destroy of nothing", desired: cty.NullVal(cty.DynamicPseudoType), obs: venvObserved("absent", nil, nil), action: NoOp},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := PythonVenv{}.Diff(Instance{Type: "python_venv", Name: "vllm", Desired: c.desired, Prior: c.prior}, c.obs)
+			if c.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), c.errHas) {
+					t.Fatalf("want error containing %q, got %v (%+v)", c.errHas, err, d)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Action != c.action {
+				t.Fatalf("action = %s, want %s (%+v)", d.Action, c.action, d)
+			}
+			var got []string
+			for _, f := range d.Fields {
+				after := f.After
+				if f.AfterNull {
+					after = "(null)"
+				}
+				s := f.Path + " " + f.Before + "->" + after
+				if f.Drift {
+					s += " drift"
+				}
+				got = append(got, s)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.fields) && !(len(got) == 0 && len(c.fields) == 0) {
+				t.Fatalf("fields = %q\nwant     %q", got, c.fields)
+			}
+		})
+	}
+}
+
+func TestPythonVenvProbeRunsInLocalShell(t *testing.T) {
+	dir := t.TempDir()
+	// A path that does not exist yet: the probe must still exit 0 and report it absent.
+	in := Instance{Type: "python_venv", Name: "x", Desired: venvBodyWith(map[string]cty.Value{"path": cty.StringVal(dir + "/venv"), "verify": stringListVal([]string{"json"})})}
+	obs, err := PythonVenv{}.Read(in, runProbe(t, PythonVenv{}.Probe(in)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obs.GetAttr("kind").AsString() != "absent" || !obs.GetAttr("manifest").IsNull() {
+		t.Fatalf("observed = %#v", obs)
+	}
+	destroy := Instance{Type: "python_venv", Name: "x", Desired: cty.NullVal(cty.DynamicPseudoType), Prior: Prior{Attributes: in.Desired}}
+	if _, err := (PythonVenv{}).Read(destroy, runProbe(t, PythonVenv{}.Probe(destroy))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVenvInspectReportsVersionsAndImportErrors(t *testing.T) {
+	out := runProbe(t, "python3 -I -c "+shQuoteTest(venvInspect)+" json sparkform_no_such_module 2>/dev/null || echo nopython")
+	line := strings.TrimSpace(string(out))
+	if line == "nopython" {
+		t.Skip("no python3 here")
+	}
+	r, err := parseVenvReport(line)
+	if err != nil {
+		t.Fatalf("%v: %q", err, line)
+	}
+	if _, ok := r.Verify["json"]; !ok || !strings.Contains(r.VerifyErrors["sparkform_no_such_module"], "ModuleNotFoundError") {
+		t.Fatalf("report = %+v", r)
+	}
+}
+
+func shQuoteTest(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
