@@ -1,0 +1,384 @@
+package resources
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// kernelBody builds a kernel block body; empty strings are unset attributes.
+func kernelBody(line, pkg string, hold bool, timeout string) cty.Value {
+	opt := func(s string) cty.Value {
+		if s == "" {
+			return cty.NullVal(cty.String)
+		}
+		return cty.StringVal(s)
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"line": opt(line), "package": opt(pkg), "hold": cty.BoolVal(hold), "reboot_timeout": opt(timeout),
+	})
+}
+
+func TestKernelValidateRejectsHostileAndAmbiguousInput(t *testing.T) {
+	cases := []struct {
+		name     string
+		body     cty.Value
+		wantAttr string // "" → valid
+		wantMsg  string
+	}{
+		{"line 6.17 passes", kernelBody("6.17", "", true, "10m"), "", ""},
+		{"line hwe passes", kernelBody("hwe", "", false, ""), "", ""},
+		{"exact package passes", kernelBody("", "linux-image-6.17.0-1014-nvidia", false, "90s"), "", ""},
+		{"64k package passes", kernelBody("", "linux-image-6.17.0-1029-nvidia-64k", false, ""), "", ""},
+		{"neither line nor package", kernelBody("", "", false, ""), "line", "exactly one"},
+		{"both line and package", kernelBody("6.17", "linux-image-6.17.0-1014-nvidia", false, ""), "package", "not both"},
+		{"unknown line", kernelBody("7.0", "", false, ""), "line", "not a kernel line"},
+		{"line with shell", kernelBody("6.17; reboot", "", false, ""), "line", "not a kernel line"},
+		{"package with command substitution", kernelBody("", "linux-image-$(reboot)", false, ""), "package", "not a kernel image"},
+		{"package with newline", kernelBody("", "linux-image-6.17.0-1014-nvidia\nlinux-image-7.0.0-1019-nvidia", false, ""), "package", "not a kernel image"},
+		{"package with space and option", kernelBody("", "linux-image-6.17.0-1014-nvidia --allow-downgrades", false, ""), "package", "not a kernel image"},
+		{"package that is a metapackage", kernelBody("", "linux-nvidia-6.17", false, ""), "package", "not a kernel image"},
+		{"package with glob", kernelBody("", "linux-image-6.17.*", false, ""), "package", "not a kernel image"},
+		{"package with uppercase", kernelBody("", "linux-image-6.17.0-1014-NVIDIA", false, ""), "package", "not a kernel image"},
+		{"timeout not a duration", kernelBody("6.17", "", false, "ten minutes"), "reboot_timeout", "positive duration"},
+		{"timeout negative", kernelBody("6.17", "", false, "-5m"), "reboot_timeout", "positive duration"},
+		{"timeout zero", kernelBody("6.17", "", false, "0s"), "reboot_timeout", "positive duration"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			errs := Kernel{}.Validate(c.body)
+			if c.wantAttr == "" {
+				if len(errs) != 0 {
+					t.Fatalf("want no error, got %v", errs)
+				}
+				return
+			}
+			for _, e := range errs {
+				if e.Attr == c.wantAttr && strings.Contains(e.Msg, c.wantMsg) {
+					return
+				}
+			}
+			t.Fatalf("want an error on %s containing %q, got %v", c.wantAttr, c.wantMsg, errs)
+		})
+	}
+}
+
+func TestKernelExportsReleaseOnlyWhenDerivableFromConfig(t *testing.T) {
+	got := Kernel{}.Exports(kernelBody("", "linux-image-6.17.0-1014-nvidia", false, ""))
+	if v, ok := got["release"]; !ok || !v.IsKnown() || v.AsString() != "6.17.0-1014-nvidia" {
+		t.Fatalf("package body: exports %v, want release = 6.17.0-1014-nvidia", got)
+	}
+	if got := (Kernel{}).Exports(kernelBody("6.17", "", false, "")); len(got) != 0 {
+		t.Fatalf("a line's release is only known on a host; exports %v, want none", got)
+	}
+	if got := (Kernel{}).Exports(kernelBody("", "linux-image-$(x)", false, "")); len(got) != 0 {
+		t.Fatalf("an invalid package exports nothing, got %v", got)
+	}
+}
+
+const testUUID = "0b5a3c2e-8f43-4d0a-9b1e-2f6c1d7e9a10"
+
+func TestParseGrubEntriesFindsIDsOfUbuntuGrubCfgNotTitles(t *testing.T) {
+	cfg, err := os.ReadFile("testdata/kernel-grub.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ParseGrubEntries(string(cfg))
+	sub := "gnulinux-advanced-" + testUUID
+	want := map[string]string{
+		// the $menuentry_id_option 'ID' form grub-mkconfig writes
+		"6.17.0-1014-nvidia": sub + ">gnulinux-6.17.0-1014-nvidia-advanced-" + testUUID,
+		// the --id 'ID' form
+		"6.11.0-1016-nvidia": sub + ">gnulinux-6.11.0-1016-nvidia-advanced-" + testUUID,
+		// --id=ID with a double-quoted title
+		"6.14.0-1015-nvidia": sub + ">gnulinux-6.14.0-1015-nvidia-advanced-" + testUUID,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("entries = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: entry %q, want %q", k, got[k], v)
+		}
+	}
+	for _, v := range got {
+		if strings.Contains(v, "recovery") || strings.Contains(v, "simple") || strings.Contains(v, "Ubuntu") {
+			t.Errorf("entry %q must be the normal advanced entry, by id", v)
+		}
+	}
+}
+
+func TestParseGrubEntriesTopLevelEntriesWithoutSubmenu(t *testing.T) {
+	cfg := `menuentry 'Ubuntu, with Linux 6.11.0-1016-nvidia' --class ubuntu $menuentry_id_option 'gnulinux-6.11.0-1016-nvidia-advanced-U' {
+	linux	/vmlinuz-6.11.0-1016-nvidia root=UUID=U ro
+}
+menuentry 'no id' {
+	linux	/boot/vmlinuz-6.14.0-1015-nvidia root=UUID=U ro
+}
+`
+	got := ParseGrubEntries(cfg)
+	if got["6.11.0-1016-nvidia"] != "gnulinux-6.11.0-1016-nvidia-advanced-U" {
+		t.Fatalf("top-level entry (GRUB_DISABLE_SUBMENU, separate /boot): got %v", got)
+	}
+	if _, ok := got["6.14.0-1015-nvidia"]; ok {
+		t.Fatal("an entry without an id must not be used: sparkform selects entries by id only")
+	}
+}
+
+func TestLastGrubDefaultLaterFilesWin(t *testing.T) {
+	cases := map[string]string{
+		"GRUB_DEFAULT=0\n":                                 "0",
+		"GRUB_DEFAULT=0\nGRUB_DEFAULT=saved\n":             "saved",
+		"GRUB_DEFAULT=\"saved\"\n":                         "saved",
+		"  export GRUB_DEFAULT='1>2' # comment\n":          "1>2",
+		"GRUB_DEFAULT=saved\n#GRUB_DEFAULT=0\n":            "saved",
+		"":                                                 "",
+		"GRUB_DEFAULT=saved\nGRUB_DEFAULT=\"Ubuntu\"\n":    "Ubuntu",
+		"GRUB_DEFAULT=saved\n GRUB_DEFAULT=0 \n":           "0",
+		"GRUB_DEFAULT=saved\nGRUB_DEFAULT_OTHER=0\n":       "saved",
+		"GRUB_DEFAULT=saved\nXGRUB_DEFAULT=0\n":            "saved",
+		"GRUB_DEFAULT=gnulinux-advanced-U>gnulinux-6.17\n": "gnulinux-advanced-U>gnulinux-6.17",
+	}
+	for in, want := range cases {
+		if got := lastGrubDefault(in); got != want {
+			t.Errorf("lastGrubDefault(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestKernelProbeRunsInLocalShell proves the probe is valid POSIX sh that never fails, whatever
+// the machine has (apt or not, GRUB or not), and that Read understands what it prints.
+func TestKernelProbeRunsInLocalShell(t *testing.T) {
+	for _, body := range []cty.Value{kernelBody("6.17", "", true, ""), kernelBody("", "linux-image-6.17.0-1014-nvidia", false, "")} {
+		in := Instance{Type: "kernel", Name: "probe_test", Desired: body}
+		out := runProbe(t, "export LC_ALL=C\n(\n"+Kernel{}.Probe(in)+"\n) </dev/null\n")
+		obs, err := Kernel{}.Read(in, out)
+		if err != nil {
+			t.Fatalf("read: %v\n%s", err, out)
+		}
+		o := decodeKernelObserved(obs)
+		if o.running == "" {
+			t.Fatal("running kernel not reported")
+		}
+		if !o.pin.IsNull() {
+			t.Fatal("pin file of a never-applied block must be absent")
+		}
+		if _, err := (Kernel{}).Diff(in, obs); err != nil {
+			t.Fatalf("diff: %v", err)
+		}
+	}
+	// The destroy probe too.
+	in := Instance{Type: "kernel", Name: "probe_test", Desired: cty.NullVal(cty.DynamicPseudoType)}
+	if _, err := (Kernel{}).Read(in, runProbe(t, Kernel{}.Probe(in))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The probe's resolution walk, run by the local sh against a fake apt-cache and dpkg-query.
+func TestKernelProbeResolvesMetapackageChainThroughFakeApt(t *testing.T) {
+	dir := t.TempDir()
+	aptCache := `#!/bin/sh
+# fake apt-cache: show --no-all-versions PKG (options before "show" ignored)
+for a; do pkg=$a; done
+case "$pkg" in
+linux-nvidia-6.17) printf 'Package: linux-nvidia-6.17\nVersion: 6.17.0-1014.14\nDepends: linux-headers-nvidia-6.17 (= 6.17.0-1014.14),\n linux-image-nvidia-6.17 (= 6.17.0-1014.14)\nDescription: x\n\nPackage: linux-nvidia-6.17\nDepends: linux-image-nvidia-6.17 (= 6.17.0-1008.8)\n' ;;
+linux-image-nvidia-6.17) printf 'Package: linux-image-nvidia-6.17\nDepends: linux-firmware, linux-image-6.17.0-1014-nvidia | linux-image-unsigned-6.17.0-1014-nvidia, linux-modules-nvidia-580-open-6.17.0-1014-nvidia\n' ;;
+linux-image-6.17.0-1014-nvidia) printf 'Package: linux-image-6.17.0-1014-nvidia\nVersion: 6.17.0-1014.14\n' ;;
+esac
+`
+	if err := os.WriteFile(dir+"/apt-cache", []byte(aptCache), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/dpkg-query", []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "PATH=" + dir + ":$PATH\n" + kernelShellLib + "sf_report cand linux-nvidia-6.17\nsf_report inst linux-nvidia-6.17\nsf_report cand linux-nvidia-6.14\n"
+	out := string(runProbe(t, script))
+	for _, want := range []string{"resolve cand linux-image-6.17.0-1014-nvidia\n", "resolve inst -\n", "resolve cand -\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestKernelPinBlocksOtherLinesOnly(t *testing.T) {
+	p := kernelSpec{line: "6.17", hold: true}.pinContent("kernel.nvidia")
+	pkgLine := ""
+	for _, l := range strings.Split(p, "\n") {
+		if strings.HasPrefix(l, "Package:") {
+			pkgLine = l
+		}
+	}
+	for _, want := range []string{"linux-*nvidia-6.14", "linux-*nvidia-hwe-24.04", "linux-image-6.14.*-nvidia*"} {
+		if !strings.Contains(pkgLine, want) {
+			t.Errorf("6.17 pin lacks %s: %s", want, pkgLine)
+		}
+	}
+	if strings.Contains(pkgLine, "6.17") {
+		t.Errorf("6.17 pin blocks its own line: %s", pkgLine)
+	}
+	if !strings.Contains(p, "Pin-Priority: -1") || !strings.HasPrefix(p, "# Managed by sparkform (kernel.nvidia)") {
+		t.Errorf("pin file:\n%s", p)
+	}
+	pk := kernelSpec{pkg: "linux-image-6.17.0-1099-nvidia", hold: true}.pinContent("kernel.x")
+	for _, want := range []string{"linux-*nvidia-6.17 ", "linux-*nvidia-6.14", "linux-*nvidia-hwe-24.04", "linux-image-6.14.*"} {
+		if !strings.Contains(pk, want) {
+			t.Errorf("exact-package pin lacks %s:\n%s", want, pk)
+		}
+	}
+	if strings.Contains(pk, "Package: ") && strings.Contains(strings.SplitN(pk, "Package: ", 2)[1], "linux-image-6.17.") {
+		t.Errorf("exact-package pin blocks its own series:\n%s", pk)
+	}
+}
+
+// kobs builds an observed value for Diff tests.
+type kobs struct {
+	running   string
+	installed []string
+	resolved  map[string]string
+	holds     []string
+	saved     string
+	grubDef   string
+	pin       *string
+	lists     bool
+}
+
+func (k kobs) value() cty.Value {
+	inst := map[string]string{}
+	for _, p := range k.installed {
+		inst[p] = "1"
+	}
+	entries := map[string]string{}
+	for _, kv := range []string{"6.11.0-1016-nvidia", "6.14.0-1015-nvidia", "6.17.0-1014-nvidia"} {
+		if _, ok := inst["linux-image-"+kv]; ok {
+			entries[kv] = "gnulinux-advanced-U>gnulinux-" + kv + "-advanced-U"
+		}
+	}
+	pin := cty.NullVal(cty.String)
+	if k.pin != nil {
+		pin = cty.StringVal(*k.pin)
+	}
+	if k.grubDef == "" {
+		k.grubDef = "saved"
+	}
+	if k.resolved == nil {
+		k.resolved = map[string]string{}
+	}
+	return kernelObserved{running: k.running, installed: inst, resolved: k.resolved, lists: k.lists, holds: k.holds,
+		grubEnv: map[string]string{"saved_entry": k.saved}, grubDefault: k.grubDef, grubEntries: entries,
+		pin: pin, dropIn: cty.NullVal(cty.String), grubCfgFound: true}.value()
+}
+
+func entryOf(kv string) string { return "gnulinux-advanced-U>gnulinux-" + kv + "-advanced-U" }
+
+func TestKernelDiff(t *testing.T) {
+	l617 := kernelBody("6.17", "", true, "")
+	pin617 := kernelSpec{line: "6.17", hold: true}.pinContent("kernel.nvidia")
+	res617 := map[string]string{"cand": "linux-image-6.17.0-1014-nvidia", "nopin": "linux-image-6.17.0-1014-nvidia", "inst": "linux-image-6.17.0-1014-nvidia"}
+	held617 := []string{"linux-image-6.17.0-1014-nvidia", "linux-image-nvidia-6.17", "linux-nvidia-6.17"}
+	applied617 := Prior{Attributes: l617, Original: kernelOriginal{held: held617, release: "6.17.0-1014-nvidia"}.value()}
+	both := []string{"linux-image-6.11.0-1016-nvidia", "linux-image-6.17.0-1014-nvidia", "linux-image-nvidia-6.17"}
+	cases := []struct {
+		name       string
+		in         Instance
+		obs        kobs
+		wantAction Action
+		wantReboot bool
+		wantSum    string
+		wantFields []string // path:before->after with ! for drift; prefix match on after
+	}{
+		{"upgrade from the stock kernel installs, holds, pins and reboots",
+			Instance{Type: "kernel", Name: "nvidia", Desired: l617},
+			kobs{running: "6.11.0-1016-nvidia", installed: []string{"linux-image-6.11.0-1016-nvidia"}, lists: true, saved: "0",
+				resolved: map[string]string{"cand": "linux-image-6.17.0-1014-nvidia", "nopin": "linux-image-6.17.0-1014-nvidia"}},
+			Create, true, "6.11.0-1016-nvidia → 6.17.0-1014-nvidia",
+			[]string{"kernel:6.11.0-1016-nvidia->6.17.0-1014-nvidia", "install:->linux-nvidia-6.17, linux-image-6.17.0-1014-nvidia",
+				"hold:->linux-image-6.17.0-1014-nvidia, linux-image-nvidia-6.17, linux-nvidia-6.17", "pin_file:->/etc/apt/preferences.d/sparkform-kernel-nvidia",
+				"boot_default:0->the GRUB entry of 6.17.0-1014-nvidia (tried once"}},
+		{"converged host plans nothing",
+			Instance{Type: "kernel", Name: "nvidia", Desired: l617, Prior: applied617},
+			kobs{running: "6.17.0-1014-nvidia", installed: both, lists: true, saved: entryOf("6.17.0-1014-nvidia"), resolved: res617, holds: held617, pin: &pin617},
+			NoOp, false, "", nil},
+		{"downgrade to 6.14 is a change with reboot, previous kernel stays",
+			Instance{Type: "kernel", Name: "nvidia", Desired: kernelBody("6.14", "", false, ""), Prior: applied617},
+			kobs{running: "6.17.0-1014-nvidia", installed: both, lists: true, saved: entryOf("6.17.0-1014-nvidia"), holds: held617, pin: &pin617,
+				resolved: map[string]string{"nopin": "linux-image-6.14.0-1015-nvidia"}},
+			Update, true, "6.17.0-1014-nvidia → 6.14.0-1015-nvidia",
+			[]string{"kernel:6.17.0-1014-nvidia->6.14.0-1015-nvidia", "install:->linux-nvidia-6.14, linux-image-6.14.0-1015-nvidia",
+				"hold:linux-image-6.17.0-1014-nvidia, linux-image-nvidia-6.17, linux-nvidia-6.17->", "pin_file:/etc/apt/preferences.d/sparkform-kernel-nvidia->",
+				"boot_default:" + entryOf("6.17.0-1014-nvidia") + "->the GRUB entry of 6.14.0-1015-nvidia"}},
+		{"host booted another kernel than the one applied is drift",
+			Instance{Type: "kernel", Name: "nvidia", Desired: l617, Prior: applied617},
+			kobs{running: "6.11.0-1016-nvidia", installed: both, lists: true, saved: entryOf("6.11.0-1016-nvidia"), resolved: res617, holds: held617, pin: &pin617},
+			Update, true, "6.11.0-1016-nvidia → 6.17.0-1014-nvidia",
+			[]string{"kernel:6.11.0-1016-nvidia->6.17.0-1014-nvidia!", "boot_default:" + entryOf("6.11.0-1016-nvidia") + "->" + entryOf("6.17.0-1014-nvidia")}},
+		{"released hold and edited pin are drift, no reboot",
+			Instance{Type: "kernel", Name: "nvidia", Desired: l617, Prior: applied617},
+			kobs{running: "6.17.0-1014-nvidia", installed: both, lists: true, saved: entryOf("6.17.0-1014-nvidia"), resolved: res617, holds: held617[1:], pin: new(string)},
+			Update, false, "6.17.0-1014-nvidia (running, no reboot)",
+			[]string{"hold:linux-image-nvidia-6.17, linux-nvidia-6.17->linux-image-6.17.0-1014-nvidia, linux-image-nvidia-6.17, linux-nvidia-6.17!",
+				"pin_file:/etc/apt/preferences.d/sparkform-kernel-nvidia (differs)->/etc/apt/preferences.d/sparkform-kernel-nvidia!"}},
+		{"removed block releases holds and pin, keeps kernels, no reboot",
+			Instance{Type: "kernel", Name: "nvidia", Desired: cty.NullVal(cty.DynamicPseudoType), Prior: applied617},
+			kobs{running: "6.17.0-1014-nvidia", installed: both, lists: true, saved: entryOf("6.17.0-1014-nvidia"), resolved: res617, holds: held617, pin: &pin617},
+			Delete, false, "stop managing the kernel: 6.17.0-1014-nvidia stays installed and running, no kernel is removed, no reboot",
+			[]string{"hold:linux-image-6.17.0-1014-nvidia, linux-image-nvidia-6.17, linux-nvidia-6.17->", "pin_file:/etc/apt/preferences.d/sparkform-kernel-nvidia->"}},
+		{"holds that existed before sparkform are not released on destroy",
+			Instance{Type: "kernel", Name: "nvidia", Desired: cty.NullVal(cty.DynamicPseudoType),
+				Prior: Prior{Attributes: l617, Original: kernelOriginal{held: held617, holdsBefore: []string{"linux-nvidia-6.17"}, release: "6.17.0-1014-nvidia"}.value()}},
+			kobs{running: "6.17.0-1014-nvidia", installed: both, holds: held617, pin: &pin617},
+			Delete, false, "", []string{"hold:linux-image-6.17.0-1014-nvidia, linux-image-nvidia-6.17->", "pin_file:/etc/apt/preferences.d/sparkform-kernel-nvidia->"}},
+		{"line unresolved on a host without apt lists is resolved at apply",
+			Instance{Type: "kernel", Name: "nvidia", Desired: kernelBody("6.17", "", false, "")},
+			kobs{running: "6.11.0-1016-nvidia", installed: []string{"linux-image-6.11.0-1016-nvidia"}, saved: "0", grubDef: "0"},
+			Create, true, "6.11.0-1016-nvidia → linux-nvidia-6.17 (apt has no package lists yet: resolved at apply, after apt-get update)",
+			[]string{"kernel:6.11.0-1016-nvidia->linux-nvidia-6.17 (resolved at apply)", "install:->linux-nvidia-6.17",
+				"boot_default:0->the GRUB entry of linux-nvidia-6.17", "grub_default:0->saved (/etc/default/grub.d/99-sparkform-kernel-nvidia.cfg)"}},
+		{"exact package already running but not the saved default sets the default without reboot",
+			Instance{Type: "kernel", Name: "nvidia", Desired: kernelBody("", "linux-image-6.17.0-1014-nvidia", false, "")},
+			kobs{running: "6.17.0-1014-nvidia", installed: both, saved: "0", lists: true},
+			Create, false, "6.17.0-1014-nvidia (running, no reboot)",
+			[]string{"boot_default:0->" + entryOf("6.17.0-1014-nvidia")}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := Kernel{}.Diff(c.in, c.obs.value())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Action != c.wantAction || d.RequiresReboot != c.wantReboot {
+				t.Fatalf("action %s reboot %v, want %s reboot %v (%+v)", d.Action, d.RequiresReboot, c.wantAction, c.wantReboot, d)
+			}
+			if c.wantSum != "" && d.Summary != c.wantSum {
+				t.Errorf("summary %q, want %q", d.Summary, c.wantSum)
+			}
+			var got []string
+			for _, f := range d.Fields {
+				s := f.Path + ":" + f.Before + "->" + f.After
+				if f.Drift {
+					s += "!"
+				}
+				got = append(got, s)
+			}
+			if len(got) != len(c.wantFields) {
+				t.Fatalf("fields:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(c.wantFields, "\n  "))
+			}
+			for i, w := range c.wantFields {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("field %d:\n  got  %s\n  want %s", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestKernelDiffRefusesLineBlockedByForeignPin(t *testing.T) {
+	in := Instance{Type: "kernel", Name: "nvidia", Desired: kernelBody("hwe", "", false, "")}
+	o := kobs{running: "6.17.0-1014-nvidia", installed: []string{"linux-image-6.17.0-1014-nvidia"}, lists: true,
+		resolved: map[string]string{"nopin": "linux-image-7.0.0-1019-nvidia"}}
+	if _, err := (Kernel{}).Diff(in, o.value()); err == nil || !strings.Contains(err.Error(), "pin blocks") {
+		t.Fatalf("a line another pin blocks must be refused at plan, got %v", err)
+	}
+}
