@@ -1,0 +1,327 @@
+package resources
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// llamaBodyWith is a full body: attributes not given are null, as the decoder leaves them.
+func llamaBodyWith(set map[string]cty.Value) cty.Value {
+	b := map[string]cty.Value{
+		"source": cty.StringVal("https://github.com/ggml-org/llama.cpp.git"), "ref": cty.StringVal("b6800"),
+		"dir":         cty.StringVal("/opt/sparkform/llama.cpp"),
+		"cmake_flags": cty.MapVal(map[string]cty.Value{"GGML_CUDA": cty.StringVal("ON"), "CMAKE_CUDA_ARCHITECTURES": cty.StringVal("121a-real")}),
+		"targets":     cty.NullVal(cty.List(cty.String)), "jobs": cty.NullVal(cty.Number), "keep": cty.NullVal(cty.Number),
+		"build_timeout": cty.NullVal(cty.String),
+	}
+	for k, v := range set {
+		b[k] = v
+	}
+	return cty.ObjectVal(b)
+}
+
+func TestLlamaCppValidateRejectsHostileInput(t *testing.T) {
+	s := cty.StringVal
+	flags := func(k, v string) cty.Value { return cty.MapVal(map[string]cty.Value{k: s(v)}) }
+	cases := []struct {
+		name     string
+		set      map[string]cty.Value
+		wantAttr string
+	}{
+		{"playbook body passes", nil, ""},
+		{"local repo, list value, options pass", map[string]cty.Value{"source": s("/srv/git/llama.cpp.git"), "cmake_flags": flags("CMAKE_CUDA_ARCHITECTURES", "120a-real;121a-real"),
+			"targets": stringListVal([]string{"llama-server", "llama-cli"}), "jobs": cty.NumberIntVal(4), "keep": cty.NumberIntVal(2), "build_timeout": s("45m")}, ""},
+		{"ssh and scp sources pass", map[string]cty.Value{"source": s("git@github.com:ggml-org/llama.cpp.git")}, ""},
+		{"file url passes", map[string]cty.Value{"source": s("file:///srv/git/llama.cpp.git")}, ""},
+		{"commit ref passes", map[string]cty.Value{"ref": s("19a5a3edfb2c5bd4a3e4b1f1d2c3b4a5968778a1")}, ""},
+		{"spaced compiler flags pass", map[string]cty.Value{"cmake_flags": flags("CMAKE_C_FLAGS", "-O3 -mcpu=native")}, ""},
+		{"ext transport source", map[string]cty.Value{"source": s("ext::sh -c reboot")}, "source"},
+		{"option as source", map[string]cty.Value{"source": s("--upload-pack=reboot")}, "source"},
+		{"http source", map[string]cty.Value{"source": s("http://github.com/x.git")}, "source"},
+		{"shell in source", map[string]cty.Value{"source": s("https://github.com/x.git;reboot")}, "source"},
+		{"relative source", map[string]cty.Value{"source": s("srv/git/llama.cpp.git")}, "source"},
+		{"ref option", map[string]cty.Value{"ref": s("--upload-pack=reboot")}, "ref"},
+		{"ref with dots", map[string]cty.Value{"ref": s("b6800..master")}, "ref"},
+		{"ref with shell", map[string]cty.Value{"ref": s("b6800$(reboot)")}, "ref"},
+		{"ref with space", map[string]cty.Value{"ref": s("b6800 master")}, "ref"},
+		{"ref with newline", map[string]cty.Value{"ref": s("b6800\nreboot")}, "ref"},
+		{"relative dir", map[string]cty.Value{"dir": s("llama.cpp")}, "dir"},
+		{"dir traversal", map[string]cty.Value{"dir": s("/opt/../etc")}, "dir"},
+		{"system dir", map[string]cty.Value{"dir": s("/usr/local")}, "dir"},
+		{"dir with shell", map[string]cty.Value{"dir": s("/opt/l$(reboot)")}, "dir"},
+		{"lowercase flag", map[string]cty.Value{"cmake_flags": flags("ggml_cuda", "ON")}, "cmake_flags"},
+		{"flag name injection", map[string]cty.Value{"cmake_flags": flags("GGML_CUDA=ON -DX", "1")}, "cmake_flags"},
+		{"flag value with shell", map[string]cty.Value{"cmake_flags": flags("GGML_CUDA", "ON$(reboot)")}, "cmake_flags"},
+		{"flag value with semicolon command", map[string]cty.Value{"cmake_flags": flags("GGML_CUDA", "ON; reboot")}, "cmake_flags"},
+		{"flag value with newline", map[string]cty.Value{"cmake_flags": flags("GGML_CUDA", "ON\nreboot")}, "cmake_flags"},
+		{"flag value with backquote", map[string]cty.Value{"cmake_flags": flags("GGML_CUDA", "`reboot`")}, "cmake_flags"},
+		{"flag value with quote", map[string]cty.Value{"cmake_flags": flags("GGML_CUDA", "O'N")}, "cmake_flags"},
+		{"target with shell", map[string]cty.Value{"targets": stringListVal([]string{"llama-server;reboot"})}, "targets"},
+		{"target option", map[string]cty.Value{"targets": stringListVal([]string{"--clean-first"})}, "targets"},
+		{"no targets", map[string]cty.Value{"targets": cty.ListValEmpty(cty.String)}, "targets"},
+		{"negative jobs", map[string]cty.Value{"jobs": cty.NumberIntVal(-1)}, "jobs"},
+		{"fractional jobs", map[string]cty.Value{"jobs": cty.NumberFloatVal(1.5)}, "jobs"},
+		{"keep zero", map[string]cty.Value{"keep": cty.NumberIntVal(0)}, "keep"},
+		{"bad timeout", map[string]cty.Value{"build_timeout": s("forever")}, "build_timeout"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			errs := LlamaCpp{}.Validate(llamaBodyWith(c.set))
+			if c.wantAttr == "" {
+				if len(errs) > 0 {
+					t.Fatalf("want no error, got %v", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || errs[0].Attr != c.wantAttr {
+				t.Fatalf("want one error on %s, got %v", c.wantAttr, errs)
+			}
+		})
+	}
+}
+
+func TestLlamaCppExportsBinDirAndDir(t *testing.T) {
+	ex := LlamaCpp{}.Exports(llamaBodyWith(nil))
+	if ex["bin_dir"].AsString() != "/opt/sparkform/llama.cpp/current/bin" || ex["dir"].AsString() != "/opt/sparkform/llama.cpp" {
+		t.Fatalf("exports = %v", ex)
+	}
+}
+
+const oldHelp = `----- common params -----
+
+-h,    --help, --usage                    print usage and exit
+--version                                show version and build info
+-fa,   --flash-attn [on|off|auto]         set Flash Attention use
+--mlock                                  force system to keep model in RAM rather than swapping
+--no-mmap                                do not memory-map model (slower load but may reduce
+                                         pageouts if not using mlock)
+--no-warmup                              skip warming up; unlike -lm --direct-io it loads nothing
+-m,    --model FNAME                      model path to load
+`
+
+const newHelp = `-lm,   --load-mode {auto,none,mmap,mlock,mmap+mlock,dio}
+                                         how to load the model: auto avoids mmap on integrated GPUs
+                                         (default: auto; --no-mmap was removed)
+-dio,  --direct-io                        use direct I/O
+-m,    --model FNAME                      model path to load
+`
+
+func TestLlamaSupportsReadsLoadFlagsFromHelp(t *testing.T) {
+	if got := fmt.Sprint(llamaSupports(oldHelp)); got != "[--no-mmap --mlock]" {
+		t.Errorf("old help: %s", got)
+	}
+	// A flag named only inside a description does not count.
+	if got := fmt.Sprint(llamaSupports(newHelp)); got != "[--direct-io -dio -lm --load-mode]" {
+		t.Errorf("new help: %s", got)
+	}
+	if got := llamaSupports("error: invalid argument: --help\n"); len(got) != 0 {
+		t.Errorf("garbage help: %v", got)
+	}
+}
+
+func llamaManifestJSON(ref string, flags map[string]string, targets ...string) string {
+	if len(targets) == 0 {
+		targets = []string{"llama-server"}
+	}
+	b, _ := json.Marshal(llamaManifest{ManagedBy: "sparkform", Ref: ref, Commit: strings.Repeat("a", 40), CMakeFlags: flags, Targets: targets, Built: "2026-01-01T00:00:00Z"})
+	return string(b)
+}
+
+func TestLlamaCppReadParsesProbeOutput(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	man := llamaManifestJSON("b6800", map[string]string{"GGML_CUDA": "ON"})
+	out := strings.Join([]string{
+		"current " + b64("builds/0123456789ab\n"),
+		"build 0123456789ab " + b64(man),
+		"build ../../etc " + b64(man),
+		"failedbuild fedcba987654",
+		"src",
+		"version " + b64("version: 6800 (19a5a3e)"),
+		"help " + b64(oldHelp),
+		"nvcc cuda " + b64("/usr/local/cuda/bin/nvcc"),
+		"nvccversion 13.0",
+		"notool cmake",
+	}, "\n")
+	in := Instance{Type: "llama_cpp", Name: "cuda", Desired: llamaBodyWith(nil)}
+	obs, err := LlamaCpp{}.Read(in, []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obs.GetAttr("current").AsString() != "0123456789ab" || len(stringMap(obs.GetAttr("builds"))) != 1 ||
+		stringMap(obs.GetAttr("builds"))["0123456789ab"] != man || fmt.Sprint(stringList(obs.GetAttr("failed_builds"))) != "[fedcba987654]" {
+		t.Errorf("builds: %#v", obs)
+	}
+	if obs.GetAttr("version").AsString() != "version: 6800 (19a5a3e)" || fmt.Sprint(stringList(obs.GetAttr("supports"))) != "[--no-mmap --mlock]" {
+		t.Errorf("version/supports: %#v", obs)
+	}
+	if obs.GetAttr("nvcc").AsString() != "/usr/local/cuda/bin/nvcc" || obs.GetAttr("nvcc_on_path").True() || obs.GetAttr("nvcc_version").AsString() != "13.0" {
+		t.Errorf("nvcc: %#v", obs)
+	}
+	if fmt.Sprint(stringList(obs.GetAttr("missing_tools"))) != "[cmake]" || obs.GetAttr("src").False() {
+		t.Errorf("tools/src: %#v", obs)
+	}
+	if _, err := (LlamaCpp{}).Read(in, nil); err == nil {
+		t.Error("empty probe output must be an error")
+	}
+}
+
+func llamaObserved(current string, builds map[string]string, mods ...func(map[string]cty.Value)) cty.Value {
+	o := map[string]cty.Value{
+		"current": cty.StringVal(current), "builds": stringMapVal(builds), "failed_builds": cty.ListValEmpty(cty.String),
+		"src": cty.BoolVal(len(builds) > 0), "version": cty.StringVal(""), "supports": cty.ListValEmpty(cty.String),
+		"nvcc": cty.StringVal("/usr/local/cuda/bin/nvcc"), "nvcc_on_path": cty.False, "nvcc_version": cty.StringVal("13.0"),
+		"missing_tools": cty.ListValEmpty(cty.String),
+	}
+	if current != "" {
+		o["version"] = cty.StringVal("version: 6800 (19a5a3e)")
+	}
+	for _, m := range mods {
+		m(o)
+	}
+	return cty.ObjectVal(o)
+}
+
+func TestLlamaCppDiff(t *testing.T) {
+	cuda := map[string]string{"GGML_CUDA": "ON", "CMAKE_CUDA_ARCHITECTURES": "121a-real"}
+	old := llamaManifestJSON("b6800", cuda)
+	newer := llamaManifestJSON("b10900", cuda)
+	applied := Prior{Attributes: llamaBodyWith(nil)}
+	body := func(ref string, flags map[string]string) cty.Value {
+		f := map[string]cty.Value{}
+		for k, v := range flags {
+			f[k] = cty.StringVal(v)
+		}
+		fv := cty.MapValEmpty(cty.String)
+		if len(f) > 0 {
+			fv = cty.MapVal(f)
+		}
+		return llamaBodyWith(map[string]cty.Value{"ref": cty.StringVal(ref), "cmake_flags": fv})
+	}
+	cases := []struct {
+		name    string
+		prior   Prior
+		desired cty.Value
+		obs     cty.Value
+		action  Action
+		summary string
+		fields  []string
+		errHas  string
+	}{
+		{name: "nothing built yet", desired: body("b6800", cuda), obs: llamaObserved("", nil), action: Create, summary: "build b6800 with cmake",
+			fields: []string{"current (none)->/opt/sparkform/llama.cpp/current", "ref ->b6800"}},
+		{name: "current build matches", prior: applied, desired: body("b6800", cuda), obs: llamaObserved("aaaaaaaaaaaa", map[string]string{"aaaaaaaaaaaa": old}), action: NoOp},
+		{name: "new ref rebuilds", prior: applied, desired: body("b10900", cuda), obs: llamaObserved("aaaaaaaaaaaa", map[string]string{"aaaaaaaaaaaa": old}),
+			action: Update, summary: "build b10900 with cmake", fields: []string{"ref b6800->b10900"}},
+		{name: "back to an existing build switches", prior: applied, desired: body("b6800", cuda),
+			obs:    llamaObserved("bbbbbbbbbbbb", map[string]string{"aaaaaaaaaaaa": old, "bbbbbbbbbbbb": newer}),
+			action: Update, summary: "switch current to existing build builds/aaaaaaaaaaaa (b6800): no rebuild",
+			fields: []string{"ref b10900->b6800", "current builds/bbbbbbbbbbbb->builds/aaaaaaaaaaaa"}},
+		{name: "changed flag shows per key", prior: applied, desired: body("b6800", map[string]string{"GGML_CUDA": "ON", "CMAKE_CUDA_ARCHITECTURES": "bogus", "GGML_NATIVE": "OFF"}),
+			obs: llamaObserved("aaaaaaaaaaaa", map[string]string{"aaaaaaaaaaaa": old}), action: Update, summary: "build b6800",
+			fields: []string{`cmake_flags["CMAKE_CUDA_ARCHITECTURES"] 121a-real->bogus`, `cmake_flags["GGML_NATIVE"] ->OFF`}},
+		{name: "build whose server stopped running is rebuilt", prior: applied, desired: body("b6800", cuda),
+			obs:    llamaObserved("aaaaaaaaaaaa", map[string]string{"aaaaaaaaaaaa": old}, func(o map[string]cty.Value) { o["version"] = cty.StringVal("") }),
+			action: Update, summary: "rebuild b6800", fields: []string{"version (llama-server does not run)->(rebuilt) drift"}},
+		{name: "CUDA without nvcc is a plan error", desired: body("b6800", cuda),
+			obs:    llamaObserved("", nil, func(o map[string]cty.Value) { o["nvcc"] = cty.StringVal("") }),
+			errHas: "GGML_CUDA=ON needs nvcc; none in PATH or /usr/local/cuda/bin on this host: install the CUDA toolkit or set GGML_CUDA=OFF"},
+		{name: "CPU build without nvcc is fine", desired: body("b6800", map[string]string{"GGML_CUDA": "OFF"}),
+			obs: llamaObserved("", nil, func(o map[string]cty.Value) { o["nvcc"] = cty.StringVal("") }), action: Create, summary: "build b6800",
+			fields: []string{"current (none)->/opt/sparkform/llama.cpp/current", "ref ->b6800"}},
+		{name: "missing cmake is a plan error", desired: body("b6800", cuda),
+			obs:    llamaObserved("", nil, func(o map[string]cty.Value) { o["missing_tools"] = stringListVal([]string{"cmake"}) }),
+			errHas: "building needs cmake"},
+		{name: "destroy names what goes", prior: applied, desired: cty.NullVal(cty.DynamicPseudoType),
+			obs: llamaObserved("aaaaaaaaaaaa", map[string]string{"aaaaaaaaaaaa": old}), action: Delete, summary: "remove /opt/sparkform/llama.cpp/current",
+			fields: []string{"current /opt/sparkform/llama.cpp/current -> builds/aaaaaaaaaaaa->(null)", "builds /opt/sparkform/llama.cpp/builds (1 builds)->(null)", "src /opt/sparkform/llama.cpp/src->(null)"}},
+		{name: "destroy of nothing", desired: cty.NullVal(cty.DynamicPseudoType), obs: llamaObserved("", nil), action: NoOp},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := LlamaCpp{}.Diff(Instance{Type: "llama_cpp", Name: "cuda", Desired: c.desired, Prior: c.prior}, c.obs)
+			if c.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), c.errHas) {
+					t.Fatalf("want error containing %q, got %v (%+v)", c.errHas, err, d)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Action != c.action || !strings.HasPrefix(d.Summary, c.summary) {
+				t.Fatalf("diff = %s %q, want %s %q", d.Action, d.Summary, c.action, c.summary)
+			}
+			var got []string
+			for _, f := range d.Fields {
+				after := f.After
+				if f.AfterNull {
+					after = "(null)"
+				}
+				s := f.Path + " " + f.Before + "->" + after
+				if f.Drift {
+					s += " drift"
+				}
+				got = append(got, s)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.fields) && !(len(got) == 0 && len(c.fields) == 0) {
+				t.Fatalf("fields = %q\nwant     %q", got, c.fields)
+			}
+		})
+	}
+}
+
+func TestLlamaBuildIDDependsOnEveryInput(t *testing.T) {
+	base := llamaBuildID("b6800", "abc", map[string]string{"A": "1"}, []string{"llama-server"})
+	for name, id := range map[string]string{
+		"ref":     llamaBuildID("b6801", "abc", map[string]string{"A": "1"}, []string{"llama-server"}),
+		"commit":  llamaBuildID("b6800", "abd", map[string]string{"A": "1"}, []string{"llama-server"}),
+		"flags":   llamaBuildID("b6800", "abc", map[string]string{"A": "2"}, []string{"llama-server"}),
+		"targets": llamaBuildID("b6800", "abc", map[string]string{"A": "1"}, []string{"llama-cli"}),
+	} {
+		if id == base || !llamaBuildIDRe.MatchString(id) {
+			t.Errorf("changing the %s gives id %s (base %s)", name, id, base)
+		}
+	}
+	if llamaBuildID("r", "c", nil, []string{"b", "a"}) != llamaBuildID("r", "c", nil, []string{"a", "b"}) {
+		t.Error("target order must not matter")
+	}
+}
+
+func TestLlamaCppProbeRunsInLocalShell(t *testing.T) {
+	dir := t.TempDir()
+	in := Instance{Type: "llama_cpp", Name: "x", Desired: llamaBodyWith(map[string]cty.Value{"dir": cty.StringVal(dir + "/llama")})}
+	obs, err := LlamaCpp{}.Read(in, runProbe(t, LlamaCpp{}.Probe(in)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obs.GetAttr("current").AsString() != "" || len(stringMap(obs.GetAttr("builds"))) != 0 {
+		t.Fatalf("observed = %#v", obs)
+	}
+	// A fake build with a llama-server script: version and help are read through current.
+	b := dir + "/llama/builds/0123456789ab"
+	if err := os.MkdirAll(b+"/bin", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv := "#!/bin/sh\ncase $1 in --version) echo 'version: 6800 (19a5a3e)' >&2;; --help) cat <<'EOF'\n" + oldHelp + "EOF\n;; esac\n"
+	if err := os.WriteFile(b+"/bin/llama-server", []byte(srv), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(b+"/"+LlamaManifest, []byte(llamaManifestJSON("b6800", nil)), 0o644)
+	if err := os.Symlink("builds/0123456789ab", dir+"/llama/current"); err != nil {
+		t.Fatal(err)
+	}
+	obs, err = LlamaCpp{}.Read(in, runProbe(t, LlamaCpp{}.Probe(in)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obs.GetAttr("current").AsString() != "0123456789ab" || obs.GetAttr("version").AsString() != "version: 6800 (19a5a3e)" ||
+		fmt.Sprint(stringList(obs.GetAttr("supports"))) != "[--no-mmap --mlock]" {
+		t.Fatalf("observed = %#v", obs)
+	}
+}
