@@ -999,6 +999,10 @@ func (k Kernel) ensureSavedMode(ctx context.Context, h provider.Host, name, addr
 	}
 	update := false
 	if g.grubDefault != "saved" {
+		// Ubuntu ships /etc/default/grub.d; Debian does not (update-grub reads it when present).
+		if _, err := kernelRun(ctx, h, "mkdir -p /etc/default/grub.d\n", nil); err != nil {
+			return g, fmt.Errorf("creating /etc/default/grub.d: %w", err)
+		}
 		if err := h.WriteFile(ctx, KernelGrubDropIn(name), []byte(grubDropInContent(addr)), 0o644, "root"); err != nil {
 			return g, fmt.Errorf("writing %s: %w", KernelGrubDropIn(name), err)
 		}

@@ -212,11 +212,19 @@ func TestKernelLabUpgradeDowngradeFallbackHoldPinDestroy(t *testing.T) {
 		t.Fatalf("fresh host runs %s, want the stock %s", kv, lab.StockKernel)
 	}
 
+	// A host whose GRUB does not use the saved default (Ubuntu's stock GRUB_DEFAULT=0, and the
+	// lab's saved_entry=0 means "entry 0", i.e. the newest kernel): PrepareBoot must switch to
+	// saved mode with a drop-in and pin the saved default to the running kernel's id.
+	k.must("sed -i 's/^GRUB_DEFAULT=.*/GRUB_DEFAULT=0/' /etc/default/grub && update-grub 2>/dev/null")
+
 	// 1. Upgrade 6.11 → 6.17 with hold.
 	in := Instance{Type: "kernel", Name: "nvidia", Desired: kernelBody("6.17", "", true, "3m")}
 	obs, d := k.plan(in)
 	if d.Action != Create || !d.RequiresReboot || !strings.HasPrefix(d.Summary, lab.StockKernel+" → ") || !strings.Contains(d.Summary, "6.17") {
 		t.Fatalf("fresh host plan: %+v, want a create from %s to 6.17 with reboot", d, lab.StockKernel)
+	}
+	if f := d.Fields[len(d.Fields)-1]; f.Path != "grub_default" || f.Before != "0" || !strings.HasPrefix(f.After, "saved") {
+		t.Fatalf("plan must show GRUB_DEFAULT 0 → saved, last field is %+v", f)
 	}
 	pr := k.apply(in, obs, d)
 	if got := decodeKernelOriginal(pr.Original).release; got != "6.17.0-1014-nvidia" {
@@ -226,6 +234,9 @@ func TestKernelLabUpgradeDowngradeFallbackHoldPinDestroy(t *testing.T) {
 		t.Fatalf("apply must not change the running kernel (now %s)", kv)
 	}
 	bp := k.prepare(in, pr)
+	if dropIn := k.must("cat " + KernelGrubDropIn("nvidia")); !strings.Contains(dropIn, "GRUB_DEFAULT=saved") {
+		t.Fatalf("PrepareBoot did not write the GRUB_DEFAULT=saved drop-in: %q", dropIn)
+	}
 	if bp.ExpectKernel != "6.17.0-1014-nvidia" || bp.PreviousKernel != lab.StockKernel || bp.Timeout != 3*time.Minute ||
 		!strings.Contains(bp.Entry, ">gnulinux-6.17.0-1014-nvidia-advanced-") {
 		t.Fatalf("boot plan %+v", bp)
