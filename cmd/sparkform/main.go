@@ -19,6 +19,7 @@ Main commands:
 Other commands:
   drift      Read-only: which hosts differ from the configuration and the state
   history    List each host's generations (successful applies) and incidents
+  report     Model-load times per host and generation: table, CSV, JSON or SVG chart
   rollback   Return hosts to an earlier generation (plan, confirm, apply)
   show       Show a saved plan or the state
   state      Inspect or edit the state: list | show ADDR | rm ADDR
@@ -41,6 +42,7 @@ func commands() map[string]command {
 		"history":  runHistory,
 		"drift":    runDrift,
 		"rollback": runRollback,
+		"report":   runReport,
 	}
 }
 

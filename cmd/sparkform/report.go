@@ -1,0 +1,758 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sparkform/sparkform/state"
+)
+
+// reportNoResults is what report says when the state holds no smoke-test result yet.
+const reportNoResults = "No smoke-test results yet: they are recorded by apply (after changes) and by `sparkform test`."
+
+// report [DIR] [-format table|csv|json|svg] [-o FILE] [-state FILE] [-host H]...: the median
+// model-load seconds per host and per (generation, kernel, read-ahead, mode, test), from the
+// smoke-test results recorded in the state.
+func runReport(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("report", stderr)
+	var hosts multiFlag
+	fs.Var(&hosts, "host", "only this host (repeatable)")
+	statePath := fs.String("state", "", "state file (default DIR/sparkform.state.json)")
+	format := fs.String("format", "table", "output format: table, csv, json or svg")
+	outPath := fs.String("o", "", "write the report to this file (atomically) instead of standard output")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 1
+	}
+	dir, err := atMostOne("report", pos)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	if dir == "" {
+		dir = "."
+	}
+	render, ok := reportFormats[strings.ToLower(*format)]
+	if !ok {
+		return errorf(stderr, "unknown report format %q: use table, csv, json or svg", *format)
+	}
+	rf := runFlags{statePath: *statePath}
+	path := rf.stateFile(dir)
+	// Store.Load treats a missing file as a fresh state (right for apply); a report of nothing
+	// from a mistyped path would only mislead.
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return errorf(stderr, "no state file at %s: give the configuration directory or -state FILE; results are recorded by `sparkform apply`", path)
+	} else if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	st, err := state.NewStore(path).Load()
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	names := sortedKeysOf(st.Hosts)
+	if len(hosts) > 0 {
+		seen := map[string]bool{}
+		names = names[:0]
+		for _, h := range hosts {
+			if st.Hosts[h] == nil {
+				return errorf(stderr, "no host %q in the state %s", h, path)
+			}
+			if !seen[h] {
+				seen[h] = true
+				names = append(names, h)
+			}
+		}
+		sort.Strings(names)
+	}
+	rows := reportRows(st, names)
+
+	var buf bytes.Buffer
+	if err := render(&buf, rows); err != nil {
+		return errorf(stderr, "rendering the report: %v", err)
+	}
+	if len(rows) == 0 && *format != "table" {
+		// Machine formats stay well-formed (header only, [], an SVG saying so); say why on stderr.
+		fmt.Fprintln(stderr, reportNoResults)
+	}
+	if *outPath == "" {
+		if _, err := stdout.Write(buf.Bytes()); err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		return 0
+	}
+	if err := writeReportFile(*outPath, buf.Bytes(), 0o644); err != nil {
+		return errorf(stderr, "writing %s: %v", *outPath, err)
+	}
+	fmt.Fprintf(stdout, "Wrote %s (%s, %d rows).\n", *outPath, strings.ToLower(*format), len(rows))
+	return 0
+}
+
+var reportFormats = map[string]func(io.Writer, []*reportRow) error{
+	"table": writeReportTable,
+	"csv":   writeReportCSV,
+	"json":  writeReportJSON,
+	"svg":   writeReportSVG,
+}
+
+// reportRow is one line of the report: every TestRun of one host with the same generation,
+// kernel, read-ahead, mode and test.
+type reportRow struct {
+	Host       string `json:"host"`
+	Generation int    `json:"generation"` // 0 when the result named none
+	Kernel     string `json:"kernel"`
+	// ReadAhead is the read-ahead in KB from the "readahead.*" context ("8192"); with several
+	// devices of different values "nvme0n1=8192,nvme1n1=4096"; "" when none was recorded.
+	ReadAhead string `json:"read_ahead_kb"`
+	Mode      string `json:"mode"`
+	Test      string `json:"test"`
+	// MedianSeconds is the median of the results' Seconds (each already the median of its
+	// repeats), over the results that timed a load; nil when none did.
+	MedianSeconds *float64  `json:"median_seconds"`
+	Runs          int       `json:"runs"`    // timed repeats, all results together
+	Results       int       `json:"results"` // TestRuns aggregated
+	Passed        int       `json:"passed"`
+	Failed        int       `json:"failed"`
+	Result        string    `json:"result"`            // "ok" or "failed" (any result failed)
+	Message       string    `json:"message,omitempty"` // first line of the latest failure
+	FirstTime     time.Time `json:"first_time"`
+	LastTime      time.Time `json:"last_time"`
+
+	seconds []float64 // figures the median is taken over
+}
+
+type reportKey struct {
+	gen                          int
+	kernel, readAhead, mode, tst string
+}
+
+// reportRows aggregates the hosts' results, sorted by host, then time of the first result.
+func reportRows(st *state.State, hosts []string) []*reportRow {
+	var rows []*reportRow
+	for _, name := range hosts {
+		h := st.Hosts[name]
+		if h == nil {
+			continue
+		}
+		byKey := map[reportKey]*reportRow{}
+		var hostRows []*reportRow
+		for _, tr := range h.Tests {
+			if tr == nil {
+				continue
+			}
+			k := reportKey{tr.Generation, tr.Kernel, readAheadOf(tr.Context), tr.Mode, tr.Test}
+			r := byKey[k]
+			if r == nil {
+				r = &reportRow{Host: name, Generation: k.gen, Kernel: k.kernel, ReadAhead: k.readAhead, Mode: k.mode,
+					Test: k.tst, FirstTime: tr.Time.UTC(), LastTime: tr.Time.UTC()}
+				byKey[k] = r
+				hostRows = append(hostRows, r)
+			}
+			r.add(tr)
+		}
+		for _, r := range hostRows {
+			r.finish()
+		}
+		sort.SliceStable(hostRows, func(i, j int) bool { return hostRows[i].less(hostRows[j]) })
+		rows = append(rows, hostRows...)
+	}
+	return rows
+}
+
+func (r *reportRow) add(tr *state.TestRun) {
+	t := tr.Time.UTC()
+	if t.Before(r.FirstTime) {
+		r.FirstTime = t
+	}
+	if !t.Before(r.LastTime) {
+		r.LastTime = t
+		if !tr.Passed {
+			r.Message = reportFirstLine(tr.Message)
+		}
+	}
+	r.Results++
+	r.Runs += len(tr.Runs)
+	if tr.Passed {
+		r.Passed++
+	} else {
+		r.Failed++
+		if r.Message == "" {
+			r.Message = reportFirstLine(tr.Message)
+		}
+	}
+	// Seconds is 0 when no repeat became ready: a missing figure, not a fast load.
+	if tr.Seconds > 0 {
+		r.seconds = append(r.seconds, tr.Seconds)
+	}
+}
+
+func (r *reportRow) finish() {
+	if m, ok := reportMedian(r.seconds); ok {
+		r.MedianSeconds = &m
+	}
+	r.Result = "ok"
+	if r.Failed > 0 {
+		r.Result = "failed"
+	}
+}
+
+func (r *reportRow) less(o *reportRow) bool {
+	if !r.FirstTime.Equal(o.FirstTime) {
+		return r.FirstTime.Before(o.FirstTime)
+	}
+	if r.Generation != o.Generation {
+		return r.Generation < o.Generation
+	}
+	a := []string{r.Test, r.Kernel, r.ReadAhead, r.Mode}
+	b := []string{o.Test, o.Kernel, o.ReadAhead, o.Mode}
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// reportMedian of xs (mean of the middle two for an even count); false when xs is empty.
+func reportMedian(xs []float64) (float64, bool) {
+	if len(xs) == 0 {
+		return 0, false
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2], true
+	}
+	return (s[n/2-1] + s[n/2]) / 2, true
+}
+
+// readAheadOf reads the read-ahead from a result's context: the kb= of every "readahead.*"
+// entry. One value when the devices agree, else device=kb pairs in address order.
+func readAheadOf(ctx map[string]string) string {
+	type dev struct{ name, kb string }
+	var devs []dev
+	for _, addr := range sortedKeysOf(ctx) {
+		if !strings.HasPrefix(addr, "readahead.") {
+			continue
+		}
+		d := dev{name: strings.TrimPrefix(addr, "readahead.")}
+		for _, f := range strings.Fields(ctx[addr]) {
+			if v, ok := strings.CutPrefix(f, "kb="); ok {
+				d.kb = v
+			} else if v, ok := strings.CutPrefix(f, "device="); ok && v != "" {
+				d.name = v
+			}
+		}
+		if d.kb != "" {
+			devs = append(devs, d)
+		}
+	}
+	if len(devs) == 0 {
+		return ""
+	}
+	same := true
+	for _, d := range devs[1:] {
+		same = same && d.kb == devs[0].kb
+	}
+	if same {
+		return devs[0].kb
+	}
+	parts := make([]string, len(devs))
+	for i, d := range devs {
+		parts[i] = d.name + "=" + d.kb
+	}
+	return strings.Join(parts, ",")
+}
+
+func reportFirstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = strings.TrimSpace(s[:i])
+	}
+	return s
+}
+
+// shorten cuts s to at most n runes, marking the cut with "…".
+func reportShorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func reportDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (r *reportRow) genText() string {
+	if r.Generation == 0 {
+		return "-"
+	}
+	return strconv.Itoa(r.Generation)
+}
+
+func (r *reportRow) secondsText() string {
+	if r.MedianSeconds == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*r.MedianSeconds, 'f', 2, 64)
+}
+
+// testName is a test's address without its type for the table: "smoke_test.gpt-oss" → "gpt-oss".
+func reportTestName(addr string) string {
+	if n, ok := strings.CutPrefix(addr, "smoke_test."); ok {
+		return n
+	}
+	return addr
+}
+
+// writeReportTable writes aligned columns; a TEST column appears when the rows hold several tests.
+func writeReportTable(w io.Writer, rows []*reportRow) error {
+	if len(rows) == 0 {
+		_, err := fmt.Fprintln(w, reportNoResults)
+		return err
+	}
+	tests := map[string]bool{}
+	for _, r := range rows {
+		tests[r.Test] = true
+	}
+	withTest := len(tests) > 1
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := "HOST\tGEN\tKERNEL\tREAD_AHEAD\tMODE\tMEDIAN_S\tRUNS\tRESULT"
+	if withTest {
+		head = "HOST\tTEST\tGEN\tKERNEL\tREAD_AHEAD\tMODE\tMEDIAN_S\tRUNS\tRESULT"
+	}
+	fmt.Fprintln(tw, head)
+	for _, r := range rows {
+		result := "ok"
+		if r.Failed > 0 {
+			result = "FAILED"
+			if r.Passed > 0 {
+				result = fmt.Sprintf("FAILED %d of %d", r.Failed, r.Results)
+			}
+			if r.Message != "" {
+				result += ": " + reportShorten(r.Message, 60)
+			}
+		}
+		cols := []string{r.Host, r.genText(), reportDash(r.Kernel), reportDash(r.ReadAhead), reportDash(r.Mode), reportDash(r.secondsText()), strconv.Itoa(r.Runs), result}
+		if withTest {
+			cols = append([]string{r.Host, reportTestName(r.Test)}, cols[1:]...)
+		}
+		// Tabs or newlines inside a value would break the alignment: show them as spaces.
+		for i, c := range cols {
+			cols[i] = strings.Map(func(r rune) rune {
+				if r == '\t' || r == '\n' || r == '\r' {
+					return ' '
+				}
+				return r
+			}, c)
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	return tw.Flush()
+}
+
+var reportCSVHeader = []string{"host", "test", "generation", "kernel", "read_ahead_kb", "mode", "median_seconds",
+	"runs", "results", "passed", "failed", "result", "message", "first_time", "last_time"}
+
+func writeReportCSV(w io.Writer, rows []*reportRow) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(reportCSVHeader); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		gen := ""
+		if r.Generation != 0 {
+			gen = strconv.Itoa(r.Generation)
+		}
+		rec := []string{r.Host, r.Test, gen, r.Kernel, r.ReadAhead, r.Mode, r.secondsText(),
+			strconv.Itoa(r.Runs), strconv.Itoa(r.Results), strconv.Itoa(r.Passed), strconv.Itoa(r.Failed),
+			r.Result, r.Message, r.FirstTime.Format(time.RFC3339), r.LastTime.Format(time.RFC3339)}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func writeReportJSON(w io.Writer, rows []*reportRow) error {
+	if rows == nil {
+		rows = []*reportRow{}
+	}
+	return writeJSON(w, rows)
+}
+
+// writeReportFile replaces path with data: a temp file beside it, fsync, rename. A reader (a
+// browser reloading the chart) sees the old file or the new one, never half of it.
+func writeReportFile(path string, data []byte, perm os.FileMode) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// --- SVG chart ---
+
+// chartGroup is one cluster of bars: one host, test, kernel and read-ahead, one bar per mode.
+// Generations with the same kernel and read-ahead are pooled: the chart compares settings.
+type chartGroup struct {
+	host, test, kernel, readAhead string
+	gens                          []int
+	first                         time.Time
+	cells                         map[string]*chartCell // by mode
+}
+
+type chartCell struct {
+	seconds        []float64
+	runs, results  int
+	passed, failed int
+	message        string
+	last           time.Time
+}
+
+func (c *chartCell) median() (float64, bool) { return reportMedian(c.seconds) }
+
+// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
+var svgModePalette = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"}
+
+const svgFailedGrey = "#9a9a9a"
+
+// chartGroups pools the rows by host, test, kernel and read-ahead, in row order (host, then time).
+func chartGroups(rows []*reportRow) ([]*chartGroup, []string) {
+	var groups []*chartGroup
+	byKey := map[[4]string]*chartGroup{}
+	modeSet := map[string]bool{}
+	for _, r := range rows {
+		k := [4]string{r.Host, r.Test, r.Kernel, r.ReadAhead}
+		g := byKey[k]
+		if g == nil {
+			g = &chartGroup{host: r.Host, test: r.Test, kernel: r.Kernel, readAhead: r.ReadAhead, first: r.FirstTime, cells: map[string]*chartCell{}}
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		if r.Generation != 0 && !reportHasInt(g.gens, r.Generation) {
+			g.gens = append(g.gens, r.Generation)
+		}
+		modeSet[r.Mode] = true
+		c := g.cells[r.Mode]
+		if c == nil {
+			c = &chartCell{}
+			g.cells[r.Mode] = c
+		}
+		c.seconds = append(c.seconds, r.seconds...)
+		c.runs += r.Runs
+		c.results += r.Results
+		c.passed += r.Passed
+		c.failed += r.Failed
+		if r.Failed > 0 && (c.message == "" || !r.LastTime.Before(c.last)) {
+			c.message = r.Message
+		}
+		if r.LastTime.After(c.last) {
+			c.last = r.LastTime
+		}
+	}
+	for _, g := range groups {
+		sort.Ints(g.gens)
+	}
+	return groups, sortedKeysOf(modeSet)
+}
+
+func reportHasInt(xs []int, x int) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// esc escapes text for XML character data and attribute values.
+func svgEsc(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s)) // writes to a strings.Builder cannot fail
+	return b.String()
+}
+
+// px formats a coordinate: at most one decimal, stable across runs.
+func svgPx(v float64) string {
+	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
+}
+
+// niceAxis returns an axis maximum ≥ max and a tick step of 1, 2, 2.5 or 5 × 10^k, about 5 ticks.
+func svgNiceAxis(max float64) (top, step float64) {
+	if max <= 0 {
+		return 1, 0.2
+	}
+	raw := max / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if step = m * mag; step >= raw {
+			break
+		}
+	}
+	top = math.Ceil(max/step-1e-9) * step
+	return top, step
+}
+
+func svgTickLabel(v, step float64) string {
+	dec := 0
+	for s := step; s < 1 && dec < 6; s *= 10 {
+		dec++
+	}
+	if math.Abs(step*math.Pow(10, float64(dec))-math.Round(step*math.Pow(10, float64(dec)))) > 1e-9 {
+		dec++ // 2.5 × 10^k
+	}
+	return strconv.FormatFloat(v, 'f', dec, 64)
+}
+
+// SVG layout: horizontal bars, one band per host (a heading, then its groups in time order),
+// group labels left of the bars, an x axis in seconds with grid lines and ticks at the bottom.
+const (
+	svgWidth     = 980.0
+	svgPlotWidth = 520.0
+	svgBarH      = 16.0
+	svgBarGap    = 3.0
+	svgGroupGap  = 14.0
+	svgHostHead  = 30.0
+	svgCharW     = 6.6 // average width of a 12px sans-serif character, for label layout
+	svgLabelMax  = 48  // runes of a group label before it is shortened (the tooltip has it whole)
+)
+
+func writeReportSVG(w io.Writer, rows []*reportRow) error {
+	groups, modes := chartGroups(rows)
+	colour := map[string]string{}
+	for i, m := range modes {
+		colour[m] = svgModePalette[i%len(svgModePalette)]
+	}
+	multiTest := false
+	for _, g := range groups {
+		multiTest = multiTest || g.test != groups[0].test
+	}
+	label := func(g *chartGroup) string {
+		ra := "read-ahead default"
+		if g.readAhead != "" {
+			ra = "read-ahead " + g.readAhead + " KB"
+		}
+		s := reportDash(g.kernel) + " · " + ra
+		if multiTest {
+			s = reportTestName(g.test) + " · " + s
+		}
+		return s
+	}
+	genLabel := func(g *chartGroup) string {
+		switch len(g.gens) {
+		case 0:
+			return ""
+		case 1:
+			return "generation " + strconv.Itoa(g.gens[0])
+		}
+		parts := make([]string, len(g.gens))
+		for i, n := range g.gens {
+			parts[i] = strconv.Itoa(n)
+		}
+		return "generations " + strings.Join(parts, ", ")
+	}
+
+	// Left margin from the longest label, so labels never run into the bars.
+	longest := 0
+	for _, g := range groups {
+		longest = max(longest, len([]rune(reportShorten(label(g), svgLabelMax))), len([]rune(genLabel(g))))
+	}
+	plotX := math.Max(160, math.Min(40+float64(longest)*svgCharW, 400))
+	width := plotX + svgPlotWidth + 150 // room for the value labels right of the bars
+	width = math.Max(width, svgWidth*0.75)
+
+	maxSec := 0.0
+	for _, g := range groups {
+		for _, c := range g.cells {
+			if m, ok := c.median(); ok {
+				maxSec = math.Max(maxSec, m)
+			}
+		}
+	}
+	top, step := svgNiceAxis(maxSec)
+	scale := svgPlotWidth / top
+
+	var b bytes.Buffer
+	legendY := 76.0
+	plotTop := legendY + 26
+	// Height first: the viewBox must be known before the body.
+	y := plotTop
+	prevHost := ""
+	for _, g := range groups {
+		if g.host != prevHost {
+			y += svgHostHead
+			prevHost = g.host
+		}
+		y += svgGroupHeight(g) + svgGroupGap
+	}
+	if len(groups) == 0 {
+		y += 40
+	}
+	plotBottom := y
+	height := plotBottom + 52
+
+	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>`+"\n")
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" font-family="sans-serif" font-size="12" role="img">`+"\n",
+		svgPx(width), svgPx(height), svgPx(width), svgPx(height))
+	fmt.Fprintf(&b, "<title>%s</title>\n", svgEsc("sparkform: model-load time per host"))
+	b.WriteString("<defs>\n")
+	for i, m := range modes {
+		// Failed results with a figure: the mode's colour, hatched with white.
+		fmt.Fprintf(&b, `<pattern id="hatch-%d" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)"><path d="M0 0H6V6H0Z" fill="%s"/><path d="M0 0V6" stroke="#ffffff" stroke-width="3"/></pattern>`+"\n", i, colour[m])
+	}
+	b.WriteString("</defs>\n")
+	fmt.Fprintf(&b, `<rect class="background" x="0" y="0" width="%s" height="%s" fill="#ffffff"/>`+"\n", svgPx(width), svgPx(height))
+	fmt.Fprintf(&b, `<text x="20" y="30" font-size="18" font-weight="bold">%s</text>`+"\n", svgEsc("Model load time per host"))
+	fmt.Fprintf(&b, `<text x="20" y="50" fill="#555555">%s</text>`+"\n",
+		svgEsc("Median seconds until ready, by kernel and read-ahead; one bar per mode. Hatched or grey: failed."))
+
+	// Legend.
+	lx := 20.0
+	for _, m := range modes {
+		fmt.Fprintf(&b, `<rect class="swatch" x="%s" y="%s" width="12" height="12" fill="%s"/>`, svgPx(lx), svgPx(legendY-10), colour[m])
+		fmt.Fprintf(&b, `<text x="%s" y="%s">%s</text>`+"\n", svgPx(lx+16), svgPx(legendY), svgEsc(reportDash(m)))
+		lx += 16 + float64(len([]rune(reportDash(m))))*svgCharW + 22
+	}
+	fmt.Fprintf(&b, `<rect class="swatch" x="%s" y="%s" width="12" height="12" fill="%s"/>`, svgPx(lx), svgPx(legendY-10), svgFailedGrey)
+	fmt.Fprintf(&b, `<text x="%s" y="%s">%s</text>`+"\n", svgPx(lx+16), svgPx(legendY), svgEsc("failed, no time"))
+
+	// Grid and axis.
+	b.WriteString(`<g class="axis" stroke="#dddddd">` + "\n")
+	for v := 0.0; v <= top+step/2; v += step {
+		x := plotX + v*scale
+		fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s"/>`+"\n", svgPx(x), svgPx(plotTop), svgPx(x), svgPx(plotBottom))
+	}
+	b.WriteString("</g>\n")
+	fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333333"/>`+"\n", svgPx(plotX), svgPx(plotBottom), svgPx(plotX+svgPlotWidth), svgPx(plotBottom))
+	for v := 0.0; v <= top+step/2; v += step {
+		x := plotX + v*scale
+		fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333333"/>`, svgPx(x), svgPx(plotBottom), svgPx(x), svgPx(plotBottom+5))
+		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle">%s</text>`+"\n", svgPx(x), svgPx(plotBottom+18), svgEsc(svgTickLabel(v, step)))
+	}
+	fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle" fill="#333333">%s</text>`+"\n",
+		svgPx(plotX+svgPlotWidth/2), svgPx(plotBottom+38), svgEsc("seconds (median model load)"))
+
+	if len(groups) == 0 {
+		fmt.Fprintf(&b, `<text x="%s" y="%s" fill="#555555">%s</text>`+"\n", svgPx(plotX), svgPx(plotTop+24), svgEsc(reportNoResults))
+	}
+
+	// Bars.
+	y = plotTop
+	prevHost = ""
+	for _, g := range groups {
+		if g.host != prevHost {
+			y += svgHostHead
+			fmt.Fprintf(&b, `<text class="host" x="20" y="%s" font-size="14" font-weight="bold">%s</text>`+"\n", svgPx(y-9), svgEsc(g.host))
+			prevHost = g.host
+		}
+		fmt.Fprintf(&b, `<g class="group">`+"\n")
+		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end">%s</text>`+"\n",
+			svgPx(plotX-8), svgPx(y+12), svgEsc(reportShorten(label(g), svgLabelMax)))
+		if gl := genLabel(g); gl != "" {
+			fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end" font-size="10" fill="#666666">%s</text>`+"\n", svgPx(plotX-8), svgPx(y+25), svgEsc(gl))
+		}
+		by := y
+		for i, m := range modes {
+			c := g.cells[m]
+			if c == nil {
+				continue
+			}
+			sec, timed := c.median()
+			bw := 3.0 // a failed result without a time still gets a visible grey stub
+			fill := svgFailedGrey
+			if timed {
+				bw = math.Max(sec*scale, 1)
+				fill = colour[m]
+				if c.failed > 0 {
+					fill = fmt.Sprintf("url(#hatch-%d)", i)
+				}
+			}
+			tip := fmt.Sprintf("%s · %s · %s: ", g.host, label(g), reportDash(m))
+			if timed {
+				tip += strconv.FormatFloat(sec, 'f', 2, 64) + " s median"
+			} else {
+				tip += "no time"
+			}
+			tip += fmt.Sprintf(" (%d runs in %d results", c.runs, c.results)
+			if c.failed > 0 {
+				tip += fmt.Sprintf(", %d failed", c.failed)
+				if c.message != "" {
+					tip += ": " + c.message
+				}
+			}
+			tip += ")"
+			fmt.Fprintf(&b, `<rect class="bar" data-mode="%s" x="%s" y="%s" width="%s" height="%s" fill="%s"`, svgEsc(m), svgPx(plotX), svgPx(by), svgPx(bw), svgPx(svgBarH), fill)
+			if c.failed > 0 {
+				b.WriteString(` stroke="#b00020" stroke-width="1"`)
+			}
+			fmt.Fprintf(&b, `><title>%s</title></rect>`+"\n", svgEsc(tip))
+			val := ""
+			if timed {
+				val = strconv.FormatFloat(sec, 'f', 1, 64) + " s"
+			}
+			if c.failed > 0 {
+				if val != "" {
+					val += " · "
+				}
+				if c.passed > 0 {
+					val += fmt.Sprintf("failed %d of %d", c.failed, c.results)
+				} else {
+					val += "failed"
+				}
+			}
+			colourText := "#222222"
+			if c.failed > 0 {
+				colourText = "#b00020"
+			}
+			fmt.Fprintf(&b, `<text x="%s" y="%s" fill="%s">%s</text>`+"\n", svgPx(plotX+bw+5), svgPx(by+12), colourText, svgEsc(val))
+			by += svgBarH + svgBarGap
+		}
+		b.WriteString("</g>\n")
+		y += svgGroupHeight(g) + svgGroupGap
+	}
+	b.WriteString("</svg>\n")
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// groupHeight is the height of a group's bars, at least the two label lines.
+func svgGroupHeight(g *chartGroup) float64 {
+	n := float64(len(g.cells))
+	return math.Max(n*svgBarH+(n-1)*svgBarGap, 28)
+}
