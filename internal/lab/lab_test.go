@@ -1,0 +1,487 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// One fleet is shared by the tests of this package (booting is cheap, but building the image
+// the first time is not); each test uses hosts in a way the others do not depend on.
+var (
+	sharedOnce sync.Once
+	shared     *Lab
+	sharedErr  error
+	sharedDir  string
+)
+
+const testSubnet = 10
+
+func sharedOptions() Options {
+	var log bytes.Buffer
+	return Options{Dir: sharedDir, N: 3, Subnet: testSubnet, NoNvcc: []string{"spark-03"}, RebootDelay: time.Second, Log: &log}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := shared.Down(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "lab down:", err)
+			code = 1
+		}
+		cancel()
+	}
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
+}
+
+// fleet returns the shared 3-host lab (spark-03 without nvcc), skipping when this machine cannot
+// run a lab.
+func fleet(t *testing.T) *Lab {
+	t.Helper()
+	if err := Preflight(); err != nil {
+		t.Skipf("lab tests need root and the lab's tools: %v", err)
+	}
+	sharedOnce.Do(func() {
+		sharedDir, sharedErr = os.MkdirTemp("", "sparkform-lab-test-")
+		if sharedErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		shared, sharedErr = Up(ctx, sharedOptions())
+	})
+	if sharedErr != nil {
+		t.Fatalf("lab up: %v", sharedErr)
+	}
+	return shared
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// run is SSH that fails the test on error and returns trimmed stdout.
+func run(t *testing.T, l *Lab, host, user, cmd string) string {
+	t.Helper()
+	out, _, err := l.SSH(ctxT(t, 3*time.Minute), host, user, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// sshTry runs the OpenSSH client with a short connect timeout and returns its combined output and
+// error, for the fault tests that expect failures.
+func sshTry(l *Lab, host string, timeout time.Duration) (string, error) {
+	h, _ := l.Host(host)
+	args := append([]string{"-o", fmt.Sprintf("ConnectTimeout=%d", int(timeout.Seconds()))}, l.SSHOptions()...)
+	args = append(args, "-l", "root", h.Address, "true")
+	out, err := exec.Command("ssh", args...).CombinedOutput()
+	return string(out), err
+}
+
+func bootID(t *testing.T, l *Lab, host string) string {
+	return run(t, l, host, "root", "cat /proc/sys/kernel/random/boot_id")
+}
+
+func TestUpLogsInAsRootAndDeployWithStrictHostKeysAndSftp(t *testing.T) {
+	l := fleet(t)
+	hcl, err := os.ReadFile(l.HostsHCLPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`host "spark-02" {
+  address         = "127.0.%d.102"
+  port            = 22
+  user            = "root"
+  identity_file   = %q
+  known_hosts     = %q
+  host_key_policy = "strict"
+  labels          = { lab = "true" }
+}
+`, testSubnet, l.KeyPath(), l.KnownHostsPath())
+	if !strings.Contains(string(hcl), want) {
+		t.Errorf("hosts.hcl lacks\n%s\ngot:\n%s", want, hcl)
+	}
+	for _, h := range l.Hosts() {
+		if got := run(t, l, h.Name, "root", "hostname; id -un"); got != h.Name+"\nroot" {
+			t.Errorf("%s as root: got %q", h.Name, got)
+		}
+		if got := run(t, l, h.Name, "deploy", "id -un; sudo -n true && echo sudo-ok"); got != "deploy\nsudo-ok" {
+			t.Errorf("%s as deploy: got %q", h.Name, got)
+		}
+	}
+	// A host key that is not the one in known_hosts must be refused (strict checking is real).
+	bad := filepath.Join(t.TempDir(), "known_hosts")
+	kh, _ := os.ReadFile(l.KnownHostsPath())
+	lines := strings.Split(strings.TrimSpace(string(kh)), "\n")
+	swapped := strings.Fields(lines[0])[0] + " " + strings.Join(strings.Fields(lines[1])[1:], " ") + "\n"
+	if err := os.WriteFile(bad, []byte(swapped), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h1 := l.Hosts()[0]
+	args := append([]string{"-o", "UserKnownHostsFile=" + bad}, l.SSHOptions()...)
+	if out, err := exec.Command("ssh", append(args, "-l", "root", h1.Address, "true")...).CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "HOST IDENTIFICATION HAS CHANGED") {
+		t.Errorf("ssh with a wrong known host key: err=%v out=%s", err, out)
+	}
+	// sftp (internal-sftp) in batch mode: put then get back
+	dir := t.TempDir()
+	src := filepath.Join(dir, "up.txt")
+	if err := os.WriteFile(src, []byte("over sftp\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	batch := filepath.Join(dir, "batch")
+	back := filepath.Join(dir, "back.txt")
+	if err := os.WriteFile(batch, []byte(fmt.Sprintf("put %s /tmp/up.txt\nget /tmp/up.txt %s\n", src, back)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sftpArgs := append(append([]string{"-b", batch}, l.SSHOptions()...), "deploy@"+h1.Address)
+	if out, err := exec.Command("sftp", sftpArgs...).CombinedOutput(); err != nil {
+		t.Fatalf("sftp: %v: %s", err, out)
+	}
+	if got, _ := os.ReadFile(back); string(got) != "over sftp\n" {
+		t.Errorf("sftp round trip: got %q", got)
+	}
+}
+
+func TestHostsDoNotShareSysctlSysfsOrPackages(t *testing.T) {
+	l := fleet(t)
+	realBefore, _ := os.ReadFile("/proc/sys/vm/swappiness")
+	run(t, l, "spark-01", "root", "sysctl -w vm.swappiness=7 && echo 4096 > /sys/block/nvme0n1/queue/read_ahead_kb")
+	if got := run(t, l, "spark-01", "root", "sysctl -n vm.swappiness; cat /sys/block/nvme0n1/queue/read_ahead_kb"); got != "7\n4096" {
+		t.Fatalf("spark-01 after writes: %q", got)
+	}
+	realAfter, _ := os.ReadFile("/proc/sys/vm/swappiness")
+	if string(realBefore) != string(realAfter) || strings.TrimSpace(string(realAfter)) == "7" {
+		t.Errorf("real machine's swappiness changed: %q -> %q", realBefore, realAfter)
+	}
+	if got := run(t, l, "spark-02", "root", "sysctl -n vm.swappiness; cat /sys/block/nvme0n1/queue/read_ahead_kb"); got != strings.TrimSpace(string(realAfter))+"\n128" {
+		t.Errorf("spark-02 sees %q", got)
+	}
+	// /proc/sys outside vm is read-only inside a host
+	if _, _, err := l.SSH(ctxT(t, time.Minute), "spark-01", "root", "sysctl -w kernel.pid_max=40000"); err == nil {
+		t.Errorf("kernel.pid_max was writable inside a host")
+	}
+	run(t, l, "spark-02", "root", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-nvidia-6.17 >/dev/null")
+	if got := run(t, l, "spark-02", "root", "dpkg-query -W -f='${Depends}' linux-nvidia-6.17"); got != "linux-image-nvidia-6.17 (= 6.17.0-1014.14)" {
+		t.Errorf("Depends of linux-nvidia-6.17: %q", got)
+	}
+	if got := run(t, l, "spark-02", "root", "dpkg-query -W -f='${Status}' linux-image-6.17.0-1014-nvidia"); got != "install ok installed" {
+		t.Errorf("spark-02 linux-image-6.17.0-1014-nvidia: %q", got)
+	}
+	if got := run(t, l, "spark-02", "root", "grep -c \"gnulinux-6.17.0-1014-nvidia-advanced-\" /boot/grub/grub.cfg"); got != "1" {
+		t.Errorf("update-grub did not list the new kernel on spark-02: %q", got)
+	}
+	if out := run(t, l, "spark-01", "root", "dpkg-query -W -f='${Status}' linux-image-6.17.0-1014-nvidia >/dev/null 2>&1 || echo not-installed; ls /boot"); !strings.HasPrefix(out, "not-installed") || strings.Contains(out, "6.17") {
+		t.Errorf("spark-01 shows spark-02's kernel package: %q", out)
+	}
+}
+
+func TestRebootNewBootIDAndKernelFollowsGrub(t *testing.T) {
+	l := fleet(t)
+	const host = "spark-02"
+	run(t, l, host, "root", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-image-6.14.0-1015-nvidia linux-image-7.0.0-1019-nvidia linux-nvidia-6.17-broken >/dev/null")
+	uuid := run(t, l, host, "root", `grep -o "gnulinux-advanced-[^']*" /boot/grub/grub.cfg | sed 's/gnulinux-advanced-//'`)
+	if !regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(uuid) {
+		t.Fatalf("no root UUID in grub.cfg ids: %q", uuid)
+	}
+	reboot := func(how string) {
+		t.Helper()
+		ctx := ctxT(t, 90*time.Second)
+		if how == "ssh" {
+			// the in-host reboot command: the session is cut, as on a real host
+			_, _, _ = l.SSH(ctx, host, "root", "reboot")
+		} else if err := l.Reboot(ctx, host); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.WaitUp(ctx, host); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id0 := bootID(t, l, host)
+	saved := fmt.Sprintf("gnulinux-advanced-%s>gnulinux-6.14.0-1015-nvidia-advanced-%s", uuid, uuid)
+	run(t, l, host, "root", "grub-set-default "+shellQuote(saved))
+	reboot("api")
+	id1 := bootID(t, l, host)
+	if id1 == id0 {
+		t.Errorf("boot_id unchanged across reboot: %s", id0)
+	}
+	if got := run(t, l, host, "root", "uname -r; cat /proc/sys/kernel/osrelease; python3 -c 'import platform; print(platform.release())'"); got != "6.14.0-1015-nvidia\n6.14.0-1015-nvidia\n6.14.0-1015-nvidia" {
+		t.Errorf("after grub-set-default: %q", got)
+	}
+	// one-shot: by title path this time
+	run(t, l, host, "deploy", "sudo grub-reboot 'Advanced options for Ubuntu>Ubuntu, with Linux 7.0.0-1019-nvidia'")
+	reboot("ssh")
+	if got := run(t, l, host, "root", "uname -r"); got != "7.0.0-1019-nvidia" {
+		t.Errorf("after grub-reboot: uname -r = %q", got)
+	}
+	if got := run(t, l, host, "root", "grub-editenv list"); !strings.Contains(got, "saved_entry="+saved) || !strings.Contains(got, "next_entry=\n") && !strings.HasSuffix(got, "next_entry=") {
+		t.Errorf("grubenv after a one-shot boot: %q", got)
+	}
+	reboot("api")
+	if got := run(t, l, host, "root", "uname -r"); got != "6.14.0-1015-nvidia" {
+		t.Errorf("grub-reboot applied to more than one boot: uname -r = %q", got)
+	}
+	// a kernel that fails to boot: unreachable for a while, then back on the saved default
+	broken := fmt.Sprintf("gnulinux-advanced-%s>gnulinux-%s-advanced-%s", uuid, BrokenKernel, uuid)
+	run(t, l, host, "root", "grub-reboot "+shellQuote(broken))
+	before := bootID(t, l, host)
+	ctx := ctxT(t, 2*time.Minute)
+	if err := l.Reboot(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := l.Host(host)
+	sawBroken := false
+	for !sawBroken && ctx.Err() == nil {
+		st, _ := l.Status(ctx)
+		for _, s := range st {
+			if s.Name == host && s.Kernel == BrokenKernel {
+				sawBroken = true
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !sawBroken {
+		t.Fatal("status never showed the broken kernel booting")
+	}
+	if err := sshBanner(ctx, h, time.Second); err == nil {
+		t.Errorf("sshd answered while the broken kernel was booting")
+	}
+	if err := l.WaitUp(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, l, host, "root", "uname -r"); got != "6.14.0-1015-nvidia" {
+		t.Errorf("after the broken kernel: uname -r = %q, want the saved default", got)
+	}
+	if after := bootID(t, l, host); after == before {
+		t.Errorf("boot_id unchanged after the failed boot")
+	}
+}
+
+func TestFaultsPartitionFreezeCrash(t *testing.T) {
+	l := fleet(t)
+	const host = "spark-03"
+	ctx := ctxT(t, 2*time.Minute)
+	if err := l.Partition(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := sshTry(l, host, 2*time.Second); err == nil || !strings.Contains(out, "timed out") {
+		t.Errorf("partitioned: err=%v out=%q, want a connect timeout", err, out)
+	}
+	if out, err := sshTry(l, "spark-01", 5*time.Second); err != nil {
+		t.Errorf("partitioning spark-03 cut spark-01: %v %s", err, out)
+	}
+	if err := l.Heal(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := sshTry(l, host, 5*time.Second); err != nil {
+		t.Errorf("healed: %v %s", err, out)
+	}
+
+	if err := l.Freeze(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := l.Status(ctx); st[2].State != "frozen" {
+		t.Errorf("status of a frozen host: %+v", st[2])
+	}
+	if out, err := sshTry(l, host, 2*time.Second); err == nil || !strings.Contains(out, "banner exchange") {
+		t.Errorf("frozen: err=%v out=%q, want a banner exchange timeout", err, out)
+	}
+	if err := l.Thaw(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := sshTry(l, host, 5*time.Second); err != nil {
+		t.Errorf("thawed: %v %s", err, out)
+	}
+
+	before := bootID(t, l, host)
+	if err := l.Crash(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := sshTry(l, host, 2*time.Second); err == nil || !strings.Contains(out, "Connection refused") {
+		t.Errorf("crashed: err=%v out=%q, want connection refused", err, out)
+	}
+	if err := l.WaitUp(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if after := bootID(t, l, host); after == before {
+		t.Errorf("boot_id unchanged after a crash")
+	}
+}
+
+func TestPowerOffStaysOffUntilPowerOn(t *testing.T) {
+	l := fleet(t)
+	const host = "spark-03"
+	ctx := ctxT(t, time.Minute)
+	if err := l.PowerOff(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // longer than the reboot delay
+	if st, _ := l.Status(ctx); st[2].State != "off" {
+		t.Errorf("after power off: %+v", st[2])
+	}
+	if err := l.PowerOn(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitUp(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUpTwiceIsNoOp(t *testing.T) {
+	l := fleet(t)
+	ctx := ctxT(t, time.Minute)
+	before, err := l.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Up(ctx, sharedOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := again.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range before {
+		if before[i].BootID == "" || before[i].BootID != after[i].BootID || after[i].State != "up" {
+			t.Errorf("second Up changed %s: %+v -> %+v", before[i].Name, before[i], after[i])
+		}
+	}
+	opened, err := Open(sharedDir)
+	if err != nil || len(opened.Hosts()) != 3 {
+		t.Errorf("Open: %v %v", opened, err)
+	}
+}
+
+// labProcesses lists processes that belong to the lab in dir: its scripts, or anything whose root
+// or command line lies under dir (the hosts' sshd and init run chrooted into hosts/*/merged).
+func labProcesses(dir string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		root, _ := os.Readlink("/proc/" + e.Name() + "/root")
+		if strings.Contains(string(cmdline), dir) || strings.HasPrefix(root, dir) {
+			found = append(found, e.Name()+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return found
+}
+
+func TestDownLeavesNoProcessMountOrNftTable(t *testing.T) {
+	if err := Preflight(); err != nil {
+		t.Skipf("lab tests need root and the lab's tools: %v", err)
+	}
+	dir := t.TempDir()
+	ctx := ctxT(t, 5*time.Minute)
+	l, err := Up(ctx, Options{Dir: dir, N: 2, Subnet: testSubnet + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Partition(ctx, "spark-02"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Freeze(ctx, "spark-01"); err != nil {
+		t.Fatal(err)
+	}
+	if len(labProcesses(dir)) < 6 {
+		t.Fatalf("expected supervisor, unshare, init and sshd per host, got %q", labProcesses(dir))
+	}
+	if err := l.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p := labProcesses(dir); len(p) > 0 {
+		t.Errorf("processes left after Down: %q", p)
+	}
+	if out, _ := exec.Command("nft", "list", "tables").CombinedOutput(); strings.Contains(string(out), l.NftTable()) {
+		t.Errorf("nft table %s left after Down: %s", l.NftTable(), out)
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), dir) {
+		t.Errorf("mounts left after Down")
+	}
+	st, _ := l.Status(ctx)
+	for _, s := range st {
+		if s.State != "down" {
+			t.Errorf("after Down: %+v", s)
+		}
+	}
+	// the lab comes back with its disks
+	l, err = Up(ctx, Options{Dir: dir, N: 2, Subnet: testSubnet + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLlamaCppStandInBuildsBothTagsAndServes(t *testing.T) {
+	l := fleet(t)
+	build := func(host, tag, extra string) string {
+		t.Helper()
+		return run(t, l, host, "deploy", fmt.Sprintf(`set -e; rm -rf ~/llama-%[1]s; git clone -q /srv/git/llama.cpp.git ~/llama-%[1]s; cd ~/llama-%[1]s
+git -c advice.detachedHead=false checkout -q %[1]s
+cmake -B build %[2]s >/dev/null; cmake --build build --config Release --target llama-server -j 2 >/dev/null
+./build/bin/llama-server --version 2>&1; ./build/bin/llama-server --help`, tag, extra))
+	}
+	old := build("spark-01", "b6800", "-DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=121a-real")
+	if !regexp.MustCompile(`(?m)^version: 6800 \([0-9a-f]{7,}\)$`).MatchString(old) || !strings.Contains(old, "--no-mmap") || strings.Contains(old, "--load-mode") {
+		t.Errorf("b6800: %s", old)
+	}
+	if !strings.Contains(old, "CUDA 13.0, archs 121a-real") {
+		t.Errorf("b6800 with GGML_CUDA=ON does not report CUDA: %s", old)
+	}
+	newer := build("spark-01", "b10900", "")
+	if !strings.Contains(newer, "version: 0.4.1-dev (build 10900, commit ") || strings.Contains(newer, "--no-mmap") || !strings.Contains(newer, "--load-mode") {
+		t.Errorf("b10900: %s", newer)
+	}
+	if _, _, err := l.SSH(ctxT(t, time.Minute), "spark-01", "deploy", "cd ~/llama-b6800 && cmake -B bad -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=sm_121"); err == nil {
+		t.Errorf("an invalid CMAKE_CUDA_ARCHITECTURES configured")
+	}
+	run(t, l, "spark-03", "deploy", "git clone -q /srv/git/llama.cpp.git ~/l && test ! -e /usr/local/cuda/bin/nvcc")
+	if _, stderr, err := l.SSH(ctxT(t, time.Minute), "spark-03", "deploy", "cd ~/l && cmake -B build -DGGML_CUDA=ON"); err == nil || !strings.Contains(stderr, "CUDA Toolkit not found") {
+		t.Errorf("GGML_CUDA=ON without nvcc: err=%v stderr=%s", err, stderr)
+	}
+	// the old server announces "HTTP server is listening" before loading, then the ready line
+	out := run(t, l, "spark-01", "deploy", `cd ~/llama-b6800 && (./build/bin/llama-server -m /models/gpt-oss-120b.gguf --port 18080 --no-mmap > /tmp/server.log 2>&1 &)
+for i in $(seq 100); do grep -q 'server is listening on' /tmp/server.log && break; sleep 0.1; done
+python3 -c 'import urllib.request; r = urllib.request.urlopen("http://127.0.0.1:18080/health"); print(r.status, r.read().decode())'
+pkill -x llama-server; cat /tmp/server.log`)
+	if !strings.Contains(out, `200 {"status":"ok"}`) {
+		t.Errorf("/health: %s", out)
+	}
+	early := strings.Index(out, "main: HTTP server is listening")
+	ready := strings.Index(out, "main: server is listening on http://127.0.0.1:18080 - starting the main loop")
+	if early < 0 || ready < 0 || early > ready || !strings.Contains(out, "mmap = false") {
+		t.Errorf("server log (early at %d, ready at %d): %s", early, ready, out)
+	}
+}
+
+func TestFastsafetensorsWheelInstallsInVenv(t *testing.T) {
+	l := fleet(t)
+	got := run(t, l, "spark-02", "deploy", `set -e; python3 -m venv ~/venv; ~/venv/bin/pip install -q --no-index --find-links /srv/wheels fastsafetensors==0.3.2
+~/venv/bin/python -c 'import fastsafetensors as f; print(f.__version__)'`)
+	if got != "0.3.2" {
+		t.Errorf("fastsafetensors version: %q", got)
+	}
+}
