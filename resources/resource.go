@@ -196,3 +196,36 @@ type Rebooter interface {
 	PrepareBoot(ctx context.Context, h provider.Host, in Instance, applied Prior) (BootPlan, error)
 	ConfirmBoot(ctx context.Context, h provider.Host, in Instance, applied Prior, bp BootPlan) error
 }
+
+// BootReverter is implemented by Rebooter types that can undo a confirmed boot: make
+// bp.PreviousKernel the default again. The engine uses it when a smoke test with
+// on_failure = "rollback" fails after a kernel change; it then reboots and verifies.
+type BootReverter interface {
+	RevertBoot(ctx context.Context, h provider.Host, in Instance, applied Prior, bp BootPlan) error
+}
+
+// TestContext is what the engine tells a test about the host it runs on.
+type TestContext struct {
+	Kernel string // running kernel
+	// Baseline returns the seconds of the last passed result of this test in mode, if any:
+	// the reference for a regression check.
+	Baseline func(mode string) (seconds float64, ok bool)
+}
+
+// TestOutcome is one mode's result on one host.
+type TestOutcome struct {
+	Mode    string
+	Seconds float64   // median of Runs (0 when none became ready)
+	Runs    []float64 // seconds of each repeat that became ready
+	Passed  bool
+	Message string // on failure: host, mode, figure, threshold, and the tail of the output
+}
+
+// Tester is implemented by check types (smoke_test) that change nothing: the engine runs them
+// on a host after its changes (and reboot), and `sparkform test` runs them on demand. Their Diff
+// is always NoOp. An error means the test could not run at all (e.g. the command is missing).
+type Tester interface {
+	Test(ctx context.Context, h provider.Host, in Instance, tc TestContext, log func(string)) ([]TestOutcome, error)
+	// RollbackOnFailure reports whether a failure should undo this apply's kernel change.
+	RollbackOnFailure(desired cty.Value) bool
+}

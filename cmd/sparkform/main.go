@@ -17,6 +17,7 @@ Main commands:
   fmt        Rewrite configuration files in canonical format
 
 Other commands:
+  test       Run the smoke tests now (model-load timing) and record the results
   drift      Read-only: which hosts differ from the configuration and the state
   history    List each host's generations (successful applies) and incidents
   report     Model-load times per host and generation: table, CSV, JSON or SVG chart
@@ -41,6 +42,7 @@ func commands() map[string]command {
 		"lab":      runLab,
 		"history":  runHistory,
 		"drift":    runDrift,
+		"test":     runTest,
 		"rollback": runRollback,
 		"report":   runReport,
 	}

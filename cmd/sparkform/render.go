@@ -60,6 +60,13 @@ func renderPlan(w io.Writer, p *engine.Plan) {
 			}
 			renderChange(w, ch)
 		}
+		for _, ch := range h.Changes {
+			if r, ok := resources.Lookup(ch.Type); ok && ch.Action == resources.NoOp {
+				if _, isTester := r.(resources.Tester); isTester {
+					fmt.Fprintf(w, "  # %s will run after the changes\n", ch.Addr)
+				}
+			}
+		}
 		fmt.Fprintln(w)
 	}
 	renderPlanSummary(w, p)
@@ -172,6 +179,10 @@ func renderEvent(w io.Writer, ev engine.Event) {
 		fmt.Fprintf(w, "%s: %s: %s\n", ev.Host, ev.Addr, ev.Message)
 	case "host_failed":
 		fmt.Fprintf(w, "%s: failed: %s\n", ev.Host, firstLine(ev.Message))
+	case "test_start":
+		fmt.Fprintf(w, "%s: %s: testing (%s)...\n", ev.Host, ev.Addr, ev.Message)
+	case "test_done":
+		fmt.Fprintf(w, "%s: %s: %s\n", ev.Host, ev.Addr, ev.Message)
 	case "host_done":
 		fmt.Fprintf(w, "%s: done: %s\n", ev.Host, ev.Message)
 	case "rollout_batch", "rollout_pause", "rollout_stopped":

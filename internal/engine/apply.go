@@ -238,8 +238,10 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 		}
 		hr.Applied = append(hr.Applied, c.Addr)
 	}
+	kernel := hp.Kernel
+	var booted []bootApplied
 	if len(rebootChanges) > 0 {
-		status, err := applyWithReboot(ctx, h, hp, rebootChanges, opts, em, rec)
+		done, facts, status, err := applyWithReboot(ctx, h, hp, rebootChanges, opts, em, rec)
 		if err != nil {
 			if status == StatusRolledBack || status == StatusFailed && errors.Is(err, errNotBack) {
 				kind := "rolled_back"
@@ -252,13 +254,45 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 			}
 			return fail(status, err)
 		}
+		booted, kernel = done, facts.Kernel
 		for _, c := range rebootChanges {
 			hr.Applied = append(hr.Applied, c.Addr)
 		}
 	}
+	runs, err := runTests(ctx, h, hp, kernel, em, rec)
+	if err != nil {
+		return fail(StatusFailed, err)
+	}
+	if msg := failedRuns(runs); msg != "" {
+		if err := rec.testRuns(hp.Name, runs, 0); err != nil {
+			return fail(StatusFailed, fmt.Errorf("%s (and state could not record it: %v)", msg, err))
+		}
+		if !wantsRollback(hp, runs) {
+			return fail(StatusFailed, errors.New(msg))
+		}
+		if len(booted) == 0 {
+			return fail(StatusFailed, fmt.Errorf("%s (on_failure = rollback, but this apply changed no kernel: nothing to roll back)", msg))
+		}
+		facts, rerr := revertBoot(ctx, h, hp, booted, em, rec)
+		if rerr != nil {
+			return fail(StatusFailed, fmt.Errorf("%s; rolling back failed: %v", msg, rerr))
+		}
+		rb := fmt.Sprintf("rolled back: %s back on %s after the smoke test failed on %s: %s", hp.Name, facts.Kernel, kernel, msg)
+		if ierr := rec.incident(hp.Name, "rolled_back", rb); ierr != nil {
+			rb += fmt.Sprintf(" (state could not record it: %v)", ierr)
+		}
+		// Measure the previous kernel too, so the report shows both.
+		if again, err := runTests(ctx, h, hp, facts.Kernel, em, rec); err == nil {
+			rec.testRuns(hp.Name, again, 0)
+		}
+		return fail(StatusRolledBack, errors.New(rb))
+	}
 	n, err := rec.generation(hp.Name, p.ConfigHash, p.Note)
 	if err != nil {
 		return fail(StatusFailed, fmt.Errorf("applied, but the generation could not be saved: %w", err))
+	}
+	if err := rec.testRuns(hp.Name, runs, n); err != nil {
+		return fail(StatusFailed, fmt.Errorf("applied, but the test results could not be saved: %w", err))
 	}
 	hr.Status, hr.Generation = StatusApplied, n
 	em.emit(Event{Host: hp.Name, Kind: "host_done", Message: fmt.Sprintf("%d applied, generation %d", len(hr.Applied), n)})

@@ -32,63 +32,105 @@ echo rebooting`
 // bootFactsScript reads what proves which boot a host is in.
 const bootFactsScript = factsProbe
 
+// bootApplied is one change that needed a reboot, as applied and booted.
+type bootApplied struct {
+	c  *Change
+	pr resources.Prior
+	rb resources.Rebooter
+	bp resources.BootPlan
+}
+
 // applyWithReboot applies the changes that need a reboot and runs the try-once sequence of
 // resources.Rebooter: prepare (next boot only), reboot, wait over a fresh connection for a
 // new well-formed boot_id, verify the kernel, and only then confirm (make it the default).
-// It returns the host status to report and the error.
-func applyWithReboot(ctx context.Context, h provider.Host, hp *HostPlan, changes []*Change, opts Options, em *emitter, rec *recorder) (string, error) {
-	type applied struct {
-		c  *Change
-		pr resources.Prior
-		rb resources.Rebooter
-		bp resources.BootPlan
-	}
-	var done []applied
+// It returns what was booted, the facts of the new boot, the host status to report and the error.
+func applyWithReboot(ctx context.Context, h provider.Host, hp *HostPlan, changes []*Change, opts Options, em *emitter, rec *recorder) ([]bootApplied, HostFacts, string, error) {
+	var done []bootApplied
 	for _, c := range changes {
 		pr, err := applyChange(ctx, h, hp, c, opts, em, rec, true)
 		if err != nil {
-			return StatusFailed, err
+			return nil, HostFacts{}, StatusFailed, err
 		}
 		r, _ := resources.Lookup(c.Type)
 		rb, ok := r.(resources.Rebooter)
 		if !ok {
-			return StatusFailed, fmt.Errorf("%s requires a reboot but its type does not implement the boot sequence", c.Addr)
+			return nil, HostFacts{}, StatusFailed, fmt.Errorf("%s requires a reboot but its type does not implement the boot sequence", c.Addr)
 		}
-		done = append(done, applied{c: c, pr: pr, rb: rb})
+		done = append(done, bootApplied{c: c, pr: pr, rb: rb})
 	}
 	var last resources.BootPlan
 	for i := range done {
 		bp, err := done[i].rb.PrepareBoot(ctx, h, done[i].c.instance(), done[i].pr)
 		if err != nil {
-			return StatusFailed, fmt.Errorf("%s: preparing the boot: %w", done[i].c.Addr, err)
+			return nil, HostFacts{}, StatusFailed, fmt.Errorf("%s: preparing the boot: %w", done[i].c.Addr, err)
 		}
 		done[i].bp, last = bp, bp
 	}
 	if last.Timeout <= 0 {
 		last.Timeout = DefaultRebootTimeout
 	}
-	addr := done[len(done)-1].c.Addr
-	progress := func(msg string) { em.emit(Event{Host: hp.Name, Addr: addr, Kind: "progress", Message: msg}) }
-
+	progress := bootProgress(em, hp.Name, done[len(done)-1].c.Addr)
 	progress(fmt.Sprintf("rebooting into %s once (default stays %s)", last.ExpectKernel, last.PreviousKernel))
 	facts, err := rebootAndWait(ctx, h, last.Timeout, progress)
 	if err != nil {
-		return StatusFailed, fmt.Errorf("%w after reboot into %s within %s: %v; GRUB's saved default is still %s, so a power cycle boots the previous kernel",
+		return nil, HostFacts{}, StatusFailed, fmt.Errorf("%w after reboot into %s within %s: %v; GRUB's saved default is still %s, so a power cycle boots the previous kernel",
 			errNotBack, last.ExpectKernel, last.Timeout, err, last.PreviousKernel)
 	}
 	if facts.Kernel != last.ExpectKernel {
-		return StatusRolledBack, fmt.Errorf("rolled back: %s booted %s after %s failed", hp.Name, facts.Kernel, last.ExpectKernel)
+		return nil, facts, StatusRolledBack, fmt.Errorf("rolled back: %s booted %s after %s failed", hp.Name, facts.Kernel, last.ExpectKernel)
 	}
 	for _, d := range done {
 		if err := d.rb.ConfirmBoot(ctx, h, d.c.instance(), d.pr, d.bp); err != nil {
-			return StatusFailed, fmt.Errorf("%s: booted %s but could not make it the default: %w", d.c.Addr, facts.Kernel, err)
+			return nil, facts, StatusFailed, fmt.Errorf("%s: booted %s but could not make it the default: %w", d.c.Addr, facts.Kernel, err)
 		}
 		if err := rec.resource(hp.Name, h.HostKey(), d.c, d.pr); err != nil {
-			return StatusFailed, fmt.Errorf("%s: state could not be saved: %w", d.c.Addr, err)
+			return nil, facts, StatusFailed, fmt.Errorf("%s: state could not be saved: %w", d.c.Addr, err)
 		}
 	}
 	progress(fmt.Sprintf("verified: running %s, now the default boot entry", facts.Kernel))
-	return StatusApplied, nil
+	return done, facts, StatusApplied, nil
+}
+
+// revertBoot undoes confirmed boots (a smoke test failed after a kernel change): the previous
+// kernel becomes the default again, the host reboots into it, and state gets the previous
+// attributes back (keeping the originals).
+func revertBoot(ctx context.Context, h provider.Host, hp *HostPlan, done []bootApplied, em *emitter, rec *recorder) (HostFacts, error) {
+	first := done[0].bp
+	for i := len(done) - 1; i >= 0; i-- {
+		d := done[i]
+		rv, ok := d.rb.(resources.BootReverter)
+		if !ok {
+			return HostFacts{}, fmt.Errorf("%s cannot undo its boot change", d.c.Addr)
+		}
+		if err := rv.RevertBoot(ctx, h, d.c.instance(), d.pr, d.bp); err != nil {
+			return HostFacts{}, fmt.Errorf("%s: making %s the default again: %w", d.c.Addr, d.bp.PreviousKernel, err)
+		}
+	}
+	timeout := first.Timeout
+	if timeout <= 0 {
+		timeout = DefaultRebootTimeout
+	}
+	progress := bootProgress(em, hp.Name, done[0].c.Addr)
+	progress(fmt.Sprintf("rolling back: rebooting into %s", first.PreviousKernel))
+	facts, err := rebootAndWait(ctx, h, timeout, progress)
+	if err != nil {
+		return HostFacts{}, fmt.Errorf("%w after the rollback reboot into %s: %v", errNotBack, first.PreviousKernel, err)
+	}
+	if facts.Kernel != first.PreviousKernel {
+		return facts, fmt.Errorf("rollback reboot: expected %s, the host runs %s", first.PreviousKernel, facts.Kernel)
+	}
+	for _, d := range done {
+		back := resources.Prior{Attributes: d.c.PriorAttributes.Value, Original: d.pr.Original}
+		if err := rec.resource(hp.Name, h.HostKey(), d.c, back); err != nil {
+			return facts, err
+		}
+	}
+	progress(fmt.Sprintf("rolled back: running %s again", facts.Kernel))
+	return facts, nil
+}
+
+func bootProgress(em *emitter, host, addr string) func(string) {
+	return func(msg string) { em.emit(Event{Host: host, Addr: addr, Kind: "progress", Message: msg}) }
 }
 
 // rebootAndWait reboots the host and waits until it answers from a NEW boot: a fresh

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/sparkform/sparkform/internal/engine"
+)
+
+// test [DIR] [-host H]...: run the configuration's smoke tests now and record the results.
+func runTest(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("test", stderr)
+	var rf runFlags
+	rf.register(fs)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 1
+	}
+	dir, err := atMostOne("test", pos)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	if dir == "" {
+		dir = "."
+	}
+	ctx, stop := interruptible(stderr)
+	defer stop()
+	cfg, ok := loadConfig(dir, &rf, stderr)
+	if !ok {
+		return 1
+	}
+	store, release, err := lockState(ctx, rf.stateFile(dir), "test", rf.lockTimeout)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	defer release()
+	st, err := store.Load()
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	var mu sync.Mutex
+	events := func(ev engine.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if rf.json {
+			b, _ := json.Marshal(map[string]any{"type": "event", "event": ev})
+			fmt.Fprintln(stdout, string(b))
+			return
+		}
+		renderEvent(stdout, ev)
+	}
+	results, err := engine.RunTests(ctx, cfg, st, store, rf.engineOptions(events))
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	if rf.json {
+		b, _ := json.Marshal(map[string]any{"type": "result", "result": results})
+		fmt.Fprintln(stdout, string(b))
+	}
+	code := 0
+	ran := 0
+	for _, r := range results {
+		ran += len(r.Runs)
+		if r.Failed() {
+			code = 1
+			msg := r.Error
+			if msg == "" {
+				msg = failedMessages(r)
+			}
+			fmt.Fprintf(stderr, "Error: %s: %s\n", r.Name, msg)
+		}
+	}
+	if !rf.json {
+		fmt.Fprintf(stdout, "\n%d results on %d hosts.", ran, len(results))
+		if code != 0 {
+			fmt.Fprint(stdout, " Some failed: see the errors.")
+		}
+		fmt.Fprintln(stdout)
+	}
+	return code
+}
+
+func failedMessages(r *engine.TestResult) string {
+	out := ""
+	for _, run := range r.Runs {
+		if !run.Passed {
+			if out != "" {
+				out += "\n"
+			}
+			out += run.Message
+		}
+	}
+	return out
+}

@@ -1,0 +1,244 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/provider"
+	"github.com/sparkform/sparkform/resources"
+	"github.com/sparkform/sparkform/state"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// testerChanges are the host's planned instances whose type is a Tester (smoke tests).
+func testerChanges(hp *HostPlan) []*Change {
+	var out []*Change
+	for _, c := range hp.Changes {
+		if r, ok := resources.Lookup(c.Type); ok && c.Action != resources.Delete {
+			if _, isTester := r.(resources.Tester); isTester {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// runTests runs every smoke test of the host and returns its results (not yet recorded).
+// An error means a test could not run at all.
+func runTests(ctx context.Context, h provider.Host, hp *HostPlan, kernel string, em *emitter, rec *recorder) ([]*state.TestRun, error) {
+	var runs []*state.TestRun
+	for _, c := range testerChanges(hp) {
+		r, _ := resources.Lookup(c.Type)
+		t := r.(resources.Tester)
+		in := c.instance()
+		tc := resources.TestContext{Kernel: kernel, Baseline: func(mode string) (float64, bool) {
+			return rec.baseline(hp.Name, c.Addr, mode)
+		}}
+		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_start", Message: "kernel " + kernel})
+		log := func(line string) { em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "progress", Message: line}) }
+		outcomes, err := t.Test(ctx, h, in, tc, log)
+		if err != nil {
+			return runs, err
+		}
+		context := rec.context(hp.Name)
+		for _, o := range outcomes {
+			runs = append(runs, &state.TestRun{Time: time.Now().UTC(), Test: c.Addr, Mode: o.Mode, Seconds: o.Seconds,
+				Runs: append([]float64{}, o.Runs...), Passed: o.Passed, Message: o.Message, Kernel: kernel, Context: context})
+			verdict := "passed"
+			if !o.Passed {
+				verdict = "FAILED"
+			}
+			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_done", Message: fmt.Sprintf("%s: %.2f s median of %d, %s", o.Mode, o.Seconds, len(o.Runs), verdict)})
+		}
+	}
+	return runs, nil
+}
+
+// failedRuns joins the messages of failed results ("" when all passed).
+func failedRuns(runs []*state.TestRun) string {
+	var msgs []string
+	for _, r := range runs {
+		if !r.Passed {
+			msgs = append(msgs, r.Message)
+		}
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// wantsRollback reports whether a failed test of the host asks for on_failure = "rollback".
+func wantsRollback(hp *HostPlan, runs []*state.TestRun) bool {
+	failed := map[string]bool{}
+	for _, r := range runs {
+		if !r.Passed {
+			failed[r.Test] = true
+		}
+	}
+	for _, c := range testerChanges(hp) {
+		r, _ := resources.Lookup(c.Type)
+		if failed[c.Addr] && r.(resources.Tester).RollbackOnFailure(c.Desired.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *recorder) testRuns(host string, runs []*state.TestRun, generation int) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	hs := r.st.Host(host)
+	for _, run := range runs {
+		run.Generation = generation
+		hs.AddTestRun(run)
+	}
+	return r.store.Persist(r.st)
+}
+
+func (r *recorder) baseline(host, test, mode string) (float64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if last := r.st.Host(host).LastTestRun(test, mode); last != nil {
+		return last.Seconds, true
+	}
+	return 0, false
+}
+
+// context summarises the host's applied resources for a test result.
+func (r *recorder) context(host string) map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]string{}
+	for addr, res := range r.st.Host(host).Resources {
+		if s := Summarize(res.Attributes.Value); s != "" {
+			out[addr] = s
+		}
+	}
+	return out
+}
+
+// Summarize renders a resource's attributes on one line, primitives and maps of primitives
+// only: "device=nvme0n1 kb=8192", "vm.dirty_ratio=10 vm.swappiness=10".
+func Summarize(v cty.Value) string {
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() {
+		return ""
+	}
+	var parts []string
+	names := make([]string, 0)
+	for n := range v.Type().AttributeTypes() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		a := v.GetAttr(n)
+		if a.IsNull() || !a.IsKnown() {
+			continue
+		}
+		switch {
+		case a.Type().IsPrimitiveType():
+			parts = append(parts, n+"="+primitiveString(a))
+		case a.Type().IsMapType() || a.Type().IsObjectType():
+			var kv []string
+			for it := a.ElementIterator(); it.Next(); {
+				k, e := it.Element()
+				if !e.IsNull() && e.Type().IsPrimitiveType() {
+					kv = append(kv, k.AsString()+"="+primitiveString(e))
+				}
+			}
+			sort.Strings(kv)
+			parts = append(parts, kv...)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func primitiveString(v cty.Value) string {
+	switch v.Type() {
+	case cty.String:
+		return v.AsString()
+	case cty.Number:
+		return v.AsBigFloat().Text('f', -1)
+	case cty.Bool:
+		return fmt.Sprint(v.True())
+	}
+	return v.GoString()
+}
+
+// TestResult is one host's outcome of `sparkform test`.
+type TestResult struct {
+	Name   string           `json:"name"`
+	Kernel string           `json:"kernel,omitempty"`
+	Runs   []*state.TestRun `json:"runs"`
+	Error  string           `json:"error,omitempty"`
+}
+
+// Failed reports whether the host's tests could not run or did not pass.
+func (t *TestResult) Failed() bool { return t.Error != "" || failedRuns(t.Runs) != "" }
+
+// RunTests runs the smoke tests of the configuration on the selected hosts, in parallel, on
+// demand (`sparkform test`): it reads the host's kernel, runs, and records the results.
+func RunTests(ctx context.Context, cfg *config.Config, st *state.State, store StatePersister, opts Options) ([]*TestResult, error) {
+	hosts, err := SelectHosts(cfg, opts.Only, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
+	em := newEmitter(opts.Events)
+	rec := &recorder{st: st, store: store}
+	out := make([]*TestResult, len(hosts))
+	forEachParallel(len(hosts), opts.parallelism(), func(i int) {
+		ch := hosts[i]
+		tr := &TestResult{Name: ch.Name}
+		out[i] = tr
+		hp := &HostPlan{Name: ch.Name, Address: ch.Address, Connection: ch}
+		for _, r := range cfg.Resources {
+			if contains(r.Hosts, ch.Name) {
+				hp.Changes = append(hp.Changes, &Change{Addr: r.Addr(), Type: r.Type, Name: r.Name, Desired: state.Value{Value: r.Body}})
+			}
+		}
+		if len(testerChanges(hp)) == 0 {
+			return
+		}
+		pinned, gen := rec.hostKeyAndGeneration(ch.Name)
+		h, err := opts.Dial(ctx, ch, pinned)
+		if err != nil {
+			tr.Error = err.Error()
+			return
+		}
+		defer h.Close()
+		facts, err := readBootFacts(ctx, h, opts.stepTimeout())
+		if err != nil {
+			tr.Error = err.Error()
+			return
+		}
+		tr.Kernel = facts.Kernel
+		runs, err := runTests(ctx, h, hp, facts.Kernel, em, rec)
+		tr.Runs = runs
+		if err != nil {
+			tr.Error = err.Error()
+		}
+		if err := rec.testRuns(ch.Name, runs, gen); err != nil && tr.Error == "" {
+			tr.Error = "results could not be saved: " + err.Error()
+		}
+	})
+	return out, nil
+}
+
+// hostKeyAndGeneration reads the host's pinned key and latest generation (0: none).
+func (r *recorder) hostKeyAndGeneration(host string) (string, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	hs := r.st.Hosts[host]
+	if hs == nil {
+		return "", 0
+	}
+	gen := 0
+	if len(hs.Generations) > 0 {
+		gen = hs.Generations[len(hs.Generations)-1].N
+	}
+	return hs.HostKey, gen
+}

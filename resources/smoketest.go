@@ -1,0 +1,391 @@
+package resources
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/big"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/sparkform/sparkform/provider"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// SmokeTest times a model load on each host: it starts the command (e.g. llama-server -m
+// MODEL), waits until its output matches the ready pattern, and stops the whole process
+// group. It runs after a host's changes and on demand (`sparkform test`); it changes nothing.
+type SmokeTest struct{}
+
+func init() { Register(SmokeTest{}) }
+
+// DefaultReadyPattern matches llama-server's line once the model is loaded, in both the old
+// ("main: server is listening on http://…") and the 2026 ("srv … server is listening on http://…")
+// forms, and NOT the early "main: HTTP server is listening, hostname: …" of older servers,
+// which is printed before the model loads.
+const DefaultReadyPattern = `server is listening on (http|unix)://`
+
+// Modes a smoke test knows how to ask of a llama.cpp build.
+var smokeModes = map[string]bool{"default": true, "mmap": true, "no-mmap": true, "dio": true}
+
+func (SmokeTest) Type() string { return "smoke_test" }
+
+func (SmokeTest) Spec() hcldec.Spec {
+	return &hcldec.ObjectSpec{
+		"command":        &hcldec.AttrSpec{Name: "command", Type: cty.String, Required: true},
+		"ready":          &hcldec.AttrSpec{Name: "ready", Type: cty.String},
+		"modes":          &hcldec.AttrSpec{Name: "modes", Type: cty.List(cty.String)},
+		"drop_caches":    &hcldec.AttrSpec{Name: "drop_caches", Type: cty.Bool},
+		"repeat":         &hcldec.AttrSpec{Name: "repeat", Type: cty.Number},
+		"timeout":        &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
+		"max_seconds":    &hcldec.AttrSpec{Name: "max_seconds", Type: cty.DynamicPseudoType},
+		"max_regression": &hcldec.AttrSpec{Name: "max_regression", Type: cty.String},
+		"on_failure":     &hcldec.AttrSpec{Name: "on_failure", Type: cty.String},
+	}
+}
+
+// smokeSpec is a validated, defaulted smoke_test body.
+type smokeSpec struct {
+	argv          []string
+	ready         string
+	modes         []string
+	dropCaches    bool
+	repeat        int
+	timeout       time.Duration
+	maxSeconds    map[string]float64 // mode → limit; "*" for every mode
+	maxRegression float64            // fraction, e.g. 0.2; 0: none
+	onFailure     string
+}
+
+// Characters a smoke command never needs: it is a program and its arguments, not a script.
+const smokeForbidden = ";&|$`<>(){}\\\"'*?!~#\n\r\t"
+
+func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
+	var s smokeSpec
+	var errs []AttrError
+	cmd := v.GetAttr("command")
+	if cmd.IsNull() || strings.TrimSpace(cmd.AsString()) == "" {
+		errs = append(errs, AttrError{Attr: "command", Msg: "command is empty"})
+	} else if i := strings.IndexAny(cmd.AsString(), smokeForbidden); i >= 0 {
+		errs = append(errs, AttrError{Attr: "command", Msg: fmt.Sprintf("command has %q: it is a program and its arguments separated by spaces, run without a shell, so quotes, pipes, variables and redirections are not allowed", cmd.AsString()[i])})
+	} else {
+		s.argv = strings.Fields(cmd.AsString())
+	}
+	s.ready = DefaultReadyPattern
+	if r := v.GetAttr("ready"); !r.IsNull() {
+		s.ready = r.AsString()
+		if strings.ContainsAny(s.ready, "\n\r") {
+			errs = append(errs, AttrError{Attr: "ready", Msg: "ready is one line"})
+		} else if _, err := regexp.Compile(s.ready); err != nil {
+			errs = append(errs, AttrError{Attr: "ready", Msg: "ready is not a regular expression: " + err.Error()})
+		}
+	}
+	s.modes = []string{"default"}
+	if m := v.GetAttr("modes"); !m.IsNull() {
+		s.modes = nil
+		for it := m.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if e.IsNull() || !smokeModes[e.AsString()] {
+				errs = append(errs, AttrError{Attr: "modes", Msg: "modes are default, mmap, no-mmap or dio"})
+				continue
+			}
+			s.modes = append(s.modes, e.AsString())
+		}
+		if len(s.modes) == 0 && len(errs) == 0 {
+			errs = append(errs, AttrError{Attr: "modes", Msg: "give at least one mode"})
+		}
+	}
+	s.dropCaches = true
+	if d := v.GetAttr("drop_caches"); !d.IsNull() {
+		s.dropCaches = d.True()
+	}
+	s.repeat = 1
+	if r := v.GetAttr("repeat"); !r.IsNull() {
+		n, acc := r.AsBigFloat().Int64()
+		if acc != big.Exact || n < 1 || n > 50 {
+			errs = append(errs, AttrError{Attr: "repeat", Msg: "repeat is a whole number from 1 to 50"})
+		}
+		s.repeat = int(n)
+	}
+	s.timeout = 5 * time.Minute
+	if t := v.GetAttr("timeout"); !t.IsNull() {
+		d, err := time.ParseDuration(t.AsString())
+		if err != nil || d <= 0 {
+			errs = append(errs, AttrError{Attr: "timeout", Msg: "timeout is a duration such as \"5m\""})
+		}
+		s.timeout = d
+	}
+	s.maxSeconds = map[string]float64{}
+	if m := v.GetAttr("max_seconds"); !m.IsNull() {
+		switch {
+		case m.Type() == cty.Number:
+			f, _ := m.AsBigFloat().Float64()
+			s.maxSeconds["*"] = f
+		case m.Type().IsObjectType() || m.Type().IsMapType():
+			for it := m.ElementIterator(); it.Next(); {
+				k, e := it.Element()
+				if e.IsNull() || e.Type() != cty.Number || !smokeModes[k.AsString()] {
+					errs = append(errs, AttrError{Attr: "max_seconds", Msg: "max_seconds maps modes (mmap, no-mmap, dio, default) to seconds"})
+					continue
+				}
+				f, _ := e.AsBigFloat().Float64()
+				s.maxSeconds[k.AsString()] = f
+			}
+		default:
+			errs = append(errs, AttrError{Attr: "max_seconds", Msg: "max_seconds is a number of seconds or a map of mode to seconds"})
+		}
+	}
+	if r := v.GetAttr("max_regression"); !r.IsNull() {
+		p := strings.TrimSuffix(strings.TrimSpace(r.AsString()), "%")
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || f < 0 || !strings.HasSuffix(r.AsString(), "%") {
+			errs = append(errs, AttrError{Attr: "max_regression", Msg: "max_regression is a percentage such as \"20%\""})
+		}
+		s.maxRegression = f / 100
+	}
+	s.onFailure = "fail"
+	if o := v.GetAttr("on_failure"); !o.IsNull() {
+		s.onFailure = o.AsString()
+		if s.onFailure != "fail" && s.onFailure != "rollback" {
+			errs = append(errs, AttrError{Attr: "on_failure", Msg: "on_failure is \"fail\" or \"rollback\""})
+		}
+	}
+	return s, errs
+}
+
+func (SmokeTest) Validate(desired cty.Value) []AttrError {
+	_, errs := parseSmoke(desired)
+	return errs
+}
+
+// Probe reads nothing: the program may be built by another block of the same apply, so its
+// absence at plan time is not an error; the test reports it when it runs.
+func (SmokeTest) Probe(in Instance) string { return ":" }
+
+func (SmokeTest) Read(in Instance, out []byte) (cty.Value, error) {
+	return cty.EmptyObjectVal, nil
+}
+
+func (SmokeTest) Diff(in Instance, observed cty.Value) (Diff, error) { return Diff{Action: NoOp}, nil }
+
+// Apply has nothing to change: a smoke test only ever reads.
+func (SmokeTest) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
+	return in.Prior, nil
+}
+
+func (SmokeTest) RollbackOnFailure(desired cty.Value) bool {
+	s, _ := parseSmoke(desired)
+	return s.onFailure == "rollback"
+}
+
+// loadFlags maps a mode to the flags the installed build accepts, read from its --help:
+// llama.cpp replaced --no-mmap/--mmap/--direct-io with -lm/--load-mode in 2026.
+func loadFlags(mode, help string) ([]string, error) {
+	hasLoadMode := strings.Contains(help, "--load-mode")
+	switch mode {
+	case "default":
+		return nil, nil
+	case "mmap":
+		if hasLoadMode {
+			return []string{"--load-mode", "mmap"}, nil
+		}
+		return nil, nil // mmap is the older builds' default
+	case "no-mmap":
+		if hasLoadMode {
+			return []string{"--load-mode", "none"}, nil
+		}
+		if strings.Contains(help, "--no-mmap") {
+			return []string{"--no-mmap"}, nil
+		}
+	case "dio":
+		if hasLoadMode {
+			return []string{"--load-mode", "dio"}, nil
+		}
+		if strings.Contains(help, "--direct-io") {
+			return []string{"--direct-io"}, nil
+		}
+	}
+	return nil, fmt.Errorf("this build accepts no flag for mode %s (its --help lists neither --load-mode nor the older flag)", mode)
+}
+
+// smokeRunScript starts argv in its own session (so its whole process group can be stopped),
+// times it until the ready pattern appears in its output, the process exits or the timeout
+// passes, then stops the group and reports status, milliseconds and the output's tail.
+func smokeRunScript(argv []string, ready string, dropCaches bool, timeout time.Duration) string {
+	quoted := make([]string, len(argv))
+	for i, a := range argv {
+		quoted[i] = provider.Quote(a)
+	}
+	drop := ""
+	if dropCaches {
+		drop = "sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || echo 'sparkform: could not drop caches' >&2\n"
+	}
+	return fmt.Sprintf(`log=$(mktemp /tmp/sparkform-smoke.XXXXXX) || exit 1
+%sstart=$(date +%%s%%N)
+setsid %s >"$log" 2>&1 </dev/null &
+pid=$!
+status=timeout
+while :; do
+  if grep -Eq -- %s "$log"; then status=ready; break; fi
+  if ! kill -0 "$pid" 2>/dev/null; then wait "$pid"; status="exited-$?"; break; fi
+  now=$(date +%%s%%N)
+  if [ $(( (now - start) / 1000000 )) -ge %d ]; then break; fi
+  sleep 0.02
+done
+end=$(date +%%s%%N)
+kill -TERM -"$pid" 2>/dev/null
+i=0
+while kill -0 -"$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+kill -KILL -"$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+printf 'status %%s\n' "$status"
+printf 'ms %%s\n' $(( (end - start) / 1000000 ))
+printf 'tail %%s\n' "$(tail -n 20 "$log" | base64 -w0)"
+rm -f "$log"
+`, drop, strings.Join(quoted, " "), provider.Quote(ready), timeout.Milliseconds())
+}
+
+type smokeRun struct {
+	status  string
+	seconds float64
+	tail    string
+}
+
+func parseSmokeRun(out []byte) (smokeRun, error) {
+	var r smokeRun
+	got := 0
+	for _, l := range parseProbe(out) {
+		switch l.tag {
+		case "status":
+			r.status = strings.Join(l.args, " ")
+			got++
+		case "ms":
+			if len(l.args) == 1 {
+				ms, err := strconv.ParseInt(l.args[0], 10, 64)
+				if err != nil {
+					return r, fmt.Errorf("bad timing %q", l.args[0])
+				}
+				r.seconds = float64(ms) / 1000
+				got++
+			}
+		case "tail":
+			if len(l.args) >= 1 {
+				t, err := decodeB64(strings.Join(l.args, ""))
+				if err != nil {
+					return r, err
+				}
+				r.tail = t
+			}
+			got++
+		}
+	}
+	if got < 3 {
+		return r, fmt.Errorf("incomplete report from the host")
+	}
+	return r, nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
+}
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return "    (no output)"
+	}
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc TestContext, log func(string)) ([]TestOutcome, error) {
+	s, errs := parseSmoke(in.Desired)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	bin := s.argv[0]
+	res, err := h.Run(ctx, fmt.Sprintf("if command -v %s >/dev/null 2>&1; then %s --help 2>&1 </dev/null | head -c 200000; exit 0; else exit 127; fi", provider.Quote(bin), provider.Quote(bin)))
+	if err != nil {
+		return nil, err
+	}
+	if res.ExitCode == 127 {
+		return nil, fmt.Errorf("%s: command not found on %s: %s (is the block that builds it applied to this host?)", in.Addr(), h.Name(), bin)
+	}
+	help := string(res.Stdout)
+	var outcomes []TestOutcome
+	for _, mode := range s.modes {
+		o := TestOutcome{Mode: mode, Passed: true}
+		flags, err := loadFlags(mode, help)
+		if err != nil {
+			o.Passed, o.Message = false, fmt.Sprintf("%s on %s, mode %s: %v", in.Addr(), h.Name(), mode, err)
+			outcomes = append(outcomes, o)
+			continue
+		}
+		argv := append(append([]string{}, s.argv...), flags...)
+		for i := 0; i < s.repeat; i++ {
+			log(fmt.Sprintf("%s: run %d/%d: %s", mode, i+1, s.repeat, strings.Join(argv, " ")))
+			rctx, cancel := context.WithTimeout(ctx, s.timeout+time.Minute)
+			res, err := h.Run(rctx, smokeRunScript(argv, s.ready, s.dropCaches, s.timeout))
+			cancel()
+			if err != nil {
+				return nil, err
+			}
+			run, err := parseSmokeRun(res.Stdout)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v (exit %d): %s", in.Addr(), err, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+			}
+			if run.status != "ready" {
+				why := "did not become ready within " + s.timeout.String()
+				if strings.HasPrefix(run.status, "exited-") {
+					why = "exited with status " + strings.TrimPrefix(run.status, "exited-") + " before it was ready"
+				}
+				o.Passed = false
+				o.Message = fmt.Sprintf("%s on %s, mode %s: the server %s; last output:\n%s", in.Addr(), h.Name(), mode, why, indent(run.tail))
+				break
+			}
+			o.Runs = append(o.Runs, run.seconds)
+			log(fmt.Sprintf("%s: ready after %.2f s", mode, run.seconds))
+			if i == s.repeat-1 {
+				o.Message = run.tail // kept only if a threshold fails below
+			}
+		}
+		o.Seconds = median(o.Runs)
+		if o.Passed {
+			tail := o.Message
+			o.Message = ""
+			limit, ok := s.maxSeconds[mode]
+			if !ok {
+				limit, ok = s.maxSeconds["*"]
+			}
+			if ok && o.Seconds > limit {
+				o.Passed = false
+				o.Message = fmt.Sprintf("%s on %s, mode %s: load took %.2f s, over max_seconds %g; last output:\n%s", in.Addr(), h.Name(), mode, o.Seconds, limit, indent(tail))
+			} else if base, ok := tc.baseline(mode); ok && s.maxRegression > 0 && o.Seconds > base*(1+s.maxRegression) {
+				o.Passed = false
+				o.Message = fmt.Sprintf("%s on %s, mode %s: load took %.2f s, %.0f%% slower than the last result %.2f s (max_regression %g%%); last output:\n%s",
+					in.Addr(), h.Name(), mode, o.Seconds, (o.Seconds/base-1)*100, base, math.Round(s.maxRegression*100), indent(tail))
+			}
+		}
+		outcomes = append(outcomes, o)
+	}
+	return outcomes, nil
+}
+
+func (tc TestContext) baseline(mode string) (float64, bool) {
+	if tc.Baseline == nil {
+		return 0, false
+	}
+	return tc.Baseline(mode)
+}
