@@ -683,12 +683,12 @@ printf 'help %%s\n' "$("$B/bin/llama-server" --help 2>&1 | base64 -w0)"
 	script := fmt.Sprintf("D=%s\nS=\"$D/src\"\nB=%s\nC=%s\nJ=%s\n", provider.Quote(dir), provider.Quote(build), provider.Quote(commit), jobsArg) +
 		fmt.Sprintf(`L="$B/%[1]s"
 rm -rf "$B" && mkdir -p "$B" || exit %[2]d
-{ git -C "$S" -c advice.detachedHead=false checkout --quiet --force --detach "$C" && git -C "$S" clean -q -f -d -x; } >"$L" 2>&1 || { tail -n 20 "$L" >&2; exit %[2]d; }
+{ git -C "$S" -c advice.detachedHead=false checkout --quiet --force --detach "$C" && git -C "$S" clean -q -f -d -x; } >"$L" 2>&1 || { tail -n 30 "$L" >&2; exit %[2]d; }
 ( timeout -k 10 %[3]d sh -c %[4]s sparkform-build "$S" "$B" "$J"; echo $? > "$B/.sparkform-rc" ) 2>&1 | tee -a "$L"
 rc=$(cat "$B/.sparkform-rc" 2>/dev/null || echo 1)
 rm -f "$B/.sparkform-rc"
-if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then echo "sparkform: build timed out after %[5]s" >> "$L"; tail -n 20 "$L" >&2; exit %[6]d; fi
-if [ "$rc" != 0 ]; then tail -n 20 "$L" >&2; exit %[2]d; fi
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then echo "sparkform: build timed out after %[5]s" >> "$L"; tail -n 30 "$L" >&2; exit %[6]d; fi
+if [ "$rc" != 0 ]; then tail -n 30 "$L" >&2; exit %[2]d; fi
 %[7]s`, LlamaBuildLog, llamaExitBuild, int(timeout.Seconds()), provider.Quote(inner), timeout, llamaExitTimeout, verify)
 	bctx, cancel := context.WithTimeout(ctx, timeout+time.Minute)
 	defer cancel()
