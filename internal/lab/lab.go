@@ -186,6 +186,9 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 		}
 		l.cfg.Hosts = append(l.cfg.Hosts, h)
 	}
+	if model != "" {
+		fmt.Fprintf(o.Log, "lab: hosts created at +%s\n", time.Since(t0).Round(10*time.Millisecond))
+	}
 	if err := l.writeFiles(); err != nil {
 		return nil, err
 	}
@@ -194,10 +197,20 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 		if l.supervisorPID(h) != 0 {
 			continue
 		}
-		if err := l.start(ctx, h); err != nil {
+		if err := l.launch(ctx, h); err != nil {
 			return nil, err
 		}
 		started = append(started, h.Name)
+	}
+	for _, h := range l.cfg.Hosts {
+		if slices.Contains(started, h.Name) {
+			if err := l.waitSupervisor(h); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(started) > 0 {
+		fmt.Fprintf(o.Log, "lab: supervisors started at +%s\n", time.Since(t0).Round(10*time.Millisecond))
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -454,9 +467,17 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 // shellQuote quotes s for a POSIX shell (host.env is sourced by the boot scripts).
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// start launches the host's supervisor, detached in its own session so that it outlives the
-// calling process (sparkform lab up returns; tests end), and waits until it has recorded its pid.
+// start launches the host's supervisor and waits until it has recorded its pid.
 func (l *Lab) start(ctx context.Context, h HostInfo) error {
+	if err := l.launch(ctx, h); err != nil {
+		return err
+	}
+	return l.waitSupervisor(h)
+}
+
+// launch starts the host's supervisor, detached in its own session so that it outlives the
+// calling process (sparkform lab up returns; tests end).
+func (l *Lab) launch(ctx context.Context, h HostInfo) error {
 	for _, f := range []string{"stop", "poweredoff", "frozen", "partitioned"} {
 		os.Remove(filepath.Join(h.Dir, f))
 	}
@@ -469,7 +490,11 @@ func (l *Lab) start(ctx context.Context, h HostInfo) error {
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("lab: start %s: %w", h.Name, err)
 	}
-	for i := 0; i < 200; i++ {
+	return nil
+}
+
+func (l *Lab) waitSupervisor(h HostInfo) error {
+	for i := 0; i < 500; i++ {
 		if l.supervisorPID(h) != 0 {
 			return nil
 		}

@@ -463,15 +463,18 @@ cmake -B build %[2]s >/dev/null; cmake --build build --config Release --target l
 		t.Errorf("GGML_CUDA=ON without nvcc: err=%v stderr=%s", err, stderr)
 	}
 	// the old server announces "HTTP server is listening" before loading, then the ready line
-	out := run(t, l, "spark-01", "deploy", `cd ~/llama-b6800 && (./build/bin/llama-server -m /models/gpt-oss-120b.gguf --port 18080 --no-mmap > /tmp/server.log 2>&1 &)
+	// Lab hosts share the machine's network stack: listen on the host's own address, not 127.0.0.1,
+	// which every lab (and other tests) share.
+	h1, _ := l.Host("spark-01")
+	out := run(t, l, "spark-01", "deploy", `cd ~/llama-b6800 && (./build/bin/llama-server -m /models/gpt-oss-120b.gguf --host `+h1.Address+` --port 18080 --no-mmap > /tmp/server.log 2>&1 &)
 for i in $(seq 100); do grep -q 'server is listening on' /tmp/server.log && break; sleep 0.1; done
-python3 -c 'import urllib.request; r = urllib.request.urlopen("http://127.0.0.1:18080/health"); print(r.status, r.read().decode())'
+python3 -c 'import urllib.request; r = urllib.request.urlopen("http://`+h1.Address+`:18080/health"); print(r.status, r.read().decode())'
 pkill -x llama-server; cat /tmp/server.log`)
 	if !strings.Contains(out, `200 {"status":"ok"}`) {
 		t.Errorf("/health: %s", out)
 	}
 	early := strings.Index(out, "main: HTTP server is listening")
-	ready := strings.Index(out, "main: server is listening on http://127.0.0.1:18080 - starting the main loop")
+	ready := strings.Index(out, "main: server is listening on http://"+h1.Address+":18080 - starting the main loop")
 	if early < 0 || ready < 0 || early > ready || !strings.Contains(out, "mmap = false") {
 		t.Errorf("server log (early at %d, ready at %d): %s", early, ready, out)
 	}
