@@ -1257,3 +1257,14 @@ func grubTokens(line string) []string {
 	}
 	return toks
 }
+
+// RevertBoot makes the kernel the host ran before this apply the default boot entry again
+// (by GRUB id); the engine then reboots into it and verifies. Used when a smoke test with
+// on_failure = "rollback" fails on the new kernel.
+func (k Kernel) RevertBoot(ctx context.Context, h provider.Host, in Instance, applied Prior, bp BootPlan) error {
+	if bp.PreviousKernel == "" {
+		return fmt.Errorf("%s: no previous kernel recorded to return to", in.Addr())
+	}
+	_, err := k.setDefault(ctx, h, in.Name, in.Addr(), bp.PreviousKernel, "", false)
+	return err
+}
