@@ -795,3 +795,9 @@ exit 0
 	}
 	return done, nil
 }
+
+// ApplyTimeout lets a build run for its build_timeout plus time to fetch and switch, even
+// when that is longer than the engine's step timeout.
+func (LlamaCpp) ApplyTimeout(desired cty.Value) time.Duration {
+	return llamaTimeout(desired) + 5*time.Minute
+}

@@ -229,3 +229,9 @@ type Tester interface {
 	// RollbackOnFailure reports whether a failure should undo this apply's kernel change.
 	RollbackOnFailure(desired cty.Value) bool
 }
+
+// LongRunner is implemented by types whose apply may outlast the engine's step timeout (a
+// llama.cpp build has its own build_timeout); the engine allows the longer of the two.
+type LongRunner interface {
+	ApplyTimeout(desired cty.Value) time.Duration
+}

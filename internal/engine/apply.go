@@ -309,7 +309,11 @@ func applyChange(ctx context.Context, h provider.Host, hp *HostPlan, c *Change, 
 	}
 	em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_start", Message: string(c.Action)})
 	start := time.Now()
-	stepCtx, cancel := context.WithTimeout(ctx, opts.stepTimeout())
+	timeout := opts.stepTimeout()
+	if lr, ok := r.(resources.LongRunner); ok && !c.Destroying() {
+		timeout = max(timeout, lr.ApplyTimeout(c.Desired.Value))
+	}
+	stepCtx, cancel := context.WithTimeout(ctx, timeout)
 	log := func(line string) { em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "progress", Message: line}) }
 	pr, applyErr := r.Apply(stepCtx, h, c.instance(), c.Observed.Value, c.Diff, log)
 	cancel()

@@ -312,6 +312,9 @@ func diffInstance(r resources.Resource, in resources.Instance, out section) (*Ch
 		PriorAttributes: state.Value{Value: in.Prior.Attributes}, PriorOriginal: state.Value{Value: in.Prior.Original}}, nil
 }
 
+// Destroying reports whether the change removes the resource.
+func (c *Change) Destroying() bool { return isNull(c.Desired.Value) }
+
 // instance rebuilds the resource instance a change was planned for.
 func (c *Change) instance() resources.Instance {
 	return resources.Instance{Type: c.Type, Name: c.Name, Desired: c.Desired.Value,
