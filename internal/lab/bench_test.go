@@ -24,11 +24,15 @@ func BenchmarkLabUp20(b *testing.B) {
 	if _, err := ensureCache(ctx, DefaultCacheDir, os.Stderr); err != nil {
 		b.Fatal(err)
 	}
+	subnet, err := reserveSubnet(60, 70)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
 		b.StartTimer()
 		t0 := time.Now()
-		l, err := Up(ctx, Options{Dir: dir, N: 20, Subnet: 12, Log: os.Stderr})
+		l, err := Up(ctx, Options{Dir: dir, N: 20, Subnet: subnet, Log: os.Stderr})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -181,7 +181,7 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 		name := fmt.Sprintf("spark-%02d", i)
 		h := HostInfo{Name: name, Address: fmt.Sprintf("127.0.%d.%d", l.cfg.Subnet, 100+i), Port: 22,
 			Nvcc: !slices.Contains(o.NoNvcc, name), Dir: filepath.Join(dir, "hosts", name)}
-		if err := createHost(h, clientPub, model); err != nil {
+		if err := createHost(h, clientPub, model, l.cfg.Image); err != nil {
 			return nil, fmt.Errorf("lab: create %s: %w", name, err)
 		}
 		l.cfg.Hosts = append(l.cfg.Hosts, h)
@@ -196,6 +196,11 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 	for _, h := range l.cfg.Hosts {
 		if l.supervisorPID(h) != 0 {
 			continue
+		}
+		// another lab (or anything) on this address would answer in our host's place
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort(h.Address, strconv.Itoa(h.Port)), 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("lab: %s:%d is already in use (another lab on subnet %d?)", h.Address, h.Port, l.cfg.Subnet)
 		}
 		if err := l.launch(ctx, h); err != nil {
 			return nil, err
@@ -305,7 +310,7 @@ func writeKeyPair(path, comment string) (ssh.PublicKey, error) {
 
 // createHost prepares a host's directory and its disk (the overlay's upper dir) before its first
 // boot: files written into the upper dir of a mounted overlay are not seen until the next boot.
-func createHost(h HostInfo, client ssh.PublicKey, model string) error {
+func createHost(h HostInfo, client ssh.PublicKey, model, image string) error {
 	if err := os.RemoveAll(h.Dir); err != nil {
 		return err
 	}
@@ -322,6 +327,7 @@ func createHost(h HostInfo, client ssh.PublicKey, model string) error {
 	auth := ssh.MarshalAuthorizedKey(client)
 	var uuid [16]byte
 	_, _ = rand.Read(uuid[:])
+	hostUUID := fmt.Sprintf("%x-%x-%x-%x-%x", uuid[0:4], uuid[4:6], uuid[6:8], uuid[8:10], uuid[10:16])
 	files := []struct {
 		rel  string
 		data string
@@ -333,7 +339,7 @@ func createHost(h HostInfo, client ssh.PublicKey, model string) error {
 		{"etc/hostname", h.Name + "\n", 0o644},
 		{"etc/hosts", fmt.Sprintf("127.0.0.1\tlocalhost\n%s\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n", h.Address, h.Name), 0o644},
 		// GRUB stand-in: this host's root filesystem UUID, used in its grub.cfg ids
-		{"usr/local/lib/sparkform-lab/root-uuid", fmt.Sprintf("%x-%x-%x-%x-%x\n", uuid[0:4], uuid[4:6], uuid[6:8], uuid[8:10], uuid[10:16]), 0o644},
+		{"usr/local/lib/sparkform-lab/root-uuid", hostUUID + "\n", 0o644},
 	}
 	if h.Nvcc {
 		files = append(files,
@@ -372,8 +378,25 @@ func createHost(h HostInfo, client ssh.PublicKey, model string) error {
 			return err
 		}
 	}
+	// The image's grub.cfg names the image's filesystem UUID; this host has its own (as two
+	// installed machines do). Rewriting it here is what update-grub would write, without a boot.
+	cfg, err := os.ReadFile(filepath.Join(image, "boot/grub/grub.cfg"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(up, "boot/grub"), 0o755); err != nil {
+		return err
+	}
+	cfg = []byte(strings.ReplaceAll(string(cfg), imageRootUUID, hostUUID))
+	if err := os.WriteFile(filepath.Join(up, "boot/grub/grub.cfg"), cfg, 0o644); err != nil {
+		return err
+	}
 	return copyFile(model, filepath.Join(up, strings.TrimPrefix(ModelPath, "/")))
 }
+
+// imageRootUUID is the filesystem UUID the GRUB stand-in uses in the image itself (update-grub's
+// fallback when /usr/local/lib/sparkform-lab/root-uuid is absent).
+const imageRootUUID = "5d9e1d0c-2b5e-4c56-9a49-0d8f0c1f2b10"
 
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -24,7 +26,34 @@ var (
 	sharedDir  string
 )
 
-const testSubnet = 10
+// testSubnet is the shared fleet's subnet, picked from 10-19 by reserveSubnet: `go test ./...`
+// run by two people at once on one machine runs this package twice.
+var testSubnet int
+
+// reserveSubnet takes the first subnet in [from, to) that no other test process holds (a flock kept
+// for the life of this process) and on which nothing listens.
+func reserveSubnet(from, to int) (int, error) {
+	for s := from; s < to; s++ {
+		f, err := os.OpenFile(fmt.Sprintf("/tmp/sparkform-lab-subnet-%d.lock", s), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return 0, err
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			f.Close()
+			continue
+		}
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.%d.101:22", s), 200*time.Millisecond); err == nil {
+			c.Close()
+			f.Close()
+			continue
+		}
+		heldLocks = append(heldLocks, f)
+		return s, nil
+	}
+	return 0, fmt.Errorf("no free lab subnet in %d-%d", from, to-1)
+}
+
+var heldLocks []*os.File
 
 func sharedOptions() Options {
 	var log bytes.Buffer
@@ -55,6 +84,9 @@ func fleet(t *testing.T) *Lab {
 		t.Skipf("lab tests need root and the lab's tools: %v", err)
 	}
 	sharedOnce.Do(func() {
+		if testSubnet, sharedErr = reserveSubnet(10, 20); sharedErr != nil {
+			return
+		}
 		sharedDir, sharedErr = os.MkdirTemp("", "sparkform-lab-test-")
 		if sharedErr != nil {
 			return
@@ -394,7 +426,11 @@ func TestDownLeavesNoProcessMountOrNftTable(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ctx := ctxT(t, 5*time.Minute)
-	l, err := Up(ctx, Options{Dir: dir, N: 2, Subnet: testSubnet + 1})
+	subnet, err := reserveSubnet(20, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Up(ctx, Options{Dir: dir, N: 2, Subnet: subnet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +462,7 @@ func TestDownLeavesNoProcessMountOrNftTable(t *testing.T) {
 		}
 	}
 	// the lab comes back with its disks
-	l, err = Up(ctx, Options{Dir: dir, N: 2, Subnet: testSubnet + 1})
+	l, err = Up(ctx, Options{Dir: dir, N: 2, Subnet: subnet})
 	if err != nil {
 		t.Fatal(err)
 	}

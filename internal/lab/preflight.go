@@ -48,7 +48,7 @@ func Preflight() error {
 	}
 	if os.Geteuid() == 0 {
 		if u, err := lookPath("unshare"); err == nil {
-			out, err := exec.Command(u, "--mount", "--uts", "--pid", "--fork", "--propagation", "private", "true").CombinedOutput()
+			out, err := exec.Command(u, "--mount", "--uts", "--pid", "--fork", "--propagation", "private", "/bin/sh", "-c", ":").CombinedOutput()
 			if err != nil {
 				missing = append(missing, fmt.Sprintf("working namespaces (unshare --mount --uts --pid failed: %v %s)", err, strings.TrimSpace(string(out))))
 			}

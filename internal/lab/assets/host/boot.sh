@@ -19,7 +19,7 @@ for f in /proc/sys/vm/*; do
   printf '%s' "$v" > "$M/proc/sys/vm/${f##*/}"
 done
 mount -t tmpfs -o mode=755,size=16m sparkform-lab-run "$M/run"
-mkdir -p "$M/run/sshd" "$M/run/lock" "$M/run/.lab"
+mkdir -p "$M/run/sshd" "$M/run/lock" "$M/run/.lab"   # (each command is a fork: boot time is mostly forks)
 mount -t tmpfs -o mode=755,size=1m sparkform-lab-dev "$M/dev"
 mknod -m 666 "$M/dev/null" c 1 3; mknod -m 666 "$M/dev/zero" c 1 5; mknod -m 666 "$M/dev/full" c 1 7
 mknod -m 666 "$M/dev/random" c 1 8; mknod -m 666 "$M/dev/urandom" c 1 9; mknod -m 666 "$M/dev/tty" c 5 0
@@ -44,11 +44,6 @@ mount --bind -o ro "$ART/repo" "$M/srv/repo"
 mount --bind -o ro "$ART/wheels" "$M/srv/wheels"
 mount --bind -o ro "$ART/git" "$M/srv/git"
 hostname "$NAME"
-# First boot: let the GRUB stand-in write this host's grub.cfg (its own root filesystem UUID).
-if [ ! -e "$H/firstboot.done" ]; then
-  chroot "$M" /usr/sbin/update-grub 2>/dev/null
-  touch "$H/firstboot.done"
-fi
 KREL=$(chroot "$M" /usr/local/lib/sparkform-lab/grub-boot)
 IFS= read -r BOOTID < /proc/sys/kernel/random/uuid
 printf 'KERNEL=%s\nBOOT_ID=%s\n' "$KREL" "$BOOTID" > "$H/booted.new"
