@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quickstart: bring up a 3-host lab of real OpenSSH hosts on this machine (needs root), then
-# plan and apply examples/spark-known-good to it, then show that a second plan has nothing to do.
-# Tear down with: ./sparkform lab down
+# plan and apply examples/spark-known-good to it (kernel 6.17 with reboots, sysctl, read-ahead,
+# fastsafetensors venv, llama.cpp CUDA build, model-load smoke test), then show that a second
+# plan has nothing to do and print the load-time report. Tear down with: ./sparkform lab down
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -10,6 +11,7 @@ go build -o sparkform ./cmd/sparkform
 work=.sparkform-lab/demo
 mkdir -p "$work"
 cp .sparkform-lab/hosts.hcl examples/spark-known-good/*.hcl "$work"/
-./sparkform plan "$work"
-./sparkform apply -auto-approve "$work"
-./sparkform plan -detailed-exitcode "$work"
+./sparkform plan "$work" -var-file examples/lab.sfvars
+./sparkform apply -auto-approve "$work" -var-file examples/lab.sfvars
+./sparkform plan -detailed-exitcode "$work" -var-file examples/lab.sfvars
+./sparkform report "$work"

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/lab"
+	"github.com/sparkform/sparkform/provider"
+	"github.com/sparkform/sparkform/state"
+)
+
+// countingHost counts the exec round trips sparkform makes to a host (every Run, file read,
+// write and removal is one request on the wire).
+type countingHost struct {
+	provider.Host
+	n *atomic.Int64
+}
+
+func (c countingHost) Run(ctx context.Context, s string) (provider.Result, error) {
+	c.n.Add(1)
+	return c.Host.Run(ctx, s)
+}
+func (c countingHost) RunStream(ctx context.Context, s string, f func(string, string)) (provider.Result, error) {
+	c.n.Add(1)
+	return c.Host.RunStream(ctx, s, f)
+}
+func (c countingHost) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	c.n.Add(1)
+	return c.Host.ReadFile(ctx, p)
+}
+func (c countingHost) WriteFile(ctx context.Context, p string, d []byte, m fs.FileMode, o string) error {
+	c.n.Add(1)
+	return c.Host.WriteFile(ctx, p, d, m, o)
+}
+
+// BenchmarkPlanNoop20Hosts plans a configuration that 20 lab hosts already match (sysctl and
+// read-ahead applied once before the timer) and reports the wall time per plan and the exec
+// round trips per host. Run: go test -bench PlanNoop20Hosts -run '^$' ./cmd/sparkform
+// (as root; bench/plan-noop.sh wraps it).
+func BenchmarkPlanNoop20Hosts(b *testing.B) {
+	if err := lab.Preflight(); err != nil {
+		b.Skipf("lab unavailable: %v", err)
+	}
+	dir := b.TempDir()
+	ctx := context.Background()
+	l, err := lab.Up(ctx, lab.Options{Dir: filepath.Join(dir, "lab"), N: 20, Subnet: 33})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Down(context.Background())
+	cfgDir := filepath.Join(dir, "cfg")
+	os.MkdirAll(cfgDir, 0o755)
+	hosts, _ := os.ReadFile(l.HostsHCLPath())
+	os.WriteFile(filepath.Join(cfgDir, "hosts.hcl"), hosts, 0o644)
+	os.WriteFile(filepath.Join(cfgDir, "main.hcl"), []byte(tuning), 0o644)
+	var out, errb nopWriter
+	if code := run([]string{"apply", cfgDir, "-auto-approve"}, &out, &errb); code != 0 {
+		b.Fatalf("setup apply failed: %d", code)
+	}
+	cfg, diags := config.Load(cfgDir, config.Vars{})
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	st, err := state.NewStore(filepath.Join(cfgDir, "sparkform.state.json")).Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var calls atomic.Int64
+	var dials sync.Map
+	base := dialer(10 * time.Second)
+	opts := engine.Options{Parallelism: 20, Dial: func(ctx context.Context, h *config.Host, pinned string) (provider.Host, error) {
+		dials.Store(h.Name, true)
+		ph, err := base(ctx, h, pinned)
+		if err != nil {
+			return nil, err
+		}
+		return countingHost{Host: ph, n: &calls}, nil
+	}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		plan, err := engine.MakePlan(ctx, cfg, st, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if plan.HasChanges() || len(plan.Failed()) > 0 {
+			b.Fatalf("plan is not a no-op: changes %v, failed %d", plan.HasChanges(), len(plan.Failed()))
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(calls.Load())/float64(b.N*20), "roundtrips/host")
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/plan")
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
