@@ -504,3 +504,25 @@ func TestDriftNamesHostAndAttributeAndExitsTwo(t *testing.T) {
 		t.Fatalf("drift changed the host: %s", got)
 	}
 }
+
+func TestNonRootUserAppliesThroughSudo(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, "spark-02")
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	hostsHCL := readFile(t, filepath.Join(dir, "hosts.hcl"))
+	hostsHCL = strings.ReplaceAll(hostsHCL, `user            = "root"`, `user            = "deploy"
+  sudo            = true`)
+	if !strings.Contains(hostsHCL, `"deploy"`) {
+		t.Fatalf("hosts.hcl layout unexpected:\n%s", hostsHCL)
+	}
+	os.WriteFile(filepath.Join(dir, "hosts.hcl"), []byte(hostsHCL), 0o644)
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", "spark-02"); code != 0 {
+		t.Fatalf("apply as deploy with sudo: %d\n%s\n%s", code, out, stderr)
+	}
+	if got := onHost(t, l, "spark-02", "stat -c '%U %a' /etc/sysctl.d/90-sparkform-loading.conf; sysctl -n vm.swappiness; ls -a /home/deploy | grep -c sparkform || true"); got != "root 644\n10\n0" {
+		t.Fatalf("after a sudo apply: %q (want a root-owned 0644 file, live value 10, no temp left in the home)", got)
+	}
+	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode", "-host", "spark-02"); code != 0 {
+		t.Fatalf("plan as deploy: %d\n%s", code, out)
+	}
+}
