@@ -524,3 +524,19 @@ func TestFastsafetensorsWheelInstallsInVenv(t *testing.T) {
 		t.Errorf("fastsafetensors version: %q", got)
 	}
 }
+
+func TestReadAheadUdevRuleAppliesAtBootLikeUdevColdplug(t *testing.T) {
+	l := fleet(t)
+	ctx := ctxT(t, 2*time.Minute)
+	run(t, l, "spark-02", "root", `printf 'ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="nvme0n1|sdz", ATTR{queue/read_ahead_kb}="4096"\n' > /etc/udev/rules.d/60-test-ra.rules`)
+	defer run(t, l, "spark-02", "root", "rm -f /etc/udev/rules.d/60-test-ra.rules")
+	if err := l.Reboot(ctx, "spark-02"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitUp(ctx, "spark-02"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(run(t, l, "spark-02", "root", "cat /sys/block/nvme0n1/queue/read_ahead_kb /sys/block/nvme1n1/queue/read_ahead_kb | tr '\\n' ' '")); got != "4096 128" {
+		t.Fatalf("read_ahead_kb after boot = %q, want the rule's 4096 on nvme0n1 only", got)
+	}
+}
