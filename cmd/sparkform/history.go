@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/state"
-	"github.com/zclconf/go-cty/cty"
 )
 
 // history [DIR] [-host H]... [-json]: each host's generations and incidents, oldest first.
@@ -79,37 +78,18 @@ func shortHash(h string) string {
 	return h
 }
 
-// summarizeResources names each resource with its scalar attributes, so a kernel line or a
-// read-ahead figure reads at a glance: kernel.nvidia{line=6.17} readahead.nvme{device=nvme0n1 kb=8192}.
+// summarizeResources names each resource with its settings, so a kernel line or a read-ahead
+// figure reads at a glance: kernel.nvidia{line=6.17} readahead.nvme{device=nvme0n1 kb=8192}.
 func summarizeResources(rs map[string]*state.Resource) string {
-	addrs := make([]string, 0, len(rs))
-	for a := range rs {
-		addrs = append(addrs, a)
-	}
-	sort.Strings(addrs)
 	var parts []string
-	for _, a := range addrs {
+	for _, a := range sortedKeysOf(rs) {
 		v := rs[a].Attributes.Value
-		var kv []string
-		if !isNullValue(v) && v.Type().IsObjectType() {
-			names := make([]string, 0)
-			for n, t := range v.Type().AttributeTypes() {
-				if t.IsPrimitiveType() {
-					names = append(names, n)
-				}
-			}
-			sort.Strings(names)
-			for _, n := range names {
-				if av := v.GetAttr(n); !av.IsNull() {
-					kv = append(kv, n+"="+strings.Trim(renderValue(av), `"`))
-				}
-			}
-		} else if v.Type() == cty.DynamicPseudoType || isNullValue(v) {
-			kv = append(kv, "not applied")
-		}
-		if len(kv) > 0 {
-			parts = append(parts, a+"{"+strings.Join(kv, " ")+"}")
-		} else {
+		switch sum := engine.Summarize(v); {
+		case isNullValue(v):
+			parts = append(parts, a+"{not applied}")
+		case sum != "":
+			parts = append(parts, a+"{"+sum+"}")
+		default:
 			parts = append(parts, a)
 		}
 	}
