@@ -324,6 +324,7 @@ type kernelObserved struct {
 	grubEntries  map[string]string // kernel release → menu entry path (submenu id>entry id)
 	pin, dropIn  cty.Value         // file contents, null when absent
 	grubCfgFound bool
+	grubBoots    string // the kernel release GRUB boots by default ("" when it cannot tell)
 }
 
 func (Kernel) Read(in Instance, out []byte) (cty.Value, error) {
@@ -383,6 +384,7 @@ func (Kernel) Read(in Instance, out []byte) (cty.Value, error) {
 		cfg = cfgVal.AsString()
 		o.grubEntries = ParseGrubEntries(cfg)
 		o.grubCfgFound = true
+		o.grubBoots = GrubDefaultKernel(cfg, o.grubDefault, o.grubEnv)
 	}
 	if o.pin, err = fileFromProbe(lines, "pin"); err != nil {
 		return cty.NilVal, err
@@ -442,6 +444,7 @@ func (o kernelObserved) value() cty.Value {
 		"grub_entries": stringMapVal(o.grubEntries),
 		"pin":          o.pin,
 		"dropin":       o.dropIn,
+		"grub_boots":   cty.StringVal(o.grubBoots),
 	})
 }
 
@@ -462,6 +465,9 @@ func decodeKernelObserved(v cty.Value) kernelObserved {
 	}
 	if d := attr(v, "grub_default", cty.String); !d.IsNull() {
 		o.grubDefault = d.AsString()
+	}
+	if b := attr(v, "grub_boots", cty.String); !b.IsNull() {
+		o.grubBoots = b.AsString()
 	}
 	return o
 }
@@ -715,7 +721,9 @@ func (Kernel) Diff(in Instance, observed cty.Value) (Diff, error) {
 		}
 		d.Fields = append(d.Fields, FieldChange{Path: "boot_default", Before: saved, BeforeNull: saved == "",
 			After: after + " (tried once with grub-reboot, default after the boot is verified)"})
-	case saved != wantEntry || wantEntry == "":
+	case wantEntry == "" || saved != wantEntry && o.grubBoots != t.release:
+		// Judged by effect: GRUB booting the kernel by default (the saved entry by id, title or
+		// number, or entry 0 being the newest) is as good as the saved entry sparkform would set.
 		after := wantEntry
 		if after == "" {
 			after = "the GRUB entry of " + t.release + " (after update-grub)"
@@ -733,12 +741,13 @@ func (Kernel) Diff(in Instance, observed cty.Value) (Diff, error) {
 	}
 
 	switch {
+	case len(d.Fields) == 0:
+		// Also without state: a host already running, booting and holding what the block asks is left alone.
+		d.Action = NoOp
 	case !in.Prior.Exists():
 		d.Action = Create
-	case len(d.Fields) > 0:
-		d.Action = Update
 	default:
-		d.Action = NoOp
+		d.Action = Update
 	}
 	if d.Summary == "" && d.Action != NoOp {
 		d.Summary = fmt.Sprintf("%s (running, no reboot)", o.running)

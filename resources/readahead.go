@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"path"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -90,7 +92,194 @@ func (r Readahead) Probe(in Instance) string {
 		fmt.Fprintf(&b, "if [ -r %s ]; then printf 'ra %%s %%s\\n' %s \"$(cat %s)\"; else printf 'nodev %%s\\n' %s; fi\n", p, provider.Quote(d), p, provider.Quote(d))
 	}
 	b.WriteString(probeFile("rule", ReadaheadRule(in.Name)))
+	b.WriteString(udevRulesProbe)
 	return b.String()
+}
+
+// UdevRuleDirs are the directories udevd reads rules from, in priority order: a file name in an
+// earlier directory hides the same name in later ones.
+var UdevRuleDirs = []string{"/etc/udev/rules.d", "/run/udev/rules.d", "/usr/local/lib/udev/rules.d", "/lib/udev/rules.d", "/usr/lib/udev/rules.d"}
+
+// udevRulesProbe prints, for every rules file mentioning read_ahead_kb, its lines that do:
+// "udevrule PATH64 LINES64". Only reads.
+var udevRulesProbe = "for d in " + quoteAll(UdevRuleDirs) + `; do
+  for f in "$d"/*.rules; do [ -f "$f" ] && [ -r "$f" ] && grep -q read_ahead_kb "$f" 2>/dev/null && printf 'udevrule %s %s\n' "$(printf %s "$f" | base64 -w0)" "$(grep read_ahead_kb "$f" | base64 -w0)"; done
+done
+true
+`
+
+// UdevRuleFile is one rules file (or the lines of it that matter).
+type UdevRuleFile struct{ Path, Content string }
+
+// UdevReadahead computes the read_ahead_kb the udev rules give each device when it is added:
+// files sorted by name across UdevRuleDirs (an earlier directory's file shadows the same name
+// in later ones), rules in order, a later assignment winning unless an earlier one used ":=".
+// A rule applies to a device when its KERNEL=="glob|glob" (or KERNEL!=) matches the device,
+// SUBSYSTEM (if given) matches "block" and ACTION (if given) matches "add"; other conditions
+// (ATTR{queue/rotational}=="0", ENV{...}) are taken as true, since a rule setting read-ahead
+// is written for the disks it names. Files at skip are left out.
+func UdevReadahead(files []UdevRuleFile, devices []string, skip string) map[string]string {
+	prio := func(p string) int {
+		for i, d := range UdevRuleDirs {
+			if strings.HasPrefix(p, d+"/") {
+				return i
+			}
+		}
+		return len(UdevRuleDirs)
+	}
+	chosen := map[string]UdevRuleFile{}
+	for _, f := range files {
+		if f.Path == skip || !strings.HasSuffix(f.Path, ".rules") {
+			continue
+		}
+		base := path.Base(f.Path)
+		if cur, ok := chosen[base]; !ok || prio(f.Path) < prio(cur.Path) {
+			chosen[base] = f
+		}
+	}
+	names := make([]string, 0, len(chosen))
+	for n := range chosen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := map[string]string{}
+	final := map[string]bool{}
+	for _, n := range names {
+		for _, line := range strings.Split(chosen[n].Content, "\n") {
+			rule, ok := parseUdevRule(line)
+			if !ok || rule.kb == "" {
+				continue
+			}
+			for _, dev := range devices {
+				if final[dev] || !rule.matches(dev) {
+					continue
+				}
+				out[dev] = rule.kb
+				final[dev] = rule.final
+			}
+		}
+	}
+	return out
+}
+
+// udevRule is what matters of one rule line for read-ahead.
+type udevRule struct {
+	conds []udevCond
+	kb    string // the ATTR{queue/read_ahead_kb} assigned; "" none
+	final bool   // assigned with :=
+}
+
+type udevCond struct {
+	key, value string
+	negate     bool
+}
+
+var udevPairRe = regexp.MustCompile(`^([A-Za-z_]+(?:\{[^}]*\})?)\s*(==|!=|\+=|-=|:=|=)\s*"((?:[^"\\]|\\.)*)"$`)
+
+func parseUdevRule(line string) (udevRule, bool) {
+	var r udevRule
+	line = strings.TrimSpace(line)
+	if line == "" || strings.HasPrefix(line, "#") {
+		return r, false
+	}
+	for _, part := range splitUdevPairs(line) {
+		m := udevPairRe.FindStringSubmatch(strings.TrimSpace(part))
+		if m == nil {
+			return r, false
+		}
+		key, op, val := m[1], m[2], m[3]
+		switch op {
+		case "==", "!=":
+			r.conds = append(r.conds, udevCond{key: key, value: val, negate: op == "!="})
+		case "=", ":=":
+			if key == "ATTR{queue/read_ahead_kb}" {
+				if _, err := strconv.Atoi(val); err == nil {
+					r.kb, r.final = val, op == ":="
+				}
+			}
+		}
+	}
+	return r, true
+}
+
+// splitUdevPairs splits a rule line at the commas outside quotes.
+func splitUdevPairs(line string) []string {
+	var parts []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == '\\' && quoted && i+1 < len(line):
+			cur.WriteByte(c)
+			i++
+			cur.WriteByte(line[i])
+			continue
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			parts = append(parts, cur.String())
+			cur.Reset()
+			continue
+		}
+		cur.WriteByte(c)
+	}
+	if strings.TrimSpace(cur.String()) != "" {
+		parts = append(parts, cur.String())
+	}
+	return parts
+}
+
+// udevGlob reports whether s matches a udev pattern: shell globs joined by '|'.
+func udevGlob(pattern, s string) bool {
+	for _, alt := range strings.Split(pattern, "|") {
+		if ok, _ := path.Match(alt, s); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (r udevRule) matches(dev string) bool {
+	for _, c := range r.conds {
+		var ok bool
+		switch c.key {
+		case "KERNEL":
+			ok = udevGlob(c.value, dev)
+		case "SUBSYSTEM":
+			ok = udevGlob(c.value, "block")
+		case "ACTION":
+			ok = udevGlob(c.value, "add")
+		default:
+			continue
+		}
+		if ok == c.negate {
+			return false
+		}
+	}
+	return true
+}
+
+// udevRulesFromProbe reads what udevRulesProbe printed.
+func udevRulesFromProbe(lines []probeLine) ([]UdevRuleFile, error) {
+	var files []UdevRuleFile
+	for _, l := range lines {
+		if l.tag != "udevrule" || len(l.args) < 1 {
+			continue
+		}
+		p, err := decodeB64(l.args[0])
+		if err != nil {
+			return nil, fmt.Errorf("readahead probe: rule file name: %v", err)
+		}
+		c := ""
+		if len(l.args) == 2 {
+			if c, err = decodeB64(l.args[1]); err != nil {
+				return nil, fmt.Errorf("readahead probe: %s: %v", p, err)
+			}
+		}
+		files = append(files, UdevRuleFile{Path: p, Content: c})
+	}
+	return files, nil
 }
 
 func (r Readahead) Read(in Instance, out []byte) (cty.Value, error) {
@@ -105,7 +294,13 @@ func (r Readahead) Read(in Instance, out []byte) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": file}), nil
+	rules, err := udevRulesFromProbe(lines)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	// What the udev rules give the devices, without this block's own rule.
+	boot := UdevReadahead(rules, r.devices(in), ReadaheadRule(in.Name))
+	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": file, "boot": stringMapVal(boot)}), nil
 }
 
 func readaheadRuleContent(addr, device, kb string) string {
@@ -157,22 +352,25 @@ func (r Readahead) Diff(in Instance, observed cty.Value) (Diff, error) {
 	if !prevDev.IsNull() && prevDev.AsString() != dev {
 		restore(prevDev.AsString())
 	}
+	// Persistence judged by effect: sparkform's rule is needed only when the host's own udev
+	// rules do not already give the device the desired read-ahead; once it exists it is kept in
+	// line with the block.
 	content := readaheadRuleContent(in.Addr(), dev, want)
-	if file.IsNull() || file.AsString() != content {
-		fc := FieldChange{Path: "file", After: ReadaheadRule(in.Name), BeforeNull: file.IsNull()}
-		if !file.IsNull() {
-			fc.Before = ReadaheadRule(in.Name) + " (differs)"
-			fc.Drift = in.Prior.Exists() && !prevDev.IsNull() && prevDev.AsString() == dev && readaheadKB(in.Prior.Attributes) == want
-		}
-		d.Fields = append(d.Fields, fc)
+	boot := stringMap(attr(observed, "boot", cty.Map(cty.String)))
+	switch {
+	case file.IsNull() && boot[dev] != want:
+		d.Fields = append(d.Fields, FieldChange{Path: "file", After: ReadaheadRule(in.Name), BeforeNull: true})
+	case !file.IsNull() && file.AsString() != content:
+		d.Fields = append(d.Fields, FieldChange{Path: "file", After: ReadaheadRule(in.Name), Before: ReadaheadRule(in.Name) + " (differs)",
+			Drift: in.Prior.Exists() && !prevDev.IsNull() && prevDev.AsString() == dev && readaheadKB(in.Prior.Attributes) == want})
 	}
 	switch {
+	case len(d.Fields) == 0:
+		d.Action = NoOp
 	case !in.Prior.Exists():
 		d.Action = Create
-	case len(d.Fields) > 0:
-		d.Action = Update
 	default:
-		d.Action = NoOp
+		d.Action = Update
 	}
 	return d, nil
 }
@@ -218,8 +416,11 @@ func (r Readahead) Apply(ctx context.Context, h provider.Host, in Instance, obse
 	if partial.Attributes == cty.NilVal {
 		partial.Attributes = cty.NullVal(in.Desired.Type())
 	}
-	if err := h.WriteFile(ctx, ReadaheadRule(in.Name), []byte(readaheadRuleContent(in.Addr(), dev, want)), 0o644, "root"); err != nil {
-		return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), ReadaheadRule(in.Name), err)
+	// The rule is written when the plan asked for it, and kept in line once it exists.
+	if !observed.GetAttr("file").IsNull() || diffHasField(d, "file") {
+		if err := h.WriteFile(ctx, ReadaheadRule(in.Name), []byte(readaheadRuleContent(in.Addr(), dev, want)), 0o644, "root"); err != nil {
+			return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), ReadaheadRule(in.Name), err)
+		}
 	}
 	if err := readaheadWrite(ctx, h, set); err != nil {
 		return partial, fmt.Errorf("%s: %w", in.Addr(), err)

@@ -235,3 +235,36 @@ type Tester interface {
 type LongRunner interface {
 	ApplyTimeout(desired cty.Value) time.Duration
 }
+
+// CaptureOptions say what `sparkform capture` reads beyond what every Capturer reads anyway.
+type CaptureOptions struct {
+	SysctlKeys []string // sysctl keys to capture besides the ones that matter for model loading
+	Venvs      []string // python venv directories to capture
+	LlamaDirs  []string // llama.cpp directories (a sparkform dir, a checkout or a build tree)
+}
+
+// CapturedAttr is one attribute of a captured block. Value is the natural cty value (numbers as
+// numbers); it converts to the attribute's type in the block's Spec.
+type CapturedAttr struct {
+	Name  string
+	Value cty.Value
+}
+
+// CapturedBlock is a resource block read back from a host, ready to be written as HCL.
+type CapturedBlock struct {
+	Type, Name string
+	Attrs      []CapturedAttr
+	// Comment is written above the block (without '#'; may span lines): what was captured from
+	// where and what could not be determined.
+	Comment string
+}
+
+// Capturer is implemented by resource types whose setting can be read back from a host that
+// was set up by hand, to write a configuration reproducing it (`sparkform capture`).
+// CaptureProbe is a read-only POSIX sh fragment (values through provider.Quote) run in the same
+// round trip as the other types' fragments; Capture parses its output into blocks (values that
+// pass the type's Validate) and notes saying what was not captured and why.
+type Capturer interface {
+	CaptureProbe(opts CaptureOptions) string
+	Capture(opts CaptureOptions, out []byte) (blocks []CapturedBlock, notes []string, err error)
+}

@@ -3,7 +3,10 @@ package resources
 import (
 	"context"
 	"fmt"
+	"path"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -89,7 +92,137 @@ func (s Sysctl) Probe(in Instance) string {
 		fmt.Fprintf(&b, "if v=$(sysctl -n -- %s 2>/dev/null); then printf 'key %%s %%s\\n' %s \"$(printf %%s \"$v\" | base64 -w0)\"; else printf 'nokey %%s\\n' %s; fi\n", q, q, q)
 	}
 	b.WriteString(probeFile("conf", SysctlFile(in.Name)))
+	b.WriteString(sysctlBootProbe)
 	return b.String()
+}
+
+// SysctlBootDirs are the directories systemd-sysctl (and sysctl --system) read at boot, in
+// priority order: a file name in an earlier directory hides the same name in later ones.
+var SysctlBootDirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"}
+
+// sysctlBootProbe prints every boot configuration file: "sysctld PATH64 CONTENT64" and, for
+// /etc/sysctl.conf, "sysctlconf CONTENT64". Only reads.
+var sysctlBootProbe = "for d in " + quoteAll(SysctlBootDirs) + `; do
+  for f in "$d"/*.conf; do [ -f "$f" ] && [ -r "$f" ] && printf 'sysctld %s %s\n' "$(printf %s "$f" | base64 -w0)" "$(base64 -w0 < "$f")"; done
+done
+if [ -f /etc/sysctl.conf ]; then printf 'sysctlconf %s\n' "$(base64 -w0 < /etc/sysctl.conf)"; fi
+`
+
+// SysctlConfFile is one boot configuration file and its content.
+type SysctlConfFile struct{ Path, Content string }
+
+// SysctlBootValues computes the values the boot configuration sets, as systemd-sysctl applies
+// it: the *.conf files of SysctlBootDirs sorted by file name (a name in an earlier directory
+// shadows the same name in later ones), each read top to bottom, the last assignment of a key
+// winning; then /etc/sysctl.conf (etcConf; nil when absent), last. Keys written with '/' as the
+// separator are normalized to dots; a '-' prefix (ignore errors) is dropped; glob keys
+// (net.ipv4.conf.*.rp_filter) apply to the keys of interest they match. Files at skip are left out.
+func SysctlBootValues(files []SysctlConfFile, etcConf *string, keys []string, skip string) map[string]string {
+	prio := func(p string) int {
+		for i, d := range SysctlBootDirs {
+			if strings.HasPrefix(p, d+"/") {
+				return i
+			}
+		}
+		return len(SysctlBootDirs)
+	}
+	chosen := map[string]SysctlConfFile{}
+	for _, f := range files {
+		if f.Path == skip || !strings.HasSuffix(f.Path, ".conf") {
+			continue
+		}
+		base := path.Base(f.Path)
+		if cur, ok := chosen[base]; !ok || prio(f.Path) < prio(cur.Path) {
+			chosen[base] = f
+		}
+	}
+	names := make([]string, 0, len(chosen))
+	for n := range chosen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var contents []string
+	for _, n := range names {
+		contents = append(contents, chosen[n].Content)
+	}
+	if etcConf != nil {
+		contents = append(contents, *etcConf)
+	}
+	out := map[string]string{}
+	for _, c := range contents {
+		for _, line := range strings.Split(c, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || line[0] == '#' || line[0] == ';' {
+				continue
+			}
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			k = normalizeSysctlKey(strings.TrimPrefix(strings.TrimSpace(k), "-"))
+			v = normalizeSysctl(v)
+			if !strings.ContainsAny(k, "*?[") {
+				out[k] = v
+				continue
+			}
+			for _, want := range keys {
+				if ok, _ := path.Match(strings.ReplaceAll(k, ".", "/"), strings.ReplaceAll(want, ".", "/")); ok {
+					out[want] = v
+				}
+			}
+		}
+	}
+	return out
+}
+
+// normalizeSysctlKey writes a key with dots: "vm/swappiness" → "vm.swappiness" (when the first
+// separator is '/', '/' and '.' swap, as sysctl.d(5) says).
+func normalizeSysctlKey(k string) string {
+	i := strings.IndexAny(k, "./")
+	if i < 0 || k[i] == '.' {
+		return k
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '/':
+			return '.'
+		case '.':
+			return '/'
+		}
+		return r
+	}, k)
+}
+
+// sysctlBootFromProbe reads the boot configuration the probe printed.
+func sysctlBootFromProbe(lines []probeLine) ([]SysctlConfFile, *string, error) {
+	var files []SysctlConfFile
+	var etc *string
+	for _, l := range lines {
+		switch {
+		case l.tag == "sysctld" && len(l.args) >= 1:
+			p, err := decodeB64(l.args[0])
+			if err != nil {
+				return nil, nil, fmt.Errorf("sysctl probe: boot file name: %v", err)
+			}
+			c := ""
+			if len(l.args) == 2 {
+				if c, err = decodeB64(l.args[1]); err != nil {
+					return nil, nil, fmt.Errorf("sysctl probe: %s: %v", p, err)
+				}
+			}
+			files = append(files, SysctlConfFile{Path: p, Content: c})
+		case l.tag == "sysctlconf":
+			c := ""
+			if len(l.args) >= 1 {
+				var err error
+				if c, err = decodeB64(l.args[0]); err != nil {
+					return nil, nil, fmt.Errorf("sysctl probe: /etc/sysctl.conf: %v", err)
+				}
+			}
+			etc = &c
+		}
+	}
+	return files, etc, nil
 }
 
 // Observed shape: live values of the keys that exist, and the persistence file (null: absent).
@@ -113,7 +246,18 @@ func (s Sysctl) Read(in Instance, out []byte) (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, err
 	}
-	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": file}), nil
+	files, etc, err := sysctlBootFromProbe(lines)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	// What the boot configuration sets without this block's own file.
+	boot := SysctlBootValues(files, etc, s.keysOfInterest(in), SysctlFile(in.Name))
+	for k := range boot {
+		if !slices.Contains(s.keysOfInterest(in), k) {
+			delete(boot, k)
+		}
+	}
+	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": file, "boot": stringMapVal(boot)}), nil
 }
 
 // normalizeSysctl collapses blanks as the kernel and sysctl.d do, so "4096\t87380" equals "4096 87380".
@@ -187,24 +331,40 @@ func (s Sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
 			}
 		}
 	}
+	// Persistence judged by effect: sparkform's file is needed only for keys the host's own boot
+	// configuration (sysctl.d files, sysctl.conf) does not already set to the desired value.
+	// Once sparkform's file exists it is kept in line with the block.
 	content := sysctlFileContent(in.Addr(), want)
-	if file.IsNull() || file.AsString() != content {
-		fc := FieldChange{Path: "file", After: SysctlFile(in.Name), BeforeNull: file.IsNull()}
-		if !file.IsNull() {
-			fc.Before = SysctlFile(in.Name) + " (edited on the host)"
-			fc.Drift = in.Prior.Exists()
+	unpersisted := sysctlUnpersisted(want, stringMap(attr(observed, "boot", cty.Map(cty.String))))
+	switch {
+	case file.IsNull() && len(unpersisted) > 0:
+		d.Fields = append(d.Fields, FieldChange{Path: "file", After: SysctlFile(in.Name), BeforeNull: true})
+		if len(unpersisted) < len(want) {
+			d.Summary = "the boot configuration does not set " + strings.Join(unpersisted, ", ") + " to the desired value"
 		}
-		d.Fields = append(d.Fields, fc)
+	case !file.IsNull() && file.AsString() != content:
+		d.Fields = append(d.Fields, FieldChange{Path: "file", After: SysctlFile(in.Name), Before: SysctlFile(in.Name) + " (edited on the host)", Drift: in.Prior.Exists()})
 	}
 	switch {
+	case len(d.Fields) == 0:
+		d.Action = NoOp
 	case !in.Prior.Exists():
 		d.Action = Create
-	case len(d.Fields) > 0:
-		d.Action = Update
 	default:
-		d.Action = NoOp
+		d.Action = Update
 	}
 	return d, nil
+}
+
+// sysctlUnpersisted lists the desired keys the boot configuration does not set to their value.
+func sysctlUnpersisted(want, boot map[string]string) []string {
+	var out []string
+	for _, k := range sortedKeys(want) {
+		if b, ok := boot[k]; !ok || b != normalizeSysctl(want[k]) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func (s Sysctl) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
@@ -222,7 +382,7 @@ func (s Sysctl) Apply(ctx context.Context, h provider.Host, in Instance, observe
 		if err := h.Remove(ctx, SysctlFile(in.Name)); err != nil {
 			return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), SysctlFile(in.Name), err)
 		}
-		if err := sysctlWrite(ctx, h, set); err != nil {
+		if err := sysctlWrite(ctx, h, onlyChanged(set, live)); err != nil {
 			return in.Prior, fmt.Errorf("%s: restoring original values: %w", in.Addr(), err)
 		}
 		return Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
@@ -254,10 +414,14 @@ func (s Sysctl) Apply(ctx context.Context, h provider.Host, in Instance, observe
 	if in.Prior.Attributes == cty.NilVal {
 		partial.Attributes = cty.NullVal(in.Desired.Type())
 	}
-	if err := h.WriteFile(ctx, SysctlFile(in.Name), []byte(sysctlFileContent(in.Addr(), want)), 0o644, "root"); err != nil {
-		return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), SysctlFile(in.Name), err)
+	// The file is written when the plan asked for it, and kept in line once it exists.
+	if !observed.GetAttr("file").IsNull() || diffHasField(d, "file") {
+		if err := h.WriteFile(ctx, SysctlFile(in.Name), []byte(sysctlFileContent(in.Addr(), want)), 0o644, "root"); err != nil {
+			return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), SysctlFile(in.Name), err)
+		}
 	}
-	if err := sysctlWrite(ctx, h, set); err != nil {
+	// Only keys whose live value differs are written (a key already right may be read-only).
+	if err := sysctlWrite(ctx, h, onlyChanged(set, live)); err != nil {
 		return partial, fmt.Errorf("%s: %w", in.Addr(), err)
 	}
 	return Prior{Attributes: in.Desired, Original: stringMapVal(original)}, nil
@@ -282,4 +446,25 @@ func sysctlWrite(ctx context.Context, h provider.Host, values map[string]string)
 		return fmt.Errorf("sysctl -w failed (exit %d): %s", res.ExitCode, strings.TrimSpace(string(res.Stderr)))
 	}
 	return nil
+}
+
+// onlyChanged keeps the entries of set whose live value differs.
+func onlyChanged(set, live map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range set {
+		if cur, ok := live[k]; !ok || cur != normalizeSysctl(v) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// diffHasField reports whether a diff lists a change of the attribute at p.
+func diffHasField(d Diff, p string) bool {
+	for _, f := range d.Fields {
+		if f.Path == p {
+			return true
+		}
+	}
+	return false
 }

@@ -19,6 +19,7 @@ Main commands:
 Other commands:
   test       Run the smoke tests now (model-load timing) and record the results
   drift      Read-only: which hosts differ from the configuration and the state
+  capture    Read-only: write HCL reproducing a host set up by hand (kernel, sysctl, read-ahead, venvs, llama.cpp)
   history    List each host's generations (successful applies) and incidents
   report     Model-load times per host and generation: table, CSV, JSON or SVG chart
   rollback   Return hosts to an earlier generation (plan, confirm, apply)
@@ -42,6 +43,7 @@ func commands() map[string]command {
 		"lab":      runLab,
 		"history":  runHistory,
 		"drift":    runDrift,
+		"capture":  runCapture,
 		"test":     runTest,
 		"rollback": runRollback,
 		"report":   runReport,

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/provider"
+	"github.com/sparkform/sparkform/resources"
+	"github.com/sparkform/sparkform/state"
+)
+
+// captureOrder is the order blocks are written in: what a host boots with first, then what runs on it.
+var captureOrder = []string{"kernel", "sysctl", "readahead", "python_venv", "llama_cpp"}
+
+// capture [HOST | user@address[:port]] [-dir DIR] [-o FILE] [-sysctl KEY]... [-venv PATH]...
+// [-llama-dir DIR]...: read a host set up by hand (read-only, one round trip) and write HCL that
+// reproduces its settings on other hosts.
+func runCapture(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("capture", stderr)
+	var rf runFlags
+	fs.Var(&rf.vars, "var", "set a variable of the configuration in -dir (repeatable)")
+	fs.Var(&rf.varFiles, "var-file", "load variable values from an HCL file (repeatable)")
+	fs.StringVar(&rf.statePath, "state", "", "state file whose pinned host keys apply (default DIR/sparkform.state.json)")
+	fs.DurationVar(&rf.connectTimeout, "connect-timeout", provider.DefaultTimeouts.Connect, "SSH connect and handshake timeout")
+	fs.BoolVar(&rf.noColor, "no-color", false, "no colour in output")
+	dir := fs.String("dir", ".", "configuration directory holding the host block named HOST")
+	outPath := fs.String("o", "", "write the HCL to FILE (atomically) instead of standard output")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long reading the host may take")
+	var sysctls, venvs, llamaDirs multiFlag
+	fs.Var(&sysctls, "sysctl", "also capture this sysctl key (repeatable)")
+	fs.Var(&venvs, "venv", "capture the Python venv at PATH (repeatable)")
+	fs.Var(&llamaDirs, "llama-dir", "capture the llama.cpp build in DIR (repeatable)")
+	identity := fs.String("identity-file", "", "user@address: private key (default: ssh-agent, ~/.ssh/config)")
+	knownHosts := fs.String("known-hosts", "", "user@address: known_hosts file (default ~/.ssh/known_hosts)")
+	policy := fs.String("host-key-policy", provider.PolicyStrict, "user@address: strict, or accept-new (pin an unknown key on first use)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 1
+	}
+	target, err := atMostOne("capture", pos)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	ctx, stop := interruptible(stderr)
+	defer stop()
+
+	var h provider.Host
+	var label string
+	if strings.Contains(target, "@") {
+		cfg, err := parseDirectTarget(target)
+		if err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		if *policy != provider.PolicyStrict && *policy != provider.PolicyAcceptNew {
+			return errorf(stderr, "-host-key-policy %q: use %s or %s", *policy, provider.PolicyStrict, provider.PolicyAcceptNew)
+		}
+		cfg.IdentityFile, cfg.KnownHosts, cfg.HostKeyPolicy = *identity, *knownHosts, *policy
+		cfg.Timeouts = provider.DefaultTimeouts
+		cfg.Timeouts.Connect = rf.connectTimeout
+		label = target
+		if h, err = provider.Dial(ctx, cfg); err != nil {
+			return errorf(stderr, "%v", err)
+		}
+	} else {
+		if *identity != "" || *knownHosts != "" || *policy != provider.PolicyStrict {
+			return errorf(stderr, "-identity-file, -known-hosts and -host-key-policy are for user@address; a host block sets its own")
+		}
+		cfg, ok := loadConfig(*dir, &rf, stderr)
+		if !ok {
+			return 1
+		}
+		hc, err := pickHost(cfg, target)
+		if err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		// Host keys are checked as for plan: known_hosts per the host block, and the key state pinned.
+		st, err := state.NewStore(rf.stateFile(*dir)).Load()
+		if err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		pinned := ""
+		if hs := st.Hosts[hc.Name]; hs != nil {
+			pinned = hs.HostKey
+		}
+		label = fmt.Sprintf("%s (%s)", hc.Name, hc.Address)
+		if h, err = dialer(rf.connectTimeout)(ctx, hc, pinned); err != nil {
+			return errorf(stderr, "%v", err)
+		}
+	}
+	defer h.Close()
+
+	opts := resources.CaptureOptions{SysctlKeys: sysctls, Venvs: venvs, LlamaDirs: llamaDirs}
+	cctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	blocks, notes, err := engine.Capture(cctx, h, opts)
+	if err != nil {
+		return errorf(stderr, "%s: %v", label, err)
+	}
+	src := renderCapture(label, time.Now().UTC(), blocks, notes)
+	if *outPath == "" {
+		stdout.Write(src)
+		return 0
+	}
+	if err := writeReportFile(*outPath, src, 0o644); err != nil {
+		return errorf(stderr, "writing %s: %v", *outPath, err)
+	}
+	fmt.Fprintf(stdout, "Captured %d blocks from %s into %s. Review it, put it beside the other hosts' host blocks, then plan and apply.\n", len(blocks), label, *outPath)
+	for _, n := range notes {
+		fmt.Fprintf(stdout, "  not captured: %s\n", n)
+	}
+	return 0
+}
+
+// parseDirectTarget reads user@address[:port] (an IPv6 address in brackets when a port is given).
+func parseDirectTarget(t string) (provider.Config, error) {
+	user, hostport, _ := strings.Cut(t, "@")
+	c := provider.Config{Name: t, User: user, Address: hostport}
+	if user == "" || hostport == "" {
+		return c, fmt.Errorf("%q: give user@address[:port]", t)
+	}
+	if strings.HasPrefix(hostport, "[") || strings.Count(hostport, ":") == 1 {
+		host, port, err := net.SplitHostPort(hostport)
+		if err != nil {
+			return c, fmt.Errorf("%q: %v", t, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil || p < 1 || p > 65535 {
+			return c, fmt.Errorf("%q: port %q is not a number from 1 to 65535", t, port)
+		}
+		c.Address, c.Port = host, p
+	}
+	if strings.ContainsAny(c.Address, " \t\n/@") || c.Address == "" {
+		return c, fmt.Errorf("%q: %q is not a host name or address", t, c.Address)
+	}
+	return c, nil
+}
+
+// pickHost finds the host block to capture; with no name, the configuration's only host.
+func pickHost(cfg *config.Config, name string) (*config.Host, error) {
+	var names []string
+	for _, h := range cfg.Hosts {
+		if h.Name == name {
+			return h, nil
+		}
+		names = append(names, h.Name)
+	}
+	switch {
+	case name == "" && len(cfg.Hosts) == 1:
+		return cfg.Hosts[0], nil
+	case name == "":
+		return nil, fmt.Errorf("capture needs a host: a host block name of %s (%s) or user@address", cfg.Dir, strings.Join(names, ", "))
+	}
+	return nil, fmt.Errorf("no host %q in the configuration in %s (hosts: %s); or give user@address", name, cfg.Dir, strings.Join(names, ", "))
+}
+
+// renderCapture writes the blocks as formatted HCL with a header and comments.
+func renderCapture(label string, at time.Time, blocks []resources.CapturedBlock, notes []string) []byte {
+	rank := func(t string) int {
+		for i, o := range captureOrder {
+			if o == t {
+				return i
+			}
+		}
+		return len(captureOrder)
+	}
+	sort.SliceStable(blocks, func(i, j int) bool {
+		if ri, rj := rank(blocks[i].Type), rank(blocks[j].Type); ri != rj {
+			return ri < rj
+		}
+		return blocks[i].Type < blocks[j].Type
+	})
+	f := hclwrite.NewEmptyFile()
+	body := f.Body()
+	header := []string{
+		fmt.Sprintf("Captured by `sparkform capture` from %s at %s.", label, at.Format(time.RFC3339)),
+		"Only read: nothing on that host was changed.",
+		"",
+		"This file reproduces that host's settings on OTHER hosts, so it has no host blocks: put it in",
+		"a configuration directory beside the host blocks (hosts.hcl) of the hosts to set up, review it,",
+		"then `sparkform plan` and `sparkform apply`. `sparkform plan` shows the captured host itself as",
+		"converged when it keeps these settings across reboots.",
+		"",
+		"Not captured:",
+		"- host blocks: addresses, users and keys belong to the hosts this file is applied to.",
+	}
+	for _, n := range notes {
+		header = append(header, "- "+n)
+	}
+	if len(blocks) == 0 {
+		header = append(header, "", "Nothing was captured.")
+	}
+	body.AppendUnstructuredTokens(commentTokens(header))
+	for _, b := range blocks {
+		body.AppendNewline()
+		if b.Comment != "" {
+			body.AppendUnstructuredTokens(commentTokens(strings.Split(b.Comment, "\n")))
+		}
+		blk := body.AppendNewBlock(b.Type, []string{b.Name})
+		for _, a := range b.Attrs {
+			blk.Body().SetAttributeValue(a.Name, a.Value)
+		}
+	}
+	return hclwrite.Format(f.Bytes())
+}
+
+func commentTokens(lines []string) hclwrite.Tokens {
+	var toks hclwrite.Tokens
+	for _, l := range lines {
+		text := "#"
+		if l != "" {
+			text += " " + l
+		}
+		toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenComment, Bytes: []byte(text + "\n")})
+	}
+	return toks
+}

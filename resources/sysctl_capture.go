@@ -1,0 +1,134 @@
+package resources
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sparkform/sparkform/provider"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// SysctlCaptureKeys are the keys that matter for loading models, captured when the host has them.
+var SysctlCaptureKeys = []string{
+	"vm.swappiness", "vm.dirty_ratio", "vm.dirty_background_ratio", "vm.dirty_bytes", "vm.dirty_background_bytes",
+	"vm.dirty_expire_centisecs", "vm.dirty_writeback_centisecs", "vm.min_free_kbytes", "vm.max_map_count",
+	"vm.overcommit_memory", "vm.overcommit_ratio", "vm.zone_reclaim_mode", "kernel.numa_balancing",
+}
+
+// dirtyBytesOf pairs each dirty ratio with the bytes setting that replaces it when not 0.
+var dirtyBytesOf = map[string]string{"vm.dirty_ratio": "vm.dirty_bytes", "vm.dirty_background_ratio": "vm.dirty_background_bytes"}
+
+// sysctlCaptureKeys are the default keys plus the valid -sysctl keys, without duplicates.
+func sysctlCaptureKeys(opts CaptureOptions) (keys []string, bad []string) {
+	seen := map[string]bool{}
+	for _, k := range append(append([]string{}, SysctlCaptureKeys...), opts.SysctlKeys...) {
+		switch {
+		case seen[k]:
+		case !sysctlKeyRe.MatchString(k):
+			bad = append(bad, k)
+		default:
+			keys = append(keys, k)
+		}
+		seen[k] = true
+	}
+	return keys, bad
+}
+
+func (Sysctl) CaptureProbe(opts CaptureOptions) string {
+	var b strings.Builder
+	keys, _ := sysctlCaptureKeys(opts)
+	for _, k := range keys {
+		q := provider.Quote(k)
+		fmt.Fprintf(&b, "if v=$(sysctl -n -- %s 2>/dev/null); then printf 'key %%s %%s\\n' %s \"$(printf %%s \"$v\" | base64 -w0)\"; else printf 'nokey %%s\\n' %s; fi\n", q, q, q)
+	}
+	b.WriteString(sysctlBootProbe)
+	return b.String()
+}
+
+// Capture writes one block with the keys whose value the host keeps across reboots (the boot
+// configuration sets the live value), keys set live to something else than the boot
+// configuration says, and every -sysctl key. A key no boot file sets is at the kernel's default
+// (or was set live only and goes at the next reboot): it is listed in the comment, not captured,
+// so a host at the kernel default is not told to write it.
+func (Sysctl) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
+	keys, bad := sysctlCaptureKeys(opts)
+	var notes []string
+	for _, k := range bad {
+		notes = append(notes, fmt.Sprintf("sysctl: %q is not a sysctl key (lowercase words joined by dots): not captured", k))
+	}
+	lines := parseProbe(out)
+	live := map[string]string{}
+	for _, l := range lines {
+		if l.tag == "key" && len(l.args) >= 1 {
+			enc := ""
+			if len(l.args) == 2 {
+				enc = l.args[1]
+			}
+			v, err := decodeB64(enc)
+			if err != nil {
+				return nil, nil, fmt.Errorf("sysctl probe: %s: %v", l.args[0], err)
+			}
+			live[l.args[0]] = normalizeSysctl(v)
+		}
+	}
+	files, etc, err := sysctlBootFromProbe(lines)
+	if err != nil {
+		return nil, nil, err
+	}
+	boot := SysctlBootValues(files, etc, keys, "")
+	explicit := map[string]bool{}
+	for _, k := range opts.SysctlKeys {
+		explicit[k] = true
+	}
+	values := map[string]cty.Value{}
+	var comment, atDefault []string
+	for _, k := range keys {
+		v, ok := live[k]
+		if !ok {
+			if explicit[k] {
+				notes = append(notes, fmt.Sprintf("sysctl: the host has no key %s (sysctl -n fails): not captured", k))
+			}
+			continue
+		}
+		// vm.dirty_bytes and vm.dirty_ratio are two ways to set one limit: the kernel uses the
+		// one that is not 0 (same for the background pair); only that one is captured.
+		if (k == "vm.dirty_bytes" || k == "vm.dirty_background_bytes") && v == "0" && !explicit[k] {
+			continue
+		}
+		if bytesKey, isRatio := dirtyBytesOf[k]; isRatio && live[bytesKey] != "" && live[bytesKey] != "0" && !explicit[k] {
+			comment = append(comment, fmt.Sprintf("%s is not captured: %s = %s replaces it.", k, bytesKey, live[bytesKey]))
+			continue
+		}
+		if !sysctlValueRe.MatchString(v) {
+			notes = append(notes, fmt.Sprintf("sysctl: %s = %q has characters sparkform does not write: not captured", k, v))
+			continue
+		}
+		b, persisted := boot[k]
+		switch {
+		case persisted && b == v:
+		case persisted:
+			comment = append(comment, fmt.Sprintf("%s: captured the live value %s; the boot configuration sets %s.", k, v, b))
+		case explicit[k]:
+			comment = append(comment, fmt.Sprintf("%s: no boot configuration file sets it (the live value %s is the kernel's default or goes at the next reboot).", k, v))
+		default:
+			atDefault = append(atDefault, k+" = "+v)
+			continue
+		}
+		values[k] = numberOrString(v)
+	}
+	if len(atDefault) > 0 {
+		comment = append(comment, "Not captured: set by no file in /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d,",
+			"/usr/lib/sysctl.d, /lib/sysctl.d or /etc/sysctl.conf, so at the kernel's default (or set live",
+			"only, lost at the next reboot): "+strings.Join(atDefault, ", ")+".",
+			"Add a key with `-sysctl KEY` or by hand if the other hosts need it.")
+	}
+	if len(values) == 0 {
+		if len(atDefault) > 0 {
+			notes = append(notes, "sysctl: no key that matters for model loading is set by the boot configuration: every one is at the kernel's default ("+strings.Join(atDefault, ", ")+")")
+		}
+		return nil, notes, nil
+	}
+	head := "Kernel parameters for model loading, as the host sets them at boot (sysctl.d) and live."
+	return []CapturedBlock{{Type: "sysctl", Name: "loading", Comment: strings.Join(append([]string{head}, comment...), "\n"),
+		Attrs: []CapturedAttr{{Name: "values", Value: cty.ObjectVal(values)}}}}, notes, nil
+}
