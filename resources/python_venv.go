@@ -273,7 +273,7 @@ func (v PythonVenv) Probe(in Instance) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "P=%s\nG=%s\n", provider.Quote(p), provider.Quote(VenvGensDir(p)))
-	b.WriteString(`if [ -L "$P" ]; then printf 'kind link %s\n' "$(readlink "$P" | base64 -w0)"; elif [ -e "$P" ]; then printf 'kind other\n'; else printf 'kind absent\n'; fi
+	b.WriteString(`if [ -L "$P" ]; then printf 'kind link %s\n' "$(readlink "$P" | base64 -w0)"; elif [ -e "$P" ]; then printf 'kind other\n'; if [ -f "$P/pyvenv.cfg" ]; then printf 'plainvenv\n'; fi; else printf 'kind absent\n'; fi
 if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##*/}"; done; fi
 `)
 	if !in.Destroying() {
@@ -283,7 +283,8 @@ if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##
 		for _, m := range stringList(in.Desired.GetAttr("verify")) {
 			mods = append(mods, provider.Quote(m))
 		}
-		fmt.Fprintf(&b, "if [ -L \"$P\" ] && [ -e \"$P/bin/python\" ]; then\n  if o=$(timeout 60 \"$P/bin/python\" -I -c %s %s 2>&1); then printf 'venv %%s\\n' \"$(printf '%%s\\n' \"$o\" | tail -n 1)\"; else printf 'venvbroken %%s\\n' \"$(printf '%%s' \"$o\" | tail -n 5 | base64 -w0)\"; fi\nfi\n",
+		// A venv sparkform made (the link) or a plain one someone made (pyvenv.cfg): -B writes no .pyc.
+		fmt.Fprintf(&b, "if { [ -L \"$P\" ] || [ -f \"$P/pyvenv.cfg\" ]; } && [ -e \"$P/bin/python\" ]; then\n  if o=$(timeout 60 \"$P/bin/python\" -I -B -c %s %s 2>&1); then printf 'venv %%s\\n' \"$(printf '%%s\\n' \"$o\" | tail -n 1)\"; else printf 'venvbroken %%s\\n' \"$(printf '%%s' \"$o\" | tail -n 5 | base64 -w0)\"; fi\nfi\n",
 			provider.Quote(venvInspect), strings.Join(mods, " "))
 		b.WriteString(probeFile("manifest", p+"/"+VenvManifest))
 	} else {
@@ -295,6 +296,7 @@ if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##
 // venvObservedType is the shape Read returns.
 var venvObservedType = cty.Object(map[string]cty.Type{
 	"kind":           cty.String, // "absent", "link" (what sparkform makes) or "other"
+	"plain_venv":     cty.Bool,   // kind "other" is a venv made without sparkform (pyvenv.cfg)
 	"target":         cty.String, // the link's target
 	"generations":    cty.List(cty.String),
 	"python_version": cty.String, // the venv's interpreter version; "" without a working venv
@@ -319,7 +321,7 @@ func (PythonVenv) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
 	o := map[string]cty.Value{
 		"kind": cty.StringVal(""), "target": cty.StringVal(""), "python_version": cty.StringVal(""),
-		"broken": cty.StringVal(""), "base_python": cty.StringVal(""), "base_venv": cty.False,
+		"broken": cty.StringVal(""), "base_python": cty.StringVal(""), "base_venv": cty.False, "plain_venv": cty.False,
 	}
 	var gens []string
 	pk, vf, ve := map[string]string{}, map[string]string{}, map[string]string{}
@@ -352,6 +354,8 @@ func (PythonVenv) Read(in Instance, out []byte) (cty.Value, error) {
 			o["base_python"] = cty.StringVal(b)
 		case "basevenv":
 			o["base_venv"] = cty.True
+		case "plainvenv":
+			o["plain_venv"] = cty.True
 		case "venvbroken":
 			msg, _ := decodeB64(arg(0))
 			if msg = strings.TrimSpace(msg); msg == "" {
@@ -435,12 +439,20 @@ type venvPlan struct {
 	fields  []FieldChange
 	rebuild bool
 	create  bool
+	// adopt: path is a plain venv (made without sparkform) that needs a change: apply first
+	// moves it to generation 0 with path a link to it, then builds the next generation.
+	adopt bool
+	// plainOK: path is a plain venv that already satisfies the block: nothing to do.
+	plainOK bool
 }
 
 func (v PythonVenv) decide(in Instance, observed cty.Value) (venvPlan, error) {
 	var vp venvPlan
 	p := in.Desired.GetAttr("path").AsString()
 	kind := observed.GetAttr("kind").AsString()
+	if kind == "other" && boolAttr(observed, "plain_venv") {
+		return v.decidePlain(in, observed)
+	}
 	if kind == "other" {
 		return vp, fmt.Errorf("%s: %s exists and is not a venv sparkform manages (sparkform makes it a symlink into %s): move it away or choose another path", in.Addr(), p, VenvGensDir(p))
 	}
@@ -541,16 +553,166 @@ func (v PythonVenv) decide(in Instance, observed cty.Value) (venvPlan, error) {
 			}
 		}
 	}
+	return vp, v.checkBase(in, observed, vp)
+}
+
+// checkBase refuses a build the host's base interpreter cannot make.
+func (PythonVenv) checkBase(in Instance, observed cty.Value, vp venvPlan) error {
 	if vp.create || vp.rebuild {
 		py := venvPython(in.Desired)
 		if observed.GetAttr("base_python").AsString() == "" {
-			return vp, fmt.Errorf("%s: %s not found on this host (command -v %s fails): install Python 3 or set python to the interpreter's path", in.Addr(), py, py)
+			return fmt.Errorf("%s: %s not found on this host (command -v %s fails): install Python 3 or set python to the interpreter's path", in.Addr(), py, py)
 		}
 		if observed.GetAttr("base_venv").False() {
-			return vp, fmt.Errorf("%s: %s -m venv would fail on this host: its venv/ensurepip modules are missing (Debian/Ubuntu: apt install python3-venv)", in.Addr(), py)
+			return fmt.Errorf("%s: %s -m venv would fail on this host: its venv/ensurepip modules are missing (Debian/Ubuntu: apt install python3-venv)", in.Addr(), py)
 		}
 	}
-	return vp, nil
+	return nil
+}
+
+// decidePlain judges a plain venv (made without sparkform) at path by effect: when its installed
+// packages satisfy the block and the verify modules import, it is left as it is (no-op, even
+// without state); otherwise apply adopts it (generation 0, kept for rollback) and builds the
+// next generation beside it.
+func (v PythonVenv) decidePlain(in Instance, observed cty.Value) (venvPlan, error) {
+	var vp venvPlan
+	p := in.Desired.GetAttr("path").AsString()
+	broken := observed.GetAttr("broken").AsString()
+	working := broken == "" && observed.GetAttr("python_version").AsString() != ""
+	installed := stringMap(observed.GetAttr("packages"))
+	if !working {
+		vp.fields = append(vp.fields, FieldChange{Path: "path", Before: fmt.Sprintf("%s (plain venv, broken: %s)", p, firstLineOf(firstNonEmpty(broken, "no interpreter"))),
+			After: fmt.Sprintf("%s -> %s/1 (the plain venv kept as generation 0)", p, path.Base(VenvGensDir(p)))})
+	}
+	for _, s := range stringList(in.Desired.GetAttr("packages")) {
+		ps, _ := parsePkgSpec(s)
+		iv, have := installed[ps.Name]
+		if working && have && versionSatisfies(iv, ps.Spec) {
+			continue
+		}
+		after := ps.Exact
+		if after == "" {
+			after = firstNonEmpty(ps.Spec, "(any version)")
+		}
+		if working {
+			vp.fields = append(vp.fields, FieldChange{Path: fmt.Sprintf("packages[%q]", ps.Name), Before: iv, BeforeNull: !have, After: after})
+		}
+	}
+	if working {
+		errs := stringMap(observed.GetAttr("verify_errors"))
+		for _, m := range stringList(in.Desired.GetAttr("verify")) {
+			if e, bad := errs[m]; bad {
+				vp.fields = append(vp.fields, FieldChange{Path: fmt.Sprintf("verify[%q]", m), Before: "import fails: " + firstLineOf(e), After: "imports"})
+			}
+		}
+		if len(vp.fields) == 0 {
+			vp.plainOK = true
+			return vp, nil
+		}
+		vp.fields = append([]FieldChange{{Path: "path", Before: p + " (plain venv)", After: fmt.Sprintf("%s -> %s/1 (the plain venv kept as generation 0)", p, path.Base(VenvGensDir(p)))}}, vp.fields...)
+	}
+	vp.adopt, vp.rebuild = true, true
+	return vp, v.checkBase(in, observed, vp)
+}
+
+// versionSatisfies checks an installed version against a PEP 440 specifier for plain release
+// versions (1.26.4): ==, ===, !=, <, <=, >, >=, ~= and ==X.*. Anything it cannot judge (pre-,
+// post-, dev- or local versions) counts as not satisfied, so the venv is rebuilt rather than trusted.
+func versionSatisfies(v, spec string) bool {
+	if spec == "" {
+		return true
+	}
+	rel, ok := releaseOf(v)
+	for _, clause := range strings.Split(spec, ",") {
+		m := pkgClauseOne.FindStringSubmatch(strings.TrimSpace(clause))
+		if m == nil {
+			return false
+		}
+		op, want := m[1], strings.TrimSpace(m[2])
+		if op == "===" {
+			if v != want {
+				return false
+			}
+			continue
+		}
+		if !ok {
+			return false
+		}
+		if prefix, wild := strings.CutSuffix(want, ".*"); wild && (op == "==" || op == "!=") {
+			pr, ok := releaseOf(prefix)
+			if !ok {
+				return false
+			}
+			match := len(rel) >= len(pr) && cmpRelease(rel[:len(pr)], pr) == 0
+			if match != (op == "==") {
+				return false
+			}
+			continue
+		}
+		w, ok := releaseOf(want)
+		if !ok {
+			return false
+		}
+		c := cmpRelease(rel, w)
+		var sat bool
+		switch op {
+		case "==":
+			sat = c == 0
+		case "!=":
+			sat = c != 0
+		case "<":
+			sat = c < 0
+		case "<=":
+			sat = c <= 0
+		case ">":
+			sat = c > 0
+		case ">=":
+			sat = c >= 0
+		case "~=":
+			sat = c >= 0 && len(w) >= 2 && len(rel) >= len(w)-1 && cmpRelease(rel[:len(w)-1], w[:len(w)-1]) == 0
+		}
+		if !sat {
+			return false
+		}
+	}
+	return true
+}
+
+var releaseRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
+
+func releaseOf(v string) ([]int, bool) {
+	if !releaseRe.MatchString(v) {
+		return nil, false
+	}
+	var out []int
+	for _, p := range strings.Split(v, ".") {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, n)
+	}
+	return out, true
+}
+
+// cmpRelease compares release segments, missing ones being 0 (1.0 == 1.0.0).
+func cmpRelease(a, b []int) int {
+	for i := 0; i < len(a) || i < len(b); i++ {
+		x, y := 0, 0
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
 }
 
 func firstLineOf(s string) string {
@@ -587,6 +749,12 @@ func (v PythonVenv) Diff(in Instance, observed cty.Value) (Diff, error) {
 	}
 	d := Diff{Fields: vp.fields}
 	switch {
+	case vp.plainOK:
+		// A plain venv that already has what the block asks is left alone (not taken over).
+		d.Action = NoOp
+	case vp.adopt:
+		d.Action = Update
+		d.Summary = fmt.Sprintf("adopt the plain venv: %s moves to %s/0 (kept for rollback) with %s a link to it, then a new generation is built beside it and switched to when install and verify succeed", venvPath(in), VenvGensDir(venvPath(in)), venvPath(in))
 	case vp.create:
 		d.Action = Create
 	case vp.rebuild:
@@ -648,6 +816,15 @@ func (v PythonVenv) Apply(ctx context.Context, h provider.Host, in Instance, obs
 	current := ""
 	if t := observed.GetAttr("target").AsString(); t != "" {
 		current = path.Base(t)
+	}
+	if vp.plainOK {
+		return in.Prior, nil
+	}
+	if vp.adopt {
+		if err := v.adopt(ctx, h, in, log); err != nil {
+			return in.Prior, err
+		}
+		gens, current = append(gens, "0"), "0"
 	}
 	if !vp.create && !vp.rebuild {
 		// Nothing to build: record what the host has.
@@ -753,6 +930,50 @@ echo "sparkform: $P now points at generation %[11]s"
 	return Prior{Attributes: venvAttributes(in.Desired, versions, gen), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
 }
 
+// Exit code of the adoption script when it cannot take the plain venv over.
+const venvExitAdopt = 14
+
+// venvExchange swaps two paths atomically (renameat2 RENAME_EXCHANGE) with the base interpreter.
+const venvExchange = `import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+f = getattr(libc, "renameat2", None)
+sys.exit(3 if f is None or f(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2) != 0 else 0)
+`
+
+// adopt makes a plain venv at path generation 0: path becomes a link to <gens>/0 holding the venv.
+// With renameat2(RENAME_EXCHANGE) the venv and a prepared link trade places in one atomic step,
+// so path never is absent; where the kernel or filesystem refuses that, two renames follow each
+// other (path is absent only between them). The venv keeps working through the link: Python
+// finds pyvenv.cfg beside the bin/ it was started from, and the scripts' shebangs name path.
+func (PythonVenv) adopt(ctx context.Context, h provider.Host, in Instance, log func(string)) error {
+	p := in.Desired.GetAttr("path").AsString()
+	gensDir := VenvGensDir(p)
+	script := fmt.Sprintf("P=%s\nG=%s\nL=%s\nPY=%s\n", provider.Quote(p), provider.Quote(gensDir), provider.Quote(path.Base(gensDir)+"/0"), provider.Quote(venvPython(in.Desired))) +
+		fmt.Sprintf(`[ -L "$P" ] && exit 0
+[ -d "$P" ] && [ -f "$P/pyvenv.cfg" ] || { echo "sparkform: $P is not a plain venv any more" >&2; exit %[1]d; }
+if [ -e "$G/0" ] || [ -L "$G/0" ]; then echo "sparkform: $G/0 exists: not adopting over it" >&2; exit %[1]d; fi
+mkdir -p "$G" || exit %[1]d
+ln -s "$L" "$G/0" || exit %[1]d
+if "$PY" -I -c %[2]s "$G/0" "$P" 2>/dev/null && [ -L "$P" ] && [ -d "$G/0" ] && [ ! -L "$G/0" ]; then echo "sparkform: adopted $P as generation 0 (atomic exchange)"; exit 0; fi
+rm -f "$G/0" "$P.sparkform-switch"
+ln -s "$L" "$P.sparkform-switch" && mv -T "$P" "$G/0" && mv -T "$P.sparkform-switch" "$P" || { echo "sparkform: moving $P to $G/0 failed" >&2; exit %[1]d; }
+echo "sparkform: adopted $P as generation 0"
+`, venvExitAdopt, provider.Quote(venvExchange))
+	res, err := h.Run(ctx, script)
+	if err != nil {
+		return fmt.Errorf("%s: adopting %s: %w", in.Addr(), p, err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("%s: adopting the plain venv %s failed (exit %d): %s", in.Addr(), p, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(res.Stdout)), "\n") {
+		if l != "" {
+			log(strings.TrimPrefix(l, "sparkform: "))
+		}
+	}
+	return nil
+}
+
 // wantedVersions is the installed version of every package the block lists.
 func (PythonVenv) wantedVersions(in Instance, installed map[string]string) map[string]string {
 	out := map[string]string{}
@@ -792,8 +1013,10 @@ func (PythonVenv) destroy(ctx context.Context, h provider.Host, in Instance) (Pr
 	script := fmt.Sprintf(`P=%s
 G=%s
 if [ -L "$P" ]; then case "$(readlink "$P")" in %s/*|"$G"/*) rm -f "$P" || exit 1;; esac; fi
+# A plain venv sparkform adopted (generation 0, no manifest of sparkform's) goes back to its place.
+if [ ! -e "$P" ] && [ ! -L "$P" ] && [ -d "$G/0" ] && [ ! -L "$G/0" ] && [ ! -f "$G/0/%s" ] && [ -f "$G/0/pyvenv.cfg" ]; then mv -T "$G/0" "$P" || exit 1; fi
 rm -rf "$G"
-`, provider.Quote(p), provider.Quote(gensDir), provider.Quote(path.Base(gensDir)))
+`, provider.Quote(p), provider.Quote(gensDir), provider.Quote(path.Base(gensDir)), VenvManifest)
 	res, err := h.Run(ctx, script)
 	if err != nil {
 		return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), p, err)
