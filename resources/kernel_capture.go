@@ -137,6 +137,7 @@ func (Kernel) CaptureProbe(CaptureOptions) string {
 		fmt.Fprintf(&b, "r=$(sf_resolve inst %s); printf 'lineimage %%s %%s\\n' %s \"${r:--}\"\n", quoteAll([]string{kernelLines[n].meta}), quoteAll([]string{n}))
 	}
 	b.WriteString(kernelGrubProbe("capture"))
+	b.WriteString("printf 'nofile pin\\n'\n") // sparkform's pin file belongs to a block, not to the host's setting
 	return b.String()
 }
 

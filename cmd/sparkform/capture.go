@@ -213,9 +213,26 @@ func renderCapture(label string, at time.Time, blocks []resources.CapturedBlock,
 	return hclwrite.Format(f.Bytes())
 }
 
+// commentTokens writes lines as # comments, wrapping long ones at word boundaries.
 func commentTokens(lines []string) hclwrite.Tokens {
 	var toks hclwrite.Tokens
+	var wrapped []string
 	for _, l := range lines {
+		indent := ""
+		if strings.HasPrefix(l, "- ") {
+			indent = "  "
+		}
+		for len(l) > 98 {
+			cut := strings.LastIndexByte(l[:98], ' ')
+			if cut <= len(indent) {
+				break
+			}
+			wrapped = append(wrapped, l[:cut])
+			l = indent + l[cut+1:]
+		}
+		wrapped = append(wrapped, l)
+	}
+	for _, l := range wrapped {
 		text := "#"
 		if l != "" {
 			text += " " + l

@@ -30,8 +30,12 @@ func Capture(ctx context.Context, h provider.Host, opts resources.CaptureOptions
 	for _, t := range resources.Types() {
 		r, _ := resources.Lookup(t)
 		c, ok := r.(resources.Capturer)
+		if _, check := r.(resources.Tester); !ok && check {
+			notes = append(notes, fmt.Sprintf("%s: not captured: a check (what to run, thresholds) is a choice, not a setting a host has; write it by hand", t))
+			continue
+		}
 		if !ok {
-			notes = append(notes, fmt.Sprintf("%s: not captured: it describes no setting that can be read back from a host", t))
+			notes = append(notes, fmt.Sprintf("%s: not captured: it has no setting that can be read back from a host", t))
 			continue
 		}
 		cs = append(cs, capt{typ: t, r: r, c: c})
