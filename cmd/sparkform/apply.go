@@ -24,16 +24,9 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	rf.register(fs)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
 	batchSize := fs.String("batch-size", "", "hosts per rollout batch, a count or a percentage (overrides the rollout block)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	target, ok := parseDir(fs, args, stderr)
+	if !ok {
 		return 1
-	}
-	target, err := atMostOne("apply", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	if target == "" {
-		target = "."
 	}
 	var batch *config.Amount
 	if *batchSize != "" {
@@ -49,29 +42,36 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := interruptible(stderr)
 	defer stop()
 
-	var plan *engine.Plan
-	fromFile := false
 	if fi, err := os.Stat(target); err == nil && fi.Mode().IsRegular() {
-		fromFile = true
-		if len(rf.vars) > 0 || len(rf.varFiles) > 0 || len(rf.hosts) > 0 || len(rf.excludes) > 0 {
-			return errorf(stderr, "a saved plan is applied exactly as it was made: -var, -var-file, -host and -exclude-host cannot change it; make a new plan instead")
-		}
-		if plan, err = loadPlan(target); err != nil {
-			return errorf(stderr, "%v", err)
-		}
+		return applySavedPlan(ctx, target, &rf, batch, stdout, stderr)
 	}
-	stateDir := target
-	var cfg *config.Config
-	if fromFile {
-		stateDir = plan.ConfigDir
-	} else {
-		// The configuration is loaded before the lock so bad input fails fast and touches nothing.
-		var ok bool
-		if cfg, ok = loadConfig(target, &rf, stderr); !ok {
-			return 1
-		}
+	r, ok := openHostRun(ctx, target, &rf, "apply", true, stderr)
+	if !ok {
+		return 1
 	}
-	store, release, err := lockState(ctx, rf.stateFile(stateDir), "apply", rf.lockTimeout)
+	defer r.release()
+	plan, err := engine.MakePlan(ctx, r.cfg, r.st, rf.engineOptions(nil))
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	if !rf.json {
+		renderPlan(stdout, plan)
+	}
+	return executePlan(ctx, plan, r.st, r.store, &rf, *autoApprove, batch, stdout, stderr)
+}
+
+// applySavedPlan applies a plan file exactly as it was shown, refusing it when the state has
+// changed since it was made.
+func applySavedPlan(ctx context.Context, file string, rf *runFlags, batch *config.Amount, stdout, stderr io.Writer) int {
+	if len(rf.vars) > 0 || len(rf.varFiles) > 0 || len(rf.hosts) > 0 || len(rf.excludes) > 0 {
+		return errorf(stderr, "a saved plan is applied exactly as it was made: -var, -var-file, -host and -exclude-host cannot change it; make a new plan instead")
+	}
+	plan, err := loadPlan(file)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	store := state.NewStore(rf.stateFile(plan.ConfigDir))
+	release, err := store.Lock(ctx, "apply", rf.lockTimeout)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
@@ -80,19 +80,10 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
-	if fromFile {
-		if err := engine.CheckFresh(plan, st); err != nil {
-			return errorf(stderr, "%v", err)
-		}
-	} else {
-		if plan, err = engine.MakePlan(ctx, cfg, st, rf.engineOptions(nil)); err != nil {
-			return errorf(stderr, "%v", err)
-		}
-		if !rf.json {
-			renderPlan(stdout, plan)
-		}
+	if err := engine.CheckFresh(plan, st); err != nil {
+		return errorf(stderr, "%v", err)
 	}
-	return executePlan(ctx, plan, st, store, &rf, fromFile || *autoApprove, batch, stdout, stderr)
+	return executePlan(ctx, plan, st, store, rf, true, batch, stdout, stderr)
 }
 
 // executePlan asks for confirmation (unless approved), applies, renders the result and

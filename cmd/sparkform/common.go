@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -93,16 +94,6 @@ func dialer(connectTimeout time.Duration) engine.DialFunc {
 	}
 }
 
-// lockState opens the state store and takes its lock, printing who holds it while waiting.
-func lockState(ctx context.Context, path, op string, timeout time.Duration) (*state.Store, func() error, error) {
-	store := state.NewStore(path)
-	release, err := store.Lock(ctx, op, timeout)
-	if err != nil {
-		return nil, nil, err
-	}
-	return store, release, nil
-}
-
 // interruptible returns a context cancelled by the first SIGINT/SIGTERM. Steps in flight are
 // told to stop; state already persisted stays valid.
 func interruptible(stderr io.Writer) (context.Context, func()) {
@@ -123,4 +114,56 @@ func interruptible(stderr io.Writer) (context.Context, func()) {
 func errorf(w io.Writer, format string, a ...any) int {
 	fmt.Fprintf(w, "Error: "+format+"\n", a...)
 	return 1
+}
+
+// parseDir parses a command's flags and its one optional DIR argument (default ".").
+func parseDir(fs *flag.FlagSet, args []string, stderr io.Writer) (string, bool) {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return "", false
+	}
+	dir, err := atMostOne(strings.TrimPrefix(fs.Name(), "sparkform "), pos)
+	if err != nil {
+		errorf(stderr, "%v", err)
+		return "", false
+	}
+	if dir == "" {
+		dir = "."
+	}
+	return dir, true
+}
+
+// hostRun is what a command that works on hosts holds: the configuration and the state,
+// locked for op unless the command only reads.
+type hostRun struct {
+	cfg     *config.Config
+	store   *state.Store
+	st      *state.State
+	release func() error
+}
+
+// openHostRun loads the configuration first (bad input fails before anything is locked or
+// contacted), then locks and loads the state. release must be called when ok.
+func openHostRun(ctx context.Context, dir string, rf *runFlags, op string, lock bool, stderr io.Writer) (*hostRun, bool) {
+	cfg, ok := loadConfig(dir, rf, stderr)
+	if !ok {
+		return nil, false
+	}
+	r := &hostRun{cfg: cfg, store: state.NewStore(rf.stateFile(dir)), release: func() error { return nil }}
+	if lock {
+		release, err := r.store.Lock(ctx, op, rf.lockTimeout)
+		if err != nil {
+			errorf(stderr, "%v", err)
+			return nil, false
+		}
+		r.release = release
+	}
+	st, err := r.store.Load()
+	if err != nil {
+		r.release()
+		errorf(stderr, "%v", err)
+		return nil, false
+	}
+	r.st = st
+	return r, true
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/resources"
-	"github.com/sparkform/sparkform/state"
 )
 
 // driftReport is drift's JSON shape: per host, what differs.
@@ -37,29 +36,18 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("drift", stderr)
 	var rf runFlags
 	rf.register(fs)
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 1
-	}
-	dir, err := atMostOne("drift", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	if dir == "" {
-		dir = "."
-	}
-	ctx, stop := interruptible(stderr)
-	defer stop()
-	cfg, ok := loadConfig(dir, &rf, stderr)
+	dir, ok := parseDir(fs, args, stderr)
 	if !ok {
 		return 1
 	}
+	ctx, stop := interruptible(stderr)
+	defer stop()
 	// Read-only: no lock (state files are replaced atomically, so a read is always whole).
-	st, err := state.NewStore(rf.stateFile(dir)).Load()
-	if err != nil {
-		return errorf(stderr, "%v", err)
+	r, ok := openHostRun(ctx, dir, &rf, "drift", false, stderr)
+	if !ok {
+		return 1
 	}
-	plan, err := engine.MakePlan(ctx, cfg, st, rf.engineOptions(nil))
+	plan, err := engine.MakePlan(ctx, r.cfg, r.st, rf.engineOptions(nil))
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}

@@ -12,16 +12,9 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("fmt", stderr)
 	check := fs.Bool("check", false, "change nothing; exit 3 when a file is not formatted")
 	diff := fs.Bool("diff", false, "show the changes as a unified diff")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	dir, ok := parseDir(fs, args, stderr)
+	if !ok {
 		return 1
-	}
-	dir, err := atMostOne("fmt", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	if dir == "" {
-		dir = "."
 	}
 	changes, diags := config.FormatDir(dir, !*check)
 	if len(diags) > 0 {

@@ -17,16 +17,9 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&hosts, "host", "only this host (repeatable)")
 	statePath := fs.String("state", "", "state file (default DIR/sparkform.state.json)")
 	asJSON := fs.Bool("json", false, "machine-readable output")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	dir, ok := parseDir(fs, args, stderr)
+	if !ok {
 		return 1
-	}
-	dir, err := atMostOne("history", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	if dir == "" {
-		dir = "."
 	}
 	rf := runFlags{statePath: *statePath}
 	st, err := state.NewStore(rf.stateFile(dir)).Load()

@@ -16,34 +16,18 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	rf.register(fs)
 	out := fs.String("out", "", "save the plan to FILE, for 'sparkform apply FILE'")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on error")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 1
-	}
-	dir, err := atMostOne("plan", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	if dir == "" {
-		dir = "."
-	}
-	ctx, stop := interruptible(stderr)
-	defer stop()
-
-	cfg, ok := loadConfig(dir, &rf, stderr)
+	dir, ok := parseDir(fs, args, stderr)
 	if !ok {
 		return 1
 	}
-	store, release, err := lockState(ctx, rf.stateFile(dir), "plan", rf.lockTimeout)
-	if err != nil {
-		return errorf(stderr, "%v", err)
+	ctx, stop := interruptible(stderr)
+	defer stop()
+	r, ok := openHostRun(ctx, dir, &rf, "plan", true, stderr)
+	if !ok {
+		return 1
 	}
-	defer release()
-	st, err := store.Load()
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	plan, err := engine.MakePlan(ctx, cfg, st, rf.engineOptions(nil))
+	defer r.release()
+	plan, err := engine.MakePlan(ctx, r.cfg, r.st, rf.engineOptions(nil))
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}

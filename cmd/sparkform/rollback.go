@@ -20,39 +20,24 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 	rf.register(fs)
 	to := fs.Int("to", 0, "generation to return to (default: each host's previous generation)")
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 1
-	}
-	dir, err := atMostOne("rollback", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	if dir == "" {
-		dir = "."
-	}
-	ctx, stop := interruptible(stderr)
-	defer stop()
-	cfg, ok := loadConfig(dir, &rf, stderr)
+	dir, ok := parseDir(fs, args, stderr)
 	if !ok {
 		return 1
 	}
-	store, release, err := lockState(ctx, rf.stateFile(dir), "rollback", rf.lockTimeout)
-	if err != nil {
-		return errorf(stderr, "%v", err)
+	ctx, stop := interruptible(stderr)
+	defer stop()
+	r, ok := openHostRun(ctx, dir, &rf, "rollback", true, stderr)
+	if !ok {
+		return 1
 	}
-	defer release()
-	st, err := store.Load()
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	target, note, err := rollbackConfig(cfg, st, *to, rf.hosts, rf.excludes)
+	defer r.release()
+	target, note, err := rollbackConfig(r.cfg, r.st, *to, rf.hosts, rf.excludes)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
 	opts := rf.engineOptions(nil)
 	opts.Only, opts.Exclude = nil, nil // already applied to target's hosts
-	plan, err := engine.MakePlan(ctx, target, st, opts)
+	plan, err := engine.MakePlan(ctx, target, r.st, opts)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
@@ -61,7 +46,7 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Rollback: %s\n\n", note)
 		renderPlan(stdout, plan)
 	}
-	return executePlan(ctx, plan, st, store, &rf, *autoApprove, nil, stdout, stderr)
+	return executePlan(ctx, plan, r.st, r.store, &rf, *autoApprove, nil, stdout, stderr)
 }
 
 // rollbackConfig builds a configuration whose resources are, for each selected host, those

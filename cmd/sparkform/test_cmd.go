@@ -14,32 +14,17 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("test", stderr)
 	var rf runFlags
 	rf.register(fs)
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 1
-	}
-	dir, err := atMostOne("test", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	if dir == "" {
-		dir = "."
-	}
-	ctx, stop := interruptible(stderr)
-	defer stop()
-	cfg, ok := loadConfig(dir, &rf, stderr)
+	dir, ok := parseDir(fs, args, stderr)
 	if !ok {
 		return 1
 	}
-	store, release, err := lockState(ctx, rf.stateFile(dir), "test", rf.lockTimeout)
-	if err != nil {
-		return errorf(stderr, "%v", err)
+	ctx, stop := interruptible(stderr)
+	defer stop()
+	r, ok := openHostRun(ctx, dir, &rf, "test", true, stderr)
+	if !ok {
+		return 1
 	}
-	defer release()
-	st, err := store.Load()
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
+	defer r.release()
 	var mu sync.Mutex
 	events := func(ev engine.Event) {
 		mu.Lock()
@@ -51,7 +36,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		}
 		renderEvent(stdout, ev)
 	}
-	results, err := engine.RunTests(ctx, cfg, st, store, rf.engineOptions(events))
+	results, err := engine.RunTests(ctx, r.cfg, r.st, r.store, rf.engineOptions(events))
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}

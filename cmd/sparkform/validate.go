@@ -16,16 +16,9 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&rf.vars, "var", "set a variable: -var 'name=value' (repeatable)")
 	fs.Var(&rf.varFiles, "var-file", "load variable values from an HCL file (repeatable)")
 	asJSON := fs.Bool("json", false, "machine-readable output")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	dir, ok := parseDir(fs, args, stderr)
+	if !ok {
 		return 1
-	}
-	dir, err := atMostOne("validate", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	if dir == "" {
-		dir = "."
 	}
 	cfg, diags := config.Load(dir, config.Vars{Env: config.EnvVars(os.Environ()), Files: rf.varFiles, Flags: rf.vars})
 	if *asJSON {
