@@ -39,7 +39,7 @@ if [ -n "$S" ] && command -v git >/dev/null 2>&1; then
   if u=$(g remote get-url origin); then printf 'llorigin %s %s\n' "$I" "$(printf %s "$u" | base64 -w0)"; fi
 fi
 for c in "$D/current/CMakeCache.txt" "$D/build/CMakeCache.txt" "$D/CMakeCache.txt" "$D/src/build/CMakeCache.txt"; do
-  if [ -f "$c" ]; then printf 'llcache %s %s\n' "$I" "$(printf '# %s\n' "$c"; grep -E '^(GGML_[A-Z0-9_]*|CMAKE_CUDA_ARCHITECTURES):' "$c")" | base64 -w0)"; break; fi
+  if [ -f "$c" ]; then printf 'llcache %s %s\n' "$I" "$({ printf '# %s\n' "$c"; grep -E '^(GGML_[A-Z0-9_]*|CMAKE_CUDA_ARCHITECTURES):' "$c"; } | base64 -w0)"; break; fi
 done
 `)
 	}

@@ -39,7 +39,11 @@ func Capture(ctx context.Context, h provider.Host, opts resources.CaptureOptions
 			continue
 		}
 		cs = append(cs, capt{typ: t, r: r, c: c})
-		frags = append(frags, c.CaptureProbe(opts))
+		f := c.CaptureProbe(opts)
+		if strings.TrimSpace(f) == "" {
+			f = ":" // an empty subshell is a syntax error
+		}
+		frags = append(frags, f)
 	}
 	token := newToken()
 	res, err := h.Run(ctx, probeScript(token, frags))

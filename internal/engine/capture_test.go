@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -114,5 +115,49 @@ func TestValidateCapturedUsesTheTypesValidate(t *testing.T) {
 	unknown := resources.CapturedBlock{Type: "sysctl", Name: "x", Attrs: []resources.CapturedAttr{{Name: "nope", Value: cty.True}}}
 	if err := validateCaptured(r, unknown); err == nil {
 		t.Fatal("an attribute the type lacks must be refused")
+	}
+}
+
+// A llama.cpp checkout made by hand (git clone + cmake) is captured from git and CMakeCache.txt.
+func TestCaptureLlamaCheckoutLocally(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	root := t.TempDir()
+	origin, dir := filepath.Join(root, "origin.git"), filepath.Join(root, "llama")
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Env = append(cmd.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	run("init", "-q", "--bare", origin)
+	run("init", "-q", dir)
+	run("-C", dir, "commit", "-q", "--allow-empty", "-m", "x")
+	run("-C", dir, "tag", "b6800")
+	run("-C", dir, "remote", "add", "origin", origin)
+	os.MkdirAll(filepath.Join(dir, "build"), 0o755)
+	os.WriteFile(filepath.Join(dir, "build", "CMakeCache.txt"), []byte("GGML_CUDA:BOOL=ON\nCMAKE_CUDA_ARCHITECTURES:STRING=121a-real\nCMAKE_BUILD_TYPE:STRING=Release\n"), 0o644)
+	blocks, notes, err := Capture(context.Background(), localHost{t}, resources.CaptureOptions{LlamaDirs: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *resources.CapturedBlock
+	for i := range blocks {
+		if blocks[i].Type == "llama_cpp" {
+			got = &blocks[i]
+		}
+	}
+	if got == nil {
+		t.Fatalf("no llama_cpp block; notes:\n%s", strings.Join(notes, "\n"))
+	}
+	attrs := map[string]cty.Value{}
+	for _, a := range got.Attrs {
+		attrs[a.Name] = a.Value
+	}
+	if attrs["source"].AsString() != origin || attrs["ref"].AsString() != "b6800" || attrs["cmake_flags"].LengthInt() != 2 {
+		t.Fatalf("block %+v", got)
 	}
 }
