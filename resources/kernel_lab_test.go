@@ -26,12 +26,7 @@ type kernelLab struct {
 
 func newKernelLab(t *testing.T) *kernelLab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("lab tests skipped in -short mode")
-	}
-	if err := lab.Preflight(); err != nil {
-		t.Skipf("lab unavailable: %v", err)
-	}
+	lab.SkipUnlessAvailable(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()

@@ -28,7 +28,6 @@ var (
 	resLab     *lab.Lab
 	resLabDir  string
 	resLabErr  error
-	resLabSkip string
 )
 
 func TestMain(m *testing.M) {
@@ -53,14 +52,8 @@ func TestMain(m *testing.M) {
 // needResLab returns the shared lab, or skips the test saying why there is none.
 func needResLab(t *testing.T) *lab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("lab tests skipped in -short mode")
-	}
+	lab.SkipUnlessAvailable(t)
 	resLabOnce.Do(func() {
-		if err := lab.Preflight(); err != nil {
-			resLabSkip = err.Error()
-			return
-		}
 		// A fixed directory: a lab left running by a run that crashed (a panic skips TestMain's
 		// teardown) is taken down here instead of lingering.
 		resLabDir = filepath.Join(os.TempDir(), "sparkform-resources-lab")
@@ -78,9 +71,6 @@ func needResLab(t *testing.T) *lab.Lab {
 		}
 		resLab, resLabErr = lab.Up(ctx, lab.Options{Dir: resLabDir, N: 3, Subnet: resLabSubnet, NoNvcc: []string{"spark-03"}})
 	})
-	if resLabSkip != "" {
-		t.Skipf("lab unavailable: %s", resLabSkip)
-	}
 	if resLabErr != nil {
 		t.Fatalf("lab: %v", resLabErr)
 	}

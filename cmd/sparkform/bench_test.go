@@ -46,9 +46,7 @@ func (c countingHost) WriteFile(ctx context.Context, p string, d []byte, m fs.Fi
 // round trips per host. Run: go test -bench PlanNoop20Hosts -run '^$' ./cmd/sparkform
 // (as root; bench/plan-noop.sh wraps it).
 func BenchmarkPlanNoop20Hosts(b *testing.B) {
-	if err := lab.Preflight(); err != nil {
-		b.Skipf("lab unavailable: %v", err)
-	}
+	lab.SkipUnlessAvailable(b)
 	dir := b.TempDir()
 	ctx := context.Background()
 	l, err := lab.Up(ctx, lab.Options{Dir: filepath.Join(dir, "lab"), N: 20, Subnet: 33})

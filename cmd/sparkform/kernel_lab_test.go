@@ -15,12 +15,7 @@ import (
 // kernelLab is a lab of its own (127.0.31.x) so kernel changes never leak into other tests.
 func kernelLab(t *testing.T, n int) *lab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("lab tests skipped in -short mode")
-	}
-	if err := lab.Preflight(); err != nil {
-		t.Skipf("lab unavailable: %v", err)
-	}
+	lab.SkipUnlessAvailable(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

@@ -54,26 +54,17 @@ const labSubnet = 30
 // tools the test is skipped with the reason.
 func needLab(t *testing.T) *lab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("lab tests skipped in -short mode")
-	}
+	lab.SkipUnlessAvailable(t)
 	if !labOnce {
 		labOnce = true
-		if err := lab.Preflight(); err != nil {
-			labErr = err
-		} else {
-			testLabDir, labErr = os.MkdirTemp("", "sparkform-cmd-lab-")
-			if labErr == nil {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-				testLab, labErr = lab.Up(ctx, lab.Options{Dir: testLabDir, N: 3, Subnet: labSubnet})
-				cancel()
-			}
+		testLabDir, labErr = os.MkdirTemp("", "sparkform-cmd-lab-")
+		if labErr == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			testLab, labErr = lab.Up(ctx, lab.Options{Dir: testLabDir, N: 3, Subnet: labSubnet})
+			cancel()
 		}
 	}
 	if labErr != nil {
-		if testLab == nil && strings.Contains(labErr.Error(), "root") {
-			t.Skipf("lab unavailable: %v", labErr)
-		}
 		t.Fatalf("lab: %v", labErr)
 	}
 	return testLab

@@ -80,9 +80,7 @@ func TestMain(m *testing.M) {
 // run a lab.
 func fleet(t *testing.T) *Lab {
 	t.Helper()
-	if err := Preflight(); err != nil {
-		t.Skipf("lab tests need root and the lab's tools: %v", err)
-	}
+	SkipUnlessAvailable(t)
 	sharedOnce.Do(func() {
 		if testSubnet, sharedErr = reserveSubnet(10, 20); sharedErr != nil {
 			return
@@ -421,9 +419,7 @@ func labProcesses(dir string) []string {
 }
 
 func TestDownLeavesNoProcessMountOrNftTable(t *testing.T) {
-	if err := Preflight(); err != nil {
-		t.Skipf("lab tests need root and the lab's tools: %v", err)
-	}
+	SkipUnlessAvailable(t)
 	dir := t.TempDir()
 	ctx := ctxT(t, 5*time.Minute)
 	subnet, err := reserveSubnet(20, 30)
