@@ -18,12 +18,7 @@ import (
 // captureLab is a lab of its own (127.0.32.x): capture's test reboots hosts into another kernel.
 func captureLab(t *testing.T, n int) *lab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("lab tests skipped in -short mode")
-	}
-	if err := lab.Preflight(); err != nil {
-		t.Skipf("lab unavailable: %v", err)
-	}
+	lab.SkipUnlessAvailable(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
