@@ -1,17 +1,23 @@
 package main
 
 import (
+	"encoding/xml"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sparkform/sparkform/internal/lab"
 	"github.com/sparkform/sparkform/state"
 )
 
 // buildLlamaByHand builds the lab's llama.cpp stand-in at tag into /opt/smoke-llama on hosts,
 // as an owner would by hand; the llama_cpp resource has its own tests.
 func buildLlamaByHand(t *testing.T, tag string, hosts ...string) {
-	l := needLab(t)
+	buildLlamaOn(t, needLab(t), tag, hosts...)
+}
+
+func buildLlamaOn(t *testing.T, l *lab.Lab, tag string, hosts ...string) {
 	for _, h := range hosts {
 		onHost(t, l, h, "set -e; if [ ! -x /opt/smoke-llama/build/bin/llama-server ]; then rm -rf /opt/smoke-llama; git clone -q --branch "+tag+" /srv/git/llama.cpp.git /opt/smoke-llama; cmake -S /opt/smoke-llama -B /opt/smoke-llama/build >/dev/null; cmake --build /opt/smoke-llama/build --target llama-server >/dev/null; fi")
 	}
@@ -37,11 +43,11 @@ smoke_test "gpt-oss" {
 
 func TestApplyRunsSmokeTestsInBothModesAndRecordsThem(t *testing.T) {
 	l := needLab(t)
-	hosts := []string{"spark-01", "spark-02"}
+	hosts := labHosts
 	resetHosts(t, hosts...)
 	buildLlamaByHand(t, "b6800", hosts...)
 	dir := configDir(t, l, map[string]string{"main.hcl": smokeConfig("")})
-	code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", "spark-01", "-host", "spark-02")
+	code, out, stderr := cli(t, "apply", dir, "-auto-approve")
 	if code != 0 {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, stderr)
 	}
@@ -66,6 +72,38 @@ func TestApplyRunsSmokeTestsInBothModesAndRecordsThem(t *testing.T) {
 		if got := onHost(t, l, h, "pgrep -x llama-server || true"); got != "" {
 			t.Errorf("%s: server processes left behind: %s", h, got)
 		}
+	}
+	// The report shows the figures, and its SVG is a well-formed document with a bar per host and mode.
+	code, out, _ = cli(t, "report", dir)
+	for _, h := range hosts {
+		if code != 0 || !containsSpaced(out, h+" 1 6.11.0-1016-nvidia") {
+			t.Errorf("report lacks %s's generation 1 on 6.11:\n%s", h, out)
+		}
+	}
+	code, svg, stderr := cli(t, "report", dir, "-format", "svg")
+	if code != 0 {
+		t.Fatalf("report -format svg: %d %s", code, stderr)
+	}
+	bars := 0
+	dec := xml.NewDecoder(strings.NewReader(svg))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG does not parse: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
+			for _, a := range se.Attr {
+				if a.Name.Local == "class" && a.Value == "bar" {
+					bars++
+				}
+			}
+		}
+	}
+	if bars != len(hosts)*2 {
+		t.Errorf("SVG has %d bars, want %d (3 hosts × 2 modes)", bars, len(hosts)*2)
 	}
 	// On demand: sparkform test records another round without changing anything.
 	code, out, stderr = cli(t, "test", dir, "-host", "spark-01")
@@ -110,4 +148,38 @@ func TestSmokeTestFailuresNameHostModeFigureAndLeaveNoProcess(t *testing.T) {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 	})
+}
+
+func TestSmokeFailureAfterKernelChangeRollsBackAndReportShowsBothKernels(t *testing.T) {
+	l := kernelLab(t, 1)
+	buildLlamaOn(t, l, "b6800", "spark-01")
+	dir := configDir(t, l, map[string]string{"main.hcl": `
+kernel "nvidia" {
+  line = "6.17"
+}
+
+smoke_test "gpt-oss" {
+  command     = "/opt/smoke-llama/build/bin/llama-server -m /models/gpt-oss-120b.gguf --port 0"
+  modes       = ["no-mmap"]
+  timeout     = "20s"
+  max_seconds = 0.001
+  on_failure  = "rollback"
+}
+`})
+	code, out, stderr := cli(t, "apply", dir, "-auto-approve")
+	if code != 1 || !strings.Contains(out+stderr, "rolled back: spark-01 back on 6.11.0-1016-nvidia after the smoke test failed on 6.17.0-1014-nvidia") ||
+		!strings.Contains(out+stderr, "over max_seconds 0.001") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	if got := onHost(t, l, "spark-01", "uname -r"); got != "6.11.0-1016-nvidia" {
+		t.Fatalf("spark-01 runs %s after the rollback", got)
+	}
+	code, report, _ := cli(t, "report", dir)
+	if code != 0 || !strings.Contains(report, "6.17.0-1014-nvidia") || !strings.Contains(report, "6.11.0-1016-nvidia") {
+		t.Fatalf("report must show both kernels:\n%s", report)
+	}
+	// The plan still wants 6.17: the rollback did not pretend the change was applied.
+	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 2 || !strings.Contains(out, "6.17") {
+		t.Fatalf("plan after rollback: %d\n%s", code, out)
+	}
 }
