@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/internal/engine"
@@ -111,17 +110,7 @@ func executePlan(ctx context.Context, plan *engine.Plan, st *state.State, store 
 	if !rf.json {
 		fmt.Fprintln(stdout)
 	}
-	var mu sync.Mutex
-	events := func(ev engine.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		if rf.json {
-			b, _ := json.Marshal(map[string]any{"type": "event", "event": ev})
-			fmt.Fprintln(stdout, string(b))
-			return
-		}
-		renderEvent(stdout, ev)
-	}
+	events := eventPrinter(rf, stdout)
 	opts := rf.engineOptions(events)
 	opts.BatchSize = batch
 	res := engine.Apply(ctx, plan, st, store, opts)

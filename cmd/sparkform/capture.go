@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/sparkform/sparkform/internal/atomicfile"
 	"io"
 	"net"
 	"sort"
@@ -111,7 +112,7 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 		stdout.Write(src)
 		return 0
 	}
-	if err := writeReportFile(*outPath, src, 0o644); err != nil {
+	if err := atomicfile.Write(*outPath, src, 0o644); err != nil {
 		return errorf(stderr, "writing %s: %v", *outPath, err)
 	}
 	fmt.Fprintf(stdout, "Captured %d blocks from %s into %s. Review it, put it beside the other hosts' host blocks, then plan and apply.\n", len(blocks), label, *outPath)

@@ -18,23 +18,7 @@ import (
 // captureLab is a lab of its own (127.0.32.x): capture's test reboots hosts into another kernel.
 func captureLab(t *testing.T, n int) *lab.Lab {
 	t.Helper()
-	lab.SkipUnlessAvailable(t)
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	l, err := lab.Up(ctx, lab.Options{Dir: dir, N: n, Subnet: 32})
-	if err != nil {
-		if l2, oerr := lab.Open(dir); oerr == nil {
-			l2.Down(context.Background())
-		}
-		t.Fatalf("lab up: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		l.Down(ctx)
-	})
-	return l
+	return ownLab(t, n, 32)
 }
 
 // hostFingerprint is what must not change when a host is captured: every file under /etc,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -166,4 +168,20 @@ func openHostRun(ctx context.Context, dir string, rf *runFlags, op string, lock 
 	}
 	r.st = st
 	return r, true
+}
+
+// eventPrinter renders engine progress as text lines, or with -json as JSON lines; the engine
+// calls it from many goroutines, so lines never interleave.
+func eventPrinter(rf *runFlags, w io.Writer) func(engine.Event) {
+	var mu sync.Mutex
+	return func(ev engine.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if rf.json {
+			b, _ := json.Marshal(map[string]any{"type": "event", "event": ev})
+			fmt.Fprintln(w, string(b))
+			return
+		}
+		renderEvent(w, ev)
+	}
 }

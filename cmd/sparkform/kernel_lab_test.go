@@ -15,11 +15,17 @@ import (
 // kernelLab is a lab of its own (127.0.31.x) so kernel changes never leak into other tests.
 func kernelLab(t *testing.T, n int) *lab.Lab {
 	t.Helper()
+	return ownLab(t, n, 31)
+}
+
+// ownLab starts an n-host lab on 127.0.SUBNET.x for one test and takes it down after.
+func ownLab(t *testing.T, n, subnet int) *lab.Lab {
+	t.Helper()
 	lab.SkipUnlessAvailable(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	l, err := lab.Up(ctx, lab.Options{Dir: dir, N: n, Subnet: 31})
+	l, err := lab.Up(ctx, lab.Options{Dir: dir, N: n, Subnet: subnet})
 	if err != nil {
 		if l2, oerr := lab.Open(dir); oerr == nil {
 			l2.Down(context.Background())

@@ -6,10 +6,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"github.com/sparkform/sparkform/internal/atomicfile"
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,7 +91,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if err := writeReportFile(*outPath, buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(*outPath, buf.Bytes(), 0o644); err != nil {
 		return errorf(stderr, "writing %s: %v", *outPath, err)
 	}
 	fmt.Fprintf(stdout, "Wrote %s (%s, %d rows).\n", *outPath, strings.ToLower(*format), len(rows))
@@ -396,34 +396,6 @@ func writeReportJSON(w io.Writer, rows []*reportRow) error {
 		rows = []*reportRow{}
 	}
 	return writeJSON(w, rows)
-}
-
-// writeReportFile replaces path with data: a temp file beside it, fsync, rename. A reader (a
-// browser reloading the chart) sees the old file or the new one, never half of it.
-func writeReportFile(path string, data []byte, perm os.FileMode) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // --- SVG chart ---

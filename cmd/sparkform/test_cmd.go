@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/sparkform/sparkform/internal/engine"
 )
@@ -25,17 +24,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer r.release()
-	var mu sync.Mutex
-	events := func(ev engine.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		if rf.json {
-			b, _ := json.Marshal(map[string]any{"type": "event", "event": ev})
-			fmt.Fprintln(stdout, string(b))
-			return
-		}
-		renderEvent(stdout, ev)
-	}
+	events := eventPrinter(&rf, stdout)
 	results, err := engine.RunTests(ctx, r.cfg, r.st, r.store, rf.engineOptions(events))
 	if err != nil {
 		return errorf(stderr, "%v", err)

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"github.com/sparkform/sparkform/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"sort"
@@ -69,34 +70,14 @@ func FormatDir(dir string, write bool) ([]FormatChange, hcl.Diagnostics) {
 	return changes, diags
 }
 
-// writeFileAtomic replaces path through a temporary file in the same directory, so an
-// interrupted fmt never leaves a half-written configuration file.
+// writeFileAtomic replaces path keeping its mode, so an interrupted fmt never leaves a
+// half-written configuration file.
 func writeFileAtomic(path string, data []byte) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".fmt-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename there is nothing left to remove
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, fi.Mode().Perm())
 }
 
 type diffOp struct {

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/sparkform/sparkform/internal/atomicfile"
 	"io"
 	"net"
 	"os"
@@ -423,7 +424,7 @@ func (l *Lab) writeFiles() error {
 		return err
 	}
 	for _, s := range []string{supervisorScript, bootScript} {
-		if err := writeAtomic(filepath.Join(bin, s), assetText("host/"+s), 0o755); err != nil {
+		if err := atomicfile.Write(filepath.Join(bin, s), assetText("host/"+s), 0o755); err != nil {
 			return err
 		}
 	}
@@ -432,7 +433,7 @@ func (l *Lab) writeFiles() error {
 		env := fmt.Sprintf("NAME=%s\nADDRESS=%s\nIMAGE=%s\nART=%s\nDISKS=%q\nDELAY=%s\nPANIC_SECS=%d\n",
 			h.Name, h.Address, shellQuote(l.cfg.Image), shellQuote(l.cfg.Artifacts), strings.Join(Disks, " "),
 			strconv.FormatFloat(float64(l.cfg.RebootDelayMS)/1000, 'f', 3, 64), panicSeconds)
-		if err := writeAtomic(filepath.Join(h.Dir, "host.env"), []byte(env), 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(h.Dir, "host.env"), []byte(env), 0o644); err != nil {
 			return err
 		}
 		pub, err := os.ReadFile(filepath.Join(h.Dir, "upper/etc/ssh/ssh_host_ed25519_key.pub"))
@@ -445,17 +446,17 @@ func (l *Lab) writeFiles() error {
 		}
 		fmt.Fprintf(&kh, "%s %s %s\n", h.Address, f[0], f[1])
 	}
-	if err := writeAtomic(l.KnownHostsPath(), []byte(kh.String()), 0o644); err != nil {
+	if err := atomicfile.Write(l.KnownHostsPath(), []byte(kh.String()), 0o644); err != nil {
 		return err
 	}
-	if err := writeAtomic(l.HostsHCLPath(), []byte(l.hostsHCL()), 0o644); err != nil {
+	if err := atomicfile.Write(l.HostsHCLPath(), []byte(l.hostsHCL()), 0o644); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(l.cfg, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(l.dir, "lab.json"), data, 0o644)
+	return atomicfile.Write(filepath.Join(l.dir, "lab.json"), data, 0o644)
 }
 
 // hostsHCL renders the inventory the product reads: one host block per host.
@@ -474,17 +475,6 @@ func (l *Lab) hostsHCL() string {
 		b.WriteString("}\n")
 	}
 	return b.String()
-}
-
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // shellQuote quotes s for a POSIX shell (host.env is sourced by the boot scripts).
