@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -80,7 +81,7 @@ type labConfig struct {
 
 const (
 	supervisorScript = "supervisor.sh"
-	bootScript       = "boot.sh"
+	bootProgram      = "boot" // compiled from assets/host/boot.c by writeFiles
 	panicSeconds     = 4
 )
 
@@ -423,10 +424,11 @@ func (l *Lab) writeFiles() error {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return err
 	}
-	for _, s := range []string{supervisorScript, bootScript} {
-		if err := atomicfile.Write(filepath.Join(bin, s), assetText("host/"+s), 0o755); err != nil {
-			return err
-		}
+	if err := atomicfile.Write(filepath.Join(bin, supervisorScript), assetText("host/"+supervisorScript), 0o755); err != nil {
+		return err
+	}
+	if err := compileBoot(bin); err != nil {
+		return err
 	}
 	var kh strings.Builder
 	for _, h := range l.cfg.Hosts {
@@ -496,7 +498,7 @@ func (l *Lab) launch(ctx context.Context, h HostInfo) error {
 	}
 	bin := filepath.Join(l.dir, "bin")
 	// setsid -f forks: the supervisor is re-parented to init and never becomes our zombie.
-	cmd := exec.CommandContext(ctx, "setsid", "-f", "/bin/bash", filepath.Join(bin, supervisorScript), h.Dir, filepath.Join(bin, bootScript))
+	cmd := exec.CommandContext(ctx, "setsid", "-f", "/bin/bash", filepath.Join(bin, supervisorScript), h.Dir, filepath.Join(bin, bootProgram))
 	cmd.Dir = "/"
 	// no pipes: the supervisor would hold them open and Run would wait for it forever
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
@@ -695,4 +697,31 @@ func (l *Lab) Down(ctx context.Context) error {
 func (l *Lab) labID() string {
 	sum := sha256.Sum256([]byte(l.dir))
 	return fmt.Sprintf("%x", sum[:5])
+}
+
+// compileBoot builds bin/boot from the embedded boot.c with the machine's gcc, unless the binary
+// there was built from the same source (its hash is kept beside it). The new binary replaces the
+// old by rename, so hosts booting meanwhile run one or the other, whole.
+func compileBoot(bin string) error {
+	src := assetText("host/boot.c")
+	sum := sha256.Sum256(src)
+	want := hex.EncodeToString(sum[:])
+	stamp := filepath.Join(bin, bootProgram+".sha256")
+	if have, err := os.ReadFile(stamp); err == nil && strings.TrimSpace(string(have)) == want {
+		if _, err := os.Stat(filepath.Join(bin, bootProgram)); err == nil {
+			return nil
+		}
+	}
+	srcPath := filepath.Join(bin, bootProgram+".c")
+	if err := atomicfile.Write(srcPath, src, 0o644); err != nil {
+		return err
+	}
+	tmp := filepath.Join(bin, "."+bootProgram+".new")
+	if out, err := exec.Command("gcc", "-O2", "-Wall", "-o", tmp, srcPath).CombinedOutput(); err != nil {
+		return fmt.Errorf("lab: gcc %s: %v: %s", srcPath, err, out)
+	}
+	if err := os.Rename(tmp, filepath.Join(bin, bootProgram)); err != nil {
+		return err
+	}
+	return atomicfile.Write(stamp, []byte(want+"\n"), 0o644)
 }
