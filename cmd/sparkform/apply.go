@@ -38,11 +38,11 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		}
 		batch = &a
 	}
-	ctx, stop := interruptible(stderr)
+	ctx, graceful, stop := interruptible(stderr, false)
 	defer stop()
 
 	if fi, err := os.Stat(target); err == nil && fi.Mode().IsRegular() {
-		return applySavedPlan(ctx, target, &rf, batch, stdout, stderr)
+		return applySavedPlan(ctx, graceful, target, &rf, batch, stdout, stderr)
 	}
 	r, ok := openHostRun(ctx, target, &rf, "apply", true, stderr)
 	if !ok {
@@ -56,12 +56,12 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if !rf.json {
 		renderPlan(stdout, plan)
 	}
-	return executePlan(ctx, plan, r.st, r.store, &rf, *autoApprove, batch, stdout, stderr)
+	return executePlan(ctx, graceful, plan, r.st, r.store, &rf, *autoApprove, batch, stdout, stderr)
 }
 
 // applySavedPlan applies a plan file exactly as it was shown, refusing it when the state has
 // changed since it was made.
-func applySavedPlan(ctx context.Context, file string, rf *runFlags, batch *config.Amount, stdout, stderr io.Writer) int {
+func applySavedPlan(ctx, graceful context.Context, file string, rf *runFlags, batch *config.Amount, stdout, stderr io.Writer) int {
 	if len(rf.vars) > 0 || len(rf.varFiles) > 0 || len(rf.hosts) > 0 || len(rf.excludes) > 0 {
 		return errorf(stderr, "a saved plan is applied exactly as it was made: -var, -var-file, -host and -exclude-host cannot change it; make a new plan instead")
 	}
@@ -82,12 +82,12 @@ func applySavedPlan(ctx context.Context, file string, rf *runFlags, batch *confi
 	if err := engine.CheckFresh(plan, st); err != nil {
 		return errorf(stderr, "%v", err)
 	}
-	return executePlan(ctx, plan, st, store, rf, true, batch, stdout, stderr)
+	return executePlan(ctx, graceful, plan, st, store, rf, true, batch, stdout, stderr)
 }
 
 // executePlan asks for confirmation (unless approved), applies, renders the result and
 // returns the exit code. apply and rollback share it.
-func executePlan(ctx context.Context, plan *engine.Plan, st *state.State, store *state.Store, rf *runFlags, approved bool, batch *config.Amount, stdout, stderr io.Writer) int {
+func executePlan(ctx, graceful context.Context, plan *engine.Plan, st *state.State, store *state.Store, rf *runFlags, approved bool, batch *config.Amount, stdout, stderr io.Writer) int {
 	planFailed := len(plan.Failed()) > 0
 	for _, h := range plan.Failed() {
 		fmt.Fprintf(stderr, "Error: %s: %s\n", h.Name, h.Error)
@@ -112,6 +112,7 @@ func executePlan(ctx context.Context, plan *engine.Plan, st *state.State, store 
 	}
 	events := eventPrinter(rf, stdout)
 	opts := rf.engineOptions(events)
+	opts.Graceful = graceful
 	opts.BatchSize = batch
 	res := engine.Apply(ctx, plan, st, store, opts)
 	if rf.json {

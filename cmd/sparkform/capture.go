@@ -52,7 +52,7 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
-	ctx, stop := interruptible(stderr)
+	ctx, _, stop := interruptible(stderr, true)
 	defer stop()
 
 	var h provider.Host

@@ -96,21 +96,35 @@ func dialer(connectTimeout time.Duration) engine.DialFunc {
 	}
 }
 
-// interruptible returns a context cancelled by the first SIGINT/SIGTERM. Steps in flight are
-// told to stop; state already persisted stays valid.
-func interruptible(stderr io.Writer) (context.Context, func()) {
+// interruptible handles SIGINT/SIGTERM as Terraform users expect. For a command that changes
+// hosts the first signal cancels graceful: no new step, batch or reboot starts, and the steps in
+// flight finish (killing apt or dpkg half-way is how hosts get broken); the second cancels ctx and
+// aborts them. For a read-only command the first signal cancels both.
+func interruptible(stderr io.Writer, readOnly bool) (ctx, graceful context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
+	graceful, cancelGraceful := context.WithCancel(ctx)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		select {
 		case s := <-ch:
-			fmt.Fprintf(stderr, "\n%s received: stopping after the steps in flight; state keeps what was applied.\n", s)
+			if readOnly {
+				cancel()
+				return
+			}
+			fmt.Fprintf(stderr, "\n%s received: finishing the steps in flight, starting no new ones; state keeps what was applied.\nSend it again to abort the steps in flight (a host may be left half-changed).\n", s)
+			cancelGraceful()
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case s := <-ch:
+			fmt.Fprintf(stderr, "\n%s received again: aborting the steps in flight.\n", s)
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
-	return ctx, func() { signal.Stop(ch); cancel() }
+	return ctx, graceful, func() { signal.Stop(ch); cancelGraceful(); cancel() }
 }
 
 func errorf(w io.Writer, format string, a ...any) int {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -524,5 +525,40 @@ func TestNonRootUserAppliesThroughSudo(t *testing.T) {
 	}
 	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode", "-host", "spark-02"); code != 0 {
 		t.Fatalf("plan as deploy: %d\n%s", code, out)
+	}
+}
+
+func TestFirstInterruptFinishesTheStepInFlightAndStartsNoOther(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, labHosts...)
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	p := cliProcess("apply", dir, "-auto-approve", "-parallelism", "1")
+	stdout, _ := p.StdoutPipe()
+	var stderr strings.Builder
+	p.Stderr = &stderr
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, stdout, ": done (")
+	p.Process.Signal(os.Interrupt)
+	err := p.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("apply interrupted: %v, want exit 1\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "finishing the steps in flight") {
+		t.Errorf("no word about the interrupt:\n%s", stderr.String())
+	}
+	// Hosts run one at a time here: the third had not started and must be untouched.
+	if got := onHost(t, l, "spark-03", "sysctl -n vm.swappiness"); got != "60" {
+		t.Errorf("spark-03 was changed after the interrupt: swappiness %s", got)
+	}
+	if _, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load(); err != nil {
+		t.Fatalf("state after an interrupt: %v", err)
+	}
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
+		t.Fatalf("rerun after the interrupt: %d\n%s\n%s", code, out, stderr)
+	}
+	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
+		t.Fatalf("not converged after the rerun:\n%s", out)
 	}
 }

@@ -40,7 +40,7 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
-	ctx, stop := interruptible(stderr)
+	ctx, _, stop := interruptible(stderr, true)
 	defer stop()
 	// Read-only: no lock (state files are replaced atomically, so a read is always whole).
 	r, ok := openHostRun(ctx, dir, &rf, "drift", false, stderr)

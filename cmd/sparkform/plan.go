@@ -20,7 +20,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
-	ctx, stop := interruptible(stderr)
+	ctx, _, stop := interruptible(stderr, true)
 	defer stop()
 	r, ok := openHostRun(ctx, dir, &rf, "plan", true, stderr)
 	if !ok {

@@ -237,7 +237,7 @@ func renderResult(w io.Writer, r *engine.Result) {
 	if n := len(r.Failed()); n > 0 || r.Stopped != "" {
 		fmt.Fprintf(w, "Apply finished with errors on %d hosts. Resources: %d added, %d changed, %d destroyed.\n", n, total.Add, total.Change, total.Destroy)
 		for _, h := range r.Hosts {
-			if h.Status == engine.StatusFailed || h.Status == engine.StatusRolledBack {
+			if h.Status == engine.StatusFailed || h.Status == engine.StatusRolledBack || h.Status == engine.StatusInterrupted {
 				fmt.Fprintf(w, "\nError: %s: %s\n", h.Name, h.Error)
 			}
 		}

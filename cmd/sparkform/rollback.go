@@ -24,7 +24,7 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
-	ctx, stop := interruptible(stderr)
+	ctx, graceful, stop := interruptible(stderr, false)
 	defer stop()
 	r, ok := openHostRun(ctx, dir, &rf, "rollback", true, stderr)
 	if !ok {
@@ -46,7 +46,7 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Rollback: %s\n\n", note)
 		renderPlan(stdout, plan)
 	}
-	return executePlan(ctx, plan, r.st, r.store, &rf, *autoApprove, nil, stdout, stderr)
+	return executePlan(ctx, graceful, plan, r.st, r.store, &rf, *autoApprove, nil, stdout, stderr)
 }
 
 // rollbackConfig builds a configuration whose resources are, for each selected host, those

@@ -17,7 +17,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
-	ctx, stop := interruptible(stderr)
+	ctx, graceful, stop := interruptible(stderr, false)
 	defer stop()
 	r, ok := openHostRun(ctx, dir, &rf, "test", true, stderr)
 	if !ok {
@@ -25,7 +25,9 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	}
 	defer r.release()
 	events := eventPrinter(&rf, stdout)
-	results, err := engine.RunTests(ctx, r.cfg, r.st, r.store, rf.engineOptions(events))
+	opts := rf.engineOptions(events)
+	opts.Graceful = graceful
+	results, err := engine.RunTests(ctx, r.cfg, r.st, r.store, opts)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}

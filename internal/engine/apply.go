@@ -34,6 +34,8 @@ const (
 	StatusRolledBack = "rolled_back" // a failure: the host came back on its previous kernel
 	StatusSkipped    = "skipped"     // not planned (unreachable, key refused, resource error)
 	StatusUntouched  = "untouched"   // the rollout stopped before its batch
+	// StatusInterrupted: the user asked to stop; the steps in flight finished, later ones did not start.
+	StatusInterrupted = "interrupted"
 )
 
 // HostResult is one host's outcome.
@@ -52,7 +54,7 @@ func (r *Result) Failed() []*HostResult {
 	var out []*HostResult
 	for _, h := range r.Hosts {
 		switch h.Status {
-		case StatusFailed, StatusRolledBack, StatusSkipped:
+		case StatusFailed, StatusRolledBack, StatusSkipped, StatusInterrupted:
 			out = append(out, h)
 		}
 	}
@@ -149,6 +151,15 @@ func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, 
 	next := 0
 	for b, size := range batches {
 		batch := work[next : next+size]
+		if opts.stopping() {
+			for _, i := range work[next:] {
+				res.Hosts[i] = &HostResult{Name: p.Hosts[i].Name, Status: StatusUntouched, Counts: p.Hosts[i].Counts(),
+					Error: "interrupted before this host's batch"}
+			}
+			res.Stopped = fmt.Sprintf("interrupted: %d hosts left untouched", len(work)-next)
+			em.emit(Event{Kind: "rollout_stopped", Message: res.Stopped})
+			break
+		}
 		if maxFailures >= 0 && failures > maxFailures {
 			for _, i := range work[next:] {
 				res.Hosts[i] = &HostResult{Name: p.Hosts[i].Name, Status: StatusUntouched, Counts: p.Hosts[i].Counts(),
@@ -227,11 +238,17 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 		return fail(StatusFailed, err)
 	}
 	defer func() { h.Close() }()
+	interrupted := func(before string) *HostResult {
+		return fail(StatusInterrupted, fmt.Errorf("interrupted before %s: %d of %d changes applied; run apply again to finish", before, len(hr.Applied), len(changes)))
+	}
 	var rebootChanges []*Change
 	for _, c := range changes {
 		if c.RequiresReboot {
 			rebootChanges = append(rebootChanges, c)
 			continue
+		}
+		if opts.stopping() {
+			return interrupted(c.Addr)
 		}
 		if _, err := applyChange(ctx, h, hp, c, opts, em, rec, false); err != nil {
 			return fail(StatusFailed, err)
@@ -240,6 +257,9 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 	}
 	kernel := hp.Kernel
 	var booted []bootApplied
+	if len(rebootChanges) > 0 && opts.stopping() {
+		return interrupted(rebootChanges[0].Addr + " (nothing installed, no reboot)")
+	}
 	if len(rebootChanges) > 0 {
 		done, facts, status, err := applyWithReboot(ctx, h, hp, rebootChanges, opts, em, rec)
 		if err != nil {
@@ -258,6 +278,9 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 		for _, c := range rebootChanges {
 			hr.Applied = append(hr.Applied, c.Addr)
 		}
+	}
+	if len(testerChanges(hp)) > 0 && opts.stopping() {
+		return interrupted("the smoke tests")
 	}
 	runs, err := runTests(ctx, h, hp, kernel, em, rec)
 	if err != nil {

@@ -36,7 +36,13 @@ type Options struct {
 	Events func(Event)
 	// BatchSize overrides the rollout block's batch_size (-batch-size).
 	BatchSize *config.Amount
+	// Graceful is cancelled when the user asks to stop (first Ctrl-C): no new step, batch,
+	// reboot or test starts; steps in flight finish. nil: never.
+	Graceful context.Context
 }
+
+// stopping reports whether the user asked to stop.
+func (o *Options) stopping() bool { return o.Graceful != nil && o.Graceful.Err() != nil }
 
 func (o *Options) parallelism() int {
 	if o.Parallelism <= 0 {

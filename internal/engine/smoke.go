@@ -203,6 +203,10 @@ func RunTests(ctx context.Context, cfg *config.Config, st *state.State, store St
 		if len(testerChanges(hp)) == 0 {
 			return
 		}
+		if opts.stopping() {
+			tr.Error = "interrupted before its tests started"
+			return
+		}
 		pinned, gen := rec.hostKeyAndGeneration(ch.Name)
 		h, err := opts.Dial(ctx, ch, pinned)
 		if err != nil {
