@@ -458,3 +458,18 @@ func (cn *conn) closedErr() error {
 	}
 	return errors.New("connection closed")
 }
+
+// Alive reports whether the connection is still open: keepalives close a connection whose
+// peer stopped answering, so a caller holding a host across a long pause (a confirmation
+// prompt) can reconnect instead of failing on the first call.
+func (h *SSHHost) Alive() bool {
+	h.mu.Lock()
+	cn := h.cur
+	h.mu.Unlock()
+	if cn == nil {
+		return false
+	}
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return !cn.closed
+}

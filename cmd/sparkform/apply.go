@@ -20,6 +20,7 @@ var stdin io.Reader = os.Stdin
 func runApply(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("apply", stderr)
 	var rf runFlags
+	defer rf.closePool()
 	rf.register(fs)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
 	batchSize := fs.String("batch-size", "", "hosts per rollout batch, a count or a percentage (overrides the rollout block)")

@@ -31,6 +31,7 @@ type runFlags struct {
 	noColor         bool
 	connectTimeout  time.Duration
 	stepTimeout     time.Duration
+	pool            *engine.Pool // one connection per host for the whole command
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -47,6 +48,13 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.stepTimeout, "step-timeout", 10*time.Minute, "timeout of one remote step")
 }
 
+// closePool closes the command's connections.
+func (f *runFlags) closePool() {
+	if f.pool != nil {
+		f.pool.Close()
+	}
+}
+
 // stateFile resolves the state path: -state, else beside the configuration.
 func (f *runFlags) stateFile(dir string) string {
 	if f.statePath != "" {
@@ -55,12 +63,17 @@ func (f *runFlags) stateFile(dir string) string {
 	return filepath.Join(dir, "sparkform.state.json")
 }
 
+// engineOptions are the engine settings of the flags. All calls of one command share one
+// connection pool; closePool ends it.
 func (f *runFlags) engineOptions(events func(engine.Event)) engine.Options {
+	if f.pool == nil {
+		f.pool = engine.NewPool(dialer(f.connectTimeout))
+	}
 	return engine.Options{
 		Parallelism: f.parallelism,
 		Only:        f.hosts,
 		Exclude:     f.excludes,
-		Dial:        dialer(f.connectTimeout),
+		Dial:        f.pool.Dial,
 		StepTimeout: f.stepTimeout,
 		Events:      events,
 	}

@@ -562,3 +562,23 @@ func TestFirstInterruptFinishesTheStepInFlightAndStartsNoOther(t *testing.T) {
 		t.Fatalf("not converged after the rerun:\n%s", out)
 	}
 }
+
+func TestApplyUsesOneConnectionPerHostForPlanAndApply(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, "spark-01")
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	count := func() int {
+		n, err := strconv.Atoi(onHost(t, l, "spark-01", "grep -c 'Accepted publickey' /var/log/sshd.log || true"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count() // this very check is one login too
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", "spark-01"); code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, stderr)
+	}
+	if got := count() - before - 1; got != 1 {
+		t.Fatalf("apply (plan + changes) logged in %d times, want 1", got)
+	}
+}

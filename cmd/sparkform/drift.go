@@ -35,6 +35,7 @@ type driftEntry struct {
 func runDrift(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("drift", stderr)
 	var rf runFlags
+	defer rf.closePool()
 	rf.register(fs)
 	dir, ok := parseDir(fs, args, stderr)
 	if !ok {

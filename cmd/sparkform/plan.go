@@ -13,6 +13,7 @@ import (
 func runPlan(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("plan", stderr)
 	var rf runFlags
+	defer rf.closePool()
 	rf.register(fs)
 	out := fs.String("out", "", "save the plan to FILE, for 'sparkform apply FILE'")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on error")

@@ -17,6 +17,7 @@ import (
 func runRollback(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("rollback", stderr)
 	var rf runFlags
+	defer rf.closePool()
 	rf.register(fs)
 	to := fs.Int("to", 0, "generation to return to (default: each host's previous generation)")
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")

@@ -12,6 +12,7 @@ import (
 func runTest(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("test", stderr)
 	var rf runFlags
+	defer rf.closePool()
 	rf.register(fs)
 	dir, ok := parseDir(fs, args, stderr)
 	if !ok {
