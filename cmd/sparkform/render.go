@@ -154,6 +154,12 @@ func renderPlanSummary(w io.Writer, p *engine.Plan) {
 		if c.Add+c.Change+c.Destroy == 0 {
 			status = "no changes"
 		}
+		for _, ch := range h.Changes {
+			if ch.RequiresReboot && ch.Action != resources.NoOp {
+				status = "changes, reboot"
+				break
+			}
+		}
 		row(h.Name, fmt.Sprint(c.Add), fmt.Sprint(c.Change), fmt.Sprint(c.Destroy), status)
 	}
 }
