@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -127,4 +128,41 @@ func describeFile(v cty.Value) string {
 func decodeB64(s string) (string, error) {
 	b, err := base64.StdEncoding.DecodeString(s)
 	return string(b), err
+}
+
+// ConfFile is one configuration file read from a host.
+type ConfFile struct{ Path, Content string }
+
+// effectiveDropIns applies the drop-in rule systemd-sysctl and udev share: of the files ending
+// in suffix, one per file name, the one in the earliest of dirs winning; returned in file-name
+// order. The file at skip is left out.
+func effectiveDropIns(files []ConfFile, dirs []string, suffix, skip string) []ConfFile {
+	prio := func(p string) int {
+		for i, d := range dirs {
+			if strings.HasPrefix(p, d+"/") {
+				return i
+			}
+		}
+		return len(dirs)
+	}
+	chosen := map[string]ConfFile{}
+	for _, f := range files {
+		if f.Path == skip || !strings.HasSuffix(f.Path, suffix) {
+			continue
+		}
+		base := path.Base(f.Path)
+		if cur, ok := chosen[base]; !ok || prio(f.Path) < prio(cur.Path) {
+			chosen[base] = f
+		}
+	}
+	names := make([]string, 0, len(chosen))
+	for n := range chosen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]ConfFile, len(names))
+	for i, n := range names {
+		out[i] = chosen[n]
+	}
+	return out
 }

@@ -6,7 +6,6 @@ import (
 	"math/big"
 	"path"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -109,7 +108,7 @@ true
 `
 
 // UdevRuleFile is one rules file (or the lines of it that matter).
-type UdevRuleFile struct{ Path, Content string }
+type UdevRuleFile = ConfFile
 
 // UdevReadahead computes the read_ahead_kb the udev rules give each device when it is added:
 // files sorted by name across UdevRuleDirs (an earlier directory's file shadows the same name
@@ -119,33 +118,11 @@ type UdevRuleFile struct{ Path, Content string }
 // (ATTR{queue/rotational}=="0", ENV{...}) are taken as true, since a rule setting read-ahead
 // is written for the disks it names. Files at skip are left out.
 func UdevReadahead(files []UdevRuleFile, devices []string, skip string) map[string]string {
-	prio := func(p string) int {
-		for i, d := range UdevRuleDirs {
-			if strings.HasPrefix(p, d+"/") {
-				return i
-			}
-		}
-		return len(UdevRuleDirs)
-	}
-	chosen := map[string]UdevRuleFile{}
-	for _, f := range files {
-		if f.Path == skip || !strings.HasSuffix(f.Path, ".rules") {
-			continue
-		}
-		base := path.Base(f.Path)
-		if cur, ok := chosen[base]; !ok || prio(f.Path) < prio(cur.Path) {
-			chosen[base] = f
-		}
-	}
-	names := make([]string, 0, len(chosen))
-	for n := range chosen {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	ordered := effectiveDropIns(files, UdevRuleDirs, ".rules", skip)
 	out := map[string]string{}
 	final := map[string]bool{}
-	for _, n := range names {
-		for _, line := range strings.Split(chosen[n].Content, "\n") {
+	for _, f := range ordered {
+		for _, line := range strings.Split(f.Content, "\n") {
 			rule, ok := parseUdevRule(line)
 			if !ok || rule.kb == "" {
 				continue

@@ -6,7 +6,6 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -109,7 +108,7 @@ if [ -f /etc/sysctl.conf ]; then printf 'sysctlconf %s\n' "$(base64 -w0 < /etc/s
 `
 
 // SysctlConfFile is one boot configuration file and its content.
-type SysctlConfFile struct{ Path, Content string }
+type SysctlConfFile = ConfFile
 
 // SysctlBootValues computes the values the boot configuration sets, as systemd-sysctl applies
 // it: the *.conf files of SysctlBootDirs sorted by file name (a name in an earlier directory
@@ -118,32 +117,10 @@ type SysctlConfFile struct{ Path, Content string }
 // separator are normalized to dots; a '-' prefix (ignore errors) is dropped; glob keys
 // (net.ipv4.conf.*.rp_filter) apply to the keys of interest they match. Files at skip are left out.
 func SysctlBootValues(files []SysctlConfFile, etcConf *string, keys []string, skip string) map[string]string {
-	prio := func(p string) int {
-		for i, d := range SysctlBootDirs {
-			if strings.HasPrefix(p, d+"/") {
-				return i
-			}
-		}
-		return len(SysctlBootDirs)
-	}
-	chosen := map[string]SysctlConfFile{}
-	for _, f := range files {
-		if f.Path == skip || !strings.HasSuffix(f.Path, ".conf") {
-			continue
-		}
-		base := path.Base(f.Path)
-		if cur, ok := chosen[base]; !ok || prio(f.Path) < prio(cur.Path) {
-			chosen[base] = f
-		}
-	}
-	names := make([]string, 0, len(chosen))
-	for n := range chosen {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	ordered := effectiveDropIns(files, SysctlBootDirs, ".conf", skip)
 	var contents []string
-	for _, n := range names {
-		contents = append(contents, chosen[n].Content)
+	for _, f := range ordered {
+		contents = append(contents, f.Content)
 	}
 	if etcConf != nil {
 		contents = append(contents, *etcConf)
