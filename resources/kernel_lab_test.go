@@ -2,14 +2,12 @@ package resources
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sparkform/sparkform/internal/lab"
 	"github.com/sparkform/sparkform/provider"
-	"github.com/sparkform/sparkform/state"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -77,20 +75,6 @@ func (k *kernelLab) must(script string) string {
 	return out
 }
 
-// kernelStateRoundTrip passes a value through the state file's JSON, as state and saved plans do.
-func kernelStateRoundTrip(t *testing.T, v cty.Value) cty.Value {
-	t.Helper()
-	b, err := json.Marshal(state.Value{Value: v})
-	if err != nil {
-		t.Fatalf("state encoding: %v", err)
-	}
-	var back state.Value
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatalf("state decoding: %v", err)
-	}
-	return back.Value
-}
-
 // plan probes as the engine does (subshell, stdin /dev/null, LC_ALL=C), then Read and Diff.
 func (k *kernelLab) plan(in Instance) (cty.Value, Diff) {
 	k.t.Helper()
@@ -103,7 +87,7 @@ func (k *kernelLab) plan(in Instance) (cty.Value, Diff) {
 	if err != nil {
 		k.t.Fatalf("read: %v", err)
 	}
-	obs = kernelStateRoundTrip(k.t, obs)
+	obs = roundTrip(k.t, obs)
 	d, err := Kernel{}.Diff(in, obs)
 	if err != nil {
 		k.t.Fatalf("diff: %v", err)
@@ -123,7 +107,7 @@ func (k *kernelLab) apply(in Instance, obs cty.Value, d Diff) Prior {
 		k.t.Fatalf("apply: %v", err)
 	}
 	k.t.Logf("apply %s: %s, %d progress lines", in.Addr(), time.Since(start).Round(time.Millisecond), lines)
-	return Prior{Attributes: kernelStateRoundTrip(k.t, pr.Attributes), Original: kernelStateRoundTrip(k.t, pr.Original)}
+	return Prior{Attributes: roundTrip(k.t, pr.Attributes), Original: roundTrip(k.t, pr.Original)}
 }
 
 func (k *kernelLab) bootID() string {

@@ -50,15 +50,7 @@ func TestLlamaCppLab(t *testing.T) {
 		return Instance{Type: "llama_cpp", Name: "cuda", Desired: llamaLabBody(ref, flags), Prior: priors[h.Name()]}
 	}
 	remember := func(h labHost, p Prior) { mu.Lock(); priors[h.Name()] = p; mu.Unlock() }
-	step := func(name string, f func(t *testing.T)) {
-		if t.Failed() {
-			t.Logf("skipping %s: an earlier step failed", name)
-			return
-		}
-		start := time.Now()
-		t.Run(name, f)
-		t.Logf("%s: %s", name, time.Since(start).Round(10*time.Millisecond))
-	}
+	step := labSteps(t)
 	firstBuild := map[string]string{} // host -> build id of b6800
 	var firstMu sync.Mutex
 

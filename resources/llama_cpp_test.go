@@ -257,18 +257,7 @@ func TestLlamaCppDiff(t *testing.T) {
 			if d.Action != c.action || !strings.HasPrefix(d.Summary, c.summary) {
 				t.Fatalf("diff = %s %q, want %s %q", d.Action, d.Summary, c.action, c.summary)
 			}
-			var got []string
-			for _, f := range d.Fields {
-				after := f.After
-				if f.AfterNull {
-					after = "(null)"
-				}
-				s := f.Path + " " + f.Before + "->" + after
-				if f.Drift {
-					s += " drift"
-				}
-				got = append(got, s)
-			}
+			got := fieldLines(d.Fields)
 			if fmt.Sprint(got) != fmt.Sprint(c.fields) && !(len(got) == 0 && len(c.fields) == 0) {
 				t.Fatalf("fields = %q\nwant     %q", got, c.fields)
 			}

@@ -45,15 +45,7 @@ func TestPythonVenvLab(t *testing.T) {
 		return Instance{Type: "python_venv", Name: "vllm", Desired: venvLabBody(venvLabPath, pkg), Prior: priors[h.Name()]}
 	}
 	remember := func(h labHost, p Prior) { mu.Lock(); priors[h.Name()] = p; mu.Unlock() }
-	step := func(name string, f func(t *testing.T)) {
-		if t.Failed() {
-			t.Logf("skipping %s: an earlier step failed", name)
-			return
-		}
-		start := time.Now()
-		t.Run(name, f)
-		t.Logf("%s: %s", name, time.Since(start).Round(10*time.Millisecond))
-	}
+	step := labSteps(t)
 
 	step("installs fastsafetensors 0.3.2 from the wheelhouse on three hosts", func(t *testing.T) {
 		onEveryHost(t, hosts, func(t *testing.T, h labHost) {

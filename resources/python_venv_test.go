@@ -263,18 +263,7 @@ func TestPythonVenvDiff(t *testing.T) {
 			if d.Action != c.action {
 				t.Fatalf("action = %s, want %s (%+v)", d.Action, c.action, d)
 			}
-			var got []string
-			for _, f := range d.Fields {
-				after := f.After
-				if f.AfterNull {
-					after = "(null)"
-				}
-				s := f.Path + " " + f.Before + "->" + after
-				if f.Drift {
-					s += " drift"
-				}
-				got = append(got, s)
-			}
+			got := fieldLines(d.Fields)
 			if fmt.Sprint(got) != fmt.Sprint(c.fields) && !(len(got) == 0 && len(c.fields) == 0) {
 				t.Fatalf("fields = %q\nwant     %q", got, c.fields)
 			}
