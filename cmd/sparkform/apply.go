@@ -11,6 +11,7 @@ import (
 
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 )
 
@@ -91,7 +92,7 @@ func applySavedPlan(ctx, graceful context.Context, file string, rf *runFlags, ba
 func executePlan(ctx, graceful context.Context, plan *engine.Plan, st *state.State, store *state.Store, rf *runFlags, approved bool, batch *config.Amount, stdout, stderr io.Writer) int {
 	planFailed := len(plan.Failed()) > 0
 	for _, h := range plan.Failed() {
-		fmt.Fprintf(stderr, "Error: %s: %s\n", h.Name, h.Error)
+		fmt.Fprintf(stderr, "Error: %s: %s\n", termsafe.Line(h.Name), termsafe.Text(h.Error))
 	}
 	if !plan.HasChanges() {
 		if rf.json {

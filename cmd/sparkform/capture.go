@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/sparkform/sparkform/internal/atomicfile"
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"io"
 	"net"
 	"sort"
@@ -117,7 +118,7 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Captured %d blocks from %s into %s. Review it, put it beside the other hosts' host blocks, then plan and apply.\n", len(blocks), label, *outPath)
 	for _, n := range notes {
-		fmt.Fprintf(stdout, "  not captured: %s\n", n)
+		fmt.Fprintf(stdout, "  not captured: %s\n", termsafe.Line(n))
 	}
 	return 0
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/state"
 )
@@ -140,8 +141,9 @@ func interruptible(stderr io.Writer, readOnly bool) (ctx, graceful context.Conte
 	return ctx, graceful, func() { signal.Stop(ch); cancelGraceful(); cancel() }
 }
 
+// errorf prints an error; its arguments may hold host or file text, so the message is escaped.
 func errorf(w io.Writer, format string, a ...any) int {
-	fmt.Fprintf(w, "Error: "+format+"\n", a...)
+	fmt.Fprintf(w, "Error: %s\n", termsafe.Text(fmt.Sprintf(format, a...)))
 	return 1
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/resources"
 )
 
@@ -93,11 +94,11 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 		for _, h := range rep.Hosts {
 			switch {
 			case h.Error != "":
-				fmt.Fprintf(stdout, "%s: could not be read: %s\n", h.Name, firstLine(h.Error))
+				fmt.Fprintf(stdout, "%s: could not be read: %s\n", termsafe.Line(h.Name), firstLine(h.Error))
 			case len(h.Items) == 0:
-				fmt.Fprintf(stdout, "%s: in sync\n", h.Name)
+				fmt.Fprintf(stdout, "%s: in sync\n", termsafe.Line(h.Name))
 			default:
-				fmt.Fprintf(stdout, "%s: %d drifted\n", h.Name, len(h.Items))
+				fmt.Fprintf(stdout, "%s: %d drifted\n", termsafe.Line(h.Name), len(h.Items))
 				for _, d := range h.Items {
 					why := "configuration changed, not applied yet"
 					switch {
@@ -108,7 +109,7 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 					case d.Kind == "orphaned":
 						why = "removed from the configuration, not yet destroyed"
 					}
-					fmt.Fprintf(stdout, "  %s %s: live %s, wanted %s (%s)\n", d.Addr, d.Path, d.Live, d.Wanted, why)
+					fmt.Fprintf(stdout, "  %s %s: live %s, wanted %s (%s)\n", termsafe.Line(d.Addr), termsafe.Line(d.Path), termsafe.Line(d.Live), termsafe.Line(d.Wanted), why)
 				}
 			}
 		}

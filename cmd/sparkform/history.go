@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 )
 
@@ -45,7 +46,7 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, n := range names {
 		hs := st.Hosts[n]
-		fmt.Fprintf(stdout, "%s\n", n)
+		fmt.Fprintf(stdout, "%s\n", termsafe.Line(n))
 		if len(hs.Generations) == 0 {
 			fmt.Fprintln(stdout, "  (no generations yet)")
 		}
@@ -54,10 +55,10 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 			if g.Note != "" {
 				line += "  (" + g.Note + ")"
 			}
-			fmt.Fprintln(stdout, line)
+			fmt.Fprintln(stdout, termsafe.Line(line))
 		}
 		for _, in := range hs.Incidents {
-			fmt.Fprintf(stdout, "   !!  %s  %s: %s\n", in.Time.Local().Format(time.DateTime), in.Kind, in.Message)
+			fmt.Fprintf(stdout, "   !!  %s  %s: %s\n", in.Time.Local().Format(time.DateTime), termsafe.Line(in.Kind), termsafe.Line(in.Message))
 		}
 		fmt.Fprintln(stdout)
 	}

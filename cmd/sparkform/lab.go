@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/sparkform/sparkform/internal/lab"
+	"github.com/sparkform/sparkform/internal/termsafe"
 )
 
 const labUsage = `usage: sparkform lab up [-n N] [-dir DIR] [-subnet S]   boot a lab of N hosts (default 3)
@@ -97,7 +98,7 @@ func runLab(args []string, stdout, stderr io.Writer) int {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "HOST\tADDRESS\tSTATE\tKERNEL\tBOOT_ID")
 		for _, s := range st {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Address, s.State, dash(s.Kernel), dash(s.BootID))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Address, s.State, termsafe.Line(dash(s.Kernel)), termsafe.Line(dash(s.BootID)))
 		}
 		tw.Flush()
 	}

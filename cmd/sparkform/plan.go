@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/sparkform/sparkform/internal/atomicfile"
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"io"
 	"os"
 
@@ -48,7 +49,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case len(plan.Failed()) > 0:
 		for _, h := range plan.Failed() {
-			fmt.Fprintf(stderr, "Error: %s: %s\n", h.Name, h.Error)
+			fmt.Fprintf(stderr, "Error: %s: %s\n", termsafe.Line(h.Name), termsafe.Text(h.Error))
 		}
 		return 1
 	case *detailed && plan.HasChanges():

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/resources"
 )
 
@@ -33,7 +34,7 @@ var actionWords = map[resources.Action]string{
 // with field-level before -> after, drift marked, then totals and a per-host summary table.
 func renderPlan(w io.Writer, p *engine.Plan) {
 	for _, warn := range p.Warnings {
-		fmt.Fprintf(w, "Warning: %s\n\n", warn)
+		fmt.Fprintf(w, "Warning: %s\n\n", termsafe.Line(warn))
 	}
 	if p.HasChanges() {
 		fmt.Fprintln(w, "sparkform will perform the following actions. Symbols:")
@@ -42,8 +43,8 @@ func renderPlan(w io.Writer, p *engine.Plan) {
 	}
 	for _, h := range p.Hosts {
 		if h.Error != "" {
-			fmt.Fprintf(w, "%s (%s): could not be planned\n", h.Name, h.Address)
-			for _, l := range strings.Split(h.Error, "\n") {
+			fmt.Fprintf(w, "%s (%s): could not be planned\n", termsafe.Line(h.Name), termsafe.Line(h.Address))
+			for _, l := range strings.Split(termsafe.Text(h.Error), "\n") {
 				fmt.Fprintf(w, "  │ %s\n", l)
 			}
 			fmt.Fprintln(w)
@@ -53,7 +54,7 @@ func renderPlan(w io.Writer, p *engine.Plan) {
 		if c.Add+c.Change+c.Destroy == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "%s (%s, kernel %s)\n", h.Name, h.Address, h.Kernel)
+		fmt.Fprintf(w, "%s (%s, kernel %s)\n", termsafe.Line(h.Name), termsafe.Line(h.Address), termsafe.Line(h.Kernel))
 		for _, ch := range h.Changes {
 			if ch.Action == resources.NoOp {
 				continue
@@ -63,7 +64,7 @@ func renderPlan(w io.Writer, p *engine.Plan) {
 		for _, ch := range h.Changes {
 			if r, ok := resources.Lookup(ch.Type); ok && ch.Action == resources.NoOp {
 				if _, isTester := r.(resources.Tester); isTester {
-					fmt.Fprintf(w, "  # %s will run after the changes\n", ch.Addr)
+					fmt.Fprintf(w, "  # %s will run after the changes\n", termsafe.Line(ch.Addr))
 				}
 			}
 		}
@@ -77,21 +78,21 @@ func renderChange(w io.Writer, ch *engine.Change) {
 	for _, f := range ch.Fields {
 		drift = drift || f.Drift
 	}
-	head := fmt.Sprintf("  # %s %s", ch.Addr, actionWords[ch.Action])
+	head := fmt.Sprintf("  # %s %s", termsafe.Line(ch.Addr), actionWords[ch.Action])
 	if drift {
 		head += " (changed outside sparkform)"
 	}
 	if ch.Summary != "" {
-		head += ": " + ch.Summary
+		head += ": " + termsafe.Line(ch.Summary)
 	}
 	if ch.RequiresReboot {
 		head += " (reboot required)"
 	}
 	fmt.Fprintln(w, head)
-	fmt.Fprintf(w, "  %s %s %q {\n", ch.Action.Symbol(), ch.Type, ch.Name)
+	fmt.Fprintf(w, "  %s %s %q {\n", ch.Action.Symbol(), termsafe.Line(ch.Type), ch.Name)
 	width := 0
 	for _, f := range ch.Fields {
-		width = max(width, len(f.Path))
+		width = max(width, len(termsafe.Line(f.Path)))
 	}
 	for _, f := range ch.Fields {
 		sym := "~"
@@ -101,14 +102,14 @@ func renderChange(w io.Writer, ch *engine.Change) {
 		case f.AfterNull:
 			sym = "-"
 		}
-		before, after := f.Before, f.After
+		before, after := termsafe.Line(f.Before), termsafe.Line(f.After)
 		if f.BeforeNull {
 			before = "(absent)"
 		}
 		if f.AfterNull {
 			after = "(absent)"
 		}
-		line := fmt.Sprintf("      %s %-*s = %s -> %s", sym, width, f.Path, before, after)
+		line := fmt.Sprintf("      %s %-*s = %s -> %s", sym, width, termsafe.Line(f.Path), before, after)
 		if f.Drift {
 			line += "   # changed outside sparkform"
 		}
@@ -138,10 +139,10 @@ func renderPlanSummary(w io.Writer, p *engine.Plan) {
 	fmt.Fprintln(w)
 	width := len("HOST")
 	for _, h := range p.Hosts {
-		width = max(width, len(h.Name))
+		width = max(width, len(termsafe.Line(h.Name)))
 	}
 	row := func(host, add, change, destroy, status string) {
-		fmt.Fprintf(w, "  %-*s  %3s  %6s  %7s  %s\n", width, host, add, change, destroy, status)
+		fmt.Fprintf(w, "  %-*s  %3s  %6s  %7s  %s\n", width, termsafe.Line(host), add, change, destroy, termsafe.Line(status))
 	}
 	row("HOST", "ADD", "CHANGE", "DESTROY", "STATUS")
 	for _, h := range p.Hosts {
@@ -164,8 +165,10 @@ func renderPlanSummary(w io.Writer, p *engine.Plan) {
 	}
 }
 
+// firstLine is the first line of s (a host's error text), escaped for the terminal and shortened.
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
+	l = termsafe.Line(l)
 	if len(l) > 120 {
 		l = l[:117] + "..."
 	}
@@ -174,6 +177,8 @@ func firstLine(s string) string {
 
 // renderEvent prints one progress line of an apply.
 func renderEvent(w io.Writer, ev engine.Event) {
+	// Messages carry host output (build logs, error text): escaped, one line each.
+	ev.Host, ev.Addr, ev.Message = termsafe.Line(ev.Host), termsafe.Line(ev.Addr), termsafe.Text(ev.Message)
 	switch ev.Kind {
 	case "apply_start":
 		fmt.Fprintf(w, "%s: %s: %s...\n", ev.Host, ev.Addr, progressVerb(ev.Message))
@@ -227,15 +232,15 @@ func renderResult(w io.Writer, r *engine.Result) {
 		default:
 			detail = firstLine(h.Error)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Name, h.Status, detail)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", termsafe.Line(h.Name), h.Status, detail)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	if r.Stopped != "" {
-		fmt.Fprintf(w, "Rollout stopped: %s.\n  Untouched:", r.Stopped)
+		fmt.Fprintf(w, "Rollout stopped: %s.\n  Untouched:", termsafe.Text(r.Stopped))
 		for _, h := range r.Hosts {
 			if h.Status == engine.StatusUntouched {
-				fmt.Fprintf(w, " %s", h.Name)
+				fmt.Fprintf(w, " %s", termsafe.Line(h.Name))
 			}
 		}
 		fmt.Fprintln(w)
@@ -244,7 +249,7 @@ func renderResult(w io.Writer, r *engine.Result) {
 		fmt.Fprintf(w, "Apply finished with errors on %d hosts. Resources: %d added, %d changed, %d destroyed.\n", n, total.Add, total.Change, total.Destroy)
 		for _, h := range r.Hosts {
 			if h.Status == engine.StatusFailed || h.Status == engine.StatusRolledBack || h.Status == engine.StatusInterrupted {
-				fmt.Fprintf(w, "\nError: %s: %s\n", h.Name, h.Error)
+				fmt.Fprintf(w, "\nError: %s: %s\n", termsafe.Line(h.Name), termsafe.Text(h.Error))
 			}
 		}
 		return

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sparkform/sparkform/internal/atomicfile"
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"io"
 	"math"
 	"os"
@@ -353,14 +354,9 @@ func writeReportTable(w io.Writer, rows []*reportRow) error {
 		if withTest {
 			cols = append([]string{r.Host, reportTestName(r.Test)}, cols[1:]...)
 		}
-		// Tabs or newlines inside a value would break the alignment: show them as spaces.
+		// Host values are escaped for the terminal; tabs or newlines would also break the alignment.
 		for i, c := range cols {
-			cols[i] = strings.Map(func(r rune) rune {
-				if r == '\t' || r == '\n' || r == '\r' {
-					return ' '
-				}
-				return r
-			}, c)
+			cols[i] = termsafe.Line(c)
 		}
 		fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 )
 
@@ -44,7 +45,7 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 	}
 	plan.Note = note
 	if !rf.json {
-		fmt.Fprintf(stdout, "Rollback: %s\n\n", note)
+		fmt.Fprintf(stdout, "Rollback: %s\n\n", termsafe.Text(note))
 		renderPlan(stdout, plan)
 	}
 	return executePlan(ctx, graceful, plan, r.st, r.store, &rf, *autoApprove, nil, stdout, stderr)

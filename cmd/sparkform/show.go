@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -50,7 +51,7 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, host := range sortedKeysOf(st.Hosts) {
 		hs := st.Hosts[host]
-		fmt.Fprintf(stdout, "%s\n", host)
+		fmt.Fprintf(stdout, "%s\n", termsafe.Line(host))
 		for _, addr := range sortedKeysOf(hs.Resources) {
 			renderStateResource(stdout, "  ", addr, hs.Resources[addr])
 		}
@@ -60,8 +61,8 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 }
 
 func renderStateResource(w io.Writer, indent, addr string, r *state.Resource) {
-	fmt.Fprintf(w, "%s# %s (applied %s)\n", indent, addr, r.AppliedAt.Local().Format(time.RFC3339))
-	fmt.Fprintf(w, "%s%s %q {\n", indent, r.Type, r.Name)
+	fmt.Fprintf(w, "%s# %s (applied %s)\n", indent, termsafe.Line(addr), r.AppliedAt.Local().Format(time.RFC3339))
+	fmt.Fprintf(w, "%s%s %q {\n", indent, termsafe.Line(r.Type), r.Name)
 	writeAttrs(w, indent+"    ", r.Attributes.Value)
 	if !isNullValue(r.Original.Value) {
 		fmt.Fprintf(w, "%s    # values before sparkform first changed them:\n", indent)
@@ -85,7 +86,7 @@ func writeAttrs(w io.Writer, indent string, v cty.Value) {
 		width = max(width, len(n))
 	}
 	for _, n := range names {
-		fmt.Fprintf(w, "%s%-*s = %s\n", indent, width, n, renderValue(v.GetAttr(n)))
+		fmt.Fprintf(w, "%s%-*s = %s\n", indent, width, termsafe.Line(n), renderValue(v.GetAttr(n)))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 )
 
@@ -36,7 +37,7 @@ func runState(args []string, stdout, stderr io.Writer) int {
 			return errorf(stderr, "%v", err)
 		}
 		for _, a := range matching(st, pos) {
-			fmt.Fprintln(stdout, a)
+			fmt.Fprintln(stdout, termsafe.Line(a))
 		}
 		return 0
 	case "show":
@@ -81,7 +82,7 @@ func runState(args []string, stdout, stderr io.Writer) int {
 			return errorf(stderr, "%v", err)
 		}
 		for _, a := range found {
-			fmt.Fprintf(stdout, "Removed %s\n", a)
+			fmt.Fprintf(stdout, "Removed %s\n", termsafe.Line(a))
 		}
 		fmt.Fprintf(stdout, "Successfully removed %d resource instance(s).\n", len(found))
 		return 0

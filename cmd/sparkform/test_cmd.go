@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/termsafe"
 )
 
 // test [DIR] [-host H]...: run the configuration's smoke tests now and record the results.
@@ -46,7 +47,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 			if msg == "" {
 				msg = failedMessages(r)
 			}
-			fmt.Fprintf(stderr, "Error: %s: %s\n", r.Name, msg)
+			fmt.Fprintf(stderr, "Error: %s: %s\n", termsafe.Line(r.Name), termsafe.Text(msg))
 		}
 	}
 	if !rf.json {

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/resources"
+)
+
+// evil is what a compromised host prints: clear the screen, move home, retitle the terminal,
+// carriage-return over the line and an 8-bit CSI, then a newline that would start a fake plan line.
+const evil = "x\x1b[2J\x1b[H\x1b]0;owned\x07\rFAKE\u009b31m\n  + kernel \"evil\" {"
+
+func assertNoRawControl(t *testing.T, what, out string) {
+	t.Helper()
+	if strings.ContainsAny(out, "\x1b\x07\r\u009b") {
+		t.Errorf("%s printed a raw control character from a host:\n%q", what, out)
+	}
+	if !strings.Contains(out, `\x1b[2J`) {
+		t.Errorf("%s does not show the host's escape sequence escaped:\n%q", what, out)
+	}
+}
+
+func TestHostStringsNeverReachTheTerminalRaw(t *testing.T) {
+	ch := &engine.Change{Addr: "sysctl.t", Type: "sysctl", Name: "t", Diff: resources.Diff{
+		Action:  resources.Update,
+		Summary: evil,
+		Fields:  []resources.FieldChange{{Path: `values["` + evil + `"]`, Before: evil, After: "1", Drift: true}},
+	}}
+	p := &engine.Plan{Warnings: []string{evil}, Hosts: []*engine.HostPlan{
+		{Name: "spark-01", Address: "10.0.0.1", Kernel: evil, Changes: []*engine.Change{ch}},
+		{Name: "spark-02", Address: "10.0.0.2", Error: "probe failed: " + evil},
+	}}
+	var b bytes.Buffer
+	renderPlan(&b, p)
+	assertNoRawControl(t, "plan", b.String())
+	if strings.Contains(b.String(), "\n  + kernel \"evil\" {") {
+		t.Errorf("a host value started a line of the plan:\n%s", b.String())
+	}
+
+	b.Reset()
+	for _, kind := range []string{"apply_start", "apply_done", "apply_error", "progress", "host_failed", "test_start", "test_done", "host_done", "rollout_stopped"} {
+		renderEvent(&b, engine.Event{Host: "spark-01", Addr: "llama_cpp.x", Kind: kind, Message: evil})
+	}
+	assertNoRawControl(t, "apply progress", b.String())
+
+	b.Reset()
+	renderResult(&b, &engine.Result{Stopped: evil, Hosts: []*engine.HostResult{{Name: "spark-01", Status: engine.StatusFailed, Error: evil}}})
+	assertNoRawControl(t, "apply result", b.String())
+
+	b.Reset()
+	errorf(&b, "%s: %v", "spark-01", evil)
+	assertNoRawControl(t, "error message", b.String())
+
+	b.Reset()
+	if err := writeReportTable(&b, []*reportRow{{Host: "spark-01", Kernel: evil, Mode: "mmap", Failed: 1, Message: evil}}); err != nil {
+		t.Fatal(err)
+	}
+	assertNoRawControl(t, "report table", b.String())
+}
+
+// A host whose sysctl value holds escape sequences (the lab's /proc/sys/vm is a tmpfs, so anything
+// can be written into it, as a compromised kernel or procfs could) must not rewrite the plan shown
+// before the prompt.
+func TestEscapeSequencesInAHostSysctlValueAreShownEscapedInThePlan(t *testing.T) {
+	l := needLab(t)
+	onHost(t, l, "spark-01", `printf 'a\033[2J\033]0;owned\007b' > /proc/sys/vm/swappiness`)
+	t.Cleanup(func() { onHost(t, l, "spark-01", "echo 60 > /proc/sys/vm/swappiness") })
+	dir := configDir(t, l, map[string]string{"main.hcl": `sysctl "dn" {
+  values = { "vm.swappiness" = 10 }
+}
+`})
+	code, out, stderr := cli(t, "plan", dir, "-host", "spark-01")
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if strings.ContainsAny(out+stderr, "\x1b\x07") {
+		t.Fatalf("plan printed the host's escape sequences raw:\n%q", out)
+	}
+	if !strings.Contains(out, `a\x1b[2J\x1b]0;owned\x07b -> 10`) {
+		t.Fatalf("plan does not show the host value escaped:\n%s", out)
+	}
+}
