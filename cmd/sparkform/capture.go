@@ -35,7 +35,7 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&rf.statePath, "state", "", "state file whose pinned host keys apply (default DIR/sparkform.state.json)")
 	fs.DurationVar(&rf.connectTimeout, "connect-timeout", provider.DefaultTimeouts.Connect, "SSH connect and handshake timeout")
 	fs.BoolVar(&rf.noColor, "no-color", false, "no colour in output")
-	dir := fs.String("dir", ".", "configuration directory holding the host block named HOST")
+	dir := fs.String("dir", ".", "configuration directory holding the host block named HOST (as sparkform -chdir=DIR capture)")
 	outPath := fs.String("o", "", "write the HCL to FILE (atomically) instead of standard output")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long reading the host may take")
 	var sysctls, venvs, llamaDirs multiFlag

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -62,6 +63,18 @@ func (f *runFlags) stateFile(dir string) string {
 		return f.statePath
 	}
 	return filepath.Join(dir, "sparkform.state.json")
+}
+
+// loadExistingState loads the state at path for a command that only reads it (show, state,
+// history, report): Store.Load treats a missing file as a fresh state, which is right for apply,
+// but reading nothing from a mistyped directory would only mislead.
+func loadExistingState(path string) (*state.State, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no state at %s: nothing has been applied from this directory. Give the configuration directory (sparkform CMD DIR, or sparkform -chdir=DIR CMD) or -state FILE", path)
+	} else if err != nil {
+		return nil, err
+	}
+	return state.NewStore(path).Load()
 }
 
 // engineOptions are the engine settings of the flags. All calls of one command share one

@@ -23,7 +23,7 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	rf := runFlags{statePath: *statePath}
-	st, err := state.NewStore(rf.stateFile(dir)).Load()
+	st, err := loadExistingState(rf.stateFile(dir))
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}

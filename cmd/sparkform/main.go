@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 const usage = `Usage: sparkform <command> [args]
@@ -26,6 +27,13 @@ Other commands:
   show       Show a saved plan or the state
   state      Inspect or edit the state: list | show ADDR | rm ADDR
   lab        Run a local fleet of test hosts: up | down | status
+
+Global options (before the command):
+  -chdir=DIR Work in DIR: its configuration, state and plan files (as Terraform)
+
+Every command finds the configuration and the state the same way: the DIR argument where the
+command takes one, else the current directory (see -chdir); the state is DIR/sparkform.state.json
+unless -state FILE says otherwise.
 
 Flags accept one or two dashes (-out and --out). Run 'sparkform <command> -h' for a command's flags.
 `
@@ -55,6 +63,21 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// -chdir=DIR (Terraform's global option): every command then works in DIR, so its
+	// configuration, state, plan files and logs are found there.
+	if len(args) > 0 && (args[0] == "-chdir" || args[0] == "--chdir" || strings.HasPrefix(args[0], "-chdir=") || strings.HasPrefix(args[0], "--chdir=")) {
+		_, dir, found := strings.Cut(args[0], "=")
+		args = args[1:]
+		if !found {
+			if len(args) == 0 {
+				return errorf(stderr, "-chdir needs a directory: sparkform -chdir=DIR COMMAND")
+			}
+			dir, args = args[0], args[1:]
+		}
+		if err := os.Chdir(dir); err != nil {
+			return errorf(stderr, "-chdir: %v", err)
+		}
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
 		if len(args) == 0 {

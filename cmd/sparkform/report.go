@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"github.com/sparkform/sparkform/internal/atomicfile"
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,14 +48,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	}
 	rf := runFlags{statePath: *statePath}
 	path := rf.stateFile(dir)
-	// Store.Load treats a missing file as a fresh state (right for apply); a report of nothing
-	// from a mistyped path would only mislead.
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return errorf(stderr, "no state file at %s: give the configuration directory or -state FILE; results are recorded by `sparkform apply`", path)
-	} else if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	st, err := state.NewStore(path).Load()
+	st, err := loadExistingState(path)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}

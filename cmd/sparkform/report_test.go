@@ -438,7 +438,7 @@ func TestReportFailsOnUnknownFormatMissingOrCorruptState(t *testing.T) {
 	}
 	dir := t.TempDir()
 	code, _, stderr = cli(t, "report", dir)
-	if code != 1 || !strings.Contains(stderr, "no state file at "+filepath.Join(dir, "sparkform.state.json")) {
+	if code != 1 || !strings.Contains(stderr, "no state at "+filepath.Join(dir, "sparkform.state.json")) {
 		t.Fatalf("missing state: code %d stderr %q", code, stderr)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "sparkform.state.json"), []byte("{not json"), 0o600); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -12,11 +13,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// show [-json] [PLANFILE]: a saved plan, or without one the state.
+// show [-json] [PLANFILE | DIR]: a saved plan, or the state of DIR (default: the current directory).
 func runShow(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("show", stderr)
 	asJSON := fs.Bool("json", false, "machine-readable output")
-	statePath := fs.String("state", "sparkform.state.json", "state file shown when no plan file is given")
+	statePath := fs.String("state", "", "state file shown when no plan file is given (default DIR/sparkform.state.json)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 1
@@ -24,6 +25,10 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 	file, err := atMostOne("show", pos)
 	if err != nil {
 		return errorf(stderr, "%v", err)
+	}
+	dir := "."
+	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+		dir, file = file, ""
 	}
 	if file != "" {
 		p, err := loadPlan(file)
@@ -37,7 +42,8 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	st, err := state.NewStore(*statePath).Load()
+	path := (&runFlags{statePath: *statePath}).stateFile(dir)
+	st, err := loadExistingState(path)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
@@ -46,7 +52,7 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if len(st.Hosts) == 0 {
-		fmt.Fprintf(stdout, "The state is empty (%s).\n", *statePath)
+		fmt.Fprintf(stdout, "The state at %s holds no hosts.\n", path)
 		return 0
 	}
 	for _, host := range sortedKeysOf(st.Hosts) {

@@ -23,7 +23,7 @@ func runState(args []string, stdout, stderr io.Writer) int {
 	}
 	sub := args[0]
 	fs := newFlagSet("state "+sub, stderr)
-	statePath := fs.String("state", "sparkform.state.json", "state file")
+	statePath := fs.String("state", "sparkform.state.json", "state file (default: the one in the current directory; see sparkform -chdir)")
 	lockTimeout := fs.Duration("lock-timeout", 0, "how long to wait for the state lock (rm)")
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
@@ -32,7 +32,7 @@ func runState(args []string, stdout, stderr io.Writer) int {
 	store := state.NewStore(*statePath)
 	switch sub {
 	case "list":
-		st, err := store.Load()
+		st, err := loadExistingState(*statePath)
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
@@ -44,7 +44,7 @@ func runState(args []string, stdout, stderr io.Writer) int {
 		if len(pos) != 1 {
 			return errorf(stderr, "state show needs one address, e.g. spark-01/sysctl.loading")
 		}
-		st, err := store.Load()
+		st, err := loadExistingState(*statePath)
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
@@ -66,7 +66,7 @@ func runState(args []string, stdout, stderr io.Writer) int {
 			return errorf(stderr, "%v", err)
 		}
 		defer release()
-		st, err := store.Load()
+		st, err := loadExistingState(*statePath)
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
