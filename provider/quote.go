@@ -20,3 +20,13 @@ func Quote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// QuoteAll is each word quoted with Quote, separated by single spaces: a list of operands for
+// one shell command line ("" for none).
+func QuoteAll(words ...string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = Quote(w)
+	}
+	return strings.Join(q, " ")
+}

@@ -29,8 +29,9 @@ func (h *SSHHost) RunUnprivileged(ctx context.Context, script string) (Result, e
 	return h.run(ctx, script, false, nil)
 }
 
-// readThenRun is the remote command every script runs under.
-const readThenRun = `sh -c 'sparkform_script=$(cat) && exec </dev/null && eval "$sparkform_script"'`
+// ReadThenRun is the command line every script runs under: the shell reads the whole script from
+// stdin, then runs it with stdin from /dev/null (providertest.Local runs local scripts with it too).
+const ReadThenRun = `sh -c 'sparkform_script=$(cat) && exec </dev/null && eval "$sparkform_script"'`
 
 // useSudo: root needs no sudo, even when the host block asks for it.
 func (h *SSHHost) useSudo() bool { return h.cfg.Sudo && h.ep.user != "root" }
@@ -64,10 +65,10 @@ func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func
 	// The shell reads the whole script first and only then runs it with stdin from /dev/null:
 	// with plain `sh -s`, any command in the script that reads stdin (apt's conffile prompt,
 	// a pager, cat) would swallow the rest of the script and the shell would run what is left.
-	cmd := readThenRun
+	cmd := ReadThenRun
 	if sudo {
 		// -n: fail at once instead of waiting for a password prompt nobody will answer.
-		cmd = "sudo -n " + readThenRun
+		cmd = "sudo -n " + ReadThenRun
 	}
 	if err := sess.Start(cmd); err != nil {
 		return Result{}, h.transportError(cn, "starting the command", err)

@@ -12,9 +12,9 @@ var (
 	wholeNumberRe    = regexp.MustCompile(`^(0|[1-9][0-9]{0,17})$`)
 )
 
-// CaptureName turns a path or device name into a block label: letters, digits, _ and -,
+// captureName turns a path or device name into a block label: letters, digits, _ and -,
 // starting with a letter ("/opt/venv" → "venv", "llama.cpp" → "llama_cpp"); def when nothing is left.
-func CaptureName(s, def string) string {
+func captureName(s, def string) string {
 	if i := strings.LastIndexByte(strings.TrimRight(s, "/"), '/'); i >= 0 {
 		s = strings.TrimRight(s, "/")[i+1:]
 	}

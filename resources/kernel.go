@@ -52,21 +52,21 @@ var (
 	kernelRelRe  = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+-[a-z0-9-]+$`)
 )
 
-// DefaultKernelRebootTimeout applies when reboot_timeout is not set.
-const DefaultKernelRebootTimeout = 10 * time.Minute
+// defaultKernelRebootTimeout applies when reboot_timeout is not set.
+const defaultKernelRebootTimeout = 10 * time.Minute
 
 const (
 	grubCfgPath = "/boot/grub/grub.cfg"
 	grubEnvPath = "/boot/grub/grubenv"
 )
 
-// KernelPinFile is the apt preferences file blocking the other kernel lines (hold = true).
+// kernelPinFile is the apt preferences file blocking the other kernel lines (hold = true).
 // No extension: apt reads files in preferences.d without one (names are HCL identifiers, no dots).
-func KernelPinFile(name string) string { return "/etc/apt/preferences.d/sparkform-kernel-" + name }
+func kernelPinFile(name string) string { return "/etc/apt/preferences.d/sparkform-kernel-" + name }
 
-// KernelGrubDropIn sets GRUB_DEFAULT=saved when the host's GRUB configuration does not; 99-
+// kernelGrubDropIn sets GRUB_DEFAULT=saved when the host's GRUB configuration does not; 99-
 // so it comes after the distribution's drop-ins (update-grub sources them in order, last wins).
-func KernelGrubDropIn(name string) string {
+func kernelGrubDropIn(name string) string {
 	return "/etc/default/grub.d/99-sparkform-kernel-" + name + ".cfg"
 }
 
@@ -87,14 +87,6 @@ type kernelSpec struct {
 	pkg     string // "" when line is set
 	hold    bool
 	timeout time.Duration
-}
-
-func optString(v cty.Value, name string) (string, bool) {
-	a := attr(v, name, cty.String)
-	if a.IsNull() || !a.IsKnown() || !a.Type().Equals(cty.String) {
-		return "", false
-	}
-	return a.AsString(), true
 }
 
 func (Kernel) Validate(desired cty.Value) []AttrError {
@@ -131,7 +123,7 @@ func decodeKernelSpec(v cty.Value) kernelSpec {
 	if h := attr(v, "hold", cty.Bool); !h.IsNull() && h.IsKnown() {
 		s.hold = h.True()
 	}
-	s.timeout = DefaultKernelRebootTimeout
+	s.timeout = defaultKernelRebootTimeout
 	if t, ok := optString(v, "reboot_timeout"); ok {
 		if d, err := time.ParseDuration(t); err == nil && d > 0 {
 			s.timeout = d
@@ -287,7 +279,7 @@ func kernelGrubProbe(name string) string {
 	return fmt.Sprintf("if command -v grub-editenv >/dev/null 2>&1 && [ -f %s ]; then printf 'grubenv %%s\\n' \"$(grub-editenv %s list 2>/dev/null | base64 -w0)\"; else echo nogrubenv; fi\n", env, env) +
 		probeFile("grubcfg", grubCfgPath) +
 		"printf 'grubdefault %s\\n' \"$(cat /etc/default/grub /etc/default/grub.d/*.cfg 2>/dev/null | grep -E '^[[:space:]]*(export[[:space:]]+)?GRUB_DEFAULT=' | base64 -w0)\"\n" +
-		probeFile("dropin", KernelGrubDropIn(name))
+		probeFile("dropin", kernelGrubDropIn(name))
 }
 
 // Probe reports the running kernel, installed images, holds, whether apt has lists, what the
@@ -307,7 +299,7 @@ func (Kernel) Probe(in Instance) string {
 			}
 		}
 	}
-	b.WriteString(probeFile("pin", KernelPinFile(in.Name)))
+	b.WriteString(probeFile("pin", kernelPinFile(in.Name)))
 	b.WriteString(kernelGrubProbe(in.Name))
 	return b.String()
 }
@@ -382,9 +374,9 @@ func (Kernel) Read(in Instance, out []byte) (cty.Value, error) {
 	}
 	if !cfgVal.IsNull() {
 		cfg = cfgVal.AsString()
-		o.grubEntries = ParseGrubEntries(cfg)
+		o.grubEntries = parseGrubEntries(cfg)
 		o.grubCfgFound = true
-		o.grubBoots = GrubDefaultKernel(cfg, o.grubDefault, o.grubEnv)
+		o.grubBoots = grubDefaultKernel(cfg, o.grubDefault, o.grubEnv)
 	}
 	if o.pin, err = fileFromProbe(lines, "pin"); err != nil {
 		return cty.NilVal, err
@@ -393,34 +385,6 @@ func (Kernel) Read(in Instance, out []byte) (cty.Value, error) {
 		return cty.NilVal, err
 	}
 	return o.value(), nil
-}
-
-func kListVal(l []string) cty.Value {
-	if len(l) == 0 {
-		return cty.ListValEmpty(cty.String)
-	}
-	s := slices.Clone(l)
-	sort.Strings(s)
-	s = slices.Compact(s)
-	vals := make([]cty.Value, len(s))
-	for i, e := range s {
-		vals[i] = cty.StringVal(e)
-	}
-	return cty.ListVal(vals)
-}
-
-func kList(v cty.Value) []string {
-	var out []string
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !(v.Type().IsListType() || v.Type().IsSetType() || v.Type().IsTupleType()) {
-		return out
-	}
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		if !e.IsNull() && e.Type() == cty.String {
-			out = append(out, e.AsString())
-		}
-	}
-	return out
 }
 
 func (o kernelObserved) value() cty.Value {
@@ -437,7 +401,7 @@ func (o kernelObserved) value() cty.Value {
 		"installed":    stringMapVal(o.installed),
 		"resolved":     stringMapVal(o.resolved),
 		"apt_lists":    cty.BoolVal(o.lists),
-		"holds":        kListVal(o.holds),
+		"holds":        stringSetVal(o.holds),
 		"grub_env":     env,
 		"grub_default": gd,
 		"grub_cfg":     cty.BoolVal(o.grubCfgFound),
@@ -453,7 +417,7 @@ func decodeKernelObserved(v cty.Value) kernelObserved {
 		running:      attr(v, "running", cty.String).AsString(),
 		installed:    stringMap(attr(v, "installed", cty.Map(cty.String))),
 		resolved:     stringMap(attr(v, "resolved", cty.Map(cty.String))),
-		holds:        kList(attr(v, "holds", cty.List(cty.String))),
+		holds:        stringList(attr(v, "holds", cty.List(cty.String))),
 		grubEntries:  stringMap(attr(v, "grub_entries", cty.Map(cty.String))),
 		pin:          attr(v, "pin", cty.String),
 		dropIn:       attr(v, "dropin", cty.String),
@@ -470,11 +434,6 @@ func decodeKernelObserved(v cty.Value) kernelObserved {
 		o.grubBoots = b.AsString()
 	}
 	return o
-}
-
-func boolAttr(v cty.Value, name string) bool {
-	a := attr(v, name, cty.Bool)
-	return !a.IsNull() && a.IsKnown() && a.True()
 }
 
 // parseGrubEnv reads `grub-editenv FILE list` output.
@@ -521,8 +480,8 @@ type kernelOriginal struct {
 func decodeKernelOriginal(v cty.Value) kernelOriginal {
 	r := attr(v, "release", cty.String)
 	o := kernelOriginal{
-		holdsBefore: kList(attr(v, "holds_before", cty.List(cty.String))),
-		held:        kList(attr(v, "held", cty.List(cty.String))),
+		holdsBefore: stringList(attr(v, "holds_before", cty.List(cty.String))),
+		held:        stringList(attr(v, "held", cty.List(cty.String))),
 	}
 	if !r.IsNull() {
 		o.release = r.AsString()
@@ -532,8 +491,8 @@ func decodeKernelOriginal(v cty.Value) kernelOriginal {
 
 func (o kernelOriginal) value() cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{
-		"holds_before": kListVal(o.holdsBefore),
-		"held":         kListVal(o.held),
+		"holds_before": stringSetVal(o.holdsBefore),
+		"held":         stringSetVal(o.held),
 		"release":      cty.StringVal(o.release),
 	})
 }
@@ -604,10 +563,10 @@ func (Kernel) Diff(in Instance, observed cty.Value) (Diff, error) {
 			d.Fields = append(d.Fields, FieldChange{Path: "hold", Before: strings.Join(rel, ", "), AfterNull: true})
 		}
 		if !o.pin.IsNull() {
-			d.Fields = append(d.Fields, FieldChange{Path: "pin_file", Before: KernelPinFile(in.Name), AfterNull: true})
+			d.Fields = append(d.Fields, FieldChange{Path: "pin_file", Before: kernelPinFile(in.Name), AfterNull: true})
 		}
 		if !o.dropIn.IsNull() {
-			d.Fields = append(d.Fields, FieldChange{Path: "grub_default", Before: "saved (" + KernelGrubDropIn(in.Name) + ")", After: "as /etc/default/grub says (update-grub)"})
+			d.Fields = append(d.Fields, FieldChange{Path: "grub_default", Before: "saved (" + kernelGrubDropIn(in.Name) + ")", After: "as /etc/default/grub says (update-grub)"})
 		}
 		d.Action = Delete
 		d.Summary = fmt.Sprintf("stop managing the kernel: %s stays installed and running, no kernel is removed, no reboot", o.running)
@@ -694,16 +653,16 @@ func (Kernel) Diff(in Instance, observed cty.Value) (Diff, error) {
 	if s.hold {
 		want := s.pinContent(in.Addr())
 		if o.pin.IsNull() || o.pin.AsString() != want {
-			fc := FieldChange{Path: "pin_file", After: KernelPinFile(in.Name), BeforeNull: o.pin.IsNull()}
+			fc := FieldChange{Path: "pin_file", After: kernelPinFile(in.Name), BeforeNull: o.pin.IsNull()}
 			if !o.pin.IsNull() {
-				fc.Before = KernelPinFile(in.Name) + " (differs)"
+				fc.Before = kernelPinFile(in.Name) + " (differs)"
 				prev := decodeKernelSpec(in.Prior.Attributes)
 				fc.Drift = in.Prior.Exists() && prev.hold && prev.line == s.line && prev.pkg == s.pkg
 			}
 			d.Fields = append(d.Fields, fc)
 		}
 	} else if !o.pin.IsNull() {
-		d.Fields = append(d.Fields, FieldChange{Path: "pin_file", Before: KernelPinFile(in.Name), AfterNull: true})
+		d.Fields = append(d.Fields, FieldChange{Path: "pin_file", Before: kernelPinFile(in.Name), AfterNull: true})
 	}
 
 	// Boot entry: the saved default must end on the desired kernel (after a verified boot when
@@ -737,7 +696,7 @@ func (Kernel) Diff(in Instance, observed cty.Value) (Diff, error) {
 		if before == "" {
 			before = "0"
 		}
-		d.Fields = append(d.Fields, FieldChange{Path: "grub_default", Before: before, After: "saved (" + KernelGrubDropIn(in.Name) + ")"})
+		d.Fields = append(d.Fields, FieldChange{Path: "grub_default", Before: before, After: "saved (" + kernelGrubDropIn(in.Name) + ")"})
 	}
 
 	switch {
@@ -753,15 +712,6 @@ func (Kernel) Diff(in Instance, observed cty.Value) (Diff, error) {
 		d.Summary = fmt.Sprintf("%s (running, no reboot)", o.running)
 	}
 	return d, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, e := range s {
-		if e != "" {
-			return e
-		}
-	}
-	return ""
 }
 
 // aptEnv is how every apt command runs: no questions, keep changed config files, wait for the
@@ -780,25 +730,9 @@ func kernelRun(ctx context.Context, h provider.Host, script string, log func(str
 		return res, err
 	}
 	if res.ExitCode != 0 {
-		return res, fmt.Errorf("exit %d: %s", res.ExitCode, lastLines(string(res.Stderr)+string(res.Stdout), 6))
+		return res, fmt.Errorf("exit %d: %s", res.ExitCode, strings.Join(lastLines(string(res.Stderr)+string(res.Stdout), 6), " | "))
 	}
 	return res, nil
-}
-
-func lastLines(s string, n int) string {
-	l := strings.Split(strings.TrimSpace(s), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, " | ")
-}
-
-func quoteAll(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = provider.Quote(n)
-	}
-	return strings.Join(q, " ")
 }
 
 func (k Kernel) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
@@ -816,16 +750,16 @@ func (k Kernel) Apply(ctx context.Context, h provider.Host, in Instance, observe
 			}
 		}
 		if len(rel) > 0 {
-			if _, err := kernelRun(ctx, h, "apt-mark unhold "+quoteAll(rel)+"\n", nil); err != nil {
+			if _, err := kernelRun(ctx, h, "apt-mark unhold "+provider.QuoteAll(rel...)+"\n", nil); err != nil {
 				return in.Prior, fmt.Errorf("%s: apt-mark unhold: %w", in.Addr(), err)
 			}
 		}
-		if err := h.Remove(ctx, KernelPinFile(in.Name)); err != nil {
-			return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), KernelPinFile(in.Name), err)
+		if err := h.Remove(ctx, kernelPinFile(in.Name)); err != nil {
+			return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), kernelPinFile(in.Name), err)
 		}
 		if !o.dropIn.IsNull() {
-			if err := h.Remove(ctx, KernelGrubDropIn(in.Name)); err != nil {
-				return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), KernelGrubDropIn(in.Name), err)
+			if err := h.Remove(ctx, kernelGrubDropIn(in.Name)); err != nil {
+				return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), kernelGrubDropIn(in.Name), err)
 			}
 			if _, err := kernelRun(ctx, h, "update-grub\n", log); err != nil {
 				return in.Prior, fmt.Errorf("%s: update-grub: %w", in.Addr(), err)
@@ -846,12 +780,12 @@ func (k Kernel) Apply(ctx context.Context, h provider.Host, in Instance, observe
 
 	// 1. The pin first: a pin of the previous line may block the new one.
 	if s.hold {
-		if err := h.WriteFile(ctx, KernelPinFile(in.Name), []byte(s.pinContent(in.Addr())), 0o644, "root"); err != nil {
-			return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), KernelPinFile(in.Name), err)
+		if err := h.WriteFile(ctx, kernelPinFile(in.Name), []byte(s.pinContent(in.Addr())), 0o644, "root"); err != nil {
+			return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), kernelPinFile(in.Name), err)
 		}
 	} else if !o.pin.IsNull() {
-		if err := h.Remove(ctx, KernelPinFile(in.Name)); err != nil {
-			return partial, fmt.Errorf("%s: removing %s: %w", in.Addr(), KernelPinFile(in.Name), err)
+		if err := h.Remove(ctx, kernelPinFile(in.Name)); err != nil {
+			return partial, fmt.Errorf("%s: removing %s: %w", in.Addr(), kernelPinFile(in.Name), err)
 		}
 	}
 
@@ -926,10 +860,10 @@ func (k Kernel) Apply(ctx context.Context, h provider.Host, in Instance, observe
 		var b strings.Builder
 		b.WriteString("set -e\n")
 		if len(toRelease) > 0 {
-			b.WriteString("apt-mark unhold " + quoteAll(toRelease) + "\n")
+			b.WriteString("apt-mark unhold " + provider.QuoteAll(toRelease...) + "\n")
 		}
 		if len(toHold) > 0 {
-			b.WriteString("apt-mark hold " + quoteAll(toHold) + "\n")
+			b.WriteString("apt-mark hold " + provider.QuoteAll(toHold...) + "\n")
 		}
 		if _, err := kernelRun(ctx, h, b.String(), log); err != nil {
 			return partial, fmt.Errorf("%s: apt-mark: %w", in.Addr(), err)
@@ -988,7 +922,7 @@ func (Kernel) readGrub(out []byte) (kernelObserved, error) {
 	}
 	if !cfg.IsNull() {
 		o.grubCfgFound = true
-		o.grubEntries = ParseGrubEntries(cfg.AsString())
+		o.grubEntries = parseGrubEntries(cfg.AsString())
 	}
 	if o.dropIn, err = fileFromProbe(lines, "dropin"); err != nil {
 		return o, err
@@ -1012,8 +946,8 @@ func (k Kernel) ensureSavedMode(ctx context.Context, h provider.Host, name, addr
 		if _, err := kernelRun(ctx, h, "mkdir -p /etc/default/grub.d\n", nil); err != nil {
 			return g, fmt.Errorf("creating /etc/default/grub.d: %w", err)
 		}
-		if err := h.WriteFile(ctx, KernelGrubDropIn(name), []byte(grubDropInContent(addr)), 0o644, "root"); err != nil {
-			return g, fmt.Errorf("writing %s: %w", KernelGrubDropIn(name), err)
+		if err := h.WriteFile(ctx, kernelGrubDropIn(name), []byte(grubDropInContent(addr)), 0o644, "root"); err != nil {
+			return g, fmt.Errorf("writing %s: %w", kernelGrubDropIn(name), err)
 		}
 		update = true
 	}
@@ -1032,7 +966,7 @@ func (k Kernel) ensureSavedMode(ctx context.Context, h provider.Host, name, addr
 		return g, err
 	}
 	if g.grubDefault != "saved" {
-		return g, fmt.Errorf("GRUB_DEFAULT is still %q after writing %s: a later file in /etc/default/grub.d overrides it", g.grubDefault, KernelGrubDropIn(name))
+		return g, fmt.Errorf("GRUB_DEFAULT is still %q after writing %s: a later file in /etc/default/grub.d overrides it", g.grubDefault, kernelGrubDropIn(name))
 	}
 	for _, kv := range kernels {
 		if g.grubEntries[kv] == "" {
@@ -1124,13 +1058,13 @@ func (k Kernel) ConfirmBoot(ctx context.Context, h provider.Host, in Instance, a
 	return nil
 }
 
-// ParseGrubEntries reads an Ubuntu grub.cfg and returns, per kernel release, the path GRUB
+// parseGrubEntries reads an Ubuntu grub.cfg and returns, per kernel release, the path GRUB
 // commands take to its normal (not recovery) entry: "SUBMENU_ID>ENTRY_ID", or "ENTRY_ID" for a
 // top-level entry. Entries are found by id (the `$menuentry_id_option 'ID'` form grub-mkconfig
 // writes, or `--id ID` / `--id=ID`), never by their translated titles; the kernel of an entry
 // is its `linux .../vmlinuz-KVER` line. Ubuntu's "gnulinux-KVER-advanced-UUID" entries win over
 // others of the same kernel (the top "gnulinux-simple" entry always boots the newest kernel).
-func ParseGrubEntries(cfg string) map[string]string {
+func parseGrubEntries(cfg string) map[string]string {
 	type node struct {
 		kind, id string
 		kernel   string

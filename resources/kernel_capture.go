@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sparkform/sparkform/provider"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -16,7 +17,7 @@ type grubItem struct {
 	children          []*grubItem
 }
 
-// parseGrubMenu reads the menu tree of a grub.cfg (what ParseGrubEntries flattens).
+// parseGrubMenu reads the menu tree of a grub.cfg (what parseGrubEntries flattens).
 func parseGrubMenu(cfg string) []*grubItem {
 	root := &grubItem{submenu: true}
 	stack := []*grubItem{root} // nil for blocks that are not menu entries
@@ -101,11 +102,11 @@ func resolveGrubEntry(items []*grubItem, entry string) *grubItem {
 	return nil
 }
 
-// GrubDefaultKernel is the kernel release GRUB boots when nothing asks for another entry once:
+// grubDefaultKernel is the kernel release GRUB boots when nothing asks for another entry once:
 // GRUB_DEFAULT (from /etc/default/grub[.d]) names the entry, "saved" meaning the environment
 // block's saved_entry; an empty or unresolvable entry means entry 0 (as GRUB falls back), which
 // on Ubuntu boots the newest kernel. "" when grub.cfg does not say.
-func GrubDefaultKernel(cfg, grubDefault string, env map[string]string) string {
+func grubDefaultKernel(cfg, grubDefault string, env map[string]string) string {
 	items := parseGrubMenu(cfg)
 	entry := grubDefault
 	if entry == "saved" {
@@ -134,7 +135,7 @@ func (Kernel) CaptureProbe(CaptureOptions) string {
 	b.WriteString("apt-mark showhold 2>/dev/null | while read -r p; do printf 'hold %s\\n' \"$p\"; done\n")
 	b.WriteString(kernelShellLib)
 	for _, n := range kernelLineNames {
-		fmt.Fprintf(&b, "r=$(sf_resolve inst %s); printf 'lineimage %%s %%s\\n' %s \"${r:--}\"\n", quoteAll([]string{kernelLines[n].meta}), quoteAll([]string{n}))
+		fmt.Fprintf(&b, "r=$(sf_resolve inst %s); printf 'lineimage %%s %%s\\n' %s \"${r:--}\"\n", provider.Quote(kernelLines[n].meta), provider.Quote(n))
 	}
 	b.WriteString(kernelGrubProbe("capture"))
 	b.WriteString("printf 'nofile pin\\n'\n") // sparkform's pin file belongs to a block, not to the host's setting

@@ -213,7 +213,7 @@ func TestKernelLabUpgradeDowngradeFallbackHoldPinDestroy(t *testing.T) {
 		t.Fatalf("apply must not change the running kernel (now %s)", kv)
 	}
 	bp := k.prepare(in, pr)
-	if dropIn := k.must("cat " + KernelGrubDropIn("nvidia")); !strings.Contains(dropIn, "GRUB_DEFAULT=saved") {
+	if dropIn := k.must("cat " + kernelGrubDropIn("nvidia")); !strings.Contains(dropIn, "GRUB_DEFAULT=saved") {
 		t.Fatalf("PrepareBoot did not write the GRUB_DEFAULT=saved drop-in: %q", dropIn)
 	}
 	if bp.ExpectKernel != "6.17.0-1014-nvidia" || bp.PreviousKernel != lab.StockKernel || bp.Timeout != 3*time.Minute ||

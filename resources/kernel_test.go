@@ -1,10 +1,12 @@
 package resources
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/sparkform/sparkform/provider/providertest"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -85,7 +87,7 @@ func TestParseGrubEntriesFindsIDsOfUbuntuGrubCfgNotTitles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := ParseGrubEntries(string(cfg))
+	got := parseGrubEntries(string(cfg))
 	sub := "gnulinux-advanced-" + testUUID
 	want := map[string]string{
 		// the $menuentry_id_option 'ID' form grub-mkconfig writes
@@ -118,7 +120,7 @@ menuentry 'no id' {
 	linux	/boot/vmlinuz-6.14.0-1015-nvidia root=UUID=U ro
 }
 `
-	got := ParseGrubEntries(cfg)
+	got := parseGrubEntries(cfg)
 	if got["6.11.0-1016-nvidia"] != "gnulinux-6.11.0-1016-nvidia-advanced-U" {
 		t.Fatalf("top-level entry (GRUB_DISABLE_SUBMENU, separate /boot): got %v", got)
 	}
@@ -153,7 +155,7 @@ func TestLastGrubDefaultLaterFilesWin(t *testing.T) {
 func TestKernelProbeRunsInLocalShell(t *testing.T) {
 	for _, body := range []cty.Value{kernelBody("6.17", "", true, ""), kernelBody("", "linux-image-6.17.0-1014-nvidia", false, "")} {
 		in := Instance{Type: "kernel", Name: "probe_test", Desired: body}
-		out := runProbe(t, "export LC_ALL=C\n(\n"+Kernel{}.Probe(in)+"\n) </dev/null\n")
+		out := providertest.MustRun(t, "export LC_ALL=C\n(\n"+Kernel{}.Probe(in)+"\n) </dev/null\n")
 		obs, err := Kernel{}.Read(in, out)
 		if err != nil {
 			t.Fatalf("read: %v\n%s", err, out)
@@ -171,7 +173,7 @@ func TestKernelProbeRunsInLocalShell(t *testing.T) {
 	}
 	// The destroy probe too.
 	in := Instance{Type: "kernel", Name: "probe_test", Desired: cty.NullVal(cty.DynamicPseudoType)}
-	if _, err := (Kernel{}).Read(in, runProbe(t, Kernel{}.Probe(in))); err != nil {
+	if _, err := (Kernel{}).Read(in, providertest.MustRun(t, Kernel{}.Probe(in))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -195,7 +197,7 @@ esac
 		t.Fatal(err)
 	}
 	script := "PATH=" + dir + ":$PATH\n" + kernelShellLib + "sf_report cand linux-nvidia-6.17\nsf_report inst linux-nvidia-6.17\nsf_report cand linux-nvidia-6.14\n"
-	out := string(runProbe(t, script))
+	out := string(providertest.MustRun(t, script))
 	for _, want := range []string{"resolve cand linux-image-6.17.0-1014-nvidia\n", "resolve inst -\n", "resolve cand -\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -382,3 +384,156 @@ func TestKernelDiffRefusesLineBlockedByForeignPin(t *testing.T) {
 		t.Fatalf("a line another pin blocks must be refused at plan, got %v", err)
 	}
 }
+
+func TestGrubDefaultKernel(t *testing.T) {
+	cases := []struct{ def, saved, want string }{
+		{"saved", "gnulinux-advanced-U>gnulinux-6.11.0-1016-nvidia-advanced-U", "6.11.0-1016-nvidia"},
+		{"saved", "Advanced options for Ubuntu>Ubuntu, with Linux 6.11.0-1016-nvidia", "6.11.0-1016-nvidia"},
+		{"saved", "1>2", "6.11.0-1016-nvidia"},
+		{"saved", "1>0", "6.17.0-1014-nvidia"},
+		{"saved", "", "6.17.0-1014-nvidia"},  // no saved entry: entry 0, the newest
+		{"saved", "0", "6.17.0-1014-nvidia"}, // entry 0
+		{"saved", "gnulinux-gone", "6.17.0-1014-nvidia"},
+		{"0", "1>2", "6.17.0-1014-nvidia"}, // GRUB_DEFAULT=0 ignores saved_entry
+		{"", "", "6.17.0-1014-nvidia"},
+		{"gnulinux-advanced-U>gnulinux-6.11.0-1016-nvidia-advanced-U", "", "6.11.0-1016-nvidia"},
+		{"saved", "1", "6.17.0-1014-nvidia"}, // a submenu is not an entry: GRUB falls back to 0
+	}
+	for _, c := range cases {
+		if got := grubDefaultKernel(testGrubCfg, c.def, map[string]string{"saved_entry": c.saved}); got != c.want {
+			t.Errorf("GRUB_DEFAULT=%q saved_entry=%q: %q, want %q", c.def, c.saved, got, c.want)
+		}
+	}
+}
+
+func kernelCaptureOut(running string, images []string, holds []string, lineImages map[string]string, saved string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "running %s\n", running)
+	for _, i := range images {
+		fmt.Fprintf(&b, "image %s 1.0\n", i)
+	}
+	for _, h := range holds {
+		fmt.Fprintf(&b, "hold %s\n", h)
+	}
+	for _, n := range kernelLineNames {
+		r := lineImages[n]
+		if r == "" {
+			r = "-"
+		}
+		fmt.Fprintf(&b, "lineimage %s %s\n", n, r)
+	}
+	fmt.Fprintf(&b, "grubenv %s\n", b64("saved_entry="+saved+"\n"))
+	fmt.Fprintf(&b, "file grubcfg %s\n", b64(testGrubCfg))
+	fmt.Fprintf(&b, "grubdefault %s\n", b64("GRUB_DEFAULT=saved\n"))
+	b.WriteString("nofile dropin\nnofile pin\n")
+	return b.String()
+}
+
+func TestKernelCapture(t *testing.T) {
+	img617, img611 := "linux-image-6.17.0-1014-nvidia", "linux-image-6.11.0-1016-nvidia"
+	cases := []struct {
+		name, out   string
+		want        string // attrs as k=v joined by space; "" no block
+		comment     string
+		noteContain string
+	}{
+		{"line from the installed metapackage", kernelCaptureOut("6.17.0-1014-nvidia", []string{img611, img617}, nil, map[string]string{"6.17": img617}, "1>0"),
+			"line=6.17", "kernel line 6.17", ""},
+		{"held image", kernelCaptureOut("6.17.0-1014-nvidia", []string{img611, img617}, []string{img617}, map[string]string{"6.17": img617}, "1>0"),
+			"line=6.17 hold=true", "on hold", ""},
+		{"no line leads to the running kernel: exact package", kernelCaptureOut("6.11.0-1016-nvidia", []string{img611, img617}, nil, map[string]string{"6.17": img617}, "1>2"),
+			"package=" + img611, "exact package", ""},
+		{"GRUB boots another kernel by default", kernelCaptureOut("6.11.0-1016-nvidia", []string{img611, img617}, nil, nil, "0"),
+			"package=" + img611, "GRUB's default entry boots 6.17.0-1014-nvidia", ""},
+		{"running kernel not a package", kernelCaptureOut("6.1.0-custom", []string{img611}, nil, nil, "0"), "", "", "not an installed package"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			blocks, notes, err := Kernel{}.Capture(CaptureOptions{}, []byte(c.out))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.want == "" {
+				if len(blocks) != 0 || !strings.Contains(strings.Join(notes, "\n"), c.noteContain) {
+					t.Fatalf("blocks %+v notes %v", blocks, notes)
+				}
+				return
+			}
+			if len(blocks) != 1 {
+				t.Fatalf("blocks %+v notes %v", blocks, notes)
+			}
+			var got []string
+			obj := map[string]cty.Value{"line": cty.NullVal(cty.String), "package": cty.NullVal(cty.String), "hold": cty.NullVal(cty.Bool), "reboot_timeout": cty.NullVal(cty.String)}
+			for _, a := range blocks[0].Attrs {
+				obj[a.Name] = a.Value
+				if a.Value.Type() == cty.Bool {
+					got = append(got, fmt.Sprintf("%s=%v", a.Name, a.Value.True()))
+				} else {
+					got = append(got, a.Name+"="+a.Value.AsString())
+				}
+			}
+			if s := strings.Join(got, " "); s != c.want {
+				t.Errorf("attrs %s, want %s", s, c.want)
+			}
+			if !strings.Contains(blocks[0].Comment, c.comment) {
+				t.Errorf("comment %q lacks %q", blocks[0].Comment, c.comment)
+			}
+			if errs := (Kernel{}).Validate(cty.ObjectVal(obj)); len(errs) > 0 {
+				t.Errorf("does not validate: %v", errs)
+			}
+		})
+	}
+}
+
+func TestKernelDiffHandTunedHostIsConverged(t *testing.T) {
+	img := "linux-image-6.17.0-1014-nvidia"
+	res := map[string]string{"cand": img, "nopin": img, "inst": img}
+	inst := []string{"linux-image-6.11.0-1016-nvidia", img}
+	in := Instance{Type: "kernel", Name: "nvidia", Desired: kernelBody("6.17", "", false, "")}
+	cases := []struct {
+		name   string
+		boots  string // what GRUB boots by default
+		saved  string
+		holds  []string
+		body   cty.Value
+		action Action
+	}{
+		{"saved default by title resolves to the running kernel", "6.17.0-1014-nvidia", "Advanced options for Ubuntu>Ubuntu, with Linux 6.17.0-1014-nvidia", nil, in.Desired, NoOp},
+		{"entry 0 is the newest, the running kernel", "6.17.0-1014-nvidia", "0", nil, in.Desired, NoOp},
+		{"GRUB boots the old kernel: the default is set", "6.11.0-1016-nvidia", "1>2", nil, in.Desired, Create},
+		{"hold asked, not held: create", "6.17.0-1014-nvidia", "0", nil, kernelBody("6.17", "", true, ""), Create},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := decodeKernelObserved(kobs{running: "6.17.0-1014-nvidia", installed: inst, lists: true, saved: c.saved, resolved: res, holds: c.holds}.value())
+			o.grubBoots = c.boots
+			d, err := Kernel{}.Diff(Instance{Type: "kernel", Name: "nvidia", Desired: c.body}, o.value())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Action != c.action || d.RequiresReboot {
+				t.Fatalf("action %s reboot %v, want %s: %+v", d.Action, d.RequiresReboot, c.action, d)
+			}
+		})
+	}
+}
+
+const testGrubCfg = `
+function gfxmode {
+	set gfxpayload="${1}"
+}
+menuentry 'Ubuntu' --class ubuntu $menuentry_id_option 'gnulinux-simple-U' {
+	linux	/boot/vmlinuz-6.17.0-1014-nvidia root=UUID=U ro
+}
+submenu 'Advanced options for Ubuntu' $menuentry_id_option 'gnulinux-advanced-U' {
+	menuentry 'Ubuntu, with Linux 6.17.0-1014-nvidia' --class ubuntu $menuentry_id_option 'gnulinux-6.17.0-1014-nvidia-advanced-U' {
+		linux	/boot/vmlinuz-6.17.0-1014-nvidia root=UUID=U ro
+	}
+	menuentry 'Ubuntu, with Linux 6.17.0-1014-nvidia (recovery mode)' $menuentry_id_option 'gnulinux-6.17.0-1014-nvidia-recovery-U' {
+		linux	/boot/vmlinuz-6.17.0-1014-nvidia root=UUID=U ro single
+	}
+	menuentry 'Ubuntu, with Linux 6.11.0-1016-nvidia' --class ubuntu $menuentry_id_option 'gnulinux-6.11.0-1016-nvidia-advanced-U' {
+		linux	/boot/vmlinuz-6.11.0-1016-nvidia root=UUID=U ro
+	}
+}
+`

@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,11 +39,11 @@ type LlamaCpp struct{}
 
 func init() { Register(LlamaCpp{}) }
 
-// LlamaManifest is the file sparkform writes into each successful build.
-const LlamaManifest = "sparkform-manifest.json"
+// llamaManifestFile is the file sparkform writes into each successful build.
+const llamaManifestFile = "sparkform-manifest.json"
 
-// LlamaBuildLog is the build log kept in each build directory.
-const LlamaBuildLog = "sparkform-build.log"
+// llamaBuildLog is the build log kept in each build directory.
+const llamaBuildLog = "sparkform-build.log"
 
 // llamaLoadFlags are the model-loading flags whose presence in `llama-server --help` is
 // reported (they changed in b10884: --no-mmap/--mmap/--mlock/--direct-io gave way to -lm/--load-mode).
@@ -75,20 +75,6 @@ func (LlamaCpp) Spec() hcldec.Spec {
 		"keep":          &hcldec.AttrSpec{Name: "keep", Type: cty.Number},
 		"build_timeout": &hcldec.AttrSpec{Name: "build_timeout", Type: cty.String},
 	}
-}
-
-// intAttr is a whole-number attribute, def when null; ok false when not a whole number in [lo, hi].
-func intAttr(obj cty.Value, name string, def, lo, hi int64) (int64, bool) {
-	v := attr(obj, name, cty.Number)
-	if v.IsNull() || !v.IsKnown() {
-		return def, true
-	}
-	bf := v.AsBigFloat()
-	if !bf.IsInt() || bf.Cmp(big.NewFloat(float64(lo))) < 0 || bf.Cmp(big.NewFloat(float64(hi))) > 0 {
-		return 0, false
-	}
-	i, _ := bf.Int64()
-	return i, true
 }
 
 func llamaTargets(desired cty.Value) []string {
@@ -191,7 +177,7 @@ func (LlamaCpp) Probe(in Instance) string {
 	return fmt.Sprintf("D=%s\n", provider.Quote(d)) + `if [ -L "$D/current" ]; then printf 'current %s\n' "$(readlink "$D/current" | base64 -w0)"; else printf 'nocurrent\n'; fi
 if [ -d "$D/builds" ]; then for b in "$D"/builds/*; do
   [ -d "$b" ] || continue
-  if [ -f "$b/` + LlamaManifest + `" ]; then printf 'build %s %s\n' "${b##*/}" "$(base64 -w0 < "$b/` + LlamaManifest + `")"; else printf 'failedbuild %s\n' "${b##*/}"; fi
+  if [ -f "$b/` + llamaManifestFile + `" ]; then printf 'build %s %s\n' "${b##*/}" "$(base64 -w0 < "$b/` + llamaManifestFile + `")"; else printf 'failedbuild %s\n' "${b##*/}"; fi
 done; fi
 [ -d "$D/src/.git" ] && printf 'src\n'
 if [ -x "$D/current/bin/llama-server" ]; then
@@ -436,7 +422,7 @@ func (l LlamaCpp) decide(in Instance, observed cty.Value) (llamaDecision, error)
 		return dc, fmt.Errorf("%s: GGML_CUDA=ON needs nvcc; none in PATH or /usr/local/cuda/bin on this host: install the CUDA toolkit or set GGML_CUDA=OFF", in.Addr())
 	}
 	runs := version != ""
-	if hasCur && curMan.matches(ref, flags, targets) && (runs || !containsStr(targets, "llama-server")) {
+	if hasCur && curMan.matches(ref, flags, targets) && (runs || !slices.Contains(targets, "llama-server")) {
 		if in.Prior.Exists() {
 			dc.action = NoOp
 		} else {
@@ -514,15 +500,6 @@ func (LlamaCpp) checkTools(in Instance, observed cty.Value) error {
 		return fmt.Errorf("%s: building needs %s, missing on this host (apt install %s)", in.Addr(), strings.Join(m, " and "), strings.Join(m, " "))
 	}
 	return nil
-}
-
-func containsStr(l []string, s string) bool {
-	for _, e := range l {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (l LlamaCpp) Diff(in Instance, observed cty.Value) (Diff, error) {
@@ -629,7 +606,7 @@ printf 'commit %%s\n' "$c"
 	case llamaExitRef:
 		return in.Prior, fmt.Errorf("%s: ref %q does not resolve to a commit in %s (tags and branches were fetched): check the tag, branch or commit name", in.Addr(), ref, source)
 	default:
-		return in.Prior, fmt.Errorf("%s: cloning/fetching %s into %s/src failed (exit %d): %s", in.Addr(), source, dir, res.ExitCode, tailLines(string(res.Stderr), 10))
+		return in.Prior, fmt.Errorf("%s: cloning/fetching %s into %s/src failed (exit %d): %s", in.Addr(), source, dir, res.ExitCode, strings.Join(lastLines(string(res.Stderr), 10), "\n"))
 	}
 	commit := ""
 	for _, line := range strings.Split(string(res.Stdout), "\n") {
@@ -674,7 +651,7 @@ echo "sparkform: building %s with %s jobs"
 cmake --build "$2" --config Release --target %s -j "$3"
 `, strings.Join(qargs, " "), strings.Join(targets, " "), "$3", strings.Join(qtargets, " "))
 	var verify string
-	if containsStr(targets, "llama-server") {
+	if slices.Contains(targets, "llama-server") {
 		verify = fmt.Sprintf(`v=$("$B/bin/llama-server" --version 2>&1 | head -n 1) && [ -n "$v" ] || { echo "sparkform: the built $B/bin/llama-server does not run" >&2; exit %d; }
 printf 'version %%s\n' "$v"
 printf 'help %%s\n' "$("$B/bin/llama-server" --help 2>&1 | base64 -w0)"
@@ -689,7 +666,7 @@ rc=$(cat "$B/.sparkform-rc" 2>/dev/null || echo 1)
 rm -f "$B/.sparkform-rc"
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then echo "sparkform: build timed out after %[5]s" >> "$L"; tail -n 30 "$L" >&2; exit %[6]d; fi
 if [ "$rc" != 0 ]; then tail -n 30 "$L" >&2; exit %[2]d; fi
-%[7]s`, LlamaBuildLog, llamaExitBuild, int(timeout.Seconds()), provider.Quote(inner), timeout, llamaExitTimeout, verify)
+%[7]s`, llamaBuildLog, llamaExitBuild, int(timeout.Seconds()), provider.Quote(inner), timeout, llamaExitTimeout, verify)
 	bctx, cancel := context.WithTimeout(ctx, timeout+time.Minute)
 	defer cancel()
 	log(fmt.Sprintf("building %s (%s) in %s", ref, commit[:12], build))
@@ -704,7 +681,7 @@ if [ "$rc" != 0 ]; then tail -n 30 "$L" >&2; exit %[2]d; fi
 		}
 	})
 	if err != nil {
-		return in.Prior, fmt.Errorf("%s: building %s: %w (the build log is %s/%s)", in.Addr(), ref, err, build, LlamaBuildLog)
+		return in.Prior, fmt.Errorf("%s: building %s: %w (the build log is %s/%s)", in.Addr(), ref, err, build, llamaBuildLog)
 	}
 	if res.ExitCode != 0 {
 		what := "the build failed"
@@ -714,7 +691,7 @@ if [ "$rc" != 0 ]; then tail -n 30 "$L" >&2; exit %[2]d; fi
 		case llamaExitRun:
 			what = "the built llama-server does not run"
 		}
-		return in.Prior, fmt.Errorf("%s: %s; %s/current is unchanged; log: %s/%s; its last lines:\n%s", in.Addr(), what, dir, build, LlamaBuildLog, tailLines(string(res.Stderr), 20))
+		return in.Prior, fmt.Errorf("%s: %s; %s/current is unchanged; log: %s/%s; its last lines:\n%s", in.Addr(), what, dir, build, llamaBuildLog, strings.Join(lastLines(string(res.Stderr), 20), "\n"))
 	}
 	m := llamaManifest{ManagedBy: "sparkform", Resource: in.Addr(), Source: source, Ref: ref, Commit: commit, CMakeFlags: flags,
 		CMakeArgs: args, Targets: targets, Built: time.Now().UTC().Format(time.RFC3339Nano), Seconds: time.Since(start).Round(time.Second).Seconds()}
@@ -724,7 +701,7 @@ if [ "$rc" != 0 ]; then tail -n 30 "$L" >&2; exit %[2]d; fi
 		}
 	}
 	data, _ := json.MarshalIndent(m, "", "  ")
-	if err := h.WriteFile(ctx, build+"/"+LlamaManifest, append(data, '\n'), 0o644, "root"); err != nil {
+	if err := h.WriteFile(ctx, build+"/"+llamaManifestFile, append(data, '\n'), 0o644, "root"); err != nil {
 		return in.Prior, fmt.Errorf("%s: writing the manifest of %s: %w", in.Addr(), build, err)
 	}
 	return l.switchTo(ctx, h, in, id, m)
@@ -737,7 +714,7 @@ func (l LlamaCpp) switchTo(ctx context.Context, h provider.Host, in Instance, id
 	dir := in.Desired.GetAttr("dir").AsString()
 	keep, _ := intAttr(in.Desired, "keep", 3, 1, 100)
 	check := ""
-	if containsStr(m.Targets, "llama-server") {
+	if slices.Contains(m.Targets, "llama-server") {
 		check = `"$D/builds/$I/bin/llama-server" --version >/dev/null 2>&1 || { echo "sparkform: $D/builds/$I/bin/llama-server does not run" >&2; exit 2; }
 printf 'help %s\n' "$("$D/builds/$I/bin/llama-server" --help 2>&1 | base64 -w0)"
 `
@@ -749,8 +726,8 @@ cd "$D/builds" || exit 0
 # keep the current build and the K-1 builds used most recently; failed builds go
 for b in *; do
   [ -d "$b" ] && [ "$b" != "$I" ] || continue
-  if [ -f "$b/` + LlamaManifest + `" ]; then
-    u="$b/.sparkform-used"; [ -f "$u" ] || u="$b/` + LlamaManifest + `"
+  if [ -f "$b/` + llamaManifestFile + `" ]; then
+    u="$b/.sparkform-used"; [ -f "$u" ] || u="$b/` + llamaManifestFile + `"
     printf '%s %s\n' "$(stat -c %Y "$u")" "$b"
   else rm -rf "$b"; fi
 done | sort -rn | tail -n +"$K" | while read -r _ b; do rm -rf "$b"; done

@@ -10,9 +10,9 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// LlamaCaptureDir is where a captured llama_cpp block builds when the captured directory is a
+// llamaCaptureDir is where a captured llama_cpp block builds when the captured directory is a
 // plain checkout (sparkform must not put its builds/, src/ and current into someone's tree).
-const LlamaCaptureDir = "/opt/sparkform/llama.cpp"
+const llamaCaptureDir = "/opt/sparkform/llama.cpp"
 
 var cmakeCacheLineRe = regexp.MustCompile(`^((?:GGML_[A-Z0-9_]*)|CMAKE_CUDA_ARCHITECTURES):([A-Z]+)=(.*)$`)
 
@@ -28,7 +28,7 @@ func (LlamaCpp) CaptureProbe(opts CaptureOptions) string {
 		fmt.Fprintf(&b, "D=%s\nI=%d\n", provider.Quote(d), i)
 		b.WriteString(`[ -d "$D" ] || printf 'llnodir %s\n' "$I"
 if [ -L "$D/current" ]; then printf 'llcur %s %s\n' "$I" "$(readlink "$D/current" | base64 -w0)"; fi
-if [ -f "$D/current/` + LlamaManifest + `" ]; then printf 'llman %s %s\n' "$I" "$(base64 -w0 < "$D/current/` + LlamaManifest + `")"; fi
+if [ -f "$D/current/` + llamaManifestFile + `" ]; then printf 'llman %s %s\n' "$I" "$(base64 -w0 < "$D/current/` + llamaManifestFile + `")"; fi
 S=
 for s in "$D/src" "$D"; do if [ -e "$s/.git" ]; then S=$s; break; fi; done
 if [ -n "$S" ] && command -v git >/dev/null 2>&1; then
@@ -47,10 +47,10 @@ done
 	return b.String()
 }
 
-// ParseCMakeCache reads GGML_* and CMAKE_CUDA_ARCHITECTURES entries of a CMakeCache.txt (or the
+// parseCMakeCache reads GGML_* and CMAKE_CUDA_ARCHITECTURES entries of a CMakeCache.txt (or the
 // lines of it the probe kept): cache variables only (no INTERNAL/STATIC, no *-ADVANCED markers),
 // non-empty values. Values sparkform would not pass to cmake are returned in bad.
-func ParseCMakeCache(text string) (flags map[string]string, bad []string) {
+func parseCMakeCache(text string) (flags map[string]string, bad []string) {
 	flags = map[string]string{}
 	for _, line := range strings.Split(text, "\n") {
 		m := cmakeCacheLineRe.FindStringSubmatch(strings.TrimRight(line, "\r"))
@@ -127,7 +127,7 @@ func (LlamaCpp) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []str
 			notes = append(notes, fmt.Sprintf("llama_cpp: %s: not captured: no such directory", d))
 			continue
 		}
-		name := CaptureName(d, "llama")
+		name := captureName(d, "llama")
 		for base, k := name, 2; names[name]; k++ {
 			name = fmt.Sprintf("%s_%d", base, k)
 		}
@@ -168,11 +168,11 @@ func (LlamaCpp) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []str
 			continue
 		}
 		b.Attrs = []CapturedAttr{{Name: "source", Value: cty.StringVal(f.origin)}, {Name: "ref", Value: cty.StringVal(ref)},
-			{Name: "dir", Value: cty.StringVal(LlamaCaptureDir)}}
-		comment = append(comment, fmt.Sprintf("dir: sparkform builds into %s (src/, builds/, current); the checkout %s is left alone.", LlamaCaptureDir, d))
+			{Name: "dir", Value: cty.StringVal(llamaCaptureDir)}}
+		comment = append(comment, fmt.Sprintf("dir: sparkform builds into %s (src/, builds/, current); the checkout %s is left alone.", llamaCaptureDir, d))
 		if f.hasCache {
-			cachePath := strings.TrimPrefix(firstLineOf2(f.cache), "# ")
-			flags, bad := ParseCMakeCache(f.cache)
+			cachePath := strings.TrimPrefix(firstLine(f.cache), "# ")
+			flags, bad := parseCMakeCache(f.cache)
 			if len(flags) > 0 {
 				b.Attrs = append(b.Attrs, CapturedAttr{Name: "cmake_flags", Value: stringMapVal(flags)})
 			}
@@ -195,11 +195,4 @@ func shortCommit(c string) string {
 		return c[:12]
 	}
 	return c
-}
-
-func firstLineOf2(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

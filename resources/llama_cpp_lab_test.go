@@ -86,11 +86,11 @@ func TestLlamaCppLab(t *testing.T) {
 			firstBuild[h.Name()] = id
 			firstMu.Unlock()
 			// cmake got the nvcc of /usr/local/cuda/bin (not on PATH) and the manifest records it.
-			man := h.sh(t, "cat "+llamaLabDir+"/builds/"+id+"/"+LlamaManifest)
+			man := h.sh(t, "cat "+llamaLabDir+"/builds/"+id+"/"+llamaManifestFile)
 			if !strings.Contains(man, "-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc") || !strings.Contains(man, `"ref": "b6800"`) {
 				t.Errorf("manifest = %s", man)
 			}
-			if got := h.sh(t, "grep -c 'CUDA 13.0, archs 121a-real' "+llamaLabDir+"/builds/"+id+"/"+LlamaBuildLog+" "+llamaLabDir+"/current/bin/llama-server || true"); got == "" {
+			if got := h.sh(t, "grep -c 'CUDA 13.0, archs 121a-real' "+llamaLabDir+"/builds/"+id+"/"+llamaBuildLog+" "+llamaLabDir+"/current/bin/llama-server || true"); got == "" {
 				t.Errorf("the build did not use CUDA")
 			}
 		})
@@ -133,7 +133,7 @@ func TestLlamaCppLab(t *testing.T) {
 			id := firstBuild[h.Name()]
 			firstMu.Unlock()
 			b := llamaLabDir + "/builds/" + id
-			stamp := "stat -c '%Y.%y' " + b + "/" + LlamaManifest + " " + b + "/" + LlamaBuildLog + " " + b + "/CMakeCache.txt " + b + "/bin/llama-server; md5sum " + b + "/" + LlamaManifest
+			stamp := "stat -c '%Y.%y' " + b + "/" + llamaManifestFile + " " + b + "/" + llamaBuildLog + " " + b + "/CMakeCache.txt " + b + "/bin/llama-server; md5sum " + b + "/" + llamaManifestFile
 			before := h.sh(t, stamp)
 			a := planApply(t, h, r, inst(h, "b6800", labCUDA), time.Minute)
 			if a.Err != nil {
@@ -167,7 +167,7 @@ func TestLlamaCppLab(t *testing.T) {
 				t.Fatal("a build with CMAKE_CUDA_ARCHITECTURES=bogus succeeded")
 			}
 			msg := a.Err.Error()
-			if !strings.Contains(msg, "CMAKE_CUDA_ARCHITECTURES") || !strings.Contains(msg, "current is unchanged") || !strings.Contains(msg, LlamaBuildLog) {
+			if !strings.Contains(msg, "CMAKE_CUDA_ARCHITECTURES") || !strings.Contains(msg, "current is unchanged") || !strings.Contains(msg, llamaBuildLog) {
 				t.Fatalf("error lacks the log tail or the log's place: %s", msg)
 			}
 			if !a.Prior.Attributes.RawEquals(in.Prior.Attributes) {
@@ -177,7 +177,7 @@ func TestLlamaCppLab(t *testing.T) {
 				t.Fatalf("llama-server --version = %q after the failed build", v)
 			}
 			// The failed build's log stays on the host.
-			if n := h.sh(t, "ls "+llamaLabDir+"/builds/*/"+LlamaBuildLog+" | wc -l"); n != "3" {
+			if n := h.sh(t, "ls "+llamaLabDir+"/builds/*/"+llamaBuildLog+" | wc -l"); n != "3" {
 				t.Errorf("%s build logs on the host, want 3 (two builds and the failed one)", n)
 			}
 			if h.Name() == "spark-01" {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sparkform/sparkform/provider/providertest"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -285,7 +286,7 @@ func TestLlamaBuildIDDependsOnEveryInput(t *testing.T) {
 func TestLlamaCppProbeRunsInLocalShell(t *testing.T) {
 	dir := t.TempDir()
 	in := Instance{Type: "llama_cpp", Name: "x", Desired: llamaBodyWith(map[string]cty.Value{"dir": cty.StringVal(dir + "/llama")})}
-	obs, err := LlamaCpp{}.Read(in, runProbe(t, LlamaCpp{}.Probe(in)))
+	obs, err := LlamaCpp{}.Read(in, providertest.MustRun(t, LlamaCpp{}.Probe(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,16 +302,67 @@ func TestLlamaCppProbeRunsInLocalShell(t *testing.T) {
 	if err := os.WriteFile(b+"/bin/llama-server", []byte(srv), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(b+"/"+LlamaManifest, []byte(llamaManifestJSON("b6800", nil)), 0o644)
+	os.WriteFile(b+"/"+llamaManifestFile, []byte(llamaManifestJSON("b6800", nil)), 0o644)
 	if err := os.Symlink("builds/0123456789ab", dir+"/llama/current"); err != nil {
 		t.Fatal(err)
 	}
-	obs, err = LlamaCpp{}.Read(in, runProbe(t, LlamaCpp{}.Probe(in)))
+	obs, err = LlamaCpp{}.Read(in, providertest.MustRun(t, LlamaCpp{}.Probe(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if obs.GetAttr("current").AsString() != "0123456789ab" || obs.GetAttr("version").AsString() != "version: 6800 (19a5a3e)" ||
 		fmt.Sprint(stringList(obs.GetAttr("supports"))) != "[--no-mmap --mlock]" {
 		t.Fatalf("observed = %#v", obs)
+	}
+}
+
+func TestParseCMakeCacheAndLlamaCapture(t *testing.T) {
+	cache := "# /root/llama.cpp/build/CMakeCache.txt\nGGML_CUDA:BOOL=ON\nGGML_CUDA-ADVANCED:INTERNAL=1\nGGML_NATIVE:BOOL=OFF\nCMAKE_CUDA_ARCHITECTURES:STRING=120a-real;121a-real\nGGML_EMPTY:STRING=\nGGML_BAD:STRING=a$(b)\nGGML_VERSION:INTERNAL=1\n"
+	flags, bad := parseCMakeCache(cache)
+	if fmt.Sprint(flags) != "map[CMAKE_CUDA_ARCHITECTURES:120a-real;121a-real GGML_CUDA:ON GGML_NATIVE:OFF]" || fmt.Sprint(bad) != "[GGML_BAD=a$(b)]" {
+		t.Fatalf("flags %v bad %v", flags, bad)
+	}
+	man := `{"managed_by": "sparkform", "source": "/srv/git/llama.cpp.git", "ref": "b6800", "commit": "0123456789abcdef0123", "cmake_flags": {"GGML_CUDA": "ON"}, "targets": ["llama-server"]}`
+	out := "llcur 0 " + b64("builds/abcdef012345") + "\nllman 0 " + b64(man) + "\n" +
+		"llsrc 1 " + b64("/root/llama.cpp") + "\nllcommit 1 " + b64("89abcdef0123456789abcdef0123456789abcdef") + "\nllorigin 1 " + b64("https://github.com/ggml-org/llama.cpp.git") + "\nllcache 1 " + b64(cache) + "\n" +
+		"llsrc 2 " + b64("/root/l2") + "\nlltag 2 " + b64("b10900") + "\n" +
+		"llnodir 3\n" +
+		"llsrc 4 " + b64("/root/l4") + "\nlltag 4 " + b64("b6800") + "\nllorigin 4 " + b64("/srv/git/llama.cpp.git") + "\n"
+	opts := CaptureOptions{LlamaDirs: []string{"/opt/sparkform/llama.cpp", "/root/llama.cpp", "/root/l2", "/root/gone", "/root/l4"}}
+	blocks, notes, err := LlamaCpp{}.Capture(opts, []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 3 {
+		t.Fatalf("blocks %+v\nnotes %v", blocks, notes)
+	}
+	for _, b := range blocks {
+		obj := map[string]cty.Value{}
+		for n, at := range map[string]cty.Type{"source": cty.String, "ref": cty.String, "dir": cty.String, "cmake_flags": cty.Map(cty.String), "targets": cty.List(cty.String),
+			"jobs": cty.Number, "keep": cty.Number, "build_timeout": cty.String} {
+			obj[n] = cty.NullVal(at)
+		}
+		for _, a := range b.Attrs {
+			obj[a.Name] = a.Value
+		}
+		if errs := (LlamaCpp{}).Validate(cty.ObjectVal(obj)); len(errs) > 0 {
+			t.Errorf("%s does not validate: %v", b.Name, errs)
+		}
+	}
+	if r := capturedAttr(blocks[0], "ref").AsString(); r != "b6800" || capturedAttr(blocks[0], "dir").AsString() != "/opt/sparkform/llama.cpp" {
+		t.Errorf("managed build: %+v", blocks[0])
+	}
+	if r := capturedAttr(blocks[1], "ref").AsString(); r != "89abcdef0123456789abcdef0123456789abcdef" || !strings.Contains(blocks[1].Comment, "no tag points at HEAD") ||
+		capturedAttr(blocks[1], "dir").AsString() != llamaCaptureDir || capturedAttr(blocks[1], "cmake_flags").LengthInt() != 3 || !strings.Contains(blocks[1].Comment, "GGML_BAD") {
+		t.Errorf("plain checkout: %+v", blocks[1])
+	}
+	if !strings.Contains(blocks[2].Comment, "cmake_flags: not captured") || capturedAttr(blocks[2], "ref").AsString() != "b6800" {
+		t.Errorf("checkout without cache: %+v", blocks[2])
+	}
+	n := strings.Join(notes, "\n")
+	for _, w := range []string{"/root/l2: not captured: the checkout /root/l2 has no remote origin", "/root/gone: not captured: no such directory"} {
+		if !strings.Contains(n, w) {
+			t.Errorf("notes lack %q:\n%s", w, n)
+		}
 	}
 }

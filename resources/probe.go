@@ -64,52 +64,6 @@ func fileFromProbe(lines []probeLine, tag string) (cty.Value, error) {
 	return cty.NilVal, fmt.Errorf("probe: no report for file %s (was the probe cut short?)", tag)
 }
 
-// stringMap turns a known map/object of strings into a Go map; null gives an empty map.
-func stringMap(v cty.Value) map[string]string {
-	out := map[string]string{}
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
-		return out
-	}
-	for it := v.ElementIterator(); it.Next(); {
-		k, e := it.Element()
-		if e.IsNull() {
-			continue
-		}
-		out[k.AsString()] = e.AsString()
-	}
-	return out
-}
-
-// stringMapVal is the inverse of stringMap; an empty map is cty.MapValEmpty.
-func stringMapVal(m map[string]string) cty.Value {
-	if len(m) == 0 {
-		return cty.MapValEmpty(cty.String)
-	}
-	vals := make(map[string]cty.Value, len(m))
-	for k, v := range m {
-		vals[k] = cty.StringVal(v)
-	}
-	return cty.MapVal(vals)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// attr returns an attribute of an object value, or a null of type t when the object is null
-// or lacks it.
-func attr(obj cty.Value, name string, t cty.Type) cty.Value {
-	if obj == cty.NilVal || obj.IsNull() || !obj.Type().IsObjectType() || !obj.Type().HasAttribute(name) {
-		return cty.NullVal(t)
-	}
-	return obj.GetAttr(name)
-}
-
 // managedHeader is the first line of every file sparkform writes, so a person reading the host
 // knows who owns the file and how to change it.
 func managedHeader(addr string) string {
@@ -130,13 +84,13 @@ func decodeB64(s string) (string, error) {
 	return string(b), err
 }
 
-// ConfFile is one configuration file read from a host.
-type ConfFile struct{ Path, Content string }
+// confFile is one configuration file read from a host.
+type confFile struct{ Path, Content string }
 
 // effectiveDropIns applies the drop-in rule systemd-sysctl and udev share: of the files ending
 // in suffix, one per file name, the one in the earliest of dirs winning; returned in file-name
 // order. The file at skip is left out.
-func effectiveDropIns(files []ConfFile, dirs []string, suffix, skip string) []ConfFile {
+func effectiveDropIns(files []confFile, dirs []string, suffix, skip string) []confFile {
 	prio := func(p string) int {
 		for i, d := range dirs {
 			if strings.HasPrefix(p, d+"/") {
@@ -145,7 +99,7 @@ func effectiveDropIns(files []ConfFile, dirs []string, suffix, skip string) []Co
 		}
 		return len(dirs)
 	}
-	chosen := map[string]ConfFile{}
+	chosen := map[string]confFile{}
 	for _, f := range files {
 		if f.Path == skip || !strings.HasSuffix(f.Path, suffix) {
 			continue
@@ -160,7 +114,7 @@ func effectiveDropIns(files []ConfFile, dirs []string, suffix, skip string) []Co
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	out := make([]ConfFile, len(names))
+	out := make([]confFile, len(names))
 	for i, n := range names {
 		out[i] = chosen[n]
 	}

@@ -39,11 +39,11 @@ type PythonVenv struct{}
 
 func init() { Register(PythonVenv{}) }
 
-// VenvGensDir is the directory holding a venv's generations.
-func VenvGensDir(p string) string { return p + ".sparkform-gens" }
+// venvGensDir is the directory holding a venv's generations.
+func venvGensDir(p string) string { return p + ".sparkform-gens" }
 
-// VenvManifest is the name of the file sparkform writes into each generation.
-const VenvManifest = "sparkform-venv.json"
+// venvManifestFile is the name of the file sparkform writes into each generation.
+const venvManifestFile = "sparkform-venv.json"
 
 var (
 	// Paths reach shells quoted, but are also names other programs (pip, shebangs) parse:
@@ -116,41 +116,6 @@ func (PythonVenv) Spec() hcldec.Spec {
 		"index_url":  &hcldec.AttrSpec{Name: "index_url", Type: cty.String},
 		"verify":     &hcldec.AttrSpec{Name: "verify", Type: cty.List(cty.String)},
 	}
-}
-
-// stringList turns a known list/set of strings into a Go slice; null gives nil, null elements are skipped.
-func stringList(v cty.Value) []string {
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
-		return nil
-	}
-	var out []string
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		if !e.IsNull() {
-			out = append(out, e.AsString())
-		}
-	}
-	return out
-}
-
-func stringListVal(l []string) cty.Value {
-	if len(l) == 0 {
-		return cty.ListValEmpty(cty.String)
-	}
-	vals := make([]cty.Value, len(l))
-	for i, s := range l {
-		vals[i] = cty.StringVal(s)
-	}
-	return cty.ListVal(vals)
-}
-
-// strAttr is a string attribute of an object, def when null or absent.
-func strAttr(obj cty.Value, name, def string) string {
-	v := attr(obj, name, cty.String)
-	if v.IsNull() || !v.IsKnown() {
-		return def
-	}
-	return v.AsString()
 }
 
 func venvPython(desired cty.Value) string { return strAttr(desired, "python", "python3") }
@@ -272,7 +237,7 @@ func (v PythonVenv) Probe(in Instance) string {
 		return "printf 'kind absent\\n'\nprintf 'nofile manifest\\n'\n"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "P=%s\nG=%s\n", provider.Quote(p), provider.Quote(VenvGensDir(p)))
+	fmt.Fprintf(&b, "P=%s\nG=%s\n", provider.Quote(p), provider.Quote(venvGensDir(p)))
 	b.WriteString(`if [ -L "$P" ]; then printf 'kind link %s\n' "$(readlink "$P" | base64 -w0)"; elif [ -e "$P" ]; then printf 'kind other\n'; if [ -f "$P/pyvenv.cfg" ]; then printf 'plainvenv\n'; fi; else printf 'kind absent\n'; fi
 if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##*/}"; done; fi
 `)
@@ -286,7 +251,7 @@ if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##
 		// A venv sparkform made (the link) or a plain one someone made (pyvenv.cfg): -B writes no .pyc.
 		fmt.Fprintf(&b, "if { [ -L \"$P\" ] || [ -f \"$P/pyvenv.cfg\" ]; } && [ -e \"$P/bin/python\" ]; then\n  if o=$(timeout 60 \"$P/bin/python\" -I -B -c %s %s 2>&1); then printf 'venv %%s\\n' \"$(printf '%%s\\n' \"$o\" | tail -n 1)\"; else printf 'venvbroken %%s\\n' \"$(printf '%%s' \"$o\" | tail -n 5 | base64 -w0)\"; fi\nfi\n",
 			provider.Quote(venvInspect), strings.Join(mods, " "))
-		b.WriteString(probeFile("manifest", p+"/"+VenvManifest))
+		b.WriteString(probeFile("manifest", p+"/"+venvManifestFile))
 	} else {
 		b.WriteString("printf 'nofile manifest\\n'\n")
 	}
@@ -454,7 +419,7 @@ func (v PythonVenv) decide(in Instance, observed cty.Value) (venvPlan, error) {
 		return v.decidePlain(in, observed)
 	}
 	if kind == "other" {
-		return vp, fmt.Errorf("%s: %s exists and is not a venv sparkform manages (sparkform makes it a symlink into %s): move it away or choose another path", in.Addr(), p, VenvGensDir(p))
+		return vp, fmt.Errorf("%s: %s exists and is not a venv sparkform manages (sparkform makes it a symlink into %s): move it away or choose another path", in.Addr(), p, venvGensDir(p))
 	}
 	installed := stringMap(observed.GetAttr("packages"))
 	priorVersions := stringMap(attr(in.Prior.Attributes, "versions", cty.Map(cty.String)))
@@ -477,7 +442,7 @@ func (v PythonVenv) decide(in Instance, observed cty.Value) (venvPlan, error) {
 		if msg == "" {
 			msg = "no interpreter"
 		}
-		vp.fields = append(vp.fields, FieldChange{Path: "path", Before: fmt.Sprintf("%s (broken: %s)", p, firstLineOf(msg)), After: p, Drift: in.Prior.Exists()})
+		vp.fields = append(vp.fields, FieldChange{Path: "path", Before: fmt.Sprintf("%s (broken: %s)", p, lastLine(msg)), After: p, Drift: in.Prior.Exists()})
 	}
 	if working {
 		wantPy := venvPython(in.Desired)
@@ -547,7 +512,7 @@ func (v PythonVenv) decide(in Instance, observed cty.Value) (venvPlan, error) {
 			errs := stringMap(observed.GetAttr("verify_errors"))
 			for _, m := range stringList(in.Desired.GetAttr("verify")) {
 				if e, bad := errs[m]; bad {
-					vp.fields = append(vp.fields, FieldChange{Path: fmt.Sprintf("verify[%q]", m), Before: "import fails: " + firstLineOf(e), After: "imports", Drift: in.Prior.Exists()})
+					vp.fields = append(vp.fields, FieldChange{Path: fmt.Sprintf("verify[%q]", m), Before: "import fails: " + lastLine(e), After: "imports", Drift: in.Prior.Exists()})
 					vp.rebuild = true
 				}
 			}
@@ -581,8 +546,8 @@ func (v PythonVenv) decidePlain(in Instance, observed cty.Value) (venvPlan, erro
 	working := broken == "" && observed.GetAttr("python_version").AsString() != ""
 	installed := stringMap(observed.GetAttr("packages"))
 	if !working {
-		vp.fields = append(vp.fields, FieldChange{Path: "path", Before: fmt.Sprintf("%s (plain venv, broken: %s)", p, firstLineOf(firstNonEmpty(broken, "no interpreter"))),
-			After: fmt.Sprintf("%s -> %s/1 (the plain venv kept as generation 0)", p, path.Base(VenvGensDir(p)))})
+		vp.fields = append(vp.fields, FieldChange{Path: "path", Before: fmt.Sprintf("%s (plain venv, broken: %s)", p, lastLine(firstNonEmpty(broken, "no interpreter"))),
+			After: fmt.Sprintf("%s -> %s/1 (the plain venv kept as generation 0)", p, path.Base(venvGensDir(p)))})
 	}
 	for _, s := range stringList(in.Desired.GetAttr("packages")) {
 		ps, _ := parsePkgSpec(s)
@@ -602,14 +567,14 @@ func (v PythonVenv) decidePlain(in Instance, observed cty.Value) (venvPlan, erro
 		errs := stringMap(observed.GetAttr("verify_errors"))
 		for _, m := range stringList(in.Desired.GetAttr("verify")) {
 			if e, bad := errs[m]; bad {
-				vp.fields = append(vp.fields, FieldChange{Path: fmt.Sprintf("verify[%q]", m), Before: "import fails: " + firstLineOf(e), After: "imports"})
+				vp.fields = append(vp.fields, FieldChange{Path: fmt.Sprintf("verify[%q]", m), Before: "import fails: " + lastLine(e), After: "imports"})
 			}
 		}
 		if len(vp.fields) == 0 {
 			vp.plainOK = true
 			return vp, nil
 		}
-		vp.fields = append([]FieldChange{{Path: "path", Before: p + " (plain venv)", After: fmt.Sprintf("%s -> %s/1 (the plain venv kept as generation 0)", p, path.Base(VenvGensDir(p)))}}, vp.fields...)
+		vp.fields = append([]FieldChange{{Path: "path", Before: p + " (plain venv)", After: fmt.Sprintf("%s -> %s/1 (the plain venv kept as generation 0)", p, path.Base(venvGensDir(p)))}}, vp.fields...)
 	}
 	vp.adopt, vp.rebuild = true, true
 	return vp, v.checkBase(in, observed, vp)
@@ -715,15 +680,6 @@ func cmpRelease(a, b []int) int {
 	return 0
 }
 
-func firstLineOf(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		// Python errors end with the most telling line.
-		return strings.TrimSpace(s[i+1:])
-	}
-	return s
-}
-
 func (v PythonVenv) Diff(in Instance, observed cty.Value) (Diff, error) {
 	if in.Destroying() {
 		kind := observed.GetAttr("kind").AsString()
@@ -737,7 +693,7 @@ func (v PythonVenv) Diff(in Instance, observed cty.Value) (Diff, error) {
 			d.Fields = append(d.Fields, FieldChange{Path: "path", Before: p, AfterNull: true})
 		}
 		if len(gens) > 0 {
-			d.Fields = append(d.Fields, FieldChange{Path: "generations", Before: fmt.Sprintf("%s (%d)", VenvGensDir(p), len(gens)), AfterNull: true})
+			d.Fields = append(d.Fields, FieldChange{Path: "generations", Before: fmt.Sprintf("%s (%d)", venvGensDir(p), len(gens)), AfterNull: true})
 		}
 		d.Action = Delete
 		d.Summary = "remove the venv at " + p + " and the generations sparkform built"
@@ -754,7 +710,7 @@ func (v PythonVenv) Diff(in Instance, observed cty.Value) (Diff, error) {
 		d.Action = NoOp
 	case vp.adopt:
 		d.Action = Update
-		d.Summary = fmt.Sprintf("adopt the plain venv: %s moves to %s/0 (kept for rollback) with %s a link to it, then a new generation is built beside it and switched to when install and verify succeed", venvPath(in), VenvGensDir(venvPath(in)), venvPath(in))
+		d.Summary = fmt.Sprintf("adopt the plain venv: %s moves to %s/0 (kept for rollback) with %s a link to it, then a new generation is built beside it and switched to when install and verify succeed", venvPath(in), venvGensDir(venvPath(in)), venvPath(in))
 	case vp.create:
 		d.Action = Create
 	case vp.rebuild:
@@ -776,20 +732,6 @@ func venvAttributes(desired cty.Value, versions map[string]string, generation st
 	attrs["versions"] = stringMapVal(versions)
 	attrs["generation"] = cty.StringVal(generation)
 	return cty.ObjectVal(attrs)
-}
-
-// tailLines is the last n non-empty lines of s.
-func tailLines(s string, n int) string {
-	var keep []string
-	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
-		if strings.TrimSpace(l) != "" {
-			keep = append(keep, l)
-		}
-	}
-	if len(keep) > n {
-		keep = keep[len(keep)-n:]
-	}
-	return strings.Join(keep, "\n")
 }
 
 // Exit codes of the build script, so the error says which step failed.
@@ -837,7 +779,7 @@ func (v PythonVenv) Apply(ctx context.Context, h provider.Host, in Instance, obs
 		}
 	}
 	gen := strconv.Itoa(next)
-	gensDir := VenvGensDir(p)
+	gensDir := venvGensDir(p)
 	newDir := gensDir + "/" + gen
 	man := venvManifest{ManagedBy: "sparkform", Resource: in.Addr(), Generation: next, Python: venvPython(in.Desired),
 		Packages: stringList(in.Desired.GetAttr("packages")), FindLinks: stringList(in.Desired.GetAttr("find_links")),
@@ -884,7 +826,7 @@ rm -f "$P.sparkform-switch"
 ln -sfn %[10]s "$P.sparkform-switch" && mv -T "$P.sparkform-switch" "$P" || { rm -f "$P.sparkform-switch"; fail %[9]d "switching $P to $N failed"; }
 echo "sparkform: $P now points at generation %[11]s"
 `, venvExitVenv, strings.Join(pip, " "), venvExitPip, provider.Quote(venvInspect), strings.Join(mods, " "), venvExitVerify,
-		provider.Quote(string(manJSON)), VenvManifest, venvExitSwitch, provider.Quote(path.Base(gensDir)+"/"+gen), gen)
+		provider.Quote(string(manJSON)), venvManifestFile, venvExitSwitch, provider.Quote(path.Base(gensDir)+"/"+gen), gen)
 	// Keep the new generation and the one it replaced (two in all); anything else sparkform built goes.
 	keep := map[string]bool{gen: true}
 	if current != "" {
@@ -913,7 +855,7 @@ echo "sparkform: $P now points at generation %[11]s"
 		if vp.create {
 			unchanged = "nothing was installed at " + p
 		}
-		return in.Prior, fmt.Errorf("%s: %s; %s:\n%s", in.Addr(), what, unchanged, tailLines(stripSparkformLines(string(res.Stderr)), 15))
+		return in.Prior, fmt.Errorf("%s: %s; %s:\n%s", in.Addr(), what, unchanged, strings.Join(lastLines(stripSparkformLines(string(res.Stderr)), 15), "\n"))
 	}
 	// The verify step printed the new venv's report last on stdout.
 	lines := strings.Split(strings.TrimSpace(string(res.Stdout)), "\n")
@@ -947,7 +889,7 @@ sys.exit(3 if f is None or f(-100, sys.argv[1].encode(), -100, sys.argv[2].encod
 // finds pyvenv.cfg beside the bin/ it was started from, and the scripts' shebangs name path.
 func (PythonVenv) adopt(ctx context.Context, h provider.Host, in Instance, log func(string)) error {
 	p := in.Desired.GetAttr("path").AsString()
-	gensDir := VenvGensDir(p)
+	gensDir := venvGensDir(p)
 	script := fmt.Sprintf("P=%s\nG=%s\nL=%s\nPY=%s\n", provider.Quote(p), provider.Quote(gensDir), provider.Quote(path.Base(gensDir)+"/0"), provider.Quote(venvPython(in.Desired))) +
 		fmt.Sprintf(`[ -L "$P" ] && exit 0
 [ -d "$P" ] && [ -f "$P/pyvenv.cfg" ] || { echo "sparkform: $P is not a plain venv any more" >&2; exit %[1]d; }
@@ -1008,7 +950,7 @@ func (PythonVenv) destroy(ctx context.Context, h provider.Host, in Instance) (Pr
 	if p == "" {
 		return Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
 	}
-	gensDir := VenvGensDir(p)
+	gensDir := venvGensDir(p)
 	// Only the link sparkform made (pointing into its generations) and the generations go.
 	script := fmt.Sprintf(`P=%s
 G=%s
@@ -1016,7 +958,7 @@ if [ -L "$P" ]; then case "$(readlink "$P")" in %s/*|"$G"/*) rm -f "$P" || exit 
 # A plain venv sparkform adopted (generation 0, no manifest of sparkform's) goes back to its place.
 if [ ! -e "$P" ] && [ ! -L "$P" ] && [ -d "$G/0" ] && [ ! -L "$G/0" ] && [ ! -f "$G/0/%s" ] && [ -f "$G/0/pyvenv.cfg" ]; then mv -T "$G/0" "$P" || exit 1; fi
 rm -rf "$G"
-`, provider.Quote(p), provider.Quote(gensDir), provider.Quote(path.Base(gensDir)), VenvManifest)
+`, provider.Quote(p), provider.Quote(gensDir), provider.Quote(path.Base(gensDir)), venvManifestFile)
 	res, err := h.Run(ctx, script)
 	if err != nil {
 		return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), p, err)

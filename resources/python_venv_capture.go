@@ -40,7 +40,7 @@ func (PythonVenv) CaptureProbe(opts CaptureOptions) string {
 else printf 'novenv %d\n'; fi
 if [ -f "$P/pyvenv.cfg" ]; then printf 'venvcfg %d %%s\n' "$(base64 -w0 < "$P/pyvenv.cfg")"; fi
 if [ -f "$P/%s" ]; then printf 'venvman %d %%s\n' "$(base64 -w0 < "$P/%s")"; fi
-`, provider.Quote(venvCaptureScript), i, i, i, i, VenvManifest, i, VenvManifest)
+`, provider.Quote(venvCaptureScript), i, i, i, i, venvManifestFile, i, venvManifestFile)
 	}
 	return b.String()
 }
@@ -108,7 +108,7 @@ func (PythonVenv) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []s
 			res[i].rep, res[i].base, res[i].ok = r.venvReport, r.Base, true
 		case "venvfail":
 			msg, _ := decodeB64(arg)
-			res[i].fail = firstLineOf(msg)
+			res[i].fail = lastLine(msg)
 		case "novenv":
 			res[i].none = true
 		case "venvcfg":
@@ -165,7 +165,7 @@ func (PythonVenv) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []s
 		for _, n := range sortedKeys(byNorm) {
 			pkgs = append(pkgs, byNorm[n])
 		}
-		name := CaptureName(p, "venv")
+		name := captureName(p, "venv")
 		for base, k := name, 2; names[name]; k++ {
 			name = fmt.Sprintf("%s_%d", base, k)
 		}

@@ -1,12 +1,17 @@
 package resources
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sparkform/sparkform/provider/providertest"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -275,7 +280,7 @@ func TestPythonVenvProbeRunsInLocalShell(t *testing.T) {
 	dir := t.TempDir()
 	// A path that does not exist yet: the probe must still exit 0 and report it absent.
 	in := Instance{Type: "python_venv", Name: "x", Desired: venvBodyWith(map[string]cty.Value{"path": cty.StringVal(dir + "/venv"), "verify": stringListVal([]string{"json"})})}
-	obs, err := PythonVenv{}.Read(in, runProbe(t, PythonVenv{}.Probe(in)))
+	obs, err := PythonVenv{}.Read(in, providertest.MustRun(t, PythonVenv{}.Probe(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,13 +288,13 @@ func TestPythonVenvProbeRunsInLocalShell(t *testing.T) {
 		t.Fatalf("observed = %#v", obs)
 	}
 	destroy := Instance{Type: "python_venv", Name: "x", Desired: cty.NullVal(cty.DynamicPseudoType), Prior: Prior{Attributes: in.Desired}}
-	if _, err := (PythonVenv{}).Read(destroy, runProbe(t, PythonVenv{}.Probe(destroy))); err != nil {
+	if _, err := (PythonVenv{}).Read(destroy, providertest.MustRun(t, PythonVenv{}.Probe(destroy))); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestVenvInspectReportsVersionsAndImportErrors(t *testing.T) {
-	out := runProbe(t, "python3 -I -c "+shQuoteTest(venvInspect)+" json sparkform_no_such_module 2>/dev/null || echo nopython")
+	out := providertest.MustRun(t, "python3 -I -c "+shQuoteTest(venvInspect)+" json sparkform_no_such_module 2>/dev/null || echo nopython")
 	line := strings.TrimSpace(string(out))
 	if line == "nopython" {
 		t.Skip("no python3 here")
@@ -304,3 +309,177 @@ func TestVenvInspectReportsVersionsAndImportErrors(t *testing.T) {
 }
 
 func shQuoteTest(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func TestPythonVenvCapture(t *testing.T) {
+	report := func(dists map[string]string) string {
+		var parts []string
+		for n, v := range dists {
+			parts = append(parts, fmt.Sprintf("%q: %q", n, v))
+		}
+		return b64(fmt.Sprintf(`{"python": "3.11.2", "dists": {%s}, "base": "/usr/bin/python3.11"}`, strings.Join(parts, ", ")))
+	}
+	cfg := "home = /usr/bin\nexecutable = /usr/bin/python3.11\ncommand = /usr/bin/python3 -m venv /opt/venv\n"
+	man := `{"managed_by": "sparkform", "python": "python3", "packages": ["x==1"], "find_links": ["/srv/wheels"], "verify": ["x"]}`
+	out := "venvcap 0 " + report(map[string]string{"fastsafetensors": "0.1.10", "pip": "23.0.1", "setuptools": "66", "Typing_Extensions": "4.1"}) + "\n" +
+		"venvcfg 0 " + b64(cfg) + "\n" +
+		"novenv 1\n" +
+		"venvcap 2 " + report(map[string]string{"x": "1"}) + "\nvenvman 2 " + b64(man) + "\n" +
+		"venvfail 3 " + b64("Traceback\nImportError: no") + "\n" +
+		"venvcap 4 " + report(map[string]string{"numpy": "2.0"}) + "\nvenvcfg 4 " + b64("home = /opt/py/bin\n") + "\n"
+	opts := CaptureOptions{Venvs: []string{"/opt/venv", "/opt/none", "/opt/sparkform/vllm", "/opt/broken", "/srv/other/venv", "relative/path"}}
+	blocks, notes, err := PythonVenv{}.Capture(opts, []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, b := range blocks {
+		var parts []string
+		for _, a := range b.Attrs {
+			if a.Value.Type().IsListType() {
+				var l []string
+				for _, e := range a.Value.AsValueSlice() {
+					l = append(l, e.AsString())
+				}
+				parts = append(parts, a.Name+"=["+strings.Join(l, ",")+"]")
+			} else {
+				parts = append(parts, a.Name+"="+a.Value.AsString())
+			}
+		}
+		got[b.Name] = strings.Join(parts, " ")
+		obj := map[string]cty.Value{"path": cty.NullVal(cty.String), "python": cty.NullVal(cty.String), "packages": cty.NullVal(cty.List(cty.String)),
+			"find_links": cty.NullVal(cty.List(cty.String)), "index_url": cty.NullVal(cty.String), "verify": cty.NullVal(cty.List(cty.String))}
+		for _, a := range b.Attrs {
+			obj[a.Name] = a.Value
+		}
+		if errs := (PythonVenv{}).Validate(cty.ObjectVal(obj)); len(errs) > 0 {
+			t.Errorf("%s does not validate: %v", b.Name, errs)
+		}
+	}
+	want := map[string]string{
+		"venv":   "path=/opt/venv python=/usr/bin/python3 packages=[fastsafetensors==0.1.10,Typing_Extensions==4.1]",
+		"vllm":   "path=/opt/sparkform/vllm python=python3 packages=[x==1] find_links=[/srv/wheels] verify=[x]",
+		"venv_2": "path=/srv/other/venv python=/opt/py/bin/python3 packages=[numpy==2.0]",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("blocks\n%v\nwant\n%v", got, want)
+	}
+	n := strings.Join(notes, "\n")
+	for _, w := range []string{"/opt/none: not captured: no /opt/none/bin/python", "/opt/broken: not captured: its python fails: ImportError: no", "relative/path: not captured"} {
+		if !strings.Contains(n, w) {
+			t.Errorf("notes lack %q:\n%s", w, n)
+		}
+	}
+}
+
+func plainVenvObs(pkgs map[string]string, mods ...func(map[string]cty.Value)) cty.Value {
+	return venvObserved("other", pkgs, nil, append([]func(map[string]cty.Value){func(o map[string]cty.Value) {
+		o["plain_venv"] = cty.True
+		o["python_version"] = cty.StringVal("3.11.2")
+	}}, mods...)...)
+}
+
+func TestPythonVenvPlainVenvNoOpOrAdopt(t *testing.T) {
+	body := func(verify []string, pkgs ...string) cty.Value {
+		return venvBodyWith(map[string]cty.Value{"path": cty.StringVal("/opt/venv"), "packages": strListVal(pkgs), "verify": strListVal(verify)})
+	}
+	cases := []struct {
+		name    string
+		desired cty.Value
+		obs     cty.Value
+		action  Action
+		fields  string
+	}{
+		{"satisfies exact pins: no-op without state", body(nil, "fastsafetensors==0.1.10"), plainVenvObs(map[string]string{"fastsafetensors": "0.1.10", "numpy": "2.0"}), NoOp, ""},
+		{"satisfies a range", body(nil, "numpy>=1.26,<3", "fastsafetensors~=0.1.0"), plainVenvObs(map[string]string{"fastsafetensors": "0.1.10", "numpy": "2.0.1"}), NoOp, ""},
+		{"other version: adopt and rebuild", body(nil, "fastsafetensors==0.3.2"), plainVenvObs(map[string]string{"fastsafetensors": "0.1.10"}), Update, `path packages["fastsafetensors"]`},
+		{"missing package: adopt", body(nil, "numpy"), plainVenvObs(nil), Update, `path packages["numpy"]`},
+		{"verify import fails: adopt", body([]string{"fastsafetensors"}, "fastsafetensors==0.1.10"), plainVenvObs(map[string]string{"fastsafetensors": "0.1.10"}, func(o map[string]cty.Value) {
+			o["verify_errors"] = stringMapVal(map[string]string{"fastsafetensors": "ImportError: x"})
+		}), Update, `path verify["fastsafetensors"]`},
+		{"broken plain venv: adopt", body(nil, "x==1"), plainVenvObs(nil, func(o map[string]cty.Value) { o["broken"] = cty.StringVal("boom") }), Update, "path"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := PythonVenv{}.Diff(Instance{Type: "python_venv", Name: "venv", Desired: c.desired}, c.obs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range d.Fields {
+				got = append(got, f.Path)
+			}
+			if d.Action != c.action || strings.Join(got, " ") != c.fields {
+				t.Fatalf("action %s fields %v, want %s %q (%+v)", d.Action, got, c.action, c.fields, d)
+			}
+			if c.action == Update && !strings.Contains(d.Summary, "adopt the plain venv") {
+				t.Errorf("summary %q", d.Summary)
+			}
+		})
+	}
+	// A directory that is not a venv is still refused.
+	notVenv := venvObserved("other", nil, nil)
+	if _, err := (PythonVenv{}).Diff(Instance{Type: "python_venv", Name: "v", Desired: body(nil, "x==1")}, notVenv); err == nil || !strings.Contains(err.Error(), "not a venv sparkform manages") {
+		t.Fatalf("a plain directory must be refused, got %v", err)
+	}
+}
+
+func TestVersionSatisfies(t *testing.T) {
+	cases := []struct {
+		v, spec string
+		want    bool
+	}{
+		{"0.1.10", "", true}, {"0.1.10", "==0.1.10", true}, {"0.1.10", "==0.1.1", false}, {"1.0", "==1.0.0", true},
+		{"2.0.1", ">=1.26,<3", true}, {"3.0", ">=1.26,<3", false}, {"1.4.5", "~=1.4.2", true}, {"1.5", "~=1.4.2", false},
+		{"0.3.2", "==0.3.*", true}, {"0.4", "==0.3.*", false}, {"0.4", "!=0.3.*", true}, {"1.0rc1", ">=0.1", false},
+		{"1.0rc1", "===1.0rc1", true}, {"2.0", "!=2.0", false}, {"2.0", ">2.0", false}, {"2.0", "<=2.0", true},
+	}
+	for _, c := range cases {
+		if got := versionSatisfies(c.v, c.spec); got != c.want {
+			t.Errorf("versionSatisfies(%q, %q) = %v, want %v", c.v, c.spec, got, c.want)
+		}
+	}
+}
+
+// The adoption step on a real plain venv: the directory becomes generation 0 behind a link,
+// and its python still runs through the link; destroy puts it back.
+func TestPythonVenvAdoptsPlainVenvLocally(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+	root := t.TempDir()
+	p := filepath.Join(root, "venv")
+	if out, err := exec.Command("python3", "-m", "venv", "--without-pip", p).CombinedOutput(); err != nil {
+		t.Skipf("python3 -m venv: %v %s", err, out)
+	}
+	in := Instance{Type: "python_venv", Name: "venv", Desired: venvBodyWith(map[string]cty.Value{"path": cty.StringVal(p), "packages": strListVal(nil), "verify": strListVal([]string{"json"})})}
+	obs, err := PythonVenv{}.Read(in, providertest.MustRun(t, PythonVenv{}.Probe(in)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := (PythonVenv{}).Diff(in, obs); err != nil || d.Action != NoOp {
+		t.Fatalf("a plain venv that has everything: %+v %v", d, err)
+	}
+	if err := (PythonVenv{}).adopt(context.Background(), providertest.NewLocal(t), in, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(p); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("%s is not a link after adoption: %v", p, err)
+	}
+	if target, _ := os.Readlink(p); target != "venv.sparkform-gens/0" {
+		t.Fatalf("link target %q", target)
+	}
+	if out, err := exec.Command(p+"/bin/python", "-c", "import sys; print(sys.prefix)").CombinedOutput(); err != nil {
+		t.Fatalf("the adopted venv's python does not run through the link: %v %s", err, out)
+	}
+	in.Prior = Prior{Attributes: venvAttributes(in.Desired, nil, "0")}
+	in.Desired = cty.NullVal(cty.DynamicPseudoType)
+	if _, err := (PythonVenv{}).destroy(context.Background(), providertest.NewLocal(t), in); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {
+		t.Fatalf("destroy must put the adopted venv back at %s: %v", p, err)
+	}
+	if _, err := os.Stat(venvGensDir(p)); !os.IsNotExist(err) {
+		t.Fatalf("generations dir left: %v", err)
+	}
+}

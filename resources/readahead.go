@@ -24,11 +24,11 @@ func init() { Register(Readahead{}) }
 // A plain kernel block device name: nvme0n1, sda, vdb, mmcblk0, dm-0. No slashes, no dots.
 var blockDeviceRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
-// MaxReadaheadKB bounds kb to something a block queue accepts (1 GiB).
-const MaxReadaheadKB = 1 << 20
+// maxReadaheadKB bounds kb to something a block queue accepts (1 GiB).
+const maxReadaheadKB = 1 << 20
 
-// ReadaheadRule is the udev rule file of a block; 60- runs after the distribution's defaults.
-func ReadaheadRule(name string) string {
+// readaheadRule is the udev rule file of a block; 60- runs after the distribution's defaults.
+func readaheadRule(name string) string {
 	return "/etc/udev/rules.d/60-sparkform-readahead-" + name + ".rules"
 }
 
@@ -56,8 +56,8 @@ func (Readahead) Validate(desired cty.Value) []AttrError {
 		errs = append(errs, AttrError{Attr: "kb", Msg: "kb is null"})
 	} else {
 		bf := kb.AsBigFloat()
-		if !bf.IsInt() || bf.Sign() < 0 || bf.Cmp(big.NewFloat(MaxReadaheadKB)) > 0 {
-			errs = append(errs, AttrError{Attr: "kb", Msg: fmt.Sprintf("kb must be a whole number of KiB from 0 to %d, got %s", MaxReadaheadKB, bf.Text('f', -1))})
+		if !bf.IsInt() || bf.Sign() < 0 || bf.Cmp(big.NewFloat(maxReadaheadKB)) > 0 {
+			errs = append(errs, AttrError{Attr: "kb", Msg: fmt.Sprintf("kb must be a whole number of KiB from 0 to %d, got %s", maxReadaheadKB, bf.Text('f', -1))})
 		}
 	}
 	return errs
@@ -90,35 +90,35 @@ func (r Readahead) Probe(in Instance) string {
 		p := provider.Quote("/sys/block/" + d + "/queue/read_ahead_kb")
 		fmt.Fprintf(&b, "if [ -r %s ]; then printf 'ra %%s %%s\\n' %s \"$(cat %s)\"; else printf 'nodev %%s\\n' %s; fi\n", p, provider.Quote(d), p, provider.Quote(d))
 	}
-	b.WriteString(probeFile("rule", ReadaheadRule(in.Name)))
+	b.WriteString(probeFile("rule", readaheadRule(in.Name)))
 	b.WriteString(udevRulesProbe)
 	return b.String()
 }
 
-// UdevRuleDirs are the directories udevd reads rules from, in priority order: a file name in an
+// udevRuleDirs are the directories udevd reads rules from, in priority order: a file name in an
 // earlier directory hides the same name in later ones.
-var UdevRuleDirs = []string{"/etc/udev/rules.d", "/run/udev/rules.d", "/usr/local/lib/udev/rules.d", "/lib/udev/rules.d", "/usr/lib/udev/rules.d"}
+var udevRuleDirs = []string{"/etc/udev/rules.d", "/run/udev/rules.d", "/usr/local/lib/udev/rules.d", "/lib/udev/rules.d", "/usr/lib/udev/rules.d"}
 
 // udevRulesProbe prints, for every rules file mentioning read_ahead_kb, its lines that do:
 // "udevrule PATH64 LINES64". Only reads.
-var udevRulesProbe = "for d in " + quoteAll(UdevRuleDirs) + `; do
+var udevRulesProbe = "for d in " + provider.QuoteAll(udevRuleDirs...) + `; do
   for f in "$d"/*.rules; do [ -f "$f" ] && [ -r "$f" ] && grep -q read_ahead_kb "$f" 2>/dev/null && printf 'udevrule %s %s\n' "$(printf %s "$f" | base64 -w0)" "$(grep read_ahead_kb "$f" | base64 -w0)"; done
 done
 true
 `
 
-// UdevRuleFile is one rules file (or the lines of it that matter).
-type UdevRuleFile = ConfFile
+// udevRuleFile is one rules file (or the lines of it that matter).
+type udevRuleFile = confFile
 
-// UdevReadahead computes the read_ahead_kb the udev rules give each device when it is added:
-// files sorted by name across UdevRuleDirs (an earlier directory's file shadows the same name
+// udevReadahead computes the read_ahead_kb the udev rules give each device when it is added:
+// files sorted by name across udevRuleDirs (an earlier directory's file shadows the same name
 // in later ones), rules in order, a later assignment winning unless an earlier one used ":=".
 // A rule applies to a device when its KERNEL=="glob|glob" (or KERNEL!=) matches the device,
 // SUBSYSTEM (if given) matches "block" and ACTION (if given) matches "add"; other conditions
 // (ATTR{queue/rotational}=="0", ENV{...}) are taken as true, since a rule setting read-ahead
 // is written for the disks it names. Files at skip are left out.
-func UdevReadahead(files []UdevRuleFile, devices []string, skip string) map[string]string {
-	ordered := effectiveDropIns(files, UdevRuleDirs, ".rules", skip)
+func udevReadahead(files []udevRuleFile, devices []string, skip string) map[string]string {
+	ordered := effectiveDropIns(files, udevRuleDirs, ".rules", skip)
 	out := map[string]string{}
 	final := map[string]bool{}
 	for _, f := range ordered {
@@ -238,8 +238,8 @@ func (r udevRule) matches(dev string) bool {
 }
 
 // udevRulesFromProbe reads what udevRulesProbe printed.
-func udevRulesFromProbe(lines []probeLine) ([]UdevRuleFile, error) {
-	var files []UdevRuleFile
+func udevRulesFromProbe(lines []probeLine) ([]udevRuleFile, error) {
+	var files []udevRuleFile
 	for _, l := range lines {
 		if l.tag != "udevrule" || len(l.args) < 1 {
 			continue
@@ -254,7 +254,7 @@ func udevRulesFromProbe(lines []probeLine) ([]UdevRuleFile, error) {
 				return nil, fmt.Errorf("readahead probe: %s: %v", p, err)
 			}
 		}
-		files = append(files, UdevRuleFile{Path: p, Content: c})
+		files = append(files, udevRuleFile{Path: p, Content: c})
 	}
 	return files, nil
 }
@@ -276,7 +276,7 @@ func (r Readahead) Read(in Instance, out []byte) (cty.Value, error) {
 		return cty.NilVal, err
 	}
 	// What the udev rules give the devices, without this block's own rule.
-	boot := UdevReadahead(rules, r.devices(in), ReadaheadRule(in.Name))
+	boot := udevReadahead(rules, r.devices(in), readaheadRule(in.Name))
 	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": file, "boot": stringMapVal(boot)}), nil
 }
 
@@ -306,7 +306,7 @@ func (r Readahead) Diff(in Instance, observed cty.Value) (Diff, error) {
 			restore(dev)
 		}
 		if !file.IsNull() {
-			d.Fields = append(d.Fields, FieldChange{Path: "file", Before: ReadaheadRule(in.Name), AfterNull: true})
+			d.Fields = append(d.Fields, FieldChange{Path: "file", Before: readaheadRule(in.Name), AfterNull: true})
 		}
 		d.Action = Delete
 		return d, nil
@@ -336,9 +336,9 @@ func (r Readahead) Diff(in Instance, observed cty.Value) (Diff, error) {
 	boot := stringMap(attr(observed, "boot", cty.Map(cty.String)))
 	switch {
 	case file.IsNull() && boot[dev] != want:
-		d.Fields = append(d.Fields, FieldChange{Path: "file", After: ReadaheadRule(in.Name), BeforeNull: true})
+		d.Fields = append(d.Fields, FieldChange{Path: "file", After: readaheadRule(in.Name), BeforeNull: true})
 	case !file.IsNull() && file.AsString() != content:
-		d.Fields = append(d.Fields, FieldChange{Path: "file", After: ReadaheadRule(in.Name), Before: ReadaheadRule(in.Name) + " (differs)",
+		d.Fields = append(d.Fields, FieldChange{Path: "file", After: readaheadRule(in.Name), Before: readaheadRule(in.Name) + " (differs)",
 			Drift: in.Prior.Exists() && !prevDev.IsNull() && prevDev.AsString() == dev && readaheadKB(in.Prior.Attributes) == want})
 	}
 	switch {
@@ -364,8 +364,8 @@ func (r Readahead) Apply(ctx context.Context, h provider.Host, in Instance, obse
 				set[dev] = kb
 			}
 		}
-		if err := h.Remove(ctx, ReadaheadRule(in.Name)); err != nil {
-			return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), ReadaheadRule(in.Name), err)
+		if err := h.Remove(ctx, readaheadRule(in.Name)); err != nil {
+			return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), readaheadRule(in.Name), err)
 		}
 		if err := readaheadWrite(ctx, h, set); err != nil {
 			return in.Prior, fmt.Errorf("%s: restoring original read-ahead: %w", in.Addr(), err)
@@ -395,8 +395,8 @@ func (r Readahead) Apply(ctx context.Context, h provider.Host, in Instance, obse
 	}
 	// The rule is written when the plan asked for it, and kept in line once it exists.
 	if !observed.GetAttr("file").IsNull() || diffHasField(d, "file") {
-		if err := h.WriteFile(ctx, ReadaheadRule(in.Name), []byte(readaheadRuleContent(in.Addr(), dev, want)), 0o644, "root"); err != nil {
-			return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), ReadaheadRule(in.Name), err)
+		if err := h.WriteFile(ctx, readaheadRule(in.Name), []byte(readaheadRuleContent(in.Addr(), dev, want)), 0o644, "root"); err != nil {
+			return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), readaheadRule(in.Name), err)
 		}
 	}
 	if err := readaheadWrite(ctx, h, set); err != nil {

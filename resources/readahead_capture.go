@@ -8,8 +8,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// KernelDefaultReadaheadKB is Linux's read-ahead for a block queue nothing configured (VM_READAHEAD_PAGES).
-const KernelDefaultReadaheadKB = "128"
+// kernelDefaultReadaheadKB is Linux's read-ahead for a block queue nothing configured (VM_READAHEAD_PAGES).
+const kernelDefaultReadaheadKB = "128"
 
 // CaptureProbe reads read_ahead_kb of every NVMe namespace in /sys/block and the udev rules
 // setting read-ahead. Only reads.
@@ -34,7 +34,7 @@ func (Readahead) Capture(_ CaptureOptions, out []byte) ([]CapturedBlock, []strin
 		return nil, nil, err
 	}
 	devs := sortedKeys(live)
-	boot := UdevReadahead(rules, devs, "")
+	boot := udevReadahead(rules, devs, "")
 	var blocks []CapturedBlock
 	var notes, atDefault []string
 	for _, dev := range devs {
@@ -50,18 +50,18 @@ func (Readahead) Capture(_ CaptureOptions, out []byte) ([]CapturedBlock, []strin
 			comment = fmt.Sprintf("Read-ahead of %s: %s KiB, live and by udev rule.", dev, v)
 		case ruled:
 			comment = fmt.Sprintf("Read-ahead of %s: captured the live %s KiB; the udev rules set %s.", dev, v, b)
-		case v == KernelDefaultReadaheadKB:
+		case v == kernelDefaultReadaheadKB:
 			atDefault = append(atDefault, dev)
 			continue
 		default:
 			comment = fmt.Sprintf("Read-ahead of %s: %s KiB, set live only (no udev rule keeps it at boot).", dev, v)
 		}
-		blocks = append(blocks, CapturedBlock{Type: "readahead", Name: CaptureName(dev, "disk"), Comment: comment,
+		blocks = append(blocks, CapturedBlock{Type: "readahead", Name: captureName(dev, "disk"), Comment: comment,
 			Attrs: []CapturedAttr{{Name: "device", Value: cty.StringVal(dev)}, {Name: "kb", Value: numberOrString(v)}}})
 	}
 	if len(atDefault) > 0 {
 		sort.Strings(atDefault)
-		notes = append(notes, fmt.Sprintf("readahead: %s: not captured: at the kernel's default %s KiB and no udev rule sets it", strings.Join(atDefault, ", "), KernelDefaultReadaheadKB))
+		notes = append(notes, fmt.Sprintf("readahead: %s: not captured: at the kernel's default %s KiB and no udev rule sets it", strings.Join(atDefault, ", "), kernelDefaultReadaheadKB))
 	}
 	if len(live) == 0 {
 		notes = append(notes, "readahead: the host has no NVMe disk (/sys/block/nvme*n*): nothing captured")

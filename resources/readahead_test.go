@@ -1,9 +1,11 @@
 package resources
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/sparkform/sparkform/provider/providertest"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -45,7 +47,7 @@ func TestReadaheadValidate(t *testing.T) {
 
 func TestReadaheadProbeReportsMissingDevice(t *testing.T) {
 	in := Instance{Type: "readahead", Name: "x", Desired: readaheadBody("sparkformnodev0", 8192)}
-	obs, err := Readahead{}.Read(in, runProbe(t, Readahead{}.Probe(in)))
+	obs, err := Readahead{}.Read(in, providertest.MustRun(t, Readahead{}.Probe(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +103,123 @@ func TestReadaheadDiff(t *testing.T) {
 			}
 			if d.Action != c.action || strings.Join(got, " ") != c.fields {
 				t.Fatalf("got %s %s\nwant %s %s", d.Action, strings.Join(got, " "), c.action, c.fields)
+			}
+		})
+	}
+}
+
+func TestUdevReadaheadGlobsAndOrder(t *testing.T) {
+	rule := func(kernel, kb string) string {
+		return fmt.Sprintf(`ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="%s", ATTR{queue/read_ahead_kb}="%s"`, kernel, kb)
+	}
+	cases := []struct {
+		name  string
+		files []udevRuleFile
+		skip  string
+		want  map[string]string
+	}{
+		{"exact device", []udevRuleFile{{"/etc/udev/rules.d/99-ra.rules", rule("nvme0n1", "8192")}}, "", map[string]string{"nvme0n1": "8192"}},
+		{"glob with class and star", []udevRuleFile{{"/etc/udev/rules.d/99-ra.rules", rule("nvme[0-9]*n[0-9]*", "4096")}}, "", map[string]string{"nvme0n1": "4096", "nvme1n1": "4096"}},
+		{"alternatives", []udevRuleFile{{"/etc/udev/rules.d/99-ra.rules", rule("sda|nvme1n1", "1024")}}, "", map[string]string{"nvme1n1": "1024"}},
+		{"KERNEL!= excludes", []udevRuleFile{{"/etc/udev/rules.d/99-ra.rules", `KERNEL!="nvme0n1", ATTR{queue/read_ahead_kb}="64"`}}, "", map[string]string{"nvme1n1": "64"}},
+		{"other subsystem does not apply", []udevRuleFile{{"/etc/udev/rules.d/99-ra.rules", `SUBSYSTEM=="net", KERNEL=="nvme0n1", ATTR{queue/read_ahead_kb}="64"`}}, "", map[string]string{}},
+		{"remove action does not apply", []udevRuleFile{{"/etc/udev/rules.d/99-ra.rules", `ACTION=="remove", KERNEL=="nvme0n1", ATTR{queue/read_ahead_kb}="64"`}}, "", map[string]string{}},
+		{"later file by name wins", []udevRuleFile{{"/etc/udev/rules.d/99-b.rules", rule("nvme0n1", "2048")}, {"/lib/udev/rules.d/60-a.rules", rule("nvme0n1", "512")}}, "", map[string]string{"nvme0n1": "2048"}},
+		{"same name in /etc shadows /lib", []udevRuleFile{{"/lib/udev/rules.d/60-a.rules", rule("nvme0n1", "512")}, {"/etc/udev/rules.d/60-a.rules", rule("nvme1n1", "256")}}, "", map[string]string{"nvme1n1": "256"}},
+		{":= is final", []udevRuleFile{{"/etc/udev/rules.d/10-a.rules", `KERNEL=="nvme0n1", ATTR{queue/read_ahead_kb}:="128"`}, {"/etc/udev/rules.d/99-b.rules", rule("nvme0n1", "8192")}}, "", map[string]string{"nvme0n1": "128"}},
+		{"skipped file and comments", []udevRuleFile{{"/etc/udev/rules.d/60-sparkform-readahead-x.rules", rule("nvme0n1", "8192")}, {"/etc/udev/rules.d/70-c.rules", "# " + rule("nvme0n1", "1")}}, "/etc/udev/rules.d/60-sparkform-readahead-x.rules", map[string]string{}},
+		{"unknown conditions are taken as true", []udevRuleFile{{"/etc/udev/rules.d/70-c.rules", `KERNEL=="nvme0n1", ATTR{queue/rotational}=="0", ATTR{queue/read_ahead_kb}="4096"`}}, "", map[string]string{"nvme0n1": "4096"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := udevReadahead(c.files, []string{"nvme0n1", "nvme1n1"}, c.skip)
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func mustMapString(v cty.Value) cty.Value {
+	m := map[string]string{}
+	for k, e := range v.AsValueMap() {
+		if e.Type() == cty.Number {
+			m[k] = e.AsBigFloat().Text('f', -1)
+		} else {
+			m[k] = e.AsString()
+		}
+	}
+	return stringMapVal(m)
+}
+
+func TestReadaheadCapture(t *testing.T) {
+	out := "ra nvme0n1 8192\nra nvme1n1 128\nra nvme2n1 4096\nra nvme3n1 256\n" +
+		"udevrule " + b64("/etc/udev/rules.d/99-ra.rules") + " " + b64(`ACTION=="add|change", KERNEL=="nvme0n1|nvme3n1", ATTR{queue/read_ahead_kb}="8192"`) + "\n"
+	blocks, notes, err := Readahead{}.Capture(CaptureOptions{}, []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range blocks {
+		kb, _ := capturedAttr(b, "kb").AsBigFloat().Int64()
+		got = append(got, fmt.Sprintf("%s:%s=%d", b.Name, capturedAttr(b, "device").AsString(), kb))
+		if errs := (Readahead{}).Validate(cty.ObjectVal(map[string]cty.Value{"device": capturedAttr(b, "device"), "kb": capturedAttr(b, "kb")})); len(errs) > 0 {
+			t.Errorf("%s does not validate: %v", b.Name, errs)
+		}
+	}
+	if s := strings.Join(got, " "); s != "nvme0n1:nvme0n1=8192 nvme2n1:nvme2n1=4096 nvme3n1:nvme3n1=256" {
+		t.Errorf("blocks %s", s)
+	}
+	if !strings.Contains(blocks[1].Comment, "set live only") || !strings.Contains(blocks[2].Comment, "the udev rules set 8192") {
+		t.Errorf("comments: %q / %q", blocks[1].Comment, blocks[2].Comment)
+	}
+	if n := strings.Join(notes, "\n"); !strings.Contains(n, "nvme1n1: not captured: at the kernel's default 128") {
+		t.Errorf("notes: %s", n)
+	}
+}
+
+func readaheadObs(live, boot map[string]string, file *string) cty.Value {
+	f := cty.NullVal(cty.String)
+	if file != nil {
+		f = cty.StringVal(*file)
+	}
+	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": f, "boot": stringMapVal(boot)})
+}
+
+func TestReadaheadDiffJudgesPersistenceByEffect(t *testing.T) {
+	body := cty.ObjectVal(map[string]cty.Value{"device": cty.StringVal("nvme0n1"), "kb": cty.NumberIntVal(8192)})
+	content := readaheadRuleContent("readahead.nvme0n1", "nvme0n1", "8192")
+	applied := Prior{Attributes: body, Original: stringMapVal(map[string]string{"nvme0n1": "128"})}
+	cases := []struct {
+		name   string
+		prior  Prior
+		obs    cty.Value
+		action Action
+		fields string
+	}{
+		{"hand-written udev rule and live value: no change", Prior{}, readaheadObs(map[string]string{"nvme0n1": "8192"}, map[string]string{"nvme0n1": "8192"}, nil), NoOp, ""},
+		{"live only: sparkform's rule", Prior{}, readaheadObs(map[string]string{"nvme0n1": "8192"}, nil, nil), Create, "file"},
+		{"rule for another value", Prior{}, readaheadObs(map[string]string{"nvme0n1": "8192"}, map[string]string{"nvme0n1": "4096"}, nil), Create, "file"},
+		{"rule right, live not", Prior{}, readaheadObs(map[string]string{"nvme0n1": "128"}, map[string]string{"nvme0n1": "8192"}, nil), Create, `read_ahead_kb["nvme0n1"]`},
+		{"applied: converged", applied, readaheadObs(map[string]string{"nvme0n1": "8192"}, nil, &content), NoOp, ""},
+		{"applied, changed by hand: drift", applied, readaheadObs(map[string]string{"nvme0n1": "512"}, nil, &content), Update, `read_ahead_kb["nvme0n1"]!`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := Readahead{}.Diff(Instance{Type: "readahead", Name: "nvme0n1", Desired: body, Prior: c.prior}, c.obs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range d.Fields {
+				s := f.Path
+				if f.Drift {
+					s += "!"
+				}
+				got = append(got, s)
+			}
+			if d.Action != c.action || strings.Join(got, " ") != c.fields {
+				t.Fatalf("action %s fields %v, want %s %q", d.Action, got, c.action, c.fields)
 			}
 		})
 	}

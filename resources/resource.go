@@ -6,6 +6,7 @@ package resources
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -219,6 +220,21 @@ type TestOutcome struct {
 	Runs    []float64 // seconds of each repeat that became ready
 	Passed  bool
 	Message string // on failure: host, mode, figure, threshold, and the tail of the output
+}
+
+// Median of xs, the figure TestOutcome.Seconds reports for its Runs (and a report for several
+// outcomes): the middle value, or the mean of the middle two for an even count; false when empty.
+func Median(xs []float64) (float64, bool) {
+	if len(xs) == 0 {
+		return 0, false
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2], true
+	}
+	return (s[n/2-1] + s[n/2]) / 2, true
 }
 
 // Tester is implemented by check types (smoke_test) that change nothing: the engine runs them

@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/big"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,11 +22,11 @@ type SmokeTest struct{}
 
 func init() { Register(SmokeTest{}) }
 
-// DefaultReadyPattern matches llama-server's line once the model is loaded, in both the old
+// defaultReadyPattern matches llama-server's line once the model is loaded, in both the old
 // ("main: server is listening on http://…") and the 2026 ("srv … server is listening on http://…")
 // forms, and NOT the early "main: HTTP server is listening, hostname: …" of older servers,
 // which is printed before the model loads.
-const DefaultReadyPattern = `server is listening on (http|unix)://`
+const defaultReadyPattern = `server is listening on (http|unix)://`
 
 // Modes a smoke test knows how to ask of a llama.cpp build.
 var smokeModes = map[string]bool{"default": true, "mmap": true, "no-mmap": true, "dio": true}
@@ -75,7 +74,7 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 	} else {
 		s.argv = strings.Fields(cmd.AsString())
 	}
-	s.ready = DefaultReadyPattern
+	s.ready = defaultReadyPattern
 	if r := v.GetAttr("ready"); !r.IsNull() {
 		s.ready = r.AsString()
 		if strings.ContainsAny(s.ready, "\n\r") {
@@ -289,19 +288,6 @@ func parseSmokeRun(out []byte) (smokeRun, error) {
 	return r, nil
 }
 
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
-}
-
 func indent(s string) string {
 	s = strings.TrimRight(s, "\n")
 	if s == "" {
@@ -361,7 +347,7 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 				o.Message = run.tail // kept only if a threshold fails below
 			}
 		}
-		o.Seconds = median(o.Runs)
+		o.Seconds, _ = Median(o.Runs)
 		if o.Passed {
 			tail := o.Message
 			o.Message = ""

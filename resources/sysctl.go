@@ -26,8 +26,8 @@ var (
 	sysctlValueRe = regexp.MustCompile(`^[A-Za-z0-9_.:,/+@-]+( [A-Za-z0-9_.:,/+@-]+)*$`)
 )
 
-// SysctlDir is where persistence files go; sysctl --system reads it first.
-const SysctlDir = "/etc/sysctl.d"
+// sysctlDir is where persistence files go; sysctl --system reads it first.
+const sysctlDir = "/etc/sysctl.d"
 
 func (Sysctl) Type() string { return "sysctl" }
 
@@ -61,9 +61,9 @@ func (Sysctl) Validate(desired cty.Value) []AttrError {
 	return errs
 }
 
-// SysctlFile is the persistence file of a block; the 90- prefix orders it after distribution
+// sysctlFile is the persistence file of a block; the 90- prefix orders it after distribution
 // files and before the 99- files people write by hand, which therefore still win.
-func SysctlFile(name string) string { return SysctlDir + "/90-sparkform-" + name + ".conf" }
+func sysctlFile(name string) string { return sysctlDir + "/90-sparkform-" + name + ".conf" }
 
 // keysOfInterest are every key the instance may read or touch: desired, last applied, and
 // the ones whose originals state remembers.
@@ -90,34 +90,34 @@ func (s Sysctl) Probe(in Instance) string {
 		// sysctl -n prints multi-value keys with tabs; the value is base64'd to keep it one word.
 		fmt.Fprintf(&b, "if v=$(sysctl -n -- %s 2>/dev/null); then printf 'key %%s %%s\\n' %s \"$(printf %%s \"$v\" | base64 -w0)\"; else printf 'nokey %%s\\n' %s; fi\n", q, q, q)
 	}
-	b.WriteString(probeFile("conf", SysctlFile(in.Name)))
+	b.WriteString(probeFile("conf", sysctlFile(in.Name)))
 	b.WriteString(sysctlBootProbe)
 	return b.String()
 }
 
-// SysctlBootDirs are the directories systemd-sysctl (and sysctl --system) read at boot, in
+// sysctlBootDirs are the directories systemd-sysctl (and sysctl --system) read at boot, in
 // priority order: a file name in an earlier directory hides the same name in later ones.
-var SysctlBootDirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"}
+var sysctlBootDirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"}
 
 // sysctlBootProbe prints every boot configuration file: "sysctld PATH64 CONTENT64" and, for
 // /etc/sysctl.conf, "sysctlconf CONTENT64". Only reads.
-var sysctlBootProbe = "for d in " + quoteAll(SysctlBootDirs) + `; do
+var sysctlBootProbe = "for d in " + provider.QuoteAll(sysctlBootDirs...) + `; do
   for f in "$d"/*.conf; do [ -f "$f" ] && [ -r "$f" ] && printf 'sysctld %s %s\n' "$(printf %s "$f" | base64 -w0)" "$(base64 -w0 < "$f")"; done
 done
 if [ -f /etc/sysctl.conf ]; then printf 'sysctlconf %s\n' "$(base64 -w0 < /etc/sysctl.conf)"; fi
 `
 
-// SysctlConfFile is one boot configuration file and its content.
-type SysctlConfFile = ConfFile
+// sysctlConfFile is one boot configuration file and its content.
+type sysctlConfFile = confFile
 
-// SysctlBootValues computes the values the boot configuration sets, as systemd-sysctl applies
-// it: the *.conf files of SysctlBootDirs sorted by file name (a name in an earlier directory
+// sysctlBootValues computes the values the boot configuration sets, as systemd-sysctl applies
+// it: the *.conf files of sysctlBootDirs sorted by file name (a name in an earlier directory
 // shadows the same name in later ones), each read top to bottom, the last assignment of a key
 // winning; then /etc/sysctl.conf (etcConf; nil when absent), last. Keys written with '/' as the
 // separator are normalized to dots; a '-' prefix (ignore errors) is dropped; glob keys
 // (net.ipv4.conf.*.rp_filter) apply to the keys of interest they match. Files at skip are left out.
-func SysctlBootValues(files []SysctlConfFile, etcConf *string, keys []string, skip string) map[string]string {
-	ordered := effectiveDropIns(files, SysctlBootDirs, ".conf", skip)
+func sysctlBootValues(files []sysctlConfFile, etcConf *string, keys []string, skip string) map[string]string {
+	ordered := effectiveDropIns(files, sysctlBootDirs, ".conf", skip)
 	var contents []string
 	for _, f := range ordered {
 		contents = append(contents, f.Content)
@@ -171,8 +171,8 @@ func normalizeSysctlKey(k string) string {
 }
 
 // sysctlBootFromProbe reads the boot configuration the probe printed.
-func sysctlBootFromProbe(lines []probeLine) ([]SysctlConfFile, *string, error) {
-	var files []SysctlConfFile
+func sysctlBootFromProbe(lines []probeLine) ([]sysctlConfFile, *string, error) {
+	var files []sysctlConfFile
 	var etc *string
 	for _, l := range lines {
 		switch {
@@ -187,7 +187,7 @@ func sysctlBootFromProbe(lines []probeLine) ([]SysctlConfFile, *string, error) {
 					return nil, nil, fmt.Errorf("sysctl probe: %s: %v", p, err)
 				}
 			}
-			files = append(files, SysctlConfFile{Path: p, Content: c})
+			files = append(files, sysctlConfFile{Path: p, Content: c})
 		case l.tag == "sysctlconf":
 			c := ""
 			if len(l.args) >= 1 {
@@ -228,7 +228,7 @@ func (s Sysctl) Read(in Instance, out []byte) (cty.Value, error) {
 		return cty.NilVal, err
 	}
 	// What the boot configuration sets without this block's own file.
-	boot := SysctlBootValues(files, etc, s.keysOfInterest(in), SysctlFile(in.Name))
+	boot := sysctlBootValues(files, etc, s.keysOfInterest(in), sysctlFile(in.Name))
 	for k := range boot {
 		if !slices.Contains(s.keysOfInterest(in), k) {
 			delete(boot, k)
@@ -279,7 +279,7 @@ func (s Sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
 			}
 		}
 		if !file.IsNull() {
-			d.Fields = append(d.Fields, FieldChange{Path: "file", Before: SysctlFile(in.Name), AfterNull: true})
+			d.Fields = append(d.Fields, FieldChange{Path: "file", Before: sysctlFile(in.Name), AfterNull: true})
 		}
 		d.Action = Delete
 		return d, nil
@@ -315,12 +315,12 @@ func (s Sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
 	unpersisted := sysctlUnpersisted(want, stringMap(attr(observed, "boot", cty.Map(cty.String))))
 	switch {
 	case file.IsNull() && len(unpersisted) > 0:
-		d.Fields = append(d.Fields, FieldChange{Path: "file", After: SysctlFile(in.Name), BeforeNull: true})
+		d.Fields = append(d.Fields, FieldChange{Path: "file", After: sysctlFile(in.Name), BeforeNull: true})
 		if len(unpersisted) < len(want) {
 			d.Summary = "the boot configuration does not set " + strings.Join(unpersisted, ", ") + " to the desired value"
 		}
 	case !file.IsNull() && file.AsString() != content:
-		d.Fields = append(d.Fields, FieldChange{Path: "file", After: SysctlFile(in.Name), Before: SysctlFile(in.Name) + " (edited on the host)", Drift: in.Prior.Exists()})
+		d.Fields = append(d.Fields, FieldChange{Path: "file", After: sysctlFile(in.Name), Before: sysctlFile(in.Name) + " (edited on the host)", Drift: in.Prior.Exists()})
 	}
 	switch {
 	case len(d.Fields) == 0:
@@ -356,8 +356,8 @@ func (s Sysctl) Apply(ctx context.Context, h provider.Host, in Instance, observe
 				set[k] = v
 			}
 		}
-		if err := h.Remove(ctx, SysctlFile(in.Name)); err != nil {
-			return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), SysctlFile(in.Name), err)
+		if err := h.Remove(ctx, sysctlFile(in.Name)); err != nil {
+			return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), sysctlFile(in.Name), err)
 		}
 		if err := sysctlWrite(ctx, h, onlyChanged(set, live)); err != nil {
 			return in.Prior, fmt.Errorf("%s: restoring original values: %w", in.Addr(), err)
@@ -393,8 +393,8 @@ func (s Sysctl) Apply(ctx context.Context, h provider.Host, in Instance, observe
 	}
 	// The file is written when the plan asked for it, and kept in line once it exists.
 	if !observed.GetAttr("file").IsNull() || diffHasField(d, "file") {
-		if err := h.WriteFile(ctx, SysctlFile(in.Name), []byte(sysctlFileContent(in.Addr(), want)), 0o644, "root"); err != nil {
-			return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), SysctlFile(in.Name), err)
+		if err := h.WriteFile(ctx, sysctlFile(in.Name), []byte(sysctlFileContent(in.Addr(), want)), 0o644, "root"); err != nil {
+			return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), sysctlFile(in.Name), err)
 		}
 	}
 	// Only keys whose live value differs are written (a key already right may be read-only).

@@ -8,8 +8,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// SysctlCaptureKeys are the keys that matter for loading models, captured when the host has them.
-var SysctlCaptureKeys = []string{
+// defaultSysctlCaptureKeys are the keys that matter for loading models, captured when the host has them.
+var defaultSysctlCaptureKeys = []string{
 	"vm.swappiness", "vm.dirty_ratio", "vm.dirty_background_ratio", "vm.dirty_bytes", "vm.dirty_background_bytes",
 	"vm.dirty_expire_centisecs", "vm.dirty_writeback_centisecs", "vm.min_free_kbytes", "vm.max_map_count",
 	"vm.overcommit_memory", "vm.overcommit_ratio", "vm.zone_reclaim_mode", "kernel.numa_balancing",
@@ -21,7 +21,7 @@ var dirtyBytesOf = map[string]string{"vm.dirty_ratio": "vm.dirty_bytes", "vm.dir
 // sysctlCaptureKeys are the default keys plus the valid -sysctl keys, without duplicates.
 func sysctlCaptureKeys(opts CaptureOptions) (keys []string, bad []string) {
 	seen := map[string]bool{}
-	for _, k := range append(append([]string{}, SysctlCaptureKeys...), opts.SysctlKeys...) {
+	for _, k := range append(append([]string{}, defaultSysctlCaptureKeys...), opts.SysctlKeys...) {
 		switch {
 		case seen[k]:
 		case !sysctlKeyRe.MatchString(k):
@@ -75,7 +75,7 @@ func (Sysctl) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []strin
 	if err != nil {
 		return nil, nil, err
 	}
-	boot := SysctlBootValues(files, etc, keys, "")
+	boot := sysctlBootValues(files, etc, keys, "")
 	explicit := map[string]bool{}
 	for _, k := range opts.SysctlKeys {
 		explicit[k] = true

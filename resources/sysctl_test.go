@@ -1,10 +1,11 @@
 package resources
 
 import (
-	"os/exec"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/sparkform/sparkform/provider/providertest"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -45,20 +46,9 @@ func TestSysctlValidateRejectsHostileKeysAndValues(t *testing.T) {
 	}
 }
 
-// runProbe executes a probe with the local sh, as the engine does remotely; it proves the
-// fragment is valid shell and that Read understands what it prints.
-func runProbe(t *testing.T, script string) []byte {
-	t.Helper()
-	out, err := exec.Command("sh", "-c", script).Output()
-	if err != nil {
-		t.Fatalf("probe failed: %v\n%s", err, script)
-	}
-	return out
-}
-
 func TestSysctlProbeReadsLiveValuesAndMissingFile(t *testing.T) {
 	in := Instance{Type: "sysctl", Name: "probe-test", Desired: sysctlBody(map[string]string{"kernel.ostype": "Linux", "vm.nonexistent_key": "1"})}
-	obs, err := Sysctl{}.Read(in, runProbe(t, Sysctl{}.Probe(in)))
+	obs, err := Sysctl{}.Read(in, providertest.MustRun(t, Sysctl{}.Probe(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,5 +140,162 @@ func TestSysctlFileContentIsSortedAndMarkedManaged(t *testing.T) {
 	}
 	if !strings.HasSuffix(got, "vm.dirty_ratio = 5\nvm.swappiness = 10\n") {
 		t.Fatalf("keys not sorted:\n%s", got)
+	}
+}
+
+func TestSysctlBootValuesOrderingAndShadowing(t *testing.T) {
+	etc := "vm.swappiness = 1\n"
+	cases := []struct {
+		name  string
+		files []sysctlConfFile
+		etc   *string
+		keys  []string
+		skip  string
+		want  map[string]string
+	}{
+		{"last assignment in a file wins", []sysctlConfFile{{"/etc/sysctl.d/99-t.conf", "vm.swappiness=5\n# vm.swappiness=7\nvm.swappiness = 10\n"}}, nil, nil, "",
+			map[string]string{"vm.swappiness": "10"}},
+		{"files sorted by name across directories", []sysctlConfFile{
+			{"/usr/lib/sysctl.d/99-z.conf", "vm.swappiness=30"}, {"/etc/sysctl.d/10-a.conf", "vm.swappiness=20"}}, nil, nil, "",
+			map[string]string{"vm.swappiness": "30"}},
+		{"a name in /etc shadows the same name in /usr/lib", []sysctlConfFile{
+			{"/usr/lib/sysctl.d/50-x.conf", "vm.swappiness=30\nvm.dirty_ratio=5"}, {"/etc/sysctl.d/50-x.conf", "vm.swappiness=20"}}, nil, nil, "",
+			map[string]string{"vm.swappiness": "20"}},
+		{"/run shadows /lib", []sysctlConfFile{{"/lib/sysctl.d/50-x.conf", "vm.swappiness=30"}, {"/run/sysctl.d/50-x.conf", "vm.swappiness=40"}}, nil, nil, "",
+			map[string]string{"vm.swappiness": "40"}},
+		{"/etc/sysctl.conf comes last", []sysctlConfFile{{"/etc/sysctl.d/99-t.conf", "vm.swappiness=10"}}, &etc, nil, "",
+			map[string]string{"vm.swappiness": "1"}},
+		{"slashes, dash prefix, blanks and comments", []sysctlConfFile{{"/etc/sysctl.d/1.conf", "; c\n-vm/dirty_ratio =  10 \nnet.ipv4.tcp_rmem = 4096\t87380  6291456\n"}}, nil, nil, "",
+			map[string]string{"vm.dirty_ratio": "10", "net.ipv4.tcp_rmem": "4096 87380 6291456"}},
+		{"globs apply to the keys of interest", []sysctlConfFile{{"/etc/sysctl.d/1.conf", "net.ipv4.conf.*.rp_filter = 2\n"}}, nil, []string{"net.ipv4.conf.eth0.rp_filter", "vm.swappiness"}, "",
+			map[string]string{"net.ipv4.conf.eth0.rp_filter": "2"}},
+		{"the skipped file does not count", []sysctlConfFile{{"/etc/sysctl.d/90-sparkform-x.conf", "vm.swappiness=10"}, {"/etc/sysctl.d/10-a.conf", "vm.swappiness=60"}}, nil, nil, "/etc/sysctl.d/90-sparkform-x.conf",
+			map[string]string{"vm.swappiness": "60"}},
+		{"non-.conf files are not read", []sysctlConfFile{{"/etc/sysctl.d/README", "vm.swappiness=10"}}, nil, nil, "", map[string]string{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := sysctlBootValues(c.files, c.etc, c.keys, c.skip)
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestSysctlCapture(t *testing.T) {
+	key := func(k, v string) string { return fmt.Sprintf("key %s %s\n", k, b64(v)) }
+	out := key("vm.swappiness", "10") + key("vm.dirty_ratio", "10") + key("vm.dirty_bytes", "0") + key("vm.dirty_background_ratio", "5") +
+		key("vm.dirty_background_bytes", "1048576") + key("vm.max_map_count", "65530") + key("vm.min_free_kbytes", "99") +
+		key("kernel.ostype", "Linux") + "nokey kernel.numa_balancing\nnokey vm.gone\n" +
+		"sysctld " + b64("/etc/sysctl.d/99-tuned.conf") + " " + b64("vm.swappiness = 10\nvm.dirty_ratio=10\nvm.min_free_kbytes = 50\n") + "\n"
+	blocks, notes, err := Sysctl{}.Capture(CaptureOptions{SysctlKeys: []string{"kernel.ostype", "vm.gone"}}, []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 1 {
+		t.Fatalf("blocks %+v", blocks)
+	}
+	vals := capturedAttr(blocks[0], "values")
+	got := map[string]string{}
+	for k, v := range vals.AsValueMap() {
+		got[k] = v.GoString()
+	}
+	want := map[string]string{
+		"vm.swappiness":             "cty.NumberIntVal(10)", // persisted
+		"vm.dirty_ratio":            "cty.NumberIntVal(10)",
+		"vm.dirty_background_bytes": "cty.NumberIntVal(1048576)", // set live, not persisted: not captured? see below
+		"vm.min_free_kbytes":        "cty.NumberIntVal(99)",      // live differs from boot: live captured
+		"kernel.ostype":             `cty.StringVal("Linux")`,    // explicit
+	}
+	delete(want, "vm.dirty_background_bytes") // no boot file sets it: at the kernel's default (or live only)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("values %v\nwant   %v", got, want)
+	}
+	c := blocks[0].Comment
+	for _, w := range []string{"vm.min_free_kbytes: captured the live value 99; the boot configuration sets 50", "vm.dirty_background_ratio is not captured: vm.dirty_background_bytes = 1048576 replaces it",
+		"vm.max_map_count = 65530", "kernel.ostype: no boot configuration file sets it"} {
+		if !strings.Contains(c, w) {
+			t.Errorf("comment lacks %q:\n%s", w, c)
+		}
+	}
+	if n := strings.Join(notes, "\n"); !strings.Contains(n, "no key vm.gone") || strings.Contains(n, "numa_balancing") {
+		t.Errorf("notes: %s", n)
+	}
+	if errs := (Sysctl{}).Validate(cty.ObjectVal(map[string]cty.Value{"values": mustMapString(vals)})); len(errs) > 0 {
+		t.Errorf("captured values do not validate: %v", errs)
+	}
+}
+
+func sysctlObs(live, boot map[string]string, file *string) cty.Value {
+	f := cty.NullVal(cty.String)
+	if file != nil {
+		f = cty.StringVal(*file)
+	}
+	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": f, "boot": stringMapVal(boot)})
+}
+
+func TestSysctlDiffJudgesPersistenceByEffect(t *testing.T) {
+	want := map[string]string{"vm.swappiness": "10", "vm.dirty_ratio": "10"}
+	content := sysctlFileContent("sysctl.loading", want)
+	applied := Prior{Attributes: sysctlBody(want), Original: stringMapVal(map[string]string{"vm.swappiness": "60", "vm.dirty_ratio": "20"})}
+	tuned := map[string]string{"vm.swappiness": "10", "vm.dirty_ratio": "10"}
+	cases := []struct {
+		name   string
+		prior  Prior
+		obs    cty.Value
+		action Action
+		fields []string
+	}{
+		{"hand-tuned and persisted by the host's own sysctl.d file: no change, no state needed", Prior{}, sysctlObs(tuned, tuned, nil), NoOp, nil},
+		{"live right but not persisted: sparkform's file is created", Prior{}, sysctlObs(tuned, nil, nil), Create, []string{"file"}},
+		{"one key not persisted: the file (with every key) is created", Prior{}, sysctlObs(tuned, map[string]string{"vm.swappiness": "10"}, nil), Create, []string{"file"}},
+		{"persisted to another value at boot: the file is created", Prior{}, sysctlObs(tuned, map[string]string{"vm.swappiness": "10", "vm.dirty_ratio": "20"}, nil), Create, []string{"file"}},
+		{"persisted but changed live: only the live value", Prior{}, sysctlObs(map[string]string{"vm.swappiness": "33", "vm.dirty_ratio": "10"}, tuned, nil), Create, []string{`values["vm.swappiness"]`}},
+		{"applied with sparkform's file: converged", applied, sysctlObs(tuned, nil, &content), NoOp, nil},
+		{"applied, file edited on the host: drift", applied, sysctlObs(tuned, nil, new(string)), Update, []string{"file!"}},
+		{"applied, live changed by hand: drift", applied, sysctlObs(map[string]string{"vm.swappiness": "33", "vm.dirty_ratio": "10"}, nil, &content), Update, []string{`values["vm.swappiness"]!`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := Sysctl{}.Diff(Instance{Type: "sysctl", Name: "loading", Desired: sysctlBody(want), Prior: c.prior}, c.obs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range d.Fields {
+				s := f.Path
+				if f.Drift {
+					s += "!"
+				}
+				got = append(got, s)
+			}
+			if d.Action != c.action || strings.Join(got, " ") != strings.Join(c.fields, " ") {
+				t.Fatalf("action %s fields %v, want %s %v", d.Action, got, c.action, c.fields)
+			}
+		})
+	}
+	// Destroy without state or file does nothing; with state it restores the originals.
+	destroy := Instance{Type: "sysctl", Name: "loading", Desired: cty.NullVal(cty.DynamicPseudoType)}
+	if d, _ := (Sysctl{}).Diff(destroy, sysctlObs(tuned, tuned, nil)); d.Action != NoOp {
+		t.Errorf("destroy of a never-applied block: %+v", d)
+	}
+	destroy.Prior = applied
+	if d, _ := (Sysctl{}).Diff(destroy, sysctlObs(tuned, tuned, nil)); d.Action != Delete || len(d.Fields) != 2 {
+		t.Errorf("destroy must restore both originals: %+v", d)
+	}
+}
+
+func TestSysctlReadComputesBootValuesWithoutItsOwnFile(t *testing.T) {
+	in := Instance{Type: "sysctl", Name: "loading", Desired: sysctlBody(map[string]string{"vm.swappiness": "10"})}
+	out := "key vm.swappiness " + b64("10") + "\nnofile conf\n" +
+		"sysctld " + b64(sysctlFile("loading")) + " " + b64("vm.swappiness = 10\n") + "\n" +
+		"sysctld " + b64("/usr/lib/sysctl.d/50-x.conf") + " " + b64("vm.swappiness = 60\nkernel.x = 1\n") + "\n"
+	obs, err := Sysctl{}.Read(in, []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := stringMap(obs.GetAttr("boot")); len(b) != 1 || b["vm.swappiness"] != "60" {
+		t.Fatalf("boot values %v: sparkform's own file must not count, other keys not kept", b)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,32 +13,9 @@ import (
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/lab"
 	"github.com/sparkform/sparkform/provider"
+	"github.com/sparkform/sparkform/provider/providertest"
 	"github.com/sparkform/sparkform/state"
 )
-
-// countingHost counts the exec round trips sparkform makes to a host (every Run, file read,
-// write and removal is one request on the wire).
-type countingHost struct {
-	provider.Host
-	n *atomic.Int64
-}
-
-func (c countingHost) Run(ctx context.Context, s string) (provider.Result, error) {
-	c.n.Add(1)
-	return c.Host.Run(ctx, s)
-}
-func (c countingHost) RunStream(ctx context.Context, s string, f func(string, string)) (provider.Result, error) {
-	c.n.Add(1)
-	return c.Host.RunStream(ctx, s, f)
-}
-func (c countingHost) ReadFile(ctx context.Context, p string) ([]byte, error) {
-	c.n.Add(1)
-	return c.Host.ReadFile(ctx, p)
-}
-func (c countingHost) WriteFile(ctx context.Context, p string, d []byte, m fs.FileMode, o string) error {
-	c.n.Add(1)
-	return c.Host.WriteFile(ctx, p, d, m, o)
-}
 
 // BenchmarkPlanNoop20Hosts plans a configuration that 20 lab hosts already match (sysctl and
 // read-ahead applied once before the timer) and reports the wall time per plan and the exec
@@ -80,7 +56,7 @@ func BenchmarkPlanNoop20Hosts(b *testing.B) {
 		if err != nil {
 			return nil, err
 		}
-		return countingHost{Host: ph, n: &calls}, nil
+		return providertest.Counting{Host: ph, N: &calls}, nil
 	}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -2,53 +2,16 @@ package engine
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/sparkform/sparkform/provider"
+	"github.com/sparkform/sparkform/provider/providertest"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/zclconf/go-cty/cty"
 )
-
-// localHost runs scripts with the local sh, as the SSH provider does remotely; everything but
-// Run fails, so a capture that tried to write would be caught.
-type localHost struct{ t *testing.T }
-
-func (localHost) Name() string { return "local" }
-func (h localHost) Run(ctx context.Context, script string) (provider.Result, error) {
-	cmd := exec.CommandContext(ctx, "sh", "-s")
-	cmd.Stdin = strings.NewReader(script)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code, err = ee.ExitCode(), nil
-	}
-	return provider.Result{Stdout: []byte(out.String()), Stderr: []byte(errb.String()), ExitCode: code}, err
-}
-func (h localHost) RunStream(ctx context.Context, script string, _ func(string, string)) (provider.Result, error) {
-	return h.Run(ctx, script)
-}
-func (h localHost) ReadFile(context.Context, string) ([]byte, error) {
-	h.t.Fatal("capture read a file outside its probe")
-	return nil, nil
-}
-func (h localHost) WriteFile(context.Context, string, []byte, fs.FileMode, string) error {
-	h.t.Fatal("capture wrote a file")
-	return nil
-}
-func (h localHost) Remove(context.Context, string) error {
-	h.t.Fatal("capture removed a file")
-	return nil
-}
-func (localHost) Reconnect(context.Context) error { return nil }
-func (localHost) HostKey() string                 { return "" }
-func (localHost) Close() error                    { return nil }
 
 func TestCaptureLocalHostOneRoundTripValidBlocks(t *testing.T) {
 	opts := resources.CaptureOptions{SysctlKeys: []string{"kernel.ostype", "vm.no_such_key", "Bad Key"}}
@@ -57,7 +20,7 @@ func TestCaptureLocalHostOneRoundTripValidBlocks(t *testing.T) {
 	if err := exec.Command("python3", "-m", "venv", "--without-pip", venv).Run(); err == nil {
 		opts.Venvs = []string{venv}
 	}
-	blocks, notes, err := Capture(context.Background(), localHost{t}, opts)
+	blocks, notes, err := Capture(context.Background(), providertest.NewReadOnlyLocal(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +103,7 @@ func TestCaptureLlamaCheckoutLocally(t *testing.T) {
 	run("-C", dir, "remote", "add", "origin", origin)
 	os.MkdirAll(filepath.Join(dir, "build"), 0o755)
 	os.WriteFile(filepath.Join(dir, "build", "CMakeCache.txt"), []byte("GGML_CUDA:BOOL=ON\nCMAKE_CUDA_ARCHITECTURES:STRING=121a-real\nCMAKE_BUILD_TYPE:STRING=Release\n"), 0o644)
-	blocks, notes, err := Capture(context.Background(), localHost{t}, resources.CaptureOptions{LlamaDirs: []string{dir}})
+	blocks, notes, err := Capture(context.Background(), providertest.NewReadOnlyLocal(t), resources.CaptureOptions{LlamaDirs: []string{dir}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,24 +1,12 @@
 package engine
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/sparkform/sparkform/provider/providertest"
 	"github.com/sparkform/sparkform/resources"
 )
-
-// runLocal runs a script the way the provider does (on stdin of sh -s) with the local shell.
-func runLocal(t *testing.T, script string) []byte {
-	t.Helper()
-	cmd := exec.Command("sh", "-s")
-	cmd.Stdin = strings.NewReader(script)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("script failed: %v", err)
-	}
-	return out
-}
 
 func TestProbeScriptKeepsSectionsApartEvenWhenProbesMisbehave(t *testing.T) {
 	frags := []string{
@@ -32,7 +20,7 @@ func TestProbeScriptKeepsSectionsApartEvenWhenProbesMisbehave(t *testing.T) {
 		"echo '@@sparkform-0000 end 1 0'",
 	}
 	token := newToken()
-	secs, err := splitSections(runLocal(t, probeScript(token, frags)), token, len(frags))
+	secs, err := splitSections(providertest.MustRun(t, probeScript(token, frags)), token, len(frags))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +47,7 @@ func TestProbeScriptKeepsSectionsApartEvenWhenProbesMisbehave(t *testing.T) {
 
 func TestSplitSectionsFailsOnTruncatedOutput(t *testing.T) {
 	token := newToken()
-	out := runLocal(t, probeScript(token, []string{"echo a", "echo b"}))
+	out := providertest.MustRun(t, probeScript(token, []string{"echo a", "echo b"}))
 	cut := out[:len(out)-len(token)-10]
 	if _, err := splitSections(cut, token, 2); err == nil {
 		t.Fatal("truncated output must be an error, not a silently empty section")

@@ -3,46 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sparkform/sparkform/provider"
+	"github.com/sparkform/sparkform/provider/providertest"
 )
-
-// scriptedHost answers boot-fact reads from a script of replies: a unit-test stand-in for a
-// host coming back from a reboot (integration tests use the real lab hosts).
-type scriptedHost struct {
-	replies    []reply
-	reconnects int
-}
-
-type reply struct {
-	stdout string
-	err    error
-}
-
-func (h *scriptedHost) Name() string { return "spark-test" }
-func (h *scriptedHost) Run(ctx context.Context, script string) (provider.Result, error) {
-	if len(h.replies) == 0 {
-		return provider.Result{}, errors.New("no more replies")
-	}
-	r := h.replies[0]
-	h.replies = h.replies[1:]
-	return provider.Result{Stdout: []byte(r.stdout)}, r.err
-}
-func (h *scriptedHost) RunStream(ctx context.Context, script string, _ func(string, string)) (provider.Result, error) {
-	return h.Run(ctx, script)
-}
-func (h *scriptedHost) ReadFile(context.Context, string) ([]byte, error) { return nil, fs.ErrNotExist }
-func (h *scriptedHost) WriteFile(context.Context, string, []byte, fs.FileMode, string) error {
-	return nil
-}
-func (h *scriptedHost) Remove(context.Context, string) error { return nil }
-func (h *scriptedHost) Reconnect(context.Context) error      { h.reconnects++; return nil }
-func (h *scriptedHost) HostKey() string                      { return "" }
-func (h *scriptedHost) Close() error                         { return nil }
 
 const oldID = "11111111-2222-3333-4444-555555555555"
 const newID = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -57,13 +23,13 @@ func fastPolling(t *testing.T) {
 
 func TestRebootWaitIsNotFooledByFailedOrGarbageBootIDReads(t *testing.T) {
 	fastPolling(t)
-	h := &scriptedHost{replies: []reply{
-		{err: errors.New("connection refused")},
-		{stdout: facts("6.11.0-1016-nvidia", "sudo: a password is required")},
-		{stdout: facts("6.11.0-1016-nvidia", "")},
-		{stdout: "kernel 6.17.0-1014-nvidia\n"},
-		{stdout: facts("6.11.0-1016-nvidia", oldID)}, // not gone down yet
-		{stdout: facts("6.17.0-1014-nvidia", newID)},
+	h := &providertest.Scripted{Replies: []providertest.Reply{
+		{Err: errors.New("connection refused")},
+		{Stdout: facts("6.11.0-1016-nvidia", "sudo: a password is required")},
+		{Stdout: facts("6.11.0-1016-nvidia", "")},
+		{Stdout: "kernel 6.17.0-1014-nvidia\n"},
+		{Stdout: facts("6.11.0-1016-nvidia", oldID)}, // not gone down yet
+		{Stdout: facts("6.17.0-1014-nvidia", newID)},
 	}}
 	var log []string
 	f, err := waitForNewBoot(context.Background(), h, oldID, time.Minute, func(s string) { log = append(log, s) })
@@ -73,8 +39,8 @@ func TestRebootWaitIsNotFooledByFailedOrGarbageBootIDReads(t *testing.T) {
 	if f.BootID != newID || f.Kernel != "6.17.0-1014-nvidia" {
 		t.Fatalf("accepted %+v", f)
 	}
-	if h.reconnects != 6 {
-		t.Errorf("every attempt must use a fresh connection: %d reconnects for 6 attempts", h.reconnects)
+	if h.Reconnects() != 6 {
+		t.Errorf("every attempt must use a fresh connection: %d reconnects for 6 attempts", h.Reconnects())
 	}
 	if len(log) != 1 || !strings.Contains(log[0], "back after 6 attempts") {
 		t.Errorf("progress: %v", log)
@@ -83,11 +49,11 @@ func TestRebootWaitIsNotFooledByFailedOrGarbageBootIDReads(t *testing.T) {
 
 func TestRebootWaitTimesOutWhenTheHostNeverReturnsANewBoot(t *testing.T) {
 	fastPolling(t)
-	var replies []reply
+	var replies []providertest.Reply
 	for i := 0; i < 500; i++ {
-		replies = append(replies, reply{stdout: facts("6.11.0-1016-nvidia", oldID)})
+		replies = append(replies, providertest.Reply{Stdout: facts("6.11.0-1016-nvidia", oldID)})
 	}
-	h := &scriptedHost{replies: replies}
+	h := &providertest.Scripted{Replies: replies}
 	start := time.Now()
 	_, err := waitForNewBoot(context.Background(), h, oldID, time.Second, func(string) {})
 	if err == nil || !strings.Contains(err.Error(), "still the boot from before") {
