@@ -64,8 +64,8 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 // applySavedPlan applies a plan file exactly as it was shown, refusing it when the state has
 // changed since it was made.
 func applySavedPlan(ctx, graceful context.Context, file string, rf *runFlags, batch *config.Amount, stdout, stderr io.Writer) int {
-	if len(rf.vars) > 0 || len(rf.varFiles) > 0 || len(rf.hosts) > 0 || len(rf.excludes) > 0 {
-		return errorf(stderr, "a saved plan is applied exactly as it was made: -var, -var-file, -host and -exclude-host cannot change it; make a new plan instead")
+	if len(rf.vars) > 0 || len(rf.varFiles) > 0 || len(rf.hosts) > 0 || len(rf.excludes) > 0 || len(rf.labels) > 0 || len(rf.targets) > 0 {
+		return errorf(stderr, "a saved plan is applied exactly as it was made: -var, -var-file, -host, -exclude-host, -label and -target cannot change it; make a new plan instead")
 	}
 	plan, err := loadPlan(file)
 	if err != nil {

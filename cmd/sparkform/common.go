@@ -26,6 +26,7 @@ import (
 type runFlags struct {
 	vars, varFiles  multiFlag
 	hosts, excludes multiFlag
+	labels, targets multiFlag
 	parallelism     int
 	statePath       string
 	lockTimeout     time.Duration
@@ -39,8 +40,10 @@ type runFlags struct {
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.vars, "var", "set a variable: -var 'name=value' (repeatable)")
 	fs.Var(&f.varFiles, "var-file", "load variable values from an HCL file (repeatable)")
-	fs.Var(&f.hosts, "host", "only this host (repeatable)")
-	fs.Var(&f.excludes, "exclude-host", "skip this host (repeatable)")
+	fs.Var(&f.hosts, "host", "only these hosts: names or globs, comma-separated or repeated (-host 'spark-0*,spark-10')")
+	fs.Var(&f.excludes, "exclude-host", "skip these hosts: names or globs, comma-separated or repeated")
+	fs.Var(&f.labels, "label", "only hosts with this label: key=value, the value may be a glob (repeatable: all must match)")
+	fs.Var(&f.targets, "target", "only this resource, TYPE.NAME, and what it depends on (repeatable; for exceptional cases)")
 	fs.IntVar(&f.parallelism, "parallelism", 16, "hosts worked on at once")
 	fs.StringVar(&f.statePath, "state", "", "state file (default DIR/sparkform.state.json)")
 	fs.DurationVar(&f.lockTimeout, "lock-timeout", 0, "how long to wait for the state lock")
@@ -87,6 +90,8 @@ func (f *runFlags) engineOptions(events func(engine.Event)) engine.Options {
 		Parallelism: f.parallelism,
 		Only:        f.hosts,
 		Exclude:     f.excludes,
+		Labels:      f.labels,
+		Targets:     f.targets,
 		Dial:        f.pool.Dial,
 		StepTimeout: f.stepTimeout,
 		Events:      events,

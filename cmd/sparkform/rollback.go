@@ -33,12 +33,12 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer r.release()
-	target, note, err := rollbackConfig(r.cfg, r.st, *to, rf.hosts, rf.excludes)
+	target, note, err := rollbackConfig(r.cfg, r.st, *to, rf.hosts, rf.excludes, rf.labels)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
 	opts := rf.engineOptions(nil)
-	opts.Only, opts.Exclude = nil, nil // already applied to target's hosts
+	opts.Only, opts.Exclude, opts.Labels = nil, nil, nil // already applied to target's hosts
 	plan, err := engine.MakePlan(ctx, target, r.st, opts)
 	if err != nil {
 		return errorf(stderr, "%v", err)
@@ -53,8 +53,8 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 
 // rollbackConfig builds a configuration whose resources are, for each selected host, those
 // of its target generation (the same address may so carry different bodies on different hosts).
-func rollbackConfig(cfg *config.Config, st *state.State, to int, only, exclude []string) (*config.Config, string, error) {
-	hosts, err := engine.SelectHosts(cfg, only, exclude)
+func rollbackConfig(cfg *config.Config, st *state.State, to int, only, exclude, labels []string) (*config.Config, string, error) {
+	hosts, err := engine.SelectHosts(cfg, only, exclude, labels)
 	if err != nil {
 		return nil, "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,8 +28,10 @@ type DialFunc func(ctx context.Context, h *config.Host, pinnedKey string) (provi
 // Options steer a plan or an apply.
 type Options struct {
 	Parallelism int      // hosts worked on at once (default 16)
-	Only        []string // -host: only these hosts
-	Exclude     []string // -exclude-host
+	Only        []string // -host: only these hosts (names, globs, comma lists)
+	Exclude     []string // -exclude-host: likewise
+	Labels      []string // -label key=value: only hosts with every one of these labels
+	Targets     []string // -target TYPE.NAME: only these resources and what they depend on
 	Dial        DialFunc
 	// StepTimeout bounds one remote step (a probe, one resource's apply); 0: 10 minutes.
 	StepTimeout time.Duration
@@ -39,7 +42,12 @@ type Options struct {
 	// Graceful is cancelled when the user asks to stop (first Ctrl-C): no new step, batch,
 	// reboot or test starts; steps in flight finish. nil: never.
 	Graceful context.Context
+
+	targets targetSet // Targets resolved by MakePlan
 }
+
+// targetSet is -target resolved: nil means every resource.
+type targetSet map[string]bool
 
 // stopping reports whether the user asked to stop.
 func (o *Options) stopping() bool { return o.Graceful != nil && o.Graceful.Err() != nil }
@@ -157,45 +165,17 @@ func (p *Plan) Failed() []*HostPlan {
 	return out
 }
 
-// SelectHosts applies -host/-exclude-host to the configuration's hosts; naming a host the
-// configuration lacks is an error, because a typo must not silently plan nothing.
-func SelectHosts(cfg *config.Config, only, exclude []string) ([]*config.Host, error) {
-	known := map[string]bool{}
-	for _, h := range cfg.Hosts {
-		known[h.Name] = true
-	}
-	for _, n := range append(append([]string{}, only...), exclude...) {
-		if !known[n] {
-			return nil, fmt.Errorf("no host %q in the configuration", n)
-		}
-	}
-	in := func(list []string, n string) bool {
-		for _, x := range list {
-			if x == n {
-				return true
-			}
-		}
-		return false
-	}
-	var out []*config.Host
-	for _, h := range cfg.Hosts {
-		if len(only) > 0 && !in(only, h.Name) {
-			continue
-		}
-		if in(exclude, h.Name) {
-			continue
-		}
-		out = append(out, h)
-	}
-	return out, nil
-}
-
 // MakePlan probes every selected host in parallel (one round trip each) and diffs.
 func MakePlan(ctx context.Context, cfg *config.Config, st *state.State, opts Options) (*Plan, error) {
-	hosts, err := SelectHosts(cfg, opts.Only, opts.Exclude)
+	hosts, err := SelectHosts(cfg, opts.Only, opts.Exclude, opts.Labels)
 	if err != nil {
 		return nil, err
 	}
+	targets, err := resolveTargets(cfg, st, opts.Targets)
+	if err != nil {
+		return nil, err
+	}
+	opts.targets = targets
 	plan := &Plan{FormatVersion: PlanFormatVersion, CreatedAt: time.Now().UTC(), ConfigDir: cfg.Dir, ConfigHash: cfg.Hash, Rollout: cfg.Rollout}
 	if st.Serial > 0 {
 		plan.StateLineage, plan.StateSerial = st.Lineage, st.Serial
@@ -204,6 +184,9 @@ func MakePlan(ctx context.Context, cfg *config.Config, st *state.State, opts Opt
 		if cfg.Host(name) == nil && len(st.Hosts[name].Resources) > 0 {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s is in state with %d resources but has no host block: it is left as it is (sparkform state rm to forget it)", name, len(st.Hosts[name].Resources)))
 		}
+	}
+	if len(opts.Targets) > 0 {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("Resource targeting is in effect: only %s and what it depends on are planned. The rest of the configuration is left as it is, so this plan may not be complete; use -target for exceptional cases, not routinely.", strings.Join(opts.Targets, ", ")))
 	}
 	plan.Hosts = make([]*HostPlan, len(hosts))
 	em := newEmitter(opts.Events)
@@ -260,6 +243,7 @@ func planHost(ctx context.Context, cfg *config.Config, ch *config.Host, hs *stat
 		hp.Error = err.Error()
 		return hp
 	}
+	instances = opts.targets.filter(instances, deps)
 	pinned := ""
 	if hs != nil {
 		pinned = hs.HostKey

@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/resources"
+	"github.com/sparkform/sparkform/state"
+)
+
+func selectionConfig() *config.Config {
+	cfg := &config.Config{}
+	for i, rack := range []string{"a", "a", "b", "b", "c"} {
+		cfg.Hosts = append(cfg.Hosts, &config.Host{Name: "spark-0" + itoa(i+1), Labels: map[string]string{"rack": rack}})
+	}
+	cfg.Hosts = append(cfg.Hosts, &config.Host{Name: "spark-10", Labels: map[string]string{"rack": "c", "gpu": "gb10"}})
+	cfg.Resources = []*config.Resource{{Type: "sysctl", Name: "loading"}, {Type: "kernel", Name: "nvidia"}}
+	return cfg
+}
+
+func names(hosts []*config.Host) string {
+	var out []string
+	for _, h := range hosts {
+		out = append(out, h.Name)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestSelectHostsTakesGlobsCommaListsAndLabels(t *testing.T) {
+	cfg := selectionConfig()
+	for _, c := range []struct {
+		name                  string
+		only, exclude, labels []string
+		want                  string
+	}{
+		{"no selection is every host", nil, nil, nil, "spark-01,spark-02,spark-03,spark-04,spark-05,spark-10"},
+		{"a glob", []string{"spark-0*"}, nil, nil, "spark-01,spark-02,spark-03,spark-04,spark-05"},
+		{"a comma list", []string{"spark-01,spark-10"}, nil, nil, "spark-01,spark-10"},
+		{"repeated and mixed", []string{"spark-0[12]", "spark-10"}, nil, nil, "spark-01,spark-02,spark-10"},
+		{"exclusion by glob", nil, []string{"spark-0?"}, nil, "spark-10"},
+		{"one label", nil, nil, []string{"rack=b"}, "spark-03,spark-04"},
+		{"labels must all match", nil, nil, []string{"rack=c", "gpu=gb10"}, "spark-10"},
+		{"label value glob", nil, nil, []string{"rack=[ab]"}, "spark-01,spark-02,spark-03,spark-04"},
+		{"hosts and labels intersect", []string{"spark-0*"}, nil, []string{"rack=c"}, "spark-05"},
+	} {
+		got, err := SelectHosts(cfg, c.only, c.exclude, c.labels)
+		if err != nil || names(got) != c.want {
+			t.Errorf("%s: got %s, %v; want %s", c.name, names(got), err, c.want)
+		}
+	}
+}
+
+func TestSelectionThatMatchesNothingIsAnErrorWithAHint(t *testing.T) {
+	cfg := selectionConfig()
+	for _, c := range []struct {
+		only, exclude, labels []string
+		want                  string
+	}{
+		{[]string{"spark-1"}, nil, nil, "Did you mean spark-01?"},
+		{[]string{"spark-01,sprak-02"}, nil, nil, "-host sprak-02: no host in the configuration matches it"},
+		{nil, []string{"gpu-*"}, nil, "-exclude-host gpu-*: no host"},
+		{nil, nil, []string{"rack=z"}, "labels in the configuration: gpu=gb10, rack=a, rack=b, rack=c"},
+		{nil, nil, []string{"rack"}, "write key=value"},
+		{[]string{"spark-[0"}, nil, nil, "bad pattern"},
+	} {
+		_, err := SelectHosts(cfg, c.only, c.exclude, c.labels)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v %v: error %v, want it to contain %q", c.only, c.exclude, c.labels, err, c.want)
+		}
+	}
+}
+
+func TestTargetKeepsTheResourceAndWhatItDependsOn(t *testing.T) {
+	cfg := &config.Config{Resources: []*config.Resource{{Type: "a", Name: "x"}, {Type: "b", Name: "y"}, {Type: "c", Name: "z"}, {Type: "d", Name: "w"}}}
+	st := state.New()
+	set, err := resolveTargets(cfg, st, []string{"c.z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins := []resources.Instance{{Type: "a", Name: "x"}, {Type: "b", Name: "y"}, {Type: "c", Name: "z"}, {Type: "d", Name: "w"}}
+	deps := map[string][]string{"c.z": {"b.y"}, "b.y": {"a.x"}}
+	var got []string
+	for _, in := range set.filter(ins, deps) {
+		got = append(got, in.Addr())
+	}
+	if strings.Join(got, ",") != "a.x,b.y,c.z" {
+		t.Errorf("kept %v, want a.x,b.y,c.z (d.w is not targeted)", got)
+	}
+	if _, err := resolveTargets(cfg, st, []string{"c.zz"}); err == nil || !strings.Contains(err.Error(), "Did you mean c.z?") {
+		t.Errorf("unknown target: %v", err)
+	}
+	if all := targetSet(nil).filter(ins, deps); len(all) != 4 {
+		t.Errorf("no -target keeps everything, got %d", len(all))
+	}
+}
