@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/report"
+	"github.com/sparkform/sparkform/resources"
 	"github.com/sparkform/sparkform/state"
 )
 
@@ -69,7 +71,7 @@ func fleetResults() map[string][]*state.TestRun {
 					runs[i] = r + off
 				}
 				sorted := append([]float64(nil), runs...)
-				med, _ := reportMedian(sorted)
+				med, _ := resources.Median(sorted)
 				tr := &state.TestRun{Time: at, Test: "smoke_test.gpt-oss", Mode: m.mode, Generation: gi + 1,
 					Seconds: med, Runs: runs, Passed: true, Kernel: k.kernel, Context: raContext(k.kb)}
 				if host == "spark-02" && gi == 1 && m.mode == "no-mmap" {
@@ -236,7 +238,7 @@ func TestReportJSONRoundTripsRows(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, stderr)
 	}
-	var rows []*reportRow
+	var rows []*report.Row
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +253,7 @@ func TestReportJSONRoundTripsRows(t *testing.T) {
 	}
 	// Re-encoding what was decoded gives the same document: field names are stable.
 	var again strings.Builder
-	if err := writeReportJSON(&again, rows); err != nil {
+	if err := report.WriteJSON(&again, rows); err != nil {
 		t.Fatal(err)
 	}
 	if again.String() != out {
@@ -416,7 +418,7 @@ func TestReportSVGIsWellFormedWithOneBarPerGroupAndModeAndEscapedNames(t *testin
 func TestReportOnEmptyStateSaysHowResultsAreRecorded(t *testing.T) {
 	path := reportState(t, map[string][]*state.TestRun{"spark-01": nil})
 	code, out, stderr := cli(t, "report", "-state", path)
-	if code != 0 || strings.TrimSpace(out) != reportNoResults || stderr != "" {
+	if code != 0 || strings.TrimSpace(out) != report.NoResults || stderr != "" {
 		t.Fatalf("code %d out %q stderr %q", code, out, stderr)
 	}
 	// Machine formats stay well-formed.

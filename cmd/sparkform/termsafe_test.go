@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/report"
 	"github.com/sparkform/sparkform/resources"
 )
 
@@ -55,7 +56,7 @@ func TestHostStringsNeverReachTheTerminalRaw(t *testing.T) {
 	assertNoRawControl(t, "error message", b.String())
 
 	b.Reset()
-	if err := writeReportTable(&b, []*reportRow{{Host: "spark-01", Kernel: evil, Mode: "mmap", Failed: 1, Message: evil}}); err != nil {
+	if err := report.WriteTable(&b, []*report.Row{{Host: "spark-01", Kernel: evil, Mode: "mmap", Failed: 1, Message: evil}}); err != nil {
 		t.Fatal(err)
 	}
 	assertNoRawControl(t, "report table", b.String())

@@ -1,0 +1,88 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sparkform/sparkform/internal/termsafe"
+)
+
+// WriteTable writes aligned columns; a TEST column appears when the rows hold several tests.
+func WriteTable(w io.Writer, rows []*Row) error {
+	if len(rows) == 0 {
+		_, err := fmt.Fprintln(w, NoResults)
+		return err
+	}
+	tests := map[string]bool{}
+	for _, r := range rows {
+		tests[r.Test] = true
+	}
+	withTest := len(tests) > 1
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := "HOST\tGEN\tKERNEL\tREAD_AHEAD\tMODE\tMEDIAN_S\tRUNS\tRESULT"
+	if withTest {
+		head = "HOST\tTEST\tGEN\tKERNEL\tREAD_AHEAD\tMODE\tMEDIAN_S\tRUNS\tRESULT"
+	}
+	fmt.Fprintln(tw, head)
+	for _, r := range rows {
+		result := "ok"
+		if r.Failed > 0 {
+			result = "FAILED"
+			if r.Passed > 0 {
+				result = fmt.Sprintf("FAILED %d of %d", r.Failed, r.Results)
+			}
+			if r.Message != "" {
+				result += ": " + shorten(r.Message, 60)
+			}
+		}
+		cols := []string{r.Host, r.genText(), dash(r.Kernel), dash(r.ReadAhead), dash(r.Mode), dash(r.secondsText()), strconv.Itoa(r.Runs), result}
+		if withTest {
+			cols = append([]string{r.Host, testName(r.Test)}, cols[1:]...)
+		}
+		// Host values are escaped for the terminal; tabs or newlines would also break the alignment.
+		for i, c := range cols {
+			cols[i] = termsafe.Line(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	return tw.Flush()
+}
+
+var csvHeader = []string{"host", "test", "generation", "kernel", "read_ahead_kb", "mode", "median_seconds",
+	"runs", "results", "passed", "failed", "result", "message", "first_time", "last_time"}
+
+func WriteCSV(w io.Writer, rows []*Row) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		gen := ""
+		if r.Generation != 0 {
+			gen = strconv.Itoa(r.Generation)
+		}
+		rec := []string{r.Host, r.Test, gen, r.Kernel, r.ReadAhead, r.Mode, r.secondsText(),
+			strconv.Itoa(r.Runs), strconv.Itoa(r.Results), strconv.Itoa(r.Passed), strconv.Itoa(r.Failed),
+			r.Result, r.Message, r.FirstTime.Format(time.RFC3339), r.LastTime.Format(time.RFC3339)}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func WriteJSON(w io.Writer, rows []*Row) error {
+	if rows == nil {
+		rows = []*Row{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rows)
+}
