@@ -24,6 +24,7 @@ packages=(
   curl             # fetching the Go toolchain when Go is missing
   unzip            # unpacking the Go toolchain when Go is missing
   shellcheck       # tests: shell scripts are shellcheck-clean
+  postgresql       # tests: the pg state backend's real clusters (initdb, pg_ctl; run as postgres)
 )
 
 # The Go toolchain fetched when no recent enough go is installed, with its go.sum hash (h1, from
