@@ -3,26 +3,20 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/sparkform/sparkform/internal/atomicfile"
-	"github.com/sparkform/sparkform/internal/termsafe"
 	"io"
 	"net"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/sparkform/sparkform/internal/atomicfile"
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/sparkform/sparkform/state"
 )
-
-// captureOrder is the order blocks are written in: what a host boots with first, then what runs on it.
-var captureOrder = []string{"kernel", "sysctl", "readahead", "python_venv", "llama_cpp"}
 
 // capture [HOST | user@address[:port]] [-dir DIR] [-o FILE] [-sysctl KEY]... [-venv PATH]...
 // [-llama-dir DIR]...: read a host set up by hand (read-only, one round trip) and write HCL that
@@ -108,7 +102,10 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return errorf(stderr, "%s: %v", label, err)
 	}
-	src := renderCapture(label, time.Now().UTC(), blocks, notes)
+	src, err := engine.RenderCapture(label, time.Now().UTC(), blocks, notes)
+	if err != nil {
+		return errorf(stderr, "%s: %v", label, err)
+	}
 	if *outPath == "" {
 		stdout.Write(src)
 		return 0
@@ -163,83 +160,4 @@ func pickHost(cfg *config.Config, name string) (*config.Host, error) {
 		return nil, fmt.Errorf("capture needs a host: a host block name of %s (%s) or user@address", cfg.Dir, strings.Join(names, ", "))
 	}
 	return nil, fmt.Errorf("no host %q in the configuration in %s (hosts: %s); or give user@address", name, cfg.Dir, strings.Join(names, ", "))
-}
-
-// renderCapture writes the blocks as formatted HCL with a header and comments.
-func renderCapture(label string, at time.Time, blocks []resources.CapturedBlock, notes []string) []byte {
-	rank := func(t string) int {
-		for i, o := range captureOrder {
-			if o == t {
-				return i
-			}
-		}
-		return len(captureOrder)
-	}
-	sort.SliceStable(blocks, func(i, j int) bool {
-		if ri, rj := rank(blocks[i].Type), rank(blocks[j].Type); ri != rj {
-			return ri < rj
-		}
-		return blocks[i].Type < blocks[j].Type
-	})
-	f := hclwrite.NewEmptyFile()
-	body := f.Body()
-	header := []string{
-		fmt.Sprintf("Captured by `sparkform capture` from %s at %s.", label, at.Format(time.RFC3339)),
-		"Only read: nothing on that host was changed.",
-		"",
-		"This file reproduces that host's settings on OTHER hosts, so it has no host blocks: put it in",
-		"a configuration directory beside the host blocks (hosts.hcl) of the hosts to set up, review it,",
-		"then `sparkform plan` and `sparkform apply`. `sparkform plan` shows the captured host itself as",
-		"converged when it keeps these settings across reboots.",
-		"",
-		"Not captured:",
-		"- host blocks: addresses, users and keys belong to the hosts this file is applied to.",
-	}
-	for _, n := range notes {
-		header = append(header, "- "+n)
-	}
-	if len(blocks) == 0 {
-		header = append(header, "", "Nothing was captured.")
-	}
-	body.AppendUnstructuredTokens(commentTokens(header))
-	for _, b := range blocks {
-		body.AppendNewline()
-		if b.Comment != "" {
-			body.AppendUnstructuredTokens(commentTokens(strings.Split(b.Comment, "\n")))
-		}
-		blk := body.AppendNewBlock(b.Type, []string{b.Name})
-		for _, a := range b.Attrs {
-			blk.Body().SetAttributeValue(a.Name, a.Value)
-		}
-	}
-	return hclwrite.Format(f.Bytes())
-}
-
-// commentTokens writes lines as # comments, wrapping long ones at word boundaries.
-func commentTokens(lines []string) hclwrite.Tokens {
-	var toks hclwrite.Tokens
-	var wrapped []string
-	for _, l := range lines {
-		indent := ""
-		if strings.HasPrefix(l, "- ") {
-			indent = "  "
-		}
-		for len(l) > 98 {
-			cut := strings.LastIndexByte(l[:98], ' ')
-			if cut <= len(indent) {
-				break
-			}
-			wrapped = append(wrapped, l[:cut])
-			l = indent + l[cut+1:]
-		}
-		wrapped = append(wrapped, l)
-	}
-	for _, l := range wrapped {
-		text := "#"
-		if l != "" {
-			text += " " + l
-		}
-		toks = append(toks, &hclwrite.Token{Type: hclsyntax.TokenComment, Bytes: []byte(text + "\n")})
-	}
-	return toks
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/lab"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/zclconf/go-cty/cty"
@@ -158,7 +159,11 @@ func TestRenderCaptureWritesValidOrderedHCL(t *testing.T) {
 			Value: cty.ObjectVal(map[string]cty.Value{"vm.swappiness": cty.NumberIntVal(10), "net.ipv4.tcp_rmem": cty.StringVal("4096 87380 6291456")})}}},
 		{Type: "kernel", Name: "nvidia", Attrs: []resources.CapturedAttr{{Name: "line", Value: cty.StringVal("6.17")}, {Name: "hold", Value: cty.True}}},
 	}
-	src := string(renderCapture("spark-01 (127.0.0.1)", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), blocks, []string{"smoke_test: not captured: a check"}))
+	srcb, err := engine.RenderCapture("spark-01 (127.0.0.1)", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), blocks, []string{"smoke_test: not captured: a check"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(srcb)
 	for _, want := range []string{
 		"# Captured by `sparkform capture` from spark-01 (127.0.0.1) at 2026-01-02T03:04:05Z.",
 		"no host blocks", "# - smoke_test: not captured: a check", "# - host blocks:",
