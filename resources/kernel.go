@@ -108,8 +108,8 @@ func (Kernel) Validate(desired cty.Value) []AttrError {
 		errs = append(errs, AttrError{Attr: "package", Msg: fmt.Sprintf(`%q is not a kernel image package: give one like "linux-image-6.17.0-1014-nvidia"`, pkg)})
 	}
 	if s, ok := optString(desired, "reboot_timeout"); ok {
-		if d, err := time.ParseDuration(s); err != nil || d <= 0 {
-			errs = append(errs, AttrError{Attr: "reboot_timeout", Msg: fmt.Sprintf(`%q is not a positive duration (e.g. "10m", "90s")`, s)})
+		if _, err := ParseDuration(s, MinDuration, MaxDuration); err != nil {
+			errs = append(errs, AttrError{Attr: "reboot_timeout", Msg: err.Error()})
 		}
 	}
 	return errs
@@ -125,7 +125,7 @@ func decodeKernelSpec(v cty.Value) kernelSpec {
 	}
 	s.timeout = defaultKernelRebootTimeout
 	if t, ok := optString(v, "reboot_timeout"); ok {
-		if d, err := time.ParseDuration(t); err == nil && d > 0 {
+		if d, err := ParseDuration(t, MinDuration, MaxDuration); err == nil {
 			s.timeout = d
 		}
 	}
@@ -238,9 +238,9 @@ func grubDropInContent(addr string) string {
 var kernelShellLib = `sf_re=` + provider.Quote(kernelImagePattern) + `
 sf_deps() {
   case "$1" in
-    cand) apt-cache show --no-all-versions "$2" 2>/dev/null ;;
-    nopin) apt-cache -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null show --no-all-versions "$2" 2>/dev/null ;;
-    inst) dpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Depends}, ${Pre-Depends}\n' "$2" 2>/dev/null |
+    cand) apt-cache show --no-all-versions -- "$2" 2>/dev/null ;;
+    nopin) apt-cache -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null show --no-all-versions -- "$2" 2>/dev/null ;;
+    inst) dpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Depends}, ${Pre-Depends}\n' -- "$2" 2>/dev/null |
       awk -F'|' '$1 ~ /^.[iWt]/ { print "Package: " $2; print "Depends: " $3; exit }' ;;
   esac | awk '
     /^$/ { if (seen) exit }
@@ -750,7 +750,7 @@ func (k Kernel) Apply(ctx context.Context, h provider.Host, in Instance, observe
 			}
 		}
 		if len(rel) > 0 {
-			if _, err := kernelRun(ctx, h, "apt-mark unhold "+provider.QuoteAll(rel...)+"\n", nil); err != nil {
+			if _, err := kernelRun(ctx, h, "apt-mark unhold -- "+provider.QuoteAll(rel...)+"\n", nil); err != nil {
 				return in.Prior, fmt.Errorf("%s: apt-mark unhold: %w", in.Addr(), err)
 			}
 		}
@@ -800,7 +800,7 @@ func (k Kernel) Apply(ctx context.Context, h provider.Host, in Instance, observe
 			log("apt-get update")
 			b.WriteString("apt-get -q " + aptOpts + " update\n")
 		}
-		fmt.Fprintf(&b, "apt-get -y -q %s install %s\n", aptOpts, provider.Quote(s.target()))
+		fmt.Fprintf(&b, "apt-get -y -q %s install -- %s\n", aptOpts, provider.Quote(s.target()))
 		log(fmt.Sprintf("installing %s", s.target()))
 		if _, err := kernelRun(ctx, h, b.String(), log); err != nil {
 			return partial, fmt.Errorf("%s: installing %s: %w", in.Addr(), s.target(), err)
@@ -860,10 +860,10 @@ func (k Kernel) Apply(ctx context.Context, h provider.Host, in Instance, observe
 		var b strings.Builder
 		b.WriteString("set -e\n")
 		if len(toRelease) > 0 {
-			b.WriteString("apt-mark unhold " + provider.QuoteAll(toRelease...) + "\n")
+			b.WriteString("apt-mark unhold -- " + provider.QuoteAll(toRelease...) + "\n")
 		}
 		if len(toHold) > 0 {
-			b.WriteString("apt-mark hold " + provider.QuoteAll(toHold...) + "\n")
+			b.WriteString("apt-mark hold -- " + provider.QuoteAll(toHold...) + "\n")
 		}
 		if _, err := kernelRun(ctx, h, b.String(), log); err != nil {
 			return partial, fmt.Errorf("%s: apt-mark: %w", in.Addr(), err)
@@ -1074,6 +1074,10 @@ func parseGrubEntries(cfg string) map[string]string {
 	rank := map[string]int{}
 	consider := func(n *node, path string) {
 		if n.kernel == "" || n.id == "" || !kernelRelRe.MatchString(n.kernel) || strings.Contains(n.id, "recovery") {
+			return
+		}
+		// The path becomes grub-set-default's operand, and that script takes no "--".
+		if strings.HasPrefix(path, "-") || HasControl(path) {
 			return
 		}
 		r := 1

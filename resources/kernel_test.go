@@ -44,9 +44,9 @@ func TestKernelValidateRejectsHostileAndAmbiguousInput(t *testing.T) {
 		{"package that is a metapackage", kernelBody("", "linux-nvidia-6.17", false, ""), "package", "not a kernel image"},
 		{"package with glob", kernelBody("", "linux-image-6.17.*", false, ""), "package", "not a kernel image"},
 		{"package with uppercase", kernelBody("", "linux-image-6.17.0-1014-NVIDIA", false, ""), "package", "not a kernel image"},
-		{"timeout not a duration", kernelBody("6.17", "", false, "ten minutes"), "reboot_timeout", "positive duration"},
-		{"timeout negative", kernelBody("6.17", "", false, "-5m"), "reboot_timeout", "positive duration"},
-		{"timeout zero", kernelBody("6.17", "", false, "0s"), "reboot_timeout", "positive duration"},
+		{"timeout not a duration", kernelBody("6.17", "", false, "ten minutes"), "reboot_timeout", "is not a duration"},
+		{"timeout negative", kernelBody("6.17", "", false, "-5m"), "reboot_timeout", "out of range"},
+		{"timeout zero", kernelBody("6.17", "", false, "0s"), "reboot_timeout", "out of range"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -85,8 +85,8 @@ func llamaTargets(desired cty.Value) []string {
 }
 
 func llamaTimeout(desired cty.Value) time.Duration {
-	d, err := time.ParseDuration(strAttr(desired, "build_timeout", "30m"))
-	if err != nil || d <= 0 {
+	d, err := ParseDuration(strAttr(desired, "build_timeout", "30m"), MinDuration, MaxDuration)
+	if err != nil {
 		return 30 * time.Minute
 	}
 	return d
@@ -102,7 +102,9 @@ func (LlamaCpp) Validate(desired cty.Value) []AttrError {
 			add("source", "%s", msg)
 		}
 	} else if !gitURLRe.MatchString(s) && !gitScpRe.MatchString(s) {
-		add("source", "%q is not a git source sparkform accepts: an https://, ssh:// or file:// URL, user@host:path, or an absolute path (no spaces or shell characters)", s)
+		add("source", "%q is not a git source sparkform accepts: an https://, ssh:// or file:// URL, user@host:path, or an absolute path (no spaces or shell characters)", RedactURL(s))
+	} else if why := sourceProblem(s); why != "" {
+		add("source", "%q %s", RedactURL(s), why)
 	}
 	if ref := desired.GetAttr("ref"); ref.IsNull() {
 		add("ref", "ref is null")
@@ -133,8 +135,10 @@ func (LlamaCpp) Validate(desired cty.Value) []AttrError {
 			add("targets", "give at least one target, e.g. [\"llama-server\"], or leave targets out")
 		}
 		for _, e := range t.AsValueSlice() {
-			if e.IsNull() || !cmakeTargetRe.MatchString(e.AsString()) {
-				add("targets", "%s is not a CMake target name (e.g. \"llama-server\")", e.GoString())
+			if e.IsNull() {
+				add("targets", "a target is null")
+			} else if !cmakeTargetRe.MatchString(e.AsString()) {
+				add("targets", "%q is not a CMake target name (e.g. \"llama-server\")", e.AsString())
 			}
 		}
 	}
@@ -145,8 +149,8 @@ func (LlamaCpp) Validate(desired cty.Value) []AttrError {
 		add("keep", "keep must be a whole number of builds from 1 to 100")
 	}
 	if bt := desired.GetAttr("build_timeout"); !bt.IsNull() {
-		if d, err := time.ParseDuration(bt.AsString()); err != nil || d < time.Second {
-			add("build_timeout", "%q is not a duration of at least 1s, e.g. \"30m\"", bt.AsString())
+		if _, err := ParseDuration(bt.AsString(), MinDuration, MaxDuration); err != nil {
+			add("build_timeout", "%v", err)
 		}
 	}
 	return errs
@@ -581,7 +585,7 @@ func (l LlamaCpp) Apply(ctx context.Context, h provider.Host, in Instance, obser
 	targets := llamaTargets(in.Desired)
 
 	// 1. Clone or fetch the source and resolve the ref to a commit.
-	log(fmt.Sprintf("fetching %s", source))
+	log(fmt.Sprintf("fetching %s", RedactURL(source)))
 	fetch := fmt.Sprintf("D=%s\nS=\"$D/src\"\nSRC=%s\nREF=%s\nexport GIT_TERMINAL_PROMPT=0\n", provider.Quote(dir), provider.Quote(source), provider.Quote(ref)) +
 		fmt.Sprintf(`mkdir -p "$D/builds" || exit %[1]d
 if [ ! -d "$S/.git" ]; then
@@ -589,24 +593,24 @@ if [ ! -d "$S/.git" ]; then
   git clone --quiet --no-checkout -- "$SRC" "$S.sparkform-tmp" >&2 || { rm -rf "$S.sparkform-tmp"; exit %[1]d; }
   mv -T "$S.sparkform-tmp" "$S" || exit %[1]d
 else
-  git -C "$S" remote set-url origin "$SRC" || exit %[1]d
+  git -C "$S" remote set-url -- origin "$SRC" || exit %[1]d
   if ! git -C "$S" rev-parse -q --verify "refs/tags/$REF^{commit}" >/dev/null; then
     git -C "$S" fetch --quiet --tags --force --prune origin '+refs/heads/*:refs/remotes/origin/*' >&2 || exit %[1]d
   fi
 fi
-c=$(git -C "$S" rev-parse -q --verify "refs/tags/$REF^{commit}" || git -C "$S" rev-parse -q --verify "refs/remotes/origin/$REF^{commit}" || git -C "$S" rev-parse -q --verify "$REF^{commit}") || exit %[2]d
+c=$(git -C "$S" rev-parse -q --verify "refs/tags/$REF^{commit}" || git -C "$S" rev-parse -q --verify "refs/remotes/origin/$REF^{commit}" || git -C "$S" rev-parse -q --verify --end-of-options "$REF^{commit}") || exit %[2]d
 printf 'commit %%s\n' "$c"
 `, llamaExitFetch, llamaExitRef)
 	res, err := h.Run(ctx, fetch)
 	if err != nil {
-		return in.Prior, fmt.Errorf("%s: fetching %s: %w", in.Addr(), source, err)
+		return in.Prior, fmt.Errorf("%s: fetching %s: %w", in.Addr(), RedactURL(source), err)
 	}
 	switch res.ExitCode {
 	case 0:
 	case llamaExitRef:
-		return in.Prior, fmt.Errorf("%s: ref %q does not resolve to a commit in %s (tags and branches were fetched): check the tag, branch or commit name", in.Addr(), ref, source)
+		return in.Prior, fmt.Errorf("%s: ref %q does not resolve to a commit in %s (tags and branches were fetched): check the tag, branch or commit name", in.Addr(), ref, RedactURL(source))
 	default:
-		return in.Prior, fmt.Errorf("%s: cloning/fetching %s into %s/src failed (exit %d): %s", in.Addr(), source, dir, res.ExitCode, strings.Join(lastLines(string(res.Stderr), 10), "\n"))
+		return in.Prior, fmt.Errorf("%s: cloning/fetching %s into %s/src failed (exit %d): %s", in.Addr(), RedactURL(source), dir, res.ExitCode, RedactURL(strings.Join(lastLines(string(res.Stderr), 10), "\n")))
 	}
 	commit := ""
 	for _, line := range strings.Split(string(res.Stdout), "\n") {
@@ -701,7 +705,8 @@ if [ "$rc" != 0 ]; then tail -n 30 "$L" >&2; exit %[2]d; fi
 		}
 	}
 	data, _ := json.MarshalIndent(m, "", "  ")
-	if err := h.WriteFile(ctx, build+"/"+llamaManifestFile, append(data, '\n'), 0o644, "root"); err != nil {
+	// Only root reads the manifest; it names the source, which is nobody else's business.
+	if err := h.WriteFile(ctx, build+"/"+llamaManifestFile, append(data, '\n'), 0o600, "root"); err != nil {
 		return in.Prior, fmt.Errorf("%s: writing the manifest of %s: %w", in.Addr(), build, err)
 	}
 	return l.switchTo(ctx, h, in, id, m)

@@ -52,10 +52,11 @@ var (
 	// A command name found in PATH (python3, python3.12) or an absolute path.
 	pythonCmdRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
 	// PEP 508 name, optional extras, optional version specifiers; no URLs, markers or options.
+	// Blanks are spaces only: a newline or tab never belongs in an argument pip gets.
 	pkgNameRe    = `[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?`
-	pkgClauseRe  = `(?:~=|===|==|!=|<=|>=|<|>)\s*[A-Za-z0-9][A-Za-z0-9.*+!_-]*`
-	pkgSpecRe    = regexp.MustCompile(`^(` + pkgNameRe + `)(\[\s*` + pkgNameRe + `(?:\s*,\s*` + pkgNameRe + `)*\s*\])?\s*(` + pkgClauseRe + `(?:\s*,\s*` + pkgClauseRe + `)*)?$`)
-	pkgClauseOne = regexp.MustCompile(`^(~=|===|==|!=|<=|>=|<|>)\s*(.+)$`)
+	pkgClauseRe  = `(?:~=|===|==|!=|<=|>=|<|>) *[A-Za-z0-9][A-Za-z0-9.*+!_-]*`
+	pkgSpecRe    = regexp.MustCompile(`^(` + pkgNameRe + `)(\[ *` + pkgNameRe + `(?: *, *` + pkgNameRe + `)* *\])? *(` + pkgClauseRe + `(?: *, *` + pkgClauseRe + `)*)?$`)
+	pkgClauseOne = regexp.MustCompile(`^(~=|===|==|!=|<=|>=|<|>) *(.+)$`)
 	moduleRe     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
 	httpURLRe    = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%/+@=:,-]*)?$`)
 	pep503Re     = regexp.MustCompile(`[-_.]+`)
@@ -821,7 +822,7 @@ echo "sparkform: pip install"
 %[2]s || fail %[3]d "pip install failed"
 echo "sparkform: verifying imports"
 SPARKFORM_VERIFY_STRICT=1 "$N/bin/python" -I -c %[4]s %[5]s || fail %[6]d "verify imports failed"
-printf '%%s\n' %[7]s > "$N/%[8]s" || fail %[9]d "writing the manifest failed"
+(umask 077 && printf '%%s\n' %[7]s > "$N/%[8]s") || fail %[9]d "writing the manifest failed"
 rm -f "$P.sparkform-switch"
 ln -sfn %[10]s "$P.sparkform-switch" && mv -T "$P.sparkform-switch" "$P" || { rm -f "$P.sparkform-switch"; fail %[9]d "switching $P to $N failed"; }
 echo "sparkform: $P now points at generation %[11]s"

@@ -71,14 +71,16 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 		errs = append(errs, AttrError{Attr: "command", Msg: "command is empty"})
 	} else if i := strings.IndexAny(cmd.AsString(), smokeForbidden); i >= 0 {
 		errs = append(errs, AttrError{Attr: "command", Msg: fmt.Sprintf("command has %q: it is a program and its arguments separated by spaces, run without a shell, so quotes, pipes, variables and redirections are not allowed", cmd.AsString()[i])})
-	} else {
-		s.argv = strings.Fields(cmd.AsString())
+	} else if HasControl(cmd.AsString()) {
+		errs = append(errs, AttrError{Attr: "command", Msg: "command has a control character"})
+	} else if s.argv = strings.Fields(cmd.AsString()); strings.HasPrefix(s.argv[0], "-") {
+		errs = append(errs, AttrError{Attr: "command", Msg: fmt.Sprintf("the program %q starts with '-': give its name or absolute path", s.argv[0])})
 	}
 	s.ready = defaultReadyPattern
 	if r := v.GetAttr("ready"); !r.IsNull() {
 		s.ready = r.AsString()
-		if strings.ContainsAny(s.ready, "\n\r") {
-			errs = append(errs, AttrError{Attr: "ready", Msg: "ready is one line"})
+		if HasControl(s.ready) {
+			errs = append(errs, AttrError{Attr: "ready", Msg: "ready is one line, without control characters"})
 		} else if _, err := regexp.Compile(s.ready); err != nil {
 			errs = append(errs, AttrError{Attr: "ready", Msg: "ready is not a regular expression: " + err.Error()})
 		}
@@ -112,9 +114,9 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 	}
 	s.timeout = 5 * time.Minute
 	if t := v.GetAttr("timeout"); !t.IsNull() {
-		d, err := time.ParseDuration(t.AsString())
-		if err != nil || d <= 0 {
-			errs = append(errs, AttrError{Attr: "timeout", Msg: "timeout is a duration such as \"5m\""})
+		d, err := ParseDuration(t.AsString(), MinDuration, MaxDuration)
+		if err != nil {
+			errs = append(errs, AttrError{Attr: "timeout", Msg: err.Error()})
 		}
 		s.timeout = d
 	}
@@ -123,6 +125,9 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 		switch {
 		case m.Type() == cty.Number:
 			f, _ := m.AsBigFloat().Float64()
+			if !finiteIn(f, 0, MaxDuration.Seconds()) || f == 0 {
+				errs = append(errs, AttrError{Attr: "max_seconds", Msg: fmt.Sprintf("max_seconds is a number of seconds above 0 and at most %g, got %s", MaxDuration.Seconds(), m.AsBigFloat().Text('g', 10))})
+			}
 			s.maxSeconds["*"] = f
 		case m.Type().IsObjectType() || m.Type().IsMapType():
 			for it := m.ElementIterator(); it.Next(); {
@@ -132,6 +137,9 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 					continue
 				}
 				f, _ := e.AsBigFloat().Float64()
+				if !finiteIn(f, 0, MaxDuration.Seconds()) || f == 0 {
+					errs = append(errs, AttrError{Attr: "max_seconds", Msg: fmt.Sprintf("max_seconds[%q] is a number of seconds above 0 and at most %g, got %s", k.AsString(), MaxDuration.Seconds(), e.AsBigFloat().Text('g', 10))})
+				}
 				s.maxSeconds[k.AsString()] = f
 			}
 		default:
@@ -141,8 +149,11 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 	if r := v.GetAttr("max_regression"); !r.IsNull() {
 		p := strings.TrimSuffix(strings.TrimSpace(r.AsString()), "%")
 		f, err := strconv.ParseFloat(p, 64)
-		if err != nil || f < 0 || !strings.HasSuffix(r.AsString(), "%") {
+		if err != nil || !strings.HasSuffix(r.AsString(), "%") {
 			errs = append(errs, AttrError{Attr: "max_regression", Msg: "max_regression is a percentage such as \"20%\""})
+		} else if !finiteIn(f, 0, 1000) || f == 0 {
+			// NaN or Inf would turn the check off without a word; 0% would too (0 means none).
+			errs = append(errs, AttrError{Attr: "max_regression", Msg: fmt.Sprintf("max_regression %q is out of range: give a percentage above 0%% and at most 1000%%, or leave it out for no regression check", r.AsString())})
 		}
 		s.maxRegression = f / 100
 	}
@@ -225,7 +236,7 @@ func smokeRunScript(argv []string, ready string, dropCaches bool, timeout time.D
 	}
 	return fmt.Sprintf(`log=$(mktemp /tmp/sparkform-smoke.XXXXXX) || exit 1
 %sstart=$(date +%%s%%N)
-setsid %s >"$log" 2>&1 </dev/null &
+setsid -- %s >"$log" 2>&1 </dev/null &
 pid=$!
 status=timeout
 while :; do
@@ -302,7 +313,7 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 		return nil, errs[0]
 	}
 	bin := s.argv[0]
-	res, err := h.Run(ctx, fmt.Sprintf("if command -v %s >/dev/null 2>&1; then %s --help 2>&1 </dev/null | head -c 200000; exit 0; else exit 127; fi", provider.Quote(bin), provider.Quote(bin)))
+	res, err := h.Run(ctx, fmt.Sprintf("if command -v -- %s >/dev/null 2>&1; then %s --help 2>&1 </dev/null | head -c 200000; exit 0; else exit 127; fi", provider.Quote(bin), provider.Quote(bin)))
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/sparkform/sparkform/resources"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -189,8 +190,8 @@ func (hb *hostBlock) eval(ctx *hcl.EvalContext, dir string) (cty.Value, hcl.Diag
 	}
 	if v, a, ok := attrValue(ctx, attrs, "connect_timeout", cty.String, &diags); ok {
 		h.ConnectTimeout = v.AsString()
-		if d, err := time.ParseDuration(h.ConnectTimeout); err != nil || d <= 0 {
-			diags = append(diags, invalidAttr(a, "The connect_timeout %q must be a positive duration such as \"10s\" or \"1m30s\".", h.ConnectTimeout))
+		if err := checkConnectTimeout(h.ConnectTimeout); err != nil {
+			diags = append(diags, invalidAttr(a, "The connect_timeout %v.", err))
 		}
 	}
 	if diags.HasErrors() {
@@ -271,4 +272,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// MaxConnectTimeout bounds a host's connect_timeout: longer is a hung dial, not a slow one.
+const MaxConnectTimeout = time.Hour
+
+// checkConnectTimeout checks a connect_timeout value ("is ..." when wrong).
+func checkConnectTimeout(s string) error {
+	if _, err := resources.ParseDuration(s, time.Millisecond, MaxConnectTimeout); err != nil {
+		return fmt.Errorf("%v", err)
+	}
+	return nil
 }

@@ -538,7 +538,7 @@ func TestBadInputIsAnErrorAtItsPosition(t *testing.T) {
 		{"bad host_key_policy", "host \"h\" {\n  address = \"a\"\n  host_key_policy = \"yolo\"\n}\n", "accept-new", `"yolo"`},
 		{"bad label key", "host \"h\" {\n  address = \"a\"\n  labels = { \"a b\" = \"x\" }\n}\n", "label key", "{ \"a b\""},
 		{"bad label value", "host \"h\" {\n  address = \"a\"\n  labels = { rack = \"x\\ny\" }\n}\n", "value", "{ rack"},
-		{"bad connect_timeout", "host \"h\" {\n  address = \"a\"\n  connect_timeout = \"soon\"\n}\n", "positive duration", `"soon"`},
+		{"bad connect_timeout", "host \"h\" {\n  address = \"a\"\n  connect_timeout = \"soon\"\n}\n", "is not a duration", `"soon"`},
 		{"undeclared local", "testres \"r\" { value = local.nope }\n", "no local value named \"nope\"", "local.nope"},
 		{"undeclared variable reference", "testres \"r\" { value = var.nope }\n", "no input variable named \"nope\"", "var.nope"},
 		{"undeclared host reference", "testres \"r\" { value = host.nope.address }\n", "no host named \"nope\"", "host.nope"},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/sparkform/sparkform/resources"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -106,13 +107,13 @@ func decodeRollout(b *hcl.Block, ctx *hcl.EvalContext) (*Rollout, hcl.Diagnostic
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			var dur time.Duration
-			var err error = fmt.Errorf("not a string")
+			var err error = fmt.Errorf("pause is a duration such as \"30s\" or \"2m\"")
 			if v.Type() == cty.String && !v.IsNull() {
-				dur, err = time.ParseDuration(v.AsString())
+				dur, err = resources.ParseDuration(v.AsString(), 0, resources.MaxDuration)
 			}
-			if err != nil || dur < 0 {
+			if err != nil {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid pause",
-					Detail: "pause is a duration such as \"30s\" or \"2m\".", Subject: a.Expr.Range().Ptr()})
+					Detail: "pause: " + err.Error() + ".", Subject: a.Expr.Range().Ptr()})
 			}
 			r.Pause = dur
 		}
