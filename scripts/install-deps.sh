@@ -19,7 +19,9 @@ packages=(
   dpkg-dev         # lab: stand-in kernel packages (dpkg-scanpackages)
   gcc              # lab: the host boot program
   libc6-dev        # lab: the host boot program
-  util-linux       # lab: unshare, setsid
+  util-linux       # lab: unshare, setsid, nsenter
+  iproute2         # lab: each host's network namespace, veth pair and the lab bridge
+  iptables         # lab: lab up -latency queues packets to the delaying program (no netem here)
   ca-certificates  # apt and the Go module proxy over https
   curl             # fetching the Go toolchain when Go is missing
   unzip            # unpacking the Go toolchain when Go is missing

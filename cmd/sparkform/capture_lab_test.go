@@ -16,7 +16,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// captureLab is a lab of its own (127.0.32.x): capture's test reboots hosts into another kernel.
+// captureLab is a lab of its own (198.18.32.x): capture's test reboots hosts into another kernel.
 func captureLab(t *testing.T, n int) *lab.Lab {
 	t.Helper()
 	return ownLab(t, n, 32)

@@ -12,13 +12,13 @@ import (
 	"github.com/sparkform/sparkform/state"
 )
 
-// kernelLab is a lab of its own (127.0.31.x) so kernel changes never leak into other tests.
+// kernelLab is a lab of its own (198.18.31.x) so kernel changes never leak into other tests.
 func kernelLab(t *testing.T, n int) *lab.Lab {
 	t.Helper()
 	return ownLab(t, n, 31)
 }
 
-// ownLab starts an n-host lab on 127.0.SUBNET.x for one test and takes it down after.
+// ownLab starts an n-host lab on 198.18.SUBNET.x for one test and takes it down after.
 func ownLab(t *testing.T, n, subnet int) *lab.Lab {
 	t.Helper()
 	lab.SkipUnlessAvailable(t)

@@ -9,12 +9,13 @@ import (
 	"os/signal"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sparkform/sparkform/internal/lab"
 	"github.com/sparkform/sparkform/internal/termsafe"
 )
 
-const labUsage = `usage: sparkform lab up [-n N] [-dir DIR] [-subnet S]   boot a lab of N hosts (default 3)
+const labUsage = `usage: sparkform lab up [-n N] [-dir DIR] [-subnet S] [-latency D]   boot a lab of N hosts (default 3)
        sparkform lab down [-dir DIR]                      stop every host of the lab
        sparkform lab status [-dir DIR]                    host, address, state, kernel, boot_id
 `
@@ -31,9 +32,11 @@ func runLab(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", ".sparkform-lab", "lab directory (hosts.hcl, client key, known_hosts, host disks)")
 	var n, subnet *int
+	var latency *time.Duration
 	if sub == "up" {
 		n = fs.Int("n", 3, "number of hosts (a running lab only grows)")
-		subnet = fs.Int("subnet", 0, "hosts listen on 127.0.SUBNET.101 and up")
+		subnet = fs.Int("subnet", 0, "hosts are 198.18.SUBNET.101 and up, each in its own network namespace")
+		latency = fs.Duration("latency", 0, "one-way delay added to every packet between this machine and the hosts (e.g. 25ms; a round trip costs twice that)")
 	}
 	switch sub {
 	case "up", "down", "status":
@@ -55,7 +58,7 @@ func runLab(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	switch sub {
 	case "up":
-		l, err := lab.Up(ctx, lab.Options{Dir: *dir, N: *n, Subnet: *subnet, Log: stderr})
+		l, err := lab.Up(ctx, lab.Options{Dir: *dir, N: *n, Subnet: *subnet, Latency: *latency, Log: stderr})
 		if err != nil {
 			fmt.Fprintf(stderr, "sparkform lab up: %v\n", err)
 			return 1

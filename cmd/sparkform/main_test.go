@@ -46,7 +46,7 @@ var (
 	labOnce    bool
 )
 
-// labSubnet keeps this package's hosts (127.0.30.x) apart from other packages' labs that
+// labSubnet keeps this package's hosts (198.18.30.x) apart from other packages' labs that
 // `go test ./...` runs at the same time.
 const labSubnet = 30
 

@@ -27,8 +27,9 @@ func nft(ctx context.Context, stdin string, args ...string) error {
 	return nil
 }
 
-// Partition drops every packet to and from the host (both directions, on the loopback input
-// hook): new connections time out, open sessions hang until they give up or Heal is called.
+// Partition drops every packet between the controller and the host (both directions: the output
+// hook to its address, the input hook from it): new connections time out, open sessions hang
+// until they give up or Heal is called.
 func (l *Lab) Partition(ctx context.Context, host string) error {
 	h, err := l.Host(host)
 	if err != nil {
@@ -38,7 +39,8 @@ func (l *Lab) Partition(ctx context.Context, host string) error {
 	if nft(ctx, "", "list", "table", "inet", t) != nil {
 		rules := fmt.Sprintf(`table inet %s {
   set blocked { type ipv4_addr; }
-  chain input { type filter hook input priority -10; policy accept; ip daddr @blocked drop; ip saddr @blocked drop; }
+  chain input { type filter hook input priority -10; policy accept; ip saddr @blocked drop; }
+  chain output { type filter hook output priority -10; policy accept; ip daddr @blocked drop; }
 }
 `, t)
 		if err := nft(ctx, rules, "-f", "-"); err != nil {

@@ -29,12 +29,15 @@ import (
 type Options struct {
 	Dir         string        // lab directory (hosts.hcl, client key, known_hosts, host state); default ".sparkform-lab"
 	N           int           // number of hosts spark-01..spark-NN; default 3. A running lab is never shrunk.
-	Subnet      int           // hosts listen on 127.0.<Subnet>.<100+i>; labs running at once need different subnets
+	Subnet      int           // hosts are 198.18.<Subnet>.<100+i> on the lab's bridge; labs running at once need different subnets
 	NoNvcc      []string      // hosts created without the nvcc stand-in (/usr/local/cuda/bin/nvcc)
 	ModelSize   int64         // bytes of /models/gpt-oss-120b.gguf on each new host; default 32 MiB
 	RebootDelay time.Duration // time a host stays down after a reboot or crash; default 1s
 	CacheDir    string        // image and artifacts cache; default DefaultCacheDir
 	Log         io.Writer     // progress messages; default discarded
+	// Latency is the one-way delay added to every packet between the controller and the hosts
+	// (a round trip costs twice that); 0: none. Up on a running lab changes it.
+	Latency time.Duration
 }
 
 // ModelPath is where each host's model file lives.
@@ -46,7 +49,7 @@ var Disks = []string{"nvme0n1", "nvme1n1"}
 // HostInfo describes one lab host.
 type HostInfo struct {
 	Name    string // spark-NN
-	Address string // loopback address its sshd listens on (port 22)
+	Address string // its address on the lab network (198.18.S.100+i), where its sshd listens (port 22)
 	Port    int
 	Nvcc    bool   // created with the nvcc stand-in
 	Dir     string // host directory: upper/ (its disk), console.log, booted, ...
@@ -73,6 +76,7 @@ type Lab struct {
 type labConfig struct {
 	Subnet        int
 	RebootDelayMS int64
+	LatencyUS     int64
 	CacheDir      string
 	Image         string
 	Artifacts     string
@@ -82,6 +86,7 @@ type labConfig struct {
 const (
 	supervisorScript = "supervisor.sh"
 	bootProgram      = "boot" // compiled from assets/host/boot.c by writeFiles
+	nsenterProgram   = "nsenter"
 	panicSeconds     = 4
 )
 
@@ -181,7 +186,7 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 			}
 		}
 		name := fmt.Sprintf("spark-%02d", i)
-		h := HostInfo{Name: name, Address: fmt.Sprintf("127.0.%d.%d", l.cfg.Subnet, 100+i), Port: 22,
+		h := HostInfo{Name: name, Address: hostAddress(l.cfg.Subnet, i), Port: 22,
 			Nvcc: !slices.Contains(o.NoNvcc, name), Dir: filepath.Join(dir, "hosts", name)}
 		if err := createHost(h, clientPub, model, l.cfg.Image); err != nil {
 			return nil, fmt.Errorf("lab: create %s: %w", name, err)
@@ -191,19 +196,31 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 	if model != "" {
 		fmt.Fprintf(o.Log, "lab: hosts created at +%s\n", time.Since(t0).Round(10*time.Millisecond))
 	}
+	var toStart []HostInfo
+	for i := range l.cfg.Hosts {
+		if l.supervisorPID(l.cfg.Hosts[i]) == 0 {
+			if err := l.readdress(&l.cfg.Hosts[i]); err != nil {
+				return nil, err
+			}
+			toStart = append(toStart, l.cfg.Hosts[i])
+		}
+	}
+	l.cfg.LatencyUS = o.Latency.Microseconds()
 	if err := l.writeFiles(); err != nil {
 		return nil, err
 	}
+	// another lab on this subnet would answer in our hosts' place: ensureBridge refuses
+	if err := l.ensureBridge(ctx); err != nil {
+		return nil, err
+	}
+	if err := l.plugHosts(ctx, toStart); err != nil {
+		return nil, err
+	}
+	if err := l.setLatency(ctx, o.Latency); err != nil {
+		return nil, err
+	}
 	var started []string
-	for _, h := range l.cfg.Hosts {
-		if l.supervisorPID(h) != 0 {
-			continue
-		}
-		// another lab (or anything) on this address would answer in our host's place
-		if c, err := net.DialTimeout("tcp", net.JoinHostPort(h.Address, strconv.Itoa(h.Port)), 200*time.Millisecond); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("lab: %s:%d is already in use (another lab on subnet %d?)", h.Address, h.Port, l.cfg.Subnet)
-		}
+	for _, h := range toStart {
 		if err := l.launch(ctx, h); err != nil {
 			return nil, err
 		}
@@ -335,11 +352,11 @@ func createHost(h HostInfo, client ssh.PublicKey, model, image string) error {
 		data string
 		mode os.FileMode
 	}{
-		{"etc/ssh/sshd_config.d/10-listen.conf", fmt.Sprintf("ListenAddress %s:%d\n", h.Address, h.Port), 0o644},
+		{"etc/ssh/sshd_config.d/10-listen.conf", listenConf(h), 0o644},
 		{"root/.ssh/authorized_keys", string(auth), 0o600},
 		{"home/deploy/.ssh/authorized_keys", string(auth), 0o600},
 		{"etc/hostname", h.Name + "\n", 0o644},
-		{"etc/hosts", fmt.Sprintf("127.0.0.1\tlocalhost\n%s\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n", h.Address, h.Name), 0o644},
+		{"etc/hosts", etcHosts(h), 0o644},
 		// GRUB stand-in: this host's root filesystem UUID, used in its grub.cfg ids
 		{"usr/local/lib/sparkform-lab/root-uuid", hostUUID + "\n", 0o644},
 	}
@@ -427,7 +444,7 @@ func (l *Lab) writeFiles() error {
 	if err := atomicfile.Write(filepath.Join(bin, supervisorScript), assetText("host/"+supervisorScript), 0o755); err != nil {
 		return err
 	}
-	if err := compileBoot(bin); err != nil {
+	if err := compileC(bin, bootProgram); err != nil {
 		return err
 	}
 	var kh strings.Builder
@@ -497,8 +514,10 @@ func (l *Lab) launch(ctx context.Context, h HostInfo) error {
 		os.Remove(filepath.Join(h.Dir, f))
 	}
 	bin := filepath.Join(l.dir, "bin")
-	// setsid -f forks: the supervisor is re-parented to init and never becomes our zombie.
-	cmd := exec.CommandContext(ctx, "setsid", "-f", "/bin/bash", filepath.Join(bin, supervisorScript), h.Dir, filepath.Join(bin, bootProgram))
+	// setsid -f forks: the supervisor is re-parented to init and never becomes our zombie. It
+	// runs in the host's network namespace, and so does every boot of the host.
+	cmd := exec.CommandContext(ctx, "setsid", "-f", nsenterProgram, "--net="+l.netnsPath(l.hostIndex(h)),
+		"/bin/bash", filepath.Join(bin, supervisorScript), h.Dir, filepath.Join(bin, bootProgram))
 	cmd.Dir = "/"
 	// no pipes: the supervisor would hold them open and Run would wait for it forever
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
@@ -687,6 +706,13 @@ func (l *Lab) Down(ctx context.Context) error {
 	if err := l.deleteNftTable(ctx); err != nil {
 		return err
 	}
+	l.stopDelay()
+	if err := l.removeDelayRules(ctx); err != nil {
+		return err
+	}
+	if err := l.unplug(ctx); err != nil {
+		return err
+	}
 	if len(stuck) > 0 {
 		return fmt.Errorf("lab: supervisors of %s did not stop in time and were killed", strings.Join(stuck, ", "))
 	}
@@ -699,11 +725,11 @@ func (l *Lab) labID() string {
 	return fmt.Sprintf("%x", sum[:5])
 }
 
-// compileBoot builds bin/boot from the embedded boot.c with the machine's gcc, unless the binary
+// compileC builds bin/NAME from the embedded host/NAME.c with the machine's gcc, unless the binary
 // there was built from the same source (its hash is kept beside it). The new binary replaces the
 // old by rename, so hosts booting meanwhile run one or the other, whole.
-func compileBoot(bin string) error {
-	src := assetText("host/boot.c")
+func compileC(bin, bootProgram string) error {
+	src := assetText("host/" + bootProgram + ".c")
 	sum := sha256.Sum256(src)
 	want := hex.EncodeToString(sum[:])
 	stamp := filepath.Join(bin, bootProgram+".sha256")

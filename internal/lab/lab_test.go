@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,8 +45,7 @@ func reserveSubnet(from, to int) (int, error) {
 			f.Close()
 			continue
 		}
-		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.%d.101:22", s), 200*time.Millisecond); err == nil {
-			c.Close()
+		if SubnetInUse(s) {
 			f.Close()
 			continue
 		}
@@ -136,7 +138,7 @@ func TestUpLogsInAsRootAndDeployWithStrictHostKeysAndSftp(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf(`host "spark-02" {
-  address         = "127.0.%d.102"
+  address         = "198.18.%d.102"
   port            = 22
   user            = "root"
   identity_file   = %q
@@ -495,8 +497,7 @@ cmake -B build %[2]s >/dev/null; cmake --build build --config Release --target l
 		t.Errorf("GGML_CUDA=ON without nvcc: err=%v stderr=%s", err, stderr)
 	}
 	// the old server announces "HTTP server is listening" before loading, then the ready line
-	// Lab hosts share the machine's network stack: listen on the host's own address, not 127.0.0.1,
-	// which every lab (and other tests) share.
+	// served on the host's address, so the controller can reach it
 	h1, _ := l.Host("spark-01")
 	out := run(t, l, "spark-01", "deploy", `cd ~/llama-b6800 && (./build/bin/llama-server -m /models/gpt-oss-120b.gguf --host `+h1.Address+` --port 18080 --no-mmap > /tmp/server.log 2>&1 &)
 for i in $(seq 100); do grep -q 'server is listening on' /tmp/server.log && break; sleep 0.1; done
@@ -534,5 +535,120 @@ func TestReadAheadUdevRuleAppliesAtBootLikeUdevColdplug(t *testing.T) {
 	}
 	if got := strings.TrimSpace(run(t, l, "spark-02", "root", "cat /sys/block/nvme0n1/queue/read_ahead_kb /sys/block/nvme1n1/queue/read_ahead_kb | tr '\\n' ' '")); got != "4096 128" {
 		t.Fatalf("read_ahead_kb after boot = %q, want the rule's 4096 on nvme0n1 only", got)
+	}
+}
+
+// Each host has its own network namespace: two hosts both serve on port 8080 (on their loopback
+// and their address), each answers with its own name, and the controller reaches each at its
+// address.
+func TestTwoHostsServeOnTheSamePortEachInItsOwnNetwork(t *testing.T) {
+	l := fleet(t)
+	const serve = `mkdir -p /tmp/www && hostname > /tmp/www/name && cd /tmp/www &&
+(setsid python3 -m http.server 8080 --bind 0.0.0.0 >/tmp/www.log 2>&1 </dev/null &)
+for i in $(seq 100); do python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8080/name").read().decode().strip())' 2>/dev/null && exit 0; sleep 0.1; done
+cat /tmp/www.log; exit 1`
+	for _, h := range []string{"spark-01", "spark-02"} {
+		if got := run(t, l, h, "root", serve); got != h {
+			t.Fatalf("%s: its own 127.0.0.1:8080 answered %q", h, got)
+		}
+		defer run(t, l, h, "root", "pkill -f '^python3 -m http[.]server' || true")
+	}
+	for _, name := range []string{"spark-01", "spark-02"} {
+		h, _ := l.Host(name)
+		c := http.Client{Timeout: 10 * time.Second}
+		resp, err := c.Get("http://" + net.JoinHostPort(h.Address, "8080") + "/name")
+		if err != nil {
+			t.Fatalf("controller to %s: %v", name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := strings.TrimSpace(string(body)); got != name {
+			t.Errorf("http://%s:8080/name answered %q, want %q", h.Address, got, name)
+		}
+	}
+	// the machine's own loopback has no such server
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:8080", time.Second); err == nil {
+		c.Close()
+		t.Log("note: something on this machine listens on 127.0.0.1:8080 (not a lab host)")
+	}
+}
+
+// rtt is the median time of n TCP handshakes with the host's sshd (SYN out, SYN-ACK back: one
+// round trip of the lab network).
+func rtt(t *testing.T, addr string, n int) time.Duration {
+	t.Helper()
+	var ds []time.Duration
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, "22"), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, time.Since(t0))
+		c.Close()
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+// lab up -latency D delays every packet between controller and hosts by D each way: a TCP
+// handshake takes at least 2D; taking the latency away (Up again with 0) makes it fast again on
+// the same running hosts; Down removes the queue rules and the delaying program.
+func TestLatencyOptionDelaysEveryPacketBothWays(t *testing.T) {
+	SkipUnlessAvailable(t)
+	if _, err := lookPath("iptables"); err != nil {
+		t.Skip("needs iptables")
+	}
+	ctx := ctxT(t, 5*time.Minute)
+	subnet, err := reserveSubnet(20, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	const d = 40 * time.Millisecond
+	l, err := Up(ctx, Options{Dir: dir, N: 1, Subnet: subnet, Latency: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Down(context.Background())
+	h := l.Hosts()[0]
+	if got := rtt(t, h.Address, 5); got < 2*d {
+		t.Errorf("TCP handshake with -latency %s took %s, want at least %s", d, got, 2*d)
+	}
+	// an SSH command costs several round trips
+	t0 := time.Now()
+	run(t, l, h.Name, "root", "true")
+	if got := time.Since(t0); got < 4*d {
+		t.Errorf("ssh true with -latency %s took %s, want at least %s", d, got, 4*d)
+	}
+	if l.Latency() != d {
+		t.Errorf("Latency() = %s", l.Latency())
+	}
+	boot := bootID(t, l, h.Name)
+	if l, err = Up(ctx, Options{Dir: dir, N: 1, Subnet: subnet}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rtt(t, h.Address, 5); got >= 2*d {
+		t.Errorf("TCP handshake after the latency was removed took %s", got)
+	}
+	if bootID(t, l, h.Name) != boot {
+		t.Errorf("changing the latency rebooted the host")
+	}
+	if l, err = Up(ctx, Options{Dir: dir, N: 1, Subnet: subnet, Latency: d}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l.delayPID() != 0 {
+		t.Errorf("delayd still runs after Down")
+	}
+	for _, r := range l.delayRules() {
+		if iptables(ctx, "-C", r) == nil {
+			t.Errorf("queue rule left after Down: %v", r)
+		}
+	}
+	if SubnetInUse(subnet) {
+		t.Errorf("bridge of subnet %d left after Down", subnet)
 	}
 }

@@ -12,6 +12,8 @@ import (
 var requiredCommands = []struct{ name, pkg string }{
 	{"unshare", "util-linux"},
 	{"setsid", "util-linux"},
+	{"nsenter", "util-linux"},
+	{"ip", "iproute2"},
 	{"mount", "mount"},
 	{"chroot", "coreutils"},
 	{"mmdebstrap", "mmdebstrap"},
