@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,5 +68,109 @@ func TestChdirToMissingDirectoryFails(t *testing.T) {
 	code, _, errOut := cli(t, "-chdir=/nonexistent/sparkform", "plan")
 	if code != 1 || !strings.Contains(errOut, "-chdir") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestHelpPrintsTheSynopsisToStdoutAndExitsZeroForEveryCommand(t *testing.T) {
+	for _, c := range commandTable() {
+		for _, args := range [][]string{{c.name, "-h"}, {c.name, "--help"}} {
+			code, out, errOut := cli(t, args...)
+			if code != 0 || errOut != "" || !strings.HasPrefix(out, "usage: sparkform "+c.name) {
+				t.Errorf("%v: exit %d, stdout %.80q, stderr %.80q", args, code, out, errOut)
+			}
+		}
+	}
+	code, out, _ := cli(t, "-h")
+	if code != 0 || !strings.Contains(out, "  version    ") || !strings.Contains(out, "  completion ") {
+		t.Errorf("sparkform -h: exit %d, lists no version or completion:\n%s", code, out)
+	}
+}
+
+func TestUnknownCommandsAndFlagsGetTheClosestName(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"paln"}, `unknown command "paln". Did you mean plan?`},
+		{[]string{"plan", "-hots", "spark-01"}, "-hots. Did you mean -host?"},
+		{[]string{"apply", "--auto-aprove"}, "Did you mean -auto-approve?"},
+		{[]string{"plan", "-zzzzzz"}, "usage: sparkform plan [DIR] [flags]"},
+	} {
+		code, _, errOut := cli(t, c.args...)
+		if code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+func TestDurationFlagsTakeABareNumberAsSeconds(t *testing.T) {
+	var d time.Duration
+	f := durationFlag{&d}
+	for in, want := range map[string]time.Duration{"5": 5 * time.Second, "0.5": 500 * time.Millisecond, "5s": 5 * time.Second, "2m": 2 * time.Minute} {
+		if err := f.Set(in); err != nil || d != want {
+			t.Errorf("%q: %v, %v; want %v", in, d, err, want)
+		}
+	}
+	for _, bad := range []string{"five", "-3", "5x"} {
+		if err := f.Set(bad); err == nil || bad != "-3" && !strings.Contains(err.Error(), "write e.g. 5s") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestBashCompletionCompletesCommandsAndTheirFlags(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	code, script, _ := cli(t, "completion", "bash")
+	if code != 0 {
+		t.Fatal("completion bash failed")
+	}
+	complete := func(words ...string) string {
+		line := fmt.Sprintf("%s\nCOMP_WORDS=(%s); COMP_CWORD=%d; _sparkform; echo \"${COMPREPLY[*]}\"", script, strings.Join(words, " "), len(words)-1)
+		out, err := exec.Command(bash, "-c", line).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", words, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := complete("sparkform", "pl"); got != "plan" {
+		t.Errorf("sparkform pl<TAB> = %q", got)
+	}
+	if got := complete("sparkform", "-chdir=x", "apply", "-auto"); got != "-auto-approve" {
+		t.Errorf("sparkform apply -auto<TAB> = %q", got)
+	}
+	if got := complete("sparkform", "completion", ""); got != "bash zsh" {
+		t.Errorf("sparkform completion <TAB> = %q", got)
+	}
+	if code, zsh, _ := cli(t, "completion", "zsh"); code != 0 || !strings.Contains(zsh, "bashcompinit") {
+		t.Errorf("completion zsh: %d\n%s", code, zsh)
+	}
+}
+
+func TestDebugLogRecordsTheCommandAndEachConnection(t *testing.T) {
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "debug.log")
+	// Port 1 on loopback refuses at once: the dial fails fast, and the log must say so.
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte("variable \"secret\" {\n  type = string\n  default = \"\"\n}\nhost \"spark-01\" {\n  address = \"127.0.0.1\"\n  port = 1\n  user = \"root\"\n}\n"), 0o644)
+	t.Setenv("SPARKFORM_LOG", "debug")
+	t.Setenv("SPARKFORM_LOG_PATH", logFile)
+	code, _, _ := cli(t, "plan", dir, "-var", "secret=hunter2", "-connect-timeout", "2")
+	if code != 1 {
+		t.Errorf("plan of an unreachable host: exit %d", code)
+	}
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	for _, want := range []string{"sparkform start", "command=plan", "msg=dial host=spark-01", "connect_timeout=2s", "msg=dialed host=spark-01", "error=", "sparkform end"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("debug log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "hunter2") {
+		t.Errorf("debug log holds a -var value:\n%s", log)
 	}
 }

@@ -46,11 +46,11 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.targets, "target", "only this resource, TYPE.NAME, and what it depends on (repeatable; for exceptional cases)")
 	fs.IntVar(&f.parallelism, "parallelism", 16, "hosts worked on at once")
 	fs.StringVar(&f.statePath, "state", "", "state file (default DIR/sparkform.state.json)")
-	fs.DurationVar(&f.lockTimeout, "lock-timeout", 0, "how long to wait for the state lock")
+	durationVar(fs, &f.lockTimeout, "lock-timeout", 0, "how long to wait for the state lock")
 	fs.BoolVar(&f.json, "json", false, "machine-readable output")
 	fs.BoolVar(&f.noColor, "no-color", false, "no colour in output")
-	fs.DurationVar(&f.connectTimeout, "connect-timeout", provider.DefaultTimeouts.Connect, "SSH connect and handshake timeout per host")
-	fs.DurationVar(&f.stepTimeout, "step-timeout", 10*time.Minute, "timeout of one remote step")
+	durationVar(fs, &f.connectTimeout, "connect-timeout", provider.DefaultTimeouts.Connect, "SSH connect and handshake timeout per host")
+	durationVar(fs, &f.stepTimeout, "step-timeout", 10*time.Minute, "timeout of one remote step")
 }
 
 // closePool closes the command's connections.
@@ -85,6 +85,12 @@ func loadExistingState(path string) (*state.State, error) {
 func (f *runFlags) engineOptions(events func(engine.Event)) engine.Options {
 	if f.pool == nil {
 		f.pool = engine.NewPool(dialer(f.connectTimeout))
+	}
+	if events == nil {
+		events = logEvent
+	} else {
+		show := events
+		events = func(ev engine.Event) { logEvent(ev); show(ev) }
 	}
 	return engine.Options{
 		Parallelism: f.parallelism,
@@ -121,10 +127,14 @@ func dialer(connectTimeout time.Duration) engine.DialFunc {
 				t.Connect = d
 			}
 		}
-		return provider.Dial(ctx, provider.Config{
+		start := time.Now()
+		debugLog.Debug("dial", "host", h.Name, "address", h.Address, "port", h.Port, "user", h.User, "connect_timeout", t.Connect.String())
+		conn, err := provider.Dial(ctx, provider.Config{
 			Name: h.Name, Address: h.Address, Port: h.Port, User: h.User, IdentityFile: h.IdentityFile,
 			KnownHosts: h.KnownHosts, HostKeyPolicy: h.HostKeyPolicy, Sudo: h.Sudo, Timeouts: t, PinnedKey: pinned,
 		})
+		debugLog.Debug("dialed", "host", h.Name, "elapsed", time.Since(start).Round(time.Millisecond).String(), "error", err)
+		return conn, err
 	}
 }
 

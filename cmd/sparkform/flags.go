@@ -1,10 +1,16 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/sparkform/sparkform/internal/suggest"
 )
 
 // multiFlag collects a repeatable flag (-var, -host) in order.
@@ -13,20 +19,109 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
+// durationFlag is a duration flag that also takes a bare number as seconds (-connect-timeout 5,
+// as OpenSSH's ConnectTimeout=5), so neither habit fails.
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return "0s"
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(v string) error {
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		if n < 0 {
+			return errors.New("a duration cannot be negative")
+		}
+		*f.d = time.Duration(n * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("not a duration: write e.g. 5s, 2m or 1m30s (a bare number is seconds)")
+	}
+	if d < 0 {
+		return errors.New("a duration cannot be negative")
+	}
+	*f.d = d
+	return nil
+}
+
+// durationVar defines a durationFlag.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
+	*p = def
+	fs.Var(durationFlag{p}, name, usage+" (a `duration`: 5s, 2m; a bare number is seconds)")
+}
+
 // newFlagSet makes a FlagSet that reports errors instead of exiting. The standard flag
-// package already accepts -x and --x alike, as Terraform users expect.
+// package already accepts -x and --x alike, as Terraform users expect. Its help (-h) starts
+// with the command's synopsis.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("sparkform "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "usage: sparkform %s\n", synopsis(name))
+		if c, ok := lookupCommand(strings.Fields(name)[0]); ok {
+			fmt.Fprintf(w, "\n%s.\n", c.summary)
+		}
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
 	return fs
 }
 
+// synopsis is the usage line of a command or subcommand ("state rm").
+func synopsis(name string) string {
+	switch name {
+	case "state list":
+		return "state list [HOST | ADDR | HOST/ADDR ...] [flags]"
+	case "state show":
+		return "state show HOST/ADDR | ADDR [flags]"
+	case "state rm":
+		return "state rm HOST/ADDR | ADDR ... [flags]"
+	}
+	if c, ok := lookupCommand(name); ok {
+		return c.synopsis
+	}
+	return name + " [flags]"
+}
+
+var undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+
 // parseInterleaved parses flags that may come before or after positional arguments
-// ("plan DIR -out x" and "plan -out x DIR" both work), returning the positionals.
+// ("plan DIR -out x" and "plan -out x DIR" both work), returning the positionals. On a bad
+// flag it prints the error with the closest flag name and the synopsis; on -h the help.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = usage }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			fs.SetOutput(out)
+			if errors.Is(err, flag.ErrHelp) {
+				usage()
+				return nil, err
+			}
+			name := strings.TrimPrefix(fs.Name(), "sparkform ")
+			hint := ""
+			if m := undefinedFlag.FindStringSubmatch(err.Error()); m != nil {
+				var flags []string
+				fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f.Name) })
+				if c := suggest.Closest(m[1], flags); c != "" {
+					hint = " Did you mean -" + c + "?"
+				}
+			}
+			fmt.Fprintf(out, "Error: %v.%s\nusage: sparkform %s ('sparkform %s -h' lists the flags)\n", err, hint, synopsis(name), name)
 			return nil, err
 		}
 		rest := fs.Args()

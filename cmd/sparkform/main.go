@@ -7,27 +7,73 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/sparkform/sparkform/internal/suggest"
 )
 
-const usage = `Usage: sparkform <command> [args]
+type command func(args []string, stdout, stderr io.Writer) int
 
-Main commands:
-  plan       Show what would change on each host
-  apply      Change hosts to match the configuration
-  validate   Check the configuration without connecting to any host
-  fmt        Rewrite configuration files in canonical format
+// cmdInfo is one command: its synopsis (after "sparkform "), what it does, and its function.
+type cmdInfo struct {
+	name, synopsis, summary string
+	main                    bool // listed under "Main commands"
+	run                     command
+}
 
-Other commands:
-  test       Run the smoke tests now (model-load timing) and record the results
-  drift      Read-only: which hosts differ from the configuration and the state
-  capture    Read-only: write HCL reproducing a host set up by hand (kernel, sysctl, read-ahead, venvs, llama.cpp)
-  history    List each host's generations (successful applies) and incidents
-  report     Model-load times per host and generation: table, CSV, JSON or SVG chart
-  rollback   Return hosts to an earlier generation (plan, confirm, apply)
-  show       Show a saved plan or the state
-  state      Inspect or edit the state: list | show ADDR | rm ADDR
-  lab        Run a local fleet of test hosts: up | down | status
+// commandTable lists every command in the order `sparkform -h` shows them.
+func commandTable() []cmdInfo {
+	return []cmdInfo{
+		{"plan", "plan [DIR] [flags]", "Show what would change on each host", true, runPlan},
+		{"apply", "apply [DIR | PLANFILE] [flags]", "Change hosts to match the configuration", true, runApply},
+		{"validate", "validate [DIR] [flags]", "Check the configuration without connecting to any host", true, runValidate},
+		{"fmt", "fmt [DIR] [flags]", "Rewrite configuration files in canonical format", true, runFmt},
+		{"test", "test [DIR] [flags]", "Run the smoke tests now (model-load timing) and record the results", false, runTest},
+		{"drift", "drift [DIR] [flags]", "Read-only: which hosts differ from the configuration and the state", false, runDrift},
+		{"capture", "capture [HOST | user@address[:port]] [flags]", "Read-only: write HCL reproducing a host set up by hand", false, runCapture},
+		{"history", "history [DIR] [flags]", "List each host's generations (successful applies) and incidents", false, runHistory},
+		{"report", "report [DIR] [flags]", "Model-load times per host and generation: table, CSV, JSON or SVG chart", false, runReport},
+		{"rollback", "rollback [DIR] [flags]", "Return hosts to an earlier generation (plan, confirm, apply)", false, runRollback},
+		{"show", "show [PLANFILE | DIR] [flags]", "Show a saved plan or the state", false, runShow},
+		{"state", "state list | show ADDR | rm ADDR... [flags]", "Inspect or edit the state", false, runState},
+		{"lab", "lab up | down | status [flags]", "Run a local fleet of test hosts", false, runLab},
+		{"completion", "completion bash | zsh", "Print a shell completion script (source it from your shell's rc file)", false, runCompletion},
+		{"version", "version", "Print the sparkform version", false, runVersion},
+	}
+}
 
+func lookupCommand(name string) (cmdInfo, bool) {
+	for _, c := range commandTable() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return cmdInfo{}, false
+}
+
+func commandNames() []string {
+	var out []string
+	for _, c := range commandTable() {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+// usage is the top-level help.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("Usage: sparkform [-chdir=DIR] <command> [args]\n\nMain commands:\n")
+	for _, c := range commandTable() {
+		if c.main {
+			fmt.Fprintf(&b, "  %-11s%s\n", c.name, c.summary)
+		}
+	}
+	b.WriteString("\nOther commands:\n")
+	for _, c := range commandTable() {
+		if !c.main {
+			fmt.Fprintf(&b, "  %-11s%s\n", c.name, c.summary)
+		}
+	}
+	b.WriteString(`
 Global options (before the command):
   -chdir=DIR Work in DIR: its configuration, state and plan files (as Terraform)
 
@@ -35,27 +81,10 @@ Every command finds the configuration and the state the same way: the DIR argume
 command takes one, else the current directory (see -chdir); the state is DIR/sparkform.state.json
 unless -state FILE says otherwise.
 
-Flags accept one or two dashes (-out and --out). Run 'sparkform <command> -h' for a command's flags.
-`
-
-type command func(args []string, stdout, stderr io.Writer) int
-
-func commands() map[string]command {
-	return map[string]command{
-		"plan":     runPlan,
-		"apply":    runApply,
-		"validate": runValidate,
-		"fmt":      runFmt,
-		"show":     runShow,
-		"state":    runState,
-		"lab":      runLab,
-		"history":  runHistory,
-		"drift":    runDrift,
-		"capture":  runCapture,
-		"test":     runTest,
-		"rollback": runRollback,
-		"report":   runReport,
-	}
+Flags accept one or two dashes (-out and --out). 'sparkform <command> -h' lists a command's flags.
+SPARKFORM_LOG=debug writes a debug log to standard error (SPARKFORM_LOG_PATH=FILE: to FILE).
+`)
+	return b.String()
 }
 
 func main() {
@@ -78,23 +107,54 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return errorf(stderr, "-chdir: %v", err)
 		}
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
+	if len(args) == 0 || isHelpFlag(args[0]) || args[0] == "help" {
 		if len(args) == 0 {
+			fmt.Fprint(stderr, usage())
 			return 1
 		}
+		fmt.Fprint(stdout, usage())
 		return 0
 	}
-	if args[0] == "version" || args[0] == "-version" || args[0] == "--version" {
-		fmt.Fprintln(stdout, "sparkform", version)
-		return 0
+	if args[0] == "-version" || args[0] == "--version" || args[0] == "-v" {
+		args[0] = "version"
 	}
-	cmd, ok := commands()[args[0]]
+	c, ok := lookupCommand(args[0])
 	if !ok {
-		fmt.Fprintf(stderr, "sparkform: unknown command %q\n\n%s", args[0], usage)
+		hint := suggest.Hint(args[0], commandNames())
+		if strings.HasPrefix(args[0], "-") {
+			fmt.Fprintf(stderr, "Error: %s is not a global option (only -chdir=DIR is; flags go after the command).\n\n%s", args[0], usage())
+			return 1
+		}
+		fmt.Fprintf(stderr, "Error: unknown command %q.%s\n\n%s", args[0], hint, usage())
 		return 1
 	}
-	return cmd(args[1:], stdout, stderr)
+	stopLog := startDebugLog(stderr, args)
+	defer stopLog()
+	// -h anywhere before "--" asks for the command's synopsis and flags: on standard output,
+	// exit 0 (the flag package would write them to standard error and fail).
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if isHelpFlag(a) {
+			c.run(args[1:], stdout, stdout)
+			return 0
+		}
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func isHelpFlag(a string) bool {
+	return a == "-h" || a == "--h" || a == "-help" || a == "--help"
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("version", stderr)
+	if _, err := parseInterleaved(fs, args); err != nil {
+		return 1
+	}
+	fmt.Fprintln(stdout, "sparkform", version)
+	return 0
 }
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 )
 
-const stateUsage = `Usage: sparkform state <list | show ADDR | rm ADDR...> [-state FILE]
+const stateUsage = `usage: sparkform state list | show ADDR | rm ADDR... [-state FILE]
 
 ADDR is HOST/TYPE.NAME (e.g. spark-01/sysctl.loading) or TYPE.NAME for every host.
 'rm' makes sparkform forget a resource; nothing changes on the host.
@@ -24,7 +25,8 @@ func runState(args []string, stdout, stderr io.Writer) int {
 	sub := args[0]
 	fs := newFlagSet("state "+sub, stderr)
 	statePath := fs.String("state", "sparkform.state.json", "state file (default: the one in the current directory; see sparkform -chdir)")
-	lockTimeout := fs.Duration("lock-timeout", 0, "how long to wait for the state lock (rm)")
+	var lockTimeout = new(time.Duration)
+	durationVar(fs, lockTimeout, "lock-timeout", 0, "how long to wait for the state lock (rm)")
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return 1

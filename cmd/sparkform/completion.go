@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// completion bash|zsh: a completion script for commands, subcommands and each command's flags,
+// taken from the commands' own flag sets so it cannot fall out of date.
+func runCompletion(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("completion", stderr)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 1
+	}
+	shell, err := atMostOne("completion", pos)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	switch shell {
+	case "bash":
+		fmt.Fprint(stdout, bashCompletion())
+	case "zsh":
+		// zsh runs the bash function through bashcompinit, which ships with zsh.
+		fmt.Fprint(stdout, "#compdef sparkform\nautoload -U +X bashcompinit && bashcompinit\n"+bashCompletion())
+	default:
+		return errorf(stderr, "completion: name the shell: sparkform completion bash (or zsh), e.g. in ~/.bashrc: source <(sparkform completion bash)")
+	}
+	return 0
+}
+
+var helpFlagLine = regexp.MustCompile(`(?m)^  -([a-zA-Z0-9-]+)`)
+
+// commandFlags lists a command's flags by asking it for its help.
+func commandFlags(c cmdInfo, sub ...string) []string {
+	var b bytes.Buffer
+	c.run(append(sub, "-h"), &b, &b)
+	var out []string
+	for _, m := range helpFlagLine.FindAllStringSubmatch(b.String(), -1) {
+		out = append(out, "-"+m[1])
+	}
+	sort.Strings(out)
+	return out
+}
+
+func bashCompletion() string {
+	var b strings.Builder
+	b.WriteString(`# sparkform bash completion: source <(sparkform completion bash)
+_sparkform() {
+  local cur cmd i
+  cur="${COMP_WORDS[COMP_CWORD]}"
+  cmd=""
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case "${COMP_WORDS[i]}" in
+      -chdir=*) ;;
+      -chdir) i=$((i + 1)) ;;
+      -*) ;;
+      *) cmd="${COMP_WORDS[i]}"; break ;;
+    esac
+  done
+  if [ -z "$cmd" ]; then
+`)
+	fmt.Fprintf(&b, "    COMPREPLY=($(compgen -W %q -- \"$cur\"))\n    return\n  fi\n  local words\n  case \"$cmd\" in\n", strings.Join(append(commandNames(), "-chdir="), " "))
+	for _, c := range commandTable() {
+		var words []string
+		switch c.name {
+		case "state":
+			words = append([]string{"list", "show", "rm"}, commandFlags(c, "list")...)
+		case "lab":
+			words = []string{"up", "down", "status", "-n", "-dir", "-subnet"}
+		case "completion":
+			words = []string{"bash", "zsh"}
+		default:
+			words = commandFlags(c)
+		}
+		fmt.Fprintf(&b, "    %s) words=%q ;;\n", c.name, strings.Join(words, " "))
+	}
+	b.WriteString(`  esac
+  case "$cur" in
+    -*) COMPREPLY=($(compgen -W "$words" -- "$cur")) ;;
+    *) COMPREPLY=($(compgen -W "$(echo "$words" | tr ' ' '\n' | grep -v '^-')" -- "$cur"))
+       [ ${#COMPREPLY[@]} -eq 0 ] && COMPREPLY=($(compgen -f -- "$cur")) ;;
+  esac
+}
+complete -F _sparkform sparkform
+`)
+	return b.String()
+}
