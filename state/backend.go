@@ -42,7 +42,10 @@ func (s *Store) Close() error { return nil }
 
 // Exists reports whether the state file exists.
 func (s *Store) Exists() (bool, error) {
-	_, err := os.Stat(s.path)
+	fi, err := os.Lstat(s.path)
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return false, errLink("state file", s.path)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -59,7 +62,7 @@ func (s *Store) Replace(st *State) error {
 	}
 	// The current file is backed up as it is, even when it does not parse: replacing a broken
 	// file is what push is for.
-	raw, err := os.ReadFile(s.path)
+	raw, err := readNoFollow("state file", s.path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("reading state file %s: %w", s.path, err)
 	}

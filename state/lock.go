@@ -45,7 +45,7 @@ func (e *LockError) Unwrap() error { return e.Err }
 // process and a SIGKILLed apply never leaves a stale lock (Terraform's recurring complaint).
 // The lock file is never deleted: deleting it would let two processes lock different inodes.
 func (s *Store) Lock(ctx context.Context, operation string, timeout time.Duration) (release func() error, err error) {
-	f, err := os.OpenFile(s.lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openNoFollow("state lock", s.lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening state lock %s: %w", s.lockPath, err)
 	}
@@ -105,7 +105,7 @@ func writeLockInfo(f *os.File, b []byte) error {
 // readLockInfo reads the holder's details; nil when absent or half-written (the holder may have
 // just taken the lock and not yet written them).
 func readLockInfo(path string) *LockInfo {
-	b, err := os.ReadFile(path)
+	b, err := readNoFollow("state lock", path)
 	if err != nil {
 		return nil
 	}

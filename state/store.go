@@ -47,7 +47,7 @@ func (s *Store) Load() (*State, error) {
 
 // read returns the parsed file and its raw bytes; (nil, nil, nil) when the file does not exist.
 func (s *Store) read() (*State, []byte, error) {
-	b, err := os.ReadFile(s.path)
+	b, err := readNoFollow("state file", s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}
@@ -177,7 +177,11 @@ func (s *Store) Persist(st *State) error {
 var rename = os.Rename
 
 // writeAtomic replaces path with data (mode 0600: state may hold host details worth keeping private).
+// A symbolic link at path is refused; the temp file is created with O_EXCL (never through a link).
 func writeAtomic(path string, data []byte) (err error) {
+	if err := refuseLink("state file", path); err != nil {
+		return err
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

@@ -72,6 +72,7 @@ func applySavedPlan(ctx, graceful context.Context, file string, rf *runFlags, ba
 		return errorf(stderr, "%v", err)
 	}
 	store := state.NewStore(rf.stateFile(plan.ConfigDir))
+	warnStateDir(store, stderr)
 	release, err := store.Lock(ctx, "apply", rf.lockTimeout)
 	if err != nil {
 		return errorf(stderr, "%v", err)

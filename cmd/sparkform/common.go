@@ -209,6 +209,7 @@ func openHostRun(ctx context.Context, dir string, rf *runFlags, op string, lock 
 		return nil, false
 	}
 	r := &hostRun{cfg: cfg, store: state.NewStore(rf.stateFile(dir)), release: func() error { return nil }}
+	warnStateDir(r.store, stderr)
 	if lock {
 		release, err := r.store.Lock(ctx, op, rf.lockTimeout)
 		if err != nil {

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/report"
 	"github.com/sparkform/sparkform/resources"
+	"github.com/sparkform/sparkform/state"
 )
 
 // evil is what a compromised host prints: clear the screen, move home, retitle the terminal,
@@ -82,5 +85,21 @@ func TestEscapeSequencesInAHostSysctlValueAreShownEscapedInThePlan(t *testing.T)
 	}
 	if !strings.Contains(out, `a\x1b[2J\x1b]0;owned\x07b -> 10`) {
 		t.Fatalf("plan does not show the host value escaped:\n%s", out)
+	}
+}
+
+func TestLooseStateDirectoryWarnsOnStderr(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	var b bytes.Buffer
+	warnStateDir(state.NewStore(filepath.Join(dir, "sparkform.state.json")), &b)
+	if !strings.Contains(b.String(), "Warning: the state directory "+dir+" is writable by everyone") {
+		t.Fatalf("no warning: %q", b.String())
+	}
+	os.Chmod(dir, 0o755)
+	b.Reset()
+	warnStateDir(state.NewStore(filepath.Join(dir, "sparkform.state.json")), &b)
+	if b.Len() != 0 {
+		t.Fatalf("warning for a private directory: %q", b.String())
 	}
 }
