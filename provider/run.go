@@ -77,6 +77,15 @@ func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func
 	go func() { waited <- sess.Wait() }()
 	select {
 	case err = <-waited:
+	case <-cn.done:
+		// The keepalive (or Close) ended the connection: the command's fate is unknown, and
+		// waiting for its session would wait on a peer that no longer answers. A command that
+		// had already finished keeps its result.
+		select {
+		case err = <-waited:
+		default:
+			return Result{ExitCode: -1}, h.transportError(cn, "running a command", errors.New("connection closed"))
+		}
 	case <-ctx.Done():
 		// KILL the remote shell (OpenSSH ≥ 8.1 delivers signals), then drop the session.
 		_ = sess.Signal(ssh.SIGKILL)

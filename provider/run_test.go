@@ -224,16 +224,7 @@ func TestKeepaliveDetectsPeerThatStopsAnswering(t *testing.T) {
 		done <- err
 	}()
 	time.Sleep(300 * time.Millisecond)
-	// Freeze every process serving this connection, as a hung host would be.
-	stopped := descendants(f.srv.cmd.Process.Pid)
-	for _, pid := range stopped {
-		syscall.Kill(pid, syscall.SIGSTOP)
-	}
-	t.Cleanup(func() {
-		for _, pid := range stopped {
-			syscall.Kill(pid, syscall.SIGCONT)
-		}
-	})
+	freezeServer(t, f) // as a hung host would be
 	start := time.Now()
 	select {
 	case err := <-done:
@@ -248,6 +239,77 @@ func TestKeepaliveDetectsPeerThatStopsAnswering(t *testing.T) {
 	}
 	if _, err := h.Run(context.Background(), "true"); err == nil {
 		t.Fatal("Run on the dead connection succeeded")
+	}
+}
+
+// freezeServer stops every process serving the fixture (as a frozen host: the kernel still
+// accepts packets, nothing answers) and resumes them when the test ends.
+func freezeServer(t *testing.T, f *fixture) {
+	stopped := descendants(f.srv.cmd.Process.Pid)
+	for _, pid := range stopped {
+		syscall.Kill(pid, syscall.SIGSTOP)
+	}
+	t.Cleanup(func() {
+		for _, pid := range stopped {
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+	})
+}
+
+func TestDeadConnectionEndsEveryCallOnItIncludingSFTP(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SFTP calls run as root here (a non-root login goes through sudo)")
+	}
+	f := newFixture(t, sshdOpts{})
+	f.cfg.Timeouts.Keepalive = 200 * time.Millisecond
+	f.cfg.Timeouts.KeepaliveMax = 3
+	h := f.dial(t)
+	dir := t.TempDir()
+	if err := h.WriteFile(context.Background(), filepath.Join(dir, "warm"), []byte("x"), 0o644, ""); err != nil {
+		t.Fatal(err) // SFTP is open on the connection from here on
+	}
+	// A FIFO nobody writes: reading it keeps an SFTP request in flight on the server.
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type call struct {
+		name string
+		err  error
+	}
+	done := make(chan call, 4)
+	go func() { _, err := h.Run(context.Background(), "sleep 60"); done <- call{"Run", err} }()
+	go func() { _, err := h.ReadFile(context.Background(), fifo); done <- call{"ReadFile", err} }()
+	time.Sleep(300 * time.Millisecond)
+	freezeServer(t, f)
+	// A call started on the frozen connection before the keepalive gives up waits no longer.
+	go func() {
+		err := h.WriteFile(context.Background(), filepath.Join(dir, "new"), make([]byte, 4<<20), 0o644, "")
+		done <- call{"WriteFile", err}
+	}()
+	start := time.Now()
+	// 3 × 200 ms keepalives, generously more under a loaded machine; before the fix these
+	// calls waited forever (the SFTP close waited on the frozen peer before the transport closed).
+	bound := time.After(10 * time.Second)
+	for range 3 {
+		select {
+		case c := <-done:
+			if c.err == nil || !strings.Contains(c.err.Error(), "keepalive") || !strings.Contains(c.err.Error(), "spark-test") {
+				t.Errorf("%s: err = %v, want the keepalive's diagnosis naming the host", c.name, c.err)
+			}
+		case <-bound:
+			t.Fatalf("calls on a frozen peer still blocked %v after the freeze", time.Since(start))
+		}
+	}
+	closed := make(chan struct{})
+	go func() { h.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close blocked on the frozen peer")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Error("a write cut off by the dead connection left the target file")
 	}
 }
 

@@ -370,7 +370,7 @@ func (h *SSHHost) keepalive(cn *conn) {
 			if inflight {
 				missed++
 				if missed >= maxMissed {
-					cn.close(fmt.Errorf("%s: connection lost: no answer to %d keepalives %v apart (host down, frozen or unreachable)", h.label, missed, interval))
+					cn.close(&ConnLostError{Host: h.label, Why: fmt.Sprintf("frozen or unreachable: no answer to %d keepalives %v apart", missed, interval)})
 					return
 				}
 				continue
@@ -385,7 +385,19 @@ func (h *SSHHost) keepalive(cn *conn) {
 	}
 }
 
+// ConnLostError is what every call on a connection reports once keepalives found its peer gone
+// (frozen, powered off, cut off by the network): the call's outcome on the host is unknown.
+type ConnLostError struct {
+	Host string // "spark-01 (10.0.0.1:22)"
+	Why  string // "frozen or unreachable: no answer to 3 keepalives 2s apart"
+}
+
+func (e *ConnLostError) Error() string { return e.Host + ": connection lost: " + e.Why }
+
 // close closes the connection and its jump hosts; why (if set) is what later calls report.
+// The transport goes first: every call blocked on it (a session, the SFTP reader, a write into
+// a full socket buffer) returns at once. SFTP is closed last, when it can no longer wait on the
+// peer: closing it first waits for its reader goroutine, which a frozen peer never releases.
 func (cn *conn) close(why error) error {
 	cn.mu.Lock()
 	if cn.closed {
@@ -398,15 +410,22 @@ func (cn *conn) close(why error) error {
 	cn.sftp = nil
 	cn.mu.Unlock()
 	close(cn.done)
-	if s != nil {
-		s.Close()
-	}
 	var err error
+	if why != nil && len(cn.jumps) > 0 {
+		// Dead: cut the real TCP connection (the first hop's) first; closing the inner ones
+		// first would send close messages through hops that may no longer drain them.
+		for _, j := range cn.jumps {
+			j.Close()
+		}
+	}
 	if cn.client != nil {
 		err = cn.client.Close()
 	}
 	for i := len(cn.jumps) - 1; i >= 0; i-- {
 		cn.jumps[i].Close()
+	}
+	if s != nil {
+		s.Close()
 	}
 	return err
 }

@@ -352,6 +352,7 @@ func applyChange(ctx context.Context, h provider.Host, hp *HostPlan, c *Change, 
 		}
 	}
 	if applyErr != nil {
+		applyErr = stepError(c.Addr, applyErr)
 		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_error", Message: applyErr.Error()})
 		return pr, applyErr
 	}
@@ -408,5 +409,30 @@ func orderChanges(all []*Change) []*Change {
 	}
 	return append(destroys, ordered...)
 }
+
+// stepError makes a step's failure name the step. A lost connection is said plainly, first:
+// the resource's own context (which command it was running) matters less than that the host
+// stopped answering and the step's outcome there is unknown.
+func stepError(addr string, err error) error {
+	var lost *provider.ConnLostError
+	if errors.As(err, &lost) {
+		return &lostStepError{addr: addr, lost: lost}
+	}
+	if !strings.Contains(err.Error(), addr) {
+		return fmt.Errorf("%s: %w", addr, err)
+	}
+	return err
+}
+
+type lostStepError struct {
+	addr string
+	lost *provider.ConnLostError
+}
+
+func (e *lostStepError) Error() string {
+	return fmt.Sprintf("%s: host %s; the step may or may not have finished there: run apply again once the host answers (%s)", e.addr, e.lost.Why, e.lost.Host)
+}
+
+func (e *lostStepError) Unwrap() error { return e.lost }
 
 func isNull(v cty.Value) bool { return v == cty.NilVal || v.IsNull() }
