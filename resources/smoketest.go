@@ -2,6 +2,7 @@ package resources
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"math"
 	"math/big"
@@ -44,6 +45,7 @@ func (SmokeTest) Spec() hcldec.Spec {
 		"max_seconds":    &hcldec.AttrSpec{Name: "max_seconds", Type: cty.DynamicPseudoType},
 		"max_regression": &hcldec.AttrSpec{Name: "max_regression", Type: cty.String},
 		"on_failure":     &hcldec.AttrSpec{Name: "on_failure", Type: cty.String},
+		"health":         &hcldec.AttrSpec{Name: "health", Type: cty.String},
 	}
 }
 
@@ -58,6 +60,28 @@ type smokeSpec struct {
 	maxSeconds    map[string]float64 // mode → limit; "*" for every mode
 	maxRegression float64            // fraction, e.g. 0.2; 0: none
 	onFailure     string
+	// health is the path polled on the server's port as a second readiness signal ("": none).
+	health string
+	// port is the port the command sets itself ("": none, sparkform picks one).
+	port string
+}
+
+// defaultHealthPath is what llama-server and vLLM answer 200 on once the model is loaded.
+const defaultHealthPath = "/health"
+
+var healthPathRe = regexp.MustCompile(`^/[A-Za-z0-9._~/-]*$`)
+
+// argValue finds a flag's value in argv, written "--flag V" or "--flag=V".
+func argValue(argv []string, flag string) (string, bool) {
+	for i, a := range argv {
+		if a == flag && i+1 < len(argv) {
+			return argv[i+1], true
+		}
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // Characters a smoke command never needs: it is a program and its arguments, not a script.
@@ -75,6 +99,20 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 		errs = append(errs, AttrError{Attr: "command", Msg: "command has a control character"})
 	} else if s.argv = strings.Fields(cmd.AsString()); strings.HasPrefix(s.argv[0], "-") {
 		errs = append(errs, AttrError{Attr: "command", Msg: fmt.Sprintf("the program %q starts with '-': give its name or absolute path", s.argv[0])})
+	}
+	if p, ok := argValue(s.argv, "--port"); ok {
+		if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
+			errs = append(errs, AttrError{Attr: "command", Msg: fmt.Sprintf("--port %q is not a port number; leave --port out and sparkform picks a free one on each host", p)})
+		} else {
+			s.port = p
+		}
+	}
+	s.health = defaultHealthPath
+	if hp := v.GetAttr("health"); !hp.IsNull() {
+		s.health = hp.AsString()
+		if s.health != "" && !healthPathRe.MatchString(s.health) {
+			errs = append(errs, AttrError{Attr: "health", Msg: fmt.Sprintf("health is a URL path such as \"/health\" (or \"\" to poll nothing), not %q", s.health)})
+		}
 	}
 	s.ready = defaultReadyPattern
 	if r := v.GetAttr("ready"); !r.IsNull() {
@@ -222,46 +260,57 @@ func loadFlags(mode, help string) ([]string, error) {
 	return nil, fmt.Errorf("this build accepts no flag for mode %s (its --help lists neither --load-mode nor the older flag)", mode)
 }
 
-// smokeRunScript starts argv in its own session (so its whole process group can be stopped),
-// times it until the ready pattern appears in its output, the process exits or the timeout
-// passes, then stops the group and reports status, milliseconds and the output's tail.
-func smokeRunScript(argv []string, ready string, dropCaches bool, timeout time.Duration) string {
-	quoted := make([]string, len(argv))
-	for i, a := range argv {
+//go:embed scripts/smoke-run.sh
+var smokeRunSh string
+
+// smokeRun is how one run of a smoke test is started.
+type smokeRunOpts struct {
+	argv       []string
+	ready      string
+	dropCaches bool
+	timeout    time.Duration
+	// port: "" passes none, "pick" makes the script pick a free port and append --port N,
+	// a number is the port the command sets itself (health polling uses it).
+	port string
+	// health is the path polled on the port ("": none); healthHost the address polled.
+	health, healthHost string
+}
+
+// smokeRunScript is the run script (scripts/smoke-run.sh) with its arguments: it starts argv in
+// its own session, times it until the ready pattern appears in its output or the health URL
+// answers 200, the process exits or the timeout passes, then stops the group and reports
+// status, milliseconds, how it became ready, the port and the output's tail.
+func smokeRunScript(o smokeRunOpts) string {
+	drop := "0"
+	if o.dropCaches {
+		drop = "1"
+	}
+	args := []string{o.ready, drop, strconv.FormatInt(o.timeout.Milliseconds(), 10), o.port, o.health, o.healthHost, "--"}
+	args = append(args, o.argv...)
+	quoted := make([]string, len(args))
+	for i, a := range args {
 		quoted[i] = provider.Quote(a)
 	}
-	drop := ""
-	if dropCaches {
-		drop = "sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || echo 'sparkform: could not drop caches' >&2\n"
+	return "set -- " + strings.Join(quoted, " ") + "\n" + smokeRunSh
+}
+
+// healthHost is the address to poll: the command's --host, loopback for a wildcard or none.
+func healthHost(argv []string) string {
+	h, ok := argValue(argv, "--host")
+	switch {
+	case !ok || h == "" || h == "0.0.0.0" || h == "localhost":
+		return "127.0.0.1"
+	case h == "::" || h == "[::]":
+		return "::1"
 	}
-	return fmt.Sprintf(`log=$(mktemp /tmp/sparkform-smoke.XXXXXX) || exit 1
-%sstart=$(date +%%s%%N)
-setsid -- %s >"$log" 2>&1 </dev/null &
-pid=$!
-status=timeout
-while :; do
-  if grep -Eq -- %s "$log"; then status=ready; break; fi
-  if ! kill -0 "$pid" 2>/dev/null; then wait "$pid"; status="exited-$?"; break; fi
-  now=$(date +%%s%%N)
-  if [ $(( (now - start) / 1000000 )) -ge %d ]; then break; fi
-  sleep 0.02
-done
-end=$(date +%%s%%N)
-kill -TERM -"$pid" 2>/dev/null
-i=0
-while kill -0 -"$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-kill -KILL -"$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-printf 'status %%s\n' "$status"
-printf 'ms %%s\n' $(( (end - start) / 1000000 ))
-printf 'tail %%s\n' "$(tail -n 20 "$log" | base64 -w0)"
-rm -f "$log"
-`, drop, strings.Join(quoted, " "), provider.Quote(ready), timeout.Milliseconds())
+	return strings.Trim(h, "[]")
 }
 
 type smokeRun struct {
 	status  string
 	seconds float64
+	via     string // "output" or "health": what showed the server ready
+	port    string // the port the server was given ("" when none)
 	tail    string
 }
 
@@ -282,6 +331,10 @@ func parseSmokeRun(out []byte) (smokeRun, error) {
 				r.seconds = float64(ms) / 1000
 				got++
 			}
+		case "via":
+			r.via = strings.Join(l.args, " ")
+		case "port":
+			r.port = strings.Join(l.args, " ")
 		case "tail":
 			if len(l.args) >= 1 {
 				t, err := decodeB64(strings.Join(l.args, ""))
@@ -331,10 +384,25 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 			continue
 		}
 		argv := append(append([]string{}, s.argv...), flags...)
+		ro := smokeRunOpts{argv: argv, ready: s.ready, dropCaches: s.dropCaches, timeout: s.timeout, port: s.port, health: s.health, healthHost: healthHost(argv)}
+		switch {
+		case s.port == "" && strings.Contains(help, "--port"):
+			// A production server may hold the default port: give the test a port of its own.
+			ro.port = "pick"
+		case s.port == "0":
+			ro.port, ro.health = "", "" // the server picks; nothing to poll
+		}
+		if strings.Contains(ro.healthHost, "/") {
+			ro.health = "" // a unix socket
+		}
 		for i := 0; i < s.repeat; i++ {
-			log(fmt.Sprintf("%s: run %d/%d: %s", mode, i+1, s.repeat, strings.Join(argv, " ")))
+			shown := strings.Join(argv, " ")
+			if ro.port == "pick" {
+				shown += " --port (a free port)"
+			}
+			log(fmt.Sprintf("%s: run %d/%d: %s", mode, i+1, s.repeat, shown))
 			rctx, cancel := context.WithTimeout(ctx, s.timeout+time.Minute)
-			res, err := h.Run(rctx, smokeRunScript(argv, s.ready, s.dropCaches, s.timeout))
+			res, err := h.Run(rctx, smokeRunScript(ro))
 			cancel()
 			if err != nil {
 				return nil, err
@@ -353,7 +421,11 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 				break
 			}
 			o.Runs = append(o.Runs, run.seconds)
-			log(fmt.Sprintf("%s: ready after %.2f s", mode, run.seconds))
+			how := "its output matched ready"
+			if run.via == "health" {
+				how = "GET " + s.health + " answered 200"
+			}
+			log(fmt.Sprintf("%s: ready after %.2f s on port %s (%s)", mode, run.seconds, orNone(run.port), how))
 			if i == s.repeat-1 {
 				o.Message = run.tail // kept only if a threshold fails below
 			}
@@ -378,6 +450,13 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 		outcomes = append(outcomes, o)
 	}
 	return outcomes, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 func (tc TestContext) baseline(mode string) (float64, bool) {

@@ -1,7 +1,14 @@
 package resources
 
 import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +31,7 @@ func TestSmokeRunScriptStopsTheWholeProcessGroupUnderDash(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			// A "server" that prints the early trap line, the ready line, then lingers with a child.
 			argv := []string{"sh", "-c", "echo 'main: HTTP server is listening, hostname: 127.0.0.1'; sleep 0.3; echo 'main: server is listening on http://127.0.0.1:1 - starting the main loop'; sleep 300 & sleep 300"}
-			script := smokeRunScript(argv, c.ready, false, 1500*time.Millisecond)
+			script := smokeRunScript(smokeRunOpts{argv: argv, ready: c.ready, timeout: 1500 * time.Millisecond})
 			start := time.Now()
 			out, err := exec.Command("dash", "-c", script).Output()
 			if err != nil {
@@ -83,6 +90,7 @@ func TestSmokeValidateRejectsShellInTheCommand(t *testing.T) {
 			"command": cty.StringVal(cmd), "ready": cty.NullVal(cty.String), "modes": cty.NullVal(cty.List(cty.String)),
 			"drop_caches": cty.NullVal(cty.Bool), "repeat": cty.NullVal(cty.Number), "timeout": cty.NullVal(cty.String),
 			"max_seconds": cty.NullVal(cty.DynamicPseudoType), "max_regression": cty.NullVal(cty.String), "on_failure": cty.NullVal(cty.String),
+			"health": cty.NullVal(cty.String),
 		})
 	}
 	for _, bad := range []string{"llama-server; rm -rf /", "llama-server $(id)", "a | b", "x > /etc/passwd", "a\nb", ""} {
@@ -92,5 +100,130 @@ func TestSmokeValidateRejectsShellInTheCommand(t *testing.T) {
 	}
 	if errs := (SmokeTest{}).Validate(body("/opt/llama/current/bin/llama-server -m /models/m.gguf -ngl 999")); len(errs) != 0 {
 		t.Errorf("plain command rejected: %v", errs)
+	}
+}
+
+func runSmokeUnderDash(t *testing.T, o smokeRunOpts, env ...string) smokeRun {
+	t.Helper()
+	if _, err := exec.LookPath("dash"); err != nil {
+		t.Skip("dash not installed")
+	}
+	cmd := exec.Command("dash", "-c", smokeRunScript(o))
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("script failed: %v\n%s", err, out)
+	}
+	run, err := parseSmokeRun(out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return run
+}
+
+// A server that holds the default port must not make the test fail: the script appends
+// --port N with a port no socket uses.
+func TestSmokeRunPicksAFreePortAndPassesIt(t *testing.T) {
+	argv := []string{"sh", "-c", `echo "args: $*"; echo 'server is listening on http://127.0.0.1'; sleep 300`, "server", "-m", "/models/m.gguf"}
+	run := runSmokeUnderDash(t, smokeRunOpts{argv: argv, ready: defaultReadyPattern, timeout: 5 * time.Second, port: "pick"})
+	if run.status != "ready" || run.via != "output" {
+		t.Fatalf("status %q via %q\n%s", run.status, run.via, run.tail)
+	}
+	n, err := strconv.Atoi(run.port)
+	if err != nil || n < 20000 || n > 31999 {
+		t.Fatalf("picked port %q, want 20000-31999", run.port)
+	}
+	if want := fmt.Sprintf("args: -m /models/m.gguf --port %d", n); !strings.Contains(run.tail, want) {
+		t.Errorf("server was not given the port: %q, want %q", run.tail, want)
+	}
+}
+
+// port_used must see a listening socket, or the picked port could be one a server holds.
+func TestSmokePortUsedSeesAListeningSocket(t *testing.T) {
+	if _, err := exec.LookPath("dash"); err != nil {
+		t.Skip("dash not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	fn := smokeRunSh[strings.Index(smokeRunSh, "port_used() {"):]
+	fn = fn[:strings.Index(fn, "\n}\n")+3]
+	for _, c := range []struct {
+		port int
+		want string
+	}{{port, "used"}, {1, "free"}} {
+		out, err := exec.Command("dash", "-c", fn+fmt.Sprintf("if port_used %d; then echo used; else echo free; fi", c.port)).Output()
+		if err != nil || strings.TrimSpace(string(out)) != c.want {
+			t.Errorf("port %d: %q %v, want %s", c.port, out, err, c.want)
+		}
+	}
+}
+
+// Readiness by GET /health: a server whose output never matches is ready once the URL answers
+// 200, polled with curl where the host has it and with bash's /dev/tcp where it does not.
+func TestSmokeRunIsReadyWhenHealthAnswers200(t *testing.T) {
+	ready := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-ready:
+		default:
+			http.Error(w, `{"error":"Loading model"}`, http.StatusServiceUnavailable)
+			return
+		}
+		if r.URL.Path != "/health" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, `{"status":"ok"}`)
+	}))
+	defer srv.Close()
+	go func() { time.Sleep(700 * time.Millisecond); close(ready) }()
+	port := strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
+	// A PATH without curl: the same tools, minus curl.
+	nocurl := t.TempDir()
+	for _, tool := range []string{"bash", "grep", "date", "sleep", "setsid", "mktemp", "tail", "base64", "rm", "sync", "sh", "cat"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			os.Symlink(p, filepath.Join(nocurl, tool))
+		}
+	}
+	cases := []struct {
+		name string
+		env  []string
+	}{{"with curl", nil}, {"without curl", []string{"PATH=" + nocurl}}}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if i == 0 {
+				if _, err := exec.LookPath("curl"); err != nil {
+					t.Skip("curl not installed")
+				}
+			}
+			run := runSmokeUnderDash(t, smokeRunOpts{argv: []string{"sleep", "300"}, ready: "never printed", timeout: 8 * time.Second,
+				port: port, health: "/health", healthHost: "127.0.0.1"}, c.env...)
+			if run.status != "ready" || run.via != "health" || run.port != port {
+				t.Fatalf("status %q via %q port %q, want ready via health on %s", run.status, run.via, run.port, port)
+			}
+			if run.seconds > 6 {
+				t.Errorf("ready after %.2f s", run.seconds)
+			}
+		})
+	}
+}
+
+func TestSmokeHealthHostFollowsTheCommandsHost(t *testing.T) {
+	for _, c := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"llama-server", "-m", "m"}, "127.0.0.1"},
+		{[]string{"vllm", "serve", "m", "--host", "0.0.0.0"}, "127.0.0.1"},
+		{[]string{"vllm", "serve", "m", "--host=10.0.0.5"}, "10.0.0.5"},
+		{[]string{"llama-server", "--host", "::"}, "::1"},
+	} {
+		if got := healthHost(c.argv); got != c.want {
+			t.Errorf("%v: %q, want %q", c.argv, got, c.want)
+		}
 	}
 }

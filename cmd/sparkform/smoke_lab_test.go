@@ -4,8 +4,10 @@ import (
 	"encoding/xml"
 	"io"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sparkform/sparkform/internal/lab"
 	"github.com/sparkform/sparkform/state"
@@ -23,8 +25,8 @@ func buildLlamaOn(t *testing.T, l *lab.Lab, tag string, hosts ...string) {
 	}
 }
 
-// smokeConfig uses --port 0: lab hosts share the machine's loopback, where a fixed port would
-// collide between hosts (on real Sparks each host has its own).
+// smokeConfig sets no port: the test picks a free one on each host, so hosts that share the
+// machine's loopback (the lab without per-host network namespaces) do not collide either.
 func smokeConfig(extra string) string {
 	return `
 sysctl "loading" {
@@ -32,7 +34,7 @@ sysctl "loading" {
 }
 
 smoke_test "gpt-oss" {
-  command     = "/opt/smoke-llama/build/bin/llama-server -m /models/gpt-oss-120b.gguf --port 0"
+  command     = "/opt/smoke-llama/build/bin/llama-server -m /models/gpt-oss-120b.gguf"
   modes       = ["mmap", "no-mmap"]
   repeat      = 3
   timeout     = "20s"
@@ -122,7 +124,7 @@ func TestSmokeTestFailuresNameHostModeFigureAndLeaveNoProcess(t *testing.T) {
 		want  []string
 	}{
 		{"threshold that cannot be met", `max_seconds = { "no-mmap" = 0.001 }`, []string{"spark-03, mode no-mmap: load took", "over max_seconds 0.001", "server is listening on"}},
-		{"server never ready is killed at the timeout", `ready = "this line is never printed"`, []string{"spark-03, mode mmap: the server did not become ready within 20s", "last output:"}},
+		{"server never ready is killed at the timeout", "ready = \"this line is never printed\"\n  health = \"\"", []string{"spark-03, mode mmap: the server did not become ready within 20s", "last output:"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -159,7 +161,7 @@ kernel "nvidia" {
 }
 
 smoke_test "gpt-oss" {
-  command     = "/opt/smoke-llama/build/bin/llama-server -m /models/gpt-oss-120b.gguf --port 0"
+  command     = "/opt/smoke-llama/build/bin/llama-server -m /models/gpt-oss-120b.gguf"
   modes       = ["no-mmap"]
   timeout     = "20s"
   max_seconds = 0.001
@@ -181,5 +183,51 @@ smoke_test "gpt-oss" {
 	// The plan still wants 6.17: the rollback did not pretend the change was applied.
 	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 2 || !strings.Contains(out, "6.17") {
 		t.Fatalf("plan after rollback: %d\n%s", code, out)
+	}
+}
+
+// A production server holding the default port (8080) on the host must not fail the test: it
+// gets a port of its own. Readiness also comes from GET /health when the output never matches.
+func TestSmokeTestGetsAPortOfItsOwnBesideAServerOnTheDefaultPort(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, "spark-02")
+	buildLlamaByHand(t, "b6800", "spark-02")
+	// The "production" server: the same build on its default port 127.0.0.1:8080.
+	pid := onHost(t, l, "spark-02", "setsid /opt/smoke-llama/build/bin/llama-server -m /models/gpt-oss-120b.gguf >/tmp/prod.log 2>&1 </dev/null & echo $!")
+	defer onHost(t, l, "spark-02", "kill -TERM -- -"+pid+" 2>/dev/null; true")
+	held := false
+	for i := 0; i < 100 && !held; i++ {
+		// 8080 = 0x1F90; whether our server or another process holds it, it is taken.
+		held = onHost(t, l, "spark-02", "grep -c ':1F90 .* 0A ' /proc/net/tcp || true") != "0"
+		if !held {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if !held {
+		t.Fatalf("nothing listens on 8080: %s", onHost(t, l, "spark-02", "cat /tmp/prod.log"))
+	}
+	for _, c := range []struct{ name, extra, via string }{
+		{"ready by its output", "", "its output matched ready"},
+		{"ready by GET /health", `ready = "a line the server never prints"`, "GET /health answered 200"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := configDir(t, l, map[string]string{"main.hcl": smokeConfig(c.extra)})
+			code, out, stderr := cli(t, "test", dir, "-host", "spark-02")
+			if code != 0 {
+				t.Fatalf("test beside a server on the default port: exit %d\n%s\n%s", code, out, stderr)
+			}
+			m := regexp.MustCompile(`ready after [0-9.]+ s on port ([0-9]+) \((.*)\)`).FindAllStringSubmatch(out+stderr, -1)
+			if len(m) != 6 { // 2 modes × 3 repeats
+				t.Fatalf("want 6 ready lines with a port:\n%s\n%s", out, stderr)
+			}
+			for _, r := range m {
+				if r[1] == "8080" || r[2] != c.via {
+					t.Errorf("run on port %s, ready by %q; want a port other than 8080, ready by %q", r[1], r[2], c.via)
+				}
+			}
+		})
+	}
+	if got := onHost(t, l, "spark-02", "pgrep -x llama-server | grep -vx "+pid+" || true"); got != "" {
+		t.Errorf("test servers left behind: %s", got)
 	}
 }
