@@ -651,9 +651,9 @@ printf 'commit %%s\n' "$c"
 	}
 	inner := fmt.Sprintf(`echo "sparkform: configuring"
 cmake -S "$1" -B "$2" %s || exit 1
-echo "sparkform: building %s with %s jobs"
+printf 'sparkform: building %%s with %%s jobs\n' %s "$3"
 cmake --build "$2" --config Release --target %s -j "$3"
-`, strings.Join(qargs, " "), strings.Join(targets, " "), "$3", strings.Join(qtargets, " "))
+`, strings.Join(qargs, " "), provider.Quote(strings.Join(targets, " ")), strings.Join(qtargets, " "))
 	var verify string
 	if slices.Contains(targets, "llama-server") {
 		verify = fmt.Sprintf(`v=$("$B/bin/llama-server" --version 2>&1 | head -n 1) && [ -n "$v" ] || { echo "sparkform: the built $B/bin/llama-server does not run" >&2; exit %d; }

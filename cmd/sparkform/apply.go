@@ -85,6 +85,9 @@ func applySavedPlan(ctx, graceful context.Context, file string, rf *runFlags, ba
 	if err := engine.CheckFresh(plan, st); err != nil {
 		return errorf(stderr, "%v", err)
 	}
+	if err := engine.CheckSavedPlan(plan, st); err != nil {
+		return errorf(stderr, "%s: %v", file, err)
+	}
 	return executePlan(ctx, graceful, plan, st, store, rf, true, batch, stdout, stderr)
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/termsafe"
@@ -91,7 +92,16 @@ func rollbackConfig(cfg *config.Config, st *state.State, to int, only, exclude, 
 			if isNullValue(r.Attributes.Value) {
 				continue // recorded originals only: it was never applied in that generation
 			}
-			out.Resources = append(out.Resources, &config.Resource{Type: r.Type, Name: r.Name, Body: r.Attributes.Value, Hosts: []string{h.Name}})
+			// State is a file like any other: a generation's body must pass its type's rules,
+			// as a block in the configuration would, before it reaches the host.
+			body, err := engine.CheckBody(r.Type, r.Attributes.Value)
+			if err != nil {
+				return nil, "", fmt.Errorf("%s: generation %d holds an invalid %s, not rolling back: %v", h.Name, g.N, a, err)
+			}
+			if addr := r.Type + "." + r.Name; addr != a || !hclsyntax.ValidIdentifier(r.Name) {
+				return nil, "", fmt.Errorf("%s: generation %d holds %q under %q, not rolling back", h.Name, g.N, addr, a)
+			}
+			out.Resources = append(out.Resources, &config.Resource{Type: r.Type, Name: r.Name, Body: body, Hosts: []string{h.Name}})
 		}
 	}
 	if len(hashes) == 1 {

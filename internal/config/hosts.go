@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"time"
@@ -283,4 +285,43 @@ func checkConnectTimeout(s string) error {
 		return fmt.Errorf("%v", err)
 	}
 	return nil
+}
+
+// CheckHost applies the rules of a host block to connection settings that did not come from
+// HCL (a saved plan file is input like HCL, and someone else may have edited it). It returns
+// every problem, joined, or nil.
+func CheckHost(h *Host) error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !hostNameRe.MatchString(h.Name) {
+		add("host name %q is not a host name", h.Name)
+	}
+	if err := checkAddress(h.Address); err != nil {
+		add("%s", err)
+	}
+	if h.Port < 0 || h.Port > 65535 {
+		add("port %d is not from 1 to 65535", h.Port)
+	}
+	if h.User != "" && !userRe.MatchString(h.User) {
+		add("user %q is not a valid login name", h.User)
+	}
+	for name, p := range map[string]string{"identity_file": h.IdentityFile, "known_hosts": h.KnownHosts} {
+		if p != "" && (!filepath.IsAbs(p) || filepath.Clean(p) != p || !printable(p)) {
+			add("%s %q is not a clean absolute path", name, p)
+		}
+	}
+	if h.HostKeyPolicy != HostKeyStrict && h.HostKeyPolicy != HostKeyAcceptNew {
+		add("host_key_policy %q is neither %q nor %q", h.HostKeyPolicy, HostKeyStrict, HostKeyAcceptNew)
+	}
+	for k, v := range h.Labels {
+		if !labelKeyRe.MatchString(k) || !labelValRe.MatchString(v) {
+			add("label %q = %q is not a label", k, v)
+		}
+	}
+	if h.ConnectTimeout != "" {
+		if err := checkConnectTimeout(h.ConnectTimeout); err != nil {
+			add("connect_timeout %v", err)
+		}
+	}
+	return errors.Join(errs...)
 }

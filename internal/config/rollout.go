@@ -120,3 +120,20 @@ func decodeRollout(b *hcl.Block, ctx *hcl.EvalContext) (*Rollout, hcl.Diagnostic
 	}
 	return r, diags
 }
+
+// CheckRollout applies the rules of a rollout block to one that did not come from HCL (a saved
+// plan file).
+func CheckRollout(r *Rollout) error {
+	if r == nil {
+		return nil
+	}
+	for name, a := range map[string]*Amount{"batch_size": &r.BatchSize, "max_failures": r.MaxFailures} {
+		if a != nil && (a.N < 0 || a.Percent && a.N > 100) {
+			return fmt.Errorf("rollout %s %s is not a host count or percentage", name, a)
+		}
+	}
+	if r.Pause < 0 || r.Pause > resources.MaxDuration {
+		return fmt.Errorf("rollout pause %s is out of range: from 0s to 24h", r.Pause)
+	}
+	return nil
+}

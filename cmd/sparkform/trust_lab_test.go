@@ -1,0 +1,131 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// editPlan rewrites a saved plan file through f, which gets the decoded JSON.
+func editPlan(t *testing.T, file string, f func(p map[string]any)) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	f(p)
+	if b, err = json.Marshal(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// planChange is the JSON of the change at addr on the plan's first host.
+func planChange(t *testing.T, p map[string]any, addr string) map[string]any {
+	t.Helper()
+	host := p["hosts"].([]any)[0].(map[string]any)
+	for _, c := range host["changes"].([]any) {
+		if c := c.(map[string]any); c["addr"] == addr {
+			return c
+		}
+	}
+	t.Fatalf("no change %s in the plan", addr)
+	return nil
+}
+
+// The issue's attack: a saved plan whose llama_cpp targets were edited to run a command ran it
+// as root on the host (targets went unquoted into an echo). A plan file is input like HCL now:
+// every edit that no configuration could produce is refused before any host is touched.
+func TestEditedSavedPlanIsRefusedAndRunsNothingOnTheHost(t *testing.T) {
+	l := needLab(t)
+	const canary = "/tmp/sparkform-plan-canary"
+	resetHosts(t, "spark-01")
+	onHost(t, l, "spark-01", "rm -rf "+canary+" /opt/trust-llama")
+	dir := configDir(t, l, map[string]string{"main.hcl": `
+llama_cpp "fleet" {
+  source        = "/srv/git/llama.cpp.git"
+  ref           = "b6800"
+  dir           = "/opt/trust-llama"
+  targets       = ["llama-server"]
+  build_timeout = "5m"
+}
+sysctl "loading" {
+  values = { "vm.swappiness" = "10" }
+}
+`})
+	planFile := filepath.Join(dir, "p.plan")
+	if code, out, stderr := cli(t, "plan", dir, "-host", "spark-01", "-out", planFile); code != 0 {
+		t.Fatalf("plan -out: %d\n%s\n%s", code, out, stderr)
+	}
+	pristine, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey := func() string {
+		pub, _, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := ssh.NewPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
+	}()
+	for _, c := range []struct {
+		name, want string
+		edit       func(p map[string]any)
+		atDial     bool // refused when connecting (state pins no key yet), not when the file is read
+	}{
+		{"targets run a command", "targets", func(p map[string]any) {
+			d := planChange(t, p, "llama_cpp.fleet")["desired"].(map[string]any)["value"].(map[string]any)
+			d["targets"] = []any{"llama-server", "$(id > " + canary + ")"}
+		}, false},
+		{"connection user is an ssh option", "user", func(p map[string]any) {
+			host := p["hosts"].([]any)[0].(map[string]any)
+			host["connection"].(map[string]any)["User"] = "-oProxyCommand=touch " + canary
+		}, false},
+		{"pinned host key is not the host's", "host key", func(p map[string]any) {
+			host := p["hosts"].([]any)[0].(map[string]any)
+			host["host_key"] = otherKey
+		}, true},
+		{"original value nobody had", "differs from the state", func(p map[string]any) {
+			planChange(t, p, "sysctl.loading")["prior_original"] = map[string]any{
+				"type": []any{"map", "string"}, "value": map[string]any{"kernel.core_pattern": "|/bin/sh -c 'touch " + canary + "'"}}
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := os.WriteFile(planFile, pristine, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			editPlan(t, planFile, c.edit)
+			code, out, stderr := cli(t, "apply", planFile)
+			if code != 1 || !c.atDial && !strings.Contains(stderr, "nothing was applied") || !strings.Contains(stderr+out, c.want) {
+				t.Fatalf("edited plan: exit %d, want 1 naming %q and saying nothing was applied:\n%s\n%s", code, c.want, stderr, out)
+			}
+			if got := onHost(t, l, "spark-01", "ls "+canary+" /opt/trust-llama 2>/dev/null; sysctl -n vm.swappiness"); got != "60" {
+				t.Fatalf("the host was changed by a refused plan: %q", got)
+			}
+		})
+	}
+	// The pristine plan still applies: the checks refuse edits, not plans.
+	if err := os.WriteFile(planFile, pristine, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, stderr := cli(t, "apply", planFile); code != 0 {
+		t.Fatalf("pristine plan: %d\n%s\n%s", code, out, stderr)
+	}
+	onHost(t, l, "spark-01", "rm -rf /opt/trust-llama /etc/sysctl.d/90-sparkform-*; sysctl -q -w vm.swappiness=60")
+}
