@@ -82,12 +82,12 @@ func TestKernelExportsReleaseOnlyWhenDerivableFromConfig(t *testing.T) {
 
 const testUUID = "0b5a3c2e-8f43-4d0a-9b1e-2f6c1d7e9a10"
 
-func TestParseGrubEntriesFindsIDsOfUbuntuGrubCfgNotTitles(t *testing.T) {
+func TestGrubMenuEntriesFindsIDsOfUbuntuGrubCfgNotTitles(t *testing.T) {
 	cfg, err := os.ReadFile("testdata/kernel-grub.cfg")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := parseGrubEntries(string(cfg))
+	got := parseGrubMenu(string(cfg)).entries()
 	sub := "gnulinux-advanced-" + testUUID
 	want := map[string]string{
 		// the $menuentry_id_option 'ID' form grub-mkconfig writes
@@ -112,7 +112,7 @@ func TestParseGrubEntriesFindsIDsOfUbuntuGrubCfgNotTitles(t *testing.T) {
 	}
 }
 
-func TestParseGrubEntriesTopLevelEntriesWithoutSubmenu(t *testing.T) {
+func TestGrubMenuEntriesTopLevelEntriesWithoutSubmenu(t *testing.T) {
 	cfg := `menuentry 'Ubuntu, with Linux 6.11.0-1016-nvidia' --class ubuntu $menuentry_id_option 'gnulinux-6.11.0-1016-nvidia-advanced-U' {
 	linux	/vmlinuz-6.11.0-1016-nvidia root=UUID=U ro
 }
@@ -120,7 +120,7 @@ menuentry 'no id' {
 	linux	/boot/vmlinuz-6.14.0-1015-nvidia root=UUID=U ro
 }
 `
-	got := parseGrubEntries(cfg)
+	got := parseGrubMenu(cfg).entries()
 	if got["6.11.0-1016-nvidia"] != "gnulinux-6.11.0-1016-nvidia-advanced-U" {
 		t.Fatalf("top-level entry (GRUB_DISABLE_SUBMENU, separate /boot): got %v", got)
 	}
@@ -385,7 +385,7 @@ func TestKernelDiffRefusesLineBlockedByForeignPin(t *testing.T) {
 	}
 }
 
-func TestGrubDefaultKernel(t *testing.T) {
+func TestGrubMenuDefaultKernel(t *testing.T) {
 	cases := []struct{ def, saved, want string }{
 		{"saved", "gnulinux-advanced-U>gnulinux-6.11.0-1016-nvidia-advanced-U", "6.11.0-1016-nvidia"},
 		{"saved", "Advanced options for Ubuntu>Ubuntu, with Linux 6.11.0-1016-nvidia", "6.11.0-1016-nvidia"},
@@ -400,7 +400,7 @@ func TestGrubDefaultKernel(t *testing.T) {
 		{"saved", "1", "6.17.0-1014-nvidia"}, // a submenu is not an entry: GRUB falls back to 0
 	}
 	for _, c := range cases {
-		if got := grubDefaultKernel(testGrubCfg, c.def, map[string]string{"saved_entry": c.saved}); got != c.want {
+		if got := parseGrubMenu(testGrubCfg).defaultKernel(c.def, map[string]string{"saved_entry": c.saved}); got != c.want {
 			t.Errorf("GRUB_DEFAULT=%q saved_entry=%q: %q, want %q", c.def, c.saved, got, c.want)
 		}
 	}
