@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/lab"
 	"github.com/sparkform/sparkform/state"
 	"github.com/zclconf/go-cty/cty"
@@ -489,7 +490,7 @@ func TestDriftNamesHostAndAttributeAndExitsTwo(t *testing.T) {
 		t.Fatalf("drift: %d\n%s", code, out)
 	}
 	code, out, _ = cli(t, "drift", dir, "-json")
-	var rep driftReport
+	var rep engine.DriftReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 2 {
 		t.Fatalf("drift -json: %d %v\n%s", code, err, out)
 	}

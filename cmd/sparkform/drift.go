@@ -6,30 +6,7 @@ import (
 
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/termsafe"
-	"github.com/sparkform/sparkform/resources"
 )
-
-// driftReport is drift's JSON shape: per host, what differs.
-type driftReport struct {
-	Hosts []driftHost `json:"hosts"`
-}
-
-type driftHost struct {
-	Name  string       `json:"name"`
-	Error string       `json:"error,omitempty"`
-	Items []driftEntry `json:"drift"`
-}
-
-type driftEntry struct {
-	Addr   string `json:"addr"`
-	Path   string `json:"path"`
-	Live   string `json:"live"`
-	Wanted string `json:"wanted"`
-	// Outside is true when the live value also differs from what sparkform last applied:
-	// someone changed the host. False means the configuration moved on (a pending change).
-	Outside bool   `json:"changed_outside_sparkform"`
-	Kind    string `json:"kind"` // "changed", "missing" (not yet applied), "orphaned" (in state, not in configuration)
-}
 
 // drift [DIR] [-host H]... [-json]: read-only comparison of each host with the configuration
 // and with what state says was applied. Exit 0: none, 2: drift, 1: error.
@@ -53,41 +30,8 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
-	rep := driftReport{Hosts: []driftHost{}}
-	drifted, failed := 0, 0
-	for _, h := range plan.Hosts {
-		dh := driftHost{Name: h.Name, Items: []driftEntry{}}
-		if h.Error != "" {
-			dh.Error = h.Error
-			failed++
-		}
-		for _, c := range h.Changes {
-			kind := "changed"
-			switch {
-			case c.Action == resources.Create:
-				kind = "missing"
-			case c.Action == resources.Delete:
-				kind = "orphaned"
-			}
-			for _, f := range c.Fields {
-				live, wanted := f.Before, f.After
-				if f.BeforeNull {
-					live = "(absent)"
-				}
-				if f.AfterNull {
-					wanted = "(absent)"
-				}
-				dh.Items = append(dh.Items, driftEntry{Addr: c.Addr, Path: f.Path, Live: live, Wanted: wanted, Outside: f.Drift, Kind: kind})
-			}
-			if len(c.Fields) == 0 && c.Action != resources.NoOp {
-				dh.Items = append(dh.Items, driftEntry{Addr: c.Addr, Kind: kind, Live: c.Summary})
-			}
-		}
-		if len(dh.Items) > 0 {
-			drifted++
-		}
-		rep.Hosts = append(rep.Hosts, dh)
-	}
+	rep := engine.Drift(plan)
+	drifted, failed := rep.Counts()
 	if rf.json {
 		writeJSON(stdout, rep)
 	} else {

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"strings"
@@ -24,10 +24,10 @@ func TestRollbackRefusesGenerationBodiesThatFailValidation(t *testing.T) {
 		}
 		return st
 	}
-	if _, _, err := rollbackConfig(cfg, mk("20"), 0, nil, nil, nil); err != nil {
+	if _, _, err := RollbackConfig(cfg, mk("20"), 0, nil, nil, nil); err != nil {
 		t.Fatalf("a valid generation is refused: %v", err)
 	}
-	_, _, err := rollbackConfig(cfg, mk("10; touch /tmp/pwned"), 0, nil, nil, nil)
+	_, _, err := RollbackConfig(cfg, mk("10; touch /tmp/pwned"), 0, nil, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "generation 1 holds an invalid sysctl.s") {
 		t.Fatalf("%v, want the generation refused", err)
 	}
