@@ -34,8 +34,8 @@ type Backend interface {
 
 var _ Backend = (*Store)(nil)
 
-// String names the state file for messages.
-func (s *Store) String() string { return "state file " + s.path }
+// String names the state file for messages: its path.
+func (s *Store) String() string { return s.path }
 
 // Close is a no-op: a Store holds nothing open between calls.
 func (s *Store) Close() error { return nil }

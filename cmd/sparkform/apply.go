@@ -71,7 +71,11 @@ func applySavedPlan(ctx, graceful context.Context, file string, rf *runFlags, ba
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
-	store := state.NewStore(rf.stateFile(plan.ConfigDir))
+	store, err := openState(ctx, plan.ConfigDir, rf.state)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	defer store.Close()
 	warnStateDir(store, stderr)
 	release, err := store.Lock(ctx, "apply", rf.lockTimeout)
 	if err != nil {
@@ -93,7 +97,7 @@ func applySavedPlan(ctx, graceful context.Context, file string, rf *runFlags, ba
 
 // executePlan asks for confirmation (unless approved), applies, renders the result and
 // returns the exit code. apply and rollback share it.
-func executePlan(ctx, graceful context.Context, plan *engine.Plan, st *state.State, store *state.Store, rf *runFlags, approved bool, batch *config.Amount, stdout, stderr io.Writer) int {
+func executePlan(ctx, graceful context.Context, plan *engine.Plan, st *state.State, store state.Backend, rf *runFlags, approved bool, batch *config.Amount, stdout, stderr io.Writer) int {
 	planFailed := len(plan.Failed()) > 0
 	for _, h := range plan.Failed() {
 		fmt.Fprintf(stderr, "Error: %s: %s\n", termsafe.Line(h.Name), termsafe.Text(h.Error))

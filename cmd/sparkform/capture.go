@@ -15,7 +15,6 @@ import (
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/resources"
-	"github.com/sparkform/sparkform/state"
 )
 
 // capture [HOST | user@address[:port]] [-dir DIR] [-o FILE] [-sysctl KEY]... [-venv PATH]...
@@ -26,7 +25,7 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 	var rf runFlags
 	fs.Var(&rf.vars, "var", "set a variable of the configuration in -dir (repeatable)")
 	fs.Var(&rf.varFiles, "var-file", "load variable values from an HCL file (repeatable)")
-	fs.StringVar(&rf.statePath, "state", "", "state file whose pinned host keys apply (default DIR/sparkform.state.json)")
+	rf.state.register(fs, "state file whose pinned host keys apply (default DIR/sparkform.state.json)")
 	durationVar(fs, &rf.connectTimeout, "connect-timeout", provider.DefaultTimeouts.Connect, "SSH connect and handshake timeout")
 	fs.BoolVar(&rf.noColor, "no-color", false, "no colour in output")
 	dir := fs.String("dir", ".", "configuration directory holding the host block named HOST (as sparkform -chdir=DIR capture)")
@@ -81,7 +80,12 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 			return errorf(stderr, "%v", err)
 		}
 		// Host keys are checked as for plan: known_hosts per the host block, and the key state pinned.
-		st, err := state.NewStore(rf.stateFile(*dir)).Load()
+		store, err := openState(ctx, *dir, rf.state)
+		if err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		st, err := store.Load()
+		store.Close()
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}

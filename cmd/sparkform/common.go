@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,7 +26,7 @@ type runFlags struct {
 	hosts, excludes multiFlag
 	labels, targets multiFlag
 	parallelism     int
-	statePath       string
+	state           stateFlags
 	lockTimeout     time.Duration
 	json            bool
 	noColor         bool
@@ -45,7 +43,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.labels, "label", "only hosts with this label: key=value, the value may be a glob (repeatable: all must match)")
 	fs.Var(&f.targets, "target", "only this resource, TYPE.NAME, and what it depends on (repeatable; for exceptional cases)")
 	fs.IntVar(&f.parallelism, "parallelism", 16, "hosts worked on at once")
-	fs.StringVar(&f.statePath, "state", "", "state file (default DIR/sparkform.state.json)")
+	f.state.register(fs, "state file (default DIR/sparkform.state.json)")
 	durationVar(fs, &f.lockTimeout, "lock-timeout", 0, "how long to wait for the state lock")
 	fs.BoolVar(&f.json, "json", false, "machine-readable output")
 	fs.BoolVar(&f.noColor, "no-color", false, "no colour in output")
@@ -58,26 +56,6 @@ func (f *runFlags) closePool() {
 	if f.pool != nil {
 		f.pool.Close()
 	}
-}
-
-// stateFile resolves the state path: -state, else beside the configuration.
-func (f *runFlags) stateFile(dir string) string {
-	if f.statePath != "" {
-		return f.statePath
-	}
-	return filepath.Join(dir, "sparkform.state.json")
-}
-
-// loadExistingState loads the state at path for a command that only reads it (show, state,
-// history, report): Store.Load treats a missing file as a fresh state, which is right for apply,
-// but reading nothing from a mistyped directory would only mislead.
-func loadExistingState(path string) (*state.State, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no state at %s: nothing has been applied from this directory. Give the configuration directory (sparkform CMD DIR, or sparkform -chdir=DIR CMD) or -state FILE", path)
-	} else if err != nil {
-		return nil, err
-	}
-	return state.NewStore(path).Load()
 }
 
 // engineOptions are the engine settings of the flags. All calls of one command share one
@@ -193,10 +171,10 @@ func parseDir(fs *flag.FlagSet, args []string, stderr io.Writer) (string, bool) 
 }
 
 // hostRun is what a command that works on hosts holds: the configuration and the state,
-// locked for op unless the command only reads.
+// locked for op unless the command only reads. release unlocks and closes the state.
 type hostRun struct {
 	cfg     *config.Config
-	store   *state.Store
+	store   state.Backend
 	st      *state.State
 	release func() error
 }
@@ -208,15 +186,27 @@ func openHostRun(ctx context.Context, dir string, rf *runFlags, op string, lock 
 	if !ok {
 		return nil, false
 	}
-	r := &hostRun{cfg: cfg, store: state.NewStore(rf.stateFile(dir)), release: func() error { return nil }}
-	warnStateDir(r.store, stderr)
+	store, err := openState(ctx, dir, rf.state)
+	if err != nil {
+		errorf(stderr, "%v", err)
+		return nil, false
+	}
+	r := &hostRun{cfg: cfg, store: store, release: store.Close}
+	warnStateDir(store, stderr)
 	if lock {
-		release, err := r.store.Lock(ctx, op, rf.lockTimeout)
+		unlock, err := store.Lock(ctx, op, rf.lockTimeout)
 		if err != nil {
+			store.Close()
 			errorf(stderr, "%v", err)
 			return nil, false
 		}
-		r.release = release
+		r.release = func() error {
+			err := unlock()
+			if cerr := store.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		}
 	}
 	st, err := r.store.Load()
 	if err != nil {

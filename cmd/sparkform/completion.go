@@ -69,7 +69,7 @@ _sparkform() {
 		var words []string
 		switch c.name {
 		case "state":
-			words = append([]string{"list", "show", "rm"}, commandFlags(c, "list")...)
+			words = append([]string{"list", "show", "rm", "pull", "push", "migrate", "versions"}, commandFlags(c, "list")...)
 		case "lab":
 			words = []string{"up", "down", "status", "-n", "-dir", "-subnet"}
 		case "completion":

@@ -26,6 +26,7 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	defer r.release()
 	plan, err := engine.MakePlan(ctx, r.cfg, r.st, rf.engineOptions(nil))
 	if err != nil {
 		return errorf(stderr, "%v", err)

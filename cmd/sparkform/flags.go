@@ -86,6 +86,14 @@ func synopsis(name string) string {
 		return "state show HOST/ADDR | ADDR [flags]"
 	case "state rm":
 		return "state rm HOST/ADDR | ADDR ... [flags]"
+	case "state pull":
+		return "state pull [flags] > FILE"
+	case "state push":
+		return "state push FILE | - [flags]"
+	case "state migrate":
+		return "state migrate -to pg | local [flags]"
+	case "state versions":
+		return "state versions [-n N] [flags]"
 	}
 	if c, ok := lookupCommand(name); ok {
 		return c.synopsis

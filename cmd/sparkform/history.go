@@ -16,22 +16,23 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("history", stderr)
 	var hosts multiFlag
 	fs.Var(&hosts, "host", "only this host (repeatable)")
-	statePath := fs.String("state", "", "state file (default DIR/sparkform.state.json)")
+	var sf stateFlags
+	sf.register(fs, "state file (default DIR/sparkform.state.json)")
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	dir, ok := parseDir(fs, args, stderr)
 	if !ok {
 		return 1
 	}
-	rf := runFlags{statePath: *statePath}
-	st, err := loadExistingState(rf.stateFile(dir))
+	store, st, err := readState(dir, sf)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
+	store.Close()
 	names := sortedKeysOf(st.Hosts)
 	if len(hosts) > 0 {
 		for _, h := range hosts {
 			if st.Hosts[h] == nil {
-				return errorf(stderr, "no host %q in the state %s", h, rf.stateFile(dir))
+				return errorf(stderr, "no host %q in the state %s", h, store)
 			}
 		}
 		names = hosts

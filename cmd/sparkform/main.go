@@ -34,7 +34,7 @@ func commandTable() []cmdInfo {
 		{"report", "report [DIR] [flags]", "Model-load times per host and generation: table, CSV, JSON or SVG chart", false, runReport},
 		{"rollback", "rollback [DIR] [flags]", "Return hosts to an earlier generation (plan, confirm, apply)", false, runRollback},
 		{"show", "show [PLANFILE | DIR] [flags]", "Show a saved plan or the state", false, runShow},
-		{"state", "state list | show ADDR | rm ADDR... [flags]", "Inspect or edit the state", false, runState},
+		{"state", "state list | show ADDR | rm ADDR... | pull | push FILE | migrate -to pg|local | versions [flags]", "Inspect, edit or move the state", false, runState},
 		{"lab", "lab up | down | status [flags]", "Run a local fleet of test hosts", false, runLab},
 		{"completion", "completion bash | zsh", "Print a shell completion script (source it from your shell's rc file)", false, runCompletion},
 		{"version", "version", "Print the sparkform version", false, runVersion},

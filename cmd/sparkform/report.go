@@ -18,7 +18,8 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("report", stderr)
 	var hosts multiFlag
 	fs.Var(&hosts, "host", "only this host (repeatable)")
-	statePath := fs.String("state", "", "state file (default DIR/sparkform.state.json)")
+	var sf stateFlags
+	sf.register(fs, "state file (default DIR/sparkform.state.json)")
 	format := fs.String("format", "table", "output format: table, csv, json or svg")
 	outPath := fs.String("o", "", "write the report to this file (atomically) instead of standard output")
 	pos, err := parseInterleaved(fs, args)
@@ -36,12 +37,11 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return errorf(stderr, "unknown report format %q: use table, csv, json or svg", *format)
 	}
-	rf := runFlags{statePath: *statePath}
-	path := rf.stateFile(dir)
-	st, err := loadExistingState(path)
+	path, st, err := readState(dir, sf)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
+	path.Close()
 	names := sortedKeysOf(st.Hosts)
 	if len(hosts) > 0 {
 		seen := map[string]bool{}

@@ -17,7 +17,8 @@ import (
 func runShow(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("show", stderr)
 	asJSON := fs.Bool("json", false, "machine-readable output")
-	statePath := fs.String("state", "", "state file shown when no plan file is given (default DIR/sparkform.state.json)")
+	var sf stateFlags
+	sf.register(fs, "state file shown when no plan file is given (default DIR/sparkform.state.json)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 1
@@ -42,11 +43,11 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	path := (&runFlags{statePath: *statePath}).stateFile(dir)
-	st, err := loadExistingState(path)
+	path, st, err := readState(dir, sf)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
+	path.Close()
 	if *asJSON {
 		writeJSON(stdout, st)
 		return 0

@@ -11,10 +11,18 @@ import (
 	"github.com/sparkform/sparkform/state"
 )
 
-const stateUsage = `usage: sparkform state list | show ADDR | rm ADDR... [-state FILE]
+const stateUsage = `usage: sparkform state <subcommand> [-state FILE | -backend local|pg]
+
+  list [ADDR...]       resources in the state
+  show ADDR            one resource's attributes and originals
+  rm ADDR...           forget resources (nothing changes on the host)
+  pull                 the whole state as JSON on standard output
+  push FILE|-          replace the state with FILE's (same lineage, newer serial; backs up the old)
+  migrate -to pg|local copy the state between the local file and PostgreSQL (backs up what it replaces)
+  versions [-n N]      the write history: which serial wrote what, when, by whom (pg backend)
 
 ADDR is HOST/TYPE.NAME (e.g. spark-01/sysctl.loading) or TYPE.NAME for every host.
-'rm' makes sparkform forget a resource; nothing changes on the host.
+The pg backend connects with SPARKFORM_PG_CONN and the PG* variables.
 `
 
 func runState(args []string, stdout, stderr io.Writer) int {
@@ -23,18 +31,26 @@ func runState(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	sub := args[0]
+	if move, ok := stateMove(sub); ok {
+		return move(args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("state "+sub, stderr)
-	statePath := fs.String("state", "sparkform.state.json", "state file (default: the one in the current directory; see sparkform -chdir)")
+	var sf stateFlags
+	sf.register(fs, "state file (default: the one in the current directory; see sparkform -chdir)")
 	var lockTimeout = new(time.Duration)
 	durationVar(fs, lockTimeout, "lock-timeout", 0, "how long to wait for the state lock (rm)")
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return 1
 	}
-	store := state.NewStore(*statePath)
+	store, err := openState(context.Background(), ".", sf)
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	defer store.Close()
 	switch sub {
 	case "list":
-		st, err := loadExistingState(*statePath)
+		st, err := loadExistingState(store)
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
@@ -46,13 +62,13 @@ func runState(args []string, stdout, stderr io.Writer) int {
 		if len(pos) != 1 {
 			return errorf(stderr, "state show needs one address, e.g. spark-01/sysctl.loading")
 		}
-		st, err := loadExistingState(*statePath)
+		st, err := loadExistingState(store)
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
 		found := matching(st, pos)
 		if len(found) == 0 {
-			return errorf(stderr, "no resource %s in %s", pos[0], *statePath)
+			return errorf(stderr, "no resource %s in %s", pos[0], store)
 		}
 		for _, a := range found {
 			host, addr, _ := strings.Cut(a, "/")
@@ -68,7 +84,7 @@ func runState(args []string, stdout, stderr io.Writer) int {
 			return errorf(stderr, "%v", err)
 		}
 		defer release()
-		st, err := loadExistingState(*statePath)
+		st, err := loadExistingState(store)
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}

@@ -17,6 +17,8 @@ type Config struct {
 	Variables map[string]cty.Value // input variables after precedence and conversion
 	// Rollout is the rollout block, or nil when there is none.
 	Rollout *Rollout
+	// Backend is the backend block (where the state lives), or nil: the local file.
+	Backend *Backend
 	// Hash identifies the configuration's effective content (after evaluation), hex sha256.
 	Hash string
 }

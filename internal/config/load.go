@@ -111,6 +111,7 @@ func (l *loader) load(in Vars) (*Config, hcl.Diagnostics) {
 
 	var varDecls []*variable
 	var rolloutBlock *hcl.Block
+	var backend *Backend
 	first := map[string]hcl.Range{} // address → first declaration, for duplicate messages
 	schema := l.topSchema()
 	for _, f := range bodies {
@@ -137,6 +138,14 @@ func (l *loader) load(in Vars) (*Config, hcl.Diagnostics) {
 					continue
 				}
 				rolloutBlock = b
+			case "backend":
+				be, d := decodeBackend(b)
+				diags = append(diags, d...)
+				if backend != nil {
+					diags = append(diags, duplicateBackend(b, backend))
+				} else if be != nil {
+					backend = be
+				}
 			default:
 				diags = append(diags, l.addResource(b, first)...)
 			}
@@ -169,7 +178,7 @@ func (l *loader) load(in Vars) (*Config, hcl.Diagnostics) {
 		return nil, diags
 	}
 
-	cfg := &Config{Dir: l.dir, Files: l.files, Variables: varVals, Rollout: rollout}
+	cfg := &Config{Dir: l.dir, Files: l.files, Variables: varVals, Rollout: rollout, Backend: backend}
 	for _, h := range l.hosts {
 		cfg.Hosts = append(cfg.Hosts, h.host)
 	}
@@ -205,6 +214,7 @@ func (l *loader) topSchema() *hcl.BodySchema {
 		{Type: "locals"},
 		{Type: "host", LabelNames: []string{"name"}},
 		{Type: "rollout"},
+		{Type: "backend", LabelNames: []string{"type"}},
 	}}
 	for _, t := range l.typeNames() {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: t, LabelNames: []string{"name"}})
@@ -224,7 +234,7 @@ func (l *loader) typeNames() []string {
 // explainTopLevel adds the list of valid block types to hcl's top-level complaints, since a
 // user who typed an unknown block type most likely wants to know what exists.
 func (l *loader) explainTopLevel(diags hcl.Diagnostics) hcl.Diagnostics {
-	valid := append([]string{"variable", "locals", "host", "rollout"}, l.typeNames()...)
+	valid := append([]string{"variable", "locals", "host", "rollout", "backend"}, l.typeNames()...)
 	for _, d := range diags {
 		switch d.Summary {
 		case "Unsupported block type":
