@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,9 +47,30 @@ var (
 	labOnce    bool
 )
 
-// labSubnet keeps this package's hosts (198.18.30.x) apart from other packages' labs that
-// `go test ./...` runs at the same time.
-const labSubnet = 30
+// reserveLabSubnet picks this package's subnet from 30-39 (33 is the bench's), apart from other
+// packages' labs that `go test ./...` runs at the same time and from this package's tests run by
+// someone else on the same machine: a flock held for the life of the process, and a subnet on
+// which no lab runs.
+func reserveLabSubnet() (int, error) {
+	for s := 30; s < 40; s++ {
+		if s == 33 {
+			continue
+		}
+		f, err := os.OpenFile(fmt.Sprintf("/tmp/sparkform-cmd-lab-subnet-%d.lock", s), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return 0, err
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil || lab.SubnetInUse(s) {
+			f.Close()
+			continue
+		}
+		labSubnetLock = f // held until the process exits
+		return s, nil
+	}
+	return 0, fmt.Errorf("no free lab subnet in 30-39")
+}
+
+var labSubnetLock *os.File
 
 // needLab returns the shared 3-host lab, starting it on first use; without root or the lab's
 // tools the test is skipped with the reason.
@@ -57,10 +79,13 @@ func needLab(t *testing.T) *lab.Lab {
 	lab.SkipUnlessAvailable(t)
 	if !labOnce {
 		labOnce = true
-		testLabDir, labErr = os.MkdirTemp("", "sparkform-cmd-lab-")
+		var subnet int
+		if subnet, labErr = reserveLabSubnet(); labErr == nil {
+			testLabDir, labErr = os.MkdirTemp("", "sparkform-cmd-lab-")
+		}
 		if labErr == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			testLab, labErr = lab.Up(ctx, lab.Options{Dir: testLabDir, N: 3, Subnet: labSubnet})
+			testLab, labErr = lab.Up(ctx, lab.Options{Dir: testLabDir, N: 3, Subnet: subnet})
 			cancel()
 		}
 	}

@@ -37,7 +37,7 @@ func decodeBackend(b *hcl.Block) (*Backend, hcl.Diagnostics) {
 	allowed, ok := backendArgs[be.Type]
 	if !ok {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown backend type",
-			Detail: fmt.Sprintf("There is no backend %q: use \"local\" (the default, a state file) or \"pg\" (PostgreSQL).", be.Type),
+			Detail:  fmt.Sprintf("There is no backend %q: use \"local\" (the default, a state file) or \"pg\" (PostgreSQL).", be.Type),
 			Subject: b.LabelRanges[0].Ptr()}}
 	}
 	attrs, diags := b.Body.JustAttributes()

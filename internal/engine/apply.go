@@ -88,7 +88,23 @@ type recorder struct {
 	mu    sync.Mutex
 	st    *state.State
 	store StatePersister
+	// lost is called when a persist fails: with nowhere to record changes, no new step may
+	// start (the apply stops as on an interrupt). nil: nothing to stop.
+	lost func(error)
 }
+
+// persist saves the state; the caller holds mu.
+func (r *recorder) persist() error {
+	err := r.store.Persist(r.st)
+	if err != nil && r.lost != nil {
+		r.lost(fmt.Errorf("%w: %v", ErrStateNotSaved, err))
+	}
+	return err
+}
+
+// ErrStateNotSaved is why an apply stops when its state backend fails (a database gone away):
+// no new step starts, since nothing it changed could be remembered.
+var ErrStateNotSaved = errors.New("the state could not be saved")
 
 func (r *recorder) resource(host, hostKey string, c *Change, pr resources.Prior) error {
 	r.mu.Lock()
@@ -105,14 +121,14 @@ func (r *recorder) resource(host, hostKey string, c *Change, pr resources.Prior)
 		hs.Resources[c.Addr] = &state.Resource{Type: c.Type, Name: c.Name,
 			Attributes: state.Value{Value: pr.Attributes}, Original: state.Value{Value: pr.Original}, AppliedAt: time.Now().UTC()}
 	}
-	return r.store.Persist(r.st)
+	return r.persist()
 }
 
 func (r *recorder) generation(host, configHash, note string) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g := r.st.Host(host).AddGeneration(time.Now(), configHash, note)
-	return g.N, r.store.Persist(r.st)
+	return g.N, r.persist()
 }
 
 func (r *recorder) incident(host, kind, msg string) error {
@@ -123,18 +139,31 @@ func (r *recorder) incident(host, kind, msg string) error {
 	if len(hs.Incidents) > state.MaxGenerations {
 		hs.Incidents = hs.Incidents[len(hs.Incidents)-state.MaxGenerations:]
 	}
-	return r.store.Persist(r.st)
+	return r.persist()
 }
 
 // Apply carries out a plan. Hosts with changes go in rollout batches (all at once without a
 // rollout block), each batch in parallel; past max_failures no new batch starts. On each host:
 // destroys first, then creates and updates in dependency order, then changes that need a reboot
 // (try-once boot, wait, verify, confirm). State is persisted after every resource, so an
-// interrupted apply loses at most the step in flight.
+// interrupted apply loses at most the step in flight. When a persist fails, the apply stops
+// as on an interrupt: the steps in flight finish, no new one starts.
 func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, opts Options) *Result {
 	res := &Result{Hosts: make([]*HostResult, len(p.Hosts))}
 	em := newEmitter(opts.Events)
-	rec := &recorder{st: st, store: store}
+	parent := opts.Graceful
+	if parent == nil {
+		parent = context.Background()
+	}
+	graceful, lost := context.WithCancelCause(parent)
+	defer lost(nil)
+	opts.Graceful = graceful
+	rec := &recorder{st: st, store: store, lost: lost}
+	defer func() {
+		if why := opts.stateLost(); why != nil && res.Stopped == "" {
+			res.Stopped = why.Error() + "; no new step started"
+		}
+	}()
 	var work []int
 	for i, hp := range p.Hosts {
 		switch {
@@ -157,6 +186,9 @@ func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, 
 					Error: "interrupted before this host's batch"}
 			}
 			res.Stopped = fmt.Sprintf("interrupted: %d hosts left untouched", len(work)-next)
+			if why := opts.stateLost(); why != nil {
+				res.Stopped = fmt.Sprintf("%v: %d hosts left untouched", why, len(work)-next)
+			}
 			em.emit(Event{Kind: "rollout_stopped", Message: res.Stopped})
 			break
 		}
@@ -239,6 +271,10 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 	}
 	defer func() { h.Close() }()
 	interrupted := func(before string) *HostResult {
+		if why := opts.stateLost(); why != nil {
+			return fail(StatusInterrupted, fmt.Errorf("stopped before %s because %v; changed and recorded on this host: %s; run apply again once the state backend is back",
+				before, why, listOrNone(hr.Applied)))
+		}
 		return fail(StatusInterrupted, fmt.Errorf("interrupted before %s: %d of %d changes applied; run apply again to finish", before, len(hr.Applied), len(changes)))
 	}
 	var rebootChanges []*Change
@@ -348,7 +384,10 @@ func applyChange(ctx context.Context, h provider.Host, hp *HostPlan, c *Change, 
 			toRecord.Attributes = c.PriorAttributes.Value
 		}
 		if err := rec.resource(hp.Name, h.HostKey(), c, toRecord); err != nil {
-			return pr, fmt.Errorf("%s: state could not be saved: %w", c.Addr, err)
+			if applyErr == nil {
+				return pr, fmt.Errorf("%s: changed on the host, but the state could not record it: %w", c.Addr, err)
+			}
+			return pr, fmt.Errorf("%s: %v (and the state could not be saved: %w)", c.Addr, applyErr, err)
 		}
 	}
 	if applyErr != nil {
@@ -436,3 +475,11 @@ func (e *lostStepError) Error() string {
 func (e *lostStepError) Unwrap() error { return e.lost }
 
 func isNull(v cty.Value) bool { return v == cty.NilVal || v.IsNull() }
+
+// listOrNone joins addresses for a message.
+func listOrNone(addrs []string) string {
+	if len(addrs) == 0 {
+		return "none"
+	}
+	return strings.Join(addrs, ", ")
+}

@@ -5,6 +5,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -49,8 +50,19 @@ type Options struct {
 // targetSet is -target resolved: nil means every resource.
 type targetSet map[string]bool
 
-// stopping reports whether the user asked to stop.
+// stopping reports whether the user asked to stop, or the state can no longer be saved.
 func (o *Options) stopping() bool { return o.Graceful != nil && o.Graceful.Err() != nil }
+
+// stateLost is why the apply stops when its state backend failed (nil otherwise).
+func (o *Options) stateLost() error {
+	if o.Graceful == nil {
+		return nil
+	}
+	if c := context.Cause(o.Graceful); errors.Is(c, ErrStateNotSaved) {
+		return c
+	}
+	return nil
+}
 
 func (o *Options) parallelism() int {
 	if o.Parallelism <= 0 {

@@ -97,7 +97,7 @@ func (r *recorder) testRuns(host string, runs []*state.TestRun, generation int) 
 		run.Generation = generation
 		hs.AddTestRun(run)
 	}
-	return r.store.Persist(r.st)
+	return r.persist()
 }
 
 func (r *recorder) baseline(host, test, mode string) (float64, bool) {
