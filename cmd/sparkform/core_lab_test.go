@@ -430,9 +430,14 @@ func containsSpaced(s, sub string) bool {
 }
 
 func TestHistoryAndRollbackAcrossTwoGenerations(t *testing.T) {
-	l := needLab(t)
+	historyAndRollback(t, needLab(t), map[string]string{"main.hcl": tuning})
+}
+
+// historyAndRollback applies two generations to spark-01 and spark-02 and rolls back and forth
+// (in the state files give: the local file, or a backend block).
+func historyAndRollback(t *testing.T, l *lab.Lab, files map[string]string) string {
 	resetHosts(t, "spark-01", "spark-02")
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	dir := configDir(t, l, files)
 	apply := func(args ...string) {
 		t.Helper()
 		if code, out, stderr := cli(t, append([]string{"apply", dir, "-auto-approve", "-host", "spark-01", "-host", "spark-02"}, args...)...); code != 0 {
@@ -472,6 +477,7 @@ func TestHistoryAndRollbackAcrossTwoGenerations(t *testing.T) {
 	if code, _, _ := cli(t, "plan", dir, "-detailed-exitcode", "-host", "spark-02"); code != 0 {
 		t.Fatalf("spark-02 (back on generation 1's values) must match the configuration")
 	}
+	return dir
 }
 
 func TestDriftNamesHostAndAttributeAndExitsTwo(t *testing.T) {

@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -207,4 +211,16 @@ func encodedState(t *testing.T, st *state.State) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestPGHistoryAndRollbackWorkFromTheDatabase(t *testing.T) {
+	l := needLab(t)
+	pgServer(t)
+	dir := historyAndRollback(t, l, map[string]string{"main.hcl": tuning, "backend.hcl": pgBackend})
+	if _, err := os.Stat(filepath.Join(dir, "sparkform.state.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a local state file appeared beside a pg backend block: %v", err)
+	}
+	if g := loadPG(t).Hosts["spark-01"].Generations; len(g) != 4 || g[3].Note != "rollback to generation 2" {
+		t.Fatalf("generations in the database: %+v", g)
+	}
 }

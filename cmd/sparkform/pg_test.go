@@ -144,3 +144,22 @@ func TestConnectionStringNeverComesFromFilesOrReachesOutput(t *testing.T) {
 		t.Fatalf("unparsable connection string: %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+func TestReportFromTheDatabaseEqualsReportFromTheFile(t *testing.T) {
+	pgServer(t)
+	path := reportState(t, fleetResults())
+	dir := filepath.Dir(path)
+	t.Chdir(dir)
+	code, fromFile, errOut := cli(t, "report", "-format", "csv")
+	if code != 0 {
+		t.Fatalf("report from the file: %d %s", code, errOut)
+	}
+	if code, out, errOut := cli(t, "state", "migrate", "-to", "pg"); code != 0 {
+		t.Fatalf("migrate: %d\n%s\n%s", code, out, errOut)
+	}
+	writeFile(t, filepath.Join(dir, "backend.hcl"), []byte("backend \"pg\" {}\n"))
+	code, fromDB, errOut := cli(t, "report", "-format", "csv")
+	if code != 0 || fromDB != fromFile || !strings.Contains(fromDB, "spark-02") {
+		t.Fatalf("report from the database: %d %s\n%s\nwant\n%s", code, errOut, fromDB, fromFile)
+	}
+}
