@@ -30,7 +30,10 @@ func TestSmokeRunScriptStopsTheWholeProcessGroupUnderDash(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			// A "server" that prints the early trap line, the ready line, then lingers with a child.
-			argv := []string{"sh", "-c", "echo 'main: HTTP server is listening, hostname: 127.0.0.1'; sleep 0.3; echo 'main: server is listening on http://127.0.0.1:1 - starting the main loop'; sleep 300 & sleep 300"}
+			// The lingering sleeps carry a duration unique to this run, so that the pgrep below sees
+			// only this test's processes, not those of another test binary running at the same time.
+			linger := fmt.Sprintf("sleep %d", 100000+os.Getpid()%100000)
+			argv := []string{"sh", "-c", "echo 'main: HTTP server is listening, hostname: 127.0.0.1'; sleep 0.3; echo 'main: server is listening on http://127.0.0.1:1 - starting the main loop'; " + linger + " & " + linger}
 			script := smokeRunScript(smokeRunOpts{argv: argv, ready: c.ready, timeout: 1500 * time.Millisecond})
 			start := time.Now()
 			out, err := exec.Command("dash", "-c", script).Output()
@@ -53,8 +56,8 @@ func TestSmokeRunScriptStopsTheWholeProcessGroupUnderDash(t *testing.T) {
 			if !strings.Contains(run.tail, "HTTP server is listening") {
 				t.Errorf("tail lacks the output: %q", run.tail)
 			}
-			if o, _ := exec.Command("pgrep", "-f", "sleep 300").Output(); len(o) > 0 {
-				exec.Command("pkill", "-f", "sleep 300").Run()
+			if o, _ := exec.Command("pgrep", "-f", linger).Output(); len(o) > 0 {
+				exec.Command("pkill", "-f", linger).Run()
 				t.Fatalf("processes of the server's group survived: %s", o)
 			}
 		})
