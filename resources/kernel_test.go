@@ -423,7 +423,7 @@ func kernelCaptureOut(running string, images []string, holds []string, lineImage
 		fmt.Fprintf(&b, "lineimage %s %s\n", n, r)
 	}
 	fmt.Fprintf(&b, "grubenv %s\n", b64("saved_entry="+saved+"\n"))
-	fmt.Fprintf(&b, "file grubcfg %s\n", b64(testGrubCfg))
+	b.WriteString(fileOut("grubcfg", testGrubCfg))
 	fmt.Fprintf(&b, "grubdefault %s\n", b64("GRUB_DEFAULT=saved\n"))
 	b.WriteString("nofile dropin\nnofile pin\n")
 	return b.String()

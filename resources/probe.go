@@ -13,14 +13,69 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Probe output is line-oriented: "<tag> <rest>". Anything that may hold arbitrary bytes
-// (file contents, command output) is base64-encoded by the probe, so a value on the host can
-// never be mistaken for a tag.
+// Probe output is line-oriented: "<tag> <rest>". Probes are made of shell builtins (read,
+// printf, case, test, for) wherever those do the job, because on a host a process start costs
+// milliseconds and a plan should start a handful, not one per key or file. Host text (file
+// lines, values) is printed after a tag on a line of its own, so a value on the host can never
+// be mistaken for another tag or section; what may hold a newline is read line by line.
 
-// probeFile prints "file <path-tag> <base64>" for an existing file and "nofile <path-tag>" otherwise.
+// probeFile prints "file TAG", then "fl TAG LINE" for every line of the file and "flx TAG LINE"
+// for a last line without a newline, or "nofile TAG" when there is no such file. Builtins only.
 func probeFile(tag, path string) string {
-	p := provider.Quote(path)
-	return fmt.Sprintf("if [ -f %s ]; then printf 'file %s %%s\\n' \"$(base64 -w0 < %s)\"; else printf 'nofile %s\\n'; fi\n", p, tag, p, tag)
+	return fmt.Sprintf(`if [ -f %[1]s ]; then printf 'file %[2]s\n'; l=; while IFS= read -r l; do printf 'fl %[2]s %%s\n' "$l"; done < %[1]s; if [ -n "$l" ]; then printf 'flx %[2]s %%s\n' "$l"; fi; else printf 'nofile %[2]s\n'; fi
+`, provider.Quote(path), tag)
+}
+
+// safeNameGlob matches a path with a character outside the set the drop-in probes print raw.
+const safeNameGlob = `*[!A-Za-z0-9._/@+-]*`
+
+// dropInProbe lists the readable files DIR/*SUFFIX of dirs, in the shell's (C locale) order, as
+// "dfile TAG PATH", and adds them to the positional parameters for grepDropIns; a name with
+// other characters than [A-Za-z0-9._/@+-] is reported as "dodd TAG" and not read. Builtins only.
+func dropInProbe(tag string, dirs []string, suffix string) string {
+	return fmt.Sprintf(`for d in %s; do for f in "$d"/*%s; do
+  [ -f "$f" ] && [ -r "$f" ] || continue
+  case $f in %s) printf 'dodd %s\n'; continue ;; esac
+  printf 'dfile %s %%s\n' "$f"; set -- "$@" "$f"
+done; done
+`, provider.QuoteAll(dirs...), suffix, safeNameGlob, tag, tag)
+}
+
+// grepDropIns prints, in one grep over every file dropInProbe listed, each line containing fixed
+// (every line when fixed is "") as "PATH:LINE": one process however many files there are.
+func grepDropIns(fixed string) string {
+	return fmt.Sprintf("if [ $# -gt 0 ]; then grep -a -H -F -e %s -- \"$@\" 2>/dev/null; fi\ntrue\n", provider.Quote(fixed))
+}
+
+// dropInsFromProbe gathers the files listed under tag and their lines from grepDropIns.
+func dropInsFromProbe(lines []probeLine, tag string) ([]confFile, error) {
+	var files []confFile
+	idx := map[string]int{}
+	for _, l := range lines {
+		switch {
+		case l.tag == "dodd" && len(l.args) >= 1 && l.args[0] == tag:
+			return nil, fmt.Errorf("a file in a %s directory has a name with unusual characters (outside A-Z a-z 0-9 . _ / @ + -); sparkform does not read it, so it cannot judge what it sets: rename it", tag)
+		case l.tag == "dfile" && len(l.args) == 2 && l.args[0] == tag:
+			idx[l.args[1]] = len(files)
+			files = append(files, confFile{Path: l.args[1]})
+		}
+	}
+	var content = make([]strings.Builder, len(files))
+	for _, l := range lines {
+		if !strings.HasPrefix(l.tag, "/") {
+			continue
+		}
+		raw := strings.Join(append([]string{l.tag}, l.args...), " ")
+		p, line, ok := strings.Cut(raw, ":") // listed names hold no ':'
+		if i, listed := idx[p]; ok && listed {
+			content[i].WriteString(line)
+			content[i].WriteString("\n")
+		}
+	}
+	for i := range files {
+		files[i].Content = content[i].String()
+	}
+	return files, nil
 }
 
 // probeLine is one parsed line of probe output.
@@ -33,6 +88,7 @@ func parseProbe(out []byte) []probeLine {
 	var lines []probeLine
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
+	sc.Split(scanLinesKeepCR)
 	for sc.Scan() {
 		f := strings.SplitN(sc.Text(), " ", 3)
 		if f[0] == "" {
@@ -43,25 +99,45 @@ func parseProbe(out []byte) []probeLine {
 	return lines
 }
 
+// scanLinesKeepCR splits at '\n' only: a '\r' is part of a file's line (bufio.ScanLines would drop it).
+func scanLinesKeepCR(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return i + 1, data[:i], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
+
 // fileFromProbe finds the file reported under tag: its content, or null when absent.
 func fileFromProbe(lines []probeLine, tag string) (cty.Value, error) {
+	found := false
+	var b strings.Builder
 	for _, l := range lines {
-		switch {
-		case l.tag == "nofile" && len(l.args) >= 1 && l.args[0] == tag:
+		if len(l.args) < 1 || l.args[0] != tag {
+			continue
+		}
+		rest := ""
+		if len(l.args) == 2 {
+			rest = l.args[1]
+		}
+		switch l.tag {
+		case "nofile":
 			return cty.NullVal(cty.String), nil
-		case l.tag == "file" && len(l.args) >= 1 && l.args[0] == tag:
-			enc := ""
-			if len(l.args) == 2 {
-				enc = l.args[1]
-			}
-			b, err := base64.StdEncoding.DecodeString(enc)
-			if err != nil {
-				return cty.NilVal, fmt.Errorf("probe: file %s: bad encoding: %v", tag, err)
-			}
-			return cty.StringVal(string(b)), nil
+		case "file":
+			found = true
+		case "fl":
+			b.WriteString(rest)
+			b.WriteByte('\n')
+		case "flx":
+			b.WriteString(rest)
 		}
 	}
-	return cty.NilVal, fmt.Errorf("probe: no report for file %s (was the probe cut short?)", tag)
+	if !found {
+		return cty.NilVal, fmt.Errorf("probe: no report for file %s (was the probe cut short?)", tag)
+	}
+	return cty.StringVal(b.String()), nil
 }
 
 // managedHeader is the first line of every file sparkform writes, so a person reading the host

@@ -133,7 +133,7 @@ func TestPythonVenvReadParsesProbeOutput(t *testing.T) {
 		"base " + base64.StdEncoding.EncodeToString([]byte("/usr/bin/python3")),
 		"basevenv",
 		"venv " + venvReportLine("3.12.3", map[string]string{"FastSafeTensors": "0.3.2", "pip": "24.0"}, map[string]string{"fastsafetensors": "0.3.2"}),
-		"file manifest " + base64.StdEncoding.EncodeToString([]byte(man)),
+		strings.TrimSuffix(fileOut("manifest", man), "\n"),
 	}, "\n")
 	in := Instance{Type: "python_venv", Name: "vllm", Desired: venvBody("/opt/sparkform/vllm", "fastsafetensors==0.3.2")}
 	obs, err := PythonVenv{}.Read(in, []byte(out))

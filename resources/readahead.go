@@ -87,8 +87,11 @@ func (Readahead) devices(in Instance) []string {
 func (r Readahead) Probe(in Instance) string {
 	var b strings.Builder
 	for _, d := range r.devices(in) {
+		if !blockDeviceRe.MatchString(d) {
+			continue // a device from a tampered state never becomes a path
+		}
 		p := provider.Quote("/sys/block/" + d + "/queue/read_ahead_kb")
-		fmt.Fprintf(&b, "if [ -r %s ]; then printf 'ra %%s %%s\\n' %s \"$(cat %s)\"; else printf 'nodev %%s\\n' %s; fi\n", p, provider.Quote(d), p, provider.Quote(d))
+		fmt.Fprintf(&b, "v=; if [ -f %[1]s ] && { IFS= read -r v < %[1]s; } 2>/dev/null; then printf 'ra %%s %%s\\n' %[2]s \"$v\"; else printf 'nodev %%s\\n' %[2]s; fi\n", p, provider.Quote(d))
 	}
 	b.WriteString(probeFile("rule", readaheadRule(in.Name)))
 	b.WriteString(udevRulesProbe)
@@ -99,13 +102,10 @@ func (r Readahead) Probe(in Instance) string {
 // earlier directory hides the same name in later ones.
 var udevRuleDirs = []string{"/etc/udev/rules.d", "/run/udev/rules.d", "/usr/local/lib/udev/rules.d", "/lib/udev/rules.d", "/usr/lib/udev/rules.d"}
 
-// udevRulesProbe prints, for every rules file mentioning read_ahead_kb, its lines that do:
-// "udevrule PATH64 LINES64". Only reads.
-var udevRulesProbe = "for d in " + provider.QuoteAll(udevRuleDirs...) + `; do
-  for f in "$d"/*.rules; do [ -f "$f" ] && [ -r "$f" ] && grep -q read_ahead_kb "$f" 2>/dev/null && printf 'udevrule %s %s\n' "$(printf %s "$f" | base64 -w0)" "$(grep read_ahead_kb "$f" | base64 -w0)"; done
-done
-true
-`
+// udevRulesProbe lists every rules file ("dfile udev PATH": a file's name shadows the same name
+// in later directories even when it sets nothing) and prints their read_ahead_kb lines in one grep.
+// Only reads.
+var udevRulesProbe = "set --\n" + dropInProbe("udev", udevRuleDirs, ".rules") + grepDropIns("read_ahead_kb")
 
 // udevRuleFile is one rules file (or the lines of it that matter).
 type udevRuleFile = confFile
@@ -239,22 +239,9 @@ func (r udevRule) matches(dev string) bool {
 
 // udevRulesFromProbe reads what udevRulesProbe printed.
 func udevRulesFromProbe(lines []probeLine) ([]udevRuleFile, error) {
-	var files []udevRuleFile
-	for _, l := range lines {
-		if l.tag != "udevrule" || len(l.args) < 1 {
-			continue
-		}
-		p, err := decodeB64(l.args[0])
-		if err != nil {
-			return nil, fmt.Errorf("readahead probe: rule file name: %v", err)
-		}
-		c := ""
-		if len(l.args) == 2 {
-			if c, err = decodeB64(l.args[1]); err != nil {
-				return nil, fmt.Errorf("readahead probe: %s: %v", p, err)
-			}
-		}
-		files = append(files, udevRuleFile{Path: p, Content: c})
+	files, err := dropInsFromProbe(lines, "udev")
+	if err != nil {
+		return nil, fmt.Errorf("readahead probe: %v", err)
 	}
 	return files, nil
 }

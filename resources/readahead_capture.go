@@ -14,7 +14,8 @@ const kernelDefaultReadaheadKB = "128"
 // CaptureProbe reads read_ahead_kb of every NVMe namespace in /sys/block and the udev rules
 // setting read-ahead. Only reads.
 func (Readahead) CaptureProbe(CaptureOptions) string {
-	return `for d in /sys/block/nvme*n*; do [ -r "$d/queue/read_ahead_kb" ] && printf 'ra %s %s\n' "${d##*/}" "$(cat "$d/queue/read_ahead_kb")"; done
+	return `for d in /sys/block/nvme*n*; do v=; [ -f "$d/queue/read_ahead_kb" ] && { IFS= read -r v < "$d/queue/read_ahead_kb"; } 2>/dev/null && printf 'ra %s %s\n' "${d##*/}" "$v"; done
+true
 ` + udevRulesProbe
 }
 

@@ -154,7 +154,7 @@ func mustMapString(v cty.Value) cty.Value {
 
 func TestReadaheadCapture(t *testing.T) {
 	out := "ra nvme0n1 8192\nra nvme1n1 128\nra nvme2n1 4096\nra nvme3n1 256\n" +
-		"udevrule " + b64("/etc/udev/rules.d/99-ra.rules") + " " + b64(`ACTION=="add|change", KERNEL=="nvme0n1|nvme3n1", ATTR{queue/read_ahead_kb}="8192"`) + "\n"
+		dropInsOut("udev", "read_ahead_kb", "/etc/udev/rules.d/99-ra.rules", `ACTION=="add|change", KERNEL=="nvme0n1|nvme3n1", ATTR{queue/read_ahead_kb}="8192"`)
 	blocks, notes, err := Readahead{}.Capture(CaptureOptions{}, []byte(out))
 	if err != nil {
 		t.Fatal(err)

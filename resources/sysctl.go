@@ -84,28 +84,49 @@ func (Sysctl) keysOfInterest(in Instance) []string {
 }
 
 func (s Sysctl) Probe(in Instance) string {
+	return sysctlLiveProbe(s.keysOfInterest(in)) + probeFile("conf", sysctlFile(in.Name)) + sysctlBootProbe
+}
+
+// sysctlLiveProbe prints "key KEY VALUE" (what `sysctl -n` prints, its lines joined by blanks)
+// or "nokey KEY" for each key, reading /proc/sys/KEY/PATH with builtins. Keys that are not sysctl
+// keys (from a tampered state) are left out: they never become a path.
+func sysctlLiveProbe(keys []string) string {
 	var b strings.Builder
-	for _, k := range s.keysOfInterest(in) {
-		q := provider.Quote(k)
-		// sysctl -n prints multi-value keys with tabs; the value is base64'd to keep it one word.
-		fmt.Fprintf(&b, "if v=$(sysctl -n -- %s 2>/dev/null); then printf 'key %%s %%s\\n' %s \"$(printf %%s \"$v\" | base64 -w0)\"; else printf 'nokey %%s\\n' %s; fi\n", q, q, q)
+	for _, k := range keys {
+		if !sysctlKeyRe.MatchString(k) {
+			continue
+		}
+		fmt.Fprintf(&b, "v=; if [ -f %[1]s ] && { while IFS= read -r l || [ -n \"$l\" ]; do v=\"$v $l\"; done < %[1]s; } 2>/dev/null; then printf 'key %%s %%s\\n' %[2]s \"$v\"; else printf 'nokey %%s\\n' %[2]s; fi\n",
+			provider.Quote("/proc/sys/"+strings.ReplaceAll(k, ".", "/")), provider.Quote(k))
 	}
-	b.WriteString(probeFile("conf", sysctlFile(in.Name)))
-	b.WriteString(sysctlBootProbe)
 	return b.String()
+}
+
+// sysctlLiveFromProbe reads what sysctlLiveProbe printed: the live value of every key that exists.
+func sysctlLiveFromProbe(lines []probeLine) map[string]string {
+	live := map[string]string{}
+	for _, l := range lines {
+		if l.tag == "key" && len(l.args) >= 1 {
+			v := ""
+			if len(l.args) == 2 {
+				v = l.args[1]
+			}
+			live[l.args[0]] = normalizeSysctl(v)
+		}
+	}
+	return live
 }
 
 // sysctlBootDirs are the directories systemd-sysctl (and sysctl --system) read at boot, in
 // priority order: a file name in an earlier directory hides the same name in later ones.
 var sysctlBootDirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"}
 
-// sysctlBootProbe prints every boot configuration file: "sysctld PATH64 CONTENT64" and, for
-// /etc/sysctl.conf, "sysctlconf CONTENT64". Only reads.
-var sysctlBootProbe = "for d in " + provider.QuoteAll(sysctlBootDirs...) + `; do
-  for f in "$d"/*.conf; do [ -f "$f" ] && [ -r "$f" ] && printf 'sysctld %s %s\n' "$(printf %s "$f" | base64 -w0)" "$(base64 -w0 < "$f")"; done
-done
-if [ -f /etc/sysctl.conf ]; then printf 'sysctlconf %s\n' "$(base64 -w0 < /etc/sysctl.conf)"; fi
-`
+// sysctlBootProbe lists every boot configuration file (sysctl.d drop-ins as "dfile sysctld PATH",
+// /etc/sysctl.conf as "dfile sysctlconf /etc/sysctl.conf") and prints all their lines in one grep.
+// Only reads.
+var sysctlBootProbe = "set --\n" + dropInProbe("sysctld", sysctlBootDirs, ".conf") +
+	"if [ -f /etc/sysctl.conf ] && [ -r /etc/sysctl.conf ]; then printf 'dfile sysctlconf /etc/sysctl.conf\\n'; set -- \"$@\" /etc/sysctl.conf; fi\n" +
+	grepDropIns("")
 
 // sysctlConfFile is one boot configuration file and its content.
 type sysctlConfFile = confFile
@@ -172,53 +193,21 @@ func normalizeSysctlKey(k string) string {
 
 // sysctlBootFromProbe reads the boot configuration the probe printed.
 func sysctlBootFromProbe(lines []probeLine) ([]sysctlConfFile, *string, error) {
-	var files []sysctlConfFile
-	var etc *string
-	for _, l := range lines {
-		switch {
-		case l.tag == "sysctld" && len(l.args) >= 1:
-			p, err := decodeB64(l.args[0])
-			if err != nil {
-				return nil, nil, fmt.Errorf("sysctl probe: boot file name: %v", err)
-			}
-			c := ""
-			if len(l.args) == 2 {
-				if c, err = decodeB64(l.args[1]); err != nil {
-					return nil, nil, fmt.Errorf("sysctl probe: %s: %v", p, err)
-				}
-			}
-			files = append(files, sysctlConfFile{Path: p, Content: c})
-		case l.tag == "sysctlconf":
-			c := ""
-			if len(l.args) >= 1 {
-				var err error
-				if c, err = decodeB64(l.args[0]); err != nil {
-					return nil, nil, fmt.Errorf("sysctl probe: /etc/sysctl.conf: %v", err)
-				}
-			}
-			etc = &c
-		}
+	files, err := dropInsFromProbe(lines, "sysctld")
+	if err != nil {
+		return nil, nil, fmt.Errorf("sysctl probe: %v", err)
 	}
-	return files, etc, nil
+	etc, err := dropInsFromProbe(lines, "sysctlconf")
+	if err != nil || len(etc) == 0 {
+		return files, nil, err
+	}
+	return files, &etc[0].Content, nil
 }
 
 // Observed shape: live values of the keys that exist, and the persistence file (null: absent).
 func (s Sysctl) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
-	live := map[string]string{}
-	for _, l := range lines {
-		if l.tag == "key" && len(l.args) >= 1 {
-			enc := ""
-			if len(l.args) == 2 {
-				enc = l.args[1]
-			}
-			v, err := decodeB64(enc)
-			if err != nil {
-				return cty.NilVal, fmt.Errorf("sysctl probe: %s: %v", l.args[0], err)
-			}
-			live[l.args[0]] = normalizeSysctl(v)
-		}
-	}
+	live := sysctlLiveFromProbe(lines)
 	file, err := fileFromProbe(lines, "conf")
 	if err != nil {
 		return cty.NilVal, err

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sparkform/sparkform/provider"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -35,14 +34,8 @@ func sysctlCaptureKeys(opts CaptureOptions) (keys []string, bad []string) {
 }
 
 func (Sysctl) CaptureProbe(opts CaptureOptions) string {
-	var b strings.Builder
 	keys, _ := sysctlCaptureKeys(opts)
-	for _, k := range keys {
-		q := provider.Quote(k)
-		fmt.Fprintf(&b, "if v=$(sysctl -n -- %s 2>/dev/null); then printf 'key %%s %%s\\n' %s \"$(printf %%s \"$v\" | base64 -w0)\"; else printf 'nokey %%s\\n' %s; fi\n", q, q, q)
-	}
-	b.WriteString(sysctlBootProbe)
-	return b.String()
+	return sysctlLiveProbe(keys) + sysctlBootProbe
 }
 
 // Capture writes one block with the keys whose value the host keeps across reboots (the boot
@@ -57,20 +50,7 @@ func (Sysctl) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []strin
 		notes = append(notes, fmt.Sprintf("sysctl: %q is not a sysctl key (lowercase words joined by dots): not captured", k))
 	}
 	lines := parseProbe(out)
-	live := map[string]string{}
-	for _, l := range lines {
-		if l.tag == "key" && len(l.args) >= 1 {
-			enc := ""
-			if len(l.args) == 2 {
-				enc = l.args[1]
-			}
-			v, err := decodeB64(enc)
-			if err != nil {
-				return nil, nil, fmt.Errorf("sysctl probe: %s: %v", l.args[0], err)
-			}
-			live[l.args[0]] = normalizeSysctl(v)
-		}
-	}
+	live := sysctlLiveFromProbe(lines)
 	files, etc, err := sysctlBootFromProbe(lines)
 	if err != nil {
 		return nil, nil, err

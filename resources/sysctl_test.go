@@ -184,11 +184,11 @@ func TestSysctlBootValuesOrderingAndShadowing(t *testing.T) {
 }
 
 func TestSysctlCapture(t *testing.T) {
-	key := func(k, v string) string { return fmt.Sprintf("key %s %s\n", k, b64(v)) }
+	key := func(k, v string) string { return fmt.Sprintf("key %s %s\n", k, v) }
 	out := key("vm.swappiness", "10") + key("vm.dirty_ratio", "10") + key("vm.dirty_bytes", "0") + key("vm.dirty_background_ratio", "5") +
 		key("vm.dirty_background_bytes", "1048576") + key("vm.max_map_count", "65530") + key("vm.min_free_kbytes", "99") +
 		key("kernel.ostype", "Linux") + "nokey kernel.numa_balancing\nnokey vm.gone\n" +
-		"sysctld " + b64("/etc/sysctl.d/99-tuned.conf") + " " + b64("vm.swappiness = 10\nvm.dirty_ratio=10\nvm.min_free_kbytes = 50\n") + "\n"
+		dropInsOut("sysctld", "", "/etc/sysctl.d/99-tuned.conf", "vm.swappiness = 10\nvm.dirty_ratio=10\nvm.min_free_kbytes = 50\n")
 	blocks, notes, err := Sysctl{}.Capture(CaptureOptions{SysctlKeys: []string{"kernel.ostype", "vm.gone"}}, []byte(out))
 	if err != nil {
 		t.Fatal(err)
@@ -288,9 +288,8 @@ func TestSysctlDiffJudgesPersistenceByEffect(t *testing.T) {
 
 func TestSysctlReadComputesBootValuesWithoutItsOwnFile(t *testing.T) {
 	in := Instance{Type: "sysctl", Name: "loading", Desired: sysctlBody(map[string]string{"vm.swappiness": "10"})}
-	out := "key vm.swappiness " + b64("10") + "\nnofile conf\n" +
-		"sysctld " + b64(sysctlFile("loading")) + " " + b64("vm.swappiness = 10\n") + "\n" +
-		"sysctld " + b64("/usr/lib/sysctl.d/50-x.conf") + " " + b64("vm.swappiness = 60\nkernel.x = 1\n") + "\n"
+	out := "key vm.swappiness 10\nnofile conf\n" +
+		dropInsOut("sysctld", "", sysctlFile("loading"), "vm.swappiness = 10\n", "/usr/lib/sysctl.d/50-x.conf", "vm.swappiness = 60\nkernel.x = 1\n")
 	obs, err := Sysctl{}.Read(in, []byte(out))
 	if err != nil {
 		t.Fatal(err)

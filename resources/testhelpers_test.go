@@ -1,6 +1,8 @@
 package resources
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,4 +37,37 @@ func labSteps(t *testing.T) func(name string, f func(t *testing.T)) {
 		t.Run(name, f)
 		t.Logf("%s: %s", name, time.Since(start).Round(10*time.Millisecond))
 	}
+}
+
+// fileOut is what probeFile prints for a file holding content.
+func fileOut(tag, content string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "file %s\n", tag)
+	lines := strings.SplitAfter(content, "\n")
+	for _, l := range lines {
+		switch {
+		case strings.HasSuffix(l, "\n"):
+			fmt.Fprintf(&b, "fl %s %s\n", tag, strings.TrimSuffix(l, "\n"))
+		case l != "":
+			fmt.Fprintf(&b, "flx %s %s\n", tag, l)
+		}
+	}
+	return b.String()
+}
+
+// dropInsOut is what dropInProbe and grepDropIns print for files (path, content pairs): the
+// listing, then every line containing fixed as PATH:LINE.
+func dropInsOut(tag, fixed string, files ...string) string {
+	var b strings.Builder
+	for i := 0; i < len(files); i += 2 {
+		fmt.Fprintf(&b, "dfile %s %s\n", tag, files[i])
+	}
+	for i := 0; i < len(files); i += 2 {
+		for _, l := range strings.Split(strings.TrimSuffix(files[i+1], "\n"), "\n") {
+			if strings.Contains(l, fixed) {
+				fmt.Fprintf(&b, "%s:%s\n", files[i], l)
+			}
+		}
+	}
+	return b.String()
 }

@@ -222,3 +222,23 @@ func (l *Lab) signalPID1(ctx context.Context, host string, sig syscall.Signal) e
 		}
 	}
 }
+
+// LastPID is the last pid handed out in the host's pid namespace: its
+// /proc/sys/kernel/ns_last_pid, which the kernel answers for the reader's pid namespace, so it
+// is read by a process started there (nsenter --pid), which takes one pid itself. The processes
+// (and threads) a host started between two readings a and b are b - a - 1.
+func (l *Lab) LastPID(ctx context.Context, host string) (int, error) {
+	h, err := l.Host(host)
+	if err != nil {
+		return 0, err
+	}
+	p := l.pid1(h)
+	if p == 0 {
+		return 0, fmt.Errorf("lab: %s is not running", h.Name)
+	}
+	out, err := exec.CommandContext(ctx, nsenterProgram, "--target", strconv.Itoa(p), "--pid", "--", "/bin/cat", "/proc/sys/kernel/ns_last_pid").Output()
+	if err != nil {
+		return 0, fmt.Errorf("lab: ns_last_pid of %s: %w", h.Name, err)
+	}
+	return strconv.Atoi(strings.TrimSpace(string(out)))
+}
