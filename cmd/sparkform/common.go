@@ -42,7 +42,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.excludes, "exclude-host", "skip these hosts: names or globs, comma-separated or repeated")
 	fs.Var(&f.labels, "label", "only hosts with this label: key=value, the value may be a glob (repeatable: all must match)")
 	fs.Var(&f.targets, "target", "only this resource, TYPE.NAME, and what it depends on (repeatable; for exceptional cases)")
-	fs.IntVar(&f.parallelism, "parallelism", 16, "hosts worked on at once")
+	fs.IntVar(&f.parallelism, "parallelism", engine.DefaultParallelism, "hosts worked on at once")
 	f.state.register(fs, "state file (default DIR/sparkform.state.json)")
 	durationVar(fs, &f.lockTimeout, "lock-timeout", 0, "how long to wait for the state lock")
 	fs.BoolVar(&f.json, "json", false, "machine-readable output")
