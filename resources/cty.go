@@ -20,7 +20,8 @@ func attr(obj cty.Value, name string, t cty.Type) cty.Value {
 	return obj.GetAttr(name)
 }
 
-// stringMap turns a known map/object of strings into a Go map; null gives an empty map.
+// stringMap turns a known map/object of strings into a Go map; null gives an empty map, and
+// null or non-string elements are skipped (prior state is untrusted).
 func stringMap(v cty.Value) map[string]string {
 	out := map[string]string{}
 	if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
@@ -28,7 +29,7 @@ func stringMap(v cty.Value) map[string]string {
 	}
 	for it := v.ElementIterator(); it.Next(); {
 		k, e := it.Element()
-		if e.IsNull() {
+		if e.IsNull() || !e.IsKnown() || e.Type() != cty.String {
 			continue
 		}
 		out[k.AsString()] = e.AsString()

@@ -537,6 +537,16 @@ func (l LlamaCpp) Diff(in Instance, observed cty.Value) (Diff, error) {
 }
 
 // llamaAttributes is what state remembers: the body plus the build the host ended up with.
+// DescribeSetup records the build the block applied.
+func (LlamaCpp) DescribeSetup(addr string, applied cty.Value, s *TestSetup) {
+	if b := strAttr(applied, "build", ""); b != "" {
+		if s.Builds == nil {
+			s.Builds = map[string]string{}
+		}
+		s.Builds[addr] = b
+	}
+}
+
 func llamaAttributes(desired cty.Value, build string, m llamaManifest, supports []string) cty.Value {
 	attrs := desired.AsValueMap()
 	attrs["build"] = cty.StringVal(build)

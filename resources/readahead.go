@@ -68,6 +68,23 @@ func readaheadKB(v cty.Value) string {
 	return strconv.FormatInt(i, 10)
 }
 
+// DescribeSetup records the device's read-ahead.
+func (Readahead) DescribeSetup(_ string, applied cty.Value, s *TestSetup) {
+	dev := attr(applied, "device", cty.String)
+	kb := attr(applied, "kb", cty.Number)
+	if dev.IsNull() || !dev.IsKnown() || kb.IsNull() || !kb.IsKnown() {
+		return
+	}
+	n, acc := kb.AsBigFloat().Int64()
+	if acc != big.Exact || !blockDeviceRe.MatchString(dev.AsString()) {
+		return
+	}
+	if s.ReadAheadKB == nil {
+		s.ReadAheadKB = map[string]int64{}
+	}
+	s.ReadAheadKB[dev.AsString()] = n
+}
+
 // devices are every device the instance may read or touch: desired, last applied, and those
 // whose original read-ahead state remembers.
 func (Readahead) devices(in Instance) []string {

@@ -224,3 +224,23 @@ func TestReadaheadDiffJudgesPersistenceByEffect(t *testing.T) {
 		})
 	}
 }
+
+func TestSetupDescribersRecordReadAheadSysctlAndBuildSkippingMalformedState(t *testing.T) {
+	var s TestSetup
+	Readahead{}.DescribeSetup("readahead.nvme", readaheadBody("nvme0n1", 8192), &s)
+	Readahead{}.DescribeSetup("readahead.bad", cty.ObjectVal(map[string]cty.Value{"device": cty.StringVal("../x"), "kb": cty.NumberIntVal(1)}), &s)
+	Readahead{}.DescribeSetup("readahead.frac", cty.ObjectVal(map[string]cty.Value{"device": cty.StringVal("sda"), "kb": cty.NumberFloatVal(1.5)}), &s)
+	Sysctl{}.DescribeSetup("sysctl.a", sysctlBody(map[string]string{"vm.swappiness": "10"}), &s)
+	Sysctl{}.DescribeSetup("sysctl.bad", cty.ObjectVal(map[string]cty.Value{"values": cty.StringVal("x")}), &s)
+	LlamaCpp{}.DescribeSetup("llama_cpp.main", cty.ObjectVal(map[string]cty.Value{"build": cty.StringVal("b1")}), &s)
+	LlamaCpp{}.DescribeSetup("llama_cpp.none", cty.ObjectVal(map[string]cty.Value{"ref": cty.StringVal("v1")}), &s)
+	if len(s.ReadAheadKB) != 1 || s.ReadAheadKB["nvme0n1"] != 8192 {
+		t.Errorf("read-ahead %v", s.ReadAheadKB)
+	}
+	if len(s.Sysctl) != 1 || s.Sysctl["vm.swappiness"] != "10" {
+		t.Errorf("sysctl %v", s.Sysctl)
+	}
+	if len(s.Builds) != 1 || s.Builds["llama_cpp.main"] != "b1" {
+		t.Errorf("builds %v", s.Builds)
+	}
+}

@@ -213,6 +213,22 @@ type TestContext struct {
 	Baseline func(mode string) (seconds float64, ok bool)
 }
 
+// TestSetup is the context a test ran in, as data (reports group results by it): the kernel is
+// recorded beside it; the rest comes from the host's applied resources (SetupDescriber).
+type TestSetup struct {
+	ReadAheadKB map[string]int64  // block device → read-ahead in KB
+	Sysctl      map[string]string // key → value
+	Builds      map[string]string // resource address → build id
+}
+
+// SetupDescriber is implemented by types whose applied settings change how fast a test runs
+// (read-ahead, sysctl values, a build): before recording a test result the engine asks every
+// applied resource of the host to add its part to the result's TestSetup. applied is the
+// resource's attributes in state (untrusted: malformed values are skipped).
+type SetupDescriber interface {
+	DescribeSetup(addr string, applied cty.Value, s *TestSetup)
+}
+
 // TestOutcome is one mode's result on one host.
 type TestOutcome struct {
 	Mode    string

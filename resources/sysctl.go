@@ -37,6 +37,20 @@ func (Sysctl) Spec() hcldec.Spec {
 	}
 }
 
+// DescribeSetup records the block's values.
+func (Sysctl) DescribeSetup(_ string, applied cty.Value, s *TestSetup) {
+	v := attr(applied, "values", cty.Map(cty.String))
+	if !v.IsKnown() || !(v.Type().IsMapType() || v.Type().IsObjectType()) {
+		return
+	}
+	for k, val := range stringMap(v) {
+		if s.Sysctl == nil {
+			s.Sysctl = map[string]string{}
+		}
+		s.Sysctl[k] = val
+	}
+}
+
 func (Sysctl) Validate(desired cty.Value) []AttrError {
 	var errs []AttrError
 	vals := desired.GetAttr("values")

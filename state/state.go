@@ -54,6 +54,15 @@ type TestRun struct {
 	// (address → "attr=value ..."), e.g. "readahead.nvme" → "device=nvme0n1 kb=8192".
 	Kernel  string            `json:"kernel"`
 	Context map[string]string `json:"context,omitempty"`
+	// Setup is the same context as data (results recorded before it existed have none).
+	Setup *TestSetup `json:"setup,omitempty"`
+}
+
+// TestSetup is what a test ran with besides the kernel, as reported by the host's resources.
+type TestSetup struct {
+	ReadAheadKB map[string]int64  `json:"read_ahead_kb,omitempty"` // block device → KB
+	Sysctl      map[string]string `json:"sysctl,omitempty"`        // key → value
+	Builds      map[string]string `json:"builds,omitempty"`        // resource address → build id
 }
 
 // MaxTestRuns bounds the test results kept per host.

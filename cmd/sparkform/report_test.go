@@ -39,6 +39,12 @@ func reportState(t *testing.T, tests map[string][]*state.TestRun) string {
 	return path
 }
 
+// raSetup is a result's setup with read-ahead kb on nvme0n1.
+func raSetup(kb string) *state.TestSetup {
+	n, _ := strconv.ParseInt(kb, 10, 64)
+	return &state.TestSetup{ReadAheadKB: map[string]int64{"nvme0n1": n}, Sysctl: map[string]string{"vm.swappiness": "10"}}
+}
+
 func raContext(kb string) map[string]string {
 	return map[string]string{
 		"readahead.nvme":  "device=nvme0n1 kb=" + kb,
@@ -73,7 +79,7 @@ func fleetResults() map[string][]*state.TestRun {
 				sorted := append([]float64(nil), runs...)
 				med, _ := resources.Median(sorted)
 				tr := &state.TestRun{Time: at, Test: "smoke_test.gpt-oss", Mode: m.mode, Generation: gi + 1,
-					Seconds: med, Runs: runs, Passed: true, Kernel: k.kernel, Context: raContext(k.kb)}
+					Seconds: med, Runs: runs, Passed: true, Kernel: k.kernel, Context: raContext(k.kb), Setup: raSetup(k.kb)}
 				if host == "spark-02" && gi == 1 && m.mode == "no-mmap" {
 					tr.Passed = false
 					tr.Message = "spark-02: no-mmap took 13.1 s, more than max_seconds 13\nlast output:\nllama_model_loader: ..."
@@ -134,15 +140,15 @@ func TestReportTableShowsMedianOfThreeRunsPerHostKernelModeWithReadAhead(t *test
 }
 
 func TestReportAggregatesSeveralResultsOfOneGroupIntoTheMedianOfTheirSeconds(t *testing.T) {
-	ctx := raContext("4096")
+	ctx, setup := raContext("4096"), raSetup("4096")
 	var runs []*state.TestRun
 	for i, s := range []float64{20, 10, 12} {
 		runs = append(runs, &state.TestRun{Time: reportT0.Add(time.Duration(i) * time.Hour), Test: "smoke_test.gpt-oss",
-			Mode: "mmap", Generation: 3, Seconds: s, Runs: []float64{s, s, s}, Passed: true, Kernel: "6.17", Context: ctx})
+			Mode: "mmap", Generation: 3, Seconds: s, Runs: []float64{s, s, s}, Passed: true, Kernel: "6.17", Context: ctx, Setup: setup})
 	}
 	// A result that never became ready (Seconds 0) is a failure, not a fast load.
 	runs = append(runs, &state.TestRun{Time: reportT0.Add(4 * time.Hour), Test: "smoke_test.gpt-oss", Mode: "mmap",
-		Generation: 3, Seconds: 0, Passed: false, Message: "not ready within 5m0s", Kernel: "6.17", Context: ctx})
+		Generation: 3, Seconds: 0, Passed: false, Message: "not ready within 5m0s", Kernel: "6.17", Context: ctx, Setup: setup})
 	path := reportState(t, map[string][]*state.TestRun{"spark-01": runs})
 	code, out, stderr := cli(t, "report", "-state", path, "-format", "json")
 	if code != 0 {
@@ -166,31 +172,51 @@ func TestReportAggregatesSeveralResultsOfOneGroupIntoTheMedianOfTheirSeconds(t *
 	}
 }
 
+// Results carry their read-ahead as data (Setup); results recorded before that only have their
+// one-line summaries (Context), which the report still reads.
 func TestReportReadAheadColumnJoinsDevicesAndShowsDashWhenAbsent(t *testing.T) {
-	runs := []*state.TestRun{
-		{Time: reportT0, Test: "smoke_test.a", Mode: "mmap", Seconds: 5, Runs: []float64{5}, Passed: true, Kernel: "6.17",
-			Context: map[string]string{"readahead.a": "device=nvme0n1 kb=8192", "readahead.b": "device=nvme1n1 kb=4096"}},
-		{Time: reportT0.Add(time.Minute), Test: "smoke_test.a", Mode: "mmap", Seconds: 6, Runs: []float64{6}, Passed: true, Kernel: "6.17",
-			Context: map[string]string{"readahead.a": "device=nvme0n1 kb=8192", "readahead.b": "device=nvme1n1 kb=8192"}},
-		{Time: reportT0.Add(2 * time.Minute), Test: "smoke_test.a", Mode: "mmap", Seconds: 7, Runs: []float64{7}, Passed: true},
+	withSetup := func(kb map[string]int64) func(*state.TestRun) {
+		return func(r *state.TestRun) { r.Setup = &state.TestSetup{ReadAheadKB: kb} }
 	}
-	path := reportState(t, map[string][]*state.TestRun{"spark-01": runs})
-	code, out, stderr := cli(t, "report", "-state", path)
-	if code != 0 {
-		t.Fatalf("code %d: %s", code, stderr)
+	withContext := func(ctx map[string]string) func(*state.TestRun) {
+		return func(r *state.TestRun) { r.Context = ctx }
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("output:\n%s", out)
-	}
-	for i, want := range []string{"nvme0n1=8192,nvme1n1=4096", "8192", "-"} {
-		if f := strings.Fields(lines[i+1]); f[3] != want {
-			t.Errorf("row %d read-ahead %q, want %q", i, f[3], want)
-		}
-	}
-	// Generation 0 (not recorded) and an empty kernel show as "-".
-	if f := strings.Fields(lines[3]); f[1] != "-" || f[2] != "-" {
-		t.Errorf("row %q", lines[3])
+	for _, c := range []struct {
+		name       string
+		diff, same func(*state.TestRun)
+	}{
+		{"setup", withSetup(map[string]int64{"nvme0n1": 8192, "nvme1n1": 4096}), withSetup(map[string]int64{"nvme0n1": 8192, "nvme1n1": 8192})},
+		{"summaries of results recorded before setup",
+			withContext(map[string]string{"readahead.a": "device=nvme0n1 kb=8192", "readahead.b": "device=nvme1n1 kb=4096"}),
+			withContext(map[string]string{"readahead.a": "device=nvme0n1 kb=8192", "readahead.b": "device=nvme1n1 kb=8192"})},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runs := []*state.TestRun{
+				{Time: reportT0, Test: "smoke_test.a", Mode: "mmap", Seconds: 5, Runs: []float64{5}, Passed: true, Kernel: "6.17"},
+				{Time: reportT0.Add(time.Minute), Test: "smoke_test.a", Mode: "mmap", Seconds: 6, Runs: []float64{6}, Passed: true, Kernel: "6.17"},
+				{Time: reportT0.Add(2 * time.Minute), Test: "smoke_test.a", Mode: "mmap", Seconds: 7, Runs: []float64{7}, Passed: true},
+			}
+			c.diff(runs[0])
+			c.same(runs[1])
+			path := reportState(t, map[string][]*state.TestRun{"spark-01": runs})
+			code, out, stderr := cli(t, "report", "-state", path)
+			if code != 0 {
+				t.Fatalf("code %d: %s", code, stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 4 {
+				t.Fatalf("output:\n%s", out)
+			}
+			for i, want := range []string{"nvme0n1=8192,nvme1n1=4096", "8192", "-"} {
+				if f := strings.Fields(lines[i+1]); f[3] != want {
+					t.Errorf("row %d read-ahead %q, want %q", i, f[3], want)
+				}
+			}
+			// Generation 0 (not recorded) and an empty kernel show as "-".
+			if f := strings.Fields(lines[3]); f[1] != "-" || f[2] != "-" {
+				t.Errorf("row %q", lines[3])
+			}
+		})
 	}
 }
 

@@ -67,7 +67,8 @@ func TestApplyRunsSmokeTestsInBothModesAndRecordsThem(t *testing.T) {
 		}
 		for _, m := range []string{"mmap", "no-mmap"} {
 			r := modes[m]
-			if r == nil || !r.Passed || len(r.Runs) != 3 || r.Seconds <= 0 || r.Kernel == "" || r.Generation == 0 || r.Context["sysctl.loading"] != "vm.swappiness=10" {
+			if r == nil || !r.Passed || len(r.Runs) != 3 || r.Seconds <= 0 || r.Kernel == "" || r.Generation == 0 || r.Context["sysctl.loading"] != "vm.swappiness=10" ||
+				r.Setup == nil || r.Setup.Sysctl["vm.swappiness"] != "10" {
 				t.Errorf("%s %s: result %+v", h, m, r)
 			}
 		}

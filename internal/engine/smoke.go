@@ -44,10 +44,10 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, kernel string,
 		if err != nil {
 			return runs, err
 		}
-		context := rec.context(hp.Name)
+		context, setup := rec.context(hp.Name)
 		for _, o := range outcomes {
 			runs = append(runs, &state.TestRun{Time: time.Now().UTC(), Test: c.Addr, Mode: o.Mode, Seconds: o.Seconds,
-				Runs: append([]float64{}, o.Runs...), Passed: o.Passed, Message: o.Message, Kernel: kernel, Context: context})
+				Runs: append([]float64{}, o.Runs...), Passed: o.Passed, Message: o.Message, Kernel: kernel, Context: context, Setup: setup})
 			verdict := "passed"
 			if !o.Passed {
 				verdict = "FAILED"
@@ -109,17 +109,28 @@ func (r *recorder) baseline(host, test, mode string) (float64, bool) {
 	return 0, false
 }
 
-// context summarises the host's applied resources for a test result.
-func (r *recorder) context(host string) map[string]string {
+// context summarises the host's applied resources for a test result: one line per resource
+// for people (Summarize), and the settings that change load times as data (SetupDescriber).
+func (r *recorder) context(host string) (map[string]string, *state.TestSetup) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[string]string{}
+	var setup resources.TestSetup
 	for addr, res := range r.st.Host(host).Resources {
-		if s := Summarize(res.Attributes.Value); s != "" {
+		v := res.Attributes.Value
+		if s := Summarize(v); s != "" {
 			out[addr] = s
 		}
+		if v == cty.NilVal || v.IsNull() || !v.IsKnown() {
+			continue
+		}
+		if typ, ok := resources.Lookup(res.Type); ok {
+			if d, ok := typ.(resources.SetupDescriber); ok {
+				d.DescribeSetup(addr, v, &setup)
+			}
+		}
 	}
-	return out
+	return out, &state.TestSetup{ReadAheadKB: setup.ReadAheadKB, Sysctl: setup.Sysctl, Builds: setup.Builds}
 }
 
 // Summarize renders a resource's attributes on one line, primitives and maps of primitives

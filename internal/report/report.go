@@ -31,8 +31,8 @@ type Row struct {
 	Host       string `json:"host"`
 	Generation int    `json:"generation"` // 0 when the result named none
 	Kernel     string `json:"kernel"`
-	// ReadAhead is the read-ahead in KB from the "readahead.*" context ("8192"); with several
-	// devices of different values "nvme0n1=8192,nvme1n1=4096"; "" when none was recorded.
+	// ReadAhead is the read-ahead in KB the results ran with ("8192"); with several devices of
+	// different values "nvme0n1=8192,nvme1n1=4096"; "" when none was recorded.
 	ReadAhead string `json:"read_ahead_kb"`
 	Mode      string `json:"mode"`
 	Test      string `json:"test"`
@@ -70,7 +70,7 @@ func Rows(st *state.State, hosts []string) []*Row {
 			if tr == nil {
 				continue
 			}
-			k := rowKey{tr.Generation, tr.Kernel, readAheadOf(tr.Context), tr.Mode, tr.Test}
+			k := rowKey{tr.Generation, tr.Kernel, readAheadOf(tr), tr.Mode, tr.Test}
 			r := byKey[k]
 			if r == nil {
 				r = &Row{Host: name, Generation: k.gen, Kernel: k.kernel, ReadAhead: k.readAhead, Mode: k.mode,
@@ -143,9 +143,33 @@ func (r *Row) less(o *Row) bool {
 	return false
 }
 
-// readAheadOf reads the read-ahead from a result's context: the kb= of every "readahead.*"
-// entry. One value when the devices agree, else device=kb pairs in address order.
-func readAheadOf(ctx map[string]string) string {
+// readAheadOf is the read-ahead a result ran with (its Setup): one value when the devices
+// agree, else device=kb pairs in device order; "" when none was recorded.
+func readAheadOf(tr *state.TestRun) string {
+	if tr.Setup == nil {
+		return legacyReadAhead(tr.Context)
+	}
+	devs := sortedKeys(tr.Setup.ReadAheadKB)
+	if len(devs) == 0 {
+		return ""
+	}
+	parts := make([]string, len(devs))
+	same := true
+	for i, d := range devs {
+		kb := tr.Setup.ReadAheadKB[d]
+		same = same && kb == tr.Setup.ReadAheadKB[devs[0]]
+		parts[i] = d + "=" + strconv.FormatInt(kb, 10)
+	}
+	if same {
+		return strconv.FormatInt(tr.Setup.ReadAheadKB[devs[0]], 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+// legacyReadAhead reads the read-ahead of a result recorded before results carried a Setup,
+// from its one-line summaries: the kb= of every "readahead.*" entry. One value when the
+// devices agree, else device=kb pairs in address order.
+func legacyReadAhead(ctx map[string]string) string {
 	type dev struct{ name, kb string }
 	var devs []dev
 	for _, addr := range sortedKeys(ctx) {
@@ -219,9 +243,9 @@ func (r *Row) secondsText() string {
 	return strconv.FormatFloat(*r.MedianSeconds, 'f', 2, 64)
 }
 
-// testName is a test's address without its type for the table: "smoke_test.gpt-oss" → "gpt-oss".
+// testName is a test's address (TYPE.NAME) without its type, for the table: "gpt-oss".
 func testName(addr string) string {
-	if n, ok := strings.CutPrefix(addr, "smoke_test."); ok {
+	if _, n, ok := strings.Cut(addr, "."); ok && n != "" {
 		return n
 	}
 	return addr
