@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/termsafe"
+	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/state"
 )
 
@@ -131,10 +133,35 @@ func executePlan(ctx, graceful context.Context, plan *engine.Plan, st *state.Sta
 	} else {
 		renderResult(stdout, res)
 	}
+	if res.StateError != "" {
+		reportUnsavedState(stderr, res.StateError, st, store, plan.ConfigDir)
+		return 1
+	}
 	if planFailed || len(res.Failed()) > 0 || res.Stopped != "" {
 		return 1
 	}
 	return 0
+}
+
+// reportUnsavedState says what to do when apply could not save its state: st (which holds
+// every change made) is written where it can be, and `state push` puts it back.
+func reportUnsavedState(w io.Writer, why string, st *state.State, store state.Backend, configDir string) {
+	dirs := []string{os.TempDir(), "."}
+	push := fmt.Sprintf("sparkform -chdir=%s state push", provider.Quote(configDir))
+	if fs, ok := store.(*state.Store); ok {
+		dirs = append([]string{filepath.Dir(fs.Path())}, dirs...)
+		push = "sparkform state push -backend local -state " + provider.Quote(fs.Path())
+	}
+	fmt.Fprintf(w, "\nError: %s; apply started no new step after that.\n", why)
+	fmt.Fprintf(w, "  The %s still holds the last state that could be saved: changes made after it are not recorded there.\n", store)
+	saved, err := state.WriteErrored(st, dirs...)
+	if err != nil {
+		fmt.Fprintf(w, "  The complete state could not be written anywhere either (%v).\n", err)
+		fmt.Fprintf(w, "  Once the state can be saved again, run apply again: it reads the hosts afresh (originals of unrecorded changes are lost).\n")
+		return
+	}
+	fmt.Fprintf(w, "  The complete state, with every change this apply made, is in %s.\n", saved)
+	fmt.Fprintf(w, "  Next: make the state writable again (free space, remount, bring the database back), then\n    %s %s\n  and run plan: it shows only what is left to do.\n", push, provider.Quote(saved))
 }
 
 // confirm asks for the literal word yes, as Terraform does.

@@ -25,7 +25,11 @@ func BenchmarkPlanNoop20Hosts(b *testing.B) {
 	lab.SkipUnlessAvailable(b)
 	dir := b.TempDir()
 	ctx := context.Background()
-	l, err := lab.Up(ctx, lab.Options{Dir: filepath.Join(dir, "lab"), N: 20, Subnet: 33})
+	subnet, err := lab.ReserveSubnet(ownLabSubnets, ownLabSubnets+30)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := lab.Up(ctx, lab.Options{Dir: filepath.Join(dir, "lab"), N: 20, Subnet: subnet})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,10 +16,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// captureLab is a lab of its own (198.18.32.x): capture's test reboots hosts into another kernel.
+// captureLab is a lab of its own: capture's test reboots hosts into another kernel.
 func captureLab(t *testing.T, n int) *lab.Lab {
 	t.Helper()
-	return ownLab(t, n, 32)
+	return ownLab(t, n)
 }
 
 // hostFingerprint is what must not change when a host is captured: every file under /etc,

@@ -330,37 +330,6 @@ func TestSecondApplyWaitsForTheLockOrFailsNamingTheHolder(t *testing.T) {
 	}
 }
 
-func TestApplyKilledMidRunLeavesParseableStateAndRerunConverges(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, labHosts...)
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
-	p := cliProcess("apply", dir, "-auto-approve", "-parallelism", "1")
-	stdout, _ := p.StdoutPipe()
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, stdout, ": done (")
-	p.Process.Signal(syscall.SIGKILL)
-	p.Wait()
-
-	raw, err := os.ReadFile(filepath.Join(dir, "sparkform.state.json"))
-	if err != nil {
-		t.Fatalf("no state after the first resource was applied: %v", err)
-	}
-	if !json.Valid(raw) {
-		t.Fatalf("state is not valid JSON after SIGKILL:\n%s", raw)
-	}
-	if _, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load(); err != nil {
-		t.Fatal(err)
-	}
-	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
-		t.Fatalf("rerun: %d\n%s\n%s", code, out, stderr)
-	}
-	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
-		t.Fatalf("not converged after rerun:\n%s", out)
-	}
-}
-
 // waitFor reads lines until one contains want (or fails after 60 s).
 func waitFor(t *testing.T, r interface{ Read([]byte) (int, error) }, want string) {
 	t.Helper()
@@ -535,38 +504,43 @@ func TestNonRootUserAppliesThroughSudo(t *testing.T) {
 	}
 }
 
-func TestFirstInterruptFinishesTheStepInFlightAndStartsNoOther(t *testing.T) {
+func TestFirstInterruptOrSIGTERMFinishesTheStepInFlightAndStartsNoOther(t *testing.T) {
 	l := needLab(t)
-	resetHosts(t, labHosts...)
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
-	p := cliProcess("apply", dir, "-auto-approve", "-parallelism", "1")
-	stdout, _ := p.StdoutPipe()
-	var stderr strings.Builder
-	p.Stderr = &stderr
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, stdout, ": done (")
-	p.Process.Signal(os.Interrupt)
-	err := p.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-		t.Fatalf("apply interrupted: %v, want exit 1\n%s", err, stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "finishing the steps in flight") {
-		t.Errorf("no word about the interrupt:\n%s", stderr.String())
-	}
-	// Hosts run one at a time here: the third had not started and must be untouched.
-	if got := onHost(t, l, "spark-03", "sysctl -n vm.swappiness"); got != "60" {
-		t.Errorf("spark-03 was changed after the interrupt: swappiness %s", got)
-	}
-	if _, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load(); err != nil {
-		t.Fatalf("state after an interrupt: %v", err)
-	}
-	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
-		t.Fatalf("rerun after the interrupt: %d\n%s\n%s", code, out, stderr)
-	}
-	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
-		t.Fatalf("not converged after the rerun:\n%s", out)
+	// SIGTERM (what systemd, kill and CI runners send) is the first Ctrl-C, not an abort.
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			resetHosts(t, labHosts...)
+			dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+			p := cliProcess("apply", dir, "-auto-approve", "-parallelism", "1")
+			stdout, _ := p.StdoutPipe()
+			var stderr strings.Builder
+			p.Stderr = &stderr
+			if err := p.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, stdout, ": done (")
+			p.Process.Signal(sig)
+			err := p.Wait()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("apply after %v: %v, want exit 1\n%s", sig, err, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "finishing the steps in flight") {
+				t.Errorf("no word about the %v:\n%s", sig, stderr.String())
+			}
+			// Hosts run one at a time here: the third had not started and must be untouched.
+			if got := onHost(t, l, "spark-03", "sysctl -n vm.swappiness"); got != "60" {
+				t.Errorf("spark-03 was changed after the %v: swappiness %s", sig, got)
+			}
+			if _, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load(); err != nil {
+				t.Fatalf("state after the %v: %v", sig, err)
+			}
+			if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
+				t.Fatalf("rerun after the %v: %d\n%s\n%s", sig, code, out, stderr)
+			}
+			if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
+				t.Fatalf("not converged after the rerun:\n%s", out)
+			}
+		})
 	}
 }
 

@@ -2,12 +2,18 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,7 +52,14 @@ type applyProc struct {
 
 func startApply(t *testing.T, args ...string) *applyProc {
 	t.Helper()
+	return startApplyEnv(t, nil, args...)
+}
+
+// startApplyEnv is startApply with more environment variables.
+func startApplyEnv(t *testing.T, env []string, args ...string) *applyProc {
+	t.Helper()
 	p := &applyProc{cmd: cliProcess(args...), lines: make(chan timedLine, 1024), exited: make(chan error, 1)}
+	p.cmd.Env = append(p.cmd.Env, env...)
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -230,4 +243,234 @@ func TestFrozenHostDuringVenvBuildIsReportedWithinKeepaliveWindowAndRerunConverg
 		t.Fatalf("not converged after the rerun:\n%s", out)
 	}
 	checkVenvWhole(t, l, victim)
+}
+
+// checkStockValues fails unless every host is back on the lab's stock values (what resetHosts
+// sets): proof that state kept each original through whatever happened.
+func checkStockValues(t *testing.T, l *lab.Lab, hosts ...string) {
+	t.Helper()
+	for _, h := range hosts {
+		if got := onHost(t, l, h, "sysctl -n vm.swappiness; cat /sys/block/nvme0n1/queue/read_ahead_kb"); got != "60\n128" {
+			t.Errorf("%s after removing every block: %q, want the originals 60 and 128", h, got)
+		}
+	}
+}
+
+// destroyAll applies a configuration without resource blocks: every host goes back to the
+// originals state recorded.
+func destroyAll(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.Remove(filepath.Join(dir, "main.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
+		t.Fatalf("apply without blocks: %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+func TestApplySIGKILLedAtRandomPointsLeavesValidStateAndRerunConverges(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, labHosts...)
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	statePath := filepath.Join(dir, "sparkform.state.json")
+	firstStep := []string{"spark-01:", "sysctl.loading"} // the apply's first step begins
+	// One whole apply first, to know how long planning and applying take here.
+	started := time.Now()
+	p := startApply(t, "apply", dir, "-auto-approve", "-var", "swappiness=20", "-parallelism", "1")
+	step := p.waitLine(t, time.Minute, firstStep...)
+	if code, ended := p.wait(t, time.Minute); code != 0 {
+		t.Fatalf("first apply: %d\n%s\n%s", code, p.output(), p.stderr.String())
+	} else {
+		planning, applying := step.at.Sub(started), ended.Sub(step.at)
+		t.Logf("planning %v, applying %v", planning.Round(time.Millisecond), applying.Round(time.Millisecond))
+		const rounds = 10
+		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 16))
+		for round := 1; round <= rounds; round++ {
+			// Every round asks for a value no round asked before, so there is always work to cut short.
+			swappiness := strconv.Itoa(30 + round)
+			p := startApply(t, "apply", dir, "-auto-approve", "-var", "swappiness="+swappiness, "-parallelism", "1")
+			where := "while applying"
+			var after time.Duration
+			if round%4 == 0 { // a kill while connecting, probing or planning
+				where = "while planning"
+				after = time.Duration(rng.Int64N(int64(planning)))
+				time.Sleep(after)
+			} else {
+				p.waitLine(t, time.Minute, firstStep...)
+				after = time.Duration(rng.Int64N(int64(applying) * 11 / 10))
+				time.Sleep(after)
+			}
+			p.cmd.Process.Signal(syscall.SIGKILL)
+			p.wait(t, time.Minute)
+			steps := strings.Count(p.output(), ": done (")
+			raw, err := os.ReadFile(statePath)
+			if err != nil {
+				t.Fatalf("round %d (killed %v %s): %v", round, after, where, err)
+			}
+			if _, err := state.NewStore(statePath).Load(); err != nil {
+				t.Fatalf("round %d (killed %v %s): state does not load: %v\n%s", round, after, where, err, raw)
+			}
+			t.Logf("round %d: killed %v %s, after %d finished steps", round, after.Round(time.Millisecond), where, steps)
+		}
+	}
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
+		t.Fatalf("rerun after the kills: %d\n%s\n%s", code, out, stderr)
+	}
+	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
+		t.Fatalf("not converged after the rerun:\n%s", out)
+	}
+	destroyAll(t, dir)
+	checkStockValues(t, l, labHosts...)
+}
+
+// stateDirFault makes a directory unable to take new data, and undoes it.
+type stateDirFault struct {
+	name    string
+	errText string // how the operating system says it
+	inflict func(t *testing.T, dir string)
+	heal    func(t *testing.T, dir string)
+}
+
+var stateDirFaults = []stateDirFault{
+	{
+		name: "disk full", errText: "no space left on device",
+		inflict: func(t *testing.T, dir string) {
+			f, err := os.Create(filepath.Join(dir, "filler"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			buf := make([]byte, 4096)
+			for {
+				if _, err := f.Write(buf); err != nil {
+					if !errors.Is(err, syscall.ENOSPC) {
+						t.Fatal(err)
+					}
+					return
+				}
+			}
+		},
+		heal: func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, "filler")); err != nil {
+				t.Fatal(err)
+			}
+		},
+	},
+	{
+		// A read-only bind of the directory over itself: the running apply's open files (its
+		// lock) stay as they are, every new path lookup meets a read-only filesystem.
+		name: "read-only", errText: "read-only file system",
+		inflict: func(t *testing.T, dir string) {
+			if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
+				t.Fatal(err)
+			}
+		},
+		heal: func(t *testing.T, dir string) {
+			if err := syscall.Unmount(dir, 0); err != nil {
+				t.Fatal(err)
+			}
+		},
+	},
+}
+
+// tinyConfigDir is configDir on a small filesystem of its own (unmounted when the test ends).
+func tinyConfigDir(t *testing.T, l *lab.Lab, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m,mode=0755"); err != nil {
+		t.Fatalf("mounting a tmpfs for the state: %v", err)
+	}
+	t.Cleanup(func() {
+		syscall.Unmount(dir, syscall.MNT_DETACH) // a read-only bind left by a failed test first
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+	})
+	hosts, err := os.ReadFile(l.HostsHCLPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["hosts.hcl"] = string(hosts)
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+var erroredStateRe = regexp.MustCompile(`\S*sparkform\.errored-state-[0-9]+\.json`)
+
+func TestStateThatCannotBeSavedStopsNewStepsKeepsTheStateFileAndSaysWhatToDo(t *testing.T) {
+	l := needLab(t)
+	for _, fault := range stateDirFaults {
+		t.Run(fault.name, func(t *testing.T) {
+			resetHosts(t, labHosts...)
+			dir := tinyConfigDir(t, l, map[string]string{"main.hcl": tuning})
+			statePath := filepath.Join(dir, "sparkform.state.json")
+			tmp := t.TempDir()
+			p := startApplyEnv(t, []string{"TMPDIR=" + tmp}, "apply", dir, "-auto-approve", "-parallelism", "1")
+			p.waitLine(t, time.Minute, "spark-01", "sysctl.loading")
+			fault.inflict(t, dir)
+			healed := false
+			defer func() {
+				if !healed {
+					fault.heal(t, dir)
+				}
+			}()
+			before, _ := os.ReadFile(statePath) // nothing can change it from here on
+			code, _ := p.wait(t, 2*time.Minute)
+			stderr := p.stderr.String()
+			t.Logf("apply output:\n%s\n%s", p.output(), stderr)
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			for _, want := range []string{"the state could not be saved", fault.errText, "started no new step", "state push -backend local -state "} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q", want)
+				}
+			}
+			after, _ := os.ReadFile(statePath)
+			if !bytes.Equal(before, after) {
+				t.Errorf("the state file changed after the fault")
+			}
+			if len(after) > 0 {
+				if _, err := state.NewStore(statePath).Load(); err != nil {
+					t.Errorf("the state file does not load: %v", err)
+				}
+			}
+			// One host at a time: the fault came during spark-01's first step, so no step of
+			// spark-03 may have started.
+			if got := onHost(t, l, "spark-03", "sysctl -n vm.swappiness"); got != "60" {
+				t.Errorf("spark-03 changed after the state could not be saved: swappiness %s", got)
+			}
+			saved := erroredStateRe.FindString(stderr)
+			if saved == "" || filepath.Dir(saved) != tmp {
+				t.Fatalf("no errored state in %s named in stderr", tmp)
+			}
+			est, err := state.NewStore(saved).Load()
+			if err != nil {
+				t.Fatalf("errored state: %v", err)
+			}
+			if hs := est.Hosts["spark-01"]; hs == nil || hs.Resources["sysctl.loading"] == nil {
+				t.Fatalf("errored state lacks spark-01's applied step")
+			}
+
+			// What the message says to do: heal, push the complete state back, apply again.
+			fault.heal(t, dir)
+			healed = true
+			if code, out, stderr := cli(t, "state", "push", "-backend", "local", "-state", statePath, "-backup", filepath.Join(tmp, "pushed-over.json"), saved); code != 0 {
+				t.Fatalf("state push of the errored state: %d\n%s\n%s", code, out, stderr)
+			}
+			if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
+				t.Fatalf("apply after healing: %d\n%s\n%s", code, out, stderr)
+			}
+			if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
+				t.Fatalf("not converged:\n%s", out)
+			}
+			destroyAll(t, dir)
+			checkStockValues(t, l, labHosts...)
+		})
+	}
 }

@@ -12,16 +12,20 @@ import (
 	"github.com/sparkform/sparkform/state"
 )
 
-// kernelLab is a lab of its own (198.18.31.x) so kernel changes never leak into other tests.
+// kernelLab is a lab of its own so kernel changes never leak into other tests.
 func kernelLab(t *testing.T, n int) *lab.Lab {
 	t.Helper()
-	return ownLab(t, n, 31)
+	return ownLab(t, n)
 }
 
-// ownLab starts an n-host lab on 198.18.SUBNET.x for one test and takes it down after.
-func ownLab(t *testing.T, n, subnet int) *lab.Lab {
+// ownLab starts an n-host lab on a subnet of its own for one test and takes it down after.
+func ownLab(t *testing.T, n int) *lab.Lab {
 	t.Helper()
 	lab.SkipUnlessAvailable(t)
+	subnet, err := lab.ReserveSubnet(ownLabSubnets, ownLabSubnets+30)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

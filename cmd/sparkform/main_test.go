@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,30 +46,12 @@ var (
 	labOnce    bool
 )
 
-// reserveLabSubnet picks this package's subnet from 30-39 (33 is the bench's), apart from other
-// packages' labs that `go test ./...` runs at the same time and from this package's tests run by
-// someone else on the same machine: a flock held for the life of the process, and a subnet on
-// which no lab runs.
-func reserveLabSubnet() (int, error) {
-	for s := 30; s < 40; s++ {
-		if s == 33 {
-			continue
-		}
-		f, err := os.OpenFile(fmt.Sprintf("/tmp/sparkform-cmd-lab-subnet-%d.lock", s), os.O_CREATE|os.O_RDWR, 0o644)
-		if err != nil {
-			return 0, err
-		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil || lab.SubnetInUse(s) {
-			f.Close()
-			continue
-		}
-		labSubnetLock = f // held until the process exits
-		return s, nil
-	}
-	return 0, fmt.Errorf("no free lab subnet in 30-39")
-}
-
-var labSubnetLock *os.File
+// Subnets of this package's labs: 100-129 for the shared one, 130-159 for labs of their own;
+// reserved by flock (lab.ReserveSubnet), apart from other packages' labs that `go test ./...`
+// runs at the same time and from this package's tests run by someone else on the same machine.
+const (
+	sharedLabSubnets, ownLabSubnets = 100, 130
+)
 
 // needLab returns the shared 3-host lab, starting it on first use; without root or the lab's
 // tools the test is skipped with the reason.
@@ -80,7 +61,7 @@ func needLab(t *testing.T) *lab.Lab {
 	if !labOnce {
 		labOnce = true
 		var subnet int
-		if subnet, labErr = reserveLabSubnet(); labErr == nil {
+		if subnet, labErr = lab.ReserveSubnet(sharedLabSubnets, sharedLabSubnets+30); labErr == nil {
 			testLabDir, labErr = os.MkdirTemp("", "sparkform-cmd-lab-")
 		}
 		if labErr == nil {

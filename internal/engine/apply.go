@@ -24,6 +24,9 @@ type Result struct {
 	Hosts []*HostResult `json:"hosts"`
 	// Stopped explains why the rollout started no further batches ("" when it ran to the end).
 	Stopped string `json:"stopped,omitempty"`
+	// StateError is set when a save of the state failed (ErrStateNotSaved and why): the caller's
+	// *state.State then holds more than the backend does, and should be saved elsewhere.
+	StateError string `json:"state_error,omitempty"`
 }
 
 // Host statuses of a Result.
@@ -160,8 +163,11 @@ func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, 
 	opts.Graceful = graceful
 	rec := &recorder{st: st, store: store, lost: lost}
 	defer func() {
-		if why := opts.stateLost(); why != nil && res.Stopped == "" {
-			res.Stopped = why.Error() + "; no new step started"
+		if why := opts.stateLost(); why != nil {
+			res.StateError = why.Error()
+			if res.Stopped == "" {
+				res.Stopped = why.Error() + "; no new step started"
+			}
 		}
 	}()
 	var work []int

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -33,29 +32,8 @@ var (
 // run by two people at once on one machine runs this package twice.
 var testSubnet int
 
-// reserveSubnet takes the first subnet in [from, to) that no other test process holds (a flock kept
-// for the life of this process) and on which nothing listens.
-func reserveSubnet(from, to int) (int, error) {
-	for s := from; s < to; s++ {
-		f, err := os.OpenFile(fmt.Sprintf("/tmp/sparkform-lab-subnet-%d.lock", s), os.O_CREATE|os.O_RDWR, 0o644)
-		if err != nil {
-			return 0, err
-		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-			f.Close()
-			continue
-		}
-		if SubnetInUse(s) {
-			f.Close()
-			continue
-		}
-		heldLocks = append(heldLocks, f)
-		return s, nil
-	}
-	return 0, fmt.Errorf("no free lab subnet in %d-%d", from, to-1)
-}
-
-var heldLocks []*os.File
+// reserveSubnet is ReserveSubnet (kept short for this package's many callers).
+func reserveSubnet(from, to int) (int, error) { return ReserveSubnet(from, to) }
 
 func sharedOptions() Options {
 	var log bytes.Buffer

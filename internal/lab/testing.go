@@ -1,7 +1,10 @@
 package lab
 
 import (
+	"fmt"
 	"os"
+	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -19,4 +22,34 @@ func SkipUnlessAvailable(t testing.TB) {
 		}
 		t.Skipf("lab unavailable: %v", err)
 	}
+}
+
+var (
+	heldMu    sync.Mutex
+	heldLocks []*os.File
+)
+
+// ReserveSubnet takes the first subnet in [from, to) that no other test process holds (a flock
+// on /tmp/sparkform-lab-subnet-N.lock kept for the life of this process) and no lab uses: test
+// binaries of several packages, or of several people on one machine, run labs at once.
+func ReserveSubnet(from, to int) (int, error) {
+	heldMu.Lock()
+	defer heldMu.Unlock()
+	for s := from; s < to; s++ {
+		f, err := os.OpenFile(fmt.Sprintf("/tmp/sparkform-lab-subnet-%d.lock", s), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return 0, err
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			f.Close()
+			continue
+		}
+		if SubnetInUse(s) {
+			f.Close()
+			continue
+		}
+		heldLocks = append(heldLocks, f)
+		return s, nil
+	}
+	return 0, fmt.Errorf("no free lab subnet in %d-%d", from, to-1)
 }
