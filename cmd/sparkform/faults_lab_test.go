@@ -205,12 +205,27 @@ func TestFrozenHostDuringVenvBuildIsReportedWithinKeepaliveWindowAndRerunConverg
 	}()
 	failed := p.waitLine(t, time.Minute, victim+": failed")
 	code, ended := p.wait(t, time.Minute)
-	reported, over := failed.at.Sub(frozen), ended.Sub(frozen)
-	t.Logf("frozen host reported %v after the freeze, apply ended %v after it", reported.Round(100*time.Millisecond), over.Round(100*time.Millisecond))
+	reported := failed.at.Sub(frozen)
+	// The apply ends once the frozen host is reported and the others are done, whenever that is
+	// (their venv builds take as long as the machine's load makes them).
+	last := failed.at
+	for _, h := range []string{"spark-01", "spark-03"} {
+		done, ok := p.lineAt(h + ": done")
+		if !ok {
+			t.Errorf("%s did not finish while %s was frozen:\n%s", h, victim, p.output())
+		} else if done.at.After(last) {
+			last = done.at
+		}
+	}
+	lingered := ended.Sub(last)
+	t.Logf("frozen host reported %v after the freeze; apply ended %v after the last host's result", reported.Round(100*time.Millisecond), lingered.Round(100*time.Millisecond))
 	// Keepalives give up after 3 × 2 s; the bound is 15 s (the apply used to sit out the
 	// 10-minute step timeout).
-	if reported > 15*time.Second || over > 20*time.Second {
-		t.Errorf("frozen host reported after %v, apply ended after %v: want within 15 s and soon after", reported, over)
+	if reported > 15*time.Second {
+		t.Errorf("frozen host reported %v after the freeze, want within 15 s", reported)
+	}
+	if lingered > 10*time.Second {
+		t.Errorf("apply ended %v after the last host's result", lingered)
 	}
 	for _, want := range []string{victim, "python_venv.v", "frozen or unreachable"} {
 		if !strings.Contains(failed.text, want) {
@@ -219,11 +234,6 @@ func TestFrozenHostDuringVenvBuildIsReportedWithinKeepaliveWindowAndRerunConverg
 	}
 	if code != 1 {
 		t.Errorf("apply exit %d, want 1", code)
-	}
-	for _, h := range []string{"spark-01", "spark-03"} {
-		if _, ok := p.lineAt(h + ": done"); !ok {
-			t.Errorf("%s did not finish while %s was frozen:\n%s", h, victim, p.output())
-		}
 	}
 	if _, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load(); err != nil {
 		t.Fatalf("state after the freeze: %v", err)
