@@ -26,6 +26,10 @@ func (h *SSHHost) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	}
 	if h.useSudo() {
 		res, err := h.Run(ctx, fmt.Sprintf("[ -e %[1]s ] || exit %[2]d\nexec cat -- %[1]s\n", Quote(p), exitNotExist))
+		var tooLarge *OutputTooLargeError
+		if errors.As(err, &tooLarge) {
+			tooLarge.What, tooLarge.Result = "file "+p, Result{}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -54,9 +58,13 @@ func (h *SSHHost) ReadFile(ctx context.Context, p string) ([]byte, error) {
 		return nil, h.transportError(cn, "reading "+p, err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(f)
+	limit := h.maxOutput()
+	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	if err != nil {
 		return nil, h.transportError(cn, "reading "+p, err)
+	}
+	if len(b) > limit {
+		return nil, &OutputTooLargeError{Host: h.label, What: "file " + p, Limit: int64(limit)}
 	}
 	return b, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -33,6 +32,14 @@ func (h *SSHHost) RunUnprivileged(ctx context.Context, script string) (Result, e
 // stdin, then runs it with stdin from /dev/null (providertest.Local runs local scripts with it too).
 const ReadThenRun = `sh -c 'sparkform_script=$(cat) && exec </dev/null && eval "$sparkform_script"'`
 
+// maxOutput is the host's bound on one stream of one command and on a file read.
+func (h *SSHHost) maxOutput() int {
+	if h.cfg.MaxOutput > 0 {
+		return int(h.cfg.MaxOutput)
+	}
+	return DefaultMaxOutput
+}
+
 // useSudo: root needs no sudo, even when the host block asks for it.
 func (h *SSHHost) useSudo() bool { return h.cfg.Sudo && h.ep.user != "root" }
 
@@ -53,14 +60,34 @@ func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func
 	defer sess.Close()
 
 	// Separate buffers: one buffer shared by both streams has been seen to come back empty.
-	var stdout, stderr bytes.Buffer
+	// Both are bounded (host output is untrusted): Run fails past the bound, RunStream (long
+	// steps whose log's end explains them) keeps the last max_output bytes of each stream.
+	limit := h.maxOutput()
+	over := make(chan string, 2)
+	bout := &boundedBuffer{limit: limit, name: "stdout", over: over}
+	berr := &boundedBuffer{limit: limit, name: "stderr", over: over}
+	tout, terr := &tailBuffer{limit: limit}, &tailBuffer{limit: limit}
+	collected := func() (Result, string) {
+		if onLine != nil {
+			return Result{Stdout: tout.bytes(), Stderr: terr.bytes()}, ""
+		}
+		o, oo := bout.result()
+		e, eo := berr.result()
+		switch {
+		case oo:
+			return Result{Stdout: o, Stderr: e}, "stdout"
+		case eo:
+			return Result{Stdout: o, Stderr: e}, "stderr"
+		}
+		return Result{Stdout: o, Stderr: e}, ""
+	}
 	sess.Stdin = strings.NewReader(script)
-	sess.Stdout, sess.Stderr = &stdout, &stderr
+	sess.Stdout, sess.Stderr = bout, berr
 	var lw *lineWriters
 	if onLine != nil {
 		lw = &lineWriters{onLine: onLine}
-		sess.Stdout = io.MultiWriter(&stdout, &lineWriter{lw: lw, stream: "stdout"})
-		sess.Stderr = io.MultiWriter(&stderr, &lineWriter{lw: lw, stream: "stderr"})
+		sess.Stdout = io.MultiWriter(tout, &lineWriter{lw: lw, stream: "stdout"})
+		sess.Stderr = io.MultiWriter(terr, &lineWriter{lw: lw, stream: "stderr"})
 	}
 	// The shell reads the whole script first and only then runs it with stdin from /dev/null:
 	// with plain `sh -s`, any command in the script that reads stdin (apt's conffile prompt,
@@ -86,6 +113,16 @@ func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func
 		default:
 			return Result{ExitCode: -1}, h.transportError(cn, "running a command", errors.New("connection closed"))
 		}
+	case what := <-over:
+		// Past the bound: stop the command (and the transfer) rather than read the rest.
+		_ = sess.Signal(ssh.SIGKILL)
+		sess.Close()
+		select {
+		case <-waited:
+		case <-time.After(time.Second):
+		}
+		res, _ := collected()
+		return Result{ExitCode: -1}, &OutputTooLargeError{Host: h.label, What: what, Limit: int64(limit), Result: res}
 	case <-ctx.Done():
 		// KILL the remote shell (OpenSSH ≥ 8.1 delivers signals), then drop the session.
 		_ = sess.Signal(ssh.SIGKILL)
@@ -93,7 +130,9 @@ func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func
 		// Output collected so far is returned only once the copiers have stopped writing to it.
 		select {
 		case <-waited:
-			return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1}, ctx.Err()
+			res, _ := collected()
+			res.ExitCode = -1
+			return res, ctx.Err()
 		case <-time.After(time.Second):
 			return Result{ExitCode: -1}, ctx.Err()
 		}
@@ -101,7 +140,10 @@ func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func
 	if lw != nil {
 		lw.flush()
 	}
-	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	res, what := collected()
+	if what != "" {
+		return Result{ExitCode: -1}, &OutputTooLargeError{Host: h.label, What: what, Limit: int64(limit), Result: res}
+	}
 	var ee *ssh.ExitError
 	var missing *ssh.ExitMissingError
 	switch {
@@ -128,50 +170,4 @@ func (h *SSHHost) transportError(cn *conn, doing string, err error) error {
 		return dead
 	}
 	return fmt.Errorf("%s: %s: %w", h.label, doing, err)
-}
-
-// lineWriters serialises line delivery across stdout and stderr.
-type lineWriters struct {
-	mu     sync.Mutex
-	onLine func(stream, line string)
-	parts  []*lineWriter
-}
-
-type lineWriter struct {
-	lw      *lineWriters
-	stream  string
-	partial []byte
-	joined  bool
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.lw.mu.Lock()
-	defer w.lw.mu.Unlock()
-	if !w.joined {
-		w.joined = true
-		w.lw.parts = append(w.lw.parts, w)
-	}
-	data := append(w.partial, p...)
-	for {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break
-		}
-		w.lw.onLine(w.stream, string(data[:i]))
-		data = data[i+1:]
-	}
-	w.partial = append([]byte(nil), data...)
-	return len(p), nil
-}
-
-// flush delivers the last line of each stream when it did not end in a newline.
-func (lw *lineWriters) flush() {
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	for _, w := range lw.parts {
-		if len(w.partial) > 0 {
-			lw.onLine(w.stream, string(w.partial))
-			w.partial = nil
-		}
-	}
 }

@@ -27,6 +27,8 @@ type Config struct {
 	Sudo          bool   // non-root user: privileged Run goes through `sudo -n`
 	Timeouts      Timeouts
 	PinnedKey     string // optional: the key state pinned for this host; a different presented key is refused
+	// MaxOutput bounds each stream of one command and a file read (0: DefaultMaxOutput).
+	MaxOutput int64
 
 	// ProxyJump is "[user@]host[:port][,...]" as in ssh_config; "" → ~/.ssh/config's, "none" → direct.
 	ProxyJump string

@@ -1,8 +1,6 @@
 package resources
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/base64"
 	"fmt"
 	"path"
@@ -84,30 +82,19 @@ type probeLine struct {
 	args []string
 }
 
+// parseProbe splits a probe's output at '\n' into lines, in linear time and without a line length limit:
+// the output is already bounded by the host's max_output, and a limit here (bufio.Scanner's) once
+// ended parsing silently at a long line, dropping every report after it.
 func parseProbe(out []byte) []probeLine {
 	var lines []probeLine
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
-	sc.Split(scanLinesKeepCR)
-	for sc.Scan() {
-		f := strings.SplitN(sc.Text(), " ", 3)
+	for _, text := range strings.Split(string(out), "\n") {
+		f := strings.SplitN(text, " ", 3) // a '\r' is part of a file's line: kept
 		if f[0] == "" {
 			continue
 		}
 		lines = append(lines, probeLine{tag: f[0], args: f[1:]})
 	}
 	return lines
-}
-
-// scanLinesKeepCR splits at '\n' only: a '\r' is part of a file's line (bufio.ScanLines would drop it).
-func scanLinesKeepCR(data []byte, atEOF bool) (int, []byte, error) {
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		return i + 1, data[:i], nil
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
 }
 
 // fileFromProbe finds the file reported under tag: its content, or null when absent.

@@ -110,6 +110,7 @@ func dialer(connectTimeout time.Duration) engine.DialFunc {
 		conn, err := provider.Dial(ctx, provider.Config{
 			Name: h.Name, Address: h.Address, Port: h.Port, User: h.User, IdentityFile: h.IdentityFile,
 			KnownHosts: h.KnownHosts, HostKeyPolicy: h.HostKeyPolicy, Sudo: h.Sudo, Timeouts: t, PinnedKey: pinned,
+			MaxOutput: h.MaxOutput,
 		})
 		debugLog.Debug("dialed", "host", h.Name, "elapsed", time.Since(start).Round(time.Millisecond).String(), "error", err)
 		return conn, err

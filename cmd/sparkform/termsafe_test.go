@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -101,5 +102,33 @@ func TestLooseStateDirectoryWarnsOnStderr(t *testing.T) {
 	warnStateDir(state.NewStore(filepath.Join(dir, "sparkform.state.json")), &b)
 	if b.Len() != 0 {
 		t.Fatalf("warning for a private directory: %q", b.String())
+	}
+}
+
+// A host printing more than its max_output (here a 2 MiB file in /etc/sysctl.d against a 1 MiB
+// bound) fails alone, with a message naming the probe and the bound; the other hosts are planned.
+func TestHostPrintingPastMaxOutputFailsAloneNamingTheProbe(t *testing.T) {
+	l := needLab(t)
+	onHost(t, l, "spark-01", "head -c 1500000 /dev/zero | tr '\\0' '#' > /etc/sysctl.d/10-huge.conf")
+	t.Cleanup(func() { onHost(t, l, "spark-01", "rm -f /etc/sysctl.d/10-huge.conf") })
+	dir := configDir(t, l, map[string]string{"main.hcl": `sysctl "loading" {
+  values = { "vm.swappiness" = 60 }
+}
+`})
+	hosts, _ := os.ReadFile(filepath.Join(dir, "hosts.hcl"))
+	bounded := strings.Replace(string(hosts), "host \"spark-01\" {\n", "host \"spark-01\" {\n  max_output = \"1MiB\"\n", 1)
+	if bounded == string(hosts) {
+		t.Fatalf("no spark-01 block in hosts.hcl:\n%s", hosts)
+	}
+	os.WriteFile(filepath.Join(dir, "hosts.hcl"), []byte(bounded), 0o644)
+	code, out, stderr := cli(t, "plan", dir, "-host", "spark-01,spark-02")
+	if code != 1 {
+		t.Fatalf("plan: exit %d, want 1 (one host failed)\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out+stderr, "the probe of sysctl.loading printed too much") || !strings.Contains(out+stderr, "stdout is larger than 1MiB") {
+		t.Errorf("the failure does not name the probe and the bound:\n%s\n%s", out, stderr)
+	}
+	if !regexp.MustCompile(`(?m)^\s+spark-02\s+1\s+0\s+0\s+changes$`).MatchString(out) {
+		t.Errorf("spark-02 was not planned:\n%s", out)
 	}
 }

@@ -35,6 +35,7 @@ type Host struct {
 	Sudo           bool
 	Labels         map[string]string
 	ConnectTimeout string // optional duration, e.g. "10s"
+	MaxOutput      int64  // max_output in bytes: one command's output, one file read (0: provider.DefaultMaxOutput)
 	DeclRange      hcl.Range
 }
 

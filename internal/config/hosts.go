@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -33,6 +34,7 @@ var hostSchema = &hcl.BodySchema{
 		{Name: "sudo"},
 		{Name: "labels"},
 		{Name: "connect_timeout"},
+		{Name: "max_output"},
 	},
 }
 
@@ -196,6 +198,18 @@ func (hb *hostBlock) eval(ctx *hcl.EvalContext, dir string) (cty.Value, hcl.Diag
 			diags = append(diags, invalidAttr(a, "The connect_timeout %v.", err))
 		}
 	}
+	if v, a, ok := attrValue(ctx, attrs, "max_output", cty.String, &diags); ok {
+		n, err := provider.ParseSize(v.AsString())
+		switch {
+		case err != nil:
+			diags = append(diags, invalidAttr(a, "The max_output %v.", err))
+		case n < MinMaxOutput || n > MaxMaxOutput:
+			diags = append(diags, invalidAttr(a, "The max_output %q is out of range: from %s to %s (default %s).", v.AsString(),
+				provider.FormatSize(MinMaxOutput), provider.FormatSize(MaxMaxOutput), provider.FormatSize(provider.DefaultMaxOutput)))
+		default:
+			h.MaxOutput = n
+		}
+	}
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
@@ -275,6 +289,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// MinMaxOutput and MaxMaxOutput bound a host's max_output: below, ordinary probes would fail;
+// above, one host could take the controller's memory.
+const (
+	MinMaxOutput = 64 << 10
+	MaxMaxOutput = 1 << 30
+)
 
 // MaxConnectTimeout bounds a host's connect_timeout: longer is a hung dial, not a slow one.
 const MaxConnectTimeout = time.Hour

@@ -539,6 +539,8 @@ func TestBadInputIsAnErrorAtItsPosition(t *testing.T) {
 		{"bad label key", "host \"h\" {\n  address = \"a\"\n  labels = { \"a b\" = \"x\" }\n}\n", "label key", "{ \"a b\""},
 		{"bad label value", "host \"h\" {\n  address = \"a\"\n  labels = { rack = \"x\\ny\" }\n}\n", "value", "{ rack"},
 		{"bad connect_timeout", "host \"h\" {\n  address = \"a\"\n  connect_timeout = \"soon\"\n}\n", "is not a duration", `"soon"`},
+		{"bad max_output", "host \"h\" {\n  address = \"a\"\n  max_output = \"lots\"\n}\n", "is not a size", `"lots"`},
+		{"max_output out of range", "host \"h\" {\n  address = \"a\"\n  max_output = \"2GiB\"\n}\n", "from 64KiB to 1GiB", `"2GiB"`},
 		{"undeclared local", "testres \"r\" { value = local.nope }\n", "no local value named \"nope\"", "local.nope"},
 		{"undeclared variable reference", "testres \"r\" { value = var.nope }\n", "no input variable named \"nope\"", "var.nope"},
 		{"undeclared host reference", "testres \"r\" { value = host.nope.address }\n", "no host named \"nope\"", "host.nope"},

@@ -48,7 +48,7 @@ func Capture(ctx context.Context, h provider.Host, opts resources.CaptureOptions
 	token := newToken()
 	res, err := h.Run(ctx, probeScript(token, frags))
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the host: %w", err)
+		return nil, nil, fmt.Errorf("reading the host: %w", tooLargeNamed(err, token, func(i int) string { return "the capture probe of " + cs[i-1].typ }))
 	}
 	secs, err := splitSections(res.Stdout, token, len(frags))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -95,6 +96,38 @@ func splitSections(out []byte, token string, n int) ([]section, error) {
 	return secs, nil
 }
 
+// tooLargeNamed names, for output past the host's bound, the probe that was printing when the
+// bound was reached (name(i) for fragment i ≥ 1; fragment 0 is the facts); other errors pass.
+func tooLargeNamed(err error, token string, name func(i int) string) error {
+	var tl *provider.OutputTooLargeError
+	if !errors.As(err, &tl) {
+		return err
+	}
+	what := "the facts probe"
+	if i := openSection(tl.Result.Stdout, token); i > 0 {
+		what = name(i)
+	}
+	return fmt.Errorf("%s printed too much: %w", what, err)
+}
+
+// openSection is the fragment whose begin marker is the last one in out, or -1.
+func openSection(out []byte, token string) int {
+	begin := []byte("\n" + token + " begin ")
+	j := bytes.LastIndex(append([]byte("\n"), out...), begin)
+	if j < 0 {
+		return -1
+	}
+	rest := out[j+len(begin)-1:]
+	if k := bytes.IndexByte(rest, '\n'); k >= 0 {
+		rest = rest[:k]
+	}
+	i, err := strconv.Atoi(string(rest))
+	if err != nil {
+		return -1
+	}
+	return i
+}
+
 func newToken() string {
 	b := make([]byte, 12)
 	if _, err := rand.Read(b); err != nil {
@@ -118,7 +151,7 @@ func probeHost(ctx context.Context, h provider.Host, instances []resources.Insta
 	defer cancel()
 	res, err := h.Run(ctx, probeScript(token, frags))
 	if err != nil {
-		return HostFacts{}, nil, fmt.Errorf("reading facts: %w", err)
+		return HostFacts{}, nil, fmt.Errorf("reading facts: %w", tooLargeNamed(err, token, func(i int) string { return "the probe of " + instances[i-1].Addr() }))
 	}
 	secs, err := splitSections(res.Stdout, token, len(frags))
 	if err != nil {

@@ -1,0 +1,22 @@
+package resources
+
+import (
+	"strings"
+	"testing"
+)
+
+// A sysctl.d file with a line longer than bufio.Scanner's 16 MiB limit used to end parsing
+// silently: the files after it were dropped and the plan changed. Every report counts.
+func TestSysctlReadKeepsReportsAfterAVeryLongLine(t *testing.T) {
+	in := Instance{Type: "sysctl", Name: "loading", Desired: sysctlBody(map[string]string{"vm.swappiness": "10"})}
+	huge := "# " + strings.Repeat("x", 17<<20) + "\n"
+	out := "key vm.swappiness 10\nnofile conf\n" +
+		dropInsOut("sysctld", "", "/etc/sysctl.d/10-huge.conf", huge, "/usr/lib/sysctl.d/50-x.conf", "vm.swappiness = 60\n")
+	obs, err := Sysctl{}.Read(in, []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := stringMap(obs.GetAttr("boot")); b["vm.swappiness"] != "60" {
+		t.Fatalf("boot values %v: the file after the long line was dropped", b)
+	}
+}
