@@ -40,8 +40,9 @@ type Backend struct {
 
 	mu   sync.Mutex
 	conn *pgx.Conn
-	snap *snapshot // what the database held at snap.serial, as this session last saw it
-	op   string    // the operation holding the lock, recorded in the write history
+	snap *snapshot      // what the database held at snap.serial, as this session last saw it
+	enc  map[any][]byte // encodings of history records by pointer (see encodeState)
+	op   string         // the operation holding the lock, recorded in the write history
 	who  string
 }
 
@@ -68,6 +69,14 @@ func Open(ctx context.Context, connString, schema, name string) (*Backend, error
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["application_name"] = "sparkform"
+	// The lock lives as long as this session: when the machine running sparkform vanishes
+	// without closing its socket, TCP keepalives let the server end the session (and free the
+	// lock) within about a minute instead of the kernel's two hours. Ignored over Unix sockets.
+	for k, v := range map[string]string{"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"} {
+		if _, set := cfg.RuntimeParams[k]; !set {
+			cfg.RuntimeParams[k] = v
+		}
+	}
 	octx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(octx, cfg)
@@ -174,10 +183,11 @@ func (b *Backend) write(st *state.State, replace bool) error {
 	if st.Lineage == "" {
 		return errors.New("state without lineage: create it with state.New or Load")
 	}
-	want, err := encodeState(st)
+	want, enc, err := encodeState(st, b.enc)
 	if err != nil {
 		return fmt.Errorf("encoding state: %w", err)
 	}
+	b.enc = enc
 	ctx, cancel := opContext()
 	defer cancel()
 	tx, err := b.conn.Begin(ctx)

@@ -33,8 +33,12 @@ type row struct {
 	doc []byte
 }
 
-// encodeState turns st into rows (seq still 0: diff numbers the new ones).
-func encodeState(st *state.State) (*snapshot, error) {
+// encodeState turns st into rows (seq still 0: diff numbers the new ones). History records
+// (generations, incidents, test runs) are never modified once recorded (state.Clone shares
+// them), so their encodings are reused by pointer from cache, and the new cache is returned:
+// a persist after one step encodes the resources, not months of history.
+func encodeState(st *state.State, cache map[any][]byte) (*snapshot, map[any][]byte, error) {
+	next := map[any][]byte{}
 	s := &snapshot{lineage: st.Lineage, serial: st.Serial, hosts: map[string]*hostRows{}}
 	for name, h := range st.Hosts {
 		if h == nil {
@@ -47,34 +51,38 @@ func encodeState(st *state.State) (*snapshot, error) {
 			}
 			b, err := json.Marshal(r)
 			if err != nil {
-				return nil, fmt.Errorf("host %s resource %s: %w", name, addr, err)
+				return nil, nil, fmt.Errorf("host %s resource %s: %w", name, addr, err)
 			}
 			hr.resources[addr] = b
 		}
 		var err error
-		if hr.lists[0], err = encodeRows(h.Generations); err == nil {
-			if hr.lists[1], err = encodeRows(h.Incidents); err == nil {
-				hr.lists[2], err = encodeRows(h.Tests)
+		if hr.lists[0], err = encodeRows(h.Generations, cache, next); err == nil {
+			if hr.lists[1], err = encodeRows(h.Incidents, cache, next); err == nil {
+				hr.lists[2], err = encodeRows(h.Tests, cache, next)
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("host %s: %w", name, err)
+			return nil, nil, fmt.Errorf("host %s: %w", name, err)
 		}
 		s.hosts[name] = hr
 	}
-	return s, nil
+	return s, next, nil
 }
 
-func encodeRows[T any](items []*T) ([]row, error) {
+func encodeRows[T any](items []*T, cache, next map[any][]byte) ([]row, error) {
 	out := make([]row, 0, len(items))
 	for _, it := range items {
 		if it == nil {
 			continue
 		}
-		b, err := json.Marshal(it)
-		if err != nil {
-			return nil, err
+		b, ok := cache[it]
+		if !ok {
+			var err error
+			if b, err = json.Marshal(it); err != nil {
+				return nil, err
+			}
 		}
+		next[it] = b
 		out = append(out, row{doc: b})
 	}
 	return out, nil
