@@ -200,13 +200,12 @@ func (hb *hostBlock) eval(ctx *hcl.EvalContext, dir string) (cty.Value, hcl.Diag
 	}
 	if v, a, ok := attrValue(ctx, attrs, "max_output", cty.String, &diags); ok {
 		n, err := provider.ParseSize(v.AsString())
-		switch {
-		case err != nil:
+		if err == nil {
+			err = checkMaxOutput(n)
+		}
+		if err != nil {
 			diags = append(diags, invalidAttr(a, "The max_output %v.", err))
-		case n < MinMaxOutput || n > MaxMaxOutput:
-			diags = append(diags, invalidAttr(a, "The max_output %q is out of range: from %s to %s (default %s).", v.AsString(),
-				provider.FormatSize(MinMaxOutput), provider.FormatSize(MaxMaxOutput), provider.FormatSize(provider.DefaultMaxOutput)))
-		default:
+		} else {
 			h.MaxOutput = n
 		}
 	}
@@ -297,6 +296,15 @@ const (
 	MaxMaxOutput = 1 << 30
 )
 
+// checkMaxOutput checks a max_output in bytes.
+func checkMaxOutput(n int64) error {
+	if n < MinMaxOutput || n > MaxMaxOutput {
+		return fmt.Errorf("%s is out of range: from %s to %s (default %s)", provider.FormatSize(n),
+			provider.FormatSize(MinMaxOutput), provider.FormatSize(MaxMaxOutput), provider.FormatSize(provider.DefaultMaxOutput))
+	}
+	return nil
+}
+
 // MaxConnectTimeout bounds a host's connect_timeout: longer is a hung dial, not a slow one.
 const MaxConnectTimeout = time.Hour
 
@@ -342,6 +350,11 @@ func CheckHost(h *Host) error {
 	if h.ConnectTimeout != "" {
 		if err := checkConnectTimeout(h.ConnectTimeout); err != nil {
 			add("connect_timeout %v", err)
+		}
+	}
+	if h.MaxOutput != 0 {
+		if err := checkMaxOutput(h.MaxOutput); err != nil {
+			add("max_output %v", err)
 		}
 	}
 	return errors.Join(errs...)

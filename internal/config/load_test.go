@@ -540,7 +540,7 @@ func TestBadInputIsAnErrorAtItsPosition(t *testing.T) {
 		{"bad label value", "host \"h\" {\n  address = \"a\"\n  labels = { rack = \"x\\ny\" }\n}\n", "value", "{ rack"},
 		{"bad connect_timeout", "host \"h\" {\n  address = \"a\"\n  connect_timeout = \"soon\"\n}\n", "is not a duration", `"soon"`},
 		{"bad max_output", "host \"h\" {\n  address = \"a\"\n  max_output = \"lots\"\n}\n", "is not a size", `"lots"`},
-		{"max_output out of range", "host \"h\" {\n  address = \"a\"\n  max_output = \"2GiB\"\n}\n", "from 64KiB to 1GiB", `"2GiB"`},
+		{"max_output out of range", "host \"h\" {\n  address = \"a\"\n  max_output = \"2GiB\"\n}\n", "2GiB is out of range: from 64KiB to 1GiB", `"2GiB"`},
 		{"undeclared local", "testres \"r\" { value = local.nope }\n", "no local value named \"nope\"", "local.nope"},
 		{"undeclared variable reference", "testres \"r\" { value = var.nope }\n", "no input variable named \"nope\"", "var.nope"},
 		{"undeclared host reference", "testres \"r\" { value = host.nope.address }\n", "no host named \"nope\"", "host.nope"},
@@ -732,5 +732,15 @@ rollout {
 	}
 	if cfg2 := mustLoad(t, map[string]string{"main.hcl": "host \"h\" { address = \"a\" }\n"}, Vars{}); cfg2.Rollout != nil {
 		t.Error("no rollout block must leave Rollout nil")
+	}
+}
+
+func TestCheckHostBoundsMaxOutputLikeTheHostBlock(t *testing.T) {
+	h := &Host{Name: "h", Address: "127.0.0.1", HostKeyPolicy: HostKeyStrict}
+	for n, ok := range map[int64]bool{0: true, 64 << 10: true, 1 << 30: true, 1: false, 2 << 30: false, -1: false} {
+		h.MaxOutput = n
+		if err := CheckHost(h); (err == nil) != ok {
+			t.Errorf("max_output %d: %v", n, err)
+		}
 	}
 }
