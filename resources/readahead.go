@@ -357,24 +357,38 @@ func (r Readahead) Diff(in Instance, observed cty.Value) (Diff, error) {
 }
 
 func (r Readahead) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
+	sa, err := r.ApplyScript(in, observed, d)
+	if err != nil {
+		return in.Prior, err
+	}
+	return RunScriptApply(ctx, h, in, sa)
+}
+
+func readaheadPath(dev string) string { return "/sys/block/" + dev + "/queue/read_ahead_kb" }
+
+// ApplyScript writes the udev rule (when the plan asks for it, or to keep it in line once it
+// exists) and the live read-ahead of the device, putting back the original of a device the block
+// no longer names; a destroy removes the rule and restores the originals. A running udevd reloads
+// its rules.
+func (r Readahead) ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptApply, error) {
 	live := stringMap(observed.GetAttr("live"))
 	original := stringMap(in.Prior.Original)
 	prevDev := attr(in.Prior.Attributes, "device", cty.String)
 	set := map[string]string{}
+	var b strings.Builder
+	const reload = "if [ -S /run/udev/control ] && command -v udevadm >/dev/null 2>&1; then udevadm control --reload-rules || exit 1; fi\n"
 
 	if in.Destroying() {
 		for dev, kb := range original {
-			if _, ok := live[dev]; ok {
+			if _, ok := live[dev]; ok && blockDeviceRe.MatchString(dev) {
 				set[dev] = kb
 			}
 		}
-		if err := h.Remove(ctx, readaheadRule(in.Name)); err != nil {
-			return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), readaheadRule(in.Name), err)
-		}
-		if err := readaheadWrite(ctx, h, set); err != nil {
-			return in.Prior, fmt.Errorf("%s: restoring original read-ahead: %w", in.Addr(), err)
-		}
-		return Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
+		b.WriteString(removeFileScript(readaheadRule(in.Name)))
+		b.WriteString(writeValuesScript("read_ahead_kb of", set, readaheadPath))
+		b.WriteString(reload)
+		return ScriptApply{Script: b.String(), Failed: in.Prior,
+			Done: Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}}, nil
 	}
 
 	dev := in.Desired.GetAttr("device").AsString()
@@ -387,7 +401,7 @@ func (r Readahead) Apply(ctx context.Context, h provider.Host, in Instance, obse
 	set[dev] = want
 	if !prevDev.IsNull() && prevDev.AsString() != dev {
 		if orig, ok := original[prevDev.AsString()]; ok {
-			if _, exists := live[prevDev.AsString()]; exists {
+			if _, exists := live[prevDev.AsString()]; exists && blockDeviceRe.MatchString(prevDev.AsString()) {
 				set[prevDev.AsString()] = orig
 			}
 		}
@@ -397,34 +411,11 @@ func (r Readahead) Apply(ctx context.Context, h provider.Host, in Instance, obse
 	if partial.Attributes == cty.NilVal {
 		partial.Attributes = cty.NullVal(in.Desired.Type())
 	}
-	// The rule is written when the plan asked for it, and kept in line once it exists.
 	if !observed.GetAttr("file").IsNull() || diffHasField(d, "file") {
-		if err := h.WriteFile(ctx, readaheadRule(in.Name), []byte(readaheadRuleContent(in.Addr(), dev, want)), 0o644, "root"); err != nil {
-			return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), readaheadRule(in.Name), err)
-		}
+		b.WriteString(writeFileScript(readaheadRule(in.Name), readaheadRuleContent(in.Addr(), dev, want)))
 	}
-	if err := readaheadWrite(ctx, h, set); err != nil {
-		return partial, fmt.Errorf("%s: %w", in.Addr(), err)
-	}
-	return Prior{Attributes: in.Desired, Original: stringMapVal(original)}, nil
+	b.WriteString(writeValuesScript("read_ahead_kb of", set, readaheadPath))
+	b.WriteString(reload)
+	return ScriptApply{Script: b.String(), Failed: partial, Done: Prior{Attributes: in.Desired, Original: stringMapVal(original)}}, nil
 }
 
-// readaheadWrite sets the live values directly, then asks a running udevd to reload its rules
-// so the persisted rule is the one in force; without udevd the rule still applies at next boot.
-func readaheadWrite(ctx context.Context, h provider.Host, kbByDevice map[string]string) error {
-	var b strings.Builder
-	b.WriteString("rc=0\n")
-	for _, dev := range sortedKeys(kbByDevice) {
-		fmt.Fprintf(&b, "printf '%%s\\n' %s > %s || rc=1\n", provider.Quote(kbByDevice[dev]), provider.Quote("/sys/block/"+dev+"/queue/read_ahead_kb"))
-	}
-	b.WriteString("if [ -S /run/udev/control ] && command -v udevadm >/dev/null 2>&1; then udevadm control --reload-rules || rc=1; fi\n")
-	b.WriteString("exit $rc\n")
-	res, err := h.Run(ctx, b.String())
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("setting read_ahead_kb failed (exit %d): %s", res.ExitCode, strings.TrimSpace(string(res.Stderr)))
-	}
-	return nil
-}

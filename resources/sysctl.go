@@ -348,24 +348,36 @@ func sysctlUnpersisted(want, boot map[string]string) []string {
 }
 
 func (s Sysctl) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
+	sa, err := s.ApplyScript(in, observed, d)
+	if err != nil {
+		return in.Prior, err
+	}
+	return RunScriptApply(ctx, h, in, sa)
+}
+
+// sysctlPath is the /proc/sys file of a key (keys are checked by sysctlKeyRe: no '/').
+func sysctlPath(key string) string { return "/proc/sys/" + strings.ReplaceAll(key, ".", "/") }
+
+// ApplyScript writes the persistence file (when the plan asks for it, or to keep it in line once
+// it exists) and the live values that differ, with builtins (a key already right may be
+// read-only); a destroy removes the file and puts the original values back.
+func (s Sysctl) ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptApply, error) {
 	live := stringMap(observed.GetAttr("live"))
 	original := stringMap(in.Prior.Original)
 	applied := stringMap(attr(in.Prior.Attributes, "values", cty.Map(cty.String)))
+	var b strings.Builder
 
 	if in.Destroying() {
 		set := map[string]string{}
 		for k, v := range original {
-			if _, ok := live[k]; ok {
+			if _, ok := live[k]; ok && sysctlKeyRe.MatchString(k) {
 				set[k] = v
 			}
 		}
-		if err := h.Remove(ctx, sysctlFile(in.Name)); err != nil {
-			return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), sysctlFile(in.Name), err)
-		}
-		if err := sysctlWrite(ctx, h, onlyChanged(set, live)); err != nil {
-			return in.Prior, fmt.Errorf("%s: restoring original values: %w", in.Addr(), err)
-		}
-		return Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
+		b.WriteString(removeFileScript(sysctlFile(in.Name)))
+		b.WriteString(writeValuesScript("sysctl", onlyChanged(set, live), sysctlPath))
+		return ScriptApply{Script: b.String(), Failed: in.Prior,
+			Done: Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}}, nil
 	}
 
 	want := stringMap(in.Desired.GetAttr("values"))
@@ -383,49 +395,22 @@ func (s Sysctl) Apply(ctx context.Context, h provider.Host, in Instance, observe
 	}
 	for k := range applied {
 		if _, still := want[k]; !still {
-			if orig, ok := original[k]; ok {
+			if orig, ok := original[k]; ok && sysctlKeyRe.MatchString(k) {
 				set[k] = orig
 			}
 			delete(original, k)
 		}
 	}
-	// From here on the host may change: whatever happens, the originals are returned.
+	// Whatever happens once the fragment runs, the originals are kept.
 	partial := Prior{Attributes: in.Prior.Attributes, Original: stringMapVal(original)}
 	if in.Prior.Attributes == cty.NilVal {
 		partial.Attributes = cty.NullVal(in.Desired.Type())
 	}
-	// The file is written when the plan asked for it, and kept in line once it exists.
 	if !observed.GetAttr("file").IsNull() || diffHasField(d, "file") {
-		if err := h.WriteFile(ctx, sysctlFile(in.Name), []byte(sysctlFileContent(in.Addr(), want)), 0o644, "root"); err != nil {
-			return partial, fmt.Errorf("%s: writing %s: %w", in.Addr(), sysctlFile(in.Name), err)
-		}
+		b.WriteString(writeFileScript(sysctlFile(in.Name), sysctlFileContent(in.Addr(), want)))
 	}
-	// Only keys whose live value differs are written (a key already right may be read-only).
-	if err := sysctlWrite(ctx, h, onlyChanged(set, live)); err != nil {
-		return partial, fmt.Errorf("%s: %w", in.Addr(), err)
-	}
-	return Prior{Attributes: in.Desired, Original: stringMapVal(original)}, nil
-}
-
-// sysctlWrite sets live values in one round trip and reports every key that failed.
-func sysctlWrite(ctx context.Context, h provider.Host, values map[string]string) error {
-	if len(values) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	b.WriteString("rc=0\n")
-	for _, k := range sortedKeys(values) {
-		fmt.Fprintf(&b, "sysctl -q -w -- %s || rc=1\n", provider.Quote(k+"="+values[k]))
-	}
-	b.WriteString("exit $rc\n")
-	res, err := h.Run(ctx, b.String())
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("sysctl -w failed (exit %d): %s", res.ExitCode, strings.TrimSpace(string(res.Stderr)))
-	}
-	return nil
+	b.WriteString(writeValuesScript("sysctl", onlyChanged(set, live), sysctlPath))
+	return ScriptApply{Script: b.String(), Failed: partial, Done: Prior{Attributes: in.Desired, Original: stringMapVal(original)}}, nil
 }
 
 // onlyChanged keeps the entries of set whose live value differs.

@@ -2,6 +2,16 @@ package main
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/provider"
+	"github.com/sparkform/sparkform/provider/providertest"
+	"github.com/sparkform/sparkform/state"
 	"testing"
 )
 
@@ -39,4 +49,64 @@ func TestPlanStartsFewProcessesOnAHost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A cold sysctl + read-ahead apply (persistence files written, live values set) costs the plan's
+// one exec plus one: every change of the host goes in one script that writes its files itself
+// (temp + rename), so nothing goes over SFTP and no change waits for another's round trip.
+func TestColdApplyCostsThePlanPlusOneExec(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, "spark-01")
+	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	cfg, diags := config.Load(dir, config.Vars{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	sel := &config.Config{}
+	*sel = *cfg
+	sel.Hosts = nil
+	for _, h := range cfg.Hosts {
+		if h.Name == "spark-01" {
+			sel.Hosts = append(sel.Hosts, h)
+		}
+	}
+	var calls atomic.Int64
+	base := dialer(10 * time.Second)
+	opts := engine.Options{Dial: func(ctx context.Context, h *config.Host, pinned string) (provider.Host, error) {
+		ph, err := base(ctx, h, pinned)
+		if err != nil {
+			return nil, err
+		}
+		return providertest.Counting{Host: ph, N: &calls}, nil
+	}}
+	ctx := context.Background()
+	st := state.New()
+	plan, err := engine.MakePlan(ctx, sel, st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planCalls := calls.Load()
+	if c := plan.Hosts[0].Counts(); c.Add != 2 {
+		t.Fatalf("cold plan: %+v, want 2 creates", c)
+	}
+	store := state.NewStore(filepath.Join(t.TempDir(), "state.json"))
+	res := engine.Apply(ctx, plan, st, store, opts)
+	if f := res.Failed(); len(f) > 0 {
+		t.Fatalf("apply failed: %s", f[0].Error)
+	}
+	applyCalls := calls.Load() - planCalls
+	t.Logf("plan: %d requests; apply after it: %d", planCalls, applyCalls)
+	if planCalls != 1 || applyCalls != 1 {
+		t.Errorf("plan took %d requests and the cold apply %d more; want 1 and 1 (one exec each)", planCalls, applyCalls)
+	}
+	got := onHost(t, l, "spark-01", "sysctl -n vm.swappiness vm.dirty_ratio; cat /sys/block/nvme0n1/queue/read_ahead_kb; cat /etc/sysctl.d/90-sparkform-loading.conf /etc/udev/rules.d/60-sparkform-readahead-nvme.rules | grep -v '^#'; stat -c '%a %U' /etc/sysctl.d/90-sparkform-loading.conf; ls -a /etc/sysctl.d /etc/udev/rules.d | grep -c sparkform-")
+	want := "10\n10\n8192\nvm.dirty_ratio = 10\nvm.swappiness = 10\nACTION==\"add|change\", SUBSYSTEM==\"block\", KERNEL==\"nvme0n1\", ATTR{queue/read_ahead_kb}=\"8192\"\n644 root\n2"
+	if strings.TrimSpace(got) != want {
+		t.Errorf("host after apply:\n%s\nwant:\n%s", got, want)
+	}
+	again, err := engine.MakePlan(ctx, sel, st, opts)
+	if err != nil || again.HasChanges() {
+		t.Errorf("plan after apply: changes %v, err %v", again != nil && again.HasChanges(), err)
+	}
+	resetHosts(t, "spark-01")
 }

@@ -283,19 +283,35 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 		}
 		return fail(StatusInterrupted, fmt.Errorf("interrupted before %s: %d of %d changes applied; run apply again to finish", before, len(hr.Applied), len(changes)))
 	}
-	var rebootChanges []*Change
+	var rebootChanges, now []*Change
 	for _, c := range changes {
 		if c.RequiresReboot {
 			rebootChanges = append(rebootChanges, c)
+		} else {
+			now = append(now, c)
+		}
+	}
+	for i := 0; i < len(now); {
+		if opts.stopping() {
+			return interrupted(now[i].Addr)
+		}
+		// consecutive changes made by shell fragments go in one exec
+		if batch := scriptRun(now[i:]); len(batch) > 0 {
+			n, err := applyScripts(ctx, h, hp, batch, opts, em, rec)
+			for _, c := range batch[:n] {
+				hr.Applied = append(hr.Applied, c.Addr)
+			}
+			if err != nil {
+				return fail(StatusFailed, err)
+			}
+			i += len(batch)
 			continue
 		}
-		if opts.stopping() {
-			return interrupted(c.Addr)
-		}
-		if _, err := applyChange(ctx, h, hp, c, opts, em, rec, false); err != nil {
+		if _, err := applyChange(ctx, h, hp, now[i], opts, em, rec, false); err != nil {
 			return fail(StatusFailed, err)
 		}
-		hr.Applied = append(hr.Applied, c.Addr)
+		hr.Applied = append(hr.Applied, now[i].Addr)
+		i++
 	}
 	kernel := hp.Kernel
 	var booted []bootApplied
@@ -403,6 +419,88 @@ func applyChange(ctx context.Context, h provider.Host, hp *HostPlan, c *Change, 
 	}
 	em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, time.Since(start).Round(100*time.Millisecond))})
 	return pr, nil
+}
+
+// scriptRun is the leading run of changes whose type is a resources.ScriptApplier.
+func scriptRun(changes []*Change) []*Change {
+	n := 0
+	for _, c := range changes {
+		r, ok := resources.Lookup(c.Type)
+		if _, script := r.(resources.ScriptApplier); !ok || !script {
+			break
+		}
+		n++
+	}
+	return changes[:n]
+}
+
+// applyScripts applies changes of ScriptApplier types in one exec: their fragments run in order,
+// each in its own subshell, and the first that fails stops the rest (as applyChange's caller
+// stops at the first error). Each change is recorded as its fragment ended (Done or Failed); one
+// cut short by a lost connection is recorded as Failed, the ones after it are not touched. It
+// returns how many changes were applied.
+func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*Change, opts Options, em *emitter, rec *recorder) (int, error) {
+	sas := make([]resources.ScriptApply, 0, len(batch))
+	var scriptErr error
+	for _, c := range batch {
+		r, _ := resources.Lookup(c.Type)
+		sa, err := r.(resources.ScriptApplier).ApplyScript(c.instance(), c.Observed.Value, c.Diff)
+		if err != nil {
+			scriptErr = fmt.Errorf("%s: %w", c.Addr, err)
+			break
+		}
+		sas = append(sas, sa)
+	}
+	batch = batch[:len(sas)]
+	frags := make([]string, len(sas))
+	for i, c := range batch {
+		frags[i] = sas[i].Script
+		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_start", Message: string(c.Action)})
+	}
+	start := time.Now()
+	var ran []section
+	var runErr error
+	var res provider.Result
+	if len(batch) > 0 {
+		token := newToken()
+		stepCtx, cancel := context.WithTimeout(ctx, opts.stepTimeout())
+		res, runErr = h.Run(stepCtx, changeScript(token, frags))
+		cancel()
+		ran = splitRan(res.Stdout, token, len(batch))
+	}
+	for i, c := range batch {
+		var pr resources.Prior
+		var err error
+		switch {
+		case i < len(ran) && ran[i].status == 0:
+			pr = sas[i].Done
+		case i < len(ran):
+			pr, err = sas[i].Failed, resources.ScriptFailure(c.instance(), ran[i].status, ran[i].stdout)
+		case i == len(ran) && runErr != nil:
+			pr, err = sas[i].Failed, fmt.Errorf("%s: %w", c.Addr, runErr)
+		default: // the shell ended without reporting this change: treat it as failed, maybe applied in part
+			pr, err = sas[i].Failed, fmt.Errorf("%s: the host's shell ended before this change finished (exit %d): %s", c.Addr, res.ExitCode, lastBytes(strings.TrimSpace(string(res.Stderr)), 400))
+		}
+		if pr.Attributes != cty.NilVal || pr.Original != cty.NilVal {
+			if rerr := rec.resource(hp.Name, h.HostKey(), c, pr); rerr != nil {
+				return i, fmt.Errorf("%s: state could not be saved: %w", c.Addr, rerr)
+			}
+		}
+		if err != nil {
+			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_error", Message: err.Error()})
+			return i, err
+		}
+		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, time.Since(start).Round(100*time.Millisecond))})
+	}
+	return len(batch), scriptErr
+}
+
+// lastBytes is the end of s, at most n bytes.
+func lastBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }
 
 // orderChanges drops no-ops and orders the rest: destroys first (reverse declaration order),

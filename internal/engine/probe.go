@@ -50,8 +50,45 @@ func probeScript(token string, fragments []string) string {
 	return b.String()
 }
 
+// changeScript joins change fragments into one script, framed like probeScript (stderr goes with
+// stdout into the section: it is the failure message), run in order; after the first fragment
+// that fails, none runs.
+func changeScript(token string, fragments []string) string {
+	var b strings.Builder
+	b.WriteString("export LC_ALL=C\n")
+	for i, f := range fragments {
+		fmt.Fprintf(&b, "printf '%%s begin %d\\n' %s\n(\n%s\n) </dev/null 2>&1\ns=$?\nprintf '\\n%%s end %d %%d\\n' %s \"$s\"\n[ \"$s\" = 0 ] || exit 0\n", i, token, f, i, token)
+	}
+	return b.String()
+}
+
+// splitRan parses the output of changeScript: the sections of the fragments that ran to their
+// end, in order (a fragment that failed is the last of them).
+func splitRan(out []byte, token string, n int) []section {
+	secs, seen, _ := parseSections(out, token, n)
+	var ran []section
+	for i := 0; i < n && seen[i]; i++ {
+		ran = append(ran, secs[i])
+	}
+	return ran
+}
+
 // splitSections parses the output of probeScript into n sections.
 func splitSections(out []byte, token string, n int) ([]section, error) {
+	secs, seen, err := parseSections(out, token, n)
+	if err != nil {
+		return nil, err
+	}
+	for i, ok := range seen {
+		if !ok {
+			return nil, fmt.Errorf("probe output ended before section %d of %d (connection lost?)", i+1, n)
+		}
+	}
+	return secs, nil
+}
+
+// parseSections reads the framed sections in out; seen tells which ended.
+func parseSections(out []byte, token string, n int) ([]section, []bool, error) {
 	secs := make([]section, n)
 	seen := make([]bool, n)
 	begin := []byte(token + " begin ")
@@ -64,18 +101,18 @@ func splitSections(out []byte, token string, n int) ([]section, error) {
 		case bytes.HasPrefix(trimmed, begin):
 			i, err := strconv.Atoi(string(trimmed[len(begin):]))
 			if err != nil || i < 0 || i >= n {
-				return nil, fmt.Errorf("probe output: bad section marker %q", trimmed)
+				return nil, nil, fmt.Errorf("probe output: bad section marker %q", trimmed)
 			}
 			cur = i
 			buf.Reset()
 		case bytes.HasPrefix(trimmed, end):
 			f := strings.Fields(string(trimmed[len(end):]))
 			if cur < 0 || len(f) != 2 || f[0] != strconv.Itoa(cur) {
-				return nil, fmt.Errorf("probe output: unexpected end marker %q", trimmed)
+				return nil, nil, fmt.Errorf("probe output: unexpected end marker %q", trimmed)
 			}
 			st, err := strconv.Atoi(f[1])
 			if err != nil {
-				return nil, fmt.Errorf("probe output: bad status in %q", trimmed)
+				return nil, nil, fmt.Errorf("probe output: bad status in %q", trimmed)
 			}
 			// The end marker starts with a newline of its own; drop it.
 			body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
@@ -88,12 +125,7 @@ func splitSections(out []byte, token string, n int) ([]section, error) {
 			}
 		}
 	}
-	for i, ok := range seen {
-		if !ok {
-			return nil, fmt.Errorf("probe output ended before section %d of %d (connection lost?)", i+1, n)
-		}
-	}
-	return secs, nil
+	return secs, seen, nil
 }
 
 // tooLargeNamed names, for output past the host's bound, the probe that was printing when the

@@ -1,0 +1,92 @@
+package resources
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/sparkform/sparkform/provider"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// ScriptApply is a change made by one POSIX sh fragment.
+type ScriptApply struct {
+	// Script runs as root (through sudo when the host asks for it) with stdin from /dev/null, in a
+	// subshell of its own; its stdout and stderr are only read when it fails (for the message).
+	// Files are written by the fragment itself: a temp file beside the target, then renamed over.
+	Script string
+	Done   Prior // what state remembers when the fragment exits 0
+	Failed Prior // what it remembers otherwise (originals are never lost)
+}
+
+// ScriptApplier is implemented by types whose change is one shell fragment with no round trip of
+// its own to wait for (sysctl, readahead). The engine runs the fragments of a host's consecutive
+// such changes in one exec, in order, stopping at the first that fails, instead of calling Apply
+// for each: a host's small changes cost one round trip, as its plan does. Apply of such a type
+// must do the same as running the fragment alone (RunScriptApply).
+type ScriptApplier interface {
+	ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptApply, error)
+}
+
+// RunScriptApply runs one change's fragment on its own, in one exec: Apply of a ScriptApplier.
+func RunScriptApply(ctx context.Context, h provider.Host, in Instance, sa ScriptApply) (Prior, error) {
+	res, err := h.Run(ctx, "(\n"+sa.Script+"\n) 2>&1\n")
+	if err != nil {
+		return sa.Failed, fmt.Errorf("%s: %w", in.Addr(), err)
+	}
+	if res.ExitCode != 0 {
+		return sa.Failed, ScriptFailure(in, res.ExitCode, res.Stdout)
+	}
+	return sa.Done, nil
+}
+
+// ScriptFailure is the error of a fragment that exited with status: its last output lines.
+func ScriptFailure(in Instance, status int, out []byte) error {
+	msg := strings.TrimSpace(string(out))
+	if lines := strings.Split(msg, "\n"); len(lines) > 5 {
+		msg = strings.Join(lines[len(lines)-5:], "\n")
+	}
+	if msg == "" {
+		msg = "no output"
+	}
+	return fmt.Errorf("%s: failed (exit %d): %s", in.Addr(), status, msg)
+}
+
+// writeFileScript is a fragment line writing content to p (0644, owned by the user the script
+// runs as: root) atomically with builtins, then sync and mv: a temp file beside p (created
+// exclusively), flushed, renamed over p. On failure the temp file is removed and the fragment
+// exits 1.
+func writeFileScript(p, content string) string {
+	dir, base := path.Split(p)
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	t := provider.Quote(dir + "." + base + ".sparkform-" + hex.EncodeToString(r[:]))
+	q := provider.Quote(p)
+	return fmt.Sprintf("umask 022; set -C\nif printf '%%s' %s > %s && sync -- %s && mv -f -- %s %s; then set +C; else rm -f -- %s; echo 'writing '%s' failed'; exit 1; fi\n",
+		provider.Quote(content), t, t, t, q, t, q)
+}
+
+// removeFileScript is a fragment line removing p (absent is fine); exits 1 if it cannot.
+func removeFileScript(p string) string {
+	q := provider.Quote(p)
+	return fmt.Sprintf("rm -f -- %s || { echo 'removing '%s' failed'; exit 1; }\n", q, q)
+}
+
+// writeValuesScript writes each value (plus a newline) to its file with the printf builtin, as
+// `sysctl -w` and `echo N > /sys/...` do; every failure is named and the fragment exits 1 at the end.
+func writeValuesScript(what string, values map[string]string, file func(key string) string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("rc=0\n")
+	for _, k := range sortedKeys(values) {
+		fmt.Fprintf(&b, "printf '%%s\\n' %s > %s || { echo %s; rc=1; }\n", provider.Quote(values[k]), provider.Quote(file(k)),
+			provider.Quote(fmt.Sprintf("setting %s %s = %s failed", what, k, values[k])))
+	}
+	b.WriteString("[ $rc = 0 ] || exit 1\n")
+	return b.String()
+}
