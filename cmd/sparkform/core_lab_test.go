@@ -300,17 +300,7 @@ func TestSecondApplyWaitsForTheLockOrFailsNamingTheHolder(t *testing.T) {
 	resetHosts(t, "spark-01")
 	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
 	// The first apply holds the lock while it waits at the confirmation prompt.
-	first := cliProcess("apply", dir, "-host", "spark-01")
-	stdinW, err := first.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, _ := first.StdoutPipe()
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer first.Process.Kill()
-	waitFor(t, stdout, "Enter a value:")
+	first, stdinW := applyAtPrompt(t, dir, "-host", "spark-01")
 
 	code, _, stderr := cli(t, "apply", dir, "-auto-approve", "-lock-timeout", "1s")
 	if code != 1 || !strings.Contains(stderr, "locked by") || !strings.Contains(stderr, "(apply,") {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -79,17 +80,7 @@ func TestPGSecondApplyFailsNamingTheHolderOrWaitsForIt(t *testing.T) {
 	resetHosts(t, "spark-01")
 	dir := configDir(t, l, map[string]string{"main.hcl": tuning, "backend.hcl": pgBackend})
 	// The first apply holds the lock while it waits at the confirmation prompt.
-	first := cliProcess("apply", dir, "-host", "spark-01")
-	stdinW, err := first.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, _ := first.StdoutPipe()
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer first.Process.Kill()
-	waitFor(t, stdout, "Enter a value:")
+	first, stdinW := applyAtPrompt(t, dir, "-host", "spark-01")
 
 	code, _, stderr := cli(t, "apply", dir, "-auto-approve", "-lock-timeout", "1s")
 	if code != 1 || !strings.Contains(stderr, "locked by") || !strings.Contains(stderr, "(apply,") || !strings.Contains(stderr, "database session") {
@@ -223,4 +214,22 @@ func TestPGHistoryAndRollbackWorkFromTheDatabase(t *testing.T) {
 	if g := loadPG(t).Hosts["spark-01"].Generations; len(g) != 4 || g[3].Note != "rollback to generation 2" {
 		t.Fatalf("generations in the database: %+v", g)
 	}
+}
+
+// applyAtPrompt starts an apply as its own process and returns once it waits for "yes", holding
+// the state lock; it is killed at the end of the test if still running.
+func applyAtPrompt(t *testing.T, dir string, args ...string) (*exec.Cmd, io.WriteCloser) {
+	t.Helper()
+	p := cliProcess(append([]string{"apply", dir}, args...)...)
+	stdin, err := p.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := p.StdoutPipe()
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Process.Kill() })
+	waitFor(t, stdout, "Enter a value:")
+	return p, stdin
 }

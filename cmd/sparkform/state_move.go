@@ -58,7 +58,8 @@ func runStatePush(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("state push", stderr)
 	var sf stateFlags
 	sf.register(fs, "state file to replace (default: the one in the current directory)")
-	lockTimeout := fs.Duration("lock-timeout", 0, "how long to wait for the state lock")
+	lockTimeout := new(time.Duration)
+	durationVar(fs, lockTimeout, "lock-timeout", 0, "how long to wait for the state lock")
 	force := fs.Bool("force", false, "replace even when the stored serial is not older than the pushed one (never across lineages)")
 	backup := fs.String("backup", "", "where to write the replaced state (default ./sparkform.state.SERIAL.TIME.backup.json)")
 	pos, err := parseInterleaved(fs, args)
@@ -112,7 +113,8 @@ func runStateMigrate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("state migrate", stderr)
 	to := fs.String("to", "", "destination backend: pg (from the local file) or local (from PostgreSQL)")
 	path := fs.String("state", "", "the local state file (default: the backend block's path, else ./sparkform.state.json)")
-	lockTimeout := fs.Duration("lock-timeout", 0, "how long to wait for each state lock")
+	lockTimeout := new(time.Duration)
+	durationVar(fs, lockTimeout, "lock-timeout", 0, "how long to wait for each state lock")
 	force := fs.Bool("force", false, "replace even when the destination's serial is not older (never across lineages)")
 	backup := fs.String("backup", "", "where to write the replaced destination state (default ./sparkform.state.SERIAL.TIME.backup.json)")
 	if _, err := parseInterleaved(fs, args); err != nil {
