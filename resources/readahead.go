@@ -418,4 +418,3 @@ func (r Readahead) ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptA
 	b.WriteString(reload)
 	return ScriptApply{Script: b.String(), Failed: partial, Done: Prior{Attributes: in.Desired, Original: stringMapVal(original)}}, nil
 }
-
