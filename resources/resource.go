@@ -236,6 +236,9 @@ type TestOutcome struct {
 	Runs    []float64 // seconds of each repeat that became ready
 	Passed  bool
 	Message string // on failure: host, mode, figure, threshold, and the tail of the output
+	// Server is the kind of server ("llama.cpp", "vllm"); Build its version as it reports it
+	// ("6800 (19a5a3ed)", "0.11.0"; "" when it did not say).
+	Server, Build string
 }
 
 // Median of xs, the figure TestOutcome.Seconds reports for its Runs (and a report for several

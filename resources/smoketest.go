@@ -16,21 +16,14 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// SmokeTest times a model load on each host: it starts the command (e.g. llama-server -m
-// MODEL), waits until its output matches the ready pattern, and stops the whole process
-// group. It runs after a host's changes and on demand (`sparkform test`); it changes nothing.
+// SmokeTest times a model load on each host: it starts the command (llama-server -m MODEL, or
+// vllm serve MODEL from a venv), waits until its output matches the ready pattern or its
+// /health answers 200, and stops the whole process group. It runs after a host's changes and on
+// demand (`sparkform test`); it changes nothing. The servers it knows are in smoketest_servers.go,
+// the run script in smoketest_run.go.
 type SmokeTest struct{}
 
 func init() { Register(SmokeTest{}) }
-
-// defaultReadyPattern matches llama-server's line once the model is loaded, in both the old
-// ("main: server is listening on http://…") and the 2026 ("srv … server is listening on http://…")
-// forms, and NOT the early "main: HTTP server is listening, hostname: …" of older servers,
-// which is printed before the model loads.
-const defaultReadyPattern = `server is listening on (http|unix)://`
-
-// Modes a smoke test knows how to ask of a llama.cpp build.
-var smokeModes = map[string]bool{"default": true, "mmap": true, "no-mmap": true, "dio": true}
 
 func (SmokeTest) Type() string { return "smoke_test" }
 
@@ -46,11 +39,13 @@ func (SmokeTest) Spec() hcldec.Spec {
 		"max_regression": &hcldec.AttrSpec{Name: "max_regression", Type: cty.String},
 		"on_failure":     &hcldec.AttrSpec{Name: "on_failure", Type: cty.String},
 		"health":         &hcldec.AttrSpec{Name: "health", Type: cty.String},
+		"server":         &hcldec.AttrSpec{Name: "server", Type: cty.String},
 	}
 }
 
 // smokeSpec is a validated, defaulted smoke_test body.
 type smokeSpec struct {
+	server        *smokeServer
 	argv          []string
 	ready         string
 	modes         []string
@@ -108,13 +103,33 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 		}
 	}
 	s.health = defaultHealthPath
-	if hp := v.GetAttr("health"); !hp.IsNull() {
+	if hp := attr(v, "health", cty.String); !hp.IsNull() {
 		s.health = hp.AsString()
 		if s.health != "" && !healthPathRe.MatchString(s.health) {
 			errs = append(errs, AttrError{Attr: "health", Msg: fmt.Sprintf("health is a URL path such as \"/health\" (or \"\" to poll nothing), not %q", s.health)})
 		}
 	}
-	s.ready = defaultReadyPattern
+	server := ""
+	if sv := attr(v, "server", cty.String); !sv.IsNull() {
+		server = sv.AsString()
+	}
+	srv, err := smokeServerFor(server, s.argv)
+	if err != nil {
+		errs = append(errs, AttrError{Attr: "server", Msg: err.Error()})
+		srv = smokeServers["llama.cpp"]
+	}
+	s.server = srv
+	if srv.words == 2 && len(s.argv) > 0 && (len(s.argv) < 2 || s.argv[1] != "serve") {
+		errs = append(errs, AttrError{Attr: "command", Msg: fmt.Sprintf("a vLLM smoke test runs `vllm serve MODEL ...`, not %q", strings.Join(s.argv, " "))})
+	}
+	if srv.name == "vllm" {
+		for _, f := range srv.ownFlags {
+			if _, ok := argValue(s.argv, f); ok {
+				errs = append(errs, AttrError{Attr: "command", Msg: fmt.Sprintf("the command sets %s, which the modes set: leave it out and list the modes (%s)", f, srv.modeList())})
+			}
+		}
+	}
+	s.ready = srv.ready
 	if r := v.GetAttr("ready"); !r.IsNull() {
 		s.ready = r.AsString()
 		if HasControl(s.ready) {
@@ -128,8 +143,8 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 		s.modes = nil
 		for it := m.ElementIterator(); it.Next(); {
 			_, e := it.Element()
-			if e.IsNull() || !smokeModes[e.AsString()] {
-				errs = append(errs, AttrError{Attr: "modes", Msg: "modes are default, mmap, no-mmap or dio"})
+			if e.IsNull() || !srv.hasMode(e.AsString()) {
+				errs = append(errs, AttrError{Attr: "modes", Msg: fmt.Sprintf("%s modes are %s", srv.name, srv.modeList())})
 				continue
 			}
 			s.modes = append(s.modes, e.AsString())
@@ -170,8 +185,8 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 		case m.Type().IsObjectType() || m.Type().IsMapType():
 			for it := m.ElementIterator(); it.Next(); {
 				k, e := it.Element()
-				if e.IsNull() || e.Type() != cty.Number || !smokeModes[k.AsString()] {
-					errs = append(errs, AttrError{Attr: "max_seconds", Msg: "max_seconds maps modes (mmap, no-mmap, dio, default) to seconds"})
+				if e.IsNull() || e.Type() != cty.Number || !srv.hasMode(k.AsString()) {
+					errs = append(errs, AttrError{Attr: "max_seconds", Msg: fmt.Sprintf("max_seconds maps %s modes (%s) to seconds", srv.name, srv.modeList())})
 					continue
 				}
 				f, _ := e.AsBigFloat().Float64()
@@ -210,15 +225,45 @@ func (SmokeTest) Validate(desired cty.Value) []AttrError {
 	return errs
 }
 
-// Probe reads nothing: the program may be built by another block of the same apply, so its
-// absence at plan time is not an error; the test reports it when it runs.
-func (SmokeTest) Probe(in Instance) string { return ":" }
-
-func (SmokeTest) Read(in Instance, out []byte) (cty.Value, error) {
-	return cty.EmptyObjectVal, nil
+// Probe checks what can be checked before the apply: that a vLLM test's venv imports
+// fastsafetensors when a mode needs it. The program itself may be built or installed by
+// another block of the same apply, so its absence is not an error here; the test reports it.
+func (SmokeTest) Probe(in Instance) string {
+	s, errs := parseSmoke(in.Desired)
+	if len(errs) > 0 || !s.needsFastsafetensors() {
+		return ":"
+	}
+	return fstCheckSh + "fst_check " + provider.Quote(s.argv[0]) + "\n"
 }
 
-func (SmokeTest) Diff(in Instance, observed cty.Value) (Diff, error) { return Diff{Action: NoOp}, nil }
+// needsFastsafetensors: a mode loads through the fastsafetensors library.
+func (s smokeSpec) needsFastsafetensors() bool {
+	for _, m := range s.modes {
+		if m == "fastsafetensors" {
+			return true
+		}
+	}
+	return false
+}
+
+func (SmokeTest) Read(in Instance, out []byte) (cty.Value, error) {
+	st := parseFstCheck(string(out))
+	return cty.ObjectVal(map[string]cty.Value{"fastsafetensors": cty.StringVal(st.state), "detail": cty.StringVal(st.detail)}), nil
+}
+
+// Diff changes nothing; it fails the plan of a host whose venv exists but cannot import
+// fastsafetensors for a fastsafetensors mode.
+func (SmokeTest) Diff(in Instance, observed cty.Value) (Diff, error) {
+	if in.Destroying() || observed == cty.NilVal || observed.IsNull() || !observed.Type().IsObjectType() || !observed.Type().HasAttribute("fastsafetensors") {
+		return Diff{Action: NoOp}, nil
+	}
+	if strAttr(observed, "fastsafetensors", "") == "error" {
+		s, _ := parseSmoke(in.Desired)
+		return Diff{}, fmt.Errorf("mode fastsafetensors: the venv of %s cannot import fastsafetensors (%s); add fastsafetensors to its python_venv packages",
+			s.argv[0], strAttr(observed, "detail", ""))
+	}
+	return Diff{Action: NoOp}, nil
+}
 
 // Apply has nothing to change: a smoke test only ever reads.
 func (SmokeTest) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
@@ -228,128 +273,6 @@ func (SmokeTest) Apply(ctx context.Context, h provider.Host, in Instance, observ
 func (SmokeTest) RollbackOnFailure(desired cty.Value) bool {
 	s, _ := parseSmoke(desired)
 	return s.onFailure == "rollback"
-}
-
-// loadFlags maps a mode to the flags the installed build accepts, read from its --help:
-// llama.cpp replaced --no-mmap/--mmap/--direct-io with -lm/--load-mode in 2026.
-func loadFlags(mode, help string) ([]string, error) {
-	hasLoadMode := strings.Contains(help, "--load-mode")
-	switch mode {
-	case "default":
-		return nil, nil
-	case "mmap":
-		if hasLoadMode {
-			return []string{"--load-mode", "mmap"}, nil
-		}
-		return nil, nil // mmap is the older builds' default
-	case "no-mmap":
-		if hasLoadMode {
-			return []string{"--load-mode", "none"}, nil
-		}
-		if strings.Contains(help, "--no-mmap") {
-			return []string{"--no-mmap"}, nil
-		}
-	case "dio":
-		if hasLoadMode {
-			return []string{"--load-mode", "dio"}, nil
-		}
-		if strings.Contains(help, "--direct-io") {
-			return []string{"--direct-io"}, nil
-		}
-	}
-	return nil, fmt.Errorf("this build accepts no flag for mode %s (its --help lists neither --load-mode nor the older flag)", mode)
-}
-
-//go:embed scripts/smoke-run.sh
-var smokeRunSh string
-
-// smokeRun is how one run of a smoke test is started.
-type smokeRunOpts struct {
-	argv       []string
-	ready      string
-	dropCaches bool
-	timeout    time.Duration
-	// port: "" passes none, "pick" makes the script pick a free port and append --port N,
-	// a number is the port the command sets itself (health polling uses it).
-	port string
-	// health is the path polled on the port ("": none); healthHost the address polled.
-	health, healthHost string
-}
-
-// smokeRunScript is the run script (scripts/smoke-run.sh) with its arguments: it starts argv in
-// its own session, times it until the ready pattern appears in its output or the health URL
-// answers 200, the process exits or the timeout passes, then stops the group and reports
-// status, milliseconds, how it became ready, the port and the output's tail.
-func smokeRunScript(o smokeRunOpts) string {
-	drop := "0"
-	if o.dropCaches {
-		drop = "1"
-	}
-	args := []string{o.ready, drop, strconv.FormatInt(o.timeout.Milliseconds(), 10), o.port, o.health, o.healthHost, "--"}
-	args = append(args, o.argv...)
-	quoted := make([]string, len(args))
-	for i, a := range args {
-		quoted[i] = provider.Quote(a)
-	}
-	return "set -- " + strings.Join(quoted, " ") + "\n" + smokeRunSh
-}
-
-// healthHost is the address to poll: the command's --host, loopback for a wildcard or none.
-func healthHost(argv []string) string {
-	h, ok := argValue(argv, "--host")
-	switch {
-	case !ok || h == "" || h == "0.0.0.0" || h == "localhost":
-		return "127.0.0.1"
-	case h == "::" || h == "[::]":
-		return "::1"
-	}
-	return strings.Trim(h, "[]")
-}
-
-type smokeRun struct {
-	status  string
-	seconds float64
-	via     string // "output" or "health": what showed the server ready
-	port    string // the port the server was given ("" when none)
-	tail    string
-}
-
-func parseSmokeRun(out []byte) (smokeRun, error) {
-	var r smokeRun
-	got := 0
-	for _, l := range parseProbe(out) {
-		switch l.tag {
-		case "status":
-			r.status = strings.Join(l.args, " ")
-			got++
-		case "ms":
-			if len(l.args) == 1 {
-				ms, err := strconv.ParseInt(l.args[0], 10, 64)
-				if err != nil {
-					return r, fmt.Errorf("bad timing %q", l.args[0])
-				}
-				r.seconds = float64(ms) / 1000
-				got++
-			}
-		case "via":
-			r.via = strings.Join(l.args, " ")
-		case "port":
-			r.port = strings.Join(l.args, " ")
-		case "tail":
-			if len(l.args) >= 1 {
-				t, err := decodeB64(strings.Join(l.args, ""))
-				if err != nil {
-					return r, err
-				}
-				r.tail = t
-			}
-			got++
-		}
-	}
-	if got < 3 {
-		return r, fmt.Errorf("incomplete report from the host")
-	}
-	return r, nil
 }
 
 func indent(s string) string {
@@ -365,19 +288,28 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
-	bin := s.argv[0]
-	res, err := h.Run(ctx, fmt.Sprintf("if command -v -- %s >/dev/null 2>&1; then %s --help 2>&1 </dev/null | head -c 200000; exit 0; else exit 127; fi", provider.Quote(bin), provider.Quote(bin)))
+	mark := "sparkform-" + randomToken()
+	res, err := h.Run(ctx, smokeProbeScript(s.server, s.argv, s.needsFastsafetensors(), mark))
 	if err != nil {
 		return nil, err
 	}
 	if res.ExitCode == 127 {
-		return nil, fmt.Errorf("%s: command not found on %s: %s (is the block that builds it applied to this host?)", in.Addr(), h.Name(), bin)
+		return nil, fmt.Errorf("%s: command not found on %s: %s (is the block that builds it applied to this host?)", in.Addr(), h.Name(), s.argv[0])
 	}
-	help := string(res.Stdout)
+	facts := parseSmokeProbe(s.server, string(res.Stdout), mark)
+	help := facts.help
+	if facts.build != "" {
+		log(fmt.Sprintf("%s %s", s.server.name, facts.build))
+	}
 	var outcomes []TestOutcome
 	for _, mode := range s.modes {
-		o := TestOutcome{Mode: mode, Passed: true}
-		flags, err := loadFlags(mode, help)
+		o := TestOutcome{Mode: mode, Passed: true, Server: s.server.name, Build: facts.build}
+		if mode == "fastsafetensors" && facts.fst.state == "error" {
+			o.Passed, o.Message = false, fmt.Sprintf("%s on %s, mode %s: the venv of %s cannot import fastsafetensors: %s", in.Addr(), h.Name(), mode, s.argv[0], facts.fst.detail)
+			outcomes = append(outcomes, o)
+			continue
+		}
+		flags, err := s.server.flags(mode, help)
 		if err != nil {
 			o.Passed, o.Message = false, fmt.Sprintf("%s on %s, mode %s: %v", in.Addr(), h.Name(), mode, err)
 			outcomes = append(outcomes, o)

@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -227,6 +228,91 @@ func TestSmokeHealthHostFollowsTheCommandsHost(t *testing.T) {
 	} {
 		if got := healthHost(c.argv); got != c.want {
 			t.Errorf("%v: %q, want %q", c.argv, got, c.want)
+		}
+	}
+}
+
+func TestSmokeVLLMFlagsFollowServeHelp(t *testing.T) {
+	full := "LoadConfig:\n  --load-format LOAD_FORMAT  \"auto\", \"safetensors\", \"fastsafetensors\"\n  --safetensors-load-strategy SAFETENSORS_LOAD_STRATEGY\n"
+	old := "  --load-format {auto,pt,safetensors,npcache,dummy}\n"
+	cases := []struct{ mode, help, want string }{
+		{"default", full, ""},
+		{"eager", full, "--safetensors-load-strategy eager"},
+		{"fastsafetensors", full, "--load-format fastsafetensors"},
+		{"eager", old, "error"},
+		{"fastsafetensors", old, "error"},
+	}
+	for _, c := range cases {
+		got, err := vllmFlags(c.mode, c.help)
+		s := strings.Join(got, " ")
+		if err != nil {
+			s = "error"
+		}
+		if s != c.want {
+			t.Errorf("%s: %q, want %q", c.mode, s, c.want)
+		}
+	}
+}
+
+func TestSmokeServerComesFromTheProgramOrTheServerAttribute(t *testing.T) {
+	body := func(cmd, server string, modes ...string) cty.Value {
+		m := cty.NullVal(cty.List(cty.String))
+		if len(modes) > 0 {
+			m = stringListVal(modes)
+		}
+		sv := cty.NullVal(cty.String)
+		if server != "" {
+			sv = cty.StringVal(server)
+		}
+		return cty.ObjectVal(map[string]cty.Value{"command": cty.StringVal(cmd), "modes": m, "server": sv,
+			"ready": cty.NullVal(cty.String), "drop_caches": cty.NullVal(cty.Bool), "repeat": cty.NullVal(cty.Number),
+			"timeout": cty.NullVal(cty.String), "max_seconds": cty.NullVal(cty.DynamicPseudoType),
+			"max_regression": cty.NullVal(cty.String), "on_failure": cty.NullVal(cty.String), "health": cty.NullVal(cty.String)})
+	}
+	s, errs := parseSmoke(body("/opt/vllm/bin/vllm serve /models/q", "", "default", "eager", "fastsafetensors"))
+	if len(errs) != 0 || s.server.name != "vllm" || s.ready != vllmReadyPattern || !s.needsFastsafetensors() {
+		t.Errorf("vllm by its program name: %v %+v", errs, s)
+	}
+	if s, errs := parseSmoke(body("/opt/llama/bin/llama-server -m /m.gguf", "")); len(errs) != 0 || s.server.name != "llama.cpp" || s.ready != defaultReadyPattern {
+		t.Errorf("llama-server: %v %+v", errs, s)
+	}
+	for _, c := range []struct {
+		name, cmd, server string
+		modes             []string
+		attr, msg         string
+	}{
+		{"llama.cpp has no eager mode", "/opt/llama/bin/llama-server -m /m.gguf", "", []string{"eager"}, "modes", "llama.cpp modes are default, mmap, no-mmap or dio"},
+		{"vLLM has no no-mmap mode", "/opt/vllm/bin/vllm serve /m", "", []string{"no-mmap"}, "modes", "vllm modes are default, eager or fastsafetensors"},
+		{"vllm without serve", "/opt/vllm/bin/vllm /m", "", nil, "command", "runs `vllm serve MODEL ...`"},
+		{"a load flag the modes set", "/opt/vllm/bin/vllm serve /m --load-format safetensors", "", nil, "command", "sets --load-format"},
+		{"unknown server", "/opt/x/bin/tgi --model m", "tgi", nil, "server", `not "tgi"`},
+	} {
+		_, errs := parseSmoke(body(c.cmd, c.server, c.modes...))
+		if len(errs) == 0 || errs[0].Attr != c.attr || !strings.Contains(errs[0].Msg, c.msg) {
+			t.Errorf("%s: %v, want %s: %q", c.name, errs, c.attr, c.msg)
+		}
+	}
+}
+
+// The probe's sections are split on a random mark; help text cannot forge them, and versions
+// are read in each server's own format.
+func TestSmokeProbeOutputGivesHelpVersionAndFastsafetensors(t *testing.T) {
+	mark := "sparkform-" + randomToken()
+	out := "usage: vllm serve\n  --load-format LOAD_FORMAT fastsafetensors\nsparkform-fake version\n" +
+		"\n" + mark + " version\nINFO 12-01 [__init__.py:216] Automatically detected platform cuda.\n0.11.0\n" +
+		"\n" + mark + " fst\nfst ok " + base64.StdEncoding.EncodeToString([]byte("0.3.2\n")) + "\n"
+	f := parseSmokeProbe(smokeServers["vllm"], out, mark)
+	if !strings.Contains(f.help, "--load-format") || f.build != "0.11.0" || f.fst.state != "ok" || f.fst.detail != "0.3.2" {
+		t.Errorf("%+v", f)
+	}
+	for in, want := range map[string]string{
+		"version: 6800 (19a5a3ed)\nbuilt with cc for x86_64":  "6800 (19a5a3ed)",
+		"version: 0.4.1-dev (build 10991, commit 19a5a3ed)\n": "0.4.1-dev (build 10991, commit 19a5a3ed)",
+		"version: 6800 \x1b[31m(evil)\n":                      "6800 [31m(evil)",
+		"no version here":                                     "",
+	} {
+		if got := llamaVersion(in); got != want {
+			t.Errorf("llamaVersion(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

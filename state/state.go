@@ -54,6 +54,10 @@ type TestRun struct {
 	// (address → "attr=value ..."), e.g. "readahead.nvme" → "device=nvme0n1 kb=8192".
 	Kernel  string            `json:"kernel"`
 	Context map[string]string `json:"context,omitempty"`
+	// Server is the kind of server the test ran ("llama.cpp", "vllm"); Build its version as it
+	// reported it ("6800 (19a5a3ed)", "0.11.0"), "" when unknown.
+	Server string `json:"server,omitempty"`
+	Build  string `json:"build,omitempty"`
 	// Setup is the same context as data (results recorded before it existed have none).
 	Setup *TestSetup `json:"setup,omitempty"`
 }

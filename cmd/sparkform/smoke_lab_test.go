@@ -232,3 +232,76 @@ func TestSmokeTestGetsAPortOfItsOwnBesideAServerOnTheDefaultPort(t *testing.T) {
 		t.Errorf("test servers left behind: %s", got)
 	}
 }
+
+// vllmConfig is a venv with the lab's vLLM stand-in (and fastsafetensors when fst) and a smoke
+// test of vllm serve in modes.
+func vllmConfig(fst bool, modes string) string {
+	pkgs := `"vllm==` + lab.VLLMVersion + `"`
+	if fst {
+		pkgs += `, "fastsafetensors==0.3.2"`
+	}
+	return `
+python_venv "vllm" {
+  path       = "/opt/sparkform/vllm"
+  packages   = [` + pkgs + `]
+  find_links = ["/srv/wheels"]
+  verify     = ["vllm"]
+}
+
+smoke_test "qwen3-next" {
+  command = "${python_venv.vllm.path}/bin/vllm serve ` + lab.SafetensorsModelDir + ` --max-model-len 4096"
+  modes   = [` + modes + `]
+  timeout = "60s"
+}
+`
+}
+
+// The whole vLLM flow from a python_venv: the plan refuses a fastsafetensors mode while the
+// venv cannot import it; with it, apply builds the venv, serves the safetensors model in the
+// three modes (lazy mmap, eager read, fastsafetensors), each ready and then stopped with its
+// process group, and state records the server, its version and every mode.
+func TestVLLMFromAPythonVenvLoadsInAllThreeModes(t *testing.T) {
+	l := needLab(t)
+	h := "spark-01"
+	onHost(t, l, h, "rm -rf /opt/sparkform/vllm /opt/sparkform/vllm.sparkform-gens")
+	dir := configDir(t, l, map[string]string{"main.hcl": vllmConfig(false, `"default"`)})
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", h); code != 0 {
+		t.Fatalf("apply of a venv without fastsafetensors: %d\n%s\n%s", code, out, stderr)
+	}
+	// The venv exists and lacks fastsafetensors: the plan says so before anything runs.
+	writeFile(t, filepath.Join(dir, "main.hcl"), []byte(vllmConfig(false, `"default", "eager", "fastsafetensors"`)))
+	code, out, stderr := cli(t, "plan", dir, "-host", h)
+	if code == 0 || !strings.Contains(out+stderr, "cannot import fastsafetensors") || !strings.Contains(out+stderr, "ModuleNotFoundError") {
+		t.Fatalf("plan with a fastsafetensors mode and a venv without it: exit %d\n%s\n%s", code, out, stderr)
+	}
+	writeFile(t, filepath.Join(dir, "main.hcl"), []byte(vllmConfig(true, `"default", "eager", "fastsafetensors"`)))
+	code, out, stderr = cli(t, "apply", dir, "-auto-approve", "-host", h)
+	if code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, stderr)
+	}
+	st, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*state.TestRun{}
+	for _, r := range st.Hosts[h].Tests {
+		if r.Test == "smoke_test.qwen3-next" {
+			got[r.Mode] = r
+		}
+	}
+	for _, m := range []string{"default", "eager", "fastsafetensors"} {
+		r := got[m]
+		if r == nil || !r.Passed || r.Seconds <= 0 || r.Server != "vllm" || r.Build != lab.VLLMVersion {
+			t.Errorf("mode %s: %+v", m, r)
+		}
+	}
+	// What each mode asked of vLLM, and that the stand-in loaded through it.
+	for _, want := range []string{"--safetensors-load-strategy eager", "--load-format fastsafetensors", "vllm " + lab.VLLMVersion} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply output lacks %q:\n%s", want, out)
+		}
+	}
+	if left := onHost(t, l, h, "pgrep -f '[v]llm serve' || true"); left != "" {
+		t.Errorf("vLLM processes left behind: %s", left)
+	}
+}

@@ -35,9 +35,9 @@ variable "llama_ref" {
   default = "b6800"
 }
 
-variable "smoke_port" {
-  type    = number
-  default = 8080
+variable "vllm_version" {
+  type    = string
+  default = "0.11.0"
 }
 
 rollout {
@@ -73,9 +73,9 @@ readahead "nvme" {
 python_venv "vllm" {
   path       = "/opt/sparkform/vllm"
   python     = "python3"
-  packages   = ["fastsafetensors==0.3.2"]
+  packages   = ["vllm==${var.vllm_version}", "fastsafetensors==0.3.2"]
   find_links = var.wheelhouse
-  verify     = ["fastsafetensors"]
+  verify     = ["vllm", "fastsafetensors"]
 }
 
 # llama.cpp built with CUDA for GB10 (sm_121).
@@ -90,7 +90,7 @@ llama_cpp "cuda" {
 # After every change, time a cold model load in both modes; fail the host if it got slow,
 # and after a kernel change go back to the previous kernel.
 smoke_test "gpt-oss" {
-  command        = "${llama_cpp.cuda.bin_dir}/llama-server -m /models/gpt-oss-120b.gguf -ngl 999 --port ${var.smoke_port}"
+  command        = "${llama_cpp.cuda.bin_dir}/llama-server -m /models/gpt-oss-120b.gguf -ngl 999"
   modes          = ["mmap", "no-mmap"]
   drop_caches    = true
   repeat         = 3
@@ -98,4 +98,13 @@ smoke_test "gpt-oss" {
   max_seconds    = { "no-mmap" = 30 }
   max_regression = "20%"
   on_failure     = "rollback"
+}
+
+# The forum's vLLM table on every host: lazy (mmap) safetensors, eager reads, fastsafetensors.
+# No --port: each run gets a free port of its own, beside any production server on 8000.
+smoke_test "qwen3-next" {
+  command     = "${python_venv.vllm.path}/bin/vllm serve /models/qwen3-next-80b-fp8 --max-model-len 8192"
+  modes       = ["default", "eager", "fastsafetensors"]
+  timeout     = "15m"
+  max_seconds = { fastsafetensors = 60 }
 }

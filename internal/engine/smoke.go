@@ -47,7 +47,8 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, kernel string,
 		context, setup := rec.context(hp.Name)
 		for _, o := range outcomes {
 			runs = append(runs, &state.TestRun{Time: time.Now().UTC(), Test: c.Addr, Mode: o.Mode, Seconds: o.Seconds,
-				Runs: append([]float64{}, o.Runs...), Passed: o.Passed, Message: o.Message, Kernel: kernel, Context: context, Setup: setup})
+				Runs: append([]float64{}, o.Runs...), Passed: o.Passed, Message: o.Message, Kernel: kernel, Context: context, Setup: setup,
+				Server: o.Server, Build: o.Build})
 			verdict := "passed"
 			if !o.Passed {
 				verdict = "FAILED"

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -52,8 +53,26 @@ var metaPkgs = []metaPkg{
 	{"linux-nvidia-6.17-broken", "6.17.0-1099.99", "linux-image-nvidia-6.17-broken (= 6.17.0-1099.99)", "Complete NVIDIA Linux kernel (6.17, fails to boot: lab stand-in)"},
 }
 
-// wheelVersions are the fastsafetensors versions in the lab's wheelhouse.
-var wheelVersions = []string{"0.1.10", "0.3.2"}
+// wheel is a stand-in Python distribution of the lab's wheelhouse, built from assets/wheels/NAME.
+type wheel struct {
+	Name, Version, Summary string
+	// EntryPoints is the dist-info's entry_points.txt ("" for none): pip makes bin/ scripts from it.
+	EntryPoints string
+	// Requires are extra METADATA lines (Requires-Dist, Provides-Extra).
+	Requires []string
+}
+
+// wheels are the distributions in the lab's wheelhouse (/srv/wheels).
+var wheels = []wheel{
+	{Name: "fastsafetensors", Version: "0.1.10", Summary: "High-performance safetensors model loader"},
+	{Name: "fastsafetensors", Version: "0.3.2", Summary: "High-performance safetensors model loader"},
+	{Name: "vllm", Version: VLLMVersion, Summary: "A high-throughput and memory-efficient inference and serving engine for LLMs",
+		EntryPoints: "[console_scripts]\nvllm = vllm.cli:main\n",
+		Requires:    []string{"Provides-Extra: fastsafetensors", "Requires-Dist: fastsafetensors>=0.1.10; extra == \"fastsafetensors\""}},
+}
+
+// VLLMVersion is the version of the lab's vLLM stand-in.
+const VLLMVersion = "0.11.0"
 
 // llamaTags are the stand-in llama.cpp releases (tag -> build number), oldest first.
 var llamaTags = []struct {
@@ -64,8 +83,9 @@ var llamaTags = []struct {
 // artifactsKey changes whenever anything that goes into the artifacts changes.
 func artifactsKey(arch string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "epoch=%s arch=%s kernels=%v metas=%v wheels=%v llama=%v\n", cacheEpoch, arch, kernelPkgs, metaPkgs, wheelVersions, llamaTags)
+	fmt.Fprintf(h, "epoch=%s arch=%s kernels=%v metas=%v wheels=%v llama=%v\n", cacheEpoch, arch, kernelPkgs, metaPkgs, wheels, llamaTags)
 	hashTree(h, "assets/llama")
+	hashTree(h, "assets/wheels")
 	return fmt.Sprintf("%x", h.Sum(nil))[:16]
 }
 
@@ -79,9 +99,9 @@ func buildArtifacts(ctx context.Context, dir, arch string, log io.Writer) error 
 	if err := buildDebs(ctx, dir, arch); err != nil {
 		return fmt.Errorf("kernel packages: %w", err)
 	}
-	for _, v := range wheelVersions {
-		if err := writeWheel(filepath.Join(dir, "wheels"), "fastsafetensors", v); err != nil {
-			return fmt.Errorf("wheel %s: %w", v, err)
+	for _, w := range wheels {
+		if err := writeWheel(filepath.Join(dir, "wheels"), w); err != nil {
+			return fmt.Errorf("wheel %s %s: %w", w.Name, w.Version, err)
 		}
 	}
 	if err := buildLlamaRepo(ctx, dir); err != nil {
@@ -183,14 +203,37 @@ Description: %s
 	return os.WriteFile(filepath.Join(dir, "repo", "Packages"), idx, 0o644)
 }
 
-// writeWheel builds a pure-Python wheel (a zip with a dist-info whose RECORD hashes every file).
-func writeWheel(dir, name, version string) error {
-	di := fmt.Sprintf("%s-%s.dist-info", name, version)
-	files := []struct{ path, data string }{
-		{name + "/__init__.py", fmt.Sprintf("\"\"\"%s (sparkform lab stand-in): exposes __version__ only.\"\"\"\n__version__ = %q\n", name, version)},
-		{di + "/METADATA", fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: High-performance safetensors model loader (sparkform lab stand-in)\nRequires-Python: >=3.9\n", name, version)},
-		{di + "/WHEEL", "Wheel-Version: 1.0\nGenerator: sparkform-lab\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
-		{di + "/top_level.txt", name + "\n"},
+// writeWheel builds a pure-Python wheel (a zip with a dist-info whose RECORD hashes every file)
+// from the embedded sources in assets/wheels/NAME, with @VERSION@ replaced.
+func writeWheel(dir string, w wheel) error {
+	di := fmt.Sprintf("%s-%s.dist-info", w.Name, w.Version)
+	type file struct{ path, data string }
+	var files []file
+	root := "assets/wheels/" + w.Name
+	err := fs.WalkDir(assets, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := assets.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files = append(files, file{strings.TrimPrefix(p, root+"/"), strings.ReplaceAll(string(data), "@VERSION@", w.Version)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	meta := fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\nSummary: %s (sparkform lab stand-in)\nRequires-Python: >=3.9\n", w.Name, w.Version, w.Summary)
+	for _, r := range w.Requires {
+		meta += r + "\n"
+	}
+	files = append(files,
+		file{di + "/METADATA", meta},
+		file{di + "/WHEEL", "Wheel-Version: 1.0\nGenerator: sparkform-lab\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+		file{di + "/top_level.txt", w.Name + "\n"})
+	if w.EntryPoints != "" {
+		files = append(files, file{di + "/entry_points.txt", w.EntryPoints})
 	}
 	var record strings.Builder
 	for _, f := range files {
@@ -198,7 +241,7 @@ func writeWheel(dir, name, version string) error {
 		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f.path, base64.RawURLEncoding.EncodeToString(sum[:]), len(f.data))
 	}
 	fmt.Fprintf(&record, "%s/RECORD,,\n", di)
-	files = append(files, struct{ path, data string }{di + "/RECORD", record.String()})
+	files = append(files, file{di + "/RECORD", record.String()})
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, f := range files {
@@ -213,7 +256,7 @@ func writeWheel(dir, name, version string) error {
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%s-py3-none-any.whl", name, version)), buf.Bytes(), 0o644)
+	return os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%s-py3-none-any.whl", w.Name, w.Version)), buf.Bytes(), 0o644)
 }
 
 // buildLlamaRepo makes the bare repository /srv/git/llama.cpp.git: one commit and tag per release,
@@ -306,6 +349,56 @@ func writeModel(path string, size int64) error {
 		done += n
 	}
 	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// writeSafetensorsModel writes a safetensors file of about size bytes: the 8-byte little-endian
+// header length, a JSON header (padded with spaces to 8 bytes) naming F8_E4M3 tensors of 1 MiB
+// that tile the data section, then pseudo-random data.
+func writeSafetensorsModel(path string, size int64) error {
+	const tensor = 1 << 20
+	type info struct {
+		Dtype       string   `json:"dtype"`
+		Shape       [2]int64 `json:"shape"`
+		DataOffsets [2]int64 `json:"data_offsets"`
+	}
+	head := map[string]any{"__metadata__": map[string]string{"format": "pt", "producer": "sparkform lab stand-in"}}
+	var off int64
+	for i := 0; off < size; i++ {
+		n := min(int64(tensor), size-off)
+		head[fmt.Sprintf("model.layers.%d.mlp.experts.weight", i)] = info{Dtype: "F8_E4M3", Shape: [2]int64{1, n}, DataOffsets: [2]int64{off, off + n}}
+		off += n
+	}
+	hj, err := json.Marshal(head)
+	if err != nil {
+		return err
+	}
+	for (8+len(hj))%8 != 0 {
+		hj = append(hj, ' ')
+	}
+	f, err := os.OpenFile(path+".tmp", os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(hj)))
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], uint64(size)+1)
+	r := rand.NewChaCha8(seed)
+	_, err = f.Write(append(n[:], hj...))
+	buf := make([]byte, 1<<20)
+	for done := int64(0); err == nil && done < size; {
+		k := min(int64(len(buf)), size-done)
+		_, _ = r.Read(buf[:k])
+		_, err = f.Write(buf[:k])
+		done += k
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	return os.Rename(path+".tmp", path)

@@ -17,8 +17,8 @@ import (
 	"time"
 )
 
-//go:embed assets
-var assets embed.FS
+//go:embed all:assets
+var assets embed.FS // all: keeps the wheels' __init__.py files
 
 // cacheEpoch is bumped when the Go code that builds the image or artifacts changes in a way the
 // hashed inputs (embedded files, package lists) do not show.
@@ -214,13 +214,14 @@ func customizeImage(ctx context.Context, root, artifacts string) error {
 	return nil
 }
 
-// ensureModel returns a cached model file of the given size, creating it if needed.
-func ensureModel(ctx context.Context, cacheDir string, size int64) (string, error) {
+// ensureModel returns a cached model file of the given size and kind (its extension), creating
+// it with write if needed.
+func ensureModel(ctx context.Context, cacheDir string, size int64, kind string, write func(string, int64) error) (string, error) {
 	dir := filepath.Join(cacheDir, "models")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	p := filepath.Join(dir, fmt.Sprintf("model-%d.gguf", size))
+	p := filepath.Join(dir, fmt.Sprintf("model-%d.%s", size, kind))
 	if exists(p) {
 		return p, nil
 	}
@@ -232,7 +233,7 @@ func ensureModel(ctx context.Context, cacheDir string, size int64) (string, erro
 	if exists(p) {
 		return p, nil
 	}
-	return p, writeModel(p, size)
+	return p, write(p, size)
 }
 
 func exists(p string) bool {

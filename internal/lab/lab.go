@@ -31,7 +31,7 @@ type Options struct {
 	N           int           // number of hosts spark-01..spark-NN; default 3. A running lab is never shrunk.
 	Subnet      int           // hosts are 198.18.<Subnet>.<100+i> on the lab's bridge; labs running at once need different subnets
 	NoNvcc      []string      // hosts created without the nvcc stand-in (/usr/local/cuda/bin/nvcc)
-	ModelSize   int64         // bytes of /models/gpt-oss-120b.gguf on each new host; default 32 MiB
+	ModelSize   int64         // bytes of /models/gpt-oss-120b.gguf (and of the safetensors model) on each new host; default 32 MiB
 	RebootDelay time.Duration // time a host stays down after a reboot or crash; default 1s
 	CacheDir    string        // image and artifacts cache; default DefaultCacheDir
 	Log         io.Writer     // progress messages; default discarded
@@ -42,6 +42,17 @@ type Options struct {
 
 // ModelPath is where each host's model file lives.
 const ModelPath = "/models/gpt-oss-120b.gguf"
+
+// SafetensorsModelDir is each host's safetensors model for vLLM, in the Hugging Face layout
+// (config.json and one model-00001-of-00001.safetensors of Options.ModelSize bytes).
+const SafetensorsModelDir = "/models/qwen3-next-80b-fp8"
+
+// safetensorsConfig is the model's config.json.
+const safetensorsConfig = `{"architectures": ["Qwen3NextForCausalLM"], "model_type": "qwen3_next", "torch_dtype": "bfloat16", "quantization_config": {"quant_method": "fp8"}}
+`
+
+// hostModels are the cached model files a new host gets a copy of.
+type hostModels struct{ gguf, safetensors string }
 
 // Disks are the NVMe devices each host's /sys/block shows.
 var Disks = []string{"nvme0n1", "nvme1n1"}
@@ -178,10 +189,13 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	var model string
+	var model hostModels
 	for i := len(l.cfg.Hosts) + 1; i <= o.N; i++ {
-		if model == "" {
-			if model, err = ensureModel(ctx, o.CacheDir, o.ModelSize); err != nil {
+		if model.gguf == "" {
+			if model.gguf, err = ensureModel(ctx, o.CacheDir, o.ModelSize, "gguf", writeModel); err != nil {
+				return nil, err
+			}
+			if model.safetensors, err = ensureModel(ctx, o.CacheDir, o.ModelSize, "safetensors", writeSafetensorsModel); err != nil {
 				return nil, err
 			}
 		}
@@ -193,7 +207,7 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 		}
 		l.cfg.Hosts = append(l.cfg.Hosts, h)
 	}
-	if model != "" {
+	if model.gguf != "" {
 		fmt.Fprintf(o.Log, "lab: hosts created at +%s\n", time.Since(t0).Round(10*time.Millisecond))
 	}
 	var toStart []HostInfo
@@ -329,7 +343,7 @@ func writeKeyPair(path, comment string) (ssh.PublicKey, error) {
 
 // createHost prepares a host's directory and its disk (the overlay's upper dir) before its first
 // boot: files written into the upper dir of a mounted overlay are not seen until the next boot.
-func createHost(h HostInfo, client ssh.PublicKey, model, image string) error {
+func createHost(h HostInfo, client ssh.PublicKey, model hostModels, image string) error {
 	if err := os.RemoveAll(h.Dir); err != nil {
 		return err
 	}
@@ -410,7 +424,17 @@ func createHost(h HostInfo, client ssh.PublicKey, model, image string) error {
 	if err := os.WriteFile(filepath.Join(up, "boot/grub/grub.cfg"), cfg, 0o644); err != nil {
 		return err
 	}
-	return copyFile(model, filepath.Join(up, strings.TrimPrefix(ModelPath, "/")))
+	if err := copyFile(model.gguf, filepath.Join(up, strings.TrimPrefix(ModelPath, "/"))); err != nil {
+		return err
+	}
+	st := filepath.Join(up, strings.TrimPrefix(SafetensorsModelDir, "/"))
+	if err := os.MkdirAll(st, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(st, "config.json"), []byte(safetensorsConfig), 0o644); err != nil {
+		return err
+	}
+	return copyFile(model.safetensors, filepath.Join(st, "model-00001-of-00001.safetensors"))
 }
 
 // imageRootUUID is the filesystem UUID the GRUB stand-in uses in the image itself (update-grub's

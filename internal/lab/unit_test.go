@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,38 +34,80 @@ func TestHostsHCLHasOneStrictBlockPerHost(t *testing.T) {
 }
 
 func TestWheelRecordHashesEveryFile(t *testing.T) {
-	dir := t.TempDir()
-	if err := writeWheel(dir, "fastsafetensors", "0.3.2"); err != nil {
+	for _, w := range wheels {
+		dir := t.TempDir()
+		if err := writeWheel(dir, w); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, w.Name+"-"+w.Version+"-py3-none-any.whl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := map[string][]byte{}
+		for _, f := range zr.File {
+			rc, _ := f.Open()
+			var b bytes.Buffer
+			b.ReadFrom(rc)
+			rc.Close()
+			files[f.Name] = b.Bytes()
+		}
+		di := w.Name + "-" + w.Version + ".dist-info/"
+		record := string(files[di+"RECORD"])
+		for name, content := range files {
+			if strings.HasSuffix(name, "RECORD") {
+				continue
+			}
+			sum := sha256.Sum256(content)
+			if !strings.Contains(record, name+",sha256="+base64.RawURLEncoding.EncodeToString(sum[:])+",") {
+				t.Errorf("%s: RECORD lacks a correct hash of %s:\n%s", w.Name, name, record)
+			}
+		}
+		if !strings.Contains(string(files[w.Name+"/__init__.py"]), `__version__ = "`+w.Version+`"`) {
+			t.Errorf("%s/__init__.py: %s", w.Name, files[w.Name+"/__init__.py"])
+		}
+		if w.Name == "vllm" && !strings.Contains(string(files[di+"entry_points.txt"]), "vllm = vllm.cli:main") {
+			t.Errorf("vllm has no console script: %q", files[di+"entry_points.txt"])
+		}
+	}
+}
+
+// The safetensors model must parse as safetensors: an 8-byte header length, a JSON header whose
+// tensors tile the data section exactly, then the data.
+func TestSafetensorsModelHeaderDescribesItsData(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := writeSafetensorsModel(p, 3<<20+5); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "fastsafetensors-0.3.2-py3-none-any.whl"))
-	if err != nil {
-		t.Fatal(err)
+	data, _ := os.ReadFile(p)
+	n := binary.LittleEndian.Uint64(data[:8])
+	var head map[string]json.RawMessage
+	if err := json.Unmarshal(data[8:8+n], &head); err != nil {
+		t.Fatalf("header: %v", err)
 	}
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{}
-	for _, f := range zr.File {
-		rc, _ := f.Open()
-		var b bytes.Buffer
-		b.ReadFrom(rc)
-		rc.Close()
-		files[f.Name] = b.Bytes()
-	}
-	record := string(files["fastsafetensors-0.3.2.dist-info/RECORD"])
-	for name, content := range files {
-		if strings.HasSuffix(name, "RECORD") {
+	var end int64
+	for k, raw := range head {
+		if k == "__metadata__" {
 			continue
 		}
-		sum := sha256.Sum256(content)
-		if !strings.Contains(record, name+",sha256="+base64.RawURLEncoding.EncodeToString(sum[:])+",") {
-			t.Errorf("RECORD lacks a correct hash of %s:\n%s", name, record)
+		var ti struct {
+			Dtype       string  `json:"dtype"`
+			Shape       []int64 `json:"shape"`
+			DataOffsets []int64 `json:"data_offsets"`
 		}
+		if err := json.Unmarshal(raw, &ti); err != nil || len(ti.DataOffsets) != 2 {
+			t.Fatalf("tensor %s: %s", k, raw)
+		}
+		if ti.DataOffsets[1]-ti.DataOffsets[0] != ti.Shape[0]*ti.Shape[1] {
+			t.Errorf("tensor %s: shape %v does not fill %v", k, ti.Shape, ti.DataOffsets)
+		}
+		end = max(end, ti.DataOffsets[1])
 	}
-	if !strings.Contains(string(files["fastsafetensors/__init__.py"]), `__version__ = "0.3.2"`) {
-		t.Errorf("__init__.py: %s", files["fastsafetensors/__init__.py"])
+	if int64(len(data)) != 8+int64(n)+end || (8+n)%8 != 0 {
+		t.Errorf("file is %d bytes; header ends at %d, data at %d", len(data), 8+n, end)
 	}
 }
 
