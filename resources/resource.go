@@ -208,9 +208,8 @@ type BootReverter interface {
 // TestContext is what the engine tells a test about the host it runs on.
 type TestContext struct {
 	Kernel string // running kernel
-	// Baseline returns the seconds of the last passed result of this test in mode, if any:
-	// the reference for a regression check.
-	Baseline func(mode string) (seconds float64, ok bool)
+	// Baseline returns the reference for a regression check of this test in mode, if any.
+	Baseline func(mode string) (Baseline, bool)
 }
 
 // TestSetup is the context a test ran in, as data (reports group results by it): the kernel is
@@ -227,6 +226,14 @@ type TestSetup struct {
 // resource's attributes in state (untrusted: malformed values are skipped).
 type SetupDescriber interface {
 	DescribeSetup(addr string, applied cty.Value, s *TestSetup)
+}
+
+// Baseline is the reference a new result is compared with: the median of the last few passing
+// results measured in one context (see state.Host.BaselineResults).
+type Baseline struct {
+	Seconds float64
+	N       int    // how many results the median is of
+	Kernel  string // the kernel they ran on
 }
 
 // TestOutcome is one mode's result on one host.

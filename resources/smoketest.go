@@ -40,6 +40,7 @@ func (SmokeTest) Spec() hcldec.Spec {
 		"on_failure":     &hcldec.AttrSpec{Name: "on_failure", Type: cty.String},
 		"health":         &hcldec.AttrSpec{Name: "health", Type: cty.String},
 		"server":         &hcldec.AttrSpec{Name: "server", Type: cty.String},
+		"min_delta":      &hcldec.AttrSpec{Name: "min_delta", Type: cty.String},
 	}
 }
 
@@ -54,7 +55,9 @@ type smokeSpec struct {
 	timeout       time.Duration
 	maxSeconds    map[string]float64 // mode → limit; "*" for every mode
 	maxRegression float64            // fraction, e.g. 0.2; 0: none
-	onFailure     string
+	// minDelta is the noise floor: a result slower than the baseline by less is never a regression.
+	minDelta  time.Duration
+	onFailure string
 	// health is the path polled on the server's port as a second readiness signal ("": none).
 	health string
 	// port is the port the command sets itself ("": none, sparkform picks one).
@@ -209,6 +212,14 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 			errs = append(errs, AttrError{Attr: "max_regression", Msg: fmt.Sprintf("max_regression %q is out of range: give a percentage above 0%% and at most 1000%%, or leave it out for no regression check", r.AsString())})
 		}
 		s.maxRegression = f / 100
+	}
+	s.minDelta = defaultMinDelta
+	if d := attr(v, "min_delta", cty.String); !d.IsNull() {
+		md, err := ParseDuration(d.AsString(), 0, MaxDuration)
+		if err != nil {
+			errs = append(errs, AttrError{Attr: "min_delta", Msg: err.Error()})
+		}
+		s.minDelta = md
 	}
 	s.onFailure = "fail"
 	if o := v.GetAttr("on_failure"); !o.IsNull() {
@@ -373,10 +384,11 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 			if ok && o.Seconds > limit {
 				o.Passed = false
 				o.Message = fmt.Sprintf("%s on %s, mode %s: load took %.2f s, over max_seconds %g; last output:\n%s", in.Addr(), h.Name(), mode, o.Seconds, limit, indent(tail))
-			} else if base, ok := tc.baseline(mode); ok && s.maxRegression > 0 && o.Seconds > base*(1+s.maxRegression) {
+			} else if base, ok := tc.baseline(mode); ok && s.regressed(o.Seconds, base) {
 				o.Passed = false
-				o.Message = fmt.Sprintf("%s on %s, mode %s: load took %.2f s, %.0f%% slower than the last result %.2f s (max_regression %g%%); last output:\n%s",
-					in.Addr(), h.Name(), mode, o.Seconds, (o.Seconds/base-1)*100, base, math.Round(s.maxRegression*100), indent(tail))
+				o.Message = fmt.Sprintf("%s on %s, mode %s: load took %.2f s, %.2f s (%.0f%%) slower than %.2f s, the median of the last %d passing results on %s (max_regression %g%%, min_delta %s); last output:\n%s",
+					in.Addr(), h.Name(), mode, o.Seconds, o.Seconds-base.Seconds, (o.Seconds/base.Seconds-1)*100, base.Seconds, base.N, base.Kernel,
+					math.Round(s.maxRegression*100), s.minDelta, indent(tail))
 			}
 		}
 		outcomes = append(outcomes, o)
@@ -391,9 +403,23 @@ func orNone(s string) string {
 	return s
 }
 
-func (tc TestContext) baseline(mode string) (float64, bool) {
+func (tc TestContext) baseline(mode string) (Baseline, bool) {
 	if tc.Baseline == nil {
-		return 0, false
+		return Baseline{}, false
 	}
 	return tc.Baseline(mode)
+}
+
+// defaultMinDelta is the noise floor without min_delta: a second is within a cold load's noise
+// on a Spark (tens of seconds), and far above the lab's stand-in loads.
+const defaultMinDelta = time.Second
+
+// regressed: a result is a regression when it is slower than the baseline by more than
+// max_regression of it AND by more than min_delta; without max_regression nothing is.
+func (s smokeSpec) regressed(seconds float64, base Baseline) bool {
+	if s.maxRegression <= 0 || base.N == 0 {
+		return false
+	}
+	d := seconds - base.Seconds
+	return d > s.maxRegression*base.Seconds && d > s.minDelta.Seconds()
 }

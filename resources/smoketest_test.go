@@ -316,3 +316,37 @@ func TestSmokeProbeOutputGivesHelpVersionAndFastsafetensors(t *testing.T) {
 		}
 	}
 }
+
+// The forum's complaint: 0.03 s against 0.03 s was called "28% slower" and rolled a kernel back.
+// Below min_delta a difference is noise, whatever its percentage.
+func TestSmokeRegressionNeedsMoreThanTheNoiseFloor(t *testing.T) {
+	base := Baseline{Seconds: 0.03, N: 5, Kernel: "6.17.0-1014-nvidia"}
+	cases := []struct {
+		name     string
+		seconds  float64
+		minDelta time.Duration
+		want     bool
+	}{
+		{"0.03 s vs 0.03 s is no regression", 0.03, 0, false},
+		{"28% slower by 8 ms is noise under the default floor", 0.0385, defaultMinDelta, false},
+		{"28% slower by 8 ms counts only without a floor", 0.0385, 0, true},
+		{"ten times slower by 0.27 s is still under a 2 s floor", 0.3, 2 * time.Second, false},
+		{"over both the percentage and the floor", 2.5, 2 * time.Second, true},
+	}
+	for _, c := range cases {
+		s := smokeSpec{maxRegression: 0.2, minDelta: c.minDelta}
+		if got := s.regressed(c.seconds, base); got != c.want {
+			t.Errorf("%s: regressed = %v", c.name, got)
+		}
+	}
+	big := Baseline{Seconds: 22, N: 3}
+	if (smokeSpec{maxRegression: 0.2, minDelta: defaultMinDelta}).regressed(25, big) {
+		t.Error("25 s against 22 s is 14%: under max_regression 20%")
+	}
+	if !(smokeSpec{maxRegression: 0.2, minDelta: defaultMinDelta}).regressed(27, big) {
+		t.Error("27 s against 22 s is 23% and 5 s: a regression")
+	}
+	if (smokeSpec{minDelta: 0}).regressed(100, big) {
+		t.Error("without max_regression nothing is a regression")
+	}
+}

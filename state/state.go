@@ -80,8 +80,7 @@ func (h *Host) AddTestRun(r *TestRun) {
 	}
 }
 
-// LastTestRun is the latest result of test in mode that passed (nil when none), the baseline
-// for a regression check.
+// LastTestRun is the latest result of test in mode that passed (nil when none).
 func (h *Host) LastTestRun(test, mode string) *TestRun {
 	for i := len(h.Tests) - 1; i >= 0; i-- {
 		if r := h.Tests[i]; r.Test == test && r.Mode == mode && r.Passed {
@@ -89,6 +88,41 @@ func (h *Host) LastTestRun(test, mode string) *TestRun {
 		}
 	}
 	return nil
+}
+
+// BaselineRuns are how many passing results a regression check takes the median of.
+const BaselineRuns = 5
+
+// BaselineResults are the reference for a regression check of test in mode: the latest passing
+// result and up to n-1 earlier passing ones measured in the same context as it (kernel, server,
+// build and the applied resources), newest first. One result is noise; results from another
+// kernel or setting measure something else.
+func (h *Host) BaselineResults(test, mode string, n int) []*TestRun {
+	last := h.LastTestRun(test, mode)
+	if last == nil {
+		return nil
+	}
+	var out []*TestRun
+	for i := len(h.Tests) - 1; i >= 0 && len(out) < n; i-- {
+		if r := h.Tests[i]; r.Test == test && r.Mode == mode && r.Passed && r.SameContext(last) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// SameContext reports whether two results ran on the same kernel, server build and applied
+// resources.
+func (r *TestRun) SameContext(o *TestRun) bool {
+	if r.Kernel != o.Kernel || r.Server != o.Server || r.Build != o.Build || len(r.Context) != len(o.Context) {
+		return false
+	}
+	for k, v := range r.Context {
+		if ov, ok := o.Context[k]; !ok || ov != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Generation is one successful apply on a host: the configuration it came from and every

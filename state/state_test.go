@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -392,5 +393,37 @@ func TestGenerationsNumberUpSnapshotResourcesAndSurviveRoundTrip(t *testing.T) {
 	}
 	if len(h.Generations) != MaxGenerations || h.Generations[len(h.Generations)-1].N != MaxGenerations+7 {
 		t.Fatalf("history not bounded: %d generations, last %d", len(h.Generations), h.Generations[len(h.Generations)-1].N)
+	}
+}
+
+// A regression check compares with several results of one context, the latest one's: not one
+// noisy result, and not results from another kernel or setting.
+func TestBaselineResultsAreTheLatestPassingOnesOfOneContext(t *testing.T) {
+	h := &Host{}
+	add := func(kernel, ra string, secs float64, passed bool, mode string) {
+		h.AddTestRun(&TestRun{Test: "smoke_test.m", Mode: mode, Seconds: secs, Passed: passed, Kernel: kernel,
+			Context: map[string]string{"readahead.nvme": "device=nvme0n1 kb=" + ra}, Server: "llama.cpp", Build: "6800 (abc)"})
+	}
+	add("6.11", "128", 50, true, "mmap")     // older kernel
+	add("6.17", "128", 30, true, "mmap")     // other read-ahead
+	add("6.17", "8192", 20, true, "mmap")    // 1
+	add("6.17", "8192", 99, false, "mmap")   // failed: never a reference
+	add("6.17", "8192", 21, true, "no-mmap") // other mode
+	for _, s := range []float64{22, 23, 24, 25, 26} {
+		add("6.17", "8192", s, true, "mmap")
+	}
+	got := h.BaselineResults("smoke_test.m", "mmap", BaselineRuns)
+	var secs []float64
+	for _, r := range got {
+		secs = append(secs, r.Seconds)
+	}
+	if fmt.Sprint(secs) != "[26 25 24 23 22]" {
+		t.Errorf("baseline results %v, want the five latest of 6.17 with kb=8192", secs)
+	}
+	if got := h.BaselineResults("smoke_test.m", "mmap", 10); len(got) != 6 {
+		t.Errorf("%d results of that context, want 6 (20 and 22..26)", len(got))
+	}
+	if got := h.BaselineResults("smoke_test.other", "mmap", 5); got != nil {
+		t.Errorf("no results for another test: %v", got)
 	}
 }

@@ -305,3 +305,40 @@ func TestVLLMFromAPythonVenvLoadsInAllThreeModes(t *testing.T) {
 		t.Errorf("vLLM processes left behind: %s", left)
 	}
 }
+
+// max_regression compares with the median of the last passing results of one context, and a
+// difference under min_delta is noise: a load made 0.5 s slower (ten times the stand-in's load)
+// passes under the default 1 s floor and fails under a 0.25 s one, naming the baseline.
+func TestSmokeRegressionIsJudgedAgainstTheMedianAboveTheNoiseFloor(t *testing.T) {
+	l := needLab(t)
+	h := "spark-03"
+	buildLlamaByHand(t, "b6800", h)
+	// A server that starts after /opt/slow-llama.delay seconds: a regression made to order.
+	onHost(t, l, h, `printf '#!/bin/sh\nsleep "$(cat /opt/slow-llama.delay)"\nexec /opt/smoke-llama/build/bin/llama-server "$@"\n' >/opt/slow-llama && chmod 755 /opt/slow-llama && echo 0 >/opt/slow-llama.delay`)
+	config := func(minDelta string) string {
+		return `
+smoke_test "slow" {
+  command        = "/opt/slow-llama -m /models/gpt-oss-120b.gguf"
+  modes          = ["no-mmap"]
+  timeout        = "20s"
+  max_regression = "20%"
+` + minDelta + `
+}
+`
+	}
+	dir := configDir(t, l, map[string]string{"main.hcl": config("")})
+	for i := 0; i < 3; i++ {
+		if code, out, stderr := cli(t, "test", dir, "-host", h); code != 0 {
+			t.Fatalf("baseline run %d: %d\n%s\n%s", i, code, out, stderr)
+		}
+	}
+	onHost(t, l, h, "echo 0.5 >/opt/slow-llama.delay")
+	if code, out, stderr := cli(t, "test", dir, "-host", h); code != 0 {
+		t.Fatalf("0.5 s slower is under the default min_delta of 1s, yet: %d\n%s\n%s", code, out, stderr)
+	}
+	writeFile(t, filepath.Join(dir, "main.hcl"), []byte(config(`  min_delta      = "0.25s"`)))
+	code, out, stderr := cli(t, "test", dir, "-host", h)
+	if code != 1 || !regexp.MustCompile(`slower than [0-9.]+ s, the median of the last 4 passing results on 6\.11\.0-1016-nvidia \(max_regression 20%, min_delta 250ms\)`).MatchString(stderr) {
+		t.Fatalf("0.5 s slower over a 0.25 s floor: exit %d\n%s\n%s", code, out, stderr)
+	}
+}

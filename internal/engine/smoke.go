@@ -35,7 +35,7 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, kernel string,
 		r, _ := resources.Lookup(c.Type)
 		t := r.(resources.Tester)
 		in := c.instance()
-		tc := resources.TestContext{Kernel: kernel, Baseline: func(mode string) (float64, bool) {
+		tc := resources.TestContext{Kernel: kernel, Baseline: func(mode string) (resources.Baseline, bool) {
 			return rec.baseline(hp.Name, c.Addr, mode)
 		}}
 		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_start", Message: "kernel " + kernel})
@@ -101,13 +101,19 @@ func (r *recorder) testRuns(host string, runs []*state.TestRun, generation int) 
 	return r.persist()
 }
 
-func (r *recorder) baseline(host, test, mode string) (float64, bool) {
+func (r *recorder) baseline(host, test, mode string) (resources.Baseline, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if last := r.st.Host(host).LastTestRun(test, mode); last != nil {
-		return last.Seconds, true
+	runs := r.st.Host(host).BaselineResults(test, mode, state.BaselineRuns)
+	if len(runs) == 0 {
+		return resources.Baseline{}, false
 	}
-	return 0, false
+	secs := make([]float64, len(runs))
+	for i, run := range runs {
+		secs[i] = run.Seconds
+	}
+	m, _ := resources.Median(secs)
+	return resources.Baseline{Seconds: m, N: len(runs), Kernel: runs[0].Kernel}, true
 }
 
 // context summarises the host's applied resources for a test result: one line per resource
