@@ -135,7 +135,8 @@ sf_report() { r=$(sf_resolve "$1" "$2"); printf 'resolve %s %s\n' "$1" "${r:--}"
 const aptHoldsProbe = "apt-mark showhold 2>/dev/null | while read -r p; do printf 'hold %s\\n' \"$p\"; done\n"
 
 // kernelRunningProbe prints "running RELEASE": the kernel the host runs.
-const kernelRunningProbe = "printf 'running %s\\n' \"$(uname -r)\"\n"
+// The kernel's osrelease is what uname -r prints; read with a builtin.
+const kernelRunningProbe = "r=; IFS= read -r r < /proc/sys/kernel/osrelease; printf 'running %s\\n' \"$r\"\n"
 
 // kernelImagesProbe prints "image PKG VERSION" for every installed linux-image-* package.
 const kernelImagesProbe = `dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' 'linux-image-*' 2>/dev/null | while read -r st pkg ver; do

@@ -33,9 +33,10 @@ func grubDropInContent(addr string) string {
 // kernelGrubProbe reports the GRUB state: environment block, menu, effective GRUB_DEFAULT lines.
 func kernelGrubProbe(name string) string {
 	env := provider.Quote(grubEnvPath)
-	return fmt.Sprintf("if command -v grub-editenv >/dev/null 2>&1 && [ -f %s ]; then printf 'grubenv %%s\\n' \"$(grub-editenv %s list 2>/dev/null | base64 -w0)\"; else echo nogrubenv; fi\n", env, env) +
+	// Builtins only: grubenv is text (key=value lines, '#' padding), as `grub-editenv list` prints it.
+	return fmt.Sprintf("if command -v grub-editenv >/dev/null 2>&1 && [ -f %[1]s ]; then echo grubenv; while IFS= read -r l || [ -n \"$l\" ]; do case $l in \\#*|'') ;; *) printf 'grubenvl %%s\\n' \"$l\" ;; esac; done < %[1]s; else echo nogrubenv; fi\n", env) +
 		probeFile("grubcfg", grubCfgPath) +
-		"printf 'grubdefault %s\\n' \"$(cat /etc/default/grub /etc/default/grub.d/*.cfg 2>/dev/null | grep -E '^[[:space:]]*(export[[:space:]]+)?GRUB_DEFAULT=' | base64 -w0)\"\n" +
+		"for f in /etc/default/grub /etc/default/grub.d/*.cfg; do [ -f \"$f\" ] || continue; while IFS= read -r l || [ -n \"$l\" ]; do case $l in *GRUB_DEFAULT=*) printf 'grubdefl %s\\n' \"$l\" ;; esac; done < \"$f\"; done\n" +
 		probeFile("dropin", kernelGrubDropIn(name))
 }
 
@@ -91,22 +92,23 @@ func (Kernel) grubState(ctx context.Context, h provider.Host, name string) (kern
 // readGrubFacts fills the GRUB fields of o from what kernelGrubProbe printed.
 func (o *kernelObserved) readGrubFacts(lines []probeLine) error {
 	o.grubEntries = map[string]string{}
+	var env, def strings.Builder
+	hasEnv := false
 	for _, l := range lines {
+		rest := strings.Join(l.args, " ")
 		switch l.tag {
 		case "grubenv":
-			s, err := decodeB64(strings.Join(l.args, ""))
-			if err != nil {
-				return fmt.Errorf("kernel probe: grub environment: %v", err)
-			}
-			o.grubEnv = parseGrubEnv(s)
-		case "grubdefault":
-			s, err := decodeB64(strings.Join(l.args, ""))
-			if err != nil {
-				return fmt.Errorf("kernel probe: GRUB_DEFAULT: %v", err)
-			}
-			o.grubDefault = lastGrubDefault(s)
+			hasEnv = true
+		case "grubenvl":
+			env.WriteString(rest + "\n")
+		case "grubdefl":
+			def.WriteString(rest + "\n")
 		}
 	}
+	if hasEnv {
+		o.grubEnv = parseGrubEnv(env.String())
+	}
+	o.grubDefault = lastGrubDefault(def.String())
 	cfg, err := fileFromProbe(lines, "grubcfg")
 	if err != nil {
 		return err

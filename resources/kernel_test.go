@@ -422,9 +422,9 @@ func kernelCaptureOut(running string, images []string, holds []string, lineImage
 		}
 		fmt.Fprintf(&b, "lineimage %s %s\n", n, r)
 	}
-	fmt.Fprintf(&b, "grubenv %s\n", b64("saved_entry="+saved+"\n"))
+	fmt.Fprintf(&b, "grubenv\ngrubenvl saved_entry=%s\n", saved)
 	b.WriteString(fileOut("grubcfg", testGrubCfg))
-	fmt.Fprintf(&b, "grubdefault %s\n", b64("GRUB_DEFAULT=saved\n"))
+	b.WriteString("grubdefl GRUB_DEFAULT=saved\n")
 	b.WriteString("nofile dropin\nnofile pin\n")
 	return b.String()
 }
