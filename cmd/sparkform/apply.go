@@ -58,7 +58,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		return errorf(stderr, "%v", err)
 	}
 	if !rf.json {
-		renderPlan(stdout, plan)
+		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
 	}
 	return executePlan(ctx, graceful, plan, r.st, r.store, &rf, *autoApprove, batch, stdout, stderr)
 }
@@ -122,16 +122,17 @@ func executePlan(ctx, graceful context.Context, plan *engine.Plan, st *state.Sta
 	if !rf.json {
 		fmt.Fprintln(stdout)
 	}
-	events := eventPrinter(rf, stdout)
+	events, logs, endView := rf.progressView(stdout, plan, plan.ConfigDir, "apply")
 	opts := rf.engineOptions(events)
 	opts.Graceful = graceful
 	opts.BatchSize = batch
 	res := engine.Apply(ctx, plan, st, store, opts)
+	endView()
 	if rf.json {
 		b, _ := json.Marshal(map[string]any{"type": "result", "result": res})
 		fmt.Fprintln(stdout, string(b))
 	} else {
-		renderResult(stdout, res)
+		renderResult(stdout, plan, res, styleFor(stdout, rf.noColor), logs)
 	}
 	if res.StateError != "" {
 		reportUnsavedState(stderr, res.StateError, st, store, plan.ConfigDir)

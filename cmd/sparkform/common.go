@@ -30,6 +30,7 @@ type runFlags struct {
 	lockTimeout     time.Duration
 	json            bool
 	noColor         bool
+	verbose         bool
 	connectTimeout  time.Duration
 	stepTimeout     time.Duration
 	pool            *engine.Pool // one connection per host for the whole command
@@ -46,7 +47,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	f.state.register(fs, "state file (default DIR/sparkform.state.json)")
 	durationVar(fs, &f.lockTimeout, "lock-timeout", 0, "how long to wait for the state lock")
 	fs.BoolVar(&f.json, "json", false, "machine-readable output")
-	fs.BoolVar(&f.noColor, "no-color", false, "no colour in output")
+	fs.BoolVar(&f.noColor, "no-color", false, "no colour in output (also: NO_COLOR set, or output not a terminal)")
+	fs.BoolVar(&f.verbose, "v", false, "stream every line of tool output (apt, pip, cmake) as it comes; it always goes to the log files")
 	durationVar(fs, &f.connectTimeout, "connect-timeout", provider.DefaultTimeouts.Connect, "SSH connect and handshake timeout per host")
 	durationVar(fs, &f.stepTimeout, "step-timeout", 10*time.Minute, "timeout of one remote step")
 }
@@ -219,18 +221,20 @@ func openHostRun(ctx context.Context, dir string, rf *runFlags, op string, lock 
 	return r, true
 }
 
-// eventPrinter renders engine progress as text lines, or with -json as JSON lines; the engine
-// calls it from many goroutines, so lines never interleave.
-func eventPrinter(rf *runFlags, w io.Writer) func(engine.Event) {
-	var mu sync.Mutex
-	return func(ev engine.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		if rf.json {
+// progressView is how a command that changes hosts shows its progress: the concise text view
+// (or with -json, JSON lines), and a log file per host in DIR/.sparkform/logs. end stops it.
+func (f *runFlags) progressView(w io.Writer, p *engine.Plan, configDir, command string) (events func(engine.Event), logs *runLogs, end func()) {
+	logs = newRunLogs(configDir, command)
+	if f.json {
+		var mu sync.Mutex
+		return func(ev engine.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			logs.write(ev.Host, ev)
 			b, _ := json.Marshal(map[string]any{"type": "event", "event": ev})
 			fmt.Fprintln(w, string(b))
-			return
-		}
-		renderEvent(w, ev)
+		}, logs, logs.close
 	}
+	v := newApplyView(w, styleFor(w, f.noColor), f.verbose, logs, p)
+	return v.event, logs, v.close
 }

@@ -508,7 +508,7 @@ func TestFirstInterruptOrSIGTERMFinishesTheStepInFlightAndStartsNoOther(t *testi
 			if err := p.Start(); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, stdout, ": done (")
+			waitFor(t, stdout, ": created (")
 			p.Process.Signal(sig)
 			err := p.Wait()
 			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {

@@ -286,7 +286,7 @@ func TestApplySIGKILLedAtRandomPointsLeavesValidStateAndRerunConverges(t *testin
 	firstStep := []string{"spark-01:", "sysctl.loading"} // the apply's first step begins
 	// One whole apply first, to know how long planning and applying take here.
 	started := time.Now()
-	p := startApply(t, "apply", dir, "-auto-approve", "-var", "swappiness=20", "-parallelism", "1")
+	p := startApply(t, "apply", dir, "-auto-approve", "-v", "-var", "swappiness=20", "-parallelism", "1")
 	step := p.waitLine(t, time.Minute, firstStep...)
 	if code, ended := p.wait(t, time.Minute); code != 0 {
 		t.Fatalf("first apply: %d\n%s\n%s", code, p.output(), p.stderr.String())
@@ -298,7 +298,7 @@ func TestApplySIGKILLedAtRandomPointsLeavesValidStateAndRerunConverges(t *testin
 		for round := 1; round <= rounds; round++ {
 			// Every round asks for a value no round asked before, so there is always work to cut short.
 			swappiness := strconv.Itoa(30 + round)
-			p := startApply(t, "apply", dir, "-auto-approve", "-var", "swappiness="+swappiness, "-parallelism", "1")
+			p := startApply(t, "apply", dir, "-auto-approve", "-v", "-var", "swappiness="+swappiness, "-parallelism", "1")
 			where := "while applying"
 			var after time.Duration
 			if round%4 == 0 { // a kill while connecting, probing or planning
@@ -312,7 +312,7 @@ func TestApplySIGKILLedAtRandomPointsLeavesValidStateAndRerunConverges(t *testin
 			}
 			p.cmd.Process.Signal(syscall.SIGKILL)
 			p.wait(t, time.Minute)
-			steps := strings.Count(p.output(), ": done (")
+			steps := len(regexp.MustCompile(`: (created|updated|destroyed|replaced) \(`).FindAllString(p.output(), -1))
 			raw, err := os.ReadFile(statePath)
 			if err != nil {
 				t.Fatalf("round %d (killed %v %s): %v", round, after, where, err)

@@ -33,7 +33,7 @@ func TestPGApplyKilledMidRunLeavesConsistentStateFreesTheLockAndRerunConverges(t
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, stdout, ": done (")
+	waitFor(t, stdout, ": created (")
 	p.Process.Signal(syscall.SIGKILL)
 	p.Wait()
 

@@ -41,7 +41,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	if rf.json {
 		writeJSON(stdout, plan)
 	} else {
-		renderPlan(stdout, plan)
+		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
 		if *out != "" && plan.HasChanges() {
 			fmt.Fprintf(stdout, "\nSaved the plan to %s. To perform exactly these actions, run:\n    sparkform apply %s\n", *out, *out)
 		}

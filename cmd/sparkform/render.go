@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -13,16 +12,6 @@ import (
 	"github.com/sparkform/sparkform/resources"
 )
 
-// isTerminal reports whether w is a character device (colour and live progress make sense).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 var actionWords = map[resources.Action]string{
 	resources.Create:  "will be created",
 	resources.Update:  "will be updated in-place",
@@ -30,55 +19,112 @@ var actionWords = map[resources.Action]string{
 	resources.Replace: "must be replaced",
 }
 
-// renderPlan writes the plan as Terraform users read plans: a legend, per host the changes
-// with field-level before -> after, drift marked, then totals and a per-host summary table.
-func renderPlan(w io.Writer, p *engine.Plan) {
+// hostGroup is hosts whose plans render identically: shown once, with a compact host list.
+type hostGroup struct {
+	hosts []*engine.HostPlan
+	body  string // the rendered changes (or error), without colour; the grouping key
+}
+
+func (g *hostGroup) names() []string {
+	out := make([]string, len(g.hosts))
+	for i, h := range g.hosts {
+		out[i] = h.Name
+	}
+	return out
+}
+
+// groupHosts puts hosts with identical rendered plans together, in the plan's order. A host's
+// own name and address in an error are masked for the comparison, so a fleet-wide failure
+// (the same refused connection on 40 hosts) is one group too.
+func groupHosts(p *engine.Plan) []*hostGroup {
+	var groups []*hostGroup
+	byKey := map[string]*hostGroup{}
+	for _, h := range p.Hosts {
+		var b strings.Builder
+		key := ""
+		if h.Error != "" {
+			masked := strings.ReplaceAll(strings.ReplaceAll(h.Error, h.Address, "ADDRESS"), h.Name, "HOST")
+			key = "error\x00" + masked
+		} else {
+			renderHostChanges(&b, h, style{})
+			key = "kernel " + h.Kernel + "\x00" + b.String()
+		}
+		g := byKey[key]
+		if g == nil {
+			g = &hostGroup{body: b.String()}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.hosts = append(g.hosts, h)
+	}
+	return groups
+}
+
+// hostsLabel names a group's hosts: one host with its address, several as a compact list.
+func hostsLabel(g *hostGroup) string {
+	if len(g.hosts) == 1 {
+		h := g.hosts[0]
+		return fmt.Sprintf("%s (%s", termsafe.Line(h.Name), termsafe.Line(h.Address))
+	}
+	return fmt.Sprintf("%s (%s", termsafe.Line(compactHosts(g.names())), plural(len(g.hosts), "host"))
+}
+
+// renderPlan writes the plan as Terraform users read plans: a legend, the changes with
+// field-level before -> after and drift marked, then totals and a summary per group. Hosts
+// whose changes are identical are shown once under a compact host list (spark-[01-20]).
+func renderPlan(w io.Writer, p *engine.Plan, st style) {
 	for _, warn := range p.Warnings {
-		fmt.Fprintf(w, "Warning: %s\n\n", termsafe.Line(warn))
+		fmt.Fprintf(w, "%s %s\n\n", st.yellow(st.bold("Warning:")), termsafe.Line(warn))
 	}
 	if p.HasChanges() {
-		fmt.Fprintln(w, "sparkform will perform the following actions. Symbols:")
-		fmt.Fprintln(w, "  + create   ~ update in-place   - destroy   -/+ replace")
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "sparkform will perform these actions (%s create, %s update in-place, %s destroy, %s replace):\n\n", st.symbol("+"), st.symbol("~"), st.symbol("-"), st.symbol("-/+"))
 	}
-	for _, h := range p.Hosts {
+	groups := groupHosts(p)
+	for _, g := range groups {
+		h := g.hosts[0]
 		if h.Error != "" {
-			fmt.Fprintf(w, "%s (%s): could not be planned\n", termsafe.Line(h.Name), termsafe.Line(h.Address))
+			fmt.Fprintf(w, "%s): %s\n", hostsLabel(g), st.red("could not be planned"))
 			for _, l := range strings.Split(termsafe.Text(h.Error), "\n") {
 				fmt.Fprintf(w, "  │ %s\n", l)
+			}
+			if len(g.hosts) > 1 {
+				fmt.Fprintf(w, "  │ (shown for %s; the others failed the same way)\n", termsafe.Line(h.Name))
 			}
 			fmt.Fprintln(w)
 			continue
 		}
-		c := h.Counts()
-		if c.Add+c.Change+c.Destroy == 0 {
+		if c := h.Counts(); c.Add+c.Change+c.Destroy == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "%s (%s, kernel %s)\n", termsafe.Line(h.Name), termsafe.Line(h.Address), termsafe.Line(h.Kernel))
-		for _, ch := range h.Changes {
-			if ch.Action == resources.NoOp {
-				continue
-			}
-			renderChange(w, ch)
-		}
-		for _, ch := range h.Changes {
-			if r, ok := resources.Lookup(ch.Type); ok && ch.Action == resources.NoOp {
-				if _, isTester := r.(resources.Tester); isTester {
-					fmt.Fprintf(w, "  # %s will run after the changes\n", termsafe.Line(ch.Addr))
-				}
-			}
-		}
+		fmt.Fprintf(w, "%s, kernel %s)\n", st.bold(hostsLabel(g)), termsafe.Line(h.Kernel))
+		renderHostChanges(w, h, st)
 		fmt.Fprintln(w)
 	}
-	renderPlanSummary(w, p)
+	renderPlanSummary(w, p, groups, st)
 }
 
-func renderChange(w io.Writer, ch *engine.Change) {
+// renderHostChanges writes one host's changes (and the tests that will run after them).
+func renderHostChanges(w io.Writer, h *engine.HostPlan, st style) {
+	for _, ch := range h.Changes {
+		if ch.Action != resources.NoOp {
+			renderChange(w, ch, st)
+		}
+	}
+	for _, ch := range h.Changes {
+		if r, ok := resources.Lookup(ch.Type); ok && ch.Action == resources.NoOp {
+			if _, isTester := r.(resources.Tester); isTester {
+				fmt.Fprintf(w, "  # %s will run after the changes\n", termsafe.Line(ch.Addr))
+			}
+		}
+	}
+}
+
+func renderChange(w io.Writer, ch *engine.Change, st style) {
 	drift := false
 	for _, f := range ch.Fields {
 		drift = drift || f.Drift
 	}
-	head := fmt.Sprintf("  # %s %s", termsafe.Line(ch.Addr), actionWords[ch.Action])
+	head := fmt.Sprintf("# %s %s", termsafe.Line(ch.Addr), actionWords[ch.Action])
 	if drift {
 		head += " (changed outside sparkform)"
 	}
@@ -88,8 +134,8 @@ func renderChange(w io.Writer, ch *engine.Change) {
 	if ch.RequiresReboot {
 		head += " (reboot required)"
 	}
-	fmt.Fprintln(w, head)
-	fmt.Fprintf(w, "  %s %s %q {\n", ch.Action.Symbol(), termsafe.Line(ch.Type), ch.Name)
+	fmt.Fprintf(w, "  %s\n", st.bold(head))
+	fmt.Fprintf(w, "  %s %s %q {\n", st.symbol(ch.Action.Symbol()), termsafe.Line(ch.Type), ch.Name)
 	width := 0
 	for _, f := range ch.Fields {
 		width = max(width, len(termsafe.Line(f.Path)))
@@ -109,16 +155,17 @@ func renderChange(w io.Writer, ch *engine.Change) {
 		if f.AfterNull {
 			after = "(absent)"
 		}
-		line := fmt.Sprintf("      %s %-*s = %s -> %s", sym, width, termsafe.Line(f.Path), before, after)
+		line := fmt.Sprintf("%-*s = %s -> %s", width, termsafe.Line(f.Path), before, after)
 		if f.Drift {
-			line += "   # changed outside sparkform"
+			line += st.dim("   # changed outside sparkform")
 		}
-		fmt.Fprintln(w, line)
+		fmt.Fprintf(w, "      %s %s\n", st.symbol(sym), line)
 	}
 	fmt.Fprintln(w, "    }")
 }
 
-func renderPlanSummary(w io.Writer, p *engine.Plan) {
+// renderPlanSummary writes the totals and one row per group of hosts.
+func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st style) {
 	var total engine.Counts
 	for _, h := range p.Hosts {
 		c := h.Counts()
@@ -128,26 +175,32 @@ func renderPlanSummary(w io.Writer, p *engine.Plan) {
 	}
 	failed := len(p.Failed())
 	if !p.HasChanges() && failed == 0 {
-		fmt.Fprintf(w, "No changes. %d hosts match the configuration.\n", len(p.Hosts))
+		fmt.Fprintf(w, "%s %s match the configuration.\n", st.green(st.bold("No changes.")), plural(len(p.Hosts), "host"))
 		return
 	}
-	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to destroy, on %d hosts", total.Add, total.Change, total.Destroy, len(p.Hosts))
+	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy, on %s", total.Add, total.Change, total.Destroy, plural(len(p.Hosts), "host"))
 	if failed > 0 {
-		fmt.Fprintf(w, " (%d could not be planned)", failed)
+		line += fmt.Sprintf(" (%d could not be planned)", failed)
 	}
-	fmt.Fprintln(w, ".")
-	fmt.Fprintln(w)
-	width := len("HOST")
-	for _, h := range p.Hosts {
-		width = max(width, len(termsafe.Line(h.Name)))
+	fmt.Fprintln(w, st.bold(line+"."))
+	if len(groups) == 1 {
+		return // the one group's heading already names its hosts
 	}
-	row := func(host, add, change, destroy, status string) {
-		fmt.Fprintf(w, "  %-*s  %3s  %6s  %7s  %s\n", width, termsafe.Line(host), add, change, destroy, termsafe.Line(status))
+	width := len("HOSTS")
+	labels := make([]string, len(groups))
+	for i, g := range groups {
+		labels[i] = termsafe.Line(compactHosts(g.names()))
+		width = max(width, len(labels[i]))
 	}
-	row("HOST", "ADD", "CHANGE", "DESTROY", "STATUS")
-	for _, h := range p.Hosts {
+	row := func(host, n, add, change, destroy, status string) {
+		fmt.Fprintf(w, "  %-*s  %5s  %3s  %6s  %7s  %s\n", width, host, n, add, change, destroy, status)
+	}
+	row("HOSTS", "COUNT", "ADD", "CHANGE", "DESTROY", "STATUS")
+	for i, g := range groups {
+		h := g.hosts[0]
+		n := fmt.Sprint(len(g.hosts))
 		if h.Error != "" {
-			row(h.Name, "-", "-", "-", "error: "+firstLine(h.Error))
+			row(labels[i], n, "-", "-", "-", st.red("error: "+firstLine(h.Error)))
 			continue
 		}
 		c := h.Counts()
@@ -161,7 +214,7 @@ func renderPlanSummary(w io.Writer, p *engine.Plan) {
 				break
 			}
 		}
-		row(h.Name, fmt.Sprint(c.Add), fmt.Sprint(c.Change), fmt.Sprint(c.Destroy), status)
+		row(labels[i], n, fmt.Sprint(c.Add), fmt.Sprint(c.Change), fmt.Sprint(c.Destroy), status)
 	}
 }
 
@@ -175,86 +228,130 @@ func firstLine(s string) string {
 	return l
 }
 
-// renderEvent prints one progress line of an apply.
-func renderEvent(w io.Writer, ev engine.Event) {
-	// Messages carry host output (build logs, error text): escaped, one line each.
-	ev.Host, ev.Addr, ev.Message = termsafe.Line(ev.Host), termsafe.Line(ev.Addr), termsafe.Text(ev.Message)
-	switch ev.Kind {
-	case "apply_start":
-		fmt.Fprintf(w, "%s: %s: %s...\n", ev.Host, ev.Addr, progressVerb(ev.Message))
-	case "apply_done":
-		fmt.Fprintf(w, "%s: %s: done (%s)\n", ev.Host, ev.Addr, ev.Message)
-	case "apply_error":
-		fmt.Fprintf(w, "%s: %s: failed: %s\n", ev.Host, ev.Addr, ev.Message)
-	case "progress":
-		fmt.Fprintf(w, "%s: %s: %s\n", ev.Host, ev.Addr, ev.Message)
-	case "host_failed":
-		fmt.Fprintf(w, "%s: failed: %s\n", ev.Host, firstLine(ev.Message))
-	case "test_start":
-		fmt.Fprintf(w, "%s: %s: testing (%s)...\n", ev.Host, ev.Addr, ev.Message)
-	case "test_done":
-		fmt.Fprintf(w, "%s: %s: %s\n", ev.Host, ev.Addr, ev.Message)
-	case "host_done":
-		fmt.Fprintf(w, "%s: done: %s\n", ev.Host, ev.Message)
-	case "rollout_batch", "rollout_pause", "rollout_stopped":
-		fmt.Fprintf(w, "rollout: %s\n", ev.Message)
+// appliedCounts counts what an apply did on a host: the actions of the changes it applied,
+// whatever the host's final status (an interrupted or failed host may have changed things).
+func appliedCounts(p *engine.Plan, h *engine.HostResult) engine.Counts {
+	var c engine.Counts
+	var hp *engine.HostPlan
+	for _, x := range p.Hosts {
+		if x.Name == h.Name {
+			hp = x
+		}
 	}
+	if hp == nil {
+		return c
+	}
+	for _, addr := range h.Applied {
+		for _, ch := range hp.Changes {
+			if ch.Addr != addr {
+				continue
+			}
+			switch ch.Action {
+			case resources.Create:
+				c.Add++
+			case resources.Update:
+				c.Change++
+			case resources.Delete:
+				c.Destroy++
+			case resources.Replace:
+				c.Add++
+				c.Destroy++
+			}
+		}
+	}
+	return c
 }
 
-func progressVerb(action string) string {
-	switch resources.Action(action) {
-	case resources.Create:
-		return "creating"
-	case resources.Delete:
-		return "destroying"
-	case resources.Replace:
-		return "replacing"
-	}
-	return "updating"
+func countsText(c engine.Counts) string {
+	return fmt.Sprintf("%d added, %d changed, %d destroyed", c.Add, c.Change, c.Destroy)
 }
 
-// renderResult prints the outcome of an apply, one line per host, then the totals.
-func renderResult(w io.Writer, r *engine.Result) {
+// renderResult prints the outcome of an apply: hosts with the same outcome grouped on one row,
+// then the totals of what happened, the log directory, and for each failed host its error and
+// the tail of its log.
+func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs *runLogs) {
 	var total engine.Counts
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w)
-	fmt.Fprintln(tw, "  HOST\tRESULT\tDETAIL")
+	type row struct {
+		hosts          []string
+		status, detail string
+	}
+	var rows []*row
+	byKey := map[string]*row{}
 	for _, h := range r.Hosts {
+		c := appliedCounts(p, h)
+		total.Add += c.Add
+		total.Change += c.Change
+		total.Destroy += c.Destroy
 		detail := ""
 		switch h.Status {
 		case engine.StatusApplied:
-			total.Add += h.Counts.Add
-			total.Change += h.Counts.Change
-			total.Destroy += h.Counts.Destroy
-			detail = fmt.Sprintf("%d added, %d changed, %d destroyed; generation %d", h.Counts.Add, h.Counts.Change, h.Counts.Destroy, h.Generation)
+			detail = fmt.Sprintf("%s; generation %d", countsText(c), h.Generation)
 		case engine.StatusUnchanged:
 			detail = "no changes"
 		default:
-			detail = firstLine(h.Error)
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", termsafe.Line(h.Name), h.Status, detail)
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-	if r.Stopped != "" {
-		fmt.Fprintf(w, "Rollout stopped: %s.\n  Untouched:", termsafe.Text(r.Stopped))
-		for _, h := range r.Hosts {
-			if h.Status == engine.StatusUntouched {
-				fmt.Fprintf(w, " %s", termsafe.Line(h.Name))
+			detail = firstLine(strings.ReplaceAll(h.Error, h.Name, "HOST"))
+			if len(h.Applied) > 0 {
+				detail = countsText(c) + "; " + detail
 			}
 		}
+		key := h.Status + "\x00" + detail
+		if byKey[key] == nil {
+			byKey[key] = &row{status: h.Status, detail: detail}
+			rows = append(rows, byKey[key])
+		}
+		byKey[key].hosts = append(byKey[key].hosts, h.Name)
+	}
+	fmt.Fprintln(w)
+	totals := fmt.Sprintf("Resources: %s, on %s.", countsText(total), plural(len(r.Hosts), "host"))
+	if len(rows) == 1 && rows[0].status == engine.StatusApplied && r.Stopped == "" {
+		// One outcome for every host: the totals line says it all.
+		gen := rows[0].detail[strings.LastIndex(rows[0].detail, "; ")+2:]
+		totals = strings.TrimSuffix(totals, ".") + ", " + gen + "."
+		rows = nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if len(rows) > 0 {
+		fmt.Fprintln(tw, "  HOSTS\tCOUNT\tRESULT\tDETAIL")
+	}
+	for _, x := range rows {
+		detail := x.detail
+		if len(x.hosts) == 1 {
+			detail = strings.ReplaceAll(detail, "HOST", termsafe.Line(x.hosts[0]))
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", termsafe.Line(compactHosts(x.hosts)), len(x.hosts), x.status, detail)
+	}
+	tw.Flush()
+	if len(rows) > 0 {
 		fmt.Fprintln(w)
 	}
+	if r.Stopped != "" {
+		var untouched []string
+		for _, h := range r.Hosts {
+			if h.Status == engine.StatusUntouched {
+				untouched = append(untouched, h.Name)
+			}
+		}
+		fmt.Fprintf(w, "Rollout stopped: %s.\n  Untouched: %s\n", termsafe.Text(r.Stopped), termsafe.Line(compactHosts(untouched)))
+	}
+	if logs.written() {
+		fmt.Fprintf(w, "Logs: %s/ (one file per host)\n", termsafe.Line(logs.dir))
+	}
 	if n := len(r.Failed()); n > 0 || r.Stopped != "" {
-		fmt.Fprintf(w, "Apply finished with errors on %d hosts. Resources: %d added, %d changed, %d destroyed.\n", n, total.Add, total.Change, total.Destroy)
+		fmt.Fprintf(w, "%s %s\n", st.red(st.bold(fmt.Sprintf("Apply finished with errors on %s.", plural(n, "host")))), totals)
 		for _, h := range r.Hosts {
 			if h.Status == engine.StatusFailed || h.Status == engine.StatusRolledBack || h.Status == engine.StatusInterrupted {
-				fmt.Fprintf(w, "\nError: %s: %s\n", termsafe.Line(h.Name), termsafe.Text(h.Error))
+				fmt.Fprintf(w, "\n%s %s: %s\n", st.red(st.bold("Error:")), termsafe.Line(h.Name), termsafe.Text(h.Error))
+				if tail := logs.tail(h.Name, 10); len(tail) > 0 {
+					fmt.Fprintf(w, "  last lines of %s:\n", termsafe.Line(logs.path(h.Name)))
+					for _, l := range tail {
+						fmt.Fprintf(w, "  │ %s\n", l)
+					}
+				}
 			}
 		}
 		return
 	}
-	fmt.Fprintf(w, "Apply complete! Resources: %d added, %d changed, %d destroyed.\n", total.Add, total.Change, total.Destroy)
+	fmt.Fprintf(w, "%s %s\n", st.green(st.bold("Apply complete!")), totals)
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -43,7 +43,7 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 	plan.Note = note
 	if !rf.json {
 		fmt.Fprintf(stdout, "Rollback: %s\n\n", termsafe.Text(note))
-		renderPlan(stdout, plan)
+		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
 	}
 	return executePlan(ctx, graceful, plan, r.st, r.store, &rf, *autoApprove, nil, stdout, stderr)
 }

@@ -19,6 +19,7 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	var sf stateFlags
 	sf.register(fs, "state file shown when no plan file is given (default DIR/sparkform.state.json)")
+	noColor := fs.Bool("no-color", false, "no colour in output (also: NO_COLOR set, or output not a terminal)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 1
@@ -39,7 +40,7 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 		if *asJSON {
 			writeJSON(stdout, p)
 		} else {
-			renderPlan(stdout, p)
+			renderPlan(stdout, p, styleFor(stdout, *noColor))
 		}
 		return 0
 	}

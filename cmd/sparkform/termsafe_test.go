@@ -39,20 +39,22 @@ func TestHostStringsNeverReachTheTerminalRaw(t *testing.T) {
 		{Name: "spark-02", Address: "10.0.0.2", Error: "probe failed: " + evil},
 	}}
 	var b bytes.Buffer
-	renderPlan(&b, p)
+	renderPlan(&b, p, style{})
 	assertNoRawControl(t, "plan", b.String())
 	if strings.Contains(b.String(), "\n  + kernel \"evil\" {") {
 		t.Errorf("a host value started a line of the plan:\n%s", b.String())
 	}
 
 	b.Reset()
-	for _, kind := range []string{"apply_start", "apply_done", "apply_error", "progress", "host_failed", "test_start", "test_done", "host_done", "rollout_stopped"} {
-		renderEvent(&b, engine.Event{Host: "spark-01", Addr: "llama_cpp.x", Kind: kind, Message: evil})
+	view := newApplyView(&b, style{}, true, nil, nil)
+	for _, kind := range []string{"apply_start", "apply_done", "apply_error", "progress", "reboot_start", "reboot_done", "host_failed", "test_start", "test_done", "host_done", "rollout_stopped", "rollout_batch"} {
+		view.event(engine.Event{Host: "spark-01", Addr: "llama_cpp.x", Kind: kind, Message: evil, Hosts: []string{evil}})
 	}
+	view.close()
 	assertNoRawControl(t, "apply progress", b.String())
 
 	b.Reset()
-	renderResult(&b, &engine.Result{Stopped: evil, Hosts: []*engine.HostResult{{Name: "spark-01", Status: engine.StatusFailed, Error: evil}}})
+	renderResult(&b, p, &engine.Result{Stopped: evil, Hosts: []*engine.HostResult{{Name: "spark-01", Status: engine.StatusFailed, Error: evil}}}, style{}, nil)
 	assertNoRawControl(t, "apply result", b.String())
 
 	b.Reset()

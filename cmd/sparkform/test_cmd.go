@@ -26,10 +26,11 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer r.release()
-	events := eventPrinter(&rf, stdout)
+	events, logs, endView := rf.progressView(stdout, nil, dir, "test")
 	opts := rf.engineOptions(events)
 	opts.Graceful = graceful
 	results, err := engine.RunTests(ctx, r.cfg, r.st, r.store, opts)
+	endView()
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
@@ -51,11 +52,14 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if !rf.json {
-		fmt.Fprintf(stdout, "\n%d results on %d hosts.", ran, len(results))
+		fmt.Fprintf(stdout, "\n%s on %s.", plural(ran, "result"), plural(len(results), "host"))
 		if code != 0 {
 			fmt.Fprint(stdout, " Some failed: see the errors.")
 		}
 		fmt.Fprintln(stdout)
+		if logs.written() {
+			fmt.Fprintf(stdout, "Logs: %s/ (one file per host)\n", termsafe.Line(logs.dir))
+		}
 	}
 	return code
 }

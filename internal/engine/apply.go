@@ -219,7 +219,7 @@ func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, 
 			for k, i := range batch {
 				names[k] = p.Hosts[i].Name
 			}
-			em.emit(Event{Kind: "rollout_batch", Message: fmt.Sprintf("batch %d of %d: %s", b+1, len(batches), strings.Join(names, ", "))})
+			em.emit(Event{Kind: "rollout_batch", Hosts: names, Message: fmt.Sprintf("batch %d of %d: %s", b+1, len(batches), strings.Join(names, ", "))})
 		}
 		forEachParallel(len(batch), opts.parallelism(), func(k int) {
 			i := batch[k]
@@ -414,10 +414,10 @@ func applyChange(ctx context.Context, h provider.Host, hp *HostPlan, c *Change, 
 	}
 	if applyErr != nil {
 		applyErr = stepError(c.Addr, applyErr)
-		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_error", Message: applyErr.Error()})
+		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_error", Message: applyErr.Error(), Elapsed: time.Since(start)})
 		return pr, applyErr
 	}
-	em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, time.Since(start).Round(100*time.Millisecond))})
+	em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, time.Since(start).Round(100*time.Millisecond)), Elapsed: time.Since(start)})
 	return pr, nil
 }
 

@@ -85,13 +85,19 @@ func (o *Options) stepTimeout() time.Duration {
 	return o.StepTimeout
 }
 
-// Event is one line of progress.
+// Event is one line of progress. Kinds: connecting, probed, apply_start (Message: the action),
+// apply_done, apply_error, progress (a line of a tool's output), reboot_start, reboot_done,
+// test_start, test_done (Test: the result), host_done, host_failed, rollout_batch (Hosts),
+// rollout_pause, rollout_stopped. Elapsed is set on *_done and *_error events.
 type Event struct {
-	Time    time.Time `json:"time"`
-	Host    string    `json:"host"`
-	Addr    string    `json:"addr,omitempty"`
-	Kind    string    `json:"kind"` // connecting, probed, apply_start, apply_done, apply_error, progress, host_done, host_failed
-	Message string    `json:"message,omitempty"`
+	Time    time.Time      `json:"time"`
+	Host    string         `json:"host"`
+	Addr    string         `json:"addr,omitempty"`
+	Kind    string         `json:"kind"`
+	Message string         `json:"message,omitempty"`
+	Elapsed time.Duration  `json:"elapsed,omitempty"`
+	Hosts   []string       `json:"hosts,omitempty"`
+	Test    *state.TestRun `json:"test,omitempty"`
 }
 
 // Plan is what would change, per host. Saved with -out, it holds everything apply needs,

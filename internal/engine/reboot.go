@@ -70,7 +70,7 @@ func applyWithReboot(ctx context.Context, h provider.Host, hp *HostPlan, changes
 		last.Timeout = DefaultRebootTimeout
 	}
 	progress := bootProgress(em, hp.Name, done[len(done)-1].c.Addr)
-	progress(fmt.Sprintf("rebooting into %s once (default stays %s)", last.ExpectKernel, last.PreviousKernel))
+	started := bootEvent(em, hp.Name, done[len(done)-1].c.Addr, "reboot_start", fmt.Sprintf("rebooting into %s once (default stays %s)", last.ExpectKernel, last.PreviousKernel), 0)
 	facts, err := rebootAndWait(ctx, h, last.Timeout, progress)
 	if err != nil {
 		return nil, HostFacts{}, StatusFailed, fmt.Errorf("%w after reboot into %s within %s: %v; GRUB's saved default is still %s, so a power cycle boots the previous kernel",
@@ -87,7 +87,7 @@ func applyWithReboot(ctx context.Context, h provider.Host, hp *HostPlan, changes
 			return nil, facts, StatusFailed, fmt.Errorf("%s: state could not be saved: %w", d.c.Addr, err)
 		}
 	}
-	progress(fmt.Sprintf("verified: running %s, now the default boot entry", facts.Kernel))
+	bootEvent(em, hp.Name, done[len(done)-1].c.Addr, "reboot_done", fmt.Sprintf("now running %s, the default boot entry", facts.Kernel), time.Since(started))
 	return done, facts, StatusApplied, nil
 }
 
@@ -111,7 +111,7 @@ func revertBoot(ctx context.Context, h provider.Host, hp *HostPlan, done []bootA
 		timeout = DefaultRebootTimeout
 	}
 	progress := bootProgress(em, hp.Name, done[0].c.Addr)
-	progress(fmt.Sprintf("rolling back: rebooting into %s", first.PreviousKernel))
+	started := bootEvent(em, hp.Name, done[0].c.Addr, "reboot_start", fmt.Sprintf("rolling back: rebooting into %s", first.PreviousKernel), 0)
 	facts, err := rebootAndWait(ctx, h, timeout, progress)
 	if err != nil {
 		return HostFacts{}, fmt.Errorf("%w after the rollback reboot into %s: %v", errNotBack, first.PreviousKernel, err)
@@ -125,8 +125,15 @@ func revertBoot(ctx context.Context, h provider.Host, hp *HostPlan, done []bootA
 			return facts, err
 		}
 	}
-	progress(fmt.Sprintf("rolled back: running %s again", facts.Kernel))
+	bootEvent(em, hp.Name, done[0].c.Addr, "reboot_done", fmt.Sprintf("rolled back: running %s again, the default boot entry", facts.Kernel), time.Since(started))
 	return facts, nil
+}
+
+// bootEvent emits the start or end of a reboot and returns when it did.
+func bootEvent(em *emitter, host, addr, kind, msg string, elapsed time.Duration) time.Time {
+	now := time.Now()
+	em.emit(Event{Time: now.UTC(), Host: host, Addr: addr, Kind: kind, Message: msg, Elapsed: elapsed})
+	return now
 }
 
 func bootProgress(em *emitter, host, addr string) func(string) {

@@ -38,6 +38,7 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, kernel string,
 		tc := resources.TestContext{Kernel: kernel, Baseline: func(mode string) (resources.Baseline, bool) {
 			return rec.baseline(hp.Name, c.Addr, mode)
 		}}
+		testStart := time.Now()
 		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_start", Message: "kernel " + kernel})
 		log := func(line string) { em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "progress", Message: line}) }
 		outcomes, err := t.Test(ctx, h, in, tc, log)
@@ -53,7 +54,8 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, kernel string,
 			if !o.Passed {
 				verdict = "FAILED"
 			}
-			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_done", Message: fmt.Sprintf("%s: %.2f s median of %d, %s", o.Mode, o.Seconds, len(o.Runs), verdict)})
+			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_done", Message: fmt.Sprintf("%s: %.2f s median of %d, %s", o.Mode, o.Seconds, len(o.Runs), verdict),
+				Test: runs[len(runs)-1], Elapsed: time.Since(testStart)})
 		}
 	}
 	return runs, nil

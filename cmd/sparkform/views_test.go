@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/resources"
+)
+
+func TestCompactHostsWritesRangesOfNumberedNames(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string
+	}{
+		{"spark-01", "spark-01"},
+		{"spark-01 spark-02 spark-03", "spark-[01-03]"},
+		{"spark-03 spark-01 spark-02 spark-05 spark-07 spark-08", "spark-[01-03,05,07-08]"},
+		{"spark-99 spark-100 spark-98", "spark-[98-99],spark-100"},
+		{"gpu-1 spark-01 spark-02 login", "gpu-1,spark-[01-02],login"},
+		{"a b", "a,b"},
+	} {
+		if got := compactHosts(strings.Fields(c.in)); got != c.want {
+			t.Errorf("compactHosts(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+func TestDurationsHaveOneFormat(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		400 * time.Millisecond: "0.4s", 9500 * time.Millisecond: "9.5s", 12 * time.Second: "12s",
+		130 * time.Second: "2m10s", 3900 * time.Second: "1h05m",
+	} {
+		if got := fmtDuration(d); got != want {
+			t.Errorf("fmtDuration(%v) = %s, want %s", d, got, want)
+		}
+	}
+	if plural(1, "host") != "1 host" || plural(3, "host") != "3 hosts" || plural(0, "result") != "0 results" {
+		t.Error("plural")
+	}
+}
+
+// fleetPlan is a plan of n hosts; hosts named in differ get a different sysctl value.
+func fleetPlan(n int, differ ...string) *engine.Plan {
+	p := &engine.Plan{}
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("spark-%03d", i)
+		after := "10"
+		for _, d := range differ {
+			if d == name {
+				after = "5"
+			}
+		}
+		p.Hosts = append(p.Hosts, &engine.HostPlan{Name: name, Address: fmt.Sprintf("10.0.%d.%d", i/250, i%250), Kernel: "6.11.0-1016-nvidia",
+			Changes: []*engine.Change{
+				{Addr: "sysctl.loading", Type: "sysctl", Name: "loading", Diff: resources.Diff{Action: resources.Create, Fields: []resources.FieldChange{
+					{Path: `values["vm.swappiness"]`, Before: "60", After: after}, {Path: "file", BeforeNull: true, After: "/etc/sysctl.d/90-sparkform-loading.conf"}}}},
+				{Addr: "kernel.nvidia", Type: "kernel", Name: "nvidia", Diff: resources.Diff{Action: resources.Update, RequiresReboot: true, Summary: "6.11 → 6.17",
+					Fields: []resources.FieldChange{{Path: "kernel", Before: "6.11.0-1016-nvidia", After: "linux-nvidia-6.17"}}}},
+			}})
+	}
+	return p
+}
+
+func TestPlanShowsIdenticalHostsOnceWithACompactHostList(t *testing.T) {
+	var b bytes.Buffer
+	renderPlan(&b, fleetPlan(100), style{})
+	out := b.String()
+	if n := strings.Count(out, "\n"); n > 40 {
+		t.Errorf("a plan of 100 identical hosts takes %d lines, want <= 40:\n%s", n, out)
+	}
+	if strings.Count(out, `+ sysctl "loading"`) != 1 || !strings.Contains(out, "spark-[001-100] (100 hosts, kernel 6.11.0-1016-nvidia)") {
+		t.Errorf("identical hosts not shown once:\n%s", out)
+	}
+	if !strings.Contains(out, "Plan: 100 to add, 100 to change, 0 to destroy, on 100 hosts.") {
+		t.Errorf("totals:\n%s", out)
+	}
+}
+
+func TestPlanGroupsDifferVisibly(t *testing.T) {
+	var b bytes.Buffer
+	renderPlan(&b, fleetPlan(20, "spark-007", "spark-008"), style{})
+	out := b.String()
+	for _, want := range []string{
+		"spark-[001-006,009-020] (18 hosts, kernel",
+		"spark-[007-008] (2 hosts, kernel",
+		`values["vm.swappiness"] = 60 -> 10`,
+		`values["vm.swappiness"] = 60 -> 5`,
+		"HOSTS                    COUNT",
+		"spark-[001-006,009-020]     18    1       1        0  changes, reboot",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, `+ sysctl "loading"`) != 2 {
+		t.Errorf("two groups should show two sysctl blocks:\n%s", out)
+	}
+}
+
+func TestFinishedStepsOfManyHostsShareOneLineWithTheSlowestTime(t *testing.T) {
+	var b bytes.Buffer
+	v := newApplyView(&b, style{}, false, nil, nil)
+	for i := 1; i <= 50; i++ {
+		h := fmt.Sprintf("spark-%02d", i)
+		v.event(engine.Event{Host: h, Addr: "sysctl.loading", Kind: "apply_start", Message: "create"})
+		v.event(engine.Event{Host: h, Addr: "sysctl.loading", Kind: "apply_done", Message: "create after 0s", Elapsed: time.Duration(i) * 10 * time.Millisecond})
+	}
+	v.close()
+	if got := strings.TrimSpace(b.String()); got != "spark-[01-50]: sysctl.loading: created (0.5s)" {
+		t.Errorf("got:\n%s", got)
+	}
+}
+
+func TestLongStepsGetAHeartbeatWithTheBuildPercentage(t *testing.T) {
+	var b bytes.Buffer
+	v := newApplyView(&b, style{}, false, nil, nil)
+	defer v.close()
+	v.event(engine.Event{Host: "spark-03", Addr: "llama_cpp.cuda", Kind: "apply_start", Message: "create"})
+	v.event(engine.Event{Host: "spark-03", Addr: "llama_cpp.cuda", Kind: "progress", Message: "sparkform: building llama-server with 2 jobs"})
+	v.event(engine.Event{Host: "spark-03", Addr: "llama_cpp.cuda", Kind: "progress", Message: "[ 45%] Building CXX object ggml/src/ggml.cpp.o"})
+	v.event(engine.Event{Host: "spark-01", Kind: "reboot_start", Addr: "kernel.nvidia", Message: "rebooting into 6.17"})
+	if strings.Contains(b.String(), "45%") || strings.Contains(b.String(), "Building CXX") {
+		t.Errorf("tool output reached the screen without -v:\n%s", b.String())
+	}
+	v.beat(time.Now().Add(130 * time.Second))
+	out := b.String()
+	for _, want := range []string{
+		"spark-03: llama_cpp.cuda: building llama-server with 2 jobs 45% (2m10s)",
+		"spark-01: kernel.nvidia: waiting for the host (2m10s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("heartbeat lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	v.beat(time.Now().Add(131 * time.Second))
+	if b.Len() != 0 {
+		t.Errorf("a heartbeat again one second later:\n%s", b.String())
+	}
+}
+
+func TestKernelStepLineWaitsForTheVerifiedReboot(t *testing.T) {
+	var b bytes.Buffer
+	p := fleetPlan(1)
+	v := newApplyView(&b, style{}, false, nil, p)
+	v.event(engine.Event{Host: "spark-001", Addr: "kernel.nvidia", Kind: "apply_start", Message: "update"})
+	v.event(engine.Event{Host: "spark-001", Addr: "kernel.nvidia", Kind: "apply_done", Message: "update after 2s", Elapsed: 2 * time.Second})
+	v.event(engine.Event{Host: "spark-001", Addr: "kernel.nvidia", Kind: "reboot_start"})
+	if b.Len() != 0 {
+		t.Errorf("kernel step shown as done before the reboot was verified:\n%s", b.String())
+	}
+	v.event(engine.Event{Host: "spark-001", Addr: "kernel.nvidia", Kind: "reboot_done", Message: "now running 6.17.0-1014-nvidia, the default boot entry", Elapsed: 5 * time.Second})
+	v.close()
+	if got := strings.TrimSpace(b.String()); got != "spark-001: kernel.nvidia: updated, rebooted: now running 6.17.0-1014-nvidia, the default boot entry (7.0s)" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestApplyTotalsCountWhatHappenedOnEveryHost(t *testing.T) {
+	p := fleetPlan(3)
+	res := &engine.Result{Hosts: []*engine.HostResult{
+		{Name: "spark-001", Status: engine.StatusApplied, Applied: []string{"sysctl.loading", "kernel.nvidia"}, Generation: 2},
+		{Name: "spark-002", Status: engine.StatusInterrupted, Applied: []string{"sysctl.loading", "kernel.nvidia"}, Error: "interrupted before the smoke tests"},
+		{Name: "spark-003", Status: engine.StatusFailed, Applied: []string{"sysctl.loading"}, Error: "kernel.nvidia: apt failed"},
+	}}
+	var b bytes.Buffer
+	renderResult(&b, p, res, style{}, nil)
+	out := b.String()
+	for _, want := range []string{"Apply finished with errors on 2 hosts. Resources: 3 added, 2 changed, 0 destroyed, on 3 hosts.",
+		"spark-002  1      interrupted  1 added, 1 changed, 0 destroyed; interrupted before the smoke tests"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("result lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// openPTY opens a pseudo-terminal pair: a real terminal for x/term, without a controlling tty.
+func openPTY(t *testing.T) *os.File {
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Skipf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Skipf("ptsname: %v", err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("open pts: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestColorFollowsTheTerminalNoColorAndTheFlag(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	t.Setenv("TERM", "xterm")
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	if styleFor(devnull, false).on {
+		t.Error("/dev/null is a character device but not a terminal: no colour")
+	}
+	if styleFor(&bytes.Buffer{}, false).on {
+		t.Error("a buffer (pipe, file) gets no colour")
+	}
+	tty := openPTY(t)
+	if !styleFor(tty, false).on {
+		t.Error("a terminal gets colour")
+	}
+	if styleFor(tty, true).on {
+		t.Error("-no-color is honoured")
+	}
+	t.Setenv("NO_COLOR", "1")
+	if styleFor(tty, false).on {
+		t.Error("NO_COLOR is honoured")
+	}
+	var b bytes.Buffer
+	renderPlan(&b, fleetPlan(2), style{on: true})
+	if !strings.Contains(b.String(), "\x1b[32m+\x1b[0m sysctl") || !strings.Contains(b.String(), "\x1b[33m~\x1b[0m kernel") {
+		t.Errorf("plan colours + green and ~ yellow as Terraform does:\n%q", b.String())
+	}
+	b.Reset()
+	renderPlan(&b, fleetPlan(2), style{})
+	if regexp.MustCompile("\x1b").MatchString(b.String()) {
+		t.Error("plain output holds an escape")
+	}
+}
