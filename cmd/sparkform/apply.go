@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +30,10 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	rf.startJSON(stdout, "apply")
+	if rf.ui != nil && !*autoApprove {
+		return rf.fail(stderr, "apply -json needs -auto-approve: a machine-readable stream cannot answer the confirmation prompt")
+	}
 	var batch *config.Amount
 	if *batchSize != "" {
 		a, err := config.ParseAmount(*batchSize)
@@ -38,7 +41,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			err = fmt.Errorf("a batch holds at least one host")
 		}
 		if err != nil {
-			return errorf(stderr, "-batch-size: %v", err)
+			return rf.fail(stderr, "-batch-size: %v", err)
 		}
 		batch = &a
 	}
@@ -55,58 +58,61 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	defer r.release()
 	plan, err := engine.MakePlan(ctx, r.cfg, r.st, rf.engineOptions(nil))
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return rf.fail(stderr, "%v", err)
 	}
 	if !rf.json {
 		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
 	}
-	return executePlan(ctx, graceful, plan, r.st, r.store, &rf, *autoApprove, batch, stdout, stderr)
+	return executePlan(ctx, graceful, "apply", plan, r.st, r.store, &rf, *autoApprove, batch, stdout, stderr)
 }
 
 // applySavedPlan applies a plan file exactly as it was shown, refusing it when the state has
 // changed since it was made.
 func applySavedPlan(ctx, graceful context.Context, file string, rf *runFlags, batch *config.Amount, stdout, stderr io.Writer) int {
 	if len(rf.vars) > 0 || len(rf.varFiles) > 0 || len(rf.hosts) > 0 || len(rf.excludes) > 0 || len(rf.labels) > 0 || len(rf.targets) > 0 {
-		return errorf(stderr, "a saved plan is applied exactly as it was made: -var, -var-file, -host, -exclude-host, -label and -target cannot change it; make a new plan instead")
+		return rf.fail(stderr, "a saved plan is applied exactly as it was made: -var, -var-file, -host, -exclude-host, -label and -target cannot change it; make a new plan instead")
 	}
 	plan, err := loadPlan(file)
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return rf.fail(stderr, "%v", err)
 	}
 	store, err := openState(ctx, plan.ConfigDir, rf.state)
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return rf.fail(stderr, "%v", err)
 	}
 	defer store.Close()
 	warnStateDir(store, stderr)
 	release, err := store.Lock(ctx, "apply", rf.lockTimeout)
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return rf.fail(stderr, "%v", err)
 	}
 	defer release()
 	st, err := store.Load()
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return rf.fail(stderr, "%v", err)
 	}
 	if err := engine.CheckFresh(plan, st); err != nil {
-		return errorf(stderr, "%v", err)
+		return rf.fail(stderr, "%v", err)
 	}
 	if err := engine.CheckSavedPlan(plan, st); err != nil {
-		return errorf(stderr, "%s: %v", file, err)
+		return rf.fail(stderr, "%s: %v", file, err)
 	}
-	return executePlan(ctx, graceful, plan, st, store, rf, true, batch, stdout, stderr)
+	return executePlan(ctx, graceful, "apply", plan, st, store, rf, true, batch, stdout, stderr)
 }
 
 // executePlan asks for confirmation (unless approved), applies, renders the result and
 // returns the exit code. apply and rollback share it.
-func executePlan(ctx, graceful context.Context, plan *engine.Plan, st *state.State, store state.Backend, rf *runFlags, approved bool, batch *config.Amount, stdout, stderr io.Writer) int {
+func executePlan(ctx, graceful context.Context, operation string, plan *engine.Plan, st *state.State, store state.Backend, rf *runFlags, approved bool, batch *config.Amount, stdout, stderr io.Writer) int {
 	planFailed := len(plan.Failed()) > 0
 	for _, h := range plan.Failed() {
 		fmt.Fprintf(stderr, "Error: %s: %s\n", termsafe.Line(h.Name), termsafe.Text(h.Error))
 	}
+	if rf.ui != nil {
+		rf.ui.plan(plan, "plan")
+	}
 	if !plan.HasChanges() {
-		if rf.json {
-			writeJSON(stdout, plan)
+		if rf.ui != nil {
+			rf.ui.summary(operation, engine.Counts{}, len(plan.Hosts), len(plan.Failed()))
 		}
 		if planFailed {
 			return 1
@@ -122,15 +128,14 @@ func executePlan(ctx, graceful context.Context, plan *engine.Plan, st *state.Sta
 	if !rf.json {
 		fmt.Fprintln(stdout)
 	}
-	events, logs, endView := rf.progressView(stdout, plan, plan.ConfigDir, "apply")
+	events, logs, endView := rf.progressView(stdout, plan, plan.ConfigDir, operation)
 	opts := rf.engineOptions(events)
 	opts.Graceful = graceful
 	opts.BatchSize = batch
 	res := engine.Apply(ctx, plan, st, store, opts)
 	endView()
-	if rf.json {
-		b, _ := json.Marshal(map[string]any{"type": "result", "result": res})
-		fmt.Fprintln(stdout, string(b))
+	if rf.ui != nil {
+		rf.ui.result(plan, res, logs, operation)
 	} else {
 		renderResult(stdout, plan, res, styleFor(stdout, rf.noColor), logs)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -31,6 +30,7 @@ type runFlags struct {
 	json            bool
 	noColor         bool
 	verbose         bool
+	ui              *jsonUI // the -json stream, once startJSON ran
 	connectTimeout  time.Duration
 	stepTimeout     time.Duration
 	pool            *engine.Pool // one connection per host for the whole command
@@ -84,12 +84,30 @@ func (f *runFlags) engineOptions(events func(engine.Event)) engine.Options {
 	}
 }
 
+// startJSON begins the -json stream of a command (its version line) when -json is set.
+func (f *runFlags) startJSON(w io.Writer, command string) {
+	if f.json && f.ui == nil {
+		f.ui = newJSONUI(w, command)
+	}
+}
+
+// fail reports an error: as text on stderr, and with -json as a diagnostic in the stream.
+func (f *runFlags) fail(stderr io.Writer, format string, a ...any) int {
+	msg := fmt.Sprintf(format, a...)
+	if f.ui != nil {
+		f.ui.diagnostic("error", msg, "", nil)
+	}
+	return errorf(stderr, "%s", msg)
+}
+
 // loadConfig loads DIR and prints diagnostics (with source snippets) on failure.
 func loadConfig(dir string, f *runFlags, stderr io.Writer) (*config.Config, bool) {
 	vars := config.Vars{Env: config.EnvVars(os.Environ()), Files: f.varFiles, Flags: f.vars}
 	cfg, diags := config.Load(dir, vars)
-	if len(diags) > 0 {
-		config.WriteDiagnostics(stderr, diags, cfg.Files, !f.noColor && isTerminal(stderr))
+	if len(diags) > 0 && f.ui != nil {
+		f.ui.hclDiagnostics(diags)
+	} else if len(diags) > 0 {
+		config.WriteDiagnostics(stderr, diags, cfg.Files, styleFor(stderr, f.noColor).on)
 	}
 	if diags.HasErrors() {
 		return nil, false
@@ -191,7 +209,7 @@ func openHostRun(ctx context.Context, dir string, rf *runFlags, op string, lock 
 	}
 	store, err := openState(ctx, dir, rf.state)
 	if err != nil {
-		errorf(stderr, "%v", err)
+		rf.fail(stderr, "%v", err)
 		return nil, false
 	}
 	r := &hostRun{cfg: cfg, store: store, release: store.Close}
@@ -200,7 +218,7 @@ func openHostRun(ctx context.Context, dir string, rf *runFlags, op string, lock 
 		unlock, err := store.Lock(ctx, op, rf.lockTimeout)
 		if err != nil {
 			store.Close()
-			errorf(stderr, "%v", err)
+			rf.fail(stderr, "%v", err)
 			return nil, false
 		}
 		r.release = func() error {
@@ -214,7 +232,7 @@ func openHostRun(ctx context.Context, dir string, rf *runFlags, op string, lock 
 	st, err := r.store.Load()
 	if err != nil {
 		r.release()
-		errorf(stderr, "%v", err)
+		rf.fail(stderr, "%v", err)
 		return nil, false
 	}
 	r.st = st
@@ -225,14 +243,13 @@ func openHostRun(ctx context.Context, dir string, rf *runFlags, op string, lock 
 // (or with -json, JSON lines), and a log file per host in DIR/.sparkform/logs. end stops it.
 func (f *runFlags) progressView(w io.Writer, p *engine.Plan, configDir, command string) (events func(engine.Event), logs *runLogs, end func()) {
 	logs = newRunLogs(configDir, command)
-	if f.json {
+	if f.ui != nil {
 		var mu sync.Mutex
 		return func(ev engine.Event) {
 			mu.Lock()
 			defer mu.Unlock()
 			logs.write(ev.Host, ev)
-			b, _ := json.Marshal(map[string]any{"type": "event", "event": ev})
-			fmt.Fprintln(w, string(b))
+			f.ui.event(ev, f.verbose)
 		}, logs, logs.close
 	}
 	v := newApplyView(w, styleFor(w, f.noColor), f.verbose, logs, p)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/lab"
 	"github.com/sparkform/sparkform/state"
 	"github.com/zclconf/go-cty/cty"
@@ -455,17 +454,13 @@ func TestDriftNamesHostAndAttributeAndExitsTwo(t *testing.T) {
 		t.Fatalf("drift: %d\n%s", code, out)
 	}
 	code, out, _ = cli(t, "drift", dir, "-json")
-	var rep engine.DriftReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 2 {
-		t.Fatalf("drift -json: %d %v\n%s", code, err, out)
+	items := ofType(checkJSONUI(t, out), "drift")
+	if code != 2 || len(items) != 1 {
+		t.Fatalf("drift -json: exit %d, want 2 and one drift message\n%s", code, out)
 	}
-	for _, h := range rep.Hosts {
-		if (h.Name == "spark-03") != (len(h.Items) == 1) {
-			t.Errorf("%s: %d drift items", h.Name, len(h.Items))
-		}
-		if h.Name == "spark-03" && (h.Items[0].Addr != "readahead.nvme" || !h.Items[0].Outside || h.Items[0].Live != "512") {
-			t.Errorf("spark-03 item: %+v", h.Items[0])
-		}
+	d := items[0]["drift"].(map[string]any)
+	if items[0]["host"].(map[string]any)["name"] != "spark-03" || items[0]["resource"].(map[string]any)["addr"] != "readahead.nvme" || d["outside"] != true || d["live"] != "512" {
+		t.Errorf("drift message: %v", items[0])
 	}
 	if got := onHost(t, l, "spark-03", "cat /sys/block/nvme0n1/queue/read_ahead_kb"); got != "512" {
 		t.Fatalf("drift changed the host: %s", got)

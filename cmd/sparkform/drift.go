@@ -19,6 +19,7 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	rf.startJSON(stdout, "drift")
 	ctx, _, stop := interruptible(stderr, true)
 	defer stop()
 	// Read-only: no lock (state files are replaced atomically, so a read is always whole).
@@ -29,12 +30,23 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 	defer r.release()
 	plan, err := engine.MakePlan(ctx, r.cfg, r.st, rf.engineOptions(nil))
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return rf.fail(stderr, "%v", err)
 	}
 	rep := engine.Drift(plan)
 	drifted, failed := rep.Counts()
-	if rf.json {
-		writeJSON(stdout, rep)
+	if rf.ui != nil {
+		for _, h := range rep.Hosts {
+			if h.Error != "" {
+				rf.ui.emit("error", "host_failed", h.Name+": could not be read", map[string]any{"host": map[string]any{"name": h.Name}, "error": h.Error})
+			}
+			for _, d := range h.Items {
+				rf.ui.emit("info", "drift", fmt.Sprintf("%s: %s %s: live %s, wanted %s", h.Name, d.Addr, d.Path, d.Live, d.Wanted), map[string]any{
+					"host": map[string]any{"name": h.Name}, "resource": map[string]any{"addr": d.Addr},
+					"drift": map[string]any{"kind": d.Kind, "path": d.Path, "live": d.Live, "wanted": d.Wanted, "outside": d.Outside}})
+			}
+		}
+		rf.ui.emit("info", "drift_summary", fmt.Sprintf("%d of %s drifted.", drifted, plural(len(rep.Hosts), "host")),
+			map[string]any{"drift": map[string]any{"hosts": len(rep.Hosts), "drifted_hosts": drifted, "failed_hosts": failed}})
 	} else {
 		for _, h := range rep.Hosts {
 			switch {

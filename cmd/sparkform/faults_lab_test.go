@@ -191,7 +191,7 @@ func TestFrozenHostDuringVenvBuildIsReportedWithinKeepaliveWindowAndRerunConverg
 	ctx := context.Background()
 	const victim = "spark-02"
 
-	p := startApply(t, "apply", dir, "-auto-approve")
+	p := startApply(t, "apply", dir, "-auto-approve", "-v")
 	p.waitLine(t, 2*time.Minute, victim+":", "python_venv.v")
 	if err := l.Freeze(ctx, victim); err != nil {
 		t.Fatal(err)

@@ -38,11 +38,21 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 		names = hosts
 	}
 	if *asJSON {
-		out := map[string]any{}
+		ui := newJSONUI(stdout, "history")
 		for _, n := range names {
-			out[n] = map[string]any{"generations": st.Hosts[n].Generations, "incidents": st.Hosts[n].Incidents}
+			for _, g := range st.Hosts[n].Generations {
+				res := map[string]any{}
+				for addr, r := range g.Resources {
+					res[addr] = valueJSON(r.Attributes.Value)
+				}
+				ui.emit("info", "generation", fmt.Sprintf("%s: generation %d", n, g.N), map[string]any{"host": map[string]any{"name": n},
+					"generation": map[string]any{"n": g.N, "time": g.Time.UTC().Format(time.RFC3339Nano), "config_hash": g.ConfigHash, "note": g.Note, "resources": res}})
+			}
+			for _, in := range st.Hosts[n].Incidents {
+				ui.emit("warn", "incident", fmt.Sprintf("%s: %s", n, in.Kind), map[string]any{"host": map[string]any{"name": n},
+					"incident": map[string]any{"kind": in.Kind, "time": in.Time.UTC().Format(time.RFC3339Nano), "message": in.Message}})
+			}
 		}
-		writeJSON(stdout, out)
 		return 0
 	}
 	for _, n := range names {

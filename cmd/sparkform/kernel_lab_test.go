@@ -73,11 +73,11 @@ kernel "nvidia" {
 		!containsSpaced(out, "6.11.0-1016-nvidia → linux-nvidia-6.17") {
 		t.Fatalf("plan: %d\n%s", code, out)
 	}
-	code, out, stderr := cli(t, "apply", dir, "-auto-approve")
+	code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-v")
 	if code != 0 {
 		t.Fatalf("apply 6.17: %d\n%s\n%s", code, out, stderr)
 	}
-	for _, want := range []string{"rebooting into 6.17.0-1014-nvidia once", "waiting for the host to come back", "back after", "verified: running 6.17.0-1014-nvidia"} {
+	for _, want := range []string{"rebooting into 6.17.0-1014-nvidia once", "waiting for the host to come back", "back after", "now running 6.17.0-1014-nvidia"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply output lacks progress %q:\n%s", want, out)
 		}

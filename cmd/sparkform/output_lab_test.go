@@ -121,6 +121,19 @@ python_venv "broken" {
 		t.Errorf("totals:\n%s", out)
 	}
 
+	// -json: one schema-valid stream, numbers as numbers.
+	onHost(t, l, "spark-02", "sysctl -q -w vm.swappiness=60")
+	code, out, _ = cli(t, "apply", dir, "-auto-approve", "-json", "-host", "spark-02")
+	msgs := checkJSONUI(t, out)
+	if done := ofType(msgs, "apply_complete"); code != 0 || len(done) != 1 {
+		t.Errorf("apply -json: exit %d, %d apply_complete\n%s", code, len(done), out)
+	} else if _, ok := done[0]["elapsed_seconds"].(float64); !ok {
+		t.Errorf("elapsed_seconds is not a number: %v", done[0])
+	}
+	if r := ofType(msgs, "host_result"); len(r) != 1 || r[0]["status"] != "applied" {
+		t.Errorf("host_result: %v", r)
+	}
+
 	// -v streams the tool output as before.
 	onHost(t, l, "spark-01", "sysctl -q -w vm.swappiness=60")
 	code, out, _ = cli(t, "apply", dir, "-auto-approve", "-v", "-host", "spark-01")

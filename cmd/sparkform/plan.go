@@ -22,6 +22,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	rf.startJSON(stdout, "plan")
 	ctx, _, stop := interruptible(stderr, true)
 	defer stop()
 	r, ok := openHostRun(ctx, dir, &rf, "plan", true, stderr)
@@ -31,15 +32,15 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	defer r.release()
 	plan, err := engine.MakePlan(ctx, r.cfg, r.st, rf.engineOptions(nil))
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return rf.fail(stderr, "%v", err)
 	}
 	if *out != "" {
 		if err := savePlan(*out, plan); err != nil {
-			return errorf(stderr, "saving plan: %v", err)
+			return rf.fail(stderr, "saving plan: %v", err)
 		}
 	}
-	if rf.json {
-		writeJSON(stdout, plan)
+	if rf.ui != nil {
+		rf.ui.plan(plan, "plan")
 	} else {
 		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
 		if *out != "" && plan.HasChanges() {

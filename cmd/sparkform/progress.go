@@ -53,14 +53,15 @@ type heldStep struct {
 // pendingLine is a finished step waiting a moment so the same step finishing on other hosts
 // joins it: 50 hosts of a batch creating sysctl.loading print one line, naming all 50 hosts.
 type pendingLine struct {
-	key     string
-	hosts   []string
-	addr    string
-	text    func(st style) string
-	parts   []string // test results, one per mode
-	failed  bool
-	elapsed time.Duration
-	since   time.Time
+	key      string
+	hosts    []string
+	addr     string
+	text     func(st style) string
+	parts    []string // test results, one per mode
+	failed   bool
+	waitHost string // a test line: waits while this host's test step runs
+	elapsed  time.Duration
+	since    time.Time
 }
 
 // coalesceWindow is how long a finished step waits for the same step on other hosts.
@@ -82,11 +83,26 @@ func (v *applyView) add(key, host, addr string, elapsed time.Duration, text func
 	return p
 }
 
-// flush prints pending lines that waited long enough (all of them when all is set).
+// worthWaiting reports whether a finished line may still gain company: another host is still
+// in the same step. A test line waits for the rest of its host's modes instead.
+func (v *applyView) worthWaiting(p *pendingLine) bool {
+	if p.waitHost != "" {
+		return v.steps[stepKey{p.waitHost, p.addr}] != nil
+	}
+	for k := range v.steps {
+		if k.addr == p.addr && !slices.Contains(p.hosts, k.host) {
+			return true
+		}
+	}
+	return false
+}
+
+// flush prints pending lines that waited long enough, or that no other host can join any more
+// (all of them when all is set).
 func (v *applyView) flush(all bool) {
 	keep := v.pending[:0]
 	for _, p := range v.pending {
-		if !all && time.Since(p.since) < coalesceWindow {
+		if !all && time.Since(p.since) < coalesceWindow && v.worthWaiting(p) {
 			keep = append(keep, p)
 			continue
 		}
@@ -134,6 +150,7 @@ var percentRE = regexp.MustCompile(`\[\s*(\d{1,3})%\]`)
 func (v *applyView) event(ev engine.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	defer v.flush(false)
 	now := time.Now()
 	if ev.Host != "" {
 		v.logs.write(ev.Host, ev)
@@ -201,7 +218,6 @@ func (v *applyView) event(ev engine.Event) {
 			return fmt.Sprintf("%s%s (%s)", st.green(verb), msg, fmtDuration(p.elapsed))
 		})
 	case "test_done":
-		delete(v.steps, key)
 		t := ev.Test
 		if t == nil {
 			t = &state.TestRun{Mode: "?", Passed: true}
@@ -214,6 +230,7 @@ func (v *applyView) event(ev engine.Event) {
 			}
 			return fmt.Sprintf("%s (medians): %s (%s)", strings.Join(p.parts, ", "), verdict, fmtDuration(p.elapsed))
 		})
+		p.waitHost = ev.Host
 		p.parts = append(p.parts, fmt.Sprintf("%s %.2f s", termsafe.Line(t.Mode), t.Seconds))
 		p.failed = p.failed || !t.Passed
 	case "host_done":

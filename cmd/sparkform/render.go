@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -352,10 +351,4 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 		return
 	}
 	fmt.Fprintf(w, "%s %s\n", st.green(st.bold("Apply complete!")), totals)
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

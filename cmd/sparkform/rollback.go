@@ -23,6 +23,10 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	rf.startJSON(stdout, "rollback")
+	if rf.ui != nil && !*autoApprove {
+		return rf.fail(stderr, "rollback -json needs -auto-approve: a machine-readable stream cannot answer the confirmation prompt")
+	}
 	ctx, graceful, stop := interruptible(stderr, false)
 	defer stop()
 	r, ok := openHostRun(ctx, dir, &rf, "rollback", true, stderr)
@@ -32,18 +36,18 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 	defer r.release()
 	target, note, err := engine.RollbackConfig(r.cfg, r.st, *to, rf.hosts, rf.excludes, rf.labels)
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return rf.fail(stderr, "%v", err)
 	}
 	opts := rf.engineOptions(nil)
 	opts.Only, opts.Exclude, opts.Labels = nil, nil, nil // already applied to target's hosts
 	plan, err := engine.MakePlan(ctx, target, r.st, opts)
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return rf.fail(stderr, "%v", err)
 	}
 	plan.Note = note
 	if !rf.json {
 		fmt.Fprintf(stdout, "Rollback: %s\n\n", termsafe.Text(note))
 		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
 	}
-	return executePlan(ctx, graceful, plan, r.st, r.store, &rf, *autoApprove, nil, stdout, stderr)
+	return executePlan(ctx, graceful, "rollback", plan, r.st, r.store, &rf, *autoApprove, nil, stdout, stderr)
 }

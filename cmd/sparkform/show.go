@@ -38,7 +38,7 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 			return errorf(stderr, "%v", err)
 		}
 		if *asJSON {
-			writeJSON(stdout, p)
+			newJSONUI(stdout, "show").plan(p, "plan")
 		} else {
 			renderPlan(stdout, p, styleFor(stdout, *noColor))
 		}
@@ -50,7 +50,20 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 	}
 	path.Close()
 	if *asJSON {
-		writeJSON(stdout, st)
+		ui := newJSONUI(stdout, "show")
+		n := 0
+		for _, host := range sortedKeysOf(st.Hosts) {
+			hs := st.Hosts[host]
+			for _, addr := range sortedKeysOf(hs.Resources) {
+				r := hs.Resources[addr]
+				ui.emit("info", "state_resource", host+": "+addr, map[string]any{"host": map[string]any{"name": host, "host_key": hs.HostKey},
+					"resource": resourceRef(addr, r.Type, r.Name), "attributes": valueJSON(r.Attributes.Value),
+					"original": valueJSON(r.Original.Value), "applied_at": r.AppliedAt.UTC().Format(time.RFC3339Nano)})
+				n++
+			}
+		}
+		ui.emit("info", "state_summary", fmt.Sprintf("%d resources on %s.", n, plural(len(st.Hosts), "host")),
+			map[string]any{"state": map[string]any{"serial": st.Serial, "lineage": st.Lineage, "hosts": len(st.Hosts), "resources": n}})
 		return 0
 	}
 	if len(st.Hosts) == 0 {

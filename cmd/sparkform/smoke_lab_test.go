@@ -213,7 +213,7 @@ func TestSmokeTestGetsAPortOfItsOwnBesideAServerOnTheDefaultPort(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := configDir(t, l, map[string]string{"main.hcl": smokeConfig(c.extra)})
-			code, out, stderr := cli(t, "test", dir, "-host", "spark-02")
+			code, out, stderr := cli(t, "test", dir, "-host", "spark-02", "-v")
 			if code != 0 {
 				t.Fatalf("test beside a server on the default port: exit %d\n%s\n%s", code, out, stderr)
 			}

@@ -253,7 +253,15 @@ func runStateVersions(args []string, stdout, stderr io.Writer) int {
 		return errorf(stderr, "%v", err)
 	}
 	if *asJSON {
-		writeJSON(stdout, vs)
+		ui := newJSONUI(stdout, "state versions")
+		for _, v := range vs {
+			changes := v.Changes
+			if changes == nil {
+				changes = []string{}
+			}
+			ui.emit("info", "state_version", fmt.Sprintf("serial %d: %s", v.Serial, v.Operation), map[string]any{"version": map[string]any{
+				"serial": v.Serial, "time": v.Time.UTC().Format(time.RFC3339Nano), "who": v.Who, "operation": v.Operation, "changes": changes}})
+		}
 		return 0
 	}
 	for _, v := range vs {

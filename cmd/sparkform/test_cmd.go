@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -19,6 +18,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	rf.startJSON(stdout, "test")
 	ctx, graceful, stop := interruptible(stderr, false)
 	defer stop()
 	r, ok := openHostRun(ctx, dir, &rf, "test", true, stderr)
@@ -32,11 +32,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	results, err := engine.RunTests(ctx, r.cfg, r.st, r.store, opts)
 	endView()
 	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	if rf.json {
-		b, _ := json.Marshal(map[string]any{"type": "result", "result": results})
-		fmt.Fprintln(stdout, string(b))
+		return rf.fail(stderr, "%v", err)
 	}
 	code := 0
 	ran := 0
@@ -51,7 +47,19 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "Error: %s: %s\n", termsafe.Line(r.Name), termsafe.Text(msg))
 		}
 	}
-	if !rf.json {
+	if rf.ui != nil {
+		failedHosts := 0
+		for _, r := range results {
+			if r.Failed() {
+				failedHosts++
+				if r.Error != "" {
+					rf.ui.emit("error", "host_failed", r.Name+": tests could not run", map[string]any{"host": map[string]any{"name": r.Name}, "error": r.Error})
+				}
+			}
+		}
+		rf.ui.emit("info", "test_summary", fmt.Sprintf("%s on %s.", plural(ran, "result"), plural(len(results), "host")),
+			map[string]any{"tests": map[string]any{"results": ran, "hosts": len(results), "failed_hosts": failedHosts}})
+	} else {
 		fmt.Fprintf(stdout, "\n%s on %s.", plural(ran, "result"), plural(len(results), "host"))
 		if code != 0 {
 			fmt.Fprint(stdout, " Some failed: see the errors.")

@@ -22,27 +22,19 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, diags := config.Load(dir, config.Vars{Env: config.EnvVars(os.Environ()), Files: rf.varFiles, Flags: rf.vars})
 	if *asJSON {
-		type jdiag struct {
-			Severity string `json:"severity"`
-			Summary  string `json:"summary"`
-			Detail   string `json:"detail,omitempty"`
-			Range    string `json:"range,omitempty"`
-		}
-		out := struct {
-			Valid       bool    `json:"valid"`
-			Diagnostics []jdiag `json:"diagnostics"`
-		}{Valid: !diags.HasErrors(), Diagnostics: []jdiag{}}
+		ui := newJSONUI(stdout, "validate")
+		ui.hclDiagnostics(diags)
+		errs := 0
 		for _, d := range diags {
-			j := jdiag{Severity: "warning", Summary: d.Summary, Detail: d.Detail}
 			if d.Severity == hcl.DiagError {
-				j.Severity = "error"
+				errs++
 			}
-			if d.Subject != nil {
-				j.Range = d.Subject.String()
-			}
-			out.Diagnostics = append(out.Diagnostics, j)
 		}
-		writeJSON(stdout, out)
+		msg := "The configuration is valid."
+		if errs > 0 {
+			msg = fmt.Sprintf("The configuration is not valid: %s.", plural(errs, "error"))
+		}
+		ui.emit(levelOf(errs == 0), "validate_result", msg, map[string]any{"valid": errs == 0, "error_count": errs, "warning_count": len(diags) - errs})
 	} else if len(diags) > 0 {
 		config.WriteDiagnostics(stderr, diags, cfg.Files, isTerminal(stderr))
 	}
@@ -50,7 +42,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if !*asJSON {
-		fmt.Fprintf(stdout, "Success! The configuration is valid: %d hosts, %d resources.\n", len(cfg.Hosts), len(cfg.Resources))
+		fmt.Fprintf(stdout, "Success! The configuration is valid: %s, %s.\n", plural(len(cfg.Hosts), "host"), plural(len(cfg.Resources), "resource"))
 	}
 	return 0
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/resources"
+	"github.com/sparkform/sparkform/state"
 )
 
 func TestCompactHostsWritesRangesOfNumberedNames(t *testing.T) {
@@ -109,13 +110,30 @@ func TestFinishedStepsOfManyHostsShareOneLineWithTheSlowestTime(t *testing.T) {
 	var b bytes.Buffer
 	v := newApplyView(&b, style{}, false, nil, nil)
 	for i := 1; i <= 50; i++ {
-		h := fmt.Sprintf("spark-%02d", i)
-		v.event(engine.Event{Host: h, Addr: "sysctl.loading", Kind: "apply_start", Message: "create"})
-		v.event(engine.Event{Host: h, Addr: "sysctl.loading", Kind: "apply_done", Message: "create after 0s", Elapsed: time.Duration(i) * 10 * time.Millisecond})
+		v.event(engine.Event{Host: fmt.Sprintf("spark-%02d", i), Addr: "sysctl.loading", Kind: "apply_start", Message: "create"})
 	}
-	v.close()
+	for i := 1; i <= 50; i++ {
+		v.event(engine.Event{Host: fmt.Sprintf("spark-%02d", i), Addr: "sysctl.loading", Kind: "apply_done", Message: "create after 0s", Elapsed: time.Duration(i) * 10 * time.Millisecond})
+	}
 	if got := strings.TrimSpace(b.String()); got != "spark-[01-50]: sysctl.loading: created (0.5s)" {
 		t.Errorf("got:\n%s", got)
+	}
+	// A host alone in its step is shown at once, not held back.
+	b.Reset()
+	v.event(engine.Event{Host: "spark-07", Addr: "readahead.nvme", Kind: "apply_start", Message: "create"})
+	v.event(engine.Event{Host: "spark-07", Addr: "readahead.nvme", Kind: "apply_done", Message: "create after 0s", Elapsed: time.Second})
+	if got := strings.TrimSpace(b.String()); got != "spark-07: readahead.nvme: created (1.0s)" {
+		t.Errorf("a lone step waited: %q", got)
+	}
+	// Test results of one host's modes share a line once its tests end.
+	b.Reset()
+	v.event(engine.Event{Host: "spark-07", Addr: "smoke_test.x", Kind: "test_start"})
+	v.event(engine.Event{Host: "spark-07", Addr: "smoke_test.x", Kind: "test_done", Test: &state.TestRun{Mode: "mmap", Seconds: 2, Passed: true}, Elapsed: 3 * time.Second})
+	v.event(engine.Event{Host: "spark-07", Addr: "smoke_test.x", Kind: "test_done", Test: &state.TestRun{Mode: "no-mmap", Seconds: 1, Passed: true}, Elapsed: 3 * time.Second})
+	v.event(engine.Event{Host: "spark-07", Kind: "host_done"})
+	v.close()
+	if got := strings.TrimSpace(b.String()); got != "spark-07: smoke_test.x: mmap 2.00 s, no-mmap 1.00 s (medians): passed (3.0s)" {
+		t.Errorf("test line: %q", got)
 	}
 }
 
