@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -64,24 +65,39 @@ func startApplyEnv(t *testing.T, env []string, args ...string) *applyProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd.Stderr = &p.stderr
+	errOut, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.cmd.Process.Kill() })
-	go func() {
-		sc := bufio.NewScanner(out)
+	// Both streams' lines go to seen (and to lines) as they come; stderr is also kept apart.
+	var readers sync.WaitGroup
+	read := func(r io.Reader, keep *strings.Builder) {
+		defer readers.Done()
+		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			l := timedLine{time.Now(), sc.Text()}
 			p.mu.Lock()
 			p.seen = append(p.seen, l)
+			if keep != nil {
+				keep.WriteString(l.text + "\n")
+			}
 			p.mu.Unlock()
 			select {
 			case p.lines <- l:
 			default: // nobody waits for lines now; seen keeps them
 			}
 		}
+	}
+	readers.Add(2)
+	go read(out, nil)
+	go read(errOut, &p.stderr)
+	go func() {
+		readers.Wait()
 		close(p.lines)
 		p.exited <- p.cmd.Wait()
 	}()

@@ -34,12 +34,15 @@ func ownLab(t *testing.T, n int) *lab.Lab {
 		if l2, oerr := lab.Open(dir); oerr == nil {
 			l2.Down(context.Background())
 		}
+		lab.ReleaseSubnet(subnet)
 		t.Fatalf("lab up: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		l.Down(ctx)
+		if l.Down(ctx) == nil {
+			lab.ReleaseSubnet(subnet)
+		}
 	})
 	return l
 }

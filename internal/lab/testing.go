@@ -26,12 +26,12 @@ func SkipUnlessAvailable(t testing.TB) {
 
 var (
 	heldMu    sync.Mutex
-	heldLocks []*os.File
+	heldLocks = map[int]*os.File{}
 )
 
 // ReserveSubnet takes the first subnet in [from, to) that no other test process holds (a flock
-// on /tmp/sparkform-lab-subnet-N.lock kept for the life of this process) and no lab uses: test
-// binaries of several packages, or of several people on one machine, run labs at once.
+// on /tmp/sparkform-lab-subnet-N.lock kept until ReleaseSubnet or the process ends) and no lab
+// uses: test binaries of several packages, or of several people on one machine, run labs at once.
 func ReserveSubnet(from, to int) (int, error) {
 	heldMu.Lock()
 	defer heldMu.Unlock()
@@ -40,7 +40,7 @@ func ReserveSubnet(from, to int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		if heldLocks[s] != nil || syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
 			f.Close()
 			continue
 		}
@@ -48,8 +48,18 @@ func ReserveSubnet(from, to int) (int, error) {
 			f.Close()
 			continue
 		}
-		heldLocks = append(heldLocks, f)
+		heldLocks[s] = f
 		return s, nil
 	}
 	return 0, fmt.Errorf("no free lab subnet in %d-%d", from, to-1)
+}
+
+// ReleaseSubnet gives back a subnet ReserveSubnet took (once its lab is down).
+func ReleaseSubnet(subnet int) {
+	heldMu.Lock()
+	defer heldMu.Unlock()
+	if f := heldLocks[subnet]; f != nil {
+		f.Close()
+		delete(heldLocks, subnet)
+	}
 }
