@@ -131,19 +131,6 @@ sf_resolve() {
 sf_report() { r=$(sf_resolve "$1" "$2"); printf 'resolve %s %s\n' "$1" "${r:--}"; }
 `
 
-// aptHoldsProbe prints "hold PKG" for every package on hold.
-const aptHoldsProbe = "apt-mark showhold 2>/dev/null | while read -r p; do printf 'hold %s\\n' \"$p\"; done\n"
-
-// kernelRunningProbe prints "running RELEASE": the kernel the host runs.
-// The kernel's osrelease is what uname -r prints; read with a builtin.
-const kernelRunningProbe = "r=; IFS= read -r r < /proc/sys/kernel/osrelease; printf 'running %s\\n' \"$r\"\n"
-
-// kernelImagesProbe prints "image PKG VERSION" for every installed linux-image-* package.
-const kernelImagesProbe = `dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' 'linux-image-*' 2>/dev/null | while read -r st pkg ver; do
-  case "$st" in ?[iWt]*) printf 'image %s %s\n' "$pkg" "$ver" ;; esac
-done
-`
-
 // aptEnv is how every apt command runs: no questions, keep changed config files, wait for the
 // dpkg lock up to 5 minutes instead of failing (never forcing it or removing lock files).
 const aptOpts = `-o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confold`
@@ -206,7 +193,7 @@ func (dc *kernelDecision) installCheckApply(x *kernelApply) ([]FieldChange, erro
 // installed re-reads, after the install, the image the target resolves to in dpkg and the holds.
 func (dc *kernelDecision) installed(x *kernelApply) (kernelObserved, error) {
 	target := dc.t.spec.target()
-	res, err := kernelRun(x.ctx, x.h, kernelShellLib+"sf_report inst "+provider.Quote(target)+"\n"+aptHoldsProbe, nil)
+	res, err := kernelRun(x.ctx, x.h, kernelResolveFact.command(target, "inst")+aptHoldsFact.command(), nil)
 	if err != nil {
 		return kernelObserved{}, fmt.Errorf("%s: reading the installed kernel: %w", dc.in.Addr(), err)
 	}

@@ -14,14 +14,14 @@ import (
 // showhold, grub-editenv list).
 func (Kernel) CaptureProbe(CaptureOptions) string {
 	var b strings.Builder
-	b.WriteString(kernelRunningProbe)
-	b.WriteString(kernelImagesProbe)
-	b.WriteString(aptHoldsProbe)
+	b.WriteString(kernelRunningFact.command())
+	b.WriteString(kernelImagesFact.command())
+	b.WriteString(aptHoldsFact.command())
 	b.WriteString(kernelShellLib)
 	for _, n := range kernelLineNames {
 		fmt.Fprintf(&b, "r=$(sf_resolve inst %s); printf 'lineimage %%s %%s\\n' %s \"${r:--}\"\n", provider.Quote(kernelLines[n].meta), provider.Quote(n))
 	}
-	b.WriteString(kernelGrubProbe("capture"))
+	b.WriteString(grubFact.command("capture"))
 	b.WriteString("printf 'nofile pin\\n'\n") // sparkform's pin file belongs to a block, not to the host's setting
 	return b.String()
 }

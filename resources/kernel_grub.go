@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sparkform/sparkform/provider"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // GRUB boot handling for the kernel resource: the GRUB facts, the one grub.cfg menu parser,
@@ -30,14 +31,64 @@ func grubDropInContent(addr string) string {
 		"GRUB_DEFAULT=saved\n"
 }
 
-// kernelGrubProbe reports the GRUB state: environment block, menu, effective GRUB_DEFAULT lines.
-func kernelGrubProbe(name string) string {
-	env := provider.Quote(grubEnvPath)
-	// Builtins only: grubenv is text (key=value lines, '#' padding), as `grub-editenv list` prints it.
-	return fmt.Sprintf("if command -v grub-editenv >/dev/null 2>&1 && [ -f %[1]s ]; then echo grubenv; while IFS= read -r l || [ -n \"$l\" ]; do case $l in \\#*|'') ;; *) printf 'grubenvl %%s\\n' \"$l\" ;; esac; done < %[1]s; else echo nogrubenv; fi\n", env) +
-		probeFile("grubcfg", grubCfgPath) +
-		"for f in /etc/default/grub /etc/default/grub.d/*.cfg; do [ -f \"$f\" ] || continue; while IFS= read -r l || [ -n \"$l\" ]; do case $l in *GRUB_DEFAULT=*) printf 'grubdefl %s\\n' \"$l\" ;; esac; done < \"$f\"; done\n" +
-		probeFile("dropin", kernelGrubDropIn(name))
+// grubFacts is the GRUB state of a host.
+type grubFacts struct {
+	Env      map[string]string // the environment block; nil: none (or no grub-editenv)
+	Default  string            // effective GRUB_DEFAULT ("" when never set: GRUB's default 0)
+	CfgFound bool              // grub.cfg exists
+	Entries  map[string]string // kernel release → menu entry path (grubMenu.entries)
+	Boots    string            // the kernel release GRUB boots by default ("" when it cannot tell)
+	DropIn   *string           // sparkform's GRUB_DEFAULT=saved drop-in; nil when absent
+}
+
+// grubFact (args: the block name, whose drop-in is read) reports the environment block,
+// the menu (grub.cfg) and the GRUB_DEFAULT lines of /etc/default/grub[.d], read in one go.
+var grubFact = fact[grubFacts]{
+	name: "grub",
+	command: func(args ...string) string {
+		env := provider.Quote(grubEnvPath)
+		// Builtins only: grubenv is text (key=value lines, '#' padding), as `grub-editenv list` prints it.
+		return fmt.Sprintf("if command -v grub-editenv >/dev/null 2>&1 && [ -f %[1]s ]; then echo grubenv; while IFS= read -r l || [ -n \"$l\" ]; do case $l in \\#*|'') ;; *) printf 'grubenvl %%s\\n' \"$l\" ;; esac; done < %[1]s; else echo nogrubenv; fi\n", env) +
+			probeFile("grubcfg", grubCfgPath) +
+			"for f in /etc/default/grub /etc/default/grub.d/*.cfg; do [ -f \"$f\" ] || continue; while IFS= read -r l || [ -n \"$l\" ]; do case $l in *GRUB_DEFAULT=*) printf 'grubdefl %s\\n' \"$l\" ;; esac; done < \"$f\"; done\n" +
+			probeFile("dropin", kernelGrubDropIn(args[0]))
+	},
+	parse: func(lines []probeLine, _ ...string) (grubFacts, error) {
+		g := grubFacts{Entries: map[string]string{}}
+		var env, def strings.Builder
+		hasEnv := false
+		for _, l := range lines {
+			rest := strings.Join(l.args, " ")
+			switch l.tag {
+			case "grubenv":
+				hasEnv = true
+			case "grubenvl":
+				env.WriteString(rest + "\n")
+			case "grubdefl":
+				def.WriteString(rest + "\n")
+			}
+		}
+		if hasEnv {
+			g.Env = parseGrubEnv(env.String())
+		}
+		g.Default = lastGrubDefault(def.String())
+		cfg, err := fileFromProbe(lines, "grubcfg")
+		if err != nil {
+			return g, err
+		}
+		if !cfg.IsNull() {
+			menu := parseGrubMenu(cfg.AsString())
+			g.CfgFound = true
+			g.Entries = menu.entries()
+			g.Boots = menu.defaultKernel(g.Default, g.Env)
+		}
+		dropIn, err := fileFromProbe(lines, "dropin")
+		if err == nil && !dropIn.IsNull() {
+			s := dropIn.AsString()
+			g.DropIn = &s
+		}
+		return g, err
+	},
 }
 
 // parseGrubEnv reads `grub-editenv FILE list` output.
@@ -76,7 +127,7 @@ func lastGrubDefault(lines string) string {
 
 // grubState reads the GRUB facts PrepareBoot and ConfirmBoot need, in one round trip.
 func (Kernel) grubState(ctx context.Context, h provider.Host, name string) (kernelObserved, error) {
-	res, err := kernelRun(ctx, h, kernelRunningProbe+kernelGrubProbe(name), nil)
+	res, err := kernelRun(ctx, h, kernelRunningFact.command()+grubFact.command(name), nil)
 	if err != nil {
 		return kernelObserved{}, fmt.Errorf("reading GRUB state: %w", err)
 	}
@@ -89,38 +140,18 @@ func (Kernel) grubState(ctx context.Context, h provider.Host, name string) (kern
 	return o, nil
 }
 
-// readGrubFacts fills the GRUB fields of o from what kernelGrubProbe printed.
+// readGrubFacts fills the GRUB fields of o from what grubFact printed.
 func (o *kernelObserved) readGrubFacts(lines []probeLine) error {
-	o.grubEntries = map[string]string{}
-	var env, def strings.Builder
-	hasEnv := false
-	for _, l := range lines {
-		rest := strings.Join(l.args, " ")
-		switch l.tag {
-		case "grubenv":
-			hasEnv = true
-		case "grubenvl":
-			env.WriteString(rest + "\n")
-		case "grubdefl":
-			def.WriteString(rest + "\n")
-		}
-	}
-	if hasEnv {
-		o.grubEnv = parseGrubEnv(env.String())
-	}
-	o.grubDefault = lastGrubDefault(def.String())
-	cfg, err := fileFromProbe(lines, "grubcfg")
+	g, err := grubFact.parse(lines)
 	if err != nil {
 		return err
 	}
-	if !cfg.IsNull() {
-		menu := parseGrubMenu(cfg.AsString())
-		o.grubCfgFound = true
-		o.grubEntries = menu.entries()
-		o.grubBoots = menu.defaultKernel(o.grubDefault, o.grubEnv)
+	o.grubEnv, o.grubDefault, o.grubCfgFound, o.grubEntries, o.grubBoots = g.Env, g.Default, g.CfgFound, g.Entries, g.Boots
+	o.dropIn = cty.NullVal(cty.String)
+	if g.DropIn != nil {
+		o.dropIn = cty.StringVal(*g.DropIn)
 	}
-	o.dropIn, err = fileFromProbe(lines, "dropin")
-	return err
+	return nil
 }
 
 // ensureSavedMode makes GRUB_DEFAULT=saved effective (a drop-in, then update-grub) and makes

@@ -10,25 +10,114 @@ import (
 
 // What the kernel resource reads from a host: the probe and its parsed form.
 
+// The facts the kernel resource reads. Each is one command and its parser (see fact).
+var (
+	kernelRunningFact = fact[string]{
+		name: "kernel_running",
+		// The kernel's osrelease is what uname -r prints; read with a builtin (a string sysctl
+		// answers any read, unlike the integer ones: see sysctlLiveFact).
+		command: func(...string) string {
+			return "r=; IFS= read -r r < /proc/sys/kernel/osrelease; printf 'running %s\\n' \"$r\"\n"
+		},
+		parse: func(lines []probeLine, _ ...string) (string, error) {
+			for _, l := range lines {
+				if l.tag == "running" {
+					return strings.TrimSpace(strings.Join(l.args, " ")), nil
+				}
+			}
+			return "", nil
+		},
+	}
+	// kernelImagesFact: installed linux-image-* package → version.
+	kernelImagesFact = fact[map[string]string]{
+		name: "kernel_images",
+		command: func(...string) string {
+			return `dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' 'linux-image-*' 2>/dev/null | while read -r st pkg ver; do
+  case "$st" in ?[iWt]*) printf 'image %s %s\n' "$pkg" "$ver" ;; esac
+done
+`
+		},
+		parse: func(lines []probeLine, _ ...string) (map[string]string, error) {
+			out := map[string]string{}
+			for _, l := range lines {
+				if l.tag == "image" && len(l.args) == 2 && debNameRe.MatchString(l.args[0]) && debVersionRe.MatchString(l.args[1]) {
+					out[l.args[0]] = l.args[1]
+				}
+			}
+			return out, nil
+		},
+	}
+	// aptHoldsFact: the packages on hold (names dpkg would not allow are dropped).
+	aptHoldsFact = fact[[]string]{
+		name: "apt_holds",
+		command: func(...string) string {
+			return "apt-mark showhold 2>/dev/null | while read -r p; do printf 'hold %s\\n' \"$p\"; done\n"
+		},
+		parse: func(lines []probeLine, _ ...string) ([]string, error) {
+			var out []string
+			for _, l := range lines {
+				if l.tag == "hold" && len(l.args) >= 1 && debNameRe.MatchString(l.args[0]) {
+					out = append(out, l.args[0])
+				}
+			}
+			return out, nil
+		},
+	}
+	// aptListsFact: whether apt has package lists (apt-get update ran once).
+	aptListsFact = fact[bool]{
+		name: "apt_lists",
+		command: func(...string) string {
+			return "set -- /var/lib/apt/lists/*_Packages*; if [ -e \"$1\" ]; then echo 'lists yes'; else echo 'lists no'; fi\n"
+		},
+		parse: func(lines []probeLine, _ ...string) (bool, error) {
+			for _, l := range lines {
+				if l.tag == "lists" {
+					return len(l.args) >= 1 && l.args[0] == "yes", nil
+				}
+			}
+			return false, nil
+		},
+	}
+	// kernelResolveFact: args TARGET MODE...: the image package TARGET leads to in each MODE
+	// (cand, nopin, inst; see kernelShellLib). Modes that lead to no image are absent.
+	kernelResolveFact = fact[map[string]string]{
+		name: "kernel_resolve",
+		command: func(args ...string) string {
+			var b strings.Builder
+			b.WriteString(kernelShellLib)
+			for _, m := range args[1:] {
+				fmt.Fprintf(&b, "sf_report %s %s\n", provider.Quote(m), provider.Quote(args[0]))
+			}
+			return b.String()
+		},
+		parse: func(lines []probeLine, _ ...string) (map[string]string, error) {
+			out := map[string]string{}
+			for _, l := range lines {
+				if l.tag == "resolve" && len(l.args) == 2 && kernelImageRe.MatchString(l.args[1]) {
+					out[l.args[0]] = l.args[1]
+				}
+			}
+			return out, nil
+		},
+	}
+)
+
 // Probe reports the running kernel, installed images, holds, whether apt has lists, what the
 // desired line or package resolves to (see kernelShellLib), the pin file and the GRUB state.
 func (Kernel) Probe(in Instance) string {
 	var b strings.Builder
-	b.WriteString(kernelRunningProbe)
-	b.WriteString(kernelImagesProbe)
-	b.WriteString(aptHoldsProbe)
-	b.WriteString("set -- /var/lib/apt/lists/*_Packages*; if [ -e \"$1\" ]; then echo 'lists yes'; else echo 'lists no'; fi\n")
+	b.WriteString(kernelRunningFact.command())
+	b.WriteString(kernelImagesFact.command())
+	b.WriteString(aptHoldsFact.command())
+	b.WriteString(aptListsFact.command())
 	if !in.Destroying() {
 		t := decodeKernelSpec(in.Desired).target()
 		if kernelImageRe.MatchString(t) || debNameRe.MatchString(t) {
-			b.WriteString(kernelShellLib)
-			for _, m := range []string{"cand", "nopin", "inst"} {
-				fmt.Fprintf(&b, "sf_report %s %s\n", m, provider.Quote(t))
-			}
+			b.WriteString(kernelResolveFact.command(t, "cand", "nopin", "inst"))
 		}
 	}
-	b.WriteString(probeFile("pin", kernelPinFile(in.Name)))
-	b.WriteString(kernelGrubProbe(in.Name))
+	b.WriteString(fileFact.command("pin", kernelPinFile(in.Name)))
+	b.WriteString(grubFact.command(in.Name))
 	return b.String()
 }
 
@@ -64,30 +153,13 @@ func (Kernel) Read(in Instance, out []byte) (cty.Value, error) {
 	return o.value(), nil
 }
 
-// readPackageFacts fills the running kernel and the apt/dpkg fields of o from probe lines:
-// anything not shaped like a package name, version or image is ignored.
+// readPackageFacts fills the running kernel and the apt/dpkg fields of o from probe lines.
 func (o *kernelObserved) readPackageFacts(lines []probeLine) {
-	o.installed, o.resolved = map[string]string{}, map[string]string{}
-	for _, l := range lines {
-		switch l.tag {
-		case "running":
-			o.running = strings.TrimSpace(strings.Join(l.args, " "))
-		case "image":
-			if len(l.args) == 2 && debNameRe.MatchString(l.args[0]) && debVersionRe.MatchString(l.args[1]) {
-				o.installed[l.args[0]] = l.args[1]
-			}
-		case "hold":
-			if len(l.args) >= 1 && debNameRe.MatchString(l.args[0]) {
-				o.holds = append(o.holds, l.args[0])
-			}
-		case "lists":
-			o.lists = len(l.args) >= 1 && l.args[0] == "yes"
-		case "resolve":
-			if len(l.args) == 2 && kernelImageRe.MatchString(l.args[1]) {
-				o.resolved[l.args[0]] = l.args[1]
-			}
-		}
-	}
+	o.running, _ = kernelRunningFact.parse(lines)
+	o.installed, _ = kernelImagesFact.parse(lines)
+	o.holds, _ = aptHoldsFact.parse(lines)
+	o.lists, _ = aptListsFact.parse(lines)
+	o.resolved, _ = kernelResolveFact.parse(lines)
 }
 
 func (o kernelObserved) value() cty.Value {

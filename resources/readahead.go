@@ -101,28 +101,63 @@ func (Readahead) devices(in Instance) []string {
 	return sortedKeys(all)
 }
 
-func (r Readahead) Probe(in Instance) string {
-	var b strings.Builder
-	for _, d := range r.devices(in) {
-		if !blockDeviceRe.MatchString(d) {
-			continue // a device from a tampered state never becomes a path
+// readaheadLiveFact (args: devices; none: every NVMe namespace) prints "ra DEV KB" for each
+// device with a block queue ("nodev DEV" for a named one without), reading
+// /sys/block/DEV/queue/read_ahead_kb with builtins, and parses to the live value per device.
+// A device name that is not one (from a tampered state) never becomes a path.
+var readaheadLiveFact = fact[map[string]string]{
+	name: "readahead_live",
+	command: func(devices ...string) string {
+		if len(devices) == 0 {
+			return `for d in /sys/block/nvme*n*; do v=; [ -f "$d/queue/read_ahead_kb" ] && { IFS= read -r v < "$d/queue/read_ahead_kb"; } 2>/dev/null && printf 'ra %s %s\n' "${d##*/}" "$v"; done
+true
+`
 		}
-		p := provider.Quote("/sys/block/" + d + "/queue/read_ahead_kb")
-		fmt.Fprintf(&b, "v=; if [ -f %[1]s ] && { IFS= read -r v < %[1]s; } 2>/dev/null; then printf 'ra %%s %%s\\n' %[2]s \"$v\"; else printf 'nodev %%s\\n' %[2]s; fi\n", p, provider.Quote(d))
-	}
-	b.WriteString(probeFile("rule", readaheadRule(in.Name)))
-	b.WriteString(udevRulesProbe)
-	return b.String()
+		var b strings.Builder
+		for _, d := range devices {
+			if !blockDeviceRe.MatchString(d) {
+				continue
+			}
+			p := provider.Quote("/sys/block/" + d + "/queue/read_ahead_kb")
+			fmt.Fprintf(&b, "v=; if [ -f %[1]s ] && { IFS= read -r v < %[1]s; } 2>/dev/null; then printf 'ra %%s %%s\\n' %[2]s \"$v\"; else printf 'nodev %%s\\n' %[2]s; fi\n", p, provider.Quote(d))
+		}
+		return b.String()
+	},
+	parse: func(lines []probeLine, _ ...string) (map[string]string, error) {
+		live := map[string]string{}
+		for _, l := range lines {
+			if l.tag == "ra" && len(l.args) == 2 && blockDeviceRe.MatchString(l.args[0]) {
+				live[l.args[0]] = strings.TrimSpace(l.args[1])
+			}
+		}
+		return live, nil
+	},
+}
+
+func (r Readahead) Probe(in Instance) string {
+	return readaheadLiveFact.command(r.devices(in)...) + fileFact.command("rule", readaheadRule(in.Name)) + udevRulesFact.command()
 }
 
 // udevRuleDirs are the directories udevd reads rules from, in priority order: a file name in an
 // earlier directory hides the same name in later ones.
 var udevRuleDirs = []string{"/etc/udev/rules.d", "/run/udev/rules.d", "/usr/local/lib/udev/rules.d", "/lib/udev/rules.d", "/usr/lib/udev/rules.d"}
 
-// udevRulesProbe lists every rules file ("dfile udev PATH": a file's name shadows the same name
-// in later directories even when it sets nothing) and prints their read_ahead_kb lines in one grep.
-// Only reads.
-var udevRulesProbe = "set --\n" + dropInProbe("udev", udevRuleDirs, ".rules") + grepDropIns("read_ahead_kb")
+// udevRulesFact lists every rules file ("dfile udev PATH": a file's name shadows the same name
+// in later directories even when it sets nothing) and prints their read_ahead_kb lines in one
+// grep. Only reads.
+var udevRulesFact = fact[[]udevRuleFile]{
+	name: "udev_rules",
+	command: func(...string) string {
+		return "set --\n" + dropInProbe("udev", udevRuleDirs, ".rules") + grepDropIns("read_ahead_kb")
+	},
+	parse: func(lines []probeLine, _ ...string) ([]udevRuleFile, error) {
+		files, err := dropInsFromProbe(lines, "udev")
+		if err != nil {
+			return nil, fmt.Errorf("readahead probe: %v", err)
+		}
+		return files, nil
+	},
+}
 
 // udevRuleFile is one rules file (or the lines of it that matter).
 type udevRuleFile = confFile
@@ -254,28 +289,14 @@ func (r udevRule) matches(dev string) bool {
 	return true
 }
 
-// udevRulesFromProbe reads what udevRulesProbe printed.
-func udevRulesFromProbe(lines []probeLine) ([]udevRuleFile, error) {
-	files, err := dropInsFromProbe(lines, "udev")
-	if err != nil {
-		return nil, fmt.Errorf("readahead probe: %v", err)
-	}
-	return files, nil
-}
-
 func (r Readahead) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
-	live := map[string]string{}
-	for _, l := range lines {
-		if l.tag == "ra" && len(l.args) == 2 {
-			live[l.args[0]] = strings.TrimSpace(l.args[1])
-		}
-	}
-	file, err := fileFromProbe(lines, "rule")
+	live, _ := readaheadLiveFact.parse(lines)
+	file, err := fileFact.parse(lines, "rule")
 	if err != nil {
 		return cty.NilVal, err
 	}
-	rules, err := udevRulesFromProbe(lines)
+	rules, err := udevRulesFact.parse(lines)
 	if err != nil {
 		return cty.NilVal, err
 	}

@@ -14,9 +14,7 @@ const kernelDefaultReadaheadKB = "128"
 // CaptureProbe reads read_ahead_kb of every NVMe namespace in /sys/block and the udev rules
 // setting read-ahead. Only reads.
 func (Readahead) CaptureProbe(CaptureOptions) string {
-	return `for d in /sys/block/nvme*n*; do v=; [ -f "$d/queue/read_ahead_kb" ] && { IFS= read -r v < "$d/queue/read_ahead_kb"; } 2>/dev/null && printf 'ra %s %s\n' "${d##*/}" "$v"; done
-true
-` + udevRulesProbe
+	return readaheadLiveFact.command() + udevRulesFact.command()
 }
 
 // Capture writes one block per NVMe disk (named after it) whose read-ahead a udev rule sets, or
@@ -24,13 +22,8 @@ true
 // captured.
 func (Readahead) Capture(_ CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
 	lines := parseProbe(out)
-	live := map[string]string{}
-	for _, l := range lines {
-		if l.tag == "ra" && len(l.args) == 2 && blockDeviceRe.MatchString(l.args[0]) {
-			live[l.args[0]] = strings.TrimSpace(l.args[1])
-		}
-	}
-	rules, err := udevRulesFromProbe(lines)
+	live, _ := readaheadLiveFact.parse(lines)
+	rules, err := udevRulesFact.parse(lines)
 	if err != nil {
 		return nil, nil, err
 	}

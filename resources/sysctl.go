@@ -98,49 +98,84 @@ func (Sysctl) keysOfInterest(in Instance) []string {
 }
 
 func (s Sysctl) Probe(in Instance) string {
-	return sysctlLiveProbe(s.keysOfInterest(in)) + probeFile("conf", sysctlFile(in.Name)) + sysctlBootProbe
+	return sysctlLiveFact.command(s.keysOfInterest(in)...) + fileFact.command("conf", sysctlFile(in.Name)) + sysctlBootFact.command()
 }
 
-// sysctlLiveProbe prints "key KEY VALUE" (what `sysctl -n` prints, its lines joined by blanks)
-// or "nokey KEY" for each key, reading /proc/sys/KEY/PATH with builtins. Keys that are not sysctl
-// keys (from a tampered state) are left out: they never become a path.
-func sysctlLiveProbe(keys []string) string {
-	var b strings.Builder
-	for _, k := range keys {
-		if !sysctlKeyRe.MatchString(k) {
-			continue
-		}
-		fmt.Fprintf(&b, "v=; if [ -f %[1]s ] && { while IFS= read -r l || [ -n \"$l\" ]; do v=\"$v $l\"; done < %[1]s; } 2>/dev/null; then printf 'key %%s %%s\\n' %[2]s \"$v\"; else printf 'nokey %%s\\n' %[2]s; fi\n",
-			provider.Quote("/proc/sys/"+strings.ReplaceAll(k, ".", "/")), provider.Quote(k))
-	}
-	return b.String()
-}
-
-// sysctlLiveFromProbe reads what sysctlLiveProbe printed: the live value of every key that exists.
-func sysctlLiveFromProbe(lines []probeLine) map[string]string {
-	live := map[string]string{}
-	for _, l := range lines {
-		if l.tag == "key" && len(l.args) >= 1 {
-			v := ""
-			if len(l.args) == 2 {
-				v = l.args[1]
+// sysctlLiveFact (args: keys) reads every key's /proc/sys file in one grep (printed as
+// "PATH:LINE" after "haskey KEY"; "nokey KEY" for a key the kernel lacks or does not let root
+// read) and parses to
+// the live value of every key that exists: what `sysctl -n` prints, its lines joined by blanks.
+// Not the shell's read builtin: dash reads a byte at a time, and the kernel's integer sysctls
+// answer a read at a nonzero offset with end-of-file, so `read` sees "6" for a swappiness of 60.
+// Keys that are not sysctl keys (from a tampered state) are left out: they never become a path.
+var sysctlLiveFact = fact[map[string]string]{
+	name: "sysctl_live",
+	command: func(keys ...string) string {
+		var b strings.Builder
+		b.WriteString("set --\n")
+		for _, k := range keys {
+			if sysctlKeyRe.MatchString(k) {
+				fmt.Fprintf(&b, "if [ -r %[1]s ]; then printf 'haskey %%s\\n' %[2]s; set -- \"$@\" %[1]s; else printf 'nokey %%s\\n' %[2]s; fi\n", provider.Quote(sysctlPath(k)), provider.Quote(k))
 			}
-			live[l.args[0]] = normalizeSysctl(v)
 		}
-	}
-	return live
+		b.WriteString("if [ $# -gt 0 ]; then grep -a -H '' -- \"$@\" 2>/dev/null; fi\ntrue\n")
+		return b.String()
+	},
+	parse: func(lines []probeLine, _ ...string) (map[string]string, error) {
+		byPath := map[string]string{}
+		for _, l := range lines {
+			if l.tag == "haskey" && len(l.args) == 1 && sysctlKeyRe.MatchString(l.args[0]) {
+				byPath[sysctlPath(l.args[0])] = l.args[0]
+			}
+		}
+		values := map[string][]string{}
+		for _, l := range lines {
+			raw := strings.Join(append([]string{l.tag}, l.args...), " ")
+			p, v, ok := strings.Cut(raw, ":") // /proc/sys paths hold no ':'
+			if k, known := byPath[p]; ok && known {
+				values[k] = append(values[k], v)
+			}
+		}
+		live := map[string]string{}
+		for _, k := range byPath {
+			live[k] = normalizeSysctl(strings.Join(values[k], " "))
+		}
+		return live, nil
+	},
 }
 
 // sysctlBootDirs are the directories systemd-sysctl (and sysctl --system) read at boot, in
 // priority order: a file name in an earlier directory hides the same name in later ones.
 var sysctlBootDirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"}
 
-// sysctlBootProbe lists every boot configuration file (sysctl.d drop-ins as "dfile sysctld PATH",
-// /etc/sysctl.conf as "dfile sysctlconf /etc/sysctl.conf") and prints all their lines in one grep.
-// Only reads.
-var sysctlBootProbe = "set --\n" + dropInProbe("sysctld", sysctlBootDirs, ".conf") +
-	"if [ -f /etc/sysctl.conf ] && [ -r /etc/sysctl.conf ]; then printf 'dfile sysctlconf /etc/sysctl.conf\\n'; set -- \"$@\" /etc/sysctl.conf; fi\n" +
-	grepDropIns("")
+// sysctlBoot is the boot configuration of sysctl: the sysctl.d drop-ins and /etc/sysctl.conf.
+type sysctlBoot struct {
+	Files   []sysctlConfFile
+	EtcConf *string // nil when absent
+}
+
+// sysctlBootFact lists every boot configuration file (sysctl.d drop-ins as "dfile sysctld
+// PATH", /etc/sysctl.conf as "dfile sysctlconf /etc/sysctl.conf") and prints all their lines
+// in one grep. Only reads.
+var sysctlBootFact = fact[sysctlBoot]{
+	name: "sysctl_boot",
+	command: func(...string) string {
+		return "set --\n" + dropInProbe("sysctld", sysctlBootDirs, ".conf") +
+			"if [ -f /etc/sysctl.conf ] && [ -r /etc/sysctl.conf ]; then printf 'dfile sysctlconf /etc/sysctl.conf\\n'; set -- \"$@\" /etc/sysctl.conf; fi\n" +
+			grepDropIns("")
+	},
+	parse: func(lines []probeLine, _ ...string) (sysctlBoot, error) {
+		files, err := dropInsFromProbe(lines, "sysctld")
+		if err != nil {
+			return sysctlBoot{}, fmt.Errorf("sysctl probe: %v", err)
+		}
+		etc, err := dropInsFromProbe(lines, "sysctlconf")
+		if err != nil || len(etc) == 0 {
+			return sysctlBoot{Files: files}, err
+		}
+		return sysctlBoot{Files: files, EtcConf: &etc[0].Content}, nil
+	},
+}
 
 // sysctlConfFile is one boot configuration file and its content.
 type sysctlConfFile = confFile
@@ -205,33 +240,20 @@ func normalizeSysctlKey(k string) string {
 	}, k)
 }
 
-// sysctlBootFromProbe reads the boot configuration the probe printed.
-func sysctlBootFromProbe(lines []probeLine) ([]sysctlConfFile, *string, error) {
-	files, err := dropInsFromProbe(lines, "sysctld")
-	if err != nil {
-		return nil, nil, fmt.Errorf("sysctl probe: %v", err)
-	}
-	etc, err := dropInsFromProbe(lines, "sysctlconf")
-	if err != nil || len(etc) == 0 {
-		return files, nil, err
-	}
-	return files, &etc[0].Content, nil
-}
-
 // Observed shape: live values of the keys that exist, and the persistence file (null: absent).
 func (s Sysctl) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
-	live := sysctlLiveFromProbe(lines)
-	file, err := fileFromProbe(lines, "conf")
+	live, _ := sysctlLiveFact.parse(lines)
+	file, err := fileFact.parse(lines, "conf")
 	if err != nil {
 		return cty.NilVal, err
 	}
-	files, etc, err := sysctlBootFromProbe(lines)
+	conf, err := sysctlBootFact.parse(lines)
 	if err != nil {
 		return cty.NilVal, err
 	}
 	// What the boot configuration sets without this block's own file.
-	boot := sysctlBootValues(files, etc, s.keysOfInterest(in), sysctlFile(in.Name))
+	boot := sysctlBootValues(conf.Files, conf.EtcConf, s.keysOfInterest(in), sysctlFile(in.Name))
 	for k := range boot {
 		if !slices.Contains(s.keysOfInterest(in), k) {
 			delete(boot, k)

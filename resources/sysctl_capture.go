@@ -35,7 +35,7 @@ func sysctlCaptureKeys(opts CaptureOptions) (keys []string, bad []string) {
 
 func (Sysctl) CaptureProbe(opts CaptureOptions) string {
 	keys, _ := sysctlCaptureKeys(opts)
-	return sysctlLiveProbe(keys) + sysctlBootProbe
+	return sysctlLiveFact.command(keys...) + sysctlBootFact.command()
 }
 
 // Capture writes one block with the keys whose value the host keeps across reboots (the boot
@@ -50,12 +50,12 @@ func (Sysctl) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []strin
 		notes = append(notes, fmt.Sprintf("sysctl: %q is not a sysctl key (lowercase words joined by dots): not captured", k))
 	}
 	lines := parseProbe(out)
-	live := sysctlLiveFromProbe(lines)
-	files, etc, err := sysctlBootFromProbe(lines)
+	live, _ := sysctlLiveFact.parse(lines)
+	conf, err := sysctlBootFact.parse(lines)
 	if err != nil {
 		return nil, nil, err
 	}
-	boot := sysctlBootValues(files, etc, keys, "")
+	boot := sysctlBootValues(conf.Files, conf.EtcConf, keys, "")
 	explicit := map[string]bool{}
 	for _, k := range opts.SysctlKeys {
 		explicit[k] = true

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -184,7 +185,7 @@ func TestSysctlBootValuesOrderingAndShadowing(t *testing.T) {
 }
 
 func TestSysctlCapture(t *testing.T) {
-	key := func(k, v string) string { return fmt.Sprintf("key %s %s\n", k, v) }
+	key := func(k, v string) string { return fmt.Sprintf("haskey %s\n%s:%s\n", k, sysctlPath(k), v) }
 	out := key("vm.swappiness", "10") + key("vm.dirty_ratio", "10") + key("vm.dirty_bytes", "0") + key("vm.dirty_background_ratio", "5") +
 		key("vm.dirty_background_bytes", "1048576") + key("vm.max_map_count", "65530") + key("vm.min_free_kbytes", "99") +
 		key("kernel.ostype", "Linux") + "nokey kernel.numa_balancing\nnokey vm.gone\n" +
@@ -288,7 +289,7 @@ func TestSysctlDiffJudgesPersistenceByEffect(t *testing.T) {
 
 func TestSysctlReadComputesBootValuesWithoutItsOwnFile(t *testing.T) {
 	in := Instance{Type: "sysctl", Name: "loading", Desired: sysctlBody(map[string]string{"vm.swappiness": "10"})}
-	out := "key vm.swappiness 10\nnofile conf\n" +
+	out := "haskey vm.swappiness\n/proc/sys/vm/swappiness:10\nnofile conf\n" +
 		dropInsOut("sysctld", "", sysctlFile("loading"), "vm.swappiness = 10\n", "/usr/lib/sysctl.d/50-x.conf", "vm.swappiness = 60\nkernel.x = 1\n")
 	obs, err := Sysctl{}.Read(in, []byte(out))
 	if err != nil {
@@ -296,5 +297,28 @@ func TestSysctlReadComputesBootValuesWithoutItsOwnFile(t *testing.T) {
 	}
 	if b := stringMap(obs.GetAttr("boot")); len(b) != 1 || b["vm.swappiness"] != "60" {
 		t.Fatalf("boot values %v: sparkform's own file must not count, other keys not kept", b)
+	}
+}
+
+// Integer sysctls answer a read at a nonzero offset with end-of-file, so a reader that takes a
+// byte at a time (dash's read builtin) would see "6" for 60: the fact must read whole files.
+// The lab keeps /proc/sys/vm in ordinary files and cannot show this; the controller's kernel can.
+func TestSysctlLiveFactReadsWholeValuesFromTheRealProcSys(t *testing.T) {
+	keys := []string{"vm.swappiness", "kernel.printk", "fs.file-max", "kernel.ostype", "vm.no_such_key"}
+	got, err := sysctlLiveFact.parse(parseProbe(providertest.MustRun(t, sysctlLiveFact.command(keys...))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys[:4] {
+		b, err := os.ReadFile(sysctlPath(k))
+		if err != nil {
+			t.Skipf("no %s here: %v", sysctlPath(k), err)
+		}
+		if want := normalizeSysctl(string(b)); got[k] != want {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
+	}
+	if _, ok := got["vm.no_such_key"]; ok || len(got) != 4 {
+		t.Errorf("live %v: want exactly the 4 keys that exist", got)
 	}
 }
