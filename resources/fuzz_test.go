@@ -1,0 +1,107 @@
+package resources
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Fuzz targets for the parsers of what a host or a package supplies: grub.cfg, pip's package
+// metadata and specs, a venv's report, llama.cpp's manifest and CMakeCache.txt, udev rules and
+// the smoke test's output. Seed corpora are in testdata/fuzz/; `.ci/fuzz` runs each briefly.
+
+// FuzzParseGrubMenu: any grub.cfg gives a menu whose entries and default kernel can be computed
+// without panicking; every kernel named is one a linux line of the file wrote, and no entry path
+// (grub-set-default's operand) starts with '-' or holds a control character.
+func FuzzParseGrubMenu(f *testing.F) {
+	if b, err := os.ReadFile("testdata/kernel-grub.cfg"); err == nil {
+		f.Add(string(b), "0", "")
+	}
+	f.Add("menuentry 'Ubuntu' --class ubuntu $menuentry_id_option 'gnulinux-simple-x' {\n\tlinux /boot/vmlinuz-6.17.0-1014-nvidia root=UUID=x ro\n}\nsubmenu 'Advanced' $menuentry_id_option 'gnulinux-advanced-x' {\n\tmenuentry 'Ubuntu, with Linux 6.11.0-1016-nvidia' $menuentry_id_option 'gnulinux-6.11.0-1016-nvidia-advanced-x' {\n\t\tlinux /boot/vmlinuz-6.11.0-1016-nvidia\n\t}\n}\n", "1>0", "saved_entry=gnulinux-advanced-x>gnulinux-6.11.0-1016-nvidia-advanced-x")
+	f.Add("}\n}\nmenuentry \"a\\\" {\n{\nlinux vmlinuz-x\n", "saved", "")
+	f.Fuzz(func(t *testing.T, cfg, def, env string) {
+		m := parseGrubMenu(cfg)
+		for k, path := range m.entries() {
+			if !strings.Contains(cfg, "vmlinuz-"+k) {
+				t.Fatalf("entry kernel %q is not in the file", k)
+			}
+			if strings.HasPrefix(path, "-") || HasControl(path) {
+				t.Fatalf("entry path %q could be read as an option or hides characters", path)
+			}
+		}
+		if k := m.defaultKernel(def, parseGrubEnv(env)); k != "" && !strings.Contains(cfg, "vmlinuz-"+k) {
+			t.Fatalf("default kernel %q is not in the file", k)
+		}
+	})
+}
+
+// FuzzParsePkgSpec: a spec pip would get is accepted only when it cannot be read as an option or
+// split into several arguments: no leading '-', no whitespace or control character.
+func FuzzParsePkgSpec(f *testing.F) {
+	for _, s := range []string{"fastsafetensors==0.3.2", "vllm>=0.10,<0.11", "a[b]==1", "-e .", "x==1\ny", "torch ==2.8.0", "Pkg_Name.x~=1.0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, ok := parsePkgSpec(s)
+		if !ok {
+			return
+		}
+		if strings.HasPrefix(s, "-") || strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) }) {
+			t.Fatalf("accepted %q", s)
+		}
+		if p.Name == "" || strings.ContainsAny(p.Name, " \t\n") {
+			t.Fatalf("%q: name %q", s, p.Name)
+		}
+	})
+}
+
+// FuzzParseVenvReport: what a venv's interpreter prints (untrusted: anyone who owns the venv
+// controls it) decodes or fails, never panics; a manifest read from the host likewise.
+func FuzzParseVenvReport(f *testing.F) {
+	f.Add("eyJweXRob24iOiAiMy4xMi4zIiwgImRpc3RzIjogeyJmYXN0c2FmZXRlbnNvcnMiOiAiMC4zLjIifX0=", `{"managed_by":"sparkform","packages":["a==1"]}`)
+	f.Add("bm90IGpzb24=", "")
+	f.Fuzz(func(t *testing.T, enc, manifest string) {
+		if r, err := parseVenvReport(enc); err == nil && r.Python == "" {
+			t.Fatal("a report without an interpreter version was accepted")
+		}
+		parseVenvManifest(cty.StringVal(manifest))
+	})
+}
+
+// FuzzLlamaParsers: llama.cpp's manifest and a CMakeCache.txt from the host parse or fail;
+// every flag parseCMakeCache returns is one the file sets.
+func FuzzLlamaParsers(f *testing.F) {
+	f.Add(`{"managed_by":"sparkform","source":"https://x/y.git","ref":"b6800","commit":"0123456789abcdef0123456789abcdef01234567"}`, "GGML_CUDA:BOOL=ON\nCMAKE_CUDA_ARCHITECTURES:STRING=121a-real\nCMAKE_BUILD_TYPE:STRING=Release\n")
+	f.Add("{", "X:STRING=$(id)\n-DX=1\n")
+	f.Fuzz(func(t *testing.T, manifest, cache string) {
+		parseLlamaManifest(manifest)
+		flags, _ := parseCMakeCache(cache)
+		for k := range flags {
+			if !strings.Contains(cache, k) {
+				t.Fatalf("flag %q is not in the cache", k)
+			}
+		}
+	})
+}
+
+// FuzzParseUdevRule and the smoke test's output: host text, parsed or refused without panicking.
+func FuzzParseUdevRule(f *testing.F) {
+	f.Add(`ACTION=="add|change", KERNEL=="nvme0n1", SUBSYSTEM=="block", ATTR{queue/read_ahead_kb}="8192"`)
+	f.Add(`KERNEL=="nvme*", ATTR{queue/read_ahead_kb}:="x"`)
+	f.Fuzz(func(t *testing.T, line string) {
+		parseUdevRule(line)
+	})
+}
+
+func FuzzParseSmokeRun(f *testing.F) {
+	f.Add([]byte("status ok\nms 21873\nvia health\nport 8080\ntail c3RhcnRlZA==\n"))
+	f.Add([]byte("ms x\n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		if r, err := parseSmokeRun(out); err == nil && r.seconds < 0 {
+			t.Fatalf("negative load time %v", r.seconds)
+		}
+	})
+}
