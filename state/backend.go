@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -103,7 +104,15 @@ type Version struct {
 	Time      time.Time `json:"time"`
 	Who       string    `json:"who"`
 	Operation string    `json:"operation"`
-	Changes   []string  `json:"changes"` // one line per record written, e.g. "spark-01/sysctl.loading"
+	Changes   []Change  `json:"changes"` // one per record written
+}
+
+// Change is one record a write changed: what it is, e.g. "spark-01/sysctl.loading" or
+// "spark-01: 2 test runs", and what was written (the record, an array of the history rows
+// added, or absent for a removal).
+type Change struct {
+	What   string          `json:"what"`
+	Record json.RawMessage `json:"record,omitempty"`
 }
 
 // Versioner is a Backend that keeps a write history (the PostgreSQL backend; the file keeps

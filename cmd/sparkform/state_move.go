@@ -267,7 +267,7 @@ func runStateVersions(args []string, stdout, stderr io.Writer) int {
 	for _, v := range vs {
 		fmt.Fprintf(stdout, "serial %d  %s  %s  %s\n", v.Serial, v.Time.UTC().Format(time.RFC3339), termsafe.Line(v.Who), termsafe.Line(v.Operation))
 		for _, c := range v.Changes {
-			fmt.Fprintf(stdout, "  %s\n", termsafe.Line(c))
+			fmt.Fprintf(stdout, "  %s\n", termsafe.Line(c.What))
 		}
 	}
 	if len(vs) == 0 {

@@ -230,7 +230,7 @@ func (b *Backend) write(st *state.State, replace bool) error {
 		}
 		newSerial = st.Serial + 1
 	} else {
-		changes = append([]string{"replaced the whole state"}, changes...)
+		changes = append([]state.Change{{What: "replaced the whole state"}}, changes...)
 	}
 	if exists {
 		batch.Queue("UPDATE "+b.t("states")+" SET lineage = $2, serial = $3, updated_at = now() WHERE name = $1", b.name, st.Lineage, int64(newSerial))

@@ -3,6 +3,7 @@ package pgstate
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -165,8 +166,17 @@ func TestPersistWritesOnlyWhatChangedAndRecordsWhoWroteWhat(t *testing.T) {
 	if len(vs) != 2 || vs[0].Serial != 2 || vs[1].Serial != 1 {
 		t.Fatalf("versions = %+v, want serials 2 and 1, newest first", vs)
 	}
-	if got := strings.Join(vs[0].Changes, "; "); got != "spark-02/readahead.nvme; spark-02: 1 generations" {
+	var what []string
+	for _, c := range vs[0].Changes {
+		what = append(what, c.What)
+	}
+	if got := strings.Join(what, "; "); got != "spark-02/readahead.nvme; spark-02: 1 generations" {
 		t.Fatalf("serial 2 changes = %q", got)
+	}
+	// What was written is kept with it: the resource as of serial 2.
+	var r2 state.Resource
+	if err := json.Unmarshal(vs[0].Changes[0].Record, &r2); err != nil || !r2.Attributes.RawEquals(r.Attributes.Value) {
+		t.Fatalf("serial 2 record %s (%v), want the readahead written", vs[0].Changes[0].Record, err)
 	}
 	if !strings.Contains(vs[0].Who, "pid ") || vs[0].Time.IsZero() {
 		t.Fatalf("serial 2 written by %q at %v", vs[0].Who, vs[0].Time)

@@ -231,29 +231,31 @@ func canonicalRow(i int, doc []byte) []byte {
 }
 
 // diff queues the statements turning have into want (want's rows get their seq numbers) and
-// returns what changed, one line per record, for the write history.
-func (b *Backend) diff(batch *pgx.Batch, have, want *snapshot) []string {
-	var changes []string
+// returns what changed, one entry per record, for the write history.
+func (b *Backend) diff(batch *pgx.Batch, have, want *snapshot) []state.Change {
+	var changes []state.Change
+	note := func(what string, record []byte) { changes = append(changes, state.Change{What: what, Record: record}) }
 	for _, name := range sortedKeys(have.hosts) {
 		if want.hosts[name] == nil {
 			batch.Queue("DELETE FROM "+b.t("hosts")+" WHERE state = $1 AND host = $2", b.name, name)
-			changes = append(changes, name+": removed")
+			note(name+": removed", nil)
 		}
 	}
 	for _, name := range sortedKeys(want.hosts) {
 		w, h := want.hosts[name], have.hosts[name]
 		if h == nil {
 			batch.Queue("INSERT INTO "+b.t("hosts")+" (state, host, host_key) VALUES ($1, $2, $3)", b.name, name, w.key)
-			changes = append(changes, name+": added")
+			note(name+": added", nil)
 			h = &hostRows{key: w.key}
 		} else if h.key != w.key {
 			batch.Queue("UPDATE "+b.t("hosts")+" SET host_key = $3 WHERE state = $1 AND host = $2", b.name, name, w.key)
-			changes = append(changes, name+": host key")
+			key, _ := json.Marshal(w.key)
+			note(name+": host key", key)
 		}
 		for _, addr := range sortedKeys(h.resources) {
 			if w.resources[addr] == nil {
 				batch.Queue("DELETE FROM "+b.t("resources")+" WHERE state = $1 AND host = $2 AND address = $3", b.name, name, addr)
-				changes = append(changes, name+"/"+addr+": removed")
+				note(name+"/"+addr+": removed", nil)
 			}
 		}
 		for _, addr := range sortedKeys(w.resources) {
@@ -266,7 +268,7 @@ func (b *Backend) diff(batch *pgx.Batch, have, want *snapshot) []string {
 				"SELECT $1, $2, $3, $4, $5, (d->>'applied_at')::timestamptz, d FROM (SELECT $6::jsonb AS d) x "+
 				"ON CONFLICT (state, host, address) DO UPDATE SET applied_at = excluded.applied_at, doc = excluded.doc",
 				b.name, name, addr, typ, rname, string(doc))
-			changes = append(changes, name+"/"+addr)
+			note(name+"/"+addr, doc)
 		}
 		for i, l := range lists {
 			drop, add := appended(h.lists[i], w.lists[i])
@@ -294,7 +296,12 @@ func (b *Backend) diff(batch *pgx.Batch, have, want *snapshot) []string {
 				next++
 			}
 			if add > 0 {
-				changes = append(changes, fmt.Sprintf("%s: %d %s", name, add, strings.ReplaceAll(l.table, "_", " ")))
+				docs := make([]json.RawMessage, 0, add)
+				for _, r := range w.lists[i][kept:] {
+					docs = append(docs, r.doc)
+				}
+				all, _ := json.Marshal(docs)
+				note(fmt.Sprintf("%s: %d %s", name, add, strings.ReplaceAll(l.table, "_", " ")), all)
 			}
 		}
 	}
