@@ -125,6 +125,11 @@ func TestStateMovesBetweenFileAndPostgresBothWaysWithBackups(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "serial 2") || !strings.Contains(out, "state push") || !strings.Contains(out, "serial 1") {
 		t.Fatalf("state versions: %d\n%s\n%s", code, out, errOut)
 	}
+	code, out, errOut = cli(t, "state", "versions", "-json")
+	versions := ofType(checkJSONUI(t, out), "state_version")
+	if code != 0 || len(versions) != 2 {
+		t.Fatalf("state versions -json: %d\n%s\n%s", code, out, errOut)
+	}
 }
 
 func TestConnectionStringNeverComesFromFilesOrReachesOutput(t *testing.T) {

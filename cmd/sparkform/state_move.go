@@ -257,7 +257,7 @@ func runStateVersions(args []string, stdout, stderr io.Writer) int {
 		for _, v := range vs {
 			changes := v.Changes
 			if changes == nil {
-				changes = []string{}
+				changes = []state.Change{}
 			}
 			ui.emit("info", "state_version", fmt.Sprintf("serial %d: %s", v.Serial, v.Operation), map[string]any{"version": map[string]any{
 				"serial": v.Serial, "time": v.Time.UTC().Format(time.RFC3339Nano), "who": v.Who, "operation": v.Operation, "changes": changes}})
