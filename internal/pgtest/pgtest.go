@@ -1,11 +1,14 @@
 // Package pgtest runs a real, private PostgreSQL server for tests: its own cluster (initdb,
-// pg_ctl) in a temporary directory, listening only on a Unix socket there, as the postgres
-// user when the test runs as root (initdb refuses root). No mock: the tests talk to postgres.
+// pg_ctl) in a temporary directory, listening on a Unix socket there (and on loopback TCP with
+// password login when asked), as the postgres user when the test runs as root (initdb refuses
+// root). No mock: the tests talk to postgres.
 package pgtest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -15,13 +18,25 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Server is one running cluster.
 type Server struct {
 	bin, dir string
 	cred     *syscall.Credential // nil: run as the test's own user
+	port     int                 // 5432 on the socket only; a free port with TCP on 127.0.0.1
+	tcp      bool
 }
+
+// Operator is the role a TCP cluster has besides the superuser: it logs in with a password
+// (SCRAM) over TCP, as an operator on another machine does, and may create the schema.
+const (
+	Operator         = "operator"
+	OperatorPassword = "correct horse battery staple"
+)
 
 // binDir finds the server programs: Debian keeps them in /usr/lib/postgresql/N/bin (newest
 // wins), elsewhere they are on PATH.
@@ -81,8 +96,23 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// StartTCP is Start for a cluster that also listens on TCP at 127.0.0.1 (a free port) and lets
+// the Operator role in with its password only: the set-up of a team's database, on loopback.
+func StartTCP(t testing.TB) *Server {
+	t.Helper()
+	SkipUnlessAvailable(t)
+	s, err := newServer(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
 // New creates and starts a cluster (for a TestMain sharing one among tests); Close removes it.
-func New() (*Server, error) {
+func New() (*Server, error) { return newServer(false) }
+
+func newServer(tcp bool) (*Server, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, err
@@ -92,7 +122,7 @@ func New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin, dir: dir}
+	s := &Server{bin: bin, dir: dir, port: 5432, tcp: tcp}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -107,15 +137,54 @@ func New() (*Server, error) {
 			return nil, err
 		}
 	}
-	if out, err := s.run("initdb", "-D", s.data(), "-U", "postgres", "--auth=trust", "-N", "-E", "UTF8", "--locale=C"); err != nil {
+	if out, err := s.run("initdb", "-D", s.data(), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256",
+		"-N", "-E", "UTF8", "--locale=C"); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	if err := s.start(); err != nil {
+	if !tcp {
+		if err := s.start(); err != nil {
+			s.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+	// A free port now may be taken by the time the server binds it: try a few.
+	for try := 0; ; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if err = s.start(); err == nil {
+			break
+		} else if try == 2 {
+			s.Close()
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.ConnString())
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'; GRANT CREATE ON DATABASE postgres TO %s",
+		Operator, OperatorPassword, Operator)); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// TCPConnString reaches a StartTCP cluster over TCP as Operator, without the password
+// (PGPASSWORD or ~/.pgpass supplies it, as for an operator).
+func (s *Server) TCPConnString() string {
+	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=postgres sslmode=disable", s.port, Operator)
 }
 
 // Close stops the server at once and removes the cluster.
@@ -130,12 +199,12 @@ func (s *Server) data() string { return filepath.Join(s.dir, "data") }
 
 // ConnString connects as the superuser over the cluster's socket.
 func (s *Server) ConnString() string {
-	return fmt.Sprintf("host=%s port=5432 user=postgres dbname=postgres sslmode=disable", s.dir)
+	return fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable", s.dir, s.port)
 }
 
 // Env is the libpq environment reaching the cluster (for a sparkform process under test).
 func (s *Server) Env() []string {
-	return []string{"PGHOST=" + s.dir, "PGPORT=5432", "PGUSER=postgres", "PGDATABASE=postgres", "PGSSLMODE=disable"}
+	return []string{"PGHOST=" + s.dir, fmt.Sprintf("PGPORT=%d", s.port), "PGUSER=postgres", "PGDATABASE=postgres", "PGSSLMODE=disable"}
 }
 
 // Start starts the server again after Stop and waits until it accepts connections.
@@ -147,8 +216,13 @@ func (s *Server) Start(t testing.TB) {
 }
 
 func (s *Server) start() error {
-	// No TCP listener; the socket in the cluster's directory; fsync off (a test cluster is thrown away).
-	opts := fmt.Sprintf("-c listen_addresses= -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off", s.dir)
+	// The socket in the cluster's directory, TCP only on loopback and only when asked; fsync off
+	// (a test cluster is thrown away).
+	listen := ""
+	if s.tcp {
+		listen = "127.0.0.1"
+	}
+	opts := fmt.Sprintf("-c listen_addresses=%s -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off", listen, s.port, s.dir)
 	if out, err := s.pgctl("start", "-w", "-t", "120", "-l", filepath.Join(s.dir, "log"), "-o", opts); err != nil {
 		return fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, s.Log())
 	}

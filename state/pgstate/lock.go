@@ -12,7 +12,8 @@ import (
 
 // Holder is who holds a state's lock, from its row in the locks table.
 type Holder struct {
-	Who        string    // user@host pid N of the sparkform process
+	Who        string    // user@host of the sparkform process
+	PID        int       // its process id on that host
 	Operation  string    // apply, state push, ...
 	Since      time.Time // when it took the lock
 	BackendPID int       // the database session holding it (pg_terminate_backend ends a hung one)
@@ -30,8 +31,8 @@ func (e *LockError) Error() string {
 		return fmt.Sprintf("%s is locked by another session; wait, or use -lock-timeout", e.State)
 	}
 	h := e.Holder
-	return fmt.Sprintf("%s is locked by %s (%s, since %s, database session %d); wait, or use -lock-timeout",
-		e.State, h.Who, h.Operation, h.Since.UTC().Format(time.RFC3339), h.BackendPID)
+	return fmt.Sprintf("%s is locked by %s pid %d (%s, since %s, database session %d); wait, or use -lock-timeout",
+		e.State, h.Who, h.PID, h.Operation, h.Since.UTC().Format(time.RFC3339), h.BackendPID)
 }
 
 func (e *LockError) Unwrap() error { return e.Err }
@@ -114,14 +115,14 @@ func (b *Backend) holder(ctx context.Context, key int64) *Holder {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	var h Holder
-	var bpid int32
-	err := b.conn.QueryRow(ctx, "SELECT l.who, l.operation, l.since, l.backend_pid FROM "+b.t("locks")+" l "+
+	var pid, bpid int32
+	err := b.conn.QueryRow(ctx, "SELECT l.who, l.pid, l.operation, l.since, l.backend_pid FROM "+b.t("locks")+" l "+
 		"WHERE l.state = $1 AND l.backend_pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "+
 		"AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $2)", b.name, key).
-		Scan(&h.Who, &h.Operation, &h.Since, &bpid)
+		Scan(&h.Who, &pid, &h.Operation, &h.Since, &bpid)
 	if err != nil {
 		return nil // no row (the holder is between its lock and its row), or the query failed
 	}
-	h.BackendPID = int(bpid)
+	h.PID, h.BackendPID = int(pid), int(bpid)
 	return &h
 }

@@ -20,6 +20,10 @@ import (
 var shared *pgtest.Server
 
 func TestMain(m *testing.M) {
+	if os.Getenv(holdLockEnv) == "1" {
+		holdLock()
+		return
+	}
 	code := func() int {
 		if pgtest.Available() == "" {
 			s, err := pgtest.New()
