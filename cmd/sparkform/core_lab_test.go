@@ -412,6 +412,9 @@ func historyAndRollback(t *testing.T, l *lab.Lab, files map[string]string) strin
 	if code != 0 || !strings.Contains(out, "rollback to generation 1") || !containsSpaced(out, `values["vm.swappiness"] = 25 -> 10`) {
 		t.Fatalf("rollback: %d\n%s\n%s", code, out, stderr)
 	}
+	if strings.Contains(out+stderr, "no host block") || strings.Contains(out+stderr, "state rm") {
+		t.Errorf("rollback of some hosts calls the others unconfigured:\n%s\n%s", out, stderr)
+	}
 	for _, h := range []string{"spark-01", "spark-02"} {
 		if got := onHost(t, l, h, "sysctl -n vm.swappiness"); got != "10" {
 			t.Errorf("%s after rollback: swappiness %s, want 10", h, got)

@@ -38,8 +38,7 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return rf.fail(stderr, "%v", err)
 	}
-	opts := rf.engineOptions(nil)
-	opts.Only, opts.Exclude, opts.Labels = nil, nil, nil // already applied to target's hosts
+	opts := rf.engineOptions(nil) // the same selection: the target holds every configured host
 	plan, err := engine.MakePlan(ctx, target, r.st, opts)
 	if err != nil {
 		return rf.fail(stderr, "%v", err)

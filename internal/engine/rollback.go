@@ -20,7 +20,10 @@ func RollbackConfig(cfg *config.Config, st *state.State, to int, only, exclude, 
 	if err != nil {
 		return nil, "", err
 	}
-	out := &config.Config{Dir: cfg.Dir, Files: cfg.Files, Rollout: cfg.Rollout}
+	// Every configured host stays in the target (only the selected ones get resources, and the
+	// caller plans with the same selection): a host left out would read as "in state but no
+	// host block", and following that advice (state rm) would drop its state.
+	out := &config.Config{Dir: cfg.Dir, Files: cfg.Files, Rollout: cfg.Rollout, Hosts: cfg.Hosts}
 	hashes := map[string]bool{}
 	var gens []int
 	for _, h := range hosts {
@@ -40,7 +43,6 @@ func RollbackConfig(cfg *config.Config, st *state.State, to int, only, exclude, 
 			}
 			g = hs.Generations[len(hs.Generations)-2]
 		}
-		out.Hosts = append(out.Hosts, h)
 		hashes[g.ConfigHash] = true
 		gens = append(gens, g.N)
 		addrs := make([]string, 0, len(g.Resources))
