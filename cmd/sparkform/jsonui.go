@@ -152,6 +152,12 @@ func (u *jsonUI) plan(p *engine.Plan, operation string) {
 					"reboot": ch.RequiresReboot, "drift": drift, "summary": ch.Summary, "fields": fields}})
 		}
 	}
+	for _, h := range p.Hosts {
+		if h.Pending != "" && h.Error == "" {
+			u.emit("info", "host_pending", fmt.Sprintf("%s: tests and generation pending", h.Name), map[string]any{
+				"host": map[string]any{"name": h.Name, "address": h.Address, "kernel": h.Kernel}, "reason": h.Pending})
+		}
+	}
 	u.summary(operation, total, len(p.Hosts), len(p.Failed()))
 }
 

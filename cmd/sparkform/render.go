@@ -92,7 +92,7 @@ func renderPlan(w io.Writer, p *engine.Plan, st style) {
 			fmt.Fprintln(w)
 			continue
 		}
-		if c := h.Counts(); c.Add+c.Change+c.Destroy == 0 {
+		if c := h.Counts(); c.Add+c.Change+c.Destroy == 0 && h.Pending == "" {
 			continue
 		}
 		fmt.Fprintf(w, "%s, kernel %s)\n", st.bold(hostsLabel(g)), termsafe.Line(h.Kernel))
@@ -102,8 +102,21 @@ func renderPlan(w io.Writer, p *engine.Plan, st style) {
 	renderPlanSummary(w, p, groups, st)
 }
 
+func pendingHosts(p *engine.Plan) int {
+	n := 0
+	for _, h := range p.Hosts {
+		if h.Pending != "" && h.Error == "" {
+			n++
+		}
+	}
+	return n
+}
+
 // renderHostChanges writes one host's changes (and the tests that will run after them).
 func renderHostChanges(w io.Writer, h *engine.HostPlan, st style) {
+	if h.Pending != "" {
+		fmt.Fprintf(w, "  %s\n", st.bold("# this host was "+termsafe.Line(h.Pending)+": apply runs its smoke tests and records the generation"))
+	}
 	for _, ch := range h.Changes {
 		if ch.Action != resources.NoOp {
 			renderChange(w, ch, st)
@@ -178,6 +191,9 @@ func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st styl
 		return
 	}
 	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy, on %s", total.Add, total.Change, total.Destroy, plural(len(p.Hosts), "host"))
+	if n := pendingHosts(p); n > 0 {
+		line += fmt.Sprintf("; tests and generation pending on %s", plural(n, "host"))
+	}
 	if failed > 0 {
 		line += fmt.Sprintf(" (%d could not be planned)", failed)
 	}
@@ -206,6 +222,9 @@ func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st styl
 		status := "changes"
 		if c.Add+c.Change+c.Destroy == 0 {
 			status = "no changes"
+			if h.Pending != "" {
+				status = "tests and generation pending"
+			}
 		}
 		for _, ch := range h.Changes {
 			if ch.RequiresReboot && ch.Action != resources.NoOp {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/xml"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -340,5 +341,34 @@ smoke_test "slow" {
 	code, out, stderr := cli(t, "test", dir, "-host", h)
 	if code != 1 || !regexp.MustCompile(`slower than [0-9.]+ s, the median of the last 4 passing results on 6\.11\.0-1016-nvidia \(max_regression 20%, min_delta 250ms\)`).MatchString(stderr) {
 		t.Fatalf("0.5 s slower over a 0.25 s floor: exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+// An apply that changed a host and ended before its tests passed (here a test over its limit;
+// an interrupt ends the same way) leaves work pending: the next apply, with nothing left to
+// change, runs the tests and records the one generation, instead of saying "No changes".
+func TestTestsPendingAfterAnUnfinishedApplyRunOnTheNextApply(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, "spark-01")
+	buildLlamaByHand(t, "b6800", "spark-01")
+	dir := configDir(t, l, map[string]string{"main.hcl": smokeConfig("  max_seconds = 0.001\n")})
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", "spark-01"); code != 1 || !strings.Contains(out+stderr, "over max_seconds 0.001") {
+		t.Fatalf("apply with a failing test: exit %d\n%s\n%s", code, out, stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(smokeConfig("")), 0o644)
+	code, out, _ := cli(t, "plan", dir, "-detailed-exitcode", "-host", "spark-01")
+	if code != 2 || !strings.Contains(out, "apply runs its smoke tests and records the generation") || !strings.Contains(out, "tests and generation pending on 1 host") {
+		t.Fatalf("plan after the unfinished apply: exit %d, want 2 and the pending work named\n%s", code, out)
+	}
+	code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", "spark-01")
+	if code != 0 || !regexp.MustCompile(`spark-01: smoke_test\.gpt-oss: mmap [0-9.]+ s, no-mmap [0-9.]+ s \(medians\): passed`).MatchString(out) {
+		t.Fatalf("the next apply must run the pending tests: exit %d\n%s\n%s", code, out, stderr)
+	}
+	code, out, _ = cli(t, "history", dir, "-json", "-host", "spark-01")
+	if gens := ofType(checkJSONUI(t, out), "generation"); code != 0 || len(gens) != 1 {
+		t.Errorf("one generation for the one successful apply, got %d:\n%s", len(gens), out)
+	}
+	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode", "-host", "spark-01"); code != 0 || !strings.Contains(out, "No changes.") {
+		t.Errorf("after the tests passed nothing is pending: exit %d\n%s", code, out)
 	}
 }

@@ -175,7 +175,7 @@ func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, 
 		switch {
 		case hp.Error != "":
 			res.Hosts[i] = &HostResult{Name: hp.Name, Status: StatusSkipped, Error: "not planned: " + hp.Error}
-		case len(orderChanges(hp.Changes)) == 0:
+		case len(orderChanges(hp.Changes)) == 0 && hp.Pending == "":
 			res.Hosts[i] = &HostResult{Name: hp.Name, Status: StatusUnchanged}
 		default:
 			work = append(work, i)

@@ -129,6 +129,10 @@ type HostPlan struct {
 	BootID     string       `json:"boot_id,omitempty"`
 	HostKey    string       `json:"host_key,omitempty"`
 	Error      string       `json:"error,omitempty"` // the host could not be planned
+	// Pending says why the host has work even with no change: an earlier apply changed it but
+	// ended (interrupted, or its smoke test failed) before its tests passed and its generation
+	// was recorded. Apply then runs the tests and records the generation.
+	Pending string `json:"pending,omitempty"`
 	Changes    []*Change    `json:"changes"`
 }
 
@@ -170,6 +174,9 @@ func (h *HostPlan) Counts() Counts {
 // HasChanges reports whether any host has something to do.
 func (p *Plan) HasChanges() bool {
 	for _, h := range p.Hosts {
+		if h.Pending != "" && h.Error == "" {
+			return true
+		}
 		for _, c := range h.Changes {
 			if c.Action != resources.NoOp {
 				return true
@@ -316,8 +323,35 @@ func planHost(ctx context.Context, cfg *config.Config, ch *config.Host, hs *stat
 		em.emit(Event{Host: ch.Name, Kind: "host_failed", Message: hp.Error})
 		return hp
 	}
+	hp.Pending = pendingWork(hs)
 	em.emit(Event{Host: ch.Name, Kind: "probed", Message: fmt.Sprintf("kernel %s", hp.Kernel)})
 	return hp
+}
+
+// pendingWork tells whether state shows resources applied after the host's last generation:
+// an apply changed the host and ended before its smoke tests passed and its generation was
+// recorded. The next apply finishes that work even when nothing differs any more.
+func pendingWork(hs *state.Host) string {
+	if hs == nil {
+		return ""
+	}
+	var last time.Time
+	if n := len(hs.Generations); n > 0 {
+		last = hs.Generations[n-1].Time
+	}
+	var newest time.Time
+	for _, r := range hs.Resources {
+		if r.AppliedAt.After(newest) {
+			newest = r.AppliedAt
+		}
+	}
+	if newest.IsZero() || !newest.After(last) {
+		return ""
+	}
+	if last.IsZero() {
+		return fmt.Sprintf("changed by an apply at %s that ended before its tests passed and a generation was recorded", newest.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+	return fmt.Sprintf("changed at %s, after its last generation, by an apply that ended before its tests passed and a generation was recorded", newest.UTC().Format("2006-01-02 15:04:05 UTC"))
 }
 
 func diffInstance(r resources.Resource, in resources.Instance, out section) (*Change, error) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/resources"
@@ -92,5 +93,25 @@ func TestTargetKeepsTheResourceAndWhatItDependsOn(t *testing.T) {
 	}
 	if all := targetSet(nil).filter(ins, deps); len(all) != 4 {
 		t.Errorf("no -target keeps everything, got %d", len(all))
+	}
+}
+
+func TestPendingWorkIsAResourceAppliedAfterTheLastGeneration(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 4, 0, 0, 0, time.UTC)
+	hs := state.New().Host("h")
+	if pendingWork(hs) != "" {
+		t.Error("an empty host has nothing pending")
+	}
+	hs.Resources["sysctl.s"] = &state.Resource{Type: "sysctl", Name: "s", AppliedAt: t0}
+	if pendingWork(hs) == "" {
+		t.Error("resources and no generation: the apply that made them did not finish")
+	}
+	hs.AddGeneration(t0.Add(time.Second), "c", "")
+	if got := pendingWork(hs); got != "" {
+		t.Errorf("recorded in a generation: %q", got)
+	}
+	hs.Resources["readahead.r"] = &state.Resource{Type: "readahead", Name: "r", AppliedAt: t0.Add(time.Minute)}
+	if got := pendingWork(hs); !strings.Contains(got, "2026-12-01 04:01:00 UTC, after its last generation") {
+		t.Errorf("applied after the last generation: %q", got)
 	}
 }
