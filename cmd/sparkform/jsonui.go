@@ -146,10 +146,13 @@ func (u *jsonUI) plan(p *engine.Plan, operation string) {
 				fields = append(fields, fc)
 				drift = drift || f.Drift
 			}
+			change := map[string]any{"resource": resourceRef(ch.Addr, ch.Type, ch.Name), "action": actionName(ch.Action),
+				"reboot": ch.RequiresReboot, "drift": drift, "summary": ch.Summary, "fields": fields}
+			if h.RolledBack != "" && ch.RequiresReboot {
+				change["rolled_back"] = h.RolledBack
+			}
 			u.emit("info", "planned_change", fmt.Sprintf("%s: %s: plan to %s", h.Name, ch.Addr, actionName(ch.Action)), map[string]any{
-				"host": map[string]any{"name": h.Name, "address": h.Address, "kernel": h.Kernel},
-				"change": map[string]any{"resource": resourceRef(ch.Addr, ch.Type, ch.Name), "action": actionName(ch.Action),
-					"reboot": ch.RequiresReboot, "drift": drift, "summary": ch.Summary, "fields": fields}})
+				"host": map[string]any{"name": h.Name, "address": h.Address, "kernel": h.Kernel}, "change": change})
 		}
 	}
 	for _, h := range p.Hosts {

@@ -119,7 +119,7 @@ func renderHostChanges(w io.Writer, h *engine.HostPlan, st style) {
 	}
 	for _, ch := range h.Changes {
 		if ch.Action != resources.NoOp {
-			renderChange(w, ch, st)
+			renderChange(w, ch, st, h.RolledBack)
 		}
 	}
 	for _, ch := range h.Changes {
@@ -131,14 +131,21 @@ func renderHostChanges(w io.Writer, h *engine.HostPlan, st style) {
 	}
 }
 
-func renderChange(w io.Writer, ch *engine.Change, st style) {
+// renderChange writes one change. rolledBack is the host's automatic rollback since its last
+// generation ("" if none): a boot change it undid is said to be sparkform's rollback, not a
+// change made outside sparkform.
+func renderChange(w io.Writer, ch *engine.Change, st style, rolledBack string) {
 	drift := false
 	for _, f := range ch.Fields {
 		drift = drift || f.Drift
 	}
+	outside := "changed outside sparkform"
+	if rolledBack != "" && ch.RequiresReboot {
+		outside = "rolled back by sparkform"
+	}
 	head := fmt.Sprintf("# %s %s", termsafe.Line(ch.Addr), actionWords[ch.Action])
 	if drift {
-		head += " (changed outside sparkform)"
+		head += " (" + outside + ")"
 	}
 	if ch.Summary != "" {
 		head += ": " + termsafe.Line(ch.Summary)
@@ -147,6 +154,9 @@ func renderChange(w io.Writer, ch *engine.Change, st style) {
 		head += " (reboot required)"
 	}
 	fmt.Fprintf(w, "  %s\n", st.bold(head))
+	if rolledBack != "" && ch.RequiresReboot {
+		fmt.Fprintf(w, "  # sparkform rolled this host back %s\n", termsafe.Line(rolledBack))
+	}
 	fmt.Fprintf(w, "  %s %s %q {\n", st.symbol(ch.Action.Symbol()), termsafe.Line(ch.Type), ch.Name)
 	width := 0
 	for _, f := range ch.Fields {
@@ -169,7 +179,7 @@ func renderChange(w io.Writer, ch *engine.Change, st style) {
 		}
 		line := fmt.Sprintf("%-*s = %s -> %s", width, termsafe.Line(f.Path), before, after)
 		if f.Drift {
-			line += st.dim("   # changed outside sparkform")
+			line += st.dim("   # " + outside)
 		}
 		fmt.Fprintf(w, "      %s %s\n", st.symbol(sym), line)
 	}

@@ -183,8 +183,13 @@ smoke_test "gpt-oss" {
 		t.Fatalf("report must show both kernels:\n%s", report)
 	}
 	// The plan still wants 6.17: the rollback did not pretend the change was applied.
-	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 2 || !strings.Contains(out, "6.17") {
+	code, out, _ = cli(t, "plan", dir, "-detailed-exitcode")
+	if code != 2 || !strings.Contains(out, "6.17") {
 		t.Fatalf("plan after rollback: %d\n%s", code, out)
+	}
+	// ...and it says the kernel was rolled back by sparkform (when, why), not changed by hand.
+	if !strings.Contains(out, "# sparkform rolled this host back at ") || !strings.Contains(out, "after the smoke test failed") || strings.Contains(out, "changed outside sparkform") {
+		t.Errorf("plan after sparkform's own rollback:\n%s", out)
 	}
 }
 

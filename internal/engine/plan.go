@@ -133,6 +133,9 @@ type HostPlan struct {
 	// ended (interrupted, or its smoke test failed) before its tests passed and its generation
 	// was recorded. Apply then runs the tests and records the generation.
 	Pending string `json:"pending,omitempty"`
+	// RolledBack is sparkform's own automatic rollback of the host since its last generation
+	// (when and why), so the kernel it undid is not taken for a change made outside sparkform.
+	RolledBack string `json:"rolled_back,omitempty"`
 	Changes    []*Change    `json:"changes"`
 }
 
@@ -324,8 +327,27 @@ func planHost(ctx context.Context, cfg *config.Config, ch *config.Host, hs *stat
 		return hp
 	}
 	hp.Pending = pendingWork(hs)
+	hp.RolledBack = lastRollback(hs)
 	em.emit(Event{Host: ch.Name, Kind: "probed", Message: fmt.Sprintf("kernel %s", hp.Kernel)})
 	return hp
+}
+
+// lastRollback describes the host's latest automatic rollback after its last generation, or "".
+func lastRollback(hs *state.Host) string {
+	if hs == nil {
+		return ""
+	}
+	var last time.Time
+	if n := len(hs.Generations); n > 0 {
+		last = hs.Generations[n-1].Time
+	}
+	for i := len(hs.Incidents) - 1; i >= 0; i-- {
+		in := hs.Incidents[i]
+		if in.Kind == "rolled_back" && in.Time.After(last) {
+			return fmt.Sprintf("at %s: %s", in.Time.UTC().Format("2006-01-02 15:04 UTC"), in.Message)
+		}
+	}
+	return ""
 }
 
 // pendingWork tells whether state shows resources applied after the host's last generation:
