@@ -178,20 +178,28 @@ func (LlamaCpp) Probe(in Instance) string {
 	if d == "" {
 		return "printf 'nocurrent\\n'\n"
 	}
-	return fmt.Sprintf("D=%s\n", provider.Quote(d)) + `if [ -L "$D/current" ]; then printf 'current %s\n' "$(readlink "$D/current" | base64 -w0)"; else printf 'nocurrent\n'; fi
+	// llama-server and nvcc run only when nobody but root (or the login user) could have put
+	// them there (sf_untrusted, trustLib): plan runs as root.
+	return fmt.Sprintf("D=%s\n", provider.Quote(d)) + trustLib + `if [ -L "$D/current" ]; then printf 'current %s\n' "$(readlink "$D/current" | base64 -w0)"; else printf 'nocurrent\n'; fi
 if [ -d "$D/builds" ]; then for b in "$D"/builds/*; do
   [ -d "$b" ] || continue
   if [ -f "$b/` + llamaManifestFile + `" ]; then printf 'build %s %s\n' "${b##*/}" "$(base64 -w0 < "$b/` + llamaManifestFile + `")"; else printf 'failedbuild %s\n' "${b##*/}"; fi
 done; fi
 [ -d "$D/src/.git" ] && printf 'src\n'
 if [ -x "$D/current/bin/llama-server" ]; then
-  printf 'version %s\n' "$(timeout 20 "$D/current/bin/llama-server" --version 2>&1 | head -n 1 | base64 -w0)"
-  printf 'help %s\n' "$(timeout 20 "$D/current/bin/llama-server" --help 2>&1 | base64 -w0)"
+  if u=$(sf_untrusted "$D/current/bin/llama-server") && [ -n "$u" ]; then printf 'untrusted %s\n' "$(printf '%s\t%s' "$D/current/bin/llama-server" "$u" | base64 -w0)"
+  else
+    printf 'version %s\n' "$(timeout 20 "$D/current/bin/llama-server" --version 2>&1 | head -n 1 | base64 -w0)"
+    printf 'help %s\n' "$(timeout 20 "$D/current/bin/llama-server" --help 2>&1 | base64 -w0)"
+  fi
 fi
 n=
 if n=$(command -v nvcc 2>/dev/null); then printf 'nvcc path %s\n' "$(printf %s "$n" | base64 -w0)"
 elif [ -x /usr/local/cuda/bin/nvcc ]; then n=/usr/local/cuda/bin/nvcc; printf 'nvcc cuda %s\n' "$(printf %s "$n" | base64 -w0)"; fi
-if [ -n "$n" ]; then printf 'nvccversion %s\n' "$("$n" --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9.]*\).*/\1/p' | head -n 1)"; fi
+if [ -n "$n" ]; then
+  if u=$(sf_untrusted "$n") && [ -n "$u" ]; then printf 'untrusted %s\n' "$(printf '%s\t%s' "$n" "$u" | base64 -w0)"
+  else printf 'nvccversion %s\n' "$("$n" --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9.]*\).*/\1/p' | head -n 1)"; fi
+fi
 for t in git cmake; do command -v "$t" >/dev/null 2>&1 || printf 'notool %s\n' "$t"; done
 exit 0
 `
@@ -281,6 +289,10 @@ func (LlamaCpp) Read(in Instance, out []byte) (cty.Value, error) {
 			o["nvcc_on_path"] = cty.BoolVal(arg(0) == "path")
 		case "nvccversion":
 			o["nvcc_version"] = cty.StringVal(arg(0))
+		case "untrusted":
+			msg, _ := decodeB64(arg(0))
+			prog, why, _ := strings.Cut(msg, "\t")
+			return cty.NilVal, fmt.Errorf("llama_cpp probe: %w", untrustedError(prog, why))
 		case "notool":
 			missing = append(missing, arg(0))
 		}
@@ -642,8 +654,11 @@ printf 'commit %%s\n' "$c"
 	for _, k := range sortedKeys(flags) {
 		args = append(args, "-D"+k+"="+flags[k])
 	}
+	checkNvcc := ""
 	if nvcc := observed.GetAttr("nvcc").AsString(); cmakeOn(flags["GGML_CUDA"]) && nvcc != "" && observed.GetAttr("nvcc_on_path").False() && flags["CMAKE_CUDA_COMPILER"] == "" {
 		args = append(args, "-DCMAKE_CUDA_COMPILER="+nvcc)
+		// cmake runs the compiler it is given, as root: the same rule as for any program.
+		checkNvcc = trustLib + fmt.Sprintf("N=%s\nif u=$(sf_untrusted \"$N\") && [ -n \"$u\" ]; then echo \"sparkform: untrusted: not running $N: $u\" >&2; exit %d; fi\n", provider.Quote(nvcc), llamaExitBuild)
 	}
 	jobs, _ := intAttr(in.Desired, "jobs", 0, 0, 4096)
 	jobsArg := "\"$(nproc)\""
@@ -671,7 +686,7 @@ printf 'version %%s\n' "$v"
 printf 'help %%s\n' "$("$B/bin/llama-server" --help 2>&1 | base64 -w0)"
 `, llamaExitRun)
 	}
-	script := fmt.Sprintf("D=%s\nS=\"$D/src\"\nB=%s\nC=%s\nJ=%s\n", provider.Quote(dir), provider.Quote(build), provider.Quote(commit), jobsArg) +
+	script := fmt.Sprintf("D=%s\nS=\"$D/src\"\nB=%s\nC=%s\nJ=%s\n", provider.Quote(dir), provider.Quote(build), provider.Quote(commit), jobsArg) + checkNvcc +
 		fmt.Sprintf(`L="$B/%[1]s"
 rm -rf "$B" && mkdir -p "$B" || exit %[2]d
 { git -C "$S" -c advice.detachedHead=false checkout --quiet --force --detach "$C" && git -C "$S" clean -q -f -d -x; } >"$L" 2>&1 || { tail -n 30 "$L" >&2; exit %[2]d; }
@@ -730,7 +745,8 @@ func (l LlamaCpp) switchTo(ctx context.Context, h provider.Host, in Instance, id
 	keep, _ := intAttr(in.Desired, "keep", 3, 1, 100)
 	check := ""
 	if slices.Contains(m.Targets, "llama-server") {
-		check = `"$D/builds/$I/bin/llama-server" --version >/dev/null 2>&1 || { echo "sparkform: $D/builds/$I/bin/llama-server does not run" >&2; exit 2; }
+		check = trustLib + `if u=$(sf_untrusted "$D/builds/$I/bin/llama-server") && [ -n "$u" ]; then echo "sparkform: untrusted: not running $D/builds/$I/bin/llama-server: $u" >&2; exit 4; fi
+"$D/builds/$I/bin/llama-server" --version >/dev/null 2>&1 || { echo "sparkform: $D/builds/$I/bin/llama-server does not run" >&2; exit 2; }
 printf 'help %s\n' "$("$D/builds/$I/bin/llama-server" --help 2>&1 | base64 -w0)"
 `
 	}

@@ -244,13 +244,16 @@ if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##
 `)
 	if !in.Destroying() {
 		py := provider.Quote(venvPython(in.Desired))
-		fmt.Fprintf(&b, "if b=$(command -v %s); then printf 'base %%s\\n' \"$(printf %%s \"$b\" | base64 -w0)\"; if %s -c 'import venv, ensurepip' >/dev/null 2>&1; then printf 'basevenv\\n'; fi; fi\n", py, py)
+		// Neither the base interpreter nor the venv's runs unless only root (or the login user)
+		// could have put it there: plan runs as root (sf_untrusted, trustLib).
+		b.WriteString(trustLib)
+		fmt.Fprintf(&b, "if b=$(command -v -- %s); then printf 'base %%s\\n' \"$(printf %%s \"$b\" | base64 -w0)\"; case $b in /*) ;; *) b=;; esac\n  if [ -n \"$b\" ] && u=$(sf_untrusted \"$b\") && [ -n \"$u\" ]; then printf 'untrusted %%s\\n' \"$(printf '%%s\\t%%s' \"$b\" \"$u\" | base64 -w0)\"; elif [ -n \"$b\" ] && \"$b\" -c 'import venv, ensurepip' >/dev/null 2>&1; then printf 'basevenv\\n'; fi\nfi\n", py)
 		var mods []string
 		for _, m := range stringList(in.Desired.GetAttr("verify")) {
 			mods = append(mods, provider.Quote(m))
 		}
 		// A venv sparkform made (the link) or a plain one someone made (pyvenv.cfg): -B writes no .pyc.
-		fmt.Fprintf(&b, "if { [ -L \"$P\" ] || [ -f \"$P/pyvenv.cfg\" ]; } && [ -e \"$P/bin/python\" ]; then\n  if o=$(timeout 60 \"$P/bin/python\" -I -B -c %s %s 2>&1); then printf 'venv %%s\\n' \"$(printf '%%s\\n' \"$o\" | tail -n 1)\"; else printf 'venvbroken %%s\\n' \"$(printf '%%s' \"$o\" | tail -n 5 | base64 -w0)\"; fi\nfi\n",
+		fmt.Fprintf(&b, "if { [ -L \"$P\" ] || [ -f \"$P/pyvenv.cfg\" ]; } && [ -e \"$P/bin/python\" ]; then\n  if u=$(sf_untrusted \"$P/bin/python\") && [ -n \"$u\" ]; then printf 'untrusted %%s\\n' \"$(printf '%%s\\t%%s' \"$P/bin/python\" \"$u\" | base64 -w0)\"\n  elif o=$(timeout 60 \"$P/bin/python\" -I -B -c %s %s 2>&1); then printf 'venv %%s\\n' \"$(printf '%%s\\n' \"$o\" | tail -n 1)\"; else printf 'venvbroken %%s\\n' \"$(printf '%%s' \"$o\" | tail -n 5 | base64 -w0)\"; fi\nfi\n",
 			provider.Quote(venvInspect), strings.Join(mods, " "))
 		b.WriteString(probeFile("manifest", p+"/"+venvManifestFile))
 	} else {
@@ -322,6 +325,10 @@ func (PythonVenv) Read(in Instance, out []byte) (cty.Value, error) {
 			o["base_venv"] = cty.True
 		case "plainvenv":
 			o["plain_venv"] = cty.True
+		case "untrusted":
+			msg, _ := decodeB64(arg(0))
+			prog, why, _ := strings.Cut(msg, "\t")
+			return cty.NilVal, fmt.Errorf("python_venv probe: %w", untrustedError(prog, why))
 		case "venvbroken":
 			msg, _ := decodeB64(arg(0))
 			if msg = strings.TrimSpace(msg); msg == "" {

@@ -36,13 +36,19 @@ func (PythonVenv) CaptureProbe(opts CaptureOptions) string {
 		}
 		fmt.Fprintf(&b, "P=%s\n", provider.Quote(p))
 		fmt.Fprintf(&b, `if [ -x "$P/bin/python" ]; then
-  if o=$(timeout 60 "$P/bin/python" -I -B -c %s 2>&1); then printf 'venvcap %d %%s\n' "$(printf '%%s\n' "$o" | tail -n 1)"; else printf 'venvfail %d %%s\n' "$(printf '%%s' "$o" | tail -n 5 | base64 -w0)"; fi
+  if u=$(sf_untrusted "$P/bin/python") && [ -n "$u" ]; then printf 'venvuntrusted %d %%s\n' "$(printf '%%s' "$u" | base64 -w0)"
+  elif o=$(timeout 60 "$P/bin/python" -I -B -c %s 2>&1); then printf 'venvcap %d %%s\n' "$(printf '%%s\n' "$o" | tail -n 1)"; else printf 'venvfail %d %%s\n' "$(printf '%%s' "$o" | tail -n 5 | base64 -w0)"; fi
 else printf 'novenv %d\n'; fi
 if [ -f "$P/pyvenv.cfg" ]; then printf 'venvcfg %d %%s\n' "$(base64 -w0 < "$P/pyvenv.cfg")"; fi
 if [ -f "$P/%s" ]; then printf 'venvman %d %%s\n' "$(base64 -w0 < "$P/%s")"; fi
-`, provider.Quote(venvCaptureScript), i, i, i, i, venvManifestFile, i, venvManifestFile)
+`, i, provider.Quote(venvCaptureScript), i, i, i, i, venvManifestFile, i, venvManifestFile)
 	}
-	return b.String()
+	if b.Len() == 0 {
+		return ""
+	}
+	// The venv's python runs as root only when nobody but root (or the login user) could have
+	// put it there (sf_untrusted).
+	return trustLib + b.String()
 }
 
 // pyvenvBase is the interpreter a venv was made from, from its pyvenv.cfg: the command that
@@ -77,6 +83,7 @@ func (PythonVenv) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []s
 		base                string
 		ok, none            bool
 		fail, cfg, manifest string
+		untrusted           string
 		hasCfg, hasManifest bool
 	}
 	res := make([]found, len(opts.Venvs))
@@ -109,6 +116,9 @@ func (PythonVenv) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []s
 		case "venvfail":
 			msg, _ := decodeB64(arg)
 			res[i].fail = lastLine(msg)
+		case "venvuntrusted":
+			msg, _ := decodeB64(arg)
+			res[i].untrusted = msg
 		case "novenv":
 			res[i].none = true
 		case "venvcfg":
@@ -127,6 +137,9 @@ func (PythonVenv) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []s
 		switch {
 		case checkManagedPath(p) != "":
 			notes = append(notes, fmt.Sprintf("python_venv: %s: not captured: %s", p, checkManagedPath(p)))
+			continue
+		case f.untrusted != "":
+			notes = append(notes, fmt.Sprintf("python_venv: %s: not captured: %v", p, untrustedError(p+"/bin/python", f.untrusted)))
 			continue
 		case f.none:
 			notes = append(notes, fmt.Sprintf("python_venv: %s: not captured: no %s/bin/python (not a venv?)", p, p))

@@ -304,8 +304,12 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 	if err != nil {
 		return nil, err
 	}
-	if res.ExitCode == 127 {
+	switch res.ExitCode {
+	case 127:
 		return nil, fmt.Errorf("%s: command not found on %s: %s (is the block that builds it applied to this host?)", in.Addr(), h.Name(), s.argv[0])
+	case 126:
+		prog, why, _ := strings.Cut(string(res.Stderr), "\t")
+		return nil, fmt.Errorf("%s on %s: %w", in.Addr(), h.Name(), untrustedError(prog, why))
 	}
 	facts := parseSmokeProbe(s.server, string(res.Stdout), mark)
 	help := facts.help

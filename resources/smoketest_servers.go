@@ -180,7 +180,7 @@ func smokeProbeScript(srv *smokeServer, argv []string, fst bool, mark string) st
 		f = "1"
 	}
 	args := append([]string{f, srv.help, srv.helpFallback, mark, "--"}, argv[:min(srv.words, len(argv))]...)
-	return fstCheckSh + "set -- " + provider.QuoteAll(args...) + "\n" + smokeProbeSh
+	return trustLib + fstCheckSh + "set -- " + provider.QuoteAll(args...) + "\n" + smokeProbeSh
 }
 
 // smokeFacts is what smokeProbeScript found.

@@ -129,3 +129,56 @@ sysctl "loading" {
 	}
 	onHost(t, l, "spark-01", "rm -rf /opt/trust-llama /etc/sysctl.d/90-sparkform-*; sysctl -q -w vm.swappiness=60")
 }
+
+// plan runs as root, and used to run a venv's bin/python and llama-server --help wherever they
+// were: a deploy-owned venv whose bin/python was a shell script got uid 0. Now a program
+// sparkform did not install is run only when root (or the login user) alone could have put it
+// there; otherwise the resource fails on that host, naming the program and why.
+func TestPlanDoesNotRunProgramsANonRootUserCanReplace(t *testing.T) {
+	l := needLab(t)
+	const canary = "/tmp/sparkform-untrusted-canary"
+	setup := `rm -rf /opt/deployvenv /opt/deployllama ` + canary + `
+mkdir -p /opt/deployvenv/bin /opt/deployllama/builds/0123456789ab/bin
+printf 'home = /usr/bin\n' > /opt/deployvenv/pyvenv.cfg
+printf '#!/bin/sh\nid >> ` + canary + `\n' > /opt/deployvenv/bin/python
+cp /opt/deployvenv/bin/python /opt/deployllama/builds/0123456789ab/bin/llama-server
+chmod 755 /opt/deployvenv/bin/python /opt/deployllama/builds/0123456789ab/bin/llama-server
+ln -s builds/0123456789ab /opt/deployllama/current
+chown -R deploy:deploy /opt/deployvenv /opt/deployllama`
+	onHost(t, l, "spark-02", setup)
+	defer onHost(t, l, "spark-02", "rm -rf /opt/deployvenv /opt/deployllama "+canary)
+	dir := configDir(t, l, map[string]string{"main.hcl": `
+python_venv "v" {
+  path     = "/opt/deployvenv"
+  packages = []
+}
+llama_cpp "l" {
+  source = "/srv/git/llama.cpp.git"
+  ref    = "b6800"
+  dir    = "/opt/deployllama"
+}
+`})
+	code, out, stderr := cli(t, "plan", dir, "-host", "spark-02")
+	for _, want := range []string{
+		"untrusted: not running /opt/deployvenv/bin/python: /opt/deployvenv is owned by deploy",
+		"untrusted: not running /opt/deployllama/current/bin/llama-server: /opt/deployllama is owned by deploy",
+	} {
+		if code != 1 || !strings.Contains(stderr+out, want) {
+			t.Errorf("plan: exit %d, want 1 and %q:\n%s\n%s", code, want, stderr, out)
+		}
+	}
+	if got := onHost(t, l, "spark-02", "cat "+canary+" 2>/dev/null; true"); got != "" {
+		t.Fatalf("plan ran a program deploy could replace, as: %s", got)
+	}
+	// The same files owned by root are run: the ownership is what stopped them.
+	onHost(t, l, "spark-02", "chown -R root:root /opt/deployvenv /opt/deployllama")
+	cli(t, "plan", dir, "-host", "spark-02")
+	if got := onHost(t, l, "spark-02", "cat "+canary+" 2>/dev/null; true"); !strings.Contains(got, "uid=0") {
+		t.Fatalf("root-owned programs were not run by plan (canary %q): the test proves nothing", got)
+	}
+	// A group-writable directory on the way is as bad as a foreign owner.
+	onHost(t, l, "spark-02", "rm -f "+canary+"; chmod g+w /opt/deployvenv/bin")
+	if _, out, stderr := cli(t, "plan", dir, "-host", "spark-02"); !strings.Contains(stderr+out, "/opt/deployvenv/bin is writable by its group") {
+		t.Errorf("group-writable bin/ not refused:\n%s\n%s", stderr, out)
+	}
+}

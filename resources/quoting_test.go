@@ -1,0 +1,282 @@
+package resources
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/sparkform/sparkform/provider"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// canaryHost runs every script in the local sh with stub programs first on PATH (apt, dpkg,
+// GRUB, sysctl, udevadm, git, cmake, python3, nvcc, the built llama-server: each logs its
+// arguments and answers just enough for the resource to go on), and keeps file writes inside a
+// sandbox. Nothing it runs can change this machine beyond the sandbox.
+type canaryHost struct {
+	dir, stubs, log string
+	mu              sync.Mutex
+	scripts         []string
+	writes          map[string]fs.FileMode
+}
+
+// stubProgram is every stub: it logs its name and arguments (base64, so any byte survives),
+// then plays its part.
+const stubProgram = `#!/bin/sh
+n=${0##*/}
+{ printf '%s' "$n"; for a; do printf ' %s' "$(printf '%s' "$a" | base64 -w0)"; done; echo; } >> "$SF_LOG"
+case "$n" in
+git)
+  case " $* " in
+  *" rev-parse "*) echo 0123456789abcdef0123456789abcdef01234567 ;;
+  *" clone "*) for a; do d=$a; done; mkdir -p "$d/.git" ;;
+  esac ;;
+cmake)
+  if [ "$1" = --build ]; then mkdir -p "$2/bin" && cp "$0" "$2/bin/llama-server"; fi ;;
+llama-server)
+  case "$1" in --version) echo "version: 1 (abc)" ;; --help) echo "-lm, --load-mode {mmap,none,dio}" ;; esac ;;
+python3)
+  if [ "$1" = -m ] && [ "$2" = venv ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; fi ;;
+python)
+  case " $* " in *" -c "*) printf '%s\n' '{"python":"3.12.3","dists":{},"verify":{},"verify_errors":{}}' | base64 -w0; echo ;; esac ;;
+sysctl)
+  [ "$1" = -n ] && echo 1 ;;
+esac
+exit 0
+`
+
+func newCanaryHost(t *testing.T) *canaryHost {
+	dir, err := os.MkdirTemp("", "sparkform-canary-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	h := &canaryHost{dir: dir, stubs: filepath.Join(dir, "stubs"), log: filepath.Join(dir, "argv.log"), writes: map[string]fs.FileMode{}}
+	os.MkdirAll(h.stubs, 0o755)
+	for _, n := range []string{"git", "cmake", "llama-server", "python3", "python", "nvcc", "sysctl", "udevadm", "apt-get", "apt-mark",
+		"apt-cache", "dpkg-query", "update-grub", "grub-editenv", "grub-set-default", "grub-reboot", "grub-mkconfig"} {
+		if err := os.WriteFile(filepath.Join(h.stubs, n), []byte(stubProgram), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h
+}
+
+// canary is the file a value would create if it ever reached a shell unquoted.
+func (h *canaryHost) canary() string { return filepath.Join(h.dir, "canary") }
+
+func (*canaryHost) Name() string { return "canary" }
+func (h *canaryHost) Run(ctx context.Context, script string) (provider.Result, error) {
+	return h.RunStream(ctx, script, nil)
+}
+func (h *canaryHost) RunStream(ctx context.Context, script string, _ func(string, string)) (provider.Result, error) {
+	h.mu.Lock()
+	h.scripts = append(h.scripts, script)
+	h.mu.Unlock()
+	cmd := exec.CommandContext(ctx, "sh", "-c", provider.ReadThenRun)
+	cmd.Stdin = strings.NewReader(script)
+	cmd.Env = []string{"PATH=" + h.stubs + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "SF_LOG=" + h.log, "HOME=" + h.dir, "LOGNAME=root"}
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code, err = ee.ExitCode(), nil
+	}
+	return provider.Result{Stdout: []byte(out.String()), Stderr: []byte(errb.String()), ExitCode: code}, err
+}
+func (h *canaryHost) ReadFile(context.Context, string) ([]byte, error) { return nil, fs.ErrNotExist }
+func (h *canaryHost) WriteFile(_ context.Context, path string, data []byte, mode fs.FileMode, _ string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.writes[path] = mode
+	return nil
+}
+func (h *canaryHost) Remove(context.Context, string) error { return nil }
+func (h *canaryHost) Reconnect(context.Context) error      { return nil }
+func (h *canaryHost) HostKey() string                      { return "" }
+func (h *canaryHost) Close() error                         { return nil }
+
+// argv is every stub call logged: program name and its arguments.
+func (h *canaryHost) argv(t *testing.T) [][]string {
+	b, _ := os.ReadFile(h.log)
+	var calls [][]string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, " ")
+		call := []string{f[0]}
+		for _, a := range f[1:] {
+			d, err := base64.StdEncoding.DecodeString(a)
+			if err != nil {
+				t.Fatalf("stub log %q: %v", line, err)
+			}
+			call = append(call, string(d))
+		}
+		calls = append(calls, call)
+	}
+	return calls
+}
+
+// decodeBody decodes an HCL block body with the type's Spec, as the configuration does.
+func decodeBody(t *testing.T, r Resource, src string) cty.Value {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(src), "test.hcl", hcl.Pos{Line: 1, Column: 1})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	v, diags := hcldec.Decode(f.Body, r.Spec(), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if errs := r.Validate(v); len(errs) > 0 {
+		t.Fatalf("the edge values must pass Validate: %v", errs)
+	}
+	return v
+}
+
+// No value reaches a shell except through provider.Quote: each resource type's probe and apply
+// scripts (create, then destroy) run in a local sh with values at the edges of what Validate
+// accepts (spaces, ';', '<', '>', '[', '%', '@', unicode, '-' inside values) and host- or
+// state-provided values full of shell syntax ($(), backticks, quotes, newlines). The canary file
+// those would create must never exist, and the programs must get each value as one argument.
+func TestNoValueReachesAShellUnquoted(t *testing.T) {
+	for _, c := range []struct {
+		typ, body string
+		// hostile returns host- and state-provided values (Prior.Original, observed) to use
+		// along with the body; canary is the path a successful injection would create.
+		original func(canary string) cty.Value
+		observed func(canary string, obs cty.Value) cty.Value
+		args     []string // arguments some program must get whole
+	}{
+		{typ: "sysctl", body: `values = { "net.ipv4.tcp_rmem" = "4096 87380 6291456", "kernel.perf_event_paranoid" = "-1", "vm.x-y_z" = "a:b,c/d+e@f" }`,
+			original: func(c string) cty.Value {
+				return cty.MapVal(map[string]cty.Value{"vm.dirty_ratio": cty.StringVal(hostile(c))})
+			},
+			observed: func(c string, obs cty.Value) cty.Value {
+				live := map[string]cty.Value{"vm.dirty_ratio": cty.StringVal("1")}
+				for _, k := range []string{"net.ipv4.tcp_rmem", "kernel.perf_event_paranoid", "vm.x-y_z"} {
+					live[k] = cty.StringVal(hostile(c))
+				}
+				return cty.ObjectVal(map[string]cty.Value{"live": cty.MapVal(live), "file": cty.NullVal(cty.String), "boot": cty.MapValEmpty(cty.String)})
+			},
+			args: []string{"net.ipv4.tcp_rmem=4096 87380 6291456", "kernel.perf_event_paranoid=-1"}},
+		{typ: "readahead", body: `
+device = "nvme9n9"
+kb     = 8192`,
+			original: func(c string) cty.Value {
+				return cty.MapVal(map[string]cty.Value{"nvme9n8": cty.StringVal(hostile(c))})
+			}},
+		{typ: "kernel", body: `
+package = "linux-image-6.17.0-1014-nvidia"
+hold    = true`,
+			original: func(c string) cty.Value {
+				return cty.ObjectVal(map[string]cty.Value{"holds_before": cty.ListValEmpty(cty.String),
+					"held": cty.ListVal([]cty.Value{cty.StringVal(hostile(c))}), "release": cty.StringVal(hostile(c))})
+			}},
+		{typ: "llama_cpp", body: `
+source      = "https://git.example.com:8443/a~b/llama.cpp%20x@y=z.git"
+ref         = "release/b6800-x.y"
+dir         = "/opt/llama@x+y"
+cmake_flags = { GGML_CUDA = "ON", CMAKE_CUDA_ARCHITECTURES = "121a-real;touch CANARY", X_Y = "a b:c=d" }
+targets     = ["llama-server", "llama-bench"]
+jobs        = 3`,
+			observed: func(c string, obs cty.Value) cty.Value {
+				m := obs.AsValueMap()
+				m["nvcc"], m["nvcc_on_path"] = cty.StringVal("/usr/local/cuda/bin/nvcc"+hostile(c)), cty.False
+				return cty.ObjectVal(m)
+			}},
+		{typ: "llama_cpp", body: `
+source      = "/srv/git/llama.cpp.git"
+ref         = "b6800"
+dir         = "/opt/llama2"
+cmake_flags = { GGML_CUDA = "OFF", CMAKE_CUDA_ARCHITECTURES = "121a-real;touch CANARY", X_Y = "a b:c=d" }
+targets     = ["llama-server", "llama-bench"]
+jobs        = 3`,
+			args: []string{"-DCMAKE_CUDA_ARCHITECTURES=121a-real;touch CANARY", "-DX_Y=a b:c=d", "llama-bench"}},
+		{typ: "smoke_test", body: `
+command     = "llama-server -m /m/ünï-cödé.gguf --alias x:y@z,w=1 -c 4096"
+ready       = "listening'\"$(touch CANARY)` + "`touch CANARY`" + `;touch CANARY|[a-z]{1,3}"
+drop_caches = false
+timeout     = "2s"`,
+			args: []string{"/m/ünï-cödé.gguf", "x:y@z,w=1"}},
+		{typ: "python_venv", body: `
+path       = "/opt/venv@x+y"
+python     = "python3"
+packages   = ["numpy >= 1.26, < 2", "fastsafetensors[a, b]==0.3.2", "x-y.z_w~=1.0"]
+find_links = ["/srv/wheels@x", "https://h.example:8080/a,b=c@d%20e"]
+verify     = ["fastsafetensors"]`,
+			args: []string{"numpy >= 1.26, < 2", "fastsafetensors[a, b]==0.3.2", "https://h.example:8080/a,b=c@d%20e"}},
+	} {
+		t.Run(c.typ, func(t *testing.T) {
+			h := newCanaryHost(t)
+			canary := h.canary()
+			r, _ := Lookup(c.typ)
+			body := strings.ReplaceAll(strings.ReplaceAll(c.body, "/opt/", h.dir+"/"), "CANARY", canary)
+			desired := decodeBody(t, r, body)
+			original := cty.NullVal(cty.DynamicPseudoType)
+			if c.original != nil {
+				original = c.original(canary)
+			}
+			ctx := context.Background()
+			step := func(in Instance) {
+				res, err := h.Run(ctx, r.Probe(in))
+				if err != nil {
+					t.Fatal(err)
+				}
+				obs, err := r.Read(in, res.Stdout)
+				if err != nil {
+					t.Logf("%s: Read: %v", in.Addr(), err)
+					return
+				}
+				if c.observed != nil {
+					obs = c.observed(canary, obs)
+				}
+				d, err := r.Diff(in, obs)
+				if err != nil {
+					t.Logf("%s: Diff: %v", in.Addr(), err)
+					d = Diff{Action: Update, Fields: []FieldChange{{Path: "file"}}}
+				}
+				if _, err := r.Apply(ctx, h, in, obs, d, func(string) {}); err != nil {
+					t.Logf("%s: Apply: %v", in.Addr(), err)
+				}
+				if tr, ok := r.(Tester); ok && !in.Destroying() {
+					if _, err := tr.Test(ctx, h, in, TestContext{}, func(string) {}); err != nil {
+						t.Logf("%s: Test: %v", in.Addr(), err)
+					}
+				}
+			}
+			step(Instance{Type: c.typ, Name: "edge", Desired: desired, Prior: Prior{Attributes: cty.NullVal(desired.Type()), Original: original}})
+			step(Instance{Type: c.typ, Name: "edge", Desired: cty.NullVal(cty.DynamicPseudoType), Prior: Prior{Attributes: desired, Original: original}})
+			if _, err := os.Stat(canary); err == nil {
+				t.Fatalf("the canary fired: a value reached a shell unquoted; scripts:\n%s", strings.Join(h.scripts, "\n----\n"))
+			}
+			calls := h.argv(t)
+			for _, want := range c.args {
+				found := false
+				for _, call := range calls {
+					for _, a := range call[1:] {
+						found = found || a == strings.ReplaceAll(want, "CANARY", canary)
+					}
+				}
+				if !found {
+					t.Errorf("no program got %q as one argument; calls: %q", want, calls)
+				}
+			}
+		})
+	}
+}
+
+// hostile is a value a host or a state file could hand sparkform: every way out of a shell word.
+func hostile(canary string) string {
+	return fmt.Sprintf("x'\"$(touch %[1]s)`touch %[1]s`;touch %[1]s;\ntouch %[1]s #\\", canary)
+}
