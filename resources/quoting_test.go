@@ -157,6 +157,7 @@ func TestNoValueReachesAShellUnquoted(t *testing.T) {
 		original func(canary string) cty.Value
 		observed func(canary string, obs cty.Value) cty.Value
 		args     []string // arguments some program must get whole
+		created  func(t *testing.T, h *canaryHost) // checks after the create step
 	}{
 		{typ: "sysctl", body: `values = { "net.ipv4.tcp_rmem" = "4096 87380 6291456", "kernel.perf_event_paranoid" = "-1", "vm.x-y_z" = "a:b,c/d+e@f" }`,
 			original: func(c string) cty.Value {
@@ -202,7 +203,8 @@ dir         = "/opt/llama2"
 cmake_flags = { GGML_CUDA = "OFF", CMAKE_CUDA_ARCHITECTURES = "121a-real;touch CANARY", X_Y = "a b:c=d" }
 targets     = ["llama-server", "llama-bench"]
 jobs        = 3`,
-			args: []string{"-DCMAKE_CUDA_ARCHITECTURES=121a-real;touch CANARY", "-DX_Y=a b:c=d", "llama-bench"}},
+			args: []string{"-DCMAKE_CUDA_ARCHITECTURES=121a-real;touch CANARY", "-DX_Y=a b:c=d", "llama-bench"},
+			created: func(t *testing.T, h *canaryHost) { wantManifestMode(t, h, "sparkform-manifest.json") }},
 		{typ: "smoke_test", body: `
 command     = "llama-server -m /m/ünï-cödé.gguf --alias x:y@z,w=1 -c 4096"
 ready       = "listening'\"$(touch CANARY)` + "`touch CANARY`" + `;touch CANARY|[a-z]{1,3}"
@@ -215,7 +217,8 @@ python     = "python3"
 packages   = ["numpy >= 1.26, < 2", "fastsafetensors[a, b]==0.3.2", "x-y.z_w~=1.0"]
 find_links = ["/srv/wheels@x", "https://h.example:8080/a,b=c@d%20e"]
 verify     = ["fastsafetensors"]`,
-			args: []string{"numpy >= 1.26, < 2", "fastsafetensors[a, b]==0.3.2", "https://h.example:8080/a,b=c@d%20e"}},
+			args: []string{"numpy >= 1.26, < 2", "fastsafetensors[a, b]==0.3.2", "https://h.example:8080/a,b=c@d%20e"},
+			created: func(t *testing.T, h *canaryHost) { wantManifestMode(t, h, "sparkform-venv.json") }},
 	} {
 		t.Run(c.typ, func(t *testing.T) {
 			h := newCanaryHost(t)
@@ -256,6 +259,9 @@ verify     = ["fastsafetensors"]`,
 				}
 			}
 			step(Instance{Type: c.typ, Name: "edge", Desired: desired, Prior: Prior{Attributes: cty.NullVal(desired.Type()), Original: original}})
+			if c.created != nil {
+				c.created(t, h)
+			}
 			step(Instance{Type: c.typ, Name: "edge", Desired: cty.NullVal(cty.DynamicPseudoType), Prior: Prior{Attributes: desired, Original: original}})
 			if _, err := os.Stat(canary); err == nil {
 				t.Fatalf("the canary fired: a value reached a shell unquoted; scripts:\n%s", strings.Join(h.scripts, "\n----\n"))
@@ -279,4 +285,32 @@ verify     = ["fastsafetensors"]`,
 // hostile is a value a host or a state file could hand sparkform: every way out of a shell word.
 func hostile(canary string) string {
 	return fmt.Sprintf("x'\"$(touch %[1]s)`touch %[1]s`;touch %[1]s;\ntouch %[1]s #\\", canary)
+}
+
+// wantManifestMode asserts that the manifest called name was written (through WriteFile or by a
+// script into the sandbox) readable by root only: it names the source and settings of a build
+// (issue #10 item 8: manifests on hosts are not world-readable).
+func wantManifestMode(t *testing.T, h *canaryHost, name string) {
+	t.Helper()
+	found := false
+	for p, mode := range h.writes {
+		if filepath.Base(p) == name {
+			found = true
+			if mode != 0o600 {
+				t.Errorf("%s written with mode %v, want 0600", p, mode)
+			}
+		}
+	}
+	filepath.WalkDir(h.dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == name {
+			found = true
+			if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s has mode %v, want no access for group and others", p, fi.Mode().Perm())
+			}
+		}
+		return nil
+	})
+	if !found {
+		t.Errorf("no %s was written", name)
+	}
 }
