@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -21,8 +22,9 @@ import (
 
 // canaryHost runs every script in the local sh with stub programs first on PATH (apt, dpkg,
 // GRUB, sysctl, udevadm, git, cmake, python3, nvcc, the built llama-server: each logs its
-// arguments and answers just enough for the resource to go on), and keeps file writes inside a
-// sandbox. Nothing it runs can change this machine beyond the sandbox.
+// arguments and answers just enough for the resource to go on), and keeps WriteFile inside a
+// sandbox. Scripts also write /proc/sys, /sys and /etc themselves, so as root they run as
+// nobody: nothing they run can change this machine beyond the sandbox.
 type canaryHost struct {
 	dir, stubs, log string
 	mu              sync.Mutex
@@ -70,8 +72,14 @@ func newCanaryHost(t *testing.T) *canaryHost {
 			t.Fatal(err)
 		}
 	}
+	if os.Geteuid() == 0 {
+		filepath.WalkDir(dir, func(p string, _ fs.DirEntry, _ error) error { return os.Lchown(p, nobody, nobody) })
+	}
 	return h
 }
+
+// nobody is the uid and gid scripts run as when the test runs as root.
+const nobody = 65534
 
 // canary is the file a value would create if it ever reached a shell unquoted.
 func (h *canaryHost) canary() string { return filepath.Join(h.dir, "canary") }
@@ -86,7 +94,14 @@ func (h *canaryHost) RunStream(ctx context.Context, script string, _ func(string
 	h.mu.Unlock()
 	cmd := exec.CommandContext(ctx, "sh", "-c", provider.ReadThenRun)
 	cmd.Stdin = strings.NewReader(script)
-	cmd.Env = []string{"PATH=" + h.stubs + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "SF_LOG=" + h.log, "HOME=" + h.dir, "LOGNAME=root"}
+	login := "root"
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		login = "nobody" // the sandbox is nobody's: sf_untrusted trusts the login user's files
+	} else if u := os.Getenv("LOGNAME"); u != "" {
+		login = u
+	}
+	cmd.Env = []string{"PATH=" + h.stubs + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "SF_LOG=" + h.log, "HOME=" + h.dir, "LOGNAME=" + login}
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -156,7 +171,7 @@ func TestNoValueReachesAShellUnquoted(t *testing.T) {
 		// along with the body; canary is the path a successful injection would create.
 		original func(canary string) cty.Value
 		observed func(canary string, obs cty.Value) cty.Value
-		args     []string // arguments some program must get whole
+		args     []string                          // arguments some program must get whole
 		created  func(t *testing.T, h *canaryHost) // checks after the create step
 	}{
 		{typ: "sysctl", body: `values = { "net.ipv4.tcp_rmem" = "4096 87380 6291456", "kernel.perf_event_paranoid" = "-1", "vm.x-y_z" = "a:b,c/d+e@f" }`,
@@ -169,8 +184,7 @@ func TestNoValueReachesAShellUnquoted(t *testing.T) {
 					live[k] = cty.StringVal(hostile(c))
 				}
 				return cty.ObjectVal(map[string]cty.Value{"live": cty.MapVal(live), "file": cty.NullVal(cty.String), "boot": cty.MapValEmpty(cty.String)})
-			},
-			args: []string{"net.ipv4.tcp_rmem=4096 87380 6291456", "kernel.perf_event_paranoid=-1"}},
+			}},
 		{typ: "readahead", body: `
 device = "nvme9n9"
 kb     = 8192`,
@@ -203,7 +217,7 @@ dir         = "/opt/llama2"
 cmake_flags = { GGML_CUDA = "OFF", CMAKE_CUDA_ARCHITECTURES = "121a-real;touch CANARY", X_Y = "a b:c=d" }
 targets     = ["llama-server", "llama-bench"]
 jobs        = 3`,
-			args: []string{"-DCMAKE_CUDA_ARCHITECTURES=121a-real;touch CANARY", "-DX_Y=a b:c=d", "llama-bench"},
+			args:    []string{"-DCMAKE_CUDA_ARCHITECTURES=121a-real;touch CANARY", "-DX_Y=a b:c=d", "llama-bench"},
 			created: func(t *testing.T, h *canaryHost) { wantManifestMode(t, h, "sparkform-manifest.json") }},
 		{typ: "smoke_test", body: `
 command     = "llama-server -m /m/ünï-cödé.gguf --alias x:y@z,w=1 -c 4096"
@@ -217,7 +231,7 @@ python     = "python3"
 packages   = ["numpy >= 1.26, < 2", "fastsafetensors[a, b]==0.3.2", "x-y.z_w~=1.0"]
 find_links = ["/srv/wheels@x", "https://h.example:8080/a,b=c@d%20e"]
 verify     = ["fastsafetensors"]`,
-			args: []string{"numpy >= 1.26, < 2", "fastsafetensors[a, b]==0.3.2", "https://h.example:8080/a,b=c@d%20e"},
+			args:    []string{"numpy >= 1.26, < 2", "fastsafetensors[a, b]==0.3.2", "https://h.example:8080/a,b=c@d%20e"},
 			created: func(t *testing.T, h *canaryHost) { wantManifestMode(t, h, "sparkform-venv.json") }},
 	} {
 		t.Run(c.typ, func(t *testing.T) {
