@@ -240,6 +240,9 @@ func (SmokeTest) Validate(desired cty.Value) []AttrError {
 // fastsafetensors when a mode needs it. The program itself may be built or installed by
 // another block of the same apply, so its absence is not an error here; the test reports it.
 func (SmokeTest) Probe(in Instance) string {
+	if in.Destroying() {
+		return ":" // a test leaves nothing to remove (only a hand-edited state holds one)
+	}
 	s, errs := parseSmoke(in.Desired)
 	if len(errs) > 0 || !s.needsFastsafetensors() {
 		return ":"
