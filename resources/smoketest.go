@@ -247,7 +247,7 @@ func (SmokeTest) Probe(in Instance) string {
 	if len(errs) > 0 || !s.needsFastsafetensors() {
 		return ":"
 	}
-	return fstCheckSh + "fst_check " + provider.Quote(s.argv[0]) + "\n"
+	return trustLib + fstCheckSh + "fst_check " + provider.Quote(s.argv[0]) + "\n"
 }
 
 // needsFastsafetensors: a mode loads through the fastsafetensors library.

@@ -1,7 +1,7 @@
 # fst_check PROGRAM: can the venv PROGRAM lives in (VENV/bin/PROGRAM) import fastsafetensors?
 # Prints one line: "fst ok B64(version)", "fst error B64(last lines)", "fst novenv" or
-# "fst untrusted PATH". The venv's python runs only if root owns it and its directories and
-# nobody else can write them: a check never runs a program a non-root user could replace.
+# "fst untrusted PATH". The venv's python runs only if nobody but root or the login user could
+# have put it there: a check never runs a program a non-root user could replace.
 fst_check() {
   fst_p=$1
   case $fst_p in
@@ -16,15 +16,12 @@ fst_check() {
     echo 'fst novenv'
     return 0
   fi
-  for fst_f in "$fst_v" "$fst_v/bin" "$fst_v/bin/python"; do
-    fst_m=$(stat -L -c '%u %A' -- "$fst_f" 2>/dev/null)
-    case $fst_m in
-    "0 "?????w????* | "0 "????????w?*) ;;
-    "0 "*) continue ;;
-    esac
-    echo "fst untrusted $fst_f"
+  # sf_untrusted (needs trustLib): the python, every directory above it and every symlink on the
+  # way belong to root or the login user and nobody else can write them.
+  if fst_u=$(sf_untrusted "$fst_v/bin/python") && [ -n "$fst_u" ]; then
+    echo "fst untrusted $fst_v/bin/python"
     return 0
-  done
+  fi
   if fst_o=$(timeout 60 "$fst_v/bin/python" -I -B -c 'import fastsafetensors as f; print(getattr(f, "__version__", "unknown"))' 2>&1 </dev/null); then
     printf 'fst ok %s\n' "$(printf '%s\n' "$fst_o" | tail -n 1 | base64 -w0)"
   else
