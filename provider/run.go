@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"time"
 
+	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -157,6 +159,7 @@ func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func
 			return res, fmt.Errorf("%s: sudo -n for %q needs a password; allow passwordless sudo (NOPASSWD) for it, or log in as root", h.label, h.ep.user)
 		}
 	case errors.As(err, &missing):
+		cn.waitDead()
 		return res, h.transportError(cn, "running a command", errors.New("the connection ended before the command's exit status arrived (host rebooting or network lost?)"))
 	default:
 		return res, h.transportError(cn, "running a command", err)
@@ -164,8 +167,20 @@ func (h *SSHHost) run(ctx context.Context, script string, sudo bool, onLine func
 	return res, nil
 }
 
+// waitDead gives the connection's watchers a moment to say why it ended, when a call saw it end
+// first (the session's EOF can come before the transport's).
+func (cn *conn) waitDead() {
+	select {
+	case <-cn.done:
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
 // transportError names the host and prefers the keepalive's diagnosis when it closed the connection.
 func (h *SSHHost) transportError(cn *conn, doing string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, sftp.ErrSSHFxConnectionLost) {
+		cn.waitDead() // the call saw the connection end before its watchers could say why
+	}
 	if dead := cn.dead(); dead != nil {
 		return dead
 	}

@@ -226,6 +226,7 @@ func (h *SSHHost) dial(ctx context.Context) (*conn, string, error) {
 		prev = client
 	}
 	go h.keepalive(cn)
+	go h.watchClose(cn)
 	return cn, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(presented))), nil
 }
 
@@ -391,10 +392,19 @@ func (h *SSHHost) keepalive(cn *conn) {
 // (frozen, powered off, cut off by the network): the call's outcome on the host is unknown.
 type ConnLostError struct {
 	Host string // "spark-01 (10.0.0.1:22)"
-	Why  string // "frozen or unreachable: no answer to 3 keepalives 2s apart"
+	Why  string // what the host did, e.g. "frozen or unreachable: no answer to 3 keepalives 2s apart"
 }
 
-func (e *ConnLostError) Error() string { return e.Host + ": connection lost: " + e.Why }
+func (e *ConnLostError) Error() string { return e.Host + ": " + e.Why }
+
+// watchClose marks the connection lost when the peer (or the network) closes it: a host that
+// crashes or reboots resets the TCP connection, and every call on it should say so rather than
+// report whatever its own read happened to fail with (an SFTP start "failing" with EOF).
+// A close of our own is already recorded by then, and this does nothing.
+func (h *SSHHost) watchClose(cn *conn) {
+	cn.client.Wait()
+	cn.close(&ConnLostError{Host: h.label, Why: "dropped the connection (rebooting, crashed, sshd restarted, or the network reset it)"})
+}
 
 // close closes the connection and its jump hosts; why (if set) is what later calls report.
 // The transport goes first: every call blocked on it (a session, the SFTP reader, a write into
@@ -450,6 +460,7 @@ func (cn *conn) sftpClient() (*sftp.Client, error) {
 	}
 	s, err = sftp.NewClient(cn.client)
 	if err != nil {
+		cn.waitDead()
 		if dead := cn.dead(); dead != nil {
 			return nil, dead
 		}

@@ -140,7 +140,7 @@ func executePlan(ctx, graceful context.Context, operation string, plan *engine.P
 		renderResult(stdout, plan, res, styleFor(stdout, rf.noColor), logs)
 	}
 	if res.StateError != "" {
-		reportUnsavedState(stderr, res.StateError, st, store, plan.ConfigDir)
+		reportUnsavedState(stderr, rf.ui, res.StateError, st, store, plan.ConfigDir)
 		return 1
 	}
 	if planFailed || len(res.Failed()) > 0 || res.Stopped != "" {
@@ -150,24 +150,28 @@ func executePlan(ctx, graceful context.Context, operation string, plan *engine.P
 }
 
 // reportUnsavedState says what to do when apply could not save its state: st (which holds
-// every change made) is written where it can be, and `state push` puts it back.
-func reportUnsavedState(w io.Writer, why string, st *state.State, store state.Backend, configDir string) {
+// every change made) is written where it can be, and `state push` puts it back. The advice goes
+// to stderr and, with -json, into the stream as a diagnostic.
+func reportUnsavedState(w io.Writer, ui *jsonUI, why string, st *state.State, store state.Backend, configDir string) {
 	dirs := []string{os.TempDir(), "."}
 	push := fmt.Sprintf("sparkform -chdir=%s state push", provider.Quote(configDir))
 	if fs, ok := store.(*state.Store); ok {
 		dirs = append([]string{filepath.Dir(fs.Path())}, dirs...)
 		push = "sparkform state push -backend local -state " + provider.Quote(fs.Path())
 	}
-	fmt.Fprintf(w, "\nError: %s; apply started no new step after that.\n", why)
-	fmt.Fprintf(w, "  The %s still holds the last state that could be saved: changes made after it are not recorded there.\n", store)
-	saved, err := state.WriteErrored(st, dirs...)
-	if err != nil {
-		fmt.Fprintf(w, "  The complete state could not be written anywhere either (%v).\n", err)
-		fmt.Fprintf(w, "  Once the state can be saved again, run apply again: it reads the hosts afresh (originals of unrecorded changes are lost).\n")
-		return
+	summary := why + "; apply started no new step after that"
+	detail := fmt.Sprintf("The %s still holds the last state that could be saved: changes made after it are not recorded there.\n", store)
+	if saved, err := state.WriteErrored(st, dirs...); err != nil {
+		detail += fmt.Sprintf("The complete state could not be written anywhere either (%v).\n", err) +
+			"Once the state can be saved again, run apply again: it reads the hosts afresh (originals of unrecorded changes are lost).\n"
+	} else {
+		detail += fmt.Sprintf("The complete state, with every change this apply made, is in %s.\n", saved) +
+			fmt.Sprintf("Next: make the state writable again (free space, remount, bring the database back), then\n  %s %s\nand run plan: it shows only what is left to do.\n", push, provider.Quote(saved))
 	}
-	fmt.Fprintf(w, "  The complete state, with every change this apply made, is in %s.\n", saved)
-	fmt.Fprintf(w, "  Next: make the state writable again (free space, remount, bring the database back), then\n    %s %s\n  and run plan: it shows only what is left to do.\n", push, provider.Quote(saved))
+	fmt.Fprintf(w, "\nError: %s.\n  %s", summary, strings.ReplaceAll(strings.TrimSuffix(detail, "\n"), "\n", "\n  ")+"\n")
+	if ui != nil {
+		ui.diagnostic("error", summary, detail, nil)
+	}
 }
 
 // confirm asks for the literal word yes, as Terraform does.

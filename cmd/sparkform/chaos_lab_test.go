@@ -35,9 +35,9 @@ type chaosPhase struct {
 	config string
 	// prepare readies fresh hosts (before the apply).
 	prepare func(t *testing.T, l *lab.Lab)
-	// trigger: the words of the victim's output line that says the phase has begun, and how long
-	// after it the fault strikes. No words: the fault is in place before the apply starts.
-	trigger []string
+	// trigger matches the victim's -json message that says the phase has begun; the fault
+	// strikes delay after it. No trigger: the fault is in place before the apply starts.
+	trigger func(uiMessage) bool
 	delay   time.Duration
 	// bound is how soon after the fault the victim must be reported.
 	bound time.Duration
@@ -190,9 +190,9 @@ func chaosPhases() map[string]*chaosPhase {
 	return map[string]*chaosPhase{
 		"probe": {name: "plan probe", config: tuning, bound: chaosBound, whole: wholeFiles},
 		"files": {name: "apply step writing files", config: tuning,
-			trigger: []string{chaosVictim + ":", "sysctl.loading"}, bound: chaosBound, whole: wholeFiles},
+			trigger: isMsg("apply_start", chaosVictim, "sysctl.loading"), bound: chaosBound, whole: wholeFiles},
 		"long": {name: "long step (venv build)", config: tuning + venvBlock,
-			trigger: []string{chaosVictim + ":", "python_venv.v"}, delay: time.Second, bound: chaosBound,
+			trigger: isMsg("apply_start", chaosVictim, "python_venv.v"), delay: time.Second, bound: chaosBound,
 			whole: func(t *testing.T, l *lab.Lab, host string) { checkVenvWhole(t, l, host) }},
 		"reboot": {name: "reboot wait", config: `
 kernel "nvidia" {
@@ -202,13 +202,14 @@ kernel "nvidia" {
 `,
 			// The host reboots a second after saying so: strike before, so that the controller
 			// waits for a host that is off, cut off, or (crashed) back sooner than it asked.
-			trigger: []string{chaosVictim + ":", "rebooting into"}, delay: 500 * time.Millisecond,
+			trigger: isMsg("reboot_start", chaosVictim, ""), delay: 500 * time.Millisecond,
 			bound: chaosRebootTimeout + 10*time.Second, whole: wholeBoot},
 		"smoke": {name: "smoke test", config: smokeConfig(""),
 			prepare: func(t *testing.T, l *lab.Lab) {
 				buildLlamaOn(t, l, "b6800", append([]string{chaosVictim}, chaosOthers...)...)
 			},
-			trigger: []string{chaosVictim + ":", "smoke_test.gpt-oss", "testing"}, delay: 500 * time.Millisecond,
+			// The first line of the test's output (-v): a server is loading the model.
+			trigger: isMsg("log", chaosVictim, "smoke_test.gpt-oss"), delay: 500 * time.Millisecond,
 			bound: chaosBound, whole: wholeSmoke},
 	}
 }
@@ -253,23 +254,14 @@ func chaosCases() []*chaosCase {
 	return cases
 }
 
-// victimReport is the first line that reports the victim failed: in the apply ("spark-02:
-// failed: ...") or in the plan ("spark-02 (address): could not be planned", the reason below).
+// victimReport is the message that reports the victim failed, in the plan or in the apply.
 func victimReport(p *applyProc) (timedLine, bool) {
-	if l, ok := p.lineAt(chaosVictim + ": failed"); ok {
-		return l, true
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i, l := range p.seen {
-		if strings.HasPrefix(l.text, chaosVictim+" (") && strings.Contains(l.text, "could not be planned") {
-			if i+1 < len(p.seen) {
-				l.text += " " + strings.TrimSpace(strings.TrimLeft(p.seen[i+1].text, " │"))
-			}
-			return l, true
-		}
-	}
-	return timedLine{}, false
+	return p.msgAt(isMsg("host_failed", chaosVictim, ""))
+}
+
+// hostApplied reports whether the apply's result for host is applied.
+func hostApplied(p *applyProc, host string) (timedLine, bool) {
+	return p.msgAt(func(m uiMessage) bool { return isMsg("host_result", host, "")(m) && m.Status == "applied" })
 }
 
 func TestChaosMatrix(t *testing.T) {
@@ -308,13 +300,13 @@ func runChaosCase(t *testing.T, c *chaosCase) {
 			c.fault.heal(t, c)
 		}
 	}()
-	atTrigger := len(c.phase.trigger) > 0 && !c.fault.before
+	atTrigger := c.phase.trigger != nil && !c.fault.before
 	if !atTrigger {
 		strike()
 	}
-	p := startApplyEnv(t, []string{"TMPDIR=" + tmp}, "apply", c.dir, "-auto-approve")
+	p := startApplyEnv(t, []string{"TMPDIR=" + tmp}, "apply", c.dir, "-auto-approve", "-json", "-v")
 	if atTrigger {
-		p.waitLine(t, 3*time.Minute, c.phase.trigger...)
+		p.waitMsg(t, 3*time.Minute, "the phase's start on "+chaosVictim, c.phase.trigger)
 		time.Sleep(c.phase.delay)
 		strike()
 	}
@@ -339,7 +331,7 @@ func runChaosCase(t *testing.T, c *chaosCase) {
 		}
 	} else {
 		failed, ok := victimReport(p)
-		recovered, ok2 := p.lineAt(chaosVictim + ": done")
+		recovered, ok2 := hostApplied(p, chaosVictim)
 		switch {
 		case ok:
 			took = failed.at.Sub(struck)
@@ -352,7 +344,7 @@ func runChaosCase(t *testing.T, c *chaosCase) {
 			t.Errorf("%s reported %v after the fault, want within %v", chaosVictim, took.Round(100*time.Millisecond), c.phase.bound)
 		}
 		for _, h := range chaosOthers {
-			if _, ok := p.lineAt(h + ": done"); !ok {
+			if _, ok := hostApplied(p, h); !ok {
 				t.Errorf("%s did not finish:\n%s", h, out)
 			}
 		}
@@ -367,7 +359,7 @@ func runChaosCase(t *testing.T, c *chaosCase) {
 	}
 	line := "(none)"
 	if l, ok := victimReport(p); ok && !c.fault.state {
-		line = l.text
+		line = l.ev.Message + ": " + strings.ReplaceAll(l.ev.Error, "\n", " ")
 	}
 	// The bench script collects these lines into the README's table.
 	fmt.Printf("CHAOS\t%s\t%s\t%.1f\t%s\n", c.fault.name, c.phase.name, took.Seconds(), line)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -35,10 +36,64 @@ python_venv "v" {
 }
 `
 
-// timedLine is one line of a running apply's output and when it arrived.
+// timedLine is one line of a running apply's output and when it arrived; with -json, ev is
+// the line's message (docs/json-ui.md).
 type timedLine struct {
 	at   time.Time
 	text string
+	ev   uiMessage
+}
+
+// uiMessage is what the fault tests read of a -json message.
+type uiMessage struct {
+	Type    string `json:"type"`
+	Message string `json:"@message"`
+	Host    struct {
+		Name string `json:"name"`
+	} `json:"host"`
+	Resource struct {
+		Addr string `json:"addr"`
+	} `json:"resource"`
+	Error  string `json:"error"`
+	Status string `json:"status"`
+}
+
+// isMsg matches -json messages of a type, for a host and resource ("" matches any).
+func isMsg(typ, host, addr string) func(uiMessage) bool {
+	return func(m uiMessage) bool {
+		return m.Type == typ && (host == "" || m.Host.Name == host) && (addr == "" || m.Resource.Addr == addr)
+	}
+}
+
+// waitMsg waits for a -json message that matches (failing after within).
+func (p *applyProc) waitMsg(t *testing.T, within time.Duration, what string, match func(uiMessage) bool) timedLine {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("apply ended without %s\n%s\n%s", what, p.output(), p.stderr.String())
+			}
+			if match(l.ev) {
+				return l
+			}
+		case <-deadline:
+			t.Fatalf("no %s within %v\n%s", what, within, p.output())
+		}
+	}
+}
+
+// msgAt finds the first -json message that matches.
+func (p *applyProc) msgAt(match func(uiMessage) bool) (timedLine, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.seen {
+		if match(l.ev) {
+			return l, true
+		}
+	}
+	return timedLine{}, false
 }
 
 // applyProc is sparkform running as its own process, its output read line by line as it comes.
@@ -80,7 +135,10 @@ func startApplyEnv(t *testing.T, env []string, args ...string) *applyProc {
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			l := timedLine{time.Now(), sc.Text()}
+			l := timedLine{at: time.Now(), text: sc.Text()}
+			if strings.HasPrefix(l.text, "{") {
+				json.Unmarshal([]byte(l.text), &l.ev)
+			}
 			p.mu.Lock()
 			p.seen = append(p.seen, l)
 			if keep != nil {

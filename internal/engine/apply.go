@@ -321,6 +321,7 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 	if len(rebootChanges) > 0 {
 		done, facts, status, err := applyWithReboot(ctx, h, hp, rebootChanges, opts, em, rec)
 		if err != nil {
+			err = stepError(rebootChanges[len(rebootChanges)-1].Addr, err)
 			if status == StatusRolledBack || status == StatusFailed && errors.Is(err, errNotBack) {
 				kind := "rolled_back"
 				if status == StatusFailed {

@@ -43,7 +43,7 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, kernel string,
 		log := func(line string) { em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "progress", Message: line}) }
 		outcomes, err := t.Test(ctx, h, in, tc, log)
 		if err != nil {
-			return runs, err
+			return runs, stepError(c.Addr, err)
 		}
 		context, setup := rec.context(hp.Name)
 		for _, o := range outcomes {
