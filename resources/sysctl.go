@@ -108,6 +108,8 @@ func (s Sysctl) Probe(in Instance) string {
 // Not the shell's read builtin: dash reads a byte at a time, and the kernel's integer sysctls
 // answer a read at a nonzero offset with end-of-file, so `read` sees "6" for a swappiness of 60.
 // Keys that are not sysctl keys (from a tampered state) are left out: they never become a path.
+// A key asked for (parse's args) with neither line is an error: the output was cut short, and
+// reading it as "no such key" would change the plan.
 var sysctlLiveFact = fact[map[string]string]{
 	name: "sysctl_live",
 	command: func(keys ...string) string {
@@ -121,11 +123,20 @@ var sysctlLiveFact = fact[map[string]string]{
 		b.WriteString("if [ $# -gt 0 ]; then grep -a -H '' -- \"$@\" 2>/dev/null; fi\ntrue\n")
 		return b.String()
 	},
-	parse: func(lines []probeLine, _ ...string) (map[string]string, error) {
+	parse: func(lines []probeLine, keys ...string) (map[string]string, error) {
 		byPath := map[string]string{}
+		reported := map[string]bool{}
 		for _, l := range lines {
+			if (l.tag == "haskey" || l.tag == "nokey") && len(l.args) == 1 {
+				reported[l.args[0]] = true
+			}
 			if l.tag == "haskey" && len(l.args) == 1 && sysctlKeyRe.MatchString(l.args[0]) {
 				byPath[sysctlPath(l.args[0])] = l.args[0]
+			}
+		}
+		for _, k := range keys {
+			if sysctlKeyRe.MatchString(k) && !reported[k] {
+				return nil, fmt.Errorf("sysctl probe: no report for %s (was the probe's output cut short?)", k)
 			}
 		}
 		values := map[string][]string{}
@@ -243,7 +254,10 @@ func normalizeSysctlKey(k string) string {
 // Observed shape: live values of the keys that exist, and the persistence file (null: absent).
 func (s Sysctl) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
-	live, _ := sysctlLiveFact.parse(lines)
+	live, err := sysctlLiveFact.parse(lines, s.keysOfInterest(in)...)
+	if err != nil {
+		return cty.NilVal, err
+	}
 	file, err := fileFact.parse(lines, "conf")
 	if err != nil {
 		return cty.NilVal, err
