@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -158,6 +159,18 @@ func TestPGDatabaseStoppedMidApplyStartsNoNewStepReportsTheChangedHostAndRerunCo
 	after := loadPG(t)
 	if a, b := encodedState(t, after), encodedState(t, before); a != b {
 		t.Fatalf("the persisted state changed while the database was down:\n%s\nwas\n%s", a, b)
+	}
+	// The complete state the apply kept aside goes in with state push (its serial is the next):
+	// the database then knows spark-01's new swappiness, and the rerun has only the rest to do.
+	errored := regexp.MustCompile(`\S*sparkform\.errored-state-\d+\.json`).FindString(all)
+	if errored == "" {
+		t.Fatalf("no errored state file named:\n%s", all)
+	}
+	if code, out, stderr := cli(t, "-chdir="+dir, "state", "push", "-backup", filepath.Join(t.TempDir(), "b.json"), errored); code != 0 {
+		t.Fatalf("state push of the errored state: %d\n%s\n%s", code, out, stderr)
+	}
+	if r := loadPG(t).Lookup("spark-01", "sysctl.loading"); r == nil || !strings.Contains(r.Attributes.GoString(), `"20"`) {
+		t.Fatalf("spark-01's sysctl in the database after the push: %#v", r)
 	}
 	if code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-var", "swappiness=20"); code != 0 {
 		t.Fatalf("rerun with the database back: %d\n%s\n%s", code, out, stderr)

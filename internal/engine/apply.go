@@ -407,10 +407,7 @@ func applyChange(ctx context.Context, h provider.Host, hp *HostPlan, c *Change, 
 			toRecord.Attributes = c.PriorAttributes.Value
 		}
 		if err := rec.resource(hp.Name, h.HostKey(), c, toRecord); err != nil {
-			if applyErr == nil {
-				return pr, fmt.Errorf("%s: changed on the host, but the state could not record it: %w", c.Addr, err)
-			}
-			return pr, fmt.Errorf("%s: %v (and the state could not be saved: %w)", c.Addr, applyErr, err)
+			return pr, unrecorded(c, applyErr, err)
 		}
 	}
 	if applyErr != nil {
@@ -484,7 +481,7 @@ func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*C
 		}
 		if pr.Attributes != cty.NilVal || pr.Original != cty.NilVal {
 			if rerr := rec.resource(hp.Name, h.HostKey(), c, pr); rerr != nil {
-				return i, fmt.Errorf("%s: state could not be saved: %w", c.Addr, rerr)
+				return i, unrecorded(c, err, rerr)
 			}
 		}
 		if err != nil {
@@ -587,4 +584,17 @@ func listOrNone(addrs []string) string {
 		return "none"
 	}
 	return strings.Join(addrs, ", ")
+}
+
+// unrecorded is the error of a step whose record could not be persisted: the host changed (as
+// far as the step got) but the state does not say so, which the operator must be told.
+func unrecorded(c *Change, stepErr, persistErr error) error {
+	if stepErr == nil {
+		return fmt.Errorf("%s: changed on the host, but the state could not record it: %w", c.Addr, persistErr)
+	}
+	msg := stepErr.Error()
+	if !strings.HasPrefix(msg, c.Addr+":") {
+		msg = c.Addr + ": " + msg
+	}
+	return fmt.Errorf("%s (and the state could not be saved: %w)", msg, persistErr)
 }
