@@ -466,9 +466,8 @@ func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*C
 		cancel()
 		ran = splitRan(res.Stdout, token, len(batch))
 	}
-	for i, c := range batch {
-		var pr resources.Prior
-		var err error
+	outcome := func(i int) (pr resources.Prior, err error) {
+		c := batch[i]
 		switch {
 		case i < len(ran) && ran[i].status == 0:
 			pr = sas[i].Done
@@ -479,9 +478,26 @@ func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*C
 		default: // the shell ended without reporting this change: treat it as failed, maybe applied in part
 			pr, err = sas[i].Failed, fmt.Errorf("%s: the host's shell ended before this change finished (exit %d): %s", c.Addr, res.ExitCode, lastBytes(strings.TrimSpace(string(res.Stderr)), 400))
 		}
+		return pr, err
+	}
+	for i, c := range batch {
+		pr, err := outcome(i)
 		if pr.Attributes != cty.NilVal || pr.Original != cty.NilVal {
 			if rerr := rec.resource(hp.Name, h.HostKey(), c, pr); rerr != nil {
-				return i, unrecorded(c, err, rerr)
+				// The rest of the batch ran in the same exec: keep it in the state in memory (the
+				// errored state written at the end holds it) and name it, since no store knows it.
+				also := []string{}
+				for j := i + 1; j <= len(ran) && j < len(batch); j++ {
+					if prj, _ := outcome(j); prj.Attributes != cty.NilVal || prj.Original != cty.NilVal {
+						rec.resource(hp.Name, h.HostKey(), batch[j], prj)
+						also = append(also, batch[j].Addr)
+					}
+				}
+				uerr := unrecorded(c, err, rerr)
+				if len(also) > 0 {
+					uerr = fmt.Errorf("%w; also changed in the same step and not recorded: %s", uerr, strings.Join(also, ", "))
+				}
+				return i, uerr
 			}
 		}
 		if err != nil {
