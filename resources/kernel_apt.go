@@ -2,6 +2,7 @@ package resources
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"slices"
 	"sort"
@@ -83,7 +84,7 @@ func (s kernelSpec) pinContent(addr string) string {
 		"Pin-Priority: -1\n"
 }
 
-// kernelShellLib defines sf_resolve MODE PKG: it prints the concrete linux-image-KVER package
+// kernelShellLib (scripts/kernel-resolve.sh) defines sf_resolve MODE PKG: it prints the concrete linux-image-KVER package
 // PKG leads to, or nothing. It follows the Depends of each package (linux-nvidia-6.17 →
 // linux-image-nvidia-6.17 → linux-image-6.17.0-1014-nvidia) and at every level prefers a
 // dependency that is a concrete image, else follows one named linux-image-*, at most 6 levels.
@@ -99,37 +100,10 @@ func (s kernelSpec) pinContent(addr string) string {
 // MODE cand: apt's candidates; nopin: candidates with every apt preferences file ignored (to
 // see through sparkform's own pin of a previous line); inst: the installed versions (dpkg).
 // Nothing here changes the host and nothing runs apt-get update.
-var kernelShellLib = `sf_re=` + provider.Quote(kernelImagePattern) + `
-sf_deps() {
-  case "$1" in
-    cand) apt-cache show --no-all-versions -- "$2" 2>/dev/null ;;
-    nopin) apt-cache -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null show --no-all-versions -- "$2" 2>/dev/null ;;
-    inst) dpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Depends}, ${Pre-Depends}\n' -- "$2" 2>/dev/null |
-      awk -F'|' '$1 ~ /^.[iWt]/ { print "Package: " $2; print "Depends: " $3; exit }' ;;
-  esac | awk '
-    /^$/ { if (seen) exit }
-    /^Package:/ { if (!seen) print "=" $2; seen = 1; next }
-    /^(Depends|Pre-Depends):/ { f = 1; sub(/^[^:]*:/, ""); deps = deps "," $0; next }
-    /^[ \t]/ { if (f) deps = deps $0; next }
-    { f = 0 }
-    END { n = split(deps, a, /[,|]/); for (i = 1; i <= n; i++) { s = a[i]; sub(/\(.*/, "", s); gsub(/[ \t]/, "", s); sub(/:.*/, "", s); if (s != "") print s } }'
-}
-sf_resolve() {
-  sf_cur=$2
-  sf_n=0
-  while [ "$sf_n" -lt 6 ]; do
-    sf_d=$(sf_deps "$1" "$sf_cur")
-    case "$sf_d" in "="*) ;; *) return 0 ;; esac
-    if printf '%s\n' "$sf_cur" | grep -Eq "$sf_re"; then printf '%s\n' "$sf_cur"; return 0; fi
-    sf_next=$(printf '%s\n' "$sf_d" | sed 1d | grep -E "$sf_re" | head -n 1)
-    [ -n "$sf_next" ] || sf_next=$(printf '%s\n' "$sf_d" | sed 1d | grep -E '^linux-image-' | head -n 1)
-    [ -n "$sf_next" ] || return 0
-    sf_cur=$sf_next
-    sf_n=$((sf_n + 1))
-  done
-}
-sf_report() { r=$(sf_resolve "$1" "$2"); printf 'resolve %s %s\n' "$1" "${r:--}"; }
-`
+var kernelShellLib = "sf_re=" + provider.Quote(kernelImagePattern) + "\n" + kernelResolveSh
+
+//go:embed scripts/kernel-resolve.sh
+var kernelResolveSh string
 
 // aptEnv is how every apt command runs: no questions, keep changed config files, wait for the
 // dpkg lock up to 5 minutes instead of failing (never forcing it or removing lock files).

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"context"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -206,31 +207,9 @@ func venvPath(in Instance) string {
 // venvInspect runs inside the venv's interpreter (one process, no network): its version, every
 // installed distribution, and each verify module's __version__. It prints one line of base64 JSON
 // last; anything an import prints goes to stderr.
-const venvInspect = `import sys, os, json, base64, platform
-out = sys.stdout
-sys.stdout = sys.stderr
-r = {"python": platform.python_version(), "dists": {}, "verify": {}, "verify_errors": {}}
-try:
-    import importlib.metadata as md
-    for d in md.distributions():
-        n = d.metadata["Name"]
-        if n:
-            r["dists"][n] = d.version
-except Exception as e:
-    r["dists_error"] = repr(e)
-import importlib
-for m in sys.argv[1:]:
-    try:
-        mod = importlib.import_module(m)
-        r["verify"][m] = str(getattr(mod, "__version__", ""))
-    except BaseException as e:
-        r["verify_errors"][m] = (type(e).__name__ + ": " + str(e))[:400]
-out.write(base64.b64encode(json.dumps(r).encode()).decode() + "\n")
-if os.environ.get("SPARKFORM_VERIFY_STRICT") and r["verify_errors"]:
-    for m, e in sorted(r["verify_errors"].items()):
-        sys.stderr.write("import %s: %s\n" % (m, e))
-    sys.exit(3)
-`
+//
+//go:embed scripts/venv-inspect.py
+var venvInspect string
 
 func (v PythonVenv) Probe(in Instance) string {
 	p := venvPath(in)
@@ -797,53 +776,39 @@ func (v PythonVenv) Apply(ctx context.Context, h provider.Host, in Instance, obs
 	}
 	manJSON, _ := json.MarshalIndent(man, "", "  ")
 
-	pip := []string{"\"$N/bin/python\" -m pip install --no-input --disable-pip-version-check --no-cache-dir"}
+	var pipArgs []string
 	if man.IndexURL == "" && len(man.FindLinks) > 0 {
 		// Only a wheelhouse: never reach out to PyPI (fleets without internet).
-		pip = append(pip, "--no-index")
+		pipArgs = append(pipArgs, "--no-index")
 	}
 	for _, fl := range man.FindLinks {
-		pip = append(pip, "--find-links", provider.Quote(fl))
+		pipArgs = append(pipArgs, "--find-links", fl)
 	}
 	if man.IndexURL != "" {
-		pip = append(pip, "--index-url", provider.Quote(man.IndexURL))
+		pipArgs = append(pipArgs, "--index-url", man.IndexURL)
 	}
 	if len(man.Packages) > 0 {
-		pip = append(pip, "--")
-		for _, s := range man.Packages {
-			pip = append(pip, provider.Quote(s))
-		}
-	}
-	var mods []string
-	for _, m := range man.Verify {
-		mods = append(mods, provider.Quote(m))
+		pipArgs = append(pipArgs, "--")
+		pipArgs = append(pipArgs, man.Packages...)
 	}
 	var s strings.Builder
-	fmt.Fprintf(&s, "P=%s\nG=%s\nN=%s\nPY=%s\n", provider.Quote(p), provider.Quote(gensDir), provider.Quote(newDir), provider.Quote(man.Python))
-	fmt.Fprintf(&s, `fail() { rc=$1; shift; printf 'sparkform: %%s\n' "$*" >&2; rm -rf "$N"; exit $rc; }
-mkdir -p "$G" || exit %[1]d
-rm -rf "$N"
-echo "sparkform: creating venv $N"
-"$PY" -m venv "$N" || fail %[1]d "$PY -m venv $N failed"
-echo "sparkform: pip install"
-%[2]s || fail %[3]d "pip install failed"
-echo "sparkform: verifying imports"
-SPARKFORM_VERIFY_STRICT=1 "$N/bin/python" -I -c %[4]s %[5]s || fail %[6]d "verify imports failed"
-(umask 077 && printf '%%s\n' %[7]s > "$N/%[8]s") || fail %[9]d "writing the manifest failed"
-rm -f "$P.sparkform-switch"
-ln -sfn %[10]s "$P.sparkform-switch" && mv -T "$P.sparkform-switch" "$P" || { rm -f "$P.sparkform-switch"; fail %[9]d "switching $P to $N failed"; }
-echo "sparkform: $P now points at generation %[11]s"
-`, venvExitVenv, strings.Join(pip, " "), venvExitPip, provider.Quote(venvInspect), strings.Join(mods, " "), venvExitVerify,
-		provider.Quote(string(manJSON)), venvManifestFile, venvExitSwitch, provider.Quote(path.Base(gensDir)+"/"+gen), gen)
+	s.WriteString(shellArgs(p, gensDir, newDir, man.Python, gen, path.Base(gensDir)+"/"+gen, string(manJSON), venvManifestFile, venvInspect,
+		strconv.Itoa(venvExitVenv), strconv.Itoa(venvExitPip), strconv.Itoa(venvExitVerify), strconv.Itoa(venvExitSwitch)))
+	s.WriteString(venvBuildSh)
+	s.WriteString("venv_create\nvenv_pip " + provider.QuoteAll(pipArgs...) + "\nvenv_verify " + provider.QuoteAll(man.Verify...) + "\nvenv_switch\n")
 	// Keep the new generation and the one it replaced (two in all); anything else sparkform built goes.
 	keep := map[string]bool{gen: true}
 	if current != "" {
 		keep[current] = true
 	}
+	var prune []string
 	for _, g := range gens {
 		if !keep[g] {
-			fmt.Fprintf(&s, "rm -rf %s\n", provider.Quote(gensDir+"/"+g))
+			prune = append(prune, g)
 		}
+	}
+	if len(prune) > 0 {
+		s.WriteString("venv_prune " + provider.QuoteAll(prune...) + "\n")
 	}
 	res, err := h.RunStream(ctx, s.String(), func(stream, line string) {
 		if strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "eyJ") {
@@ -883,12 +848,20 @@ echo "sparkform: $P now points at generation %[11]s"
 // Exit code of the adoption script when it cannot take the plain venv over.
 const venvExitAdopt = 14
 
+// The venv's shell scripts; each takes its values as positional arguments (shellArgs).
+var (
+	//go:embed scripts/venv-build.sh
+	venvBuildSh string
+	//go:embed scripts/venv-adopt.sh
+	venvAdoptSh string
+	//go:embed scripts/venv-destroy.sh
+	venvDestroySh string
+)
+
 // venvExchange swaps two paths atomically (renameat2 RENAME_EXCHANGE) with the base interpreter.
-const venvExchange = `import ctypes, sys
-libc = ctypes.CDLL(None, use_errno=True)
-f = getattr(libc, "renameat2", None)
-sys.exit(3 if f is None or f(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2) != 0 else 0)
-`
+//
+//go:embed scripts/venv-exchange.py
+var venvExchange string
 
 // adopt makes a plain venv at path generation 0: path becomes a link to <gens>/0 holding the venv.
 // With renameat2(RENAME_EXCHANGE) the venv and a prepared link trade places in one atomic step,
@@ -898,17 +871,7 @@ sys.exit(3 if f is None or f(-100, sys.argv[1].encode(), -100, sys.argv[2].encod
 func (PythonVenv) adopt(ctx context.Context, h provider.Host, in Instance, log func(string)) error {
 	p := in.Desired.GetAttr("path").AsString()
 	gensDir := venvGensDir(p)
-	script := fmt.Sprintf("P=%s\nG=%s\nL=%s\nPY=%s\n", provider.Quote(p), provider.Quote(gensDir), provider.Quote(path.Base(gensDir)+"/0"), provider.Quote(venvPython(in.Desired))) +
-		fmt.Sprintf(`[ -L "$P" ] && exit 0
-[ -d "$P" ] && [ -f "$P/pyvenv.cfg" ] || { echo "sparkform: $P is not a plain venv any more" >&2; exit %[1]d; }
-if [ -e "$G/0" ] || [ -L "$G/0" ]; then echo "sparkform: $G/0 exists: not adopting over it" >&2; exit %[1]d; fi
-mkdir -p "$G" || exit %[1]d
-ln -s "$L" "$G/0" || exit %[1]d
-if "$PY" -I -c %[2]s "$G/0" "$P" 2>/dev/null && [ -L "$P" ] && [ -d "$G/0" ] && [ ! -L "$G/0" ]; then echo "sparkform: adopted $P as generation 0 (atomic exchange)"; exit 0; fi
-rm -f "$G/0" "$P.sparkform-switch"
-ln -s "$L" "$P.sparkform-switch" && mv -T "$P" "$G/0" && mv -T "$P.sparkform-switch" "$P" || { echo "sparkform: moving $P to $G/0 failed" >&2; exit %[1]d; }
-echo "sparkform: adopted $P as generation 0"
-`, venvExitAdopt, provider.Quote(venvExchange))
+	script := shellArgs(p, gensDir, path.Base(gensDir)+"/0", venvPython(in.Desired), venvExchange, strconv.Itoa(venvExitAdopt)) + venvAdoptSh
 	res, err := h.Run(ctx, script)
 	if err != nil {
 		return fmt.Errorf("%s: adopting %s: %w", in.Addr(), p, err)
@@ -959,14 +922,7 @@ func (PythonVenv) destroy(ctx context.Context, h provider.Host, in Instance) (Pr
 		return Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
 	}
 	gensDir := venvGensDir(p)
-	// Only the link sparkform made (pointing into its generations) and the generations go.
-	script := fmt.Sprintf(`P=%s
-G=%s
-if [ -L "$P" ]; then case "$(readlink "$P")" in %s/*|"$G"/*) rm -f "$P" || exit 1;; esac; fi
-# A plain venv sparkform adopted (generation 0, no manifest of sparkform's) goes back to its place.
-if [ ! -e "$P" ] && [ ! -L "$P" ] && [ -d "$G/0" ] && [ ! -L "$G/0" ] && [ ! -f "$G/0/%s" ] && [ -f "$G/0/pyvenv.cfg" ]; then mv -T "$G/0" "$P" || exit 1; fi
-rm -rf "$G"
-`, provider.Quote(p), provider.Quote(gensDir), provider.Quote(path.Base(gensDir)), venvManifestFile)
+	script := shellArgs(p, gensDir, path.Base(gensDir), venvManifestFile) + venvDestroySh
 	res, err := h.Run(ctx, script)
 	if err != nil {
 		return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), p, err)

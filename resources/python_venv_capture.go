@@ -1,6 +1,7 @@
 package resources
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -13,17 +14,9 @@ import (
 // venvCaptureScript runs inside a venv's interpreter: version and every installed distribution
 // (importlib.metadata reads metadata files; nothing is imported from the packages), as one line
 // of base64 JSON. -I -B: no user site, no environment, no .pyc written.
-const venvCaptureScript = `import sys, json, base64, platform
-out = sys.stdout
-sys.stdout = sys.stderr
-r = {"python": platform.python_version(), "dists": {}, "base": getattr(sys, "_base_executable", "")}
-import importlib.metadata as md
-for d in md.distributions():
-    n = d.metadata["Name"]
-    if n:
-        r["dists"][n] = d.version
-out.write(base64.b64encode(json.dumps(r).encode()).decode() + "\n")
-`
+//
+//go:embed scripts/venv-capture.py
+var venvCaptureScript string
 
 // venvSkipped are the installer's own distributions, which every venv has and pip manages.
 var venvSkipped = map[string]bool{"pip": true, "setuptools": true, "wheel": true, "pkg-resources": true, "distribute": true}

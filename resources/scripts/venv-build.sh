@@ -1,0 +1,45 @@
+# shellcheck shell=sh
+# venv-build: builds a new generation of a venv and points the venv's link at it (see
+# PythonVenv.Apply). Positional arguments, set before this file:
+#   P G N PY GEN LINK MANIFEST MANIFEST_FILE INSPECT E_VENV E_PIP E_VERIFY E_SWITCH
+# the venv's path, its generations directory, the new generation's directory, the base
+# interpreter, the generation's number, the link target (relative), the manifest JSON and its
+# file name, the inspection script (venv-inspect.py), and the exit codes of each failing step.
+# Then the steps run in order: venv_create; venv_pip PIP_ARG...; venv_verify MODULE...;
+# venv_switch; venv_prune GENERATION... A failed step removes the new generation: the venv is
+# unchanged.
+P=$1 G=$2 N=$3 PY=$4 GEN=$5 LINK=$6 MANIFEST=$7 MANIFEST_FILE=$8 INSPECT=$9
+shift 9
+E_VENV=$1 E_PIP=$2 E_VERIFY=$3 E_SWITCH=$4
+shift 4
+
+fail() { rc=$1; shift; printf 'sparkform: %s\n' "$*" >&2; rm -rf "$N"; exit "$rc"; }
+
+venv_create() {
+  mkdir -p "$G" || exit "$E_VENV"
+  rm -rf "$N"
+  echo "sparkform: creating venv $N"
+  "$PY" -m venv "$N" || fail "$E_VENV" "$PY -m venv $N failed"
+}
+
+venv_pip() {
+  echo "sparkform: pip install"
+  "$N/bin/python" -m pip install --no-input --disable-pip-version-check --no-cache-dir "$@" || fail "$E_PIP" "pip install failed"
+}
+
+venv_verify() {
+  echo "sparkform: verifying imports"
+  SPARKFORM_VERIFY_STRICT=1 "$N/bin/python" -I -c "$INSPECT" "$@" || fail "$E_VERIFY" "verify imports failed"
+}
+
+venv_switch() {
+  (umask 077 && printf '%s\n' "$MANIFEST" > "$N/$MANIFEST_FILE") || fail "$E_SWITCH" "writing the manifest failed"
+  rm -f "$P.sparkform-switch"
+  { ln -sfn "$LINK" "$P.sparkform-switch" && mv -T "$P.sparkform-switch" "$P"; } || { rm -f "$P.sparkform-switch"; fail "$E_SWITCH" "switching $P to $N failed"; }
+  echo "sparkform: $P now points at generation $GEN"
+}
+
+# venv_prune GENERATION...: removes older generations (the new one and the one it replaced stay).
+venv_prune() {
+  for g do rm -rf "${G:?}/$g"; done
+}
