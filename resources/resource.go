@@ -270,6 +270,9 @@ type Tester interface {
 	Test(ctx context.Context, h provider.Host, in Instance, tc TestContext, log func(string)) ([]TestOutcome, error)
 	// RollbackOnFailure reports whether a failure should undo this apply's kernel change.
 	RollbackOnFailure(desired cty.Value) bool
+	// BaselineBeforeChanges reports whether an apply about to change a host where this test
+	// has no result yet should run it before the changes too.
+	BaselineBeforeChanges(desired cty.Value) bool
 }
 
 // LongRunner is implemented by types whose apply may outlast the engine's step timeout (a

@@ -41,6 +41,7 @@ func (SmokeTest) Spec() hcldec.Spec {
 		"health":         &hcldec.AttrSpec{Name: "health", Type: cty.String},
 		"server":         &hcldec.AttrSpec{Name: "server", Type: cty.String},
 		"min_delta":      &hcldec.AttrSpec{Name: "min_delta", Type: cty.String},
+		"baseline":       &hcldec.AttrSpec{Name: "baseline", Type: cty.Bool},
 	}
 }
 
@@ -282,6 +283,12 @@ func (SmokeTest) Diff(in Instance, observed cty.Value) (Diff, error) {
 // Apply has nothing to change: a smoke test only ever reads.
 func (SmokeTest) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
 	return in.Prior, nil
+}
+
+// BaselineBeforeChanges: true unless baseline = false.
+func (SmokeTest) BaselineBeforeChanges(desired cty.Value) bool {
+	b := attr(desired, "baseline", cty.Bool)
+	return b.IsNull() || !b.IsKnown() || b.True()
 }
 
 func (SmokeTest) RollbackOnFailure(desired cty.Value) bool {

@@ -58,6 +58,10 @@ type TestRun struct {
 	// reported it ("6800 (19a5a3ed)", "0.11.0"), "" when unknown.
 	Server string `json:"server,omitempty"`
 	Build  string `json:"build,omitempty"`
+	// Before marks a result measured before an apply changed the host (the host had no result
+	// for the test yet): the "before" of the report's before/after. Generation is the one the
+	// host was at then (0: none).
+	Before bool `json:"before,omitempty"`
 	// Setup is the same context as data (results recorded before it existed have none).
 	Setup *TestSetup `json:"setup,omitempty"`
 }

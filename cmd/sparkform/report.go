@@ -22,6 +22,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	sf.register(fs, "state file (default DIR/sparkform.state.json)")
 	format := fs.String("format", "table", "output format: table, csv, json or svg")
 	outPath := fs.String("o", "", "write the report to this file (atomically) instead of standard output")
+	compare := fs.String("compare", "", "before: each host's results from before an apply beside those after it; GEN: generation GEN beside the latest")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 1
@@ -57,15 +58,31 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 		sort.Strings(names)
 	}
-	rows := report.Rows(st, names)
-
 	var buf bytes.Buffer
-	if err := render(&buf, rows); err != nil {
-		return errorf(stderr, "rendering the report: %v", err)
-	}
-	if len(rows) == 0 && *format != "table" {
-		// Machine formats stay well-formed (header only, [], an SVG saying so); say why on stderr.
-		fmt.Fprintln(stderr, report.NoResults)
+	n := 0
+	if *compare != "" {
+		renderCmp, ok := report.CompareFormats[strings.ToLower(*format)]
+		if !ok {
+			return errorf(stderr, "-compare renders as table, csv or json, not %q", *format)
+		}
+		deltas, err := report.Compare(st, names, *compare)
+		if err != nil {
+			return errorf(stderr, "%v", err)
+		}
+		if err := renderCmp(&buf, deltas); err != nil {
+			return errorf(stderr, "rendering the report: %v", err)
+		}
+		n = len(deltas)
+	} else {
+		rows := report.Rows(st, names)
+		if err := render(&buf, rows); err != nil {
+			return errorf(stderr, "rendering the report: %v", err)
+		}
+		if len(rows) == 0 && *format != "table" {
+			// Machine formats stay well-formed (header only, [], an SVG saying so); say why on stderr.
+			fmt.Fprintln(stderr, report.NoResults)
+		}
+		n = len(rows)
 	}
 	if *outPath == "" {
 		if _, err := stdout.Write(buf.Bytes()); err != nil {
@@ -76,6 +93,6 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	if err := atomicfile.Write(*outPath, buf.Bytes(), 0o644); err != nil {
 		return errorf(stderr, "writing %s: %v", *outPath, err)
 	}
-	fmt.Fprintf(stdout, "Wrote %s (%s, %d rows).\n", *outPath, strings.ToLower(*format), len(rows))
+	fmt.Fprintf(stdout, "Wrote %s (%s, %d rows).\n", *outPath, strings.ToLower(*format), n)
 	return 0
 }

@@ -377,3 +377,77 @@ func TestTestsPendingAfterAnUnfinishedApplyRunOnTheNextApply(t *testing.T) {
 		t.Errorf("after the tests passed nothing is pending: exit %d\n%s", code, out)
 	}
 }
+
+// The forum's table, made by the tool: an apply about to change a host where a test has no
+// result yet runs it before the changes too, and report -compare before puts the host's before
+// and after side by side. Later applies do not measure before again; baseline = false opts out.
+func TestFirstApplyMeasuresBeforeTheChangesAndReportShowsBeforeAndAfter(t *testing.T) {
+	l := needLab(t)
+	resetHosts(t, "spark-01", "spark-02")
+	buildLlamaByHand(t, "b6800", "spark-01", "spark-02")
+	config := func(kb, extra string) string {
+		return `
+readahead "nvme" {
+  device = "nvme0n1"
+  kb     = ` + kb + `
+}
+
+smoke_test "gpt-oss" {
+  command = "/opt/smoke-llama/build/bin/llama-server -m /models/gpt-oss-120b.gguf"
+  modes   = ["mmap", "no-mmap"]
+  timeout = "20s"
+` + extra + `
+}
+`
+	}
+	dir := configDir(t, l, map[string]string{"main.hcl": config("8192", "")})
+	code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", "spark-02")
+	if code != 0 || !strings.Contains(out, "before the changes, kernel 6.11.0-1016-nvidia") {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, stderr)
+	}
+	befores := func(dir, host string) (before, after int) {
+		st, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range st.Hosts[host].Tests {
+			if r.Before {
+				before++
+				if r.Generation != 0 || !r.Passed || r.Setup == nil || len(r.Setup.ReadAheadKB) != 0 {
+					t.Errorf("result from before the first apply: %+v", r)
+				}
+			} else {
+				after++
+			}
+		}
+		return
+	}
+	if b, a := befores(dir, "spark-02"); b != 2 || a != 2 {
+		t.Fatalf("%d results before and %d after, want 2 and 2 (two modes)", b, a)
+	}
+	code, cmp, stderr := cli(t, "report", dir, "-compare", "before")
+	if code != 0 {
+		t.Fatalf("report -compare before: %d %s", code, stderr)
+	}
+	for _, mode := range []string{"mmap", "no-mmap"} {
+		if !regexp.MustCompile(`spark-02\s+gpt-oss\s+` + mode + `\s+before gen 1\s+6\.11\.0-1016-nvidia ra=unmanaged\s+[0-9.]+\s+gen 1\s+6\.11\.0-1016-nvidia ra=8192\s+[0-9.]+\s+[-+][0-9]+%`).MatchString(cmp) {
+			t.Errorf("no before/after row for %s:\n%s", mode, cmp)
+		}
+	}
+	// A later apply changes the host again: it has results now, so nothing runs before.
+	writeFile(t, filepath.Join(dir, "main.hcl"), []byte(config("4096", "")))
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", "spark-02"); code != 0 || strings.Contains(out, "before the changes") {
+		t.Fatalf("second apply: %d\n%s\n%s", code, out, stderr)
+	}
+	if b, a := befores(dir, "spark-02"); b != 2 || a != 4 {
+		t.Errorf("after a second apply: %d before, %d after; want 2 and 4", b, a)
+	}
+	// baseline = false: no run before the changes.
+	dir2 := configDir(t, l, map[string]string{"main.hcl": config("8192", "  baseline = false")})
+	if code, out, stderr := cli(t, "apply", dir2, "-auto-approve", "-host", "spark-01"); code != 0 || strings.Contains(out, "before the changes") {
+		t.Fatalf("apply with baseline = false: %d\n%s\n%s", code, out, stderr)
+	}
+	if b, _ := befores(dir2, "spark-01"); b != 0 {
+		t.Errorf("baseline = false measured %d results before the changes", b)
+	}
+}

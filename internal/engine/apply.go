@@ -283,6 +283,12 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 		}
 		return fail(StatusInterrupted, fmt.Errorf("interrupted before %s: %d of %d changes applied; run apply again to finish", before, len(hr.Applied), len(changes)))
 	}
+	// A test with no result on this host yet measures it first, so the report has its before.
+	if !opts.stopping() {
+		if err := testBefore(ctx, h, hp, em, rec); err != nil {
+			return fail(StatusFailed, fmt.Errorf("before the changes: test results could not be saved: %w", err))
+		}
+	}
 	var rebootChanges, now []*Change
 	for _, c := range changes {
 		if c.RequiresReboot {
@@ -341,7 +347,7 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 	if len(testerChanges(hp)) > 0 && opts.stopping() {
 		return interrupted("the smoke tests")
 	}
-	runs, err := runTests(ctx, h, hp, kernel, em, rec)
+	runs, err := runTests(ctx, h, hp, testerChanges(hp), kernel, "", em, rec)
 	if err != nil {
 		return fail(StatusFailed, err)
 	}
@@ -364,7 +370,7 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 			rb += fmt.Sprintf(" (state could not record it: %v)", ierr)
 		}
 		// Measure the previous kernel too, so the report shows both.
-		if again, err := runTests(ctx, h, hp, facts.Kernel, em, rec); err == nil {
+		if again, err := runTests(ctx, h, hp, testerChanges(hp), facts.Kernel, "", em, rec); err == nil {
 			rec.testRuns(hp.Name, again, 0)
 		}
 		return fail(StatusRolledBack, errors.New(rb))

@@ -27,11 +27,12 @@ func testerChanges(hp *HostPlan) []*Change {
 	return out
 }
 
-// runTests runs every smoke test of the host and returns its results (not yet recorded).
-// An error means a test could not run at all.
-func runTests(ctx context.Context, h provider.Host, hp *HostPlan, kernel string, em *emitter, rec *recorder) ([]*state.TestRun, error) {
+// runTests runs the given smoke tests of the host and returns their results (not yet
+// recorded); when says when they run ("before the changes" or ""). An error means a test could
+// not run at all.
+func runTests(ctx context.Context, h provider.Host, hp *HostPlan, tests []*Change, kernel, when string, em *emitter, rec *recorder) ([]*state.TestRun, error) {
 	var runs []*state.TestRun
-	for _, c := range testerChanges(hp) {
+	for _, c := range tests {
 		r, _ := resources.Lookup(c.Type)
 		t := r.(resources.Tester)
 		in := c.instance()
@@ -39,7 +40,7 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, kernel string,
 			return rec.baseline(hp.Name, c.Addr, mode)
 		}}
 		testStart := time.Now()
-		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_start", Message: "kernel " + kernel})
+		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_start", Message: strings.TrimSpace(when + " kernel " + kernel)})
 		log := func(line string) { em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "progress", Message: line}) }
 		outcomes, err := t.Test(ctx, h, in, tc, log)
 		if err != nil {
@@ -49,7 +50,7 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, kernel string,
 		for _, o := range outcomes {
 			runs = append(runs, &state.TestRun{Time: time.Now().UTC(), Test: c.Addr, Mode: o.Mode, Seconds: o.Seconds,
 				Runs: append([]float64{}, o.Runs...), Passed: o.Passed, Message: o.Message, Kernel: kernel, Context: context, Setup: setup,
-				Server: o.Server, Build: o.Build})
+				Server: o.Server, Build: o.Build, Before: when != ""})
 			verdict := "passed"
 			if !o.Passed {
 				verdict = "FAILED"
@@ -240,7 +241,7 @@ func RunTests(ctx context.Context, cfg *config.Config, st *state.State, store St
 			return
 		}
 		tr.Kernel = facts.Kernel
-		runs, err := runTests(ctx, h, hp, facts.Kernel, em, rec)
+		runs, err := runTests(ctx, h, hp, testerChanges(hp), facts.Kernel, "", em, rec)
 		tr.Runs = runs
 		if err != nil {
 			tr.Error = err.Error()
@@ -265,4 +266,49 @@ func (r *recorder) hostKeyAndGeneration(host string) (string, int) {
 		gen = hs.Generations[len(hs.Generations)-1].N
 	}
 	return hs.HostKey, gen
+}
+
+// untested are the host's tests that have no result on it yet and want one from before the
+// changes (smoke_test baseline, true by default): the "before" of the report's before/after.
+func (r *recorder) untested(hp *HostPlan) []*Change {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	hs := r.st.Hosts[hp.Name]
+	var out []*Change
+	for _, c := range testerChanges(hp) {
+		res, _ := resources.Lookup(c.Type)
+		if !res.(resources.Tester).BaselineBeforeChanges(c.Desired.Value) {
+			continue
+		}
+		tested := false
+		if hs != nil {
+			for _, tr := range hs.Tests {
+				if tr != nil && tr.Test == c.Addr {
+					tested = true
+					break
+				}
+			}
+		}
+		if !tested {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// testBefore measures the host before an apply changes it, for the tests that have no result
+// there yet, and records the results (marked Before, under the host's current generation). It
+// never fails the apply: a test that cannot run yet (its program comes with this apply) is
+// reported and skipped. An error means state could not be saved.
+func testBefore(ctx context.Context, h provider.Host, hp *HostPlan, em *emitter, rec *recorder) error {
+	tests := rec.untested(hp)
+	if len(tests) == 0 {
+		return nil
+	}
+	runs, err := runTests(ctx, h, hp, tests, hp.Kernel, "before the changes,", em, rec)
+	if err != nil {
+		em.emit(Event{Host: hp.Name, Kind: "progress", Message: "no result from before the changes: " + err.Error()})
+	}
+	_, gen := rec.hostKeyAndGeneration(hp.Name)
+	return rec.testRuns(hp.Name, runs, gen)
 }

@@ -30,7 +30,9 @@ var Formats = map[string]func(io.Writer, []*Row) error{
 type Row struct {
 	Host       string `json:"host"`
 	Generation int    `json:"generation"` // 0 when the result named none
-	Kernel     string `json:"kernel"`
+	// Before: results measured before an apply changed the host (Generation is the one it was at).
+	Before bool   `json:"before,omitempty"`
+	Kernel string `json:"kernel"`
 	// ReadAhead is the read-ahead in KB the results ran with ("8192"); with several devices of
 	// different values "nvme0n1=8192,nvme1n1=4096"; "" when none was recorded.
 	ReadAhead string `json:"read_ahead_kb"`
@@ -53,6 +55,7 @@ type Row struct {
 
 type rowKey struct {
 	gen                          int
+	before                       bool
 	kernel, readAhead, mode, tst string
 }
 
@@ -70,10 +73,10 @@ func Rows(st *state.State, hosts []string) []*Row {
 			if tr == nil {
 				continue
 			}
-			k := rowKey{tr.Generation, tr.Kernel, readAheadOf(tr), tr.Mode, tr.Test}
+			k := rowKey{tr.Generation, tr.Before, tr.Kernel, readAheadOf(tr), tr.Mode, tr.Test}
 			r := byKey[k]
 			if r == nil {
-				r = &Row{Host: name, Generation: k.gen, Kernel: k.kernel, ReadAhead: k.readAhead, Mode: k.mode,
+				r = &Row{Host: name, Generation: k.gen, Before: k.before, Kernel: k.kernel, ReadAhead: k.readAhead, Mode: k.mode,
 					Test: k.tst, FirstTime: tr.Time.UTC(), LastTime: tr.Time.UTC()}
 				byKey[k] = r
 				hostRows = append(hostRows, r)
@@ -230,6 +233,9 @@ func dash(s string) string {
 }
 
 func (r *Row) genText() string {
+	if r.Before {
+		return "before"
+	}
 	if r.Generation == 0 {
 		return "-"
 	}
