@@ -248,7 +248,7 @@ func testRun(t *state.TestRun) map[string]any {
 		runs = []float64{}
 	}
 	return map[string]any{"addr": t.Test, "mode": t.Mode, "seconds": t.Seconds, "runs": runs, "passed": t.Passed,
-		"message": t.Message, "kernel": t.Kernel, "generation": t.Generation}
+		"message": t.Message, "kernel": t.Kernel, "generation": t.Generation, "before": t.Before, "server": t.Server, "build": t.Build}
 }
 
 // result writes an apply's per-host results and its change_summary (what happened).

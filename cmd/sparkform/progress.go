@@ -222,13 +222,18 @@ func (v *applyView) event(ev engine.Event) {
 		if t == nil {
 			t = &state.TestRun{Mode: "?", Passed: true}
 		}
+		// Results from before an apply's changes (the host's baseline) get a line of their own.
+		kind, label := "test", ""
+		if t.Before {
+			kind, label = "test-before", "before the changes: "
+		}
 		var p *pendingLine
-		p = v.add("test\x00"+ev.Host+"\x00"+ev.Addr, ev.Host, ev.Addr, ev.Elapsed, func(st style) string {
+		p = v.add(kind+"\x00"+ev.Host+"\x00"+ev.Addr, ev.Host, ev.Addr, ev.Elapsed, func(st style) string {
 			verdict := st.green("passed")
 			if p.failed {
 				verdict = st.red("FAILED")
 			}
-			return fmt.Sprintf("%s (medians): %s (%s)", strings.Join(p.parts, ", "), verdict, fmtDuration(p.elapsed))
+			return fmt.Sprintf("%s%s (medians): %s (%s)", label, strings.Join(p.parts, ", "), verdict, fmtDuration(p.elapsed))
 		})
 		p.waitHost = ev.Host
 		p.parts = append(p.parts, fmt.Sprintf("%s %.2f s", termsafe.Line(t.Mode), t.Seconds))
