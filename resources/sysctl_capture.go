@@ -14,6 +14,15 @@ var defaultSysctlCaptureKeys = []string{
 	"vm.overcommit_memory", "vm.overcommit_ratio", "vm.zone_reclaim_mode", "kernel.numa_balancing",
 }
 
+// kernelDefaults are the Linux defaults of the captured keys whose default does not depend on
+// the machine (vm.min_free_kbytes and kernel.numa_balancing do). A key no boot file sets whose
+// live value differs from its default was set live only, and is captured as such.
+var kernelDefaults = map[string]string{
+	"vm.swappiness": "60", "vm.dirty_ratio": "20", "vm.dirty_background_ratio": "10", "vm.dirty_bytes": "0",
+	"vm.dirty_background_bytes": "0", "vm.dirty_expire_centisecs": "3000", "vm.dirty_writeback_centisecs": "500",
+	"vm.max_map_count": "65530", "vm.overcommit_memory": "0", "vm.overcommit_ratio": "50", "vm.zone_reclaim_mode": "0",
+}
+
 // dirtyBytesOf pairs each dirty ratio with the bytes setting that replaces it when not 0.
 var dirtyBytesOf = map[string]string{"vm.dirty_ratio": "vm.dirty_bytes", "vm.dirty_background_ratio": "vm.dirty_background_bytes"}
 
@@ -40,9 +49,10 @@ func (Sysctl) CaptureProbe(opts CaptureOptions) string {
 
 // Capture writes one block with the keys whose value the host keeps across reboots (the boot
 // configuration sets the live value), keys set live to something else than the boot
-// configuration says, and every -sysctl key. A key no boot file sets is at the kernel's default
-// (or was set live only and goes at the next reboot): it is listed in the comment, not captured,
-// so a host at the kernel default is not told to write it.
+// configuration says, keys set live only (no boot file, a value other than the kernel's
+// default; as read-ahead set live only is captured), and every -sysctl key. A key at the
+// kernel's default, or whose default depends on the machine, is listed in the comment, not
+// captured, so a host at the kernel default is not told to write it.
 func (Sysctl) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
 	keys, bad := sysctlCaptureKeys(opts)
 	var notes []string
@@ -61,7 +71,7 @@ func (Sysctl) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []strin
 		explicit[k] = true
 	}
 	values := map[string]cty.Value{}
-	var comment, atDefault []string
+	var comment, atDefault, unknown []string
 	for _, k := range keys {
 		v, ok := live[k]
 		if !ok {
@@ -84,27 +94,36 @@ func (Sysctl) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []strin
 			continue
 		}
 		b, persisted := boot[k]
+		def, knownDefault := kernelDefaults[k]
 		switch {
 		case persisted && b == v:
 		case persisted:
 			comment = append(comment, fmt.Sprintf("%s: captured the live value %s; the boot configuration sets %s.", k, v, b))
+		case knownDefault && v != def:
+			comment = append(comment, fmt.Sprintf("%s = %s: set live only (no boot configuration file keeps it; the kernel's default is %s).", k, v, def))
+		case explicit[k] && knownDefault:
+			comment = append(comment, fmt.Sprintf("%s = %s: the kernel's default; no boot configuration file sets it.", k, v))
 		case explicit[k]:
-			comment = append(comment, fmt.Sprintf("%s: no boot configuration file sets it (the live value %s is the kernel's default or goes at the next reboot).", k, v))
-		default:
+			comment = append(comment, fmt.Sprintf("%s = %s: no boot configuration file sets it (the machine's default, or set live only).", k, v))
+		case knownDefault:
 			atDefault = append(atDefault, k+" = "+v)
+			continue
+		default:
+			unknown = append(unknown, k+" = "+v)
 			continue
 		}
 		values[k] = numberOrString(v)
 	}
 	if len(atDefault) > 0 {
-		comment = append(comment, "Not captured: set by no file in /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d,",
-			"/usr/lib/sysctl.d, /lib/sysctl.d or /etc/sysctl.conf, so at the kernel's default (or set live",
-			"only, lost at the next reboot): "+strings.Join(atDefault, ", ")+".",
-			"Add a key with `-sysctl KEY` or by hand if the other hosts need it.")
+		comment = append(comment, "Not captured, at the kernel's default and set by no boot configuration file: "+strings.Join(atDefault, ", ")+".")
+	}
+	if len(unknown) > 0 {
+		comment = append(comment, "Not captured, set by no boot configuration file, at a default the kernel computes for the",
+			"machine (or set live only): "+strings.Join(unknown, ", ")+". Add one with `-sysctl KEY` if the other hosts need it.")
 	}
 	if len(values) == 0 {
-		if len(atDefault) > 0 {
-			notes = append(notes, "sysctl: no key that matters for model loading is set by the boot configuration: every one is at the kernel's default ("+strings.Join(atDefault, ", ")+")")
+		if rest := append(atDefault, unknown...); len(rest) > 0 {
+			notes = append(notes, "sysctl: no key that matters for model loading is set at boot or live away from its default ("+strings.Join(rest, ", ")+")")
 		}
 		return nil, notes, nil
 	}

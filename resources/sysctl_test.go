@@ -205,17 +205,17 @@ func TestSysctlCapture(t *testing.T) {
 	want := map[string]string{
 		"vm.swappiness":             "cty.NumberIntVal(10)", // persisted
 		"vm.dirty_ratio":            "cty.NumberIntVal(10)",
-		"vm.dirty_background_bytes": "cty.NumberIntVal(1048576)", // set live, not persisted: not captured? see below
-		"vm.min_free_kbytes":        "cty.NumberIntVal(99)",      // live differs from boot: live captured
-		"kernel.ostype":             `cty.StringVal("Linux")`,    // explicit
+		"vm.dirty_background_bytes": "cty.NumberIntVal(1.048576e+06)", // set live only (the default is 0): captured, said so
+		"vm.min_free_kbytes":        "cty.NumberIntVal(99)",           // live differs from boot: live captured
+		"kernel.ostype":             `cty.StringVal("Linux")`,         // explicit
 	}
-	delete(want, "vm.dirty_background_bytes") // no boot file sets it: at the kernel's default (or live only)
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("values %v\nwant   %v", got, want)
 	}
 	c := blocks[0].Comment
 	for _, w := range []string{"vm.min_free_kbytes: captured the live value 99; the boot configuration sets 50", "vm.dirty_background_ratio is not captured: vm.dirty_background_bytes = 1048576 replaces it",
-		"vm.max_map_count = 65530", "kernel.ostype: no boot configuration file sets it"} {
+		"vm.max_map_count = 65530", "kernel.ostype = Linux: no boot configuration file sets it",
+		"vm.dirty_background_bytes = 1048576: set live only (no boot configuration file keeps it; the kernel's default is 0)"} {
 		if !strings.Contains(c, w) {
 			t.Errorf("comment lacks %q:\n%s", w, c)
 		}
@@ -320,5 +320,24 @@ func TestSysctlLiveFactReadsWholeValuesFromTheRealProcSys(t *testing.T) {
 	}
 	if _, ok := got["vm.no_such_key"]; ok || len(got) != 4 {
 		t.Errorf("live %v: want exactly the 4 keys that exist", got)
+	}
+}
+
+// vm.swappiness = 17 set with sysctl -w and in no file is not "the kernel's default": it is
+// captured, and the comment says it is set live only.
+func TestSysctlCaptureSaysSetLiveOnlyAndNeverCallsItTheDefault(t *testing.T) {
+	key := func(k, v string) string { return fmt.Sprintf("haskey %s\n%s:%s\n", k, sysctlPath(k), v) }
+	out := key("vm.swappiness", "17") + key("vm.dirty_ratio", "20") + dropInsOut("sysctld", "", "", "")
+	blocks, _, err := Sysctl{}.Capture(CaptureOptions{}, []byte(out))
+	if err != nil || len(blocks) != 1 {
+		t.Fatalf("%v %+v", err, blocks)
+	}
+	if v := capturedAttr(blocks[0], "values").AsValueMap(); len(v) != 1 || v["vm.swappiness"].GoString() != "cty.NumberIntVal(17)" {
+		t.Errorf("values: %v", v)
+	}
+	c := blocks[0].Comment
+	if !strings.Contains(c, "vm.swappiness = 17: set live only") || strings.Contains(c, "17 is the kernel's default") ||
+		!strings.Contains(c, "at the kernel's default and set by no boot configuration file: vm.dirty_ratio = 20") {
+		t.Errorf("comment:\n%s", c)
 	}
 }
