@@ -421,6 +421,8 @@ type llamaDecision struct {
 	reuse   string // id of an existing build to switch to, without building
 	build   bool   // a cmake build is needed
 	summary string
+	// stateOnly: the host already has the build; apply records it in state only.
+	stateOnly bool
 }
 
 func (l LlamaCpp) decide(in Instance, observed cty.Value) (llamaDecision, error) {
@@ -443,6 +445,7 @@ func (l LlamaCpp) decide(in Instance, observed cty.Value) (llamaDecision, error)
 			dc.action = NoOp
 		} else {
 			dc.action = Update
+			dc.stateOnly = true
 			dc.summary = "build " + cur + " already matches; recorded in state"
 		}
 		return dc, nil
@@ -545,7 +548,7 @@ func (l LlamaCpp) Diff(in Instance, observed cty.Value) (Diff, error) {
 	if err != nil {
 		return Diff{}, err
 	}
-	return Diff{Action: dc.action, Fields: dc.fields, Summary: dc.summary}, nil
+	return Diff{Action: dc.action, Fields: dc.fields, Summary: dc.summary, StateOnly: dc.stateOnly}, nil
 }
 
 // llamaAttributes is what state remembers: the body plus the build the host ended up with.

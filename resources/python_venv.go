@@ -706,6 +706,7 @@ func (v PythonVenv) Diff(in Instance, observed cty.Value) (Diff, error) {
 	case !in.Prior.Exists():
 		// The venv is already as asked (built by an earlier state, or state was lost): adopt it.
 		d.Action = Update
+		d.StateOnly = true
 		d.Summary = "venv already matches; recorded in state"
 	default:
 		d.Action = NoOp

@@ -73,6 +73,9 @@ type Diff struct {
 	RequiresReboot bool          `json:"requires_reboot,omitempty"`
 	// Summary is an optional one-line headline, e.g. "6.11.0-1016-nvidia → 6.17.0-1014-nvidia".
 	Summary string `json:"summary,omitempty"`
+	// StateOnly (with Action Update) says the host already matches: apply only records the
+	// resource in state, changing nothing on the host. Plans count it apart from changes.
+	StateOnly bool `json:"state_only,omitempty"`
 }
 
 // AttrError is a validation failure of one attribute of a block; the configuration turns it

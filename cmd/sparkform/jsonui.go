@@ -125,6 +125,7 @@ func (u *jsonUI) plan(p *engine.Plan, operation string) {
 		total.Add += c.Add
 		total.Change += c.Change
 		total.Destroy += c.Destroy
+		total.Record += c.Record
 		for _, ch := range h.Changes {
 			if ch.Action == resources.NoOp {
 				continue
@@ -148,6 +149,9 @@ func (u *jsonUI) plan(p *engine.Plan, operation string) {
 			}
 			change := map[string]any{"resource": resourceRef(ch.Addr, ch.Type, ch.Name), "action": actionName(ch.Action),
 				"reboot": ch.RequiresReboot, "drift": drift, "summary": ch.Summary, "fields": fields}
+			if ch.StateOnly {
+				change["state_only"] = true
+			}
 			if h.RolledBack != "" && ch.RequiresReboot {
 				change["rolled_back"] = h.RolledBack
 			}
@@ -179,7 +183,7 @@ func (u *jsonUI) summaryOf(operation string, c engine.Counts, hosts, failed int,
 		msg = fmt.Sprintf("%s Resources: %s, on %s.", verb, countsText(c), plural(hosts, "host"))
 	}
 	u.emit("info", "change_summary", msg,
-		map[string]any{"changes": map[string]any{"operation": operation, "add": c.Add, "change": c.Change, "remove": c.Destroy, "hosts": hosts, "failed_hosts": failed, "errors": withErrors}})
+		map[string]any{"changes": map[string]any{"operation": operation, "add": c.Add, "change": c.Change, "remove": c.Destroy, "record": c.Record, "hosts": hosts, "failed_hosts": failed, "errors": withErrors}})
 }
 
 // event writes an engine event as the matching stream message. Tool output (progress) is
@@ -259,6 +263,7 @@ func (u *jsonUI) result(p *engine.Plan, r *engine.Result, logs *runLogs, operati
 		total.Add += c.Add
 		total.Change += c.Change
 		total.Destroy += c.Destroy
+		total.Record += c.Record
 		f := map[string]any{"host": map[string]any{"name": h.Name}, "status": h.Status, "generation": h.Generation,
 			"applied": map[string]any{"add": c.Add, "change": c.Change, "remove": c.Destroy}}
 		if h.Error != "" {

@@ -92,7 +92,7 @@ func renderPlan(w io.Writer, p *engine.Plan, st style) {
 			fmt.Fprintln(w)
 			continue
 		}
-		if c := h.Counts(); c.Add+c.Change+c.Destroy == 0 && h.Pending == "" {
+		if c := h.Counts(); c.Add+c.Change+c.Destroy+c.Record == 0 && h.Pending == "" {
 			continue
 		}
 		fmt.Fprintf(w, "%s, kernel %s)\n", st.bold(hostsLabel(g)), termsafe.Line(h.Kernel))
@@ -135,6 +135,11 @@ func renderHostChanges(w io.Writer, h *engine.HostPlan, st style) {
 // generation ("" if none): a boot change it undid is said to be sparkform's rollback, not a
 // change made outside sparkform.
 func renderChange(w io.Writer, ch *engine.Change, st style, rolledBack string) {
+	if ch.StateOnly {
+		// Nothing changes on the host: one line, no empty block, not counted as a change.
+		fmt.Fprintf(w, "  %s\n", st.dim(fmt.Sprintf("# %s: %s (nothing changes on the host)", termsafe.Line(ch.Addr), termsafe.Line(ch.Summary))))
+		return
+	}
 	drift := false
 	for _, f := range ch.Fields {
 		drift = drift || f.Drift
@@ -194,13 +199,18 @@ func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st styl
 		total.Add += c.Add
 		total.Change += c.Change
 		total.Destroy += c.Destroy
+		total.Record += c.Record
 	}
 	failed := len(p.Failed())
 	if !p.HasChanges() && failed == 0 {
 		fmt.Fprintf(w, "%s %s match the configuration.\n", st.green(st.bold("No changes.")), plural(len(p.Hosts), "host"))
 		return
 	}
-	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy, on %s", total.Add, total.Change, total.Destroy, plural(len(p.Hosts), "host"))
+	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy", total.Add, total.Change, total.Destroy)
+	if total.Record > 0 {
+		line += fmt.Sprintf(", %d to record in state", total.Record)
+	}
+	line += ", on " + plural(len(p.Hosts), "host")
 	if n := pendingHosts(p); n > 0 {
 		line += fmt.Sprintf("; tests and generation pending on %s", plural(n, "host"))
 	}
@@ -232,6 +242,9 @@ func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st styl
 		status := "changes"
 		if c.Add+c.Change+c.Destroy == 0 {
 			status = "no changes"
+			if c.Record > 0 {
+				status = "record in state"
+			}
 			if h.Pending != "" {
 				status = "tests and generation pending"
 			}
@@ -278,7 +291,11 @@ func appliedCounts(p *engine.Plan, h *engine.HostResult) engine.Counts {
 			case resources.Create:
 				c.Add++
 			case resources.Update:
-				c.Change++
+				if ch.StateOnly {
+					c.Record++
+				} else {
+					c.Change++
+				}
 			case resources.Delete:
 				c.Destroy++
 			case resources.Replace:
@@ -291,7 +308,11 @@ func appliedCounts(p *engine.Plan, h *engine.HostResult) engine.Counts {
 }
 
 func countsText(c engine.Counts) string {
-	return fmt.Sprintf("%d added, %d changed, %d destroyed", c.Add, c.Change, c.Destroy)
+	s := fmt.Sprintf("%d added, %d changed, %d destroyed", c.Add, c.Change, c.Destroy)
+	if c.Record > 0 {
+		s += fmt.Sprintf(", %d recorded in state", c.Record)
+	}
+	return s
 }
 
 // renderResult prints the outcome of an apply: hosts with the same outcome grouped on one row,

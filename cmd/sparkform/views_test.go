@@ -277,3 +277,20 @@ func TestPlanSaysSparkformsOwnRollbackIsNotAChangeOutsideIt(t *testing.T) {
 		t.Errorf("JSON: %v", c)
 	}
 }
+
+// A resource the host already has, which apply only records in state, is one line and is not
+// counted as a change (it used to be an empty "~ llama_cpp {}" block counted in "to change").
+func TestAResourceOnlyRecordedInStateIsNotAChange(t *testing.T) {
+	p := fleetPlan(3)
+	for _, h := range p.Hosts {
+		h.Changes = []*engine.Change{{Addr: "llama_cpp.cuda", Type: "llama_cpp", Name: "cuda",
+			Diff: resources.Diff{Action: resources.Update, StateOnly: true, Summary: "build d5a78435d96f already matches; recorded in state"}}}
+	}
+	var b bytes.Buffer
+	renderPlan(&b, p, style{})
+	out := b.String()
+	if strings.Contains(out, `~ llama_cpp "cuda" {`) || !strings.Contains(out, "# llama_cpp.cuda: build d5a78435d96f already matches; recorded in state (nothing changes on the host)") ||
+		!strings.Contains(out, "Plan: 0 to add, 0 to change, 0 to destroy, 3 to record in state, on 3 hosts.") {
+		t.Errorf("plan:\n%s", out)
+	}
+}

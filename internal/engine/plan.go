@@ -152,8 +152,9 @@ type Change struct {
 	PriorOriginal   state.Value `json:"prior_original"`
 }
 
-// Counts tallies actions.
-type Counts struct{ Add, Change, Destroy int }
+// Counts tallies actions. Record counts the resources apply only records in state (the host
+// already matches), which are not changes.
+type Counts struct{ Add, Change, Destroy, Record int }
 
 // Counts of the host's planned changes.
 func (h *HostPlan) Counts() Counts {
@@ -163,7 +164,11 @@ func (h *HostPlan) Counts() Counts {
 		case resources.Create:
 			c.Add++
 		case resources.Update:
-			c.Change++
+			if ch.StateOnly {
+				c.Record++
+			} else {
+				c.Change++
+			}
 		case resources.Delete:
 			c.Destroy++
 		case resources.Replace:
