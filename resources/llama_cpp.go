@@ -186,19 +186,21 @@ if [ -d "$D/builds" ]; then for b in "$D"/builds/*; do
   if [ -f "$b/` + llamaManifestFile + `" ]; then printf 'build %s %s\n' "${b##*/}" "$(base64 -w0 < "$b/` + llamaManifestFile + `")"; else printf 'failedbuild %s\n' "${b##*/}"; fi
 done; fi
 [ -d "$D/src/.git" ] && printf 'src\n'
-if [ -x "$D/current/bin/llama-server" ]; then
-  if u=$(sf_untrusted "$D/current/bin/llama-server") && [ -n "$u" ]; then printf 'untrusted %s\n' "$(printf '%s\t%s' "$D/current/bin/llama-server" "$u" | base64 -w0)"
-  else
-    printf 'version %s\n' "$(timeout 20 "$D/current/bin/llama-server" --version 2>&1 | head -n 1 | base64 -w0)"
-    printf 'help %s\n' "$(timeout 20 "$D/current/bin/llama-server" --help 2>&1 | base64 -w0)"
-  fi
-fi
+s=
+[ -x "$D/current/bin/llama-server" ] && s="$D/current/bin/llama-server"
 n=
 if n=$(command -v nvcc 2>/dev/null); then printf 'nvcc path %s\n' "$(printf %s "$n" | base64 -w0)"
 elif [ -x /usr/local/cuda/bin/nvcc ]; then n=/usr/local/cuda/bin/nvcc; printf 'nvcc cuda %s\n' "$(printf %s "$n" | base64 -w0)"; fi
-if [ -n "$n" ]; then
-  if u=$(sf_untrusted "$n") && [ -n "$u" ]; then printf 'untrusted %s\n' "$(printf '%s\t%s' "$n" "$u" | base64 -w0)"
-  else printf 'nvccversion %s\n' "$("$n" --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9.]*\).*/\1/p' | head -n 1)"; fi
+case $n in /*) ;; *) n= ;; esac
+u=
+if [ -n "$s$n" ]; then u=$(sf_untrusted ${s:+"$s"} ${n:+"$n"}); fi
+if [ -n "$u" ]; then printf 'untrusted %s\n' "$(printf '%s' "$u" | base64 -w0)"
+else
+  if [ -n "$s" ]; then
+    printf 'version %s\n' "$(timeout 20 "$s" --version 2>&1 | head -n 1 | base64 -w0)"
+    printf 'help %s\n' "$(timeout 20 "$s" --help 2>&1 | base64 -w0)"
+  fi
+  if [ -n "$n" ]; then printf 'nvccversion %s\n' "$("$n" --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9.]*\).*/\1/p' | head -n 1)"; fi
 fi
 for t in git cmake; do command -v "$t" >/dev/null 2>&1 || printf 'notool %s\n' "$t"; done
 exit 0
@@ -661,7 +663,7 @@ printf 'commit %%s\n' "$c"
 	if nvcc := observed.GetAttr("nvcc").AsString(); cmakeOn(flags["GGML_CUDA"]) && nvcc != "" && observed.GetAttr("nvcc_on_path").False() && flags["CMAKE_CUDA_COMPILER"] == "" {
 		args = append(args, "-DCMAKE_CUDA_COMPILER="+nvcc)
 		// cmake runs the compiler it is given, as root: the same rule as for any program.
-		checkNvcc = trustLib + fmt.Sprintf("N=%s\nif u=$(sf_untrusted \"$N\") && [ -n \"$u\" ]; then echo \"sparkform: untrusted: not running $N: $u\" >&2; exit %d; fi\n", provider.Quote(nvcc), llamaExitBuild)
+		checkNvcc = trustLib + fmt.Sprintf("N=%s\nif u=$(sf_untrusted \"$N\") && [ -n \"$u\" ]; then echo \"sparkform: untrusted: not running $N: ${u#*\t}\" >&2; exit %d; fi\n", provider.Quote(nvcc), llamaExitBuild)
 	}
 	jobs, _ := intAttr(in.Desired, "jobs", 0, 0, 4096)
 	jobsArg := "\"$(nproc)\""
@@ -748,7 +750,7 @@ func (l LlamaCpp) switchTo(ctx context.Context, h provider.Host, in Instance, id
 	keep, _ := intAttr(in.Desired, "keep", 3, 1, 100)
 	check := ""
 	if slices.Contains(m.Targets, "llama-server") {
-		check = trustLib + `if u=$(sf_untrusted "$D/builds/$I/bin/llama-server") && [ -n "$u" ]; then echo "sparkform: untrusted: not running $D/builds/$I/bin/llama-server: $u" >&2; exit 4; fi
+		check = trustLib + `if u=$(sf_untrusted "$D/builds/$I/bin/llama-server") && [ -n "$u" ]; then echo "sparkform: untrusted: not running $D/builds/$I/bin/llama-server: ${u#*	}" >&2; exit 4; fi
 "$D/builds/$I/bin/llama-server" --version >/dev/null 2>&1 || { echo "sparkform: $D/builds/$I/bin/llama-server does not run" >&2; exit 2; }
 printf 'help %s\n' "$("$D/builds/$I/bin/llama-server" --help 2>&1 | base64 -w0)"
 `

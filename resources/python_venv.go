@@ -224,16 +224,26 @@ if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##
 	if !in.Destroying() {
 		py := provider.Quote(venvPython(in.Desired))
 		// Neither the base interpreter nor the venv's runs unless only root (or the login user)
-		// could have put it there: plan runs as root (sf_untrusted, trustLib).
+		// could have put it there: plan runs as root (sf_untrusted, trustLib; one check for both).
 		b.WriteString(trustLib)
-		fmt.Fprintf(&b, "if b=$(command -v -- %s); then printf 'base %%s\\n' \"$(printf %%s \"$b\" | base64 -w0)\"; case $b in /*) ;; *) b=;; esac\n  if [ -n \"$b\" ] && u=$(sf_untrusted \"$b\") && [ -n \"$u\" ]; then printf 'untrusted %%s\\n' \"$(printf '%%s\\t%%s' \"$b\" \"$u\" | base64 -w0)\"; elif [ -n \"$b\" ] && \"$b\" -c 'import venv, ensurepip' >/dev/null 2>&1; then printf 'basevenv\\n'; fi\nfi\n", py)
+		fmt.Fprintf(&b, "b=\nif b=$(command -v -- %s); then printf 'base %%s\\n' \"$(printf %%s \"$b\" | base64 -w0)\"; case $b in /*) ;; *) b= ;; esac; fi\n", py)
 		var mods []string
 		for _, m := range stringList(in.Desired.GetAttr("verify")) {
 			mods = append(mods, provider.Quote(m))
 		}
 		// A venv sparkform made (the link) or a plain one someone made (pyvenv.cfg): -B writes no .pyc.
-		fmt.Fprintf(&b, "if { [ -L \"$P\" ] || [ -f \"$P/pyvenv.cfg\" ]; } && [ -e \"$P/bin/python\" ]; then\n  if u=$(sf_untrusted \"$P/bin/python\") && [ -n \"$u\" ]; then printf 'untrusted %%s\\n' \"$(printf '%%s\\t%%s' \"$P/bin/python\" \"$u\" | base64 -w0)\"\n  elif o=$(timeout 60 \"$P/bin/python\" -I -B -c %s %s 2>&1); then printf 'venv %%s\\n' \"$(printf '%%s\\n' \"$o\" | tail -n 1)\"; else printf 'venvbroken %%s\\n' \"$(printf '%%s' \"$o\" | tail -n 5 | base64 -w0)\"; fi\nfi\n",
-			provider.Quote(venvInspect), strings.Join(mods, " "))
+		fmt.Fprintf(&b, `v=
+if { [ -L "$P" ] || [ -f "$P/pyvenv.cfg" ]; } && [ -e "$P/bin/python" ]; then v="$P/bin/python"; fi
+u=
+if [ -n "$b$v" ]; then u=$(sf_untrusted ${b:+"$b"} ${v:+"$v"}); fi
+if [ -n "$u" ]; then printf 'untrusted %%s\n' "$(printf '%%s' "$u" | base64 -w0)"
+else
+  if [ -n "$b" ] && "$b" -c 'import venv, ensurepip' >/dev/null 2>&1; then printf 'basevenv\n'; fi
+  if [ -n "$v" ]; then
+    if o=$(timeout 60 "$v" -I -B -c %s %s 2>&1); then printf 'venv %%s\n' "$(printf '%%s\n' "$o" | tail -n 1)"; else printf 'venvbroken %%s\n' "$(printf '%%s' "$o" | tail -n 5 | base64 -w0)"; fi
+  fi
+fi
+`, provider.Quote(venvInspect), strings.Join(mods, " "))
 		b.WriteString(probeFile("manifest", p+"/"+venvManifestFile))
 	} else {
 		b.WriteString("printf 'nofile manifest\\n'\n")

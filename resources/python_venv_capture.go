@@ -132,7 +132,7 @@ func (PythonVenv) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []s
 			notes = append(notes, fmt.Sprintf("python_venv: %s: not captured: %s", p, checkManagedPath(p)))
 			continue
 		case f.untrusted != "":
-			notes = append(notes, fmt.Sprintf("python_venv: %s: not captured: %v", p, untrustedError(p+"/bin/python", f.untrusted)))
+			notes = append(notes, fmt.Sprintf("python_venv: %s: not captured: %v", p, untrustedReport(f.untrusted)))
 			continue
 		case f.none:
 			notes = append(notes, fmt.Sprintf("python_venv: %s: not captured: no %s/bin/python (not a venv?)", p, p))

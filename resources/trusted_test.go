@@ -64,6 +64,14 @@ func TestUntrustedProgramRules(t *testing.T) {
 	if len(got) != len(cases) {
 		t.Fatalf("%d lines for %d cases: %q", len(got), len(cases), got)
 	}
+	// Several programs in one call (one namei, one awk): the first untrusted one is named.
+	both := string(providertest.MustRun(t, trustLib+"sf_untrusted "+provider.QuoteAll(ok, sticky, groupW, otherW)+"\n"))
+	if !strings.HasPrefix(both, groupW+"\t") || !strings.Contains(both, "/gw/bin is writable by its group") {
+		t.Errorf("ok, sticky, group-writable, other-writable in one call: %q", both)
+	}
+	if out := string(providertest.MustRun(t, trustLib+"sf_untrusted "+provider.QuoteAll(ok, sticky)+"\n")); out != "" {
+		t.Errorf("two trusted programs: %q", out)
+	}
 	for i, c := range cases {
 		if c.want == "" && got[i] != "" || c.want != "" && !strings.Contains(got[i], c.want) {
 			t.Errorf("%s: %q, want %q", c.path, got[i], c.want)

@@ -167,8 +167,12 @@ llama_cpp "l" {
 			t.Errorf("plan: exit %d, want 1 and %q:\n%s\n%s", code, want, stderr, out)
 		}
 	}
+	// capture -venv reads a venv by running its python: the same rule.
+	if _, out, stderr := cli(t, "capture", "spark-02", "-dir", dir, "-venv", "/opt/deployvenv"); !strings.Contains(out+stderr, "not captured: untrusted: not running /opt/deployvenv/bin/python") {
+		t.Errorf("capture -venv of a deploy-owned venv:\n%s\n%s", out, stderr)
+	}
 	if got := onHost(t, l, "spark-02", "cat "+canary+" 2>/dev/null; true"); got != "" {
-		t.Fatalf("plan ran a program deploy could replace, as: %s", got)
+		t.Fatalf("plan or capture ran a program deploy could replace, as: %s", got)
 	}
 	// The same files owned by root are run: the ownership is what stopped them.
 	onHost(t, l, "spark-02", "chown -R root:root /opt/deployvenv /opt/deployllama")

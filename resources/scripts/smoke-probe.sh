@@ -5,14 +5,14 @@
 #                  flag for releases that reject it ("" for none)
 #   MARK           a random token: the sections are separated by "MARK version" and "MARK fst"
 # Prints the help (at most 200000 bytes), the version and the fastsafetensors line.
-# Exits 127 when PROGRAM is not on the host, 126 (PATH TAB why on stderr) when a non-root user
+# Exits 127 when PROGRAM is not on the host, 126 ("PATH<TAB>why" on stderr) when a non-root user
 # could replace it (sf_untrusted): it runs as root.
 fst=$1 help=$2 fallback=$3 mark=$4
 shift 5
 sp_b=$(command -v -- "$1" 2>/dev/null) || exit 127
 case $sp_b in
 /*) if sp_u=$(sf_untrusted "$sp_b") && [ -n "$sp_u" ]; then
-  printf '%s\t%s' "$sp_b" "$sp_u" >&2
+  printf '%s' "$sp_u" >&2
   exit 126
 fi ;;
 esac
