@@ -234,6 +234,23 @@ func TestPGHistoryAndRollbackWorkFromTheDatabase(t *testing.T) {
 	if g := loadPG(t).Hosts["spark-01"].Generations; len(g) != 4 || g[3].Note != "rollback to generation 2" {
 		t.Fatalf("generations in the database: %+v", g)
 	}
+	// The real state round-trips: database → file → database, byte for byte.
+	code, pulled, stderr := cli(t, "-chdir="+dir, "state", "pull")
+	if code != 0 {
+		t.Fatalf("state pull: %d %s", code, stderr)
+	}
+	if code, out, stderr := cli(t, "-chdir="+dir, "state", "migrate", "-to", "local"); code != 0 {
+		t.Fatalf("migrate -to local: %d\n%s\n%s", code, out, stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "sparkform.state.json")); err != nil || string(b) != pulled {
+		t.Fatalf("the file after migrate -to local differs from the pulled state: %v", err)
+	}
+	if code, out, stderr := cli(t, "-chdir="+dir, "state", "migrate", "-to", "pg"); code != 0 || !strings.Contains(out, "nothing to do") {
+		t.Fatalf("migrate -to pg of the same state: %d\n%s\n%s", code, out, stderr)
+	}
+	if code, again, _ := cli(t, "-chdir="+dir, "state", "pull"); code != 0 || again != pulled {
+		t.Fatal("the database's state changed in the round trip")
+	}
 }
 
 // applyAtPrompt starts an apply as its own process and returns once it waits for "yes", holding
