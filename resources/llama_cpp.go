@@ -3,6 +3,7 @@ package resources
 import (
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -180,31 +181,7 @@ func (LlamaCpp) Probe(in Instance) string {
 	}
 	// llama-server and nvcc run only when nobody but root (or the login user) could have put
 	// them there (sf_untrusted, trustLib): plan runs as root.
-	return fmt.Sprintf("D=%s\n", provider.Quote(d)) + trustLib + `if [ -L "$D/current" ]; then printf 'current %s\n' "$(readlink "$D/current" | base64 -w0)"; else printf 'nocurrent\n'; fi
-if [ -d "$D/builds" ]; then for b in "$D"/builds/*; do
-  [ -d "$b" ] || continue
-  if [ -f "$b/` + llamaManifestFile + `" ]; then printf 'build %s %s\n' "${b##*/}" "$(base64 -w0 < "$b/` + llamaManifestFile + `")"; else printf 'failedbuild %s\n' "${b##*/}"; fi
-done; fi
-[ -d "$D/src/.git" ] && printf 'src\n'
-s=
-[ -x "$D/current/bin/llama-server" ] && s="$D/current/bin/llama-server"
-n=
-if n=$(command -v nvcc 2>/dev/null); then printf 'nvcc path %s\n' "$(printf %s "$n" | base64 -w0)"
-elif [ -x /usr/local/cuda/bin/nvcc ]; then n=/usr/local/cuda/bin/nvcc; printf 'nvcc cuda %s\n' "$(printf %s "$n" | base64 -w0)"; fi
-case $n in /*) ;; *) n= ;; esac
-u=
-if [ -n "$s$n" ]; then u=$(sf_untrusted ${s:+"$s"} ${n:+"$n"}); fi
-if [ -n "$u" ]; then printf 'untrusted %s\n' "$(printf '%s' "$u" | base64 -w0)"
-else
-  if [ -n "$s" ]; then
-    printf 'version %s\n' "$(timeout 20 "$s" --version 2>&1 | head -n 1 | base64 -w0)"
-    printf 'help %s\n' "$(timeout 20 "$s" --help 2>&1 | base64 -w0)"
-  fi
-  if [ -n "$n" ]; then printf 'nvccversion %s\n' "$("$n" --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9.]*\).*/\1/p' | head -n 1)"; fi
-fi
-for t in git cmake; do command -v "$t" >/dev/null 2>&1 || printf 'notool %s\n' "$t"; done
-exit 0
-`
+	return shellArgs(d, llamaManifestFile) + trustLib + llamaProbeSh
 }
 
 var llamaObservedType = cty.Object(map[string]cty.Type{
@@ -573,6 +550,22 @@ func llamaAttributes(desired cty.Value, build string, m llamaManifest, supports 
 	return cty.ObjectVal(attrs)
 }
 
+// The llama.cpp scripts (resources/scripts); each takes its values as positional arguments.
+var (
+	//go:embed scripts/llama-probe.sh
+	llamaProbeSh string
+	//go:embed scripts/llama-fetch.sh
+	llamaFetchSh string
+	//go:embed scripts/llama-build.sh
+	llamaBuildSh string
+	//go:embed scripts/llama-build-inner.sh
+	llamaBuildInnerSh string
+	//go:embed scripts/llama-switch.sh
+	llamaSwitchSh string
+	//go:embed scripts/llama-destroy.sh
+	llamaDestroySh string
+)
+
 // Exit codes of the fetch and build scripts.
 const (
 	llamaExitFetch   = 21
@@ -613,21 +606,7 @@ func (l LlamaCpp) Apply(ctx context.Context, h provider.Host, in Instance, obser
 
 	// 1. Clone or fetch the source and resolve the ref to a commit.
 	log(fmt.Sprintf("fetching %s", RedactURL(source)))
-	fetch := fmt.Sprintf("D=%s\nS=\"$D/src\"\nSRC=%s\nREF=%s\nexport GIT_TERMINAL_PROMPT=0\n", provider.Quote(dir), provider.Quote(source), provider.Quote(ref)) +
-		fmt.Sprintf(`mkdir -p "$D/builds" || exit %[1]d
-if [ ! -d "$S/.git" ]; then
-  rm -rf "$S.sparkform-tmp"
-  git clone --quiet --no-checkout -- "$SRC" "$S.sparkform-tmp" >&2 || { rm -rf "$S.sparkform-tmp"; exit %[1]d; }
-  mv -T "$S.sparkform-tmp" "$S" || exit %[1]d
-else
-  git -C "$S" remote set-url -- origin "$SRC" || exit %[1]d
-  if ! git -C "$S" rev-parse -q --verify "refs/tags/$REF^{commit}" >/dev/null; then
-    git -C "$S" fetch --quiet --tags --force --prune origin '+refs/heads/*:refs/remotes/origin/*' >&2 || exit %[1]d
-  fi
-fi
-c=$(git -C "$S" rev-parse -q --verify "refs/tags/$REF^{commit}" || git -C "$S" rev-parse -q --verify "refs/remotes/origin/$REF^{commit}" || git -C "$S" rev-parse -q --verify --end-of-options "$REF^{commit}") || exit %[2]d
-printf 'commit %%s\n' "$c"
-`, llamaExitFetch, llamaExitRef)
+	fetch := shellArgs(dir, source, ref, strconv.Itoa(llamaExitFetch), strconv.Itoa(llamaExitRef)) + llamaFetchSh
 	res, err := h.Run(ctx, fetch)
 	if err != nil {
 		return in.Prior, fmt.Errorf("%s: fetching %s: %w", in.Addr(), RedactURL(source), err)
@@ -666,41 +645,19 @@ printf 'commit %%s\n' "$c"
 		checkNvcc = trustLib + fmt.Sprintf("N=%s\nif u=$(sf_untrusted \"$N\") && [ -n \"$u\" ]; then echo \"sparkform: untrusted: not running $N: ${u#*\t}\" >&2; exit %d; fi\n", provider.Quote(nvcc), llamaExitBuild)
 	}
 	jobs, _ := intAttr(in.Desired, "jobs", 0, 0, 4096)
-	jobsArg := "\"$(nproc)\""
+	jobsArg := "" // the script uses nproc
 	if jobs > 0 {
 		jobsArg = strconv.FormatInt(jobs, 10)
 	}
 	timeout := llamaTimeout(in.Desired)
 	build := dir + "/builds/" + id
-	var qargs, qtargets []string
-	for _, a := range args {
-		qargs = append(qargs, provider.Quote(a))
-	}
-	for _, t := range targets {
-		qtargets = append(qtargets, provider.Quote(t))
-	}
-	inner := fmt.Sprintf(`echo "sparkform: configuring"
-cmake -S "$1" -B "$2" %s || exit 1
-printf 'sparkform: building %%s with %%s jobs\n' %s "$3"
-cmake --build "$2" --config Release --target %s -j "$3"
-`, strings.Join(qargs, " "), provider.Quote(strings.Join(targets, " ")), strings.Join(qtargets, " "))
-	var verify string
+	verify := "0"
 	if slices.Contains(targets, "llama-server") {
-		verify = fmt.Sprintf(`v=$("$B/bin/llama-server" --version 2>&1 | head -n 1) && [ -n "$v" ] || { echo "sparkform: the built $B/bin/llama-server does not run" >&2; exit %d; }
-printf 'version %%s\n' "$v"
-printf 'help %%s\n' "$("$B/bin/llama-server" --help 2>&1 | base64 -w0)"
-`, llamaExitRun)
+		verify = "1"
 	}
-	script := fmt.Sprintf("D=%s\nS=\"$D/src\"\nB=%s\nC=%s\nJ=%s\n", provider.Quote(dir), provider.Quote(build), provider.Quote(commit), jobsArg) + checkNvcc +
-		fmt.Sprintf(`L="$B/%[1]s"
-rm -rf "$B" && mkdir -p "$B" || exit %[2]d
-{ git -C "$S" -c advice.detachedHead=false checkout --quiet --force --detach "$C" && git -C "$S" clean -q -f -d -x; } >"$L" 2>&1 || { tail -n 30 "$L" >&2; exit %[2]d; }
-( timeout -k 10 %[3]d sh -c %[4]s sparkform-build "$S" "$B" "$J"; echo $? > "$B/.sparkform-rc" ) 2>&1 | tee -a "$L"
-rc=$(cat "$B/.sparkform-rc" 2>/dev/null || echo 1)
-rm -f "$B/.sparkform-rc"
-if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then echo "sparkform: build timed out after %[5]s" >> "$L"; tail -n 30 "$L" >&2; exit %[6]d; fi
-if [ "$rc" != 0 ]; then tail -n 30 "$L" >&2; exit %[2]d; fi
-%[7]s`, llamaBuildLog, llamaExitBuild, int(timeout.Seconds()), provider.Quote(inner), timeout, llamaExitTimeout, verify)
+	script := checkNvcc + shellArgs(append([]string{dir, build, commit, jobsArg, llamaBuildLog, strconv.Itoa(llamaExitBuild),
+		strconv.Itoa(int(timeout.Seconds())), timeout.String(), strconv.Itoa(llamaExitTimeout), strconv.Itoa(llamaExitRun), verify,
+		llamaBuildInnerSh, strings.Join(targets, " ")}, args...)...) + llamaBuildSh
 	bctx, cancel := context.WithTimeout(ctx, timeout+time.Minute)
 	defer cancel()
 	log(fmt.Sprintf("building %s (%s) in %s", ref, commit[:12], build))
@@ -748,27 +705,11 @@ var llamaProgressRe = regexp.MustCompile(`^\[\s*\d+%\]`)
 func (l LlamaCpp) switchTo(ctx context.Context, h provider.Host, in Instance, id string, m llamaManifest) (Prior, error) {
 	dir := in.Desired.GetAttr("dir").AsString()
 	keep, _ := intAttr(in.Desired, "keep", 3, 1, 100)
-	check := ""
+	verify := "0"
 	if slices.Contains(m.Targets, "llama-server") {
-		check = trustLib + `if u=$(sf_untrusted "$D/builds/$I/bin/llama-server") && [ -n "$u" ]; then echo "sparkform: untrusted: not running $D/builds/$I/bin/llama-server: ${u#*	}" >&2; exit 4; fi
-"$D/builds/$I/bin/llama-server" --version >/dev/null 2>&1 || { echo "sparkform: $D/builds/$I/bin/llama-server does not run" >&2; exit 2; }
-printf 'help %s\n' "$("$D/builds/$I/bin/llama-server" --help 2>&1 | base64 -w0)"
-`
+		verify = "1"
 	}
-	script := fmt.Sprintf("D=%s\nI=%s\nK=%d\n", provider.Quote(dir), provider.Quote(id), keep) + check + `rm -f "$D/.current.sparkform-switch"
-ln -sfn "builds/$I" "$D/.current.sparkform-switch" && mv -T "$D/.current.sparkform-switch" "$D/current" || exit 3
-touch "$D/builds/$I/.sparkform-used"
-cd "$D/builds" || exit 0
-# keep the current build and the K-1 builds used most recently; failed builds go
-for b in *; do
-  [ -d "$b" ] && [ "$b" != "$I" ] || continue
-  if [ -f "$b/` + llamaManifestFile + `" ]; then
-    u="$b/.sparkform-used"; [ -f "$u" ] || u="$b/` + llamaManifestFile + `"
-    printf '%s %s\n' "$(stat -c %Y "$u")" "$b"
-  else rm -rf "$b"; fi
-done | sort -rn | tail -n +"$K" | while read -r _ b; do rm -rf "$b"; done
-exit 0
-`
+	script := trustLib + shellArgs(dir, id, strconv.FormatInt(keep, 10), verify, llamaManifestFile) + llamaSwitchSh
 	res, err := h.Run(ctx, script)
 	if err != nil {
 		return in.Prior, fmt.Errorf("%s: switching to build %s: %w", in.Addr(), id, err)
@@ -793,12 +734,7 @@ func (LlamaCpp) destroy(ctx context.Context, h provider.Host, in Instance) (Prio
 	if dir == "" {
 		return done, nil
 	}
-	// Only what sparkform made goes; dir itself only when nothing else is left in it.
-	script := fmt.Sprintf("D=%s\n", provider.Quote(dir)) + `[ -L "$D/current" ] && { rm -f "$D/current" || exit 1; }
-rm -rf "$D/builds" "$D/src" "$D/src.sparkform-tmp" "$D/.current.sparkform-switch" || exit 1
-rmdir "$D" 2>/dev/null
-exit 0
-`
+	script := shellArgs(dir) + llamaDestroySh
 	res, err := h.Run(ctx, script)
 	if err != nil {
 		return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), dir, err)

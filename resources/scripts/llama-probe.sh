@@ -1,0 +1,31 @@
+# shellcheck shell=sh
+# llama-probe: what a llama_cpp block needs to know of D: the current build, every build's
+# manifest, the source checkout, the current llama-server's version and help, nvcc, git and
+# cmake. llama-server and nvcc run only when sf_untrusted (defined before this file, one call
+# for both) finds nobody but root (or the login user) could have put them there. Positional arguments: D M (M:
+# the manifest's file name).
+D=$1 M=$2
+if [ -L "$D/current" ]; then printf 'current %s\n' "$(readlink "$D/current" | base64 -w0)"; else printf 'nocurrent\n'; fi
+if [ -d "$D/builds" ]; then for b in "$D"/builds/*; do
+  [ -d "$b" ] || continue
+  if [ -f "$b/$M" ]; then printf 'build %s %s\n' "${b##*/}" "$(base64 -w0 < "$b/$M")"; else printf 'failedbuild %s\n' "${b##*/}"; fi
+done; fi
+[ -d "$D/src/.git" ] && printf 'src\n'
+s=
+[ -x "$D/current/bin/llama-server" ] && s="$D/current/bin/llama-server"
+n=
+if n=$(command -v nvcc 2>/dev/null); then printf 'nvcc path %s\n' "$(printf %s "$n" | base64 -w0)"
+elif [ -x /usr/local/cuda/bin/nvcc ]; then n=/usr/local/cuda/bin/nvcc; printf 'nvcc cuda %s\n' "$(printf %s "$n" | base64 -w0)"; fi
+case $n in /*) ;; *) n= ;; esac
+u=
+if [ -n "$s$n" ]; then u=$(sf_untrusted ${s:+"$s"} ${n:+"$n"}); fi
+if [ -n "$u" ]; then printf 'untrusted %s\n' "$(printf '%s' "$u" | base64 -w0)"
+else
+  if [ -n "$s" ]; then
+    printf 'version %s\n' "$(timeout 20 "$s" --version 2>&1 | head -n 1 | base64 -w0)"
+    printf 'help %s\n' "$(timeout 20 "$s" --help 2>&1 | base64 -w0)"
+  fi
+  if [ -n "$n" ]; then printf 'nvccversion %s\n' "$("$n" --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9.]*\).*/\1/p' | head -n 1)"; fi
+fi
+for t in git cmake; do command -v "$t" >/dev/null 2>&1 || printf 'notool %s\n' "$t"; done
+exit 0
