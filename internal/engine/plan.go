@@ -135,8 +135,8 @@ type HostPlan struct {
 	Pending string `json:"pending,omitempty"`
 	// RolledBack is sparkform's own automatic rollback of the host since its last generation
 	// (when and why), so the kernel it undid is not taken for a change made outside sparkform.
-	RolledBack string `json:"rolled_back,omitempty"`
-	Changes    []*Change    `json:"changes"`
+	RolledBack string    `json:"rolled_back,omitempty"`
+	Changes    []*Change `json:"changes"`
 }
 
 // Change is one resource's planned change on one host.
