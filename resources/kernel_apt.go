@@ -264,7 +264,7 @@ func (dc *kernelDecision) pinCheckApply(x *kernelApply) ([]FieldChange, error) {
 		}
 		fc := FieldChange{Path: "pin_file", After: file, BeforeNull: o.pin.IsNull()}
 		if !o.pin.IsNull() {
-			fc.Before = file + " (differs)"
+			fc.Before = file + " (" + pinDifference(o.pin.AsString(), want) + ")"
 			prev := decodeKernelSpec(in.Prior.Attributes)
 			fc.Drift = in.Prior.Exists() && prev.hold && prev.line == s.line && prev.pkg == s.pkg
 		}
@@ -326,4 +326,42 @@ func (dc *kernelDecision) releaseCheckApply(x *kernelApply) ([]FieldChange, erro
 		}
 	}
 	return fields, nil
+}
+
+// pinDifference says how a pin file differs from what sparkform writes, by its first differing
+// line: `has "Pin: version 6.14*" where sparkform writes "Pin: version 6.17*"`.
+func pinDifference(got, want string) string {
+	if strings.TrimSpace(got) == "" {
+		return "empty"
+	}
+	in := func(l string, text string) bool {
+		for _, x := range strings.Split(text, "\n") {
+			if strings.TrimSpace(x) == strings.TrimSpace(l) {
+				return true
+			}
+		}
+		return false
+	}
+	first := func(a, b string) string {
+		for _, l := range strings.Split(a, "\n") {
+			if strings.TrimSpace(l) != "" && !in(l, b) {
+				l = strings.TrimSpace(l)
+				if len(l) > 60 {
+					l = l[:57] + "..."
+				}
+				return l
+			}
+		}
+		return ""
+	}
+	extra, missing := first(got, want), first(want, got)
+	switch {
+	case extra != "" && missing != "":
+		return fmt.Sprintf("has %q where sparkform writes %q", extra, missing)
+	case missing != "":
+		return fmt.Sprintf("lacks %q", missing)
+	case extra != "":
+		return fmt.Sprintf("also has %q", extra)
+	}
+	return "differs in spacing or order"
 }

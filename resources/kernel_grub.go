@@ -540,20 +540,22 @@ func (k Kernel) bootCheckApply(dc *kernelDecision, x *kernelApply, reboot bool) 
 		wantEntry = o.grubEntries[t.release]
 	}
 	var fields []FieldChange
+	// GRUB ids run to 110 characters of UUIDs; the plan names the kernel of the entry instead.
+	savedLabel := grubEntryLabel(o.grubEntries, saved)
 	switch {
 	case reboot:
-		after := wantEntry
+		after := grubEntryLabel(o.grubEntries, wantEntry)
 		if after == "" {
 			after = "the GRUB entry of " + firstNonEmpty(t.release, t.spec.target())
 		}
-		fields = append(fields, FieldChange{Path: "boot_default", Before: saved, BeforeNull: saved == "",
+		fields = append(fields, FieldChange{Path: "boot_default", Before: savedLabel, BeforeNull: saved == "",
 			After: after + " (tried once with grub-reboot, default after the boot is verified)"})
 	case wantEntry == "" || saved != wantEntry && o.grubBoots != t.release:
-		after := wantEntry
+		after := grubEntryLabel(o.grubEntries, wantEntry)
 		if after == "" {
 			after = "the GRUB entry of " + t.release + " (after update-grub)"
 		}
-		fields = append(fields, FieldChange{Path: "boot_default", Before: saved, BeforeNull: saved == "", After: after,
+		fields = append(fields, FieldChange{Path: "boot_default", Before: savedLabel, BeforeNull: saved == "", After: after,
 			Drift: in.Prior.Exists() && orig.release == t.release})
 	}
 	if len(fields) > 0 && o.grubDefault != "saved" {
@@ -564,4 +566,18 @@ func (k Kernel) bootCheckApply(dc *kernelDecision, x *kernelApply, reboot bool) 
 		fields = append(fields, FieldChange{Path: "grub_default", Before: before, After: "saved (" + kernelGrubDropIn(in.Name) + ")"})
 	}
 	return fields, nil
+}
+
+// grubEntryLabel names a GRUB entry id by its kernel ("the GRUB entry of 6.17.0-1014-nvidia")
+// when entries (release -> id) has it; otherwise the id as it is ("" stays "").
+func grubEntryLabel(entries map[string]string, id string) string {
+	if id == "" {
+		return ""
+	}
+	for release, e := range entries {
+		if e == id {
+			return "the GRUB entry of " + release
+		}
+	}
+	return id
 }

@@ -310,18 +310,18 @@ func TestKernelDiff(t *testing.T) {
 			Update, true, "6.17.0-1014-nvidia → 6.14.0-1015-nvidia",
 			[]string{"kernel:6.17.0-1014-nvidia->6.14.0-1015-nvidia", "install:->linux-nvidia-6.14, linux-image-6.14.0-1015-nvidia",
 				"hold:linux-image-6.17.0-1014-nvidia, linux-image-nvidia-6.17, linux-nvidia-6.17->", "pin_file:/etc/apt/preferences.d/sparkform-kernel-nvidia->",
-				"boot_default:" + entryOf("6.17.0-1014-nvidia") + "->the GRUB entry of 6.14.0-1015-nvidia"}},
+				"boot_default:the GRUB entry of 6.17.0-1014-nvidia->the GRUB entry of 6.14.0-1015-nvidia"}},
 		{"host booted another kernel than the one applied is drift",
 			Instance{Type: "kernel", Name: "nvidia", Desired: l617, Prior: applied617},
 			kobs{running: "6.11.0-1016-nvidia", installed: both, lists: true, saved: entryOf("6.11.0-1016-nvidia"), resolved: res617, holds: held617, pin: &pin617},
 			Update, true, "6.11.0-1016-nvidia → 6.17.0-1014-nvidia",
-			[]string{"kernel:6.11.0-1016-nvidia->6.17.0-1014-nvidia!", "boot_default:" + entryOf("6.11.0-1016-nvidia") + "->" + entryOf("6.17.0-1014-nvidia")}},
+			[]string{"kernel:6.11.0-1016-nvidia->6.17.0-1014-nvidia!", "boot_default:the GRUB entry of 6.11.0-1016-nvidia->the GRUB entry of 6.17.0-1014-nvidia"}},
 		{"released hold and edited pin are drift, no reboot",
 			Instance{Type: "kernel", Name: "nvidia", Desired: l617, Prior: applied617},
 			kobs{running: "6.17.0-1014-nvidia", installed: both, lists: true, saved: entryOf("6.17.0-1014-nvidia"), resolved: res617, holds: held617[1:], pin: new(string)},
 			Update, false, "6.17.0-1014-nvidia (running, no reboot)",
 			[]string{"hold:linux-image-nvidia-6.17, linux-nvidia-6.17->linux-image-6.17.0-1014-nvidia, linux-image-nvidia-6.17, linux-nvidia-6.17!",
-				"pin_file:/etc/apt/preferences.d/sparkform-kernel-nvidia (differs)->/etc/apt/preferences.d/sparkform-kernel-nvidia!"}},
+				"pin_file:/etc/apt/preferences.d/sparkform-kernel-nvidia (empty)->/etc/apt/preferences.d/sparkform-kernel-nvidia!"}},
 		{"removed block releases holds and pin, keeps kernels, no reboot",
 			Instance{Type: "kernel", Name: "nvidia", Desired: cty.NullVal(cty.DynamicPseudoType), Prior: applied617},
 			kobs{running: "6.17.0-1014-nvidia", installed: both, lists: true, saved: entryOf("6.17.0-1014-nvidia"), resolved: res617, holds: held617, pin: &pin617},
@@ -342,7 +342,7 @@ func TestKernelDiff(t *testing.T) {
 			Instance{Type: "kernel", Name: "nvidia", Desired: kernelBody("", "linux-image-6.17.0-1014-nvidia", false, "")},
 			kobs{running: "6.17.0-1014-nvidia", installed: both, saved: "0", lists: true},
 			Create, false, "6.17.0-1014-nvidia (running, no reboot)",
-			[]string{"boot_default:0->" + entryOf("6.17.0-1014-nvidia")}},
+			[]string{"boot_default:0->the GRUB entry of 6.17.0-1014-nvidia"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -537,3 +537,17 @@ submenu 'Advanced options for Ubuntu' $menuentry_id_option 'gnulinux-advanced-U'
 	}
 }
 `
+
+func TestPinDifferenceSaysWhatDiffers(t *testing.T) {
+	want := "Package: linux-image-nvidia-6.17\nPin: version 6.17*\nPin-Priority: 1001\n"
+	for got, say := range map[string]string{
+		"": "empty",
+		"Package: linux-image-nvidia-6.17\nPin: version 6.14*\nPin-Priority: 1001\n": `has "Pin: version 6.14*" where sparkform writes "Pin: version 6.17*"`,
+		"Package: linux-image-nvidia-6.17\nPin: version 6.17*\n":                     `lacks "Pin-Priority: 1001"`,
+		want + "# edited\n": `also has "# edited"`,
+	} {
+		if d := pinDifference(got, want); d != say {
+			t.Errorf("pinDifference(%q) = %s, want %s", got, d, say)
+		}
+	}
+}
