@@ -176,7 +176,7 @@ func reportUnsavedState(w io.Writer, ui *jsonUI, why string, st *state.State, st
 
 // confirm asks for the literal word yes, as Terraform does.
 func confirm(w io.Writer, p *engine.Plan) bool {
-	fmt.Fprintf(w, "\nDo you want to perform these actions on %d hosts?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", len(p.Hosts))
+	fmt.Fprintf(w, "\nDo you want to perform these actions on %s?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", plural(len(p.Hosts), "host"))
 	line, _ := bufio.NewReader(stdin).ReadString('\n')
 	return strings.TrimSpace(line) == "yes"
 }

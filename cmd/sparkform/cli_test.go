@@ -174,3 +174,27 @@ func TestDebugLogRecordsTheCommandAndEachConnection(t *testing.T) {
 		t.Errorf("debug log holds a -var value:\n%s", log)
 	}
 }
+
+func TestHistoryLinesStayShort(t *testing.T) {
+	dir := t.TempDir()
+	st := state.New()
+	long := map[string]cty.Value{}
+	for i := 0; i < 30; i++ {
+		long[fmt.Sprintf("vm.key_number_%02d", i)] = cty.StringVal("1234567")
+	}
+	st.Set("spark-01", &state.Resource{Type: "sysctl", Name: "loading", AppliedAt: time.Now(), Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"values": cty.MapVal(long)})}})
+	st.Set("spark-01", &state.Resource{Type: "readahead", Name: "nvme", AppliedAt: time.Now(), Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"kb": cty.NumberIntVal(8192)})}})
+	st.Host("spark-01").AddGeneration(time.Now(), "abcdef0123456789", "rollback to generation 1")
+	if err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Persist(st); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := cli(t, "history", dir)
+	if code != 0 || !strings.Contains(out, "readahead.nvme") || !strings.Contains(out, "kb=8192") || !strings.Contains(out, "(rollback to generation 1)") {
+		t.Fatalf("history: %d\n%s", code, out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if n := len([]rune(l)); n > historyWidth {
+			t.Errorf("a history line of %d characters:\n%s", n, l)
+		}
+	}
+}

@@ -70,7 +70,7 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 				}
 			}
 		}
-		fmt.Fprintf(stdout, "\n%d of %d hosts drifted", drifted, len(rep.Hosts))
+		fmt.Fprintf(stdout, "\n%d of %s drifted", drifted, plural(len(rep.Hosts), "host"))
 		if failed > 0 {
 			fmt.Fprintf(stdout, ", %d could not be read", failed)
 		}

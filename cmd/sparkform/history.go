@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/sparkform/sparkform/internal/engine"
@@ -61,19 +60,49 @@ func runHistory(args []string, stdout, stderr io.Writer) int {
 		if len(hs.Generations) == 0 {
 			fmt.Fprintln(stdout, "  (no generations yet)")
 		}
+		// One line per generation, then one per resource, each cut at historyWidth (the whole
+		// is in history -json): a generation used to be one line of ~450 characters.
 		for _, g := range hs.Generations {
-			line := fmt.Sprintf("  %3d  %s  config %s  %s", g.N, g.Time.Local().Format(time.DateTime), shortHash(g.ConfigHash), summarizeResources(g.Resources))
+			line := fmt.Sprintf("  %3d  %s  config %s", g.N, g.Time.Local().Format(time.DateTime), shortHash(g.ConfigHash))
 			if g.Note != "" {
 				line += "  (" + g.Note + ")"
 			}
-			fmt.Fprintln(stdout, termsafe.Line(line))
+			fmt.Fprintln(stdout, clip(termsafe.Line(line), historyWidth))
+			width := 0
+			for _, a := range sortedKeysOf(g.Resources) {
+				width = max(width, len(a))
+			}
+			for _, a := range sortedKeysOf(g.Resources) {
+				fmt.Fprintln(stdout, clip(termsafe.Line(fmt.Sprintf("         %-*s  %s", width, a, resourceSummary(g.Resources[a]))), historyWidth))
+			}
 		}
 		for _, in := range hs.Incidents {
-			fmt.Fprintf(stdout, "   !!  %s  %s: %s\n", in.Time.Local().Format(time.DateTime), termsafe.Line(in.Kind), termsafe.Line(in.Message))
+			fmt.Fprintln(stdout, clip(fmt.Sprintf("   !!  %s  %s: %s", in.Time.Local().Format(time.DateTime), termsafe.Line(in.Kind), termsafe.Line(in.Message)), historyWidth))
 		}
 		fmt.Fprintln(stdout)
 	}
 	return 0
+}
+
+// historyWidth bounds a history line.
+const historyWidth = 110
+
+// clip cuts s to width characters, ending with "…" when cut.
+func clip(s string, width int) string {
+	r := []rune(s)
+	if len(r) <= width {
+		return s
+	}
+	return string(r[:width-1]) + "…"
+}
+
+// resourceSummary is one resource's settings as history shows them.
+func resourceSummary(r *state.Resource) string {
+	v := r.Attributes.Value
+	if isNullValue(v) {
+		return "(not applied)"
+	}
+	return engine.Summarize(v)
 }
 
 func shortHash(h string) string {
@@ -81,22 +110,4 @@ func shortHash(h string) string {
 		return h[:12]
 	}
 	return h
-}
-
-// summarizeResources names each resource with its settings, so a kernel line or a read-ahead
-// figure reads at a glance: kernel.nvidia{line=6.17} readahead.nvme{device=nvme0n1 kb=8192}.
-func summarizeResources(rs map[string]*state.Resource) string {
-	var parts []string
-	for _, a := range sortedKeysOf(rs) {
-		v := rs[a].Attributes.Value
-		switch sum := engine.Summarize(v); {
-		case isNullValue(v):
-			parts = append(parts, a+"{not applied}")
-		case sum != "":
-			parts = append(parts, a+"{"+sum+"}")
-		default:
-			parts = append(parts, a)
-		}
-	}
-	return strings.Join(parts, " ")
 }

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/sparkform/sparkform/internal/english"
 )
 
 // compactHosts writes host names the way fleet tools do (Slurm, pdsh): runs of names that differ
@@ -70,12 +72,4 @@ func compactHosts(names []string) string {
 }
 
 // plural writes "1 host" and "2 hosts".
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	if strings.HasSuffix(word, "s") || strings.HasSuffix(word, "sh") {
-		return fmt.Sprintf("%d %ses", n, word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}
+func plural(n int, word string) string { return english.Plural(n, word) }

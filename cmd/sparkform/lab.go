@@ -86,7 +86,7 @@ func runLab(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "sparkform lab down: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "lab %s: %d hosts stopped\n", l.Dir(), len(l.Hosts()))
+		fmt.Fprintf(stdout, "lab %s: %s stopped\n", l.Dir(), plural(len(l.Hosts()), "host"))
 	case "status":
 		l, err := lab.Open(*dir)
 		if err != nil {

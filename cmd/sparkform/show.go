@@ -62,7 +62,7 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 				n++
 			}
 		}
-		ui.emit("info", "state_summary", fmt.Sprintf("%d resources on %s.", n, plural(len(st.Hosts), "host")),
+		ui.emit("info", "state_summary", fmt.Sprintf("%s on %s.", plural(n, "resource"), plural(len(st.Hosts), "host")),
 			map[string]any{"state": map[string]any{"serial": st.Serial, "lineage": st.Lineage, "hosts": len(st.Hosts), "resources": n}})
 		return 0
 	}

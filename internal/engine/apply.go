@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/sparkform/sparkform/state"
@@ -191,9 +192,9 @@ func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, 
 				res.Hosts[i] = &HostResult{Name: p.Hosts[i].Name, Status: StatusUntouched, Counts: p.Hosts[i].Counts(),
 					Error: "interrupted before this host's batch"}
 			}
-			res.Stopped = fmt.Sprintf("interrupted: %d hosts left untouched", len(work)-next)
+			res.Stopped = fmt.Sprintf("interrupted: %s left untouched", english.Plural(len(work)-next, "host"))
 			if why := opts.stateLost(); why != nil {
-				res.Stopped = fmt.Sprintf("%v: %d hosts left untouched", why, len(work)-next)
+				res.Stopped = fmt.Sprintf("%v: %s left untouched", why, english.Plural(len(work)-next, "host"))
 			}
 			em.emit(Event{Kind: "rollout_stopped", Message: res.Stopped})
 			break
@@ -203,7 +204,7 @@ func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, 
 				res.Hosts[i] = &HostResult{Name: p.Hosts[i].Name, Status: StatusUntouched, Counts: p.Hosts[i].Counts(),
 					Error: "rollout stopped before this host's batch"}
 			}
-			res.Stopped = fmt.Sprintf("rollout stopped after %d failed hosts (max_failures %d): %d hosts left untouched", failures, maxFailures, len(work)-next)
+			res.Stopped = fmt.Sprintf("rollout stopped after %s (max_failures %d): %s left untouched", english.Plural(failures, "failed host"), maxFailures, english.Plural(len(work)-next, "host"))
 			em.emit(Event{Kind: "rollout_stopped", Message: res.Stopped})
 			break
 		}
@@ -281,7 +282,7 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 			return fail(StatusInterrupted, fmt.Errorf("stopped before %s because %v; changed and recorded on this host: %s; run apply again once the state backend is back",
 				before, why, listOrNone(hr.Applied)))
 		}
-		return fail(StatusInterrupted, fmt.Errorf("interrupted before %s: %d of %d changes applied; run apply again to finish", before, len(hr.Applied), len(changes)))
+		return fail(StatusInterrupted, fmt.Errorf("interrupted before %s: %d of %s applied; run apply again to finish (it runs the smoke tests and records the generation)", before, len(hr.Applied), english.Plural(len(changes), "change")))
 	}
 	// A test with no result on this host yet measures it first, so the report has its before.
 	if !opts.stopping() {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/sparkform/sparkform/state"
@@ -222,7 +223,7 @@ func MakePlan(ctx context.Context, cfg *config.Config, st *state.State, opts Opt
 	}
 	for _, name := range sortedHostNames(st) {
 		if cfg.Host(name) == nil && len(st.Hosts[name].Resources) > 0 {
-			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s is in state with %d resources but has no host block: it is left as it is (sparkform state rm to forget it)", name, len(st.Hosts[name].Resources)))
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s is in state with %s but has no host block: it is left as it is (sparkform state rm to forget it)", name, english.Plural(len(st.Hosts[name].Resources), "resource")))
 		}
 	}
 	if len(opts.Targets) > 0 {

@@ -217,12 +217,21 @@ func firstLine(s string) string {
 }
 
 // shorten cuts s to at most n runes, marking the cut with "…".
+// shorten cuts s to n characters at a word boundary, ending with "…", so a figure is never
+// cut in the middle ("load took 0.0…" read as a time).
 func shorten(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
 	}
-	return string(r[:n-1]) + "…"
+	cut := n - 1
+	for i := cut; i > n/2; i-- {
+		if r[i] == ' ' {
+			cut = i
+			break
+		}
+	}
+	return strings.TrimRight(string(r[:cut]), " ,;:") + "…"
 }
 
 func dash(s string) string {
