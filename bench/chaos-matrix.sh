@@ -25,6 +25,8 @@ done
 passed=$(grep -c -- '^    --- PASS: TestChaosMatrix/' "$log" || true)
 failed=$(grep -c -- '^    --- FAIL: TestChaosMatrix/' "$log" || true)
 echo
+echo "(none): the host was not reported failed: it came back and was verified (a reboot during the"
+echo "reboot wait), or the fault was the controller's (the time is then until the apply ended)."
 echo "cases passed: $passed, failed: $failed"
 if [ "$status" -ne 0 ]; then
   grep -A15 -- '--- FAIL' "$log" | head -80 >&2
