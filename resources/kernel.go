@@ -269,15 +269,8 @@ func (k Kernel) Diff(in Instance, observed cty.Value) (Diff, error) {
 	boot, _ := k.bootCheckApply(dc, nil, d.RequiresReboot)
 	d.Fields = slices.Concat(d.Fields, install, holds, pin, boot)
 
-	switch {
-	case len(d.Fields) == 0:
-		// Also without state: a host already running, booting and holding what the block asks is left alone.
-		d.Action = NoOp
-	case !in.Prior.Exists():
-		d.Action = Create
-	default:
-		d.Action = Update
-	}
+	// Also without state: a host already running, booting and holding what the block asks is left alone.
+	d.Action = changeAction(in, d.Fields)
 	if d.Summary == "" && d.Action != NoOp {
 		d.Summary = fmt.Sprintf("%s (running, no reboot)", o.running)
 	}

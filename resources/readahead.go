@@ -366,14 +366,7 @@ func (r Readahead) Diff(in Instance, observed cty.Value) (Diff, error) {
 		d.Fields = append(d.Fields, FieldChange{Path: "file", After: readaheadRule(in.Name), Before: readaheadRule(in.Name) + " (differs)",
 			Drift: in.Prior.Exists() && !prevDev.IsNull() && prevDev.AsString() == dev && readaheadKB(in.Prior.Attributes) == want})
 	}
-	switch {
-	case len(d.Fields) == 0:
-		d.Action = NoOp
-	case !in.Prior.Exists():
-		d.Action = Create
-	default:
-		d.Action = Update
-	}
+	d.Action = changeAction(in, d.Fields)
 	return d, nil
 }
 

@@ -251,6 +251,19 @@ type TestOutcome struct {
 	Server, Build string
 }
 
+// changeAction is the action of a diff with these field changes: none is NoOp (also without
+// state: a host that already has what the block asks is left alone), else Create when state
+// has no prior for the instance, else Update.
+func changeAction(in Instance, fields []FieldChange) Action {
+	switch {
+	case len(fields) == 0:
+		return NoOp
+	case !in.Prior.Exists():
+		return Create
+	}
+	return Update
+}
+
 // Median of xs, the figure TestOutcome.Seconds reports for its Runs (and a report for several
 // outcomes): the middle value, or the mean of the middle two for an even count; false when empty.
 func Median(xs []float64) (float64, bool) {

@@ -361,14 +361,7 @@ func (s Sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
 	case !file.IsNull() && file.AsString() != content:
 		d.Fields = append(d.Fields, FieldChange{Path: "file", After: sysctlFile(in.Name), Before: sysctlFile(in.Name) + " (edited on the host)", Drift: in.Prior.Exists()})
 	}
-	switch {
-	case len(d.Fields) == 0:
-		d.Action = NoOp
-	case !in.Prior.Exists():
-		d.Action = Create
-	default:
-		d.Action = Update
-	}
+	d.Action = changeAction(in, d.Fields)
 	return d, nil
 }
 
