@@ -249,6 +249,8 @@ type TestOutcome struct {
 	// Server is the kind of server ("llama.cpp", "vllm"); Build its version as it reports it
 	// ("6800 (19a5a3ed)", "0.11.0"; "" when it did not say).
 	Server, Build string
+	// MaxSeconds is the mode's max_seconds (0: none), kept with the result for reports.
+	MaxSeconds float64
 }
 
 // changeAction is the action of a diff with these field changes: none is NoOp (also without

@@ -395,6 +395,9 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 			if !ok {
 				limit, ok = s.maxSeconds["*"]
 			}
+			if ok {
+				o.MaxSeconds = limit
+			}
 			if ok && o.Seconds > limit {
 				o.Passed = false
 				o.Message = fmt.Sprintf("%s on %s, mode %s: load took %.2f s, over max_seconds %g; last output:\n%s", in.Addr(), h.Name(), mode, o.Seconds, limit, indent(tail))

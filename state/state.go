@@ -62,6 +62,8 @@ type TestRun struct {
 	// for the test yet): the "before" of the report's before/after. Generation is the one the
 	// host was at then (0: none).
 	Before bool `json:"before,omitempty"`
+	// MaxSeconds is the test's max_seconds for the mode when it ran (0: none): reports draw it.
+	MaxSeconds float64 `json:"max_seconds,omitempty"`
 	// Setup is the same context as data (results recorded before it existed have none).
 	Setup *TestSetup `json:"setup,omitempty"`
 }

@@ -11,9 +11,9 @@ import (
 	"github.com/sparkform/sparkform/internal/report"
 )
 
-// report [DIR] [-format table|csv|json|svg] [-o FILE] [-state FILE] [-host H]...: the median
-// model-load seconds per host and per (generation, kernel, read-ahead, mode, test), from the
-// smoke-test results recorded in the state.
+// report [DIR] [-by configuration|host] [-compare before|GEN] [-format table|csv|json|svg]
+// [-o FILE] [-state FILE] [-host H]...: model-load seconds from the smoke-test results in the
+// state, by configuration across hosts (default) or per host, or two points side by side.
 func runReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("report", stderr)
 	var hosts multiFlag
@@ -22,6 +22,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	sf.register(fs, "state file (default DIR/sparkform.state.json)")
 	format := fs.String("format", "table", "output format: table, csv, json or svg")
 	outPath := fs.String("o", "", "write the report to this file (atomically) instead of standard output")
+	by := fs.String("by", "configuration", "configuration: one line per configuration across hosts (median, min, max, host count); host: one line per host")
 	compare := fs.String("compare", "", "before: each host's results from before an apply beside those after it; GEN: generation GEN beside the latest")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -60,29 +61,62 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	}
 	var buf bytes.Buffer
 	n := 0
-	if *compare != "" {
-		renderCmp, ok := report.CompareFormats[strings.ToLower(*format)]
-		if !ok {
-			return errorf(stderr, "-compare renders as table, csv or json, not %q", *format)
-		}
+	fmtName := strings.ToLower(*format)
+	perHost := false
+	switch *by {
+	case "configuration", "config":
+	case "host":
+		perHost = true
+	default:
+		return errorf(stderr, "-by is configuration or host, not %q", *by)
+	}
+	switch {
+	case *compare != "":
 		deltas, err := report.Compare(st, names, *compare)
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
-		if err := renderCmp(&buf, deltas); err != nil {
+		n = len(deltas)
+		if perHost {
+			renderCmp, ok := report.CompareFormats[fmtName]
+			if !ok {
+				return errorf(stderr, "-compare renders as table, csv or json, not %q", *format)
+			}
+			err = renderCmp(&buf, deltas)
+		} else {
+			changes := report.SummarizeChanges(deltas)
+			n = len(changes)
+			switch fmtName {
+			case "table":
+				err = report.WriteChangeTable(&buf, changes)
+			case "json":
+				err = report.WriteJSONValue(&buf, changes)
+			default:
+				return errorf(stderr, "-compare by configuration renders as table or json (-by host also as csv), not %q", *format)
+			}
+		}
+		if err != nil {
 			return errorf(stderr, "rendering the report: %v", err)
 		}
-		n = len(deltas)
-	} else {
+	case perHost:
 		rows := report.Rows(st, names)
 		if err := render(&buf, rows); err != nil {
 			return errorf(stderr, "rendering the report: %v", err)
 		}
-		if len(rows) == 0 && *format != "table" {
+		if len(rows) == 0 && fmtName != "table" {
 			// Machine formats stay well-formed (header only, [], an SVG saying so); say why on stderr.
 			fmt.Fprintln(stderr, report.NoResults)
 		}
 		n = len(rows)
+	default:
+		sums := report.Fleet(st, names)
+		if err := report.FleetFormats[fmtName](&buf, sums); err != nil {
+			return errorf(stderr, "rendering the report: %v", err)
+		}
+		if len(sums) == 0 && fmtName != "table" {
+			fmt.Fprintln(stderr, report.NoResults)
+		}
+		n = len(sums)
 	}
 	if *outPath == "" {
 		if _, err := stdout.Write(buf.Bytes()); err != nil {

@@ -94,7 +94,7 @@ func fleetResults() map[string][]*state.TestRun {
 
 func TestReportTableShowsMedianOfThreeRunsPerHostKernelModeWithReadAhead(t *testing.T) {
 	path := reportState(t, fleetResults())
-	code, out, stderr := cli(t, "report", "-state", path)
+	code, out, stderr := cli(t, "report", "-by", "host", "-state", path)
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, stderr)
 	}
@@ -150,7 +150,7 @@ func TestReportAggregatesSeveralResultsOfOneGroupIntoTheMedianOfTheirSeconds(t *
 	runs = append(runs, &state.TestRun{Time: reportT0.Add(4 * time.Hour), Test: "smoke_test.gpt-oss", Mode: "mmap",
 		Generation: 3, Seconds: 0, Passed: false, Message: "not ready within 5m0s", Kernel: "6.17", Context: ctx, Setup: setup})
 	path := reportState(t, map[string][]*state.TestRun{"spark-01": runs})
-	code, out, stderr := cli(t, "report", "-state", path, "-format", "json")
+	code, out, stderr := cli(t, "report", "-by", "host", "-state", path, "-format", "json")
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, stderr)
 	}
@@ -166,7 +166,7 @@ func TestReportAggregatesSeveralResultsOfOneGroupIntoTheMedianOfTheirSeconds(t *
 		r["result"] != "failed" || r["message"] != "not ready within 5m0s" || r["read_ahead_kb"] != "4096" {
 		t.Fatalf("row %v", r)
 	}
-	code, out, _ = cli(t, "report", "-state", path)
+	code, out, _ = cli(t, "report", "-by", "host", "-state", path)
 	if code != 0 || !strings.Contains(out, "12.00") || !strings.Contains(out, "FAILED 1 of 4: not ready within 5m0s") {
 		t.Fatalf("table:\n%s", out)
 	}
@@ -199,7 +199,7 @@ func TestReportReadAheadColumnJoinsDevicesAndShowsDashWhenAbsent(t *testing.T) {
 			c.diff(runs[0])
 			c.same(runs[1])
 			path := reportState(t, map[string][]*state.TestRun{"spark-01": runs})
-			code, out, stderr := cli(t, "report", "-state", path)
+			code, out, stderr := cli(t, "report", "-by", "host", "-state", path)
 			if code != 0 {
 				t.Fatalf("code %d: %s", code, stderr)
 			}
@@ -222,7 +222,7 @@ func TestReportReadAheadColumnJoinsDevicesAndShowsDashWhenAbsent(t *testing.T) {
 
 func TestReportCSVParsesWithOneRowPerGroupAndTwoDecimalSeconds(t *testing.T) {
 	path := reportState(t, fleetResults())
-	code, out, stderr := cli(t, "report", "-state", path, "-format", "csv")
+	code, out, stderr := cli(t, "report", "-by", "host", "-state", path, "-format", "csv")
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, stderr)
 	}
@@ -260,7 +260,7 @@ func TestReportCSVParsesWithOneRowPerGroupAndTwoDecimalSeconds(t *testing.T) {
 
 func TestReportJSONRoundTripsRows(t *testing.T) {
 	path := reportState(t, fleetResults())
-	code, out, stderr := cli(t, "report", "-state", path, "-format", "json", "-host", "spark-01")
+	code, out, stderr := cli(t, "report", "-by", "host", "-state", path, "-format", "json", "-host", "spark-01")
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, stderr)
 	}
@@ -371,7 +371,7 @@ func TestReportSVGIsWellFormedWithOneBarPerGroupAndModeAndEscapedNames(t *testin
 	results["lab <&> \"quoted\""] = results["spark-02"]
 	delete(results, "spark-02")
 	path := reportState(t, results)
-	code, out, stderr := cli(t, "report", "-state", path, "-format", "svg")
+	code, out, stderr := cli(t, "report", "-by", "host", "-state", path, "-format", "svg")
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, stderr)
 	}
@@ -435,7 +435,7 @@ func TestReportSVGIsWellFormedWithOneBarPerGroupAndModeAndEscapedNames(t *testin
 		t.Errorf("longest/shortest bar %.2f, want %.2f", ratio, 40.1/12.1)
 	}
 	// Same state, same bytes.
-	_, again, _ := cli(t, "report", "-state", path, "-format", "svg")
+	_, again, _ := cli(t, "report", "-by", "host", "-state", path, "-format", "svg")
 	if again != out {
 		t.Error("SVG differs between two runs on the same state")
 	}
@@ -443,16 +443,16 @@ func TestReportSVGIsWellFormedWithOneBarPerGroupAndModeAndEscapedNames(t *testin
 
 func TestReportOnEmptyStateSaysHowResultsAreRecorded(t *testing.T) {
 	path := reportState(t, map[string][]*state.TestRun{"spark-01": nil})
-	code, out, stderr := cli(t, "report", "-state", path)
+	code, out, stderr := cli(t, "report", "-by", "host", "-state", path)
 	if code != 0 || strings.TrimSpace(out) != report.NoResults || stderr != "" {
 		t.Fatalf("code %d out %q stderr %q", code, out, stderr)
 	}
 	// Machine formats stay well-formed.
-	code, out, _ = cli(t, "report", "-state", path, "-format", "json")
+	code, out, _ = cli(t, "report", "-by", "host", "-state", path, "-format", "json")
 	if code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Fatalf("json: code %d %q", code, out)
 	}
-	code, out, _ = cli(t, "report", "-state", path, "-format", "svg")
+	code, out, _ = cli(t, "report", "-by", "host", "-state", path, "-format", "svg")
 	if code != 0 || len(parseSVG(t, out).bars) != 0 {
 		t.Fatalf("svg: code %d", code)
 	}
@@ -460,7 +460,7 @@ func TestReportOnEmptyStateSaysHowResultsAreRecorded(t *testing.T) {
 
 func TestReportFailsOnUnknownFormatMissingOrCorruptState(t *testing.T) {
 	path := reportState(t, fleetResults())
-	code, out, stderr := cli(t, "report", "-state", path, "-format", "pdf")
+	code, out, stderr := cli(t, "report", "-by", "host", "-state", path, "-format", "pdf")
 	if code != 1 || out != "" || !strings.Contains(stderr, `unknown report format "pdf"`) {
 		t.Fatalf("unknown format: code %d out %q stderr %q", code, out, stderr)
 	}
@@ -476,7 +476,7 @@ func TestReportFailsOnUnknownFormatMissingOrCorruptState(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "is not valid") {
 		t.Fatalf("corrupt state: code %d stderr %q", code, stderr)
 	}
-	code, _, stderr = cli(t, "report", "-state", path, "-host", "spark-99")
+	code, _, stderr = cli(t, "report", "-by", "host", "-state", path, "-host", "spark-99")
 	if code != 1 || !strings.Contains(stderr, `no host "spark-99"`) {
 		t.Fatalf("unknown host: code %d stderr %q", code, stderr)
 	}
@@ -490,7 +490,7 @@ func TestReportOutputFlagWritesTheFileAtomically(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Flags after the positional DIR work too.
-	code, out, stderr := cli(t, "report", filepath.Dir(path), "-format", "svg", "-o", target)
+	code, out, stderr := cli(t, "report", "-by", "host", filepath.Dir(path), "-format", "svg", "-o", target)
 	if code != 0 {
 		t.Fatalf("code %d: %s", code, stderr)
 	}

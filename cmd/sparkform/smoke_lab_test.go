@@ -78,13 +78,20 @@ func TestApplyRunsSmokeTestsInBothModesAndRecordsThem(t *testing.T) {
 		}
 	}
 	// The report shows the figures, and its SVG is a well-formed document with a bar per host and mode.
+	// By configuration (the default): one line per mode, the three hosts together.
 	code, out, _ = cli(t, "report", dir)
+	for _, mode := range []string{"mmap", "no-mmap"} {
+		if code != 0 || !regexp.MustCompile(`gpt-oss\s+llama\.cpp\s+`+mode+`\s+6800 \([0-9a-f]+\)\s+6\.11\.0-1016-nvidia\s+-\s+3\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+0`).MatchString(out) {
+			t.Errorf("fleet report lacks the %s configuration on 3 hosts:\n%s", mode, out)
+		}
+	}
+	code, out, _ = cli(t, "report", dir, "-by", "host")
 	for _, h := range hosts {
 		if code != 0 || !containsSpaced(out, h+" 1 6.11.0-1016-nvidia") {
 			t.Errorf("report lacks %s's generation 1 on 6.11:\n%s", h, out)
 		}
 	}
-	code, svg, stderr := cli(t, "report", dir, "-format", "svg")
+	code, svg, stderr := cli(t, "report", dir, "-by", "host", "-format", "svg")
 	if code != 0 {
 		t.Fatalf("report -format svg: %d %s", code, stderr)
 	}

@@ -50,7 +50,7 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, tests []*Chang
 		for _, o := range outcomes {
 			runs = append(runs, &state.TestRun{Time: time.Now().UTC(), Test: c.Addr, Mode: o.Mode, Seconds: o.Seconds,
 				Runs: append([]float64{}, o.Runs...), Passed: o.Passed, Message: o.Message, Kernel: kernel, Context: context, Setup: setup,
-				Server: o.Server, Build: o.Build, Before: when != ""})
+				Server: o.Server, Build: o.Build, Before: when != "", MaxSeconds: o.MaxSeconds})
 			verdict := "passed"
 			if !o.Passed {
 				verdict = "FAILED"

@@ -1,6 +1,6 @@
-// Package report turns the smoke-test results recorded in state into rows (median load
-// seconds per host, generation, kernel, read-ahead, mode and test) and renders them as a
-// table, CSV, JSON or an SVG chart.
+// Package report turns the smoke-test results recorded in state into the fleet's view (one
+// line per configuration across hosts), per-host rows, or two points side by side (Compare),
+// rendered as a table, CSV, JSON or an SVG chart.
 package report
 
 import (
