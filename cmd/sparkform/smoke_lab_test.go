@@ -432,7 +432,7 @@ smoke_test "gpt-oss" {
 	if b, a := befores(dir, "spark-02"); b != 2 || a != 2 {
 		t.Fatalf("%d results before and %d after, want 2 and 2 (two modes)", b, a)
 	}
-	code, cmp, stderr := cli(t, "report", dir, "-compare", "before")
+	code, cmp, stderr := cli(t, "report", dir, "-compare", "before", "-by", "host")
 	if code != 0 {
 		t.Fatalf("report -compare before: %d %s", code, stderr)
 	}

@@ -71,7 +71,7 @@ func TestFleetSummaryHasMedianMinMaxAndHostCountPerConfiguration(t *testing.T) {
 	for _, want := range []string{
 		// 100 hosts at 22.0 .. 22.6: median 22.30, min 22.00, max 22.60 over the 90 that passed and the 10 that did not
 		"gpt-oss  llama.cpp  no-mmap  6800 (19a5a3ed)  6.17.0-1014-nvidia  8192",
-		"10: smoke_test.gpt-oss on spark-010, mode no-mmap: load took 31…",
+		"10: smoke_test.gpt-oss on spark-010, mode no-mmap: load took",
 		"qwen3-next  vllm       fastsafetensors  0.11.0           6.17.0-1014-nvidia  8192        100    24.30",
 		"gpt-oss     llama.cpp  mmap             6800 (19a5a3ed)  6.11.0-1016-nvidia  -           100    104.30    104.00  104.60  0",
 	} {
