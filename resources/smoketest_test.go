@@ -350,3 +350,47 @@ func TestSmokeRegressionNeedsMoreThanTheNoiseFloor(t *testing.T) {
 		t.Error("without max_regression nothing is a regression")
 	}
 }
+
+// The plan's fastsafetensors check runs the venv's python only if nobody but root (or the login
+// user) could have put it there (sf_untrusted); it reports what it found in one line.
+func TestFstCheckRunsTheVenvsPythonOnlyWhenOnlyRootCanReplaceIt(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the check wants root-owned files")
+	}
+	if _, err := exec.LookPath("dash"); err != nil {
+		t.Skip("dash not installed")
+	}
+	venv := filepath.Join(t.TempDir(), "venv")
+	os.MkdirAll(filepath.Join(venv, "bin"), 0o755)
+	os.WriteFile(filepath.Join(venv, "pyvenv.cfg"), []byte("home = /usr/bin\n"), 0o644)
+	python := filepath.Join(venv, "bin", "python")
+	os.WriteFile(filepath.Join(venv, "bin", "vllm"), []byte("#!/bin/sh\n"), 0o755)
+	check := func(program string) fstStatus {
+		t.Helper()
+		out, err := exec.Command("dash", "-c", trustLib+fstCheckSh+"fst_check "+program).Output()
+		if err != nil {
+			t.Fatalf("fst_check %s: %v", program, err)
+		}
+		return parseFstCheck(string(out))
+	}
+	os.WriteFile(python, []byte("#!/bin/sh\necho 0.3.2\n"), 0o755)
+	if st := check(filepath.Join(venv, "bin", "vllm")); st.state != "ok" || st.detail != "0.3.2" {
+		t.Errorf("root-owned venv that imports it: %+v", st)
+	}
+	os.WriteFile(python, []byte("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'fastsafetensors'\" >&2\nexit 1\n"), 0o755)
+	if st := check(filepath.Join(venv, "bin", "vllm")); st.state != "error" || !strings.Contains(st.detail, "No module named 'fastsafetensors'") {
+		t.Errorf("venv without it: %+v", st)
+	}
+	os.Chmod(filepath.Join(venv, "bin"), 0o775)
+	if st := check(filepath.Join(venv, "bin", "vllm")); st.state != "untrusted" || st.detail != python {
+		t.Errorf("group-writable bin: %+v", st)
+	}
+	os.Chmod(filepath.Join(venv, "bin"), 0o755)
+	os.Chown(python, 1000, 1000)
+	if st := check(filepath.Join(venv, "bin", "vllm")); st.state != "untrusted" || st.detail != python {
+		t.Errorf("python owned by uid 1000: %+v", st)
+	}
+	if st := check("/bin/sh"); st.state != "novenv" {
+		t.Errorf("a program outside any venv: %+v", st)
+	}
+}
