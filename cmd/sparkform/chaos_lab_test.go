@@ -31,8 +31,8 @@ var chaosOthers = []string{"spark-01", "spark-03"}
 // chaosPhase is a point of an apply where the fault strikes.
 type chaosPhase struct {
 	name string
-	// config is main.hcl.
-	config string
+	// config is main.hcl; first, when set, is applied (without fault) before it.
+	config, first string
 	// prepare readies fresh hosts (before the apply).
 	prepare func(t *testing.T, l *lab.Lab)
 	// trigger matches the victim's -json message that says the phase has begun; the fault
@@ -170,6 +170,26 @@ f=/etc/udev/rules.d/60-sparkform-readahead-nvme.rules
 	}
 }
 
+// llamaBlock builds the lab's llama.cpp stand-in at ref.
+func llamaBlock(ref string) string {
+	return `
+llama_cpp "l" {
+  source  = "/srv/git/llama.cpp.git"
+  ref     = "` + ref + `"
+  dir     = "/opt/sparkform/llama.cpp"
+  targets = ["llama-server"]
+}
+`
+}
+
+// wholeLlama: current points at a complete build (the one before, or the new one).
+func wholeLlama(t *testing.T, l *lab.Lab, host string) {
+	t.Helper()
+	if got := onHost(t, l, host, "/opt/sparkform/llama.cpp/current/bin/llama-server --version 2>&1 | grep -c '^version: ' || true"); got != "1" {
+		t.Errorf("%s: llama.cpp's current build does not run: %s", host, got)
+	}
+}
+
 // wholeBoot: the host runs a kernel it has, and dpkg has nothing half-configured.
 func wholeBoot(t *testing.T, l *lab.Lab, host string) {
 	t.Helper()
@@ -194,6 +214,8 @@ func chaosPhases() map[string]*chaosPhase {
 		"long": {name: "long step (venv build)", config: tuning + venvBlock,
 			trigger: isMsg("apply_start", chaosVictim, "python_venv.v"), delay: time.Second, bound: chaosBound,
 			whole: func(t *testing.T, l *lab.Lab, host string) { checkVenvWhole(t, l, host) }},
+		"llama": {name: "long step (llama.cpp rebuild)", first: llamaBlock("b6800"), config: llamaBlock("b10900"),
+			trigger: isMsg("apply_start", chaosVictim, "llama_cpp.l"), delay: time.Second, bound: chaosBound, whole: wholeLlama},
 		"reboot": {name: "reboot wait", config: `
 kernel "nvidia" {
   line           = "6.17"
@@ -232,6 +254,8 @@ func chaosCases() []*chaosCase {
 		c("long", faultPowerOff, false), c("long", faultReboot, true), c("long", faultDiskFull, false),
 		c("long", faultStateFull, false),
 
+		c("llama", faultFreeze, false), c("llama", faultCrash, false), c("llama", faultDiskFull, false),
+
 		c("reboot", faultPartition, false), c("reboot", faultCrash, false), c("reboot", faultPowerOff, true),
 		c("reboot", faultReboot, false), c("reboot", faultStateFull, false),
 
@@ -247,7 +271,7 @@ func chaosCases() []*chaosCase {
 		switch k.phase.name {
 		case "apply step writing files":
 			k.target = "/etc/sysctl.d"
-		case "long step (venv build)":
+		case "long step (venv build)", "long step (llama.cpp rebuild)":
 			k.target = "/opt/sparkform"
 		}
 	}
@@ -281,10 +305,21 @@ func runChaosCase(t *testing.T, c *chaosCase) {
 		c.phase.prepare(t, c.l)
 	}
 	files := map[string]string{"main.hcl": c.phase.config}
+	if c.phase.first != "" {
+		files["main.hcl"] = c.phase.first
+	}
 	if c.fault.state {
 		c.dir = tinyConfigDir(t, c.l, files)
 	} else {
 		c.dir = configDir(t, c.l, files)
+	}
+	if c.phase.first != "" {
+		if code, o, e := cli(t, "apply", c.dir, "-auto-approve"); code != 0 {
+			t.Fatalf("first apply: %d\n%s\n%s", code, o, e)
+		}
+		if err := os.WriteFile(filepath.Join(c.dir, "main.hcl"), []byte(c.phase.config), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	statePath := filepath.Join(c.dir, "sparkform.state.json")
 	tmp := t.TempDir()
