@@ -48,12 +48,21 @@ func runDrift(args []string, stdout, stderr io.Writer) int {
 		rf.ui.emit("info", "drift_summary", fmt.Sprintf("%d of %s drifted.", drifted, plural(len(rep.Hosts), "host")),
 			map[string]any{"drift": map[string]any{"hosts": len(rep.Hosts), "drifted_hosts": drifted, "failed_hosts": failed}})
 	} else {
+		// Hosts in sync are one line at any fleet size: spark-[01-97]: in sync.
+		var inSync []string
+		for _, h := range rep.Hosts {
+			if h.Error == "" && len(h.Items) == 0 {
+				inSync = append(inSync, h.Name)
+			}
+		}
+		if len(inSync) > 0 {
+			fmt.Fprintf(stdout, "%s: in sync\n", termsafe.Line(compactHosts(inSync)))
+		}
 		for _, h := range rep.Hosts {
 			switch {
 			case h.Error != "":
 				fmt.Fprintf(stdout, "%s: could not be read: %s\n", termsafe.Line(h.Name), firstLine(h.Error))
 			case len(h.Items) == 0:
-				fmt.Fprintf(stdout, "%s: in sync\n", termsafe.Line(h.Name))
 			default:
 				fmt.Fprintf(stdout, "%s: %d drifted\n", termsafe.Line(h.Name), len(h.Items))
 				for _, d := range h.Items {
