@@ -50,7 +50,7 @@ func TestCaptureReproducesHandTunedHostOnLab(t *testing.T) {
 
 	// 1. Tune spark-01 by hand: kernel line + GRUB default + reboot, sysctls live and in a file
 	// of their own, read-ahead live and by udev rule, a venv from the wheelhouse.
-	onHost(t, l, tuned, handTuning)
+	onHostWithin(t, l, tuned, handTuning, 5*time.Minute) // apt, a kernel package, a venv: minutes under load
 	before := onHost(t, l, tuned, "cat /proc/sys/kernel/random/boot_id")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -113,7 +113,14 @@ func configDir(t *testing.T, l *lab.Lab, files map[string]string) string {
 // onHost runs a command on a lab host with the real OpenSSH client.
 func onHost(t *testing.T, l *lab.Lab, host, command string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return onHostWithin(t, l, host, command, 30*time.Second)
+}
+
+// onHostWithin is onHost for a long command (package installs, venv builds): under a loaded
+// machine these take minutes, not the seconds a quick check gets.
+func onHostWithin(t *testing.T, l *lab.Lab, host, command string, timeout time.Duration) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	out, stderr, err := l.SSH(ctx, host, "root", command)
 	if err != nil {
