@@ -11,9 +11,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// The kernel lab test runs its own one-host lab on 127.0.40.x: it reboots its host, which
-// other resources' tests sharing a lab would not expect.
-const kernelLabSubnet = 40
+// The kernel lab test runs its own one-host lab (on a subnet in 40-49, see resLabSubnets): it
+// reboots its host, which other resources' tests sharing a lab would not expect.
 
 type kernelLab struct {
 	t    *testing.T
@@ -28,8 +27,17 @@ func newKernelLab(t *testing.T) *kernelLab {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	l, err := lab.Up(ctx, lab.Options{Dir: t.TempDir(), N: 1, Subnet: kernelLabSubnet})
+	subnet, err := lab.ReserveSubnet(kernelLabSubnets, kernelLabSubnets+10)
 	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	l, err := lab.Up(ctx, lab.Options{Dir: dir, N: 1, Subnet: subnet})
+	if err != nil {
+		if l2, oerr := lab.Open(dir); oerr == nil {
+			l2.Down(context.Background())
+		}
+		lab.ReleaseSubnet(subnet)
 		t.Fatalf("lab up: %v", err)
 	}
 	t.Cleanup(func() {
@@ -37,7 +45,9 @@ func newKernelLab(t *testing.T) *kernelLab {
 		defer cancel()
 		if err := l.Down(ctx); err != nil {
 			t.Errorf("lab down: %v", err)
+			return
 		}
+		lab.ReleaseSubnet(subnet)
 	})
 	t.Logf("lab up in %s", time.Since(start).Round(time.Millisecond))
 	k := &kernelLab{t: t, l: l, host: "spark-01"}

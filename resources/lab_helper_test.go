@@ -17,11 +17,20 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// The python_venv and llama_cpp lab tests share one 3-host lab on 127.0.50.x (kernel tests run
-// their own on another subnet); spark-03 has no nvcc. It starts on first use and TestMain takes
-// it down, whatever the tests did.
+// The python_venv and llama_cpp lab tests share one 3-host lab on a subnet in 50-59 (kernel
+// tests run their own in 40-49); spark-03 has no nvcc. It starts on first use and TestMain takes
+// it down, whatever the tests did. Subnets are reserved by flock (lab.ReserveSubnetIn): several
+// people on one machine run this package's tests at once, and a second test process must never
+// take down the lab of a first one that is still using it.
 
-const resLabSubnet = 50
+const resLabSubnets, kernelLabSubnets = 50, 40
+
+// resLabDirFor is the shared lab's directory on a subnet: fixed per subnet, so a lab left running
+// by a test process that died (a panic skips TestMain's teardown) is found and taken down by the
+// next process that reserves the subnet.
+func resLabDirFor(subnet int) string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("sparkform-resources-lab-%d", subnet))
+}
 
 var (
 	resLabOnce sync.Once
@@ -54,22 +63,19 @@ func needResLab(t *testing.T) *lab.Lab {
 	t.Helper()
 	lab.SkipUnlessAvailable(t)
 	resLabOnce.Do(func() {
-		// A fixed directory: a lab left running by a run that crashed (a panic skips TestMain's
-		// teardown) is taken down here instead of lingering.
-		resLabDir = filepath.Join(os.TempDir(), "sparkform-resources-lab")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		if old, err := lab.Open(resLabDir); err == nil {
-			if err := old.Down(ctx); err != nil {
-				resLabErr = fmt.Errorf("taking down the lab a previous run left in %s: %w", resLabDir, err)
-				return
-			}
+		subnet, err := lab.ReserveSubnetIn(ctx, resLabSubnets, resLabSubnets+10, resLabDirFor)
+		if err != nil {
+			resLabErr = err
+			return
 		}
+		resLabDir = resLabDirFor(subnet)
 		if err := os.RemoveAll(resLabDir); err != nil {
 			resLabErr = err
 			return
 		}
-		resLab, resLabErr = lab.Up(ctx, lab.Options{Dir: resLabDir, N: 3, Subnet: resLabSubnet, NoNvcc: []string{"spark-03"}})
+		resLab, resLabErr = lab.Up(ctx, lab.Options{Dir: resLabDir, N: 3, Subnet: subnet, NoNvcc: []string{"spark-03"}})
 	})
 	if resLabErr != nil {
 		t.Fatalf("lab: %v", resLabErr)

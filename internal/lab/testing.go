@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sync"
@@ -33,6 +34,27 @@ var (
 // on /tmp/sparkform-lab-subnet-N.lock kept until ReleaseSubnet or the process ends) and no lab
 // uses: test binaries of several packages, or of several people on one machine, run labs at once.
 func ReserveSubnet(from, to int) (int, error) {
+	return reserveFreeSubnet(from, to, nil)
+}
+
+// ReserveSubnetIn is ReserveSubnet for a test lab kept in a directory named after its subnet,
+// dir(subnet): a lab found in the directory of a subnet no process holds was left running by a
+// test process that died (a panic skips teardown); it is taken down and its directory removed
+// before the subnet is considered. A lab in use is never touched: its process holds the subnet.
+func ReserveSubnetIn(ctx context.Context, from, to int, dir func(subnet int) string) (int, error) {
+	return reserveFreeSubnet(from, to, func(s int) error {
+		old, err := Open(dir(s))
+		if err != nil {
+			return nil // no lab there
+		}
+		if err := old.Down(ctx); err != nil {
+			return fmt.Errorf("taking down the lab a dead test process left in %s: %w", dir(s), err)
+		}
+		return os.RemoveAll(dir(s))
+	})
+}
+
+func reserveFreeSubnet(from, to int, reclaim func(subnet int) error) (int, error) {
 	heldMu.Lock()
 	defer heldMu.Unlock()
 	for s := from; s < to; s++ {
@@ -43,6 +65,12 @@ func ReserveSubnet(from, to int) (int, error) {
 		if heldLocks[s] != nil || syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
 			f.Close()
 			continue
+		}
+		if reclaim != nil {
+			if err := reclaim(s); err != nil {
+				f.Close()
+				return 0, err
+			}
 		}
 		if SubnetInUse(s) {
 			f.Close()
