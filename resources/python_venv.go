@@ -216,39 +216,13 @@ func (v PythonVenv) Probe(in Instance) string {
 	if p == "" {
 		return "printf 'kind absent\\n'\nprintf 'nofile manifest\\n'\n"
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "P=%s\nG=%s\n", provider.Quote(p), provider.Quote(venvGensDir(p)))
-	b.WriteString(`if [ -L "$P" ]; then printf 'kind link %s\n' "$(readlink "$P" | base64 -w0)"; elif [ -e "$P" ]; then printf 'kind other\n'; if [ -f "$P/pyvenv.cfg" ]; then printf 'plainvenv\n'; fi; else printf 'kind absent\n'; fi
-if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##*/}"; done; fi
-`)
-	if !in.Destroying() {
-		py := provider.Quote(venvPython(in.Desired))
-		// Neither the base interpreter nor the venv's runs unless only root (or the login user)
-		// could have put it there: plan runs as root (sf_untrusted, trustLib; one check for both).
-		b.WriteString(trustLib)
-		fmt.Fprintf(&b, "b=\nif b=$(command -v -- %s); then printf 'base %%s\\n' \"$(printf %%s \"$b\" | base64 -w0)\"; case $b in /*) ;; *) b= ;; esac; fi\n", py)
-		var mods []string
-		for _, m := range stringList(in.Desired.GetAttr("verify")) {
-			mods = append(mods, provider.Quote(m))
-		}
-		// A venv sparkform made (the link) or a plain one someone made (pyvenv.cfg): -B writes no .pyc.
-		fmt.Fprintf(&b, `v=
-if { [ -L "$P" ] || [ -f "$P/pyvenv.cfg" ]; } && [ -e "$P/bin/python" ]; then v="$P/bin/python"; fi
-u=
-if [ -n "$b$v" ]; then u=$(sf_untrusted ${b:+"$b"} ${v:+"$v"}); fi
-if [ -n "$u" ]; then printf 'untrusted %%s\n' "$(printf '%%s' "$u" | base64 -w0)"
-else
-  if [ -n "$b" ] && "$b" -c 'import venv, ensurepip' >/dev/null 2>&1; then printf 'basevenv\n'; fi
-  if [ -n "$v" ]; then
-    if o=$(timeout 60 "$v" -I -B -c %s %s 2>&1); then printf 'venv %%s\n' "$(printf '%%s\n' "$o" | tail -n 1)"; else printf 'venvbroken %%s\n' "$(printf '%%s' "$o" | tail -n 5 | base64 -w0)"; fi
-  fi
-fi
-`, provider.Quote(venvInspect), strings.Join(mods, " "))
-		b.WriteString(probeFile("manifest", p+"/"+venvManifestFile))
-	} else {
-		b.WriteString("printf 'nofile manifest\\n'\n")
+	if in.Destroying() {
+		return shellArgs(p, venvGensDir(p), "", "") + venvProbeSh + "printf 'nofile manifest\\n'\n"
 	}
-	return b.String()
+	// Neither the base interpreter nor the venv's runs unless only root (or the login user)
+	// could have put it there: plan runs as root (sf_untrusted, trustLib; one check for both).
+	args := append([]string{p, venvGensDir(p), venvPython(in.Desired), venvInspect}, stringList(in.Desired.GetAttr("verify"))...)
+	return trustLib + shellArgs(args...) + venvProbeSh + fileFact.command("manifest", p+"/"+venvManifestFile)
 }
 
 // venvObservedType is the shape Read returns.
@@ -867,6 +841,10 @@ var (
 	venvAdoptSh string
 	//go:embed scripts/venv-destroy.sh
 	venvDestroySh string
+	//go:embed scripts/venv-probe.sh
+	venvProbeSh string
+	//go:embed scripts/venv-capture-probe.sh
+	venvCaptureProbeSh string
 )
 
 // venvExchange swaps two paths atomically (renameat2 RENAME_EXCHANGE) with the base interpreter.

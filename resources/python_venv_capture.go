@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/sparkform/sparkform/provider"
@@ -24,24 +25,16 @@ var venvSkipped = map[string]bool{"pip": true, "setuptools": true, "wheel": true
 func (PythonVenv) CaptureProbe(opts CaptureOptions) string {
 	var b strings.Builder
 	for i, p := range opts.Venvs {
-		if checkManagedPath(p) != "" {
-			continue
+		if checkManagedPath(p) == "" {
+			b.WriteString("venv_capture " + provider.QuoteAll(strconv.Itoa(i), p) + "\n")
 		}
-		fmt.Fprintf(&b, "P=%s\n", provider.Quote(p))
-		fmt.Fprintf(&b, `if [ -x "$P/bin/python" ]; then
-  if u=$(sf_untrusted "$P/bin/python") && [ -n "$u" ]; then printf 'venvuntrusted %d %%s\n' "$(printf '%%s' "$u" | base64 -w0)"
-  elif o=$(timeout 60 "$P/bin/python" -I -B -c %s 2>&1); then printf 'venvcap %d %%s\n' "$(printf '%%s\n' "$o" | tail -n 1)"; else printf 'venvfail %d %%s\n' "$(printf '%%s' "$o" | tail -n 5 | base64 -w0)"; fi
-else printf 'novenv %d\n'; fi
-if [ -f "$P/pyvenv.cfg" ]; then printf 'venvcfg %d %%s\n' "$(base64 -w0 < "$P/pyvenv.cfg")"; fi
-if [ -f "$P/%s" ]; then printf 'venvman %d %%s\n' "$(base64 -w0 < "$P/%s")"; fi
-`, i, provider.Quote(venvCaptureScript), i, i, i, i, venvManifestFile, i, venvManifestFile)
 	}
 	if b.Len() == 0 {
 		return ""
 	}
 	// The venv's python runs as root only when nobody but root (or the login user) could have
 	// put it there (sf_untrusted).
-	return trustLib + b.String()
+	return trustLib + shellArgs(venvCaptureScript, venvManifestFile) + venvCaptureProbeSh + b.String()
 }
 
 // pyvenvBase is the interpreter a venv was made from, from its pyvenv.cfg: the command that

@@ -1,0 +1,27 @@
+# shellcheck shell=sh
+# venv-probe: what a python_venv block needs to know of path P: whether it is sparkform's link,
+# a plain venv or something else, the generations in G, and (unless the block is being removed,
+# PY "") the base interpreter PY and the venv's report (INSPECT, venv-inspect.py, importing each
+# MODULE). Neither interpreter runs unless sf_untrusted (defined before this file, one call for
+# both) finds only root (or the login user) could have put it there. -B writes no .pyc.
+# Positional arguments: P G PY INSPECT MODULE...
+P=$1 G=$2 PY=$3 INSPECT=$4
+shift 4
+if [ -L "$P" ]; then printf 'kind link %s\n' "$(readlink "$P" | base64 -w0)"; elif [ -e "$P" ]; then printf 'kind other\n'; if [ -f "$P/pyvenv.cfg" ]; then printf 'plainvenv\n'; fi; else printf 'kind absent\n'; fi
+if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##*/}"; done; fi
+if [ -n "$PY" ]; then
+  b=
+  if b=$(command -v -- "$PY"); then printf 'base %s\n' "$(printf %s "$b" | base64 -w0)"; case $b in /*) ;; *) b= ;; esac; fi
+  # A venv sparkform made (the link) or a plain one someone made (pyvenv.cfg).
+  v=
+  if { [ -L "$P" ] || [ -f "$P/pyvenv.cfg" ]; } && [ -e "$P/bin/python" ]; then v="$P/bin/python"; fi
+  u=
+  if [ -n "$b$v" ]; then u=$(sf_untrusted ${b:+"$b"} ${v:+"$v"}); fi
+  if [ -n "$u" ]; then printf 'untrusted %s\n' "$(printf '%s' "$u" | base64 -w0)"
+  else
+    if [ -n "$b" ] && "$b" -c 'import venv, ensurepip' >/dev/null 2>&1; then printf 'basevenv\n'; fi
+    if [ -n "$v" ]; then
+      if o=$(timeout 60 "$v" -I -B -c "$INSPECT" "$@" 2>&1); then printf 'venv %s\n' "$(printf '%s\n' "$o" | tail -n 1)"; else printf 'venvbroken %s\n' "$(printf '%s' "$o" | tail -n 5 | base64 -w0)"; fi
+    fi
+  fi
+fi
