@@ -1,6 +1,7 @@
 package resources
 
 import (
+	_ "embed"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -22,30 +23,15 @@ var cmakeCacheLineRe = regexp.MustCompile(`^((?:GGML_[A-Z0-9_]*)|CMAKE_CUDA_ARCH
 func (LlamaCpp) CaptureProbe(opts CaptureOptions) string {
 	var b strings.Builder
 	for i, d := range opts.LlamaDirs {
-		if checkManagedPath(d) != "" {
-			continue
+		if checkManagedPath(d) == "" {
+			b.WriteString("llama_capture " + provider.QuoteAll(strconv.Itoa(i), d) + "\n")
 		}
-		fmt.Fprintf(&b, "D=%s\nI=%d\n", provider.Quote(d), i)
-		b.WriteString(`[ -d "$D" ] || printf 'llnodir %s\n' "$I"
-if [ -L "$D/current" ]; then printf 'llcur %s %s\n' "$I" "$(readlink "$D/current" | base64 -w0)"; fi
-if [ -f "$D/current/` + llamaManifestFile + `" ]; then printf 'llman %s %s\n' "$I" "$(base64 -w0 < "$D/current/` + llamaManifestFile + `")"; fi
-S=
-for s in "$D/src" "$D"; do if [ -e "$s/.git" ]; then S=$s; break; fi; done
-if [ -n "$S" ] && command -v git >/dev/null 2>&1; then
-  g() { git -c safe.directory='*' -C "$S" "$@" 2>/dev/null; }
-  printf 'llsrc %s %s\n' "$I" "$(printf %s "$S" | base64 -w0)"
-  if r=$(g describe --tags --exact-match HEAD); then printf 'lltag %s %s\n' "$I" "$(printf %s "$r" | base64 -w0)"; fi
-  if c=$(g rev-parse HEAD); then printf 'llcommit %s %s\n' "$I" "$(printf %s "$c" | base64 -w0)"; fi
-  if u=$(g remote get-url origin); then printf 'llorigin %s %s\n' "$I" "$(printf %s "$u" | base64 -w0)"; fi
-fi
-for c in "$D/current/CMakeCache.txt" "$D/build/CMakeCache.txt" "$D/CMakeCache.txt" "$D/src/build/CMakeCache.txt"; do
-  if [ -f "$c" ]; then printf 'llcache %s %s\n' "$I" "$({ printf '# %s\n' "$c"; grep -E '^(GGML_[A-Z0-9_]*|CMAKE_CUDA_ARCHITECTURES):' "$c"; } | base64 -w0)"; break; fi
-done
-`)
 	}
-	b.WriteString("true\n")
-	return b.String()
+	return shellArgs(llamaManifestFile) + llamaCaptureProbeSh + b.String() + "true\n"
 }
+
+//go:embed scripts/llama-capture-probe.sh
+var llamaCaptureProbeSh string
 
 // parseCMakeCache reads GGML_* and CMAKE_CUDA_ARCHITECTURES entries of a CMakeCache.txt (or the
 // lines of it the probe kept): cache variables only (no INTERNAL/STATIC, no *-ADVANCED markers),
