@@ -238,6 +238,17 @@ func (v *applyView) event(ev engine.Event) {
 		p.waitHost = ev.Host
 		p.parts = append(p.parts, fmt.Sprintf("%s %.2f s", termsafe.Line(t.Mode), t.Seconds))
 		p.failed = p.failed || !t.Passed
+	case "test_skipped":
+		// A measurement before the changes that cannot run yet (its program comes with this
+		// apply): its steps end; the reason is in the log (and streamed with -v).
+		for k, s := range v.steps {
+			if k.host == ev.Host && s.verb == "testing" {
+				delete(v.steps, k)
+			}
+		}
+		if v.verbose {
+			fmt.Fprintf(v.w, "%s: %s\n", host, termsafe.Line(ev.Message))
+		}
 	case "host_done":
 		v.endHost(ev.Host)
 		if v.verbose {

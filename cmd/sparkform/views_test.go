@@ -294,3 +294,15 @@ func TestAResourceOnlyRecordedInStateIsNotAChange(t *testing.T) {
 		t.Errorf("plan:\n%s", out)
 	}
 }
+
+func TestASkippedBaselineTestGetsNoHeartbeat(t *testing.T) {
+	var b bytes.Buffer
+	v := newApplyView(&b, style{}, false, nil, nil)
+	defer v.close()
+	v.event(engine.Event{Host: "spark-01", Addr: "smoke_test.gpt-oss", Kind: "test_start", Message: "before the changes, kernel 6.11"})
+	v.event(engine.Event{Host: "spark-01", Kind: "test_skipped", Message: "no result from before the changes: command not found"})
+	v.beat(time.Now().Add(time.Minute))
+	if b.Len() != 0 {
+		t.Errorf("a test that ended is still reported running:\n%s", b.String())
+	}
+}

@@ -88,7 +88,7 @@ func (o *Options) stepTimeout() time.Duration {
 
 // Event is one line of progress. Kinds: connecting, probed, apply_start (Message: the action),
 // apply_done, apply_error, progress (a line of a tool's output), reboot_start, reboot_done,
-// test_start, test_done (Test: the result), host_done, host_failed, rollout_batch (Hosts),
+// test_start, test_done (Test: the result), test_skipped (the tests could not run yet), host_done, host_failed, rollout_batch (Hosts),
 // rollout_pause, rollout_stopped. Elapsed is set on *_done and *_error events.
 type Event struct {
 	Time    time.Time      `json:"time"`

@@ -307,7 +307,7 @@ func testBefore(ctx context.Context, h provider.Host, hp *HostPlan, em *emitter,
 	}
 	runs, err := runTests(ctx, h, hp, tests, hp.Kernel, "before the changes,", em, rec)
 	if err != nil {
-		em.emit(Event{Host: hp.Name, Kind: "progress", Message: "no result from before the changes: " + err.Error()})
+		em.emit(Event{Host: hp.Name, Kind: "test_skipped", Message: "no result from before the changes: " + err.Error()})
 	}
 	_, gen := rec.hostKeyAndGeneration(hp.Name)
 	return rec.testRuns(hp.Name, runs, gen)
