@@ -70,7 +70,7 @@ func TestPGApplyKilledMidRunLeavesConsistentStateFreesTheLockAndRerunConverges(t
 	if code, out, stderr := cli(t, "history", dir); code != 0 || !strings.Contains(out, "spark-03") {
 		t.Fatalf("history: %d\n%s\n%s", code, out, stderr)
 	}
-	if code, out, stderr := cli(t, "-chdir="+dir, "state", "versions", "-n", "100"); code != 0 || !strings.Contains(out, "spark-01/sysctl.loading") || !strings.Contains(out, " apply") {
+	if code, out, stderr := cliIn(t, dir, "state", "versions", "-n", "100"); code != 0 || !strings.Contains(out, "spark-01/sysctl.loading") || !strings.Contains(out, " apply") {
 		t.Fatalf("state versions: %d\n%s\n%s", code, out, stderr)
 	}
 }
@@ -173,7 +173,7 @@ func TestPGDatabaseStoppedMidApplyStartsNoNewStepReportsTheChangedHostAndRerunCo
 	if errored == "" {
 		t.Fatalf("no errored state file named:\n%s", all)
 	}
-	if code, out, stderr := cli(t, "-chdir="+dir, "state", "push", "-backup", filepath.Join(t.TempDir(), "b.json"), errored); code != 0 {
+	if code, out, stderr := cliIn(t, dir, "state", "push", "-backup", filepath.Join(t.TempDir(), "b.json"), errored); code != 0 {
 		t.Fatalf("state push of the errored state: %d\n%s\n%s", code, out, stderr)
 	}
 	if r := loadPG(t).Lookup("spark-01", "sysctl.loading"); r == nil || !strings.Contains(r.Attributes.GoString(), `"20"`) {
@@ -235,20 +235,20 @@ func TestPGHistoryAndRollbackWorkFromTheDatabase(t *testing.T) {
 		t.Fatalf("generations in the database: %+v", g)
 	}
 	// The real state round-trips: database → file → database, byte for byte.
-	code, pulled, stderr := cli(t, "-chdir="+dir, "state", "pull")
+	code, pulled, stderr := cliIn(t, dir, "state", "pull")
 	if code != 0 {
 		t.Fatalf("state pull: %d %s", code, stderr)
 	}
-	if code, out, stderr := cli(t, "-chdir="+dir, "state", "migrate", "-to", "local"); code != 0 {
+	if code, out, stderr := cliIn(t, dir, "state", "migrate", "-to", "local"); code != 0 {
 		t.Fatalf("migrate -to local: %d\n%s\n%s", code, out, stderr)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "sparkform.state.json")); err != nil || string(b) != pulled {
 		t.Fatalf("the file after migrate -to local differs from the pulled state: %v", err)
 	}
-	if code, out, stderr := cli(t, "-chdir="+dir, "state", "migrate", "-to", "pg"); code != 0 || !strings.Contains(out, "nothing to do") {
+	if code, out, stderr := cliIn(t, dir, "state", "migrate", "-to", "pg"); code != 0 || !strings.Contains(out, "nothing to do") {
 		t.Fatalf("migrate -to pg of the same state: %d\n%s\n%s", code, out, stderr)
 	}
-	if code, again, _ := cli(t, "-chdir="+dir, "state", "pull"); code != 0 || again != pulled {
+	if code, again, _ := cliIn(t, dir, "state", "pull"); code != 0 || again != pulled {
 		t.Fatal("the database's state changed in the round trip")
 	}
 }
@@ -269,4 +269,16 @@ func applyAtPrompt(t *testing.T, dir string, args ...string) (*exec.Cmd, io.Writ
 	t.Cleanup(func() { p.Process.Kill() })
 	waitFor(t, stdout, "Enter a value:")
 	return p, stdin
+}
+
+// cliIn runs sparkform as `sparkform -chdir=DIR ...` and then restores this process's working
+// directory, which -chdir changes.
+func cliIn(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	return cli(t, append([]string{"-chdir=" + dir}, args...)...)
 }

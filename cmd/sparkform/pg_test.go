@@ -45,6 +45,7 @@ func writeFile(t *testing.T, path string, b []byte) {
 
 func TestStateMovesBetweenFileAndPostgresBothWaysWithBackups(t *testing.T) {
 	pgServer(t)
+	jsonUISchema(t) // read by its relative path before the test moves into its own directory
 	dir := t.TempDir()
 	writeState(t, dir)
 	t.Chdir(dir)
