@@ -131,3 +131,22 @@ func boolAttr(v cty.Value, name string) bool {
 	a := attr(v, name, cty.Bool)
 	return !a.IsNull() && a.IsKnown() && a.True()
 }
+
+// instanceString is a string attribute of the block an instance is about: the desired value,
+// or the one last applied when the block is being removed ("" when neither has it).
+func instanceString(in Instance, name string) string {
+	if !in.Destroying() {
+		return strAttr(in.Desired, name, "")
+	}
+	return strAttr(in.Prior.Attributes, name, "")
+}
+
+// pathExports exports the path attribute name and derived (the path plus suffix), both unknown
+// until the path is known.
+func pathExports(desired cty.Value, name, derived, suffix string) map[string]cty.Value {
+	p := attr(desired, name, cty.String)
+	if p.IsNull() || !p.IsKnown() {
+		return map[string]cty.Value{name: cty.UnknownVal(cty.String), derived: cty.UnknownVal(cty.String)}
+	}
+	return map[string]cty.Value{name: p, derived: cty.StringVal(p.AsString() + suffix)}
+}

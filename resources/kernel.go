@@ -281,9 +281,7 @@ func (k Kernel) Diff(in Instance, observed cty.Value) (Diff, error) {
 // previous line may block the new one), the install, the holds on what was really installed,
 // then the boot entry when no reboot is needed. Each step that fails returns what is true so far.
 func (k Kernel) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
-	if log == nil {
-		log = func(string) {}
-	}
+	log = logOrDiscard(log)
 	dc, err := k.decide(in, observed)
 	if err != nil {
 		return in.Prior, err

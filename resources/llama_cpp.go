@@ -160,19 +160,11 @@ func (LlamaCpp) Validate(desired cty.Value) []AttrError {
 // Exports are known from the body alone; the version and supported load flags of the build
 // differ per host and are in the observed value and the state.
 func (LlamaCpp) Exports(desired cty.Value) map[string]cty.Value {
-	d := attr(desired, "dir", cty.String)
-	if d.IsNull() || !d.IsKnown() {
-		return map[string]cty.Value{"dir": cty.UnknownVal(cty.String), "bin_dir": cty.UnknownVal(cty.String)}
-	}
-	return map[string]cty.Value{"dir": d, "bin_dir": cty.StringVal(d.AsString() + "/current/bin")}
+	return pathExports(desired, "dir", "bin_dir", "/current/bin")
 }
 
-func llamaDir(in Instance) string {
-	if !in.Destroying() {
-		return in.Desired.GetAttr("dir").AsString()
-	}
-	return strAttr(in.Prior.Attributes, "dir", "")
-}
+// llamaDir is the directory the instance is about: desired, else the one last applied.
+func llamaDir(in Instance) string { return instanceString(in, "dir") }
 
 func (LlamaCpp) Probe(in Instance) string {
 	d := llamaDir(in)
@@ -576,9 +568,7 @@ const (
 )
 
 func (l LlamaCpp) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
-	if log == nil {
-		log = func(string) {}
-	}
+	log = logOrDiscard(log)
 	if in.Destroying() {
 		return l.destroy(ctx, h, in)
 	}

@@ -189,20 +189,11 @@ func (PythonVenv) Validate(desired cty.Value) []AttrError {
 // Exports are known from the body alone: where the venv is and its interpreter. The installed
 // versions differ per host and are only known after apply; they are in the state.
 func (PythonVenv) Exports(desired cty.Value) map[string]cty.Value {
-	p := attr(desired, "path", cty.String)
-	if p.IsNull() || !p.IsKnown() {
-		return map[string]cty.Value{"path": cty.UnknownVal(cty.String), "python": cty.UnknownVal(cty.String)}
-	}
-	return map[string]cty.Value{"path": p, "python": cty.StringVal(p.AsString() + "/bin/python")}
+	return pathExports(desired, "path", "python", "/bin/python")
 }
 
 // venvPath is the path the instance is about: desired, else the one last applied.
-func venvPath(in Instance) string {
-	if !in.Destroying() {
-		return in.Desired.GetAttr("path").AsString()
-	}
-	return strAttr(in.Prior.Attributes, "path", "")
-}
+func venvPath(in Instance) string { return instanceString(in, "path") }
 
 // venvInspect runs inside the venv's interpreter (one process, no network): its version, every
 // installed distribution, and each verify module's __version__. It prints one line of base64 JSON
@@ -715,9 +706,7 @@ const (
 )
 
 func (v PythonVenv) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
-	if log == nil {
-		log = func(string) {}
-	}
+	log = logOrDiscard(log)
 	if in.Destroying() {
 		return v.destroy(ctx, h, in)
 	}

@@ -81,16 +81,7 @@ func TestPythonVenvValidateRejectsHostileInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			errs := PythonVenv{}.Validate(venvBodyWith(c.set))
-			if c.wantAttr == "" {
-				if len(errs) > 0 {
-					t.Fatalf("want no error, got %v", errs)
-				}
-				return
-			}
-			if len(errs) != 1 || errs[0].Attr != c.wantAttr {
-				t.Fatalf("want one error on %s, got %v", c.wantAttr, errs)
-			}
+			checkOneAttrError(t, PythonVenv{}.Validate(venvBodyWith(c.set)), c.wantAttr)
 		})
 	}
 }

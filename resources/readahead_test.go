@@ -31,16 +31,7 @@ func TestReadaheadValidate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			errs := Readahead{}.Validate(c.body)
-			if c.wantAttr == "" {
-				if len(errs) > 0 {
-					t.Fatalf("want no error, got %v", errs)
-				}
-				return
-			}
-			if len(errs) != 1 || errs[0].Attr != c.wantAttr {
-				t.Fatalf("want one error on %s, got %v", c.wantAttr, errs)
-			}
+			checkOneAttrError(t, Readahead{}.Validate(c.body), c.wantAttr)
 		})
 	}
 }

@@ -253,6 +253,14 @@ type TestOutcome struct {
 	MaxSeconds float64
 }
 
+// logOrDiscard is log, or a function that drops the lines when log is nil (Apply's log may be).
+func logOrDiscard(log func(string)) func(string) {
+	if log == nil {
+		return func(string) {}
+	}
+	return log
+}
+
 // changeAction is the action of a diff with these field changes: none is NoOp (also without
 // state: a host that already has what the block asks is left alone), else Create when state
 // has no prior for the instance, else Update.

@@ -71,3 +71,18 @@ func dropInsOut(tag, fixed string, files ...string) string {
 	}
 	return b.String()
 }
+
+// checkOneAttrError fails the test unless errs is empty when wantAttr is "", or holds exactly one
+// error, on wantAttr, otherwise (validation table tests).
+func checkOneAttrError(t *testing.T, errs []AttrError, wantAttr string) {
+	t.Helper()
+	if wantAttr == "" {
+		if len(errs) > 0 {
+			t.Fatalf("want no error, got %v", errs)
+		}
+		return
+	}
+	if len(errs) != 1 || errs[0].Attr != wantAttr {
+		t.Fatalf("want one error on %s, got %v", wantAttr, errs)
+	}
+}
