@@ -122,12 +122,16 @@ func renderHostChanges(w io.Writer, h *engine.HostPlan, st style) {
 			renderChange(w, ch, st, h.RolledBack)
 		}
 	}
+	var tests []string
 	for _, ch := range h.Changes {
 		if r, ok := resources.Lookup(ch.Type); ok && ch.Action == resources.NoOp {
 			if _, isTester := r.(resources.Tester); isTester {
-				fmt.Fprintf(w, "  # %s will run after the changes\n", termsafe.Line(ch.Addr))
+				tests = append(tests, termsafe.Line(ch.Addr))
 			}
 		}
+	}
+	if len(tests) > 0 {
+		fmt.Fprintf(w, "  # %s will run after the changes\n", strings.Join(tests, ", "))
 	}
 }
 
