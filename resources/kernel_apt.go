@@ -100,10 +100,15 @@ func (s kernelSpec) pinContent(addr string) string {
 // MODE cand: apt's candidates; nopin: candidates with every apt preferences file ignored (to
 // see through sparkform's own pin of a previous line); inst: the installed versions (dpkg).
 // Nothing here changes the host and nothing runs apt-get update.
-var kernelShellLib = "sf_re=" + provider.Quote(kernelImagePattern) + "\n" + kernelResolveSh
+var kernelShellLib = "sf_re=" + provider.Quote(kernelImagePattern) + "\nsf_awk=" + provider.Quote(kernelWalkAwk) + "\n" + kernelResolveSh
 
 //go:embed scripts/kernel-resolve.sh
 var kernelResolveSh string
+
+// kernelWalkAwk is the walk itself, in awk (one process however many levels and modes).
+//
+//go:embed scripts/kernel-walk.awk
+var kernelWalkAwk string
 
 // aptEnv is how every apt command runs: no questions, keep changed config files, wait for the
 // dpkg lock up to 5 minutes instead of failing (never forcing it or removing lock files).

@@ -32,16 +32,23 @@ var (
 	kernelImagesFact = fact[map[string]string]{
 		name: "kernel_images",
 		command: func(...string) string {
-			return `dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' 'linux-image-*' 2>/dev/null | while read -r st pkg ver; do
-  case "$st" in ?[iWt]*) printf 'image %s %s\n' "$pkg" "$ver" ;; esac
-done
-`
+			// one process: dpkg-query prints the tagged lines, the parser keeps the installed ones
+			return "dpkg-query -W -f='image ${Package} ${Version} ${db:Status-Abbrev}\\n' 'linux-image-*' 2>/dev/null\n"
 		},
 		parse: func(lines []probeLine, _ ...string) (map[string]string, error) {
 			out := map[string]string{}
 			for _, l := range lines {
-				if l.tag == "image" && len(l.args) == 2 && debNameRe.MatchString(l.args[0]) && debVersionRe.MatchString(l.args[1]) {
-					out[l.args[0]] = l.args[1]
+				if l.tag != "image" || len(l.args) != 2 {
+					continue
+				}
+				pkg, rest, _ := strings.Cut(l.args[0]+" "+l.args[1], " ")
+				ver, status, _ := strings.Cut(rest, " ")
+				// status (dpkg's db:Status-Abbrev): installed, or half-configured/triggers pending
+				if status != "" && (len(status) < 2 || !strings.ContainsRune("iWt", rune(status[1]))) {
+					continue
+				}
+				if debNameRe.MatchString(pkg) && debVersionRe.MatchString(ver) {
+					out[pkg] = ver
 				}
 			}
 			return out, nil
@@ -51,12 +58,21 @@ done
 	aptHoldsFact = fact[[]string]{
 		name: "apt_holds",
 		command: func(...string) string {
-			return "apt-mark showhold 2>/dev/null | while read -r p; do printf 'hold %s\\n' \"$p\"; done\n"
+			// what apt-mark showhold lists (dpkg's hold selection), for the kernel's packages, in
+			// one process; the parser keeps the held ones
+			return "dpkg-query -W -f='hold ${Package} ${db:Status-Abbrev}\\n' 'linux-*' 2>/dev/null\n"
 		},
 		parse: func(lines []probeLine, _ ...string) ([]string, error) {
 			var out []string
 			for _, l := range lines {
-				if l.tag == "hold" && len(l.args) >= 1 && debNameRe.MatchString(l.args[0]) {
+				if l.tag != "hold" || len(l.args) < 1 {
+					continue
+				}
+				// "hold PKG" (apt-mark) or "hold PKG STATUS" (dpkg-query; held when it starts with h)
+				if len(l.args) == 2 && !strings.HasPrefix(l.args[1], "h") {
+					continue
+				}
+				if debNameRe.MatchString(l.args[0]) {
 					out = append(out, l.args[0])
 				}
 			}
@@ -78,17 +94,24 @@ done
 			return false, nil
 		},
 	}
-	// kernelResolveFact: args TARGET MODE...: the image package TARGET leads to in each MODE
-	// (cand, nopin, inst; see kernelShellLib). Modes that lead to no image are absent.
+	// kernelResolveFact: args TARGET MODE... [held=METAPACKAGE] [packages]: the image package TARGET leads
+	// to in each MODE (inst, cand, nopin; see kernelShellLib and kernel-walk.awk, which skips
+	// the modes resolveTarget would not look at). Modes that lead to no image are absent.
 	kernelResolveFact = fact[map[string]string]{
 		name: "kernel_resolve",
 		command: func(args ...string) string {
-			var b strings.Builder
-			b.WriteString(kernelShellLib)
-			for _, m := range args[1:] {
-				fmt.Fprintf(&b, "sf_report %s %s\n", provider.Quote(m), provider.Quote(args[0]))
+			var modes []string
+			held, packages := "", ""
+			for _, a := range args[1:] {
+				if m, ok := strings.CutPrefix(a, "held="); ok {
+					held = m
+				} else if a == "packages" {
+					packages = "1"
+				} else {
+					modes = append(modes, a)
+				}
 			}
-			return b.String()
+			return kernelShellLib + fmt.Sprintf("sf_walk %s %s %s %s\n", provider.Quote(args[0]), provider.Quote(strings.Join(modes, ",")), provider.Quote(held), packages)
 		},
 		parse: func(lines []probeLine, _ ...string) (map[string]string, error) {
 			out := map[string]string{}
@@ -107,14 +130,21 @@ done
 func (Kernel) Probe(in Instance) string {
 	var b strings.Builder
 	b.WriteString(kernelRunningFact.command())
-	b.WriteString(kernelImagesFact.command())
-	b.WriteString(aptHoldsFact.command())
 	b.WriteString(aptListsFact.command())
+	t := ""
 	if !in.Destroying() {
-		t := decodeKernelSpec(in.Desired).target()
-		if kernelImageRe.MatchString(t) || debNameRe.MatchString(t) {
-			b.WriteString(kernelResolveFact.command(t, "cand", "nopin", "inst"))
+		t = decodeKernelSpec(in.Desired).target()
+	}
+	if kernelImageRe.MatchString(t) || debNameRe.MatchString(t) {
+		// the walk's dpkg-query also answers kernelImagesFact and aptHoldsFact ("packages")
+		args := []string{t, "inst", "cand", "nopin", "packages"}
+		if s := decodeKernelSpec(in.Desired); s.hold && s.line != "" {
+			args = append(args, "held="+kernelLines[s.line].meta)
 		}
+		b.WriteString(kernelResolveFact.command(args...))
+	} else {
+		b.WriteString(kernelImagesFact.command())
+		b.WriteString(aptHoldsFact.command())
 	}
 	b.WriteString(fileFact.command("pin", kernelPinFile(in.Name)))
 	b.WriteString(grubFact.command(in.Name))

@@ -251,13 +251,11 @@ func (LlamaCpp) Read(in Instance, out []byte) (cty.Value, error) {
 				return cty.NilVal, err
 			}
 			supports = llamaSupports(h)
-		case "nvcc":
-			p, err := dec(arg(1))
-			if err != nil {
-				return cty.NilVal, err
-			}
-			o["nvcc"] = cty.StringVal(p)
-			o["nvcc_on_path"] = cty.BoolVal(arg(0) == "path")
+		case "nvccpath", "nvcccuda":
+			o["nvcc"] = cty.StringVal(arg(0))
+			o["nvcc_on_path"] = cty.BoolVal(l.tag == "nvccpath")
+		case "nvccpathodd", "nvcccudaodd":
+			return cty.NilVal, fmt.Errorf("llama_cpp probe: nvcc is at a path with unusual characters (outside A-Z a-z 0-9 . _ / @ + -)")
 		case "nvccversion":
 			o["nvcc_version"] = cty.StringVal(arg(0))
 		case "untrusted":

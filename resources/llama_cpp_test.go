@@ -136,7 +136,7 @@ func TestLlamaCppReadParsesProbeOutput(t *testing.T) {
 		"src",
 		"version " + b64("version: 6800 (19a5a3e)"),
 		"help " + b64(oldHelp),
-		"nvcc cuda " + b64("/usr/local/cuda/bin/nvcc"),
+		"nvcccuda /usr/local/cuda/bin/nvcc",
 		"nvccversion 13.0",
 		"notool cmake",
 	}, "\n")

@@ -270,11 +270,9 @@ func (PythonVenv) Read(in Instance, out []byte) (cty.Value, error) {
 				gens = append(gens, arg(0))
 			}
 		case "base":
-			b, err := decodeB64(arg(0))
-			if err != nil {
-				return cty.NilVal, fmt.Errorf("python_venv probe: base python: %v", err)
-			}
-			o["base_python"] = cty.StringVal(b)
+			o["base_python"] = cty.StringVal(arg(0))
+		case "baseodd":
+			return cty.NilVal, fmt.Errorf("python_venv probe: the base python is at a path with unusual characters (outside A-Z a-z 0-9 . _ / @ + -)")
 		case "basevenv":
 			o["base_venv"] = cty.True
 		case "plainvenv":

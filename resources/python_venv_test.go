@@ -121,7 +121,7 @@ func TestPythonVenvReadParsesProbeOutput(t *testing.T) {
 	out := strings.Join([]string{
 		"kind link " + base64.StdEncoding.EncodeToString([]byte("vllm.sparkform-gens/2\n")),
 		"gen 2", "gen 1", "gen junk", "gen 10",
-		"base " + base64.StdEncoding.EncodeToString([]byte("/usr/bin/python3")),
+		"base /usr/bin/python3",
 		"basevenv",
 		"venv " + venvReportLine("3.12.3", map[string]string{"FastSafeTensors": "0.3.2", "pip": "24.0"}, map[string]string{"fastsafetensors": "0.3.2"}),
 		strings.TrimSuffix(fileOut("manifest", man), "\n"),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -20,13 +21,18 @@ import (
 // stay within a budget that does not grow with the number of keys or files.
 func TestPlanStartsFewProcessesOnAHost(t *testing.T) {
 	l := needLab(t)
+	known, err := os.ReadFile(filepath.Join("..", "..", "examples", "spark-known-good", "main.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	varFile, _ := filepath.Abs(filepath.Join("..", "..", "examples", "lab.sfvars"))
 	for _, tc := range []struct {
 		name, config string
 		args         []string
 		budget       int
 	}{
 		{"sysctl and read-ahead", tuning, nil, 10},
-		// spark-known-good (budget 25) follows once the kernel, venv and llama.cpp probes are cheap
+		{"spark-known-good", string(known), []string{"-var-file", varFile}, 25},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := configDir(t, l, map[string]string{"main.hcl": tc.config})

@@ -630,3 +630,33 @@ func TestLatencyOptionDelaysEveryPacketBothWays(t *testing.T) {
 		t.Errorf("bridge of subnet %d left after Down", subnet)
 	}
 }
+
+// A second lab on a subnet that another lab holds is refused, and taking it down (as a test's
+// clean-up does after a failed Up) leaves the first lab's network and hosts alone.
+func TestRefusedLabOnATakenSubnetLeavesTheOtherLabAlone(t *testing.T) {
+	SkipUnlessAvailable(t)
+	ctx := ctxT(t, 3*time.Minute)
+	subnet, err := reserveSubnet(20, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Up(ctx, Options{Dir: t.TempDir(), N: 1, Subnet: subnet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Down(context.Background())
+	dirB := t.TempDir()
+	if _, err := Up(ctx, Options{Dir: dirB, N: 1, Subnet: subnet}); err == nil || !strings.Contains(err.Error(), "in use by another lab") {
+		t.Fatalf("second lab on subnet %d: err = %v", subnet, err)
+	}
+	b, err := Open(dirB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, a, "spark-01", "root", "hostname"); got != "spark-01" {
+		t.Errorf("first lab after the second's down: %q", got)
+	}
+}

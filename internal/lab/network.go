@@ -162,17 +162,32 @@ func (l *Lab) plugHosts(ctx context.Context, hosts []HostInfo) error {
 	return nil
 }
 
-// unplug deletes the hosts' namespaces (their veth pairs go with them) and the bridge.
+// unplug deletes the hosts' namespaces (their veth pairs go with them) and the bridge, when the
+// subnet's bridge is this lab's or absent: the names are per subnet, and a lab whose Up was
+// refused (another lab holds the subnet) must not take the other lab's network down.
 func (l *Lab) unplug(ctx context.Context) error {
+	ours, free := l.subnetOwner()
+	if !ours && !free {
+		return nil
+	}
 	var cmds []string
 	for _, h := range l.cfg.Hosts {
 		i := l.hostIndex(h)
 		cmds = append(cmds, "link del "+l.vethName(i), "netns del "+l.netnsName(i))
 	}
-	if alias, err := os.ReadFile("/sys/class/net/" + l.bridge() + "/ifalias"); err == nil && strings.TrimSpace(string(alias)) == l.bridgeAlias() {
+	if ours {
 		cmds = append(cmds, "link del "+l.bridge())
 	}
 	return ipBatch(ctx, "", true, cmds)
+}
+
+// subnetOwner tells whether the subnet's bridge is this lab's, or absent (free).
+func (l *Lab) subnetOwner() (ours, free bool) {
+	alias, err := os.ReadFile("/sys/class/net/" + l.bridge() + "/ifalias")
+	if err != nil {
+		return false, true
+	}
+	return strings.TrimSpace(string(alias)) == l.bridgeAlias(), false
 }
 
 // readdress moves a host created by an older lab (listening on loopback) to its address on the
@@ -318,6 +333,9 @@ func (l *Lab) stopDelay() {
 func (l *Lab) removeDelayRules(ctx context.Context) error {
 	if _, err := lookPath("iptables"); err != nil {
 		return nil // never installed, so no rules
+	}
+	if ours, free := l.subnetOwner(); !ours && !free {
+		return nil // the rules are another lab's (same subnet, same queue)
 	}
 	for _, r := range l.delayRules() {
 		for iptables(ctx, "-C", r) == nil {

@@ -13,9 +13,15 @@ done; fi
 [ -d "$D/src/.git" ] && printf 'src\n'
 s=
 [ -x "$D/current/bin/llama-server" ] && s="$D/current/bin/llama-server"
+# nvcc as command -v finds it, with builtins (a $(command -v) would start a subshell); its path
+# is printed raw only when plain: a name with other characters could pass for another line
 n=
-if n=$(command -v nvcc 2>/dev/null); then printf 'nvcc path %s\n' "$(printf %s "$n" | base64 -w0)"
-elif [ -x /usr/local/cuda/bin/nvcc ]; then n=/usr/local/cuda/bin/nvcc; printf 'nvcc cuda %s\n' "$(printf %s "$n" | base64 -w0)"; fi
+sf_ifs=$IFS; IFS=:; set -f
+for d in $PATH; do if [ -n "$d" ] && [ -f "$d/nvcc" ] && [ -x "$d/nvcc" ]; then n=$d/nvcc; break; fi; done
+set +f; IFS=$sf_ifs
+w=path
+if [ -z "$n" ] && [ -x /usr/local/cuda/bin/nvcc ]; then n=/usr/local/cuda/bin/nvcc; w=cuda; fi
+case $n in '') ;; *[!A-Za-z0-9._/@+-]*) printf 'nvcc%sodd\n' "$w" ;; *) printf 'nvcc%s %s\n' "$w" "$n" ;; esac
 case $n in /*) ;; *) n= ;; esac
 u=
 if [ -n "$s$n" ]; then u=$(sf_untrusted ${s:+"$s"} ${n:+"$n"}); fi
@@ -25,7 +31,11 @@ else
     printf 'version %s\n' "$(timeout 20 "$s" --version 2>&1 | head -n 1 | base64 -w0)"
     printf 'help %s\n' "$(timeout 20 "$s" --help 2>&1 | base64 -w0)"
   fi
-  if [ -n "$n" ]; then printf 'nvccversion %s\n' "$("$n" --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9.]*\).*/\1/p' | head -n 1)"; fi
+  if [ -n "$n" ]; then
+    v=$("$n" --version 2>/dev/null); r=
+    case $v in *"release "[0-9]*) r=${v#*release }; r=${r%%[!0-9.]*} ;; esac
+    printf 'nvccversion %s\n' "$r"
+  fi
 fi
 for t in git cmake; do command -v "$t" >/dev/null 2>&1 || printf 'notool %s\n' "$t"; done
 exit 0

@@ -11,7 +11,16 @@ if [ -L "$P" ]; then printf 'kind link %s\n' "$(readlink "$P" | base64 -w0)"; el
 if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##*/}"; done; fi
 if [ -n "$PY" ]; then
   b=
-  if b=$(command -v -- "$PY"); then printf 'base %s\n' "$(printf %s "$b" | base64 -w0)"; case $b in /*) ;; *) b= ;; esac; fi
+  # what command -v prints, found with builtins (a $(command -v) would start a subshell)
+  case $PY in
+  */*) if [ -f "$PY" ] && [ -x "$PY" ]; then b=$PY; fi ;;
+  *) sf_ifs=$IFS; IFS=:; set -f
+    for d in $PATH; do if [ -n "$d" ] && [ -f "$d/$PY" ] && [ -x "$d/$PY" ]; then b=$d/$PY; break; fi; done
+    set +f; IFS=$sf_ifs ;;
+  esac
+  # printed raw only when plain: a name with other characters could pass for another line
+  case $b in '') ;; *[!A-Za-z0-9._/@+-]*) printf 'baseodd\n' ;; *) printf 'base %s\n' "$b" ;; esac
+  case $b in /*) ;; *) b= ;; esac
   # A venv sparkform made (the link) or a plain one someone made (pyvenv.cfg).
   v=
   if { [ -L "$P" ] || [ -f "$P/pyvenv.cfg" ]; } && [ -e "$P/bin/python" ]; then v="$P/bin/python"; fi
