@@ -376,30 +376,24 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// pastVerb turns an action into what happened: create -> created.
-func pastVerb(action string) string {
-	switch resources.Action(action) {
-	case resources.Create:
-		return "created"
-	case resources.Delete:
-		return "destroyed"
-	case resources.Replace:
-		return "replaced"
-	}
-	return "updated"
+// actionVerbs are what a step is doing and what it did, per action ("update" for the rest).
+var actionVerbs = map[resources.Action][2]string{
+	resources.Create: {"creating", "created"}, resources.Delete: {"destroying", "destroyed"},
+	resources.Replace: {"replacing", "replaced"}, resources.Update: {"updating", "updated"},
 }
 
-func progressVerb(action string) string {
-	switch resources.Action(action) {
-	case resources.Create:
-		return "creating"
-	case resources.Delete:
-		return "destroying"
-	case resources.Replace:
-		return "replacing"
+func verbsOf(action string) [2]string {
+	if v, ok := actionVerbs[resources.Action(action)]; ok {
+		return v
 	}
-	return "updating"
+	return actionVerbs[resources.Update]
 }
+
+// pastVerb turns an action into what happened: create -> created.
+func pastVerb(action string) string { return verbsOf(action)[1] }
+
+// progressVerb turns an action into what is happening: create -> creating.
+func progressVerb(action string) string { return verbsOf(action)[0] }
 
 // fmtDuration is the one way views write a duration: 0.4s, 12s, 2m10s, 1h05m.
 func fmtDuration(d time.Duration) string {

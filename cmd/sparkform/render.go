@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -276,39 +277,19 @@ func firstLine(s string) string {
 // appliedCounts counts what an apply did on a host: the actions of the changes it applied,
 // whatever the host's final status (an interrupted or failed host may have changed things).
 func appliedCounts(p *engine.Plan, h *engine.HostResult) engine.Counts {
-	var c engine.Counts
-	var hp *engine.HostPlan
-	for _, x := range p.Hosts {
-		if x.Name == h.Name {
-			hp = x
+	for _, hp := range p.Hosts {
+		if hp.Name != h.Name {
+			continue
 		}
-	}
-	if hp == nil {
-		return c
-	}
-	for _, addr := range h.Applied {
+		done := &engine.HostPlan{}
 		for _, ch := range hp.Changes {
-			if ch.Addr != addr {
-				continue
-			}
-			switch ch.Action {
-			case resources.Create:
-				c.Add++
-			case resources.Update:
-				if ch.StateOnly {
-					c.Record++
-				} else {
-					c.Change++
-				}
-			case resources.Delete:
-				c.Destroy++
-			case resources.Replace:
-				c.Add++
-				c.Destroy++
+			if slices.Contains(h.Applied, ch.Addr) {
+				done.Changes = append(done.Changes, ch)
 			}
 		}
+		return done.Counts()
 	}
-	return c
+	return engine.Counts{}
 }
 
 func countsText(c engine.Counts) string {
