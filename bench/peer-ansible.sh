@@ -125,7 +125,8 @@ EOF
   echo "$a"
 }
 
-echo "sparkform vs tuned Ansible ($(ansible --version | head -n 1)), $n fresh lab hosts each, same run"
+av=$(ansible --version 2>/dev/null || true)
+echo "sparkform vs tuned Ansible (${av%%$'\n'*}), $n fresh lab hosts each, same run"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '\n| one-way latency | what | sparkform | Ansible | ratio |\n|---|---|---|---|---|\n'
 subnet=201
