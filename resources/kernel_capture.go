@@ -1,11 +1,11 @@
 package resources
 
 import (
+	_ "embed"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/sparkform/sparkform/provider"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -18,13 +18,18 @@ func (Kernel) CaptureProbe(CaptureOptions) string {
 	b.WriteString(kernelImagesFact.command())
 	b.WriteString(aptHoldsFact.command())
 	b.WriteString(kernelShellLib)
+	var lines []string
 	for _, n := range kernelLineNames {
-		fmt.Fprintf(&b, "r=$(sf_resolve inst %s); printf 'lineimage %%s %%s\\n' %s \"${r:--}\"\n", provider.Quote(kernelLines[n].meta), provider.Quote(n))
+		lines = append(lines, n, kernelLines[n].meta)
 	}
+	b.WriteString(shellArgs(lines...) + kernelCaptureLinesSh)
 	b.WriteString(grubFact.command("capture"))
 	b.WriteString("printf 'nofile pin\\n'\n") // sparkform's pin file belongs to a block, not to the host's setting
 	return b.String()
 }
+
+//go:embed scripts/kernel-capture-lines.sh
+var kernelCaptureLinesSh string
 
 // Capture: the line the running kernel belongs to (an installed line metapackage leading to
 // its image), else the exact image package; hold = true when the image is on hold.

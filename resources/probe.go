@@ -1,13 +1,14 @@
 package resources
 
 import (
+	_ "embed"
 	"encoding/base64"
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
-	"github.com/sparkform/sparkform/provider"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -18,32 +19,36 @@ import (
 // be mistaken for another tag or section; what may hold a newline is read line by line.
 
 // probeFile prints "file TAG", then "fl TAG LINE" for every line of the file and "flx TAG LINE"
-// for a last line without a newline, or "nofile TAG" when there is no such file. Builtins only.
+// for a last line without a newline, or "nofile TAG" when there is no such file
+// (scripts/probe-file.sh; builtins only). It sets the positional parameters.
 func probeFile(tag, path string) string {
-	return fmt.Sprintf(`if [ -f %[1]s ]; then printf 'file %[2]s\n'; l=; while IFS= read -r l; do printf 'fl %[2]s %%s\n' "$l"; done < %[1]s; if [ -n "$l" ]; then printf 'flx %[2]s %%s\n' "$l"; fi; else printf 'nofile %[2]s\n'; fi
-`, provider.Quote(path), tag)
+	return shellArgs(tag, path) + probeFileSh
 }
 
-// safeNameGlob matches a path with a character outside the set the drop-in probes print raw.
-const safeNameGlob = `*[!A-Za-z0-9._/@+-]*`
-
-// dropInProbe lists the readable files DIR/*SUFFIX of dirs, in the shell's (C locale) order, as
-// "dfile TAG PATH", and adds them to the positional parameters for grepDropIns; a name with
-// other characters than [A-Za-z0-9._/@+-] is reported as "dodd TAG" and not read. Builtins only.
+// dropInProbe lists the readable files DIR/*SUFFIX of dirs (a path of dirs that is a file is
+// listed itself), in the shell's (C locale) order, as "dfile TAG PATH", and adds them to the
+// positional parameters for grepDropIns; a name with other characters than [A-Za-z0-9._/@+-]
+// is reported as "dodd TAG" and not read (scripts/dropins-list.sh; builtins only). The first
+// dropInProbe of a probe follows a "set --".
 func dropInProbe(tag string, dirs []string, suffix string) string {
-	return fmt.Sprintf(`for d in %s; do for f in "$d"/*%s; do
-  [ -f "$f" ] && [ -r "$f" ] || continue
-  case $f in %s) printf 'dodd %s\n'; continue ;; esac
-  printf 'dfile %s %%s\n' "$f"; set -- "$@" "$f"
-done; done
-`, provider.QuoteAll(dirs...), suffix, safeNameGlob, tag, tag)
+	return shellArgsBefore(append([]string{tag, suffix, strconv.Itoa(len(dirs))}, dirs...)...) + dropinsListSh
 }
 
 // grepDropIns prints, in one grep over every file dropInProbe listed, each line containing fixed
-// (every line when fixed is "") as "PATH:LINE": one process however many files there are.
+// (every line when fixed is "") as "PATH:LINE": one process however many files there are
+// (scripts/dropins-grep.sh).
 func grepDropIns(fixed string) string {
-	return fmt.Sprintf("if [ $# -gt 0 ]; then grep -a -H -F -e %s -- \"$@\" 2>/dev/null; fi\ntrue\n", provider.Quote(fixed))
+	return shellArgsBefore(fixed) + dropinsGrepSh
 }
+
+var (
+	//go:embed scripts/probe-file.sh
+	probeFileSh string
+	//go:embed scripts/dropins-list.sh
+	dropinsListSh string
+	//go:embed scripts/dropins-grep.sh
+	dropinsGrepSh string
+)
 
 // dropInsFromProbe gathers the files listed under tag and their lines from grepDropIns.
 func dropInsFromProbe(lines []probeLine, tag string) ([]confFile, error) {

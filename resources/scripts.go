@@ -10,3 +10,9 @@ import "github.com/sparkform/sparkform/provider"
 func shellArgs(args ...string) string {
 	return "set -- " + provider.QuoteAll(args...) + "\n"
 }
+
+// shellArgsBefore puts args, each quoted, before the positional parameters the script that
+// follows already has: how a script gets its values and keeps what an earlier one left there.
+func shellArgsBefore(args ...string) string {
+	return "set -- " + provider.QuoteAll(args...) + " \"$@\"\n"
+}

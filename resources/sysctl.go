@@ -172,7 +172,7 @@ var sysctlBootFact = fact[sysctlBoot]{
 	name: "sysctl_boot",
 	command: func(...string) string {
 		return "set --\n" + dropInProbe("sysctld", sysctlBootDirs, ".conf") +
-			"if [ -f /etc/sysctl.conf ] && [ -r /etc/sysctl.conf ]; then printf 'dfile sysctlconf /etc/sysctl.conf\\n'; set -- \"$@\" /etc/sysctl.conf; fi\n" +
+			dropInProbe("sysctlconf", []string{"/etc/sysctl.conf"}, "") +
 			grepDropIns("")
 	},
 	parse: func(lines []probeLine, _ ...string) (sysctlBoot, error) {
