@@ -67,18 +67,13 @@ func (LlamaCpp) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []str
 	}
 	res := make([]found, len(opts.LlamaDirs))
 	for _, l := range parseProbe(out) {
-		if len(l.args) < 1 || !strings.HasPrefix(l.tag, "ll") {
+		i, ok := l.index(len(res))
+		if !ok || !strings.HasPrefix(l.tag, "ll") {
 			continue
 		}
-		i, err := strconv.Atoi(l.args[0])
-		if err != nil || i < 0 || i >= len(res) {
-			continue
-		}
-		val := ""
-		if len(l.args) == 2 {
-			if val, err = decodeB64(l.args[1]); err != nil {
-				return nil, nil, fmt.Errorf("llama_cpp probe: %s: %v", l.tag, err)
-			}
+		val, err := decodeB64(l.rest())
+		if err != nil {
+			return nil, nil, fmt.Errorf("llama_cpp probe: %s: %v", l.tag, err)
 		}
 		f := &res[i]
 		switch l.tag {

@@ -87,6 +87,27 @@ type probeLine struct {
 	args []string
 }
 
+// rest is the line's text after its tag and first argument ("" when there is none).
+func (l probeLine) rest() string {
+	if len(l.args) == 2 {
+		return l.args[1]
+	}
+	return ""
+}
+
+// index reads the line's first argument as an index below n (which of the blocks a capture
+// probe covers the line is about): false when it is missing, not a number or out of range.
+func (l probeLine) index(n int) (int, bool) {
+	if len(l.args) < 1 {
+		return 0, false
+	}
+	i, err := strconv.Atoi(l.args[0])
+	if err != nil || i < 0 || i >= n {
+		return 0, false
+	}
+	return i, true
+}
+
 // parseProbe splits a probe's output at '\n' into lines, in linear time and without a line length limit:
 // the output is already bounded by the host's max_output, and a limit here (bufio.Scanner's) once
 // ended parsing silently at a long line, dropping every report after it.
@@ -110,10 +131,7 @@ func fileFromProbe(lines []probeLine, tag string) (cty.Value, error) {
 		if len(l.args) < 1 || l.args[0] != tag {
 			continue
 		}
-		rest := ""
-		if len(l.args) == 2 {
-			rest = l.args[1]
-		}
+		rest := l.rest()
 		switch l.tag {
 		case "nofile":
 			return cty.NullVal(cty.String), nil

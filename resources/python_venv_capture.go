@@ -74,17 +74,11 @@ func (PythonVenv) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []s
 	}
 	res := make([]found, len(opts.Venvs))
 	for _, l := range parseProbe(out) {
-		if len(l.args) < 1 {
+		i, ok := l.index(len(res))
+		if !ok {
 			continue
 		}
-		var i int
-		if _, err := fmt.Sscanf(l.args[0], "%d", &i); err != nil || i < 0 || i >= len(res) {
-			continue
-		}
-		arg := ""
-		if len(l.args) == 2 {
-			arg = l.args[1]
-		}
+		arg := l.rest()
 		switch l.tag {
 		case "venvcap":
 			raw, err := decodeB64(strings.TrimSpace(arg))

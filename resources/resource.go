@@ -261,6 +261,23 @@ func logOrDiscard(log func(string)) func(string) {
 	return log
 }
 
+// applyDecided is the Apply of a type that decides what to do once, from the block and what the
+// probe saw, the same decision its Diff showed (python_venv, llama_cpp): a block being removed
+// is destroyed, else apply carries out the decision, logging to log (never nil there).
+func applyDecided[D any](in Instance, observed cty.Value, log func(string),
+	destroy func() (Prior, error),
+	decide func(Instance, cty.Value) (D, error),
+	apply func(D, func(string)) (Prior, error)) (Prior, error) {
+	if in.Destroying() {
+		return destroy()
+	}
+	d, err := decide(in, observed)
+	if err != nil {
+		return in.Prior, err
+	}
+	return apply(d, logOrDiscard(log))
+}
+
 // changeAction is the action of a diff with these field changes: none is NoOp (also without
 // state: a host that already has what the block asks is left alone), else Create when state
 // has no prior for the instance, else Update.
