@@ -207,12 +207,42 @@ func (v PythonVenv) Probe(in Instance) string {
 		return "printf 'kind absent\\n'\nprintf 'nofile manifest\\n'\n"
 	}
 	if in.Destroying() {
-		return shellArgs(p, venvGensDir(p), "", "") + venvProbeSh + "printf 'nofile manifest\\n'\n"
+		return venvFact.command(p, venvGensDir(p), "") + "printf 'nofile manifest\\n'\n"
 	}
-	// Neither the base interpreter nor the venv's runs unless only root (or the login user)
-	// could have put it there: plan runs as root (sf_untrusted, trustLib; one check for both).
-	args := append([]string{p, venvGensDir(p), venvPython(in.Desired), venvInspect}, stringList(in.Desired.GetAttr("verify"))...)
-	return trustLib + shellArgs(args...) + venvProbeSh + fileFact.command("manifest", p+"/"+venvManifestFile)
+	args := append([]string{p, venvGensDir(p), venvPython(in.Desired)}, stringList(in.Desired.GetAttr("verify"))...)
+	return venvFact.command(args...) + fileFact.command("manifest", p+"/"+venvManifestFile)
+}
+
+// venvFact (args: the venv path P, its generations directory, the base python PY, and the
+// verify modules) reports what P is (sparkform's link, a plain venv, something else or
+// nothing), its generations, the base interpreter and the venv's report (scripts/venv-probe.sh).
+// With PY "" (the block is being removed) no interpreter runs. Neither interpreter runs unless
+// only root (or the login user) could have put it there: plan runs as root (sf_untrusted,
+// trustLib; one check for both).
+var venvFact = fact[venvProbed]{
+	name: "python_venv",
+	command: func(args ...string) string {
+		if len(args) < 3 || args[2] == "" {
+			return shellArgs(args[0], args[1], "", "") + venvProbeSh
+		}
+		return trustLib + shellArgs(append([]string{args[0], args[1], args[2], venvInspect}, args[3:]...)...) + venvProbeSh
+	},
+	parse: func(lines []probeLine, _ ...string) (venvProbed, error) { return parseVenvProbe(lines) },
+}
+
+// venvProbed is what venvFact reads of a venv path.
+type venvProbed struct {
+	Kind         string            `json:"kind"`
+	Target       string            `json:"target"`
+	PlainVenv    bool              `json:"plain_venv"`
+	Generations  []string          `json:"generations"`
+	BasePython   string            `json:"base_python"`
+	BaseVenv     bool              `json:"base_venv"`
+	Broken       string            `json:"broken"`
+	Python       string            `json:"python_version"`
+	Packages     map[string]string `json:"packages"`
+	Verify       map[string]string `json:"verify"`
+	VerifyErrors map[string]string `json:"verify_errors"`
 }
 
 // venvObservedType is the shape Read returns.
@@ -241,12 +271,26 @@ type venvReport struct {
 
 func (PythonVenv) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
-	o := map[string]cty.Value{
-		"kind": cty.StringVal(""), "target": cty.StringVal(""), "python_version": cty.StringVal(""),
-		"broken": cty.StringVal(""), "base_python": cty.StringVal(""), "base_venv": cty.False, "plain_venv": cty.False,
+	v, err := venvFact.parse(lines)
+	if err != nil {
+		return cty.NilVal, err
 	}
-	var gens []string
-	pk, vf, ve := map[string]string{}, map[string]string{}, map[string]string{}
+	m, err := fileFact.parse(lines, "manifest")
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"kind": cty.StringVal(v.Kind), "plain_venv": cty.BoolVal(v.PlainVenv), "target": cty.StringVal(v.Target),
+		"generations": stringListVal(v.Generations), "python_version": cty.StringVal(v.Python),
+		"packages": stringMapVal(v.Packages), "verify": stringMapVal(v.Verify), "verify_errors": stringMapVal(v.VerifyErrors),
+		"broken": cty.StringVal(v.Broken), "manifest": m, "base_python": cty.StringVal(v.BasePython), "base_venv": cty.BoolVal(v.BaseVenv),
+	}), nil
+}
+
+// parseVenvProbe reads venvFact's lines; an untrusted interpreter or one at an odd path is an
+// error, a venv whose python fails is reported in Broken.
+func parseVenvProbe(lines []probeLine) (venvProbed, error) {
+	o := venvProbed{Packages: map[string]string{}, Verify: map[string]string{}, VerifyErrors: map[string]string{}}
 	for _, l := range lines {
 		arg := func(i int) string {
 			if i < len(l.args) {
@@ -256,63 +300,58 @@ func (PythonVenv) Read(in Instance, out []byte) (cty.Value, error) {
 		}
 		switch l.tag {
 		case "kind":
-			o["kind"] = cty.StringVal(arg(0))
+			o.Kind = arg(0)
 			if arg(0) == "link" {
 				t, err := decodeB64(arg(1))
 				if err != nil {
-					return cty.NilVal, fmt.Errorf("python_venv probe: link target: %v", err)
+					return venvProbed{}, fmt.Errorf("python_venv probe: link target: %v", err)
 				}
-				o["target"] = cty.StringVal(strings.TrimSpace(t))
+				o.Target = strings.TrimSpace(t)
 			}
 		case "gen":
 			if _, err := strconv.Atoi(arg(0)); err == nil && len(l.args) == 1 {
-				gens = append(gens, arg(0))
+				o.Generations = append(o.Generations, arg(0))
 			}
 		case "base":
-			o["base_python"] = cty.StringVal(arg(0))
+			o.BasePython = arg(0)
 		case "baseodd":
-			return cty.NilVal, fmt.Errorf("python_venv probe: the base python is at a path with unusual characters (outside A-Z a-z 0-9 . _ / @ + -)")
+			return venvProbed{}, fmt.Errorf("python_venv probe: the base python is at a path with unusual characters (outside A-Z a-z 0-9 . _ / @ + -)")
 		case "basevenv":
-			o["base_venv"] = cty.True
+			o.BaseVenv = true
 		case "plainvenv":
-			o["plain_venv"] = cty.True
+			o.PlainVenv = true
 		case "untrusted":
 			msg, _ := decodeB64(arg(0))
 			prog, why, _ := strings.Cut(msg, "\t")
-			return cty.NilVal, fmt.Errorf("python_venv probe: %w", untrustedError(prog, why))
+			return venvProbed{}, fmt.Errorf("python_venv probe: %w", untrustedError(prog, why))
 		case "venvbroken":
 			msg, _ := decodeB64(arg(0))
 			if msg = strings.TrimSpace(msg); msg == "" {
 				msg = "the interpreter exits with an error"
 			}
-			o["broken"] = cty.StringVal(msg)
+			o.Broken = msg
 		case "venv":
 			rep, err := parseVenvReport(arg(0))
 			if err != nil {
-				o["broken"] = cty.StringVal(err.Error())
+				o.Broken = err.Error()
 				continue
 			}
-			o["python_version"] = cty.StringVal(rep.Python)
+			o.Python = rep.Python
 			for n, ver := range rep.Dists {
-				pk[normalizePkg(n)] = ver
+				o.Packages[normalizePkg(n)] = ver
 			}
-			vf, ve = rep.Verify, rep.VerifyErrors
+			o.Verify, o.VerifyErrors = rep.Verify, rep.VerifyErrors
 		}
 	}
-	if o["kind"].AsString() == "" {
-		return cty.NilVal, fmt.Errorf("python_venv probe: no report of the venv path (was the probe cut short?)")
+	if o.Kind == "" {
+		return venvProbed{}, fmt.Errorf("python_venv probe: no report of the venv path (was the probe cut short?)")
 	}
-	sort.Slice(gens, func(i, j int) bool { a, _ := strconv.Atoi(gens[i]); b, _ := strconv.Atoi(gens[j]); return a < b })
-	o["generations"] = stringListVal(gens)
-	o["packages"] = stringMapVal(pk)
-	o["verify"] = stringMapVal(vf)
-	o["verify_errors"] = stringMapVal(ve)
-	m, err := fileFromProbe(lines, "manifest")
-	if err != nil {
-		return cty.NilVal, err
-	}
-	o["manifest"] = m
-	return cty.ObjectVal(o), nil
+	sort.Slice(o.Generations, func(i, j int) bool {
+		a, _ := strconv.Atoi(o.Generations[i])
+		b, _ := strconv.Atoi(o.Generations[j])
+		return a < b
+	})
+	return o, nil
 }
 
 // parseVenvReport decodes the line venvInspect prints.
