@@ -57,6 +57,7 @@ var allFacts = []factUnderTest{
 	testable(sysctlBootFact, nil),
 	testable(readaheadLiveFact, nil, []string{"nvme0n1", "nosuchdev", "../etc"}),
 	testable(udevRulesFact, nil),
+	testable(llamaFact, []string{"/opt/llama.cpp"}),
 	testable(venvFact, []string{"/opt/venv", "/opt/venv.sparkform-gens", "python3", "fastsafetensors"}, []string{"/opt/venv", "/opt/venv.sparkform-gens", ""}),
 }
 

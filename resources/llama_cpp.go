@@ -170,9 +170,38 @@ func (LlamaCpp) Probe(in Instance) string {
 	if d == "" {
 		return "printf 'nocurrent\\n'\n"
 	}
-	// llama-server and nvcc run only when nobody but root (or the login user) could have put
-	// them there (sf_untrusted, trustLib): plan runs as root.
-	return shellArgs(d, llamaManifestFile) + trustLib + llamaProbeSh
+	return llamaFact.command(d)
+}
+
+// llamaFact (args: the directory D) reports D's current build, every build's manifest (or
+// that it failed), the source checkout, the current llama-server's version and help, nvcc and
+// its version, and which of git and cmake are missing (scripts/llama-probe.sh). llama-server
+// and nvcc run only when nobody but root (or the login user) could have put them there
+// (sf_untrusted, trustLib): plan runs as root.
+var llamaFact = fact[llamaProbed]{
+	name:    "llama_cpp",
+	command: func(args ...string) string { return shellArgs(args[0], llamaManifestFile) + trustLib + llamaProbeSh },
+	parse: func(lines []probeLine, args ...string) (llamaProbed, error) {
+		d := ""
+		if len(args) > 0 {
+			d = args[0]
+		}
+		return parseLlamaProbe(lines, d)
+	},
+}
+
+// llamaProbed is what llamaFact reads of a llama.cpp directory.
+type llamaProbed struct {
+	Current      string            `json:"current"` // build id, or "(not a sparkform build: TARGET)"; "" without one
+	Builds       map[string]string `json:"builds"`  // build id → its manifest
+	FailedBuilds []string          `json:"failed_builds"`
+	Src          bool              `json:"src"`
+	Version      string            `json:"version"`
+	Supports     []string          `json:"supports"`
+	Nvcc         string            `json:"nvcc"`
+	NvccOnPath   bool              `json:"nvcc_on_path"`
+	NvccVersion  string            `json:"nvcc_version"`
+	MissingTools []string          `json:"missing_tools"`
 }
 
 var llamaObservedType = cty.Object(map[string]cty.Type{
@@ -189,12 +218,24 @@ var llamaObservedType = cty.Object(map[string]cty.Type{
 })
 
 func (LlamaCpp) Read(in Instance, out []byte) (cty.Value, error) {
-	o := map[string]cty.Value{"current": cty.StringVal(""), "src": cty.False, "version": cty.StringVal(""),
-		"nvcc": cty.StringVal(""), "nvcc_on_path": cty.False, "nvcc_version": cty.StringVal("")}
-	builds := map[string]string{}
-	var failed, missing, supports []string
+	o, err := llamaFact.parse(parseProbe(out), llamaDir(in))
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"current": cty.StringVal(o.Current), "builds": stringMapVal(o.Builds), "failed_builds": stringListVal(o.FailedBuilds),
+		"src": cty.BoolVal(o.Src), "version": cty.StringVal(o.Version), "supports": stringListVal(o.Supports),
+		"nvcc": cty.StringVal(o.Nvcc), "nvcc_on_path": cty.BoolVal(o.NvccOnPath), "nvcc_version": cty.StringVal(o.NvccVersion),
+		"missing_tools": stringListVal(o.MissingTools),
+	}), nil
+}
+
+// parseLlamaProbe reads llamaFact's lines about directory d; an untrusted program or one at an
+// odd path is an error.
+func parseLlamaProbe(lines []probeLine, d string) (llamaProbed, error) {
+	o := llamaProbed{Builds: map[string]string{}}
 	seen := false
-	for _, l := range parseProbe(out) {
+	for _, l := range lines {
 		arg := func(i int) string {
 			if i < len(l.args) {
 				return l.args[i]
@@ -215,13 +256,13 @@ func (LlamaCpp) Read(in Instance, out []byte) (cty.Value, error) {
 			seen = true
 			t, err := dec(arg(0))
 			if err != nil {
-				return cty.NilVal, err
+				return llamaProbed{}, err
 			}
 			t = strings.TrimSpace(t)
 			if id := strings.TrimPrefix(t, "builds/"); id != t && llamaBuildIDRe.MatchString(id) {
-				o["current"] = cty.StringVal(id)
+				o.Current = id
 			} else {
-				o["current"] = cty.StringVal("(not a sparkform build: " + t + ")")
+				o.Current = "(not a sparkform build: " + t + ")"
 			}
 		case "build":
 			if !llamaBuildIDRe.MatchString(arg(0)) {
@@ -229,51 +270,47 @@ func (LlamaCpp) Read(in Instance, out []byte) (cty.Value, error) {
 			}
 			m, err := dec(arg(1))
 			if err != nil {
-				return cty.NilVal, err
+				return llamaProbed{}, err
 			}
-			builds[arg(0)] = m
+			o.Builds[arg(0)] = m
 		case "failedbuild":
 			if llamaBuildIDRe.MatchString(arg(0)) {
-				failed = append(failed, arg(0))
+				o.FailedBuilds = append(o.FailedBuilds, arg(0))
 			}
 		case "src":
-			o["src"] = cty.True
+			o.Src = true
 		case "version":
 			v, err := dec(arg(0))
 			if err != nil {
-				return cty.NilVal, err
+				return llamaProbed{}, err
 			}
-			o["version"] = cty.StringVal(strings.TrimSpace(v))
+			o.Version = strings.TrimSpace(v)
 		case "help":
 			h, err := dec(arg(0))
 			if err != nil {
-				return cty.NilVal, err
+				return llamaProbed{}, err
 			}
-			supports = llamaSupports(h)
+			o.Supports = llamaSupports(h)
 		case "nvccpath", "nvcccuda":
-			o["nvcc"] = cty.StringVal(arg(0))
-			o["nvcc_on_path"] = cty.BoolVal(l.tag == "nvccpath")
+			o.Nvcc = arg(0)
+			o.NvccOnPath = l.tag == "nvccpath"
 		case "nvccpathodd", "nvcccudaodd":
-			return cty.NilVal, fmt.Errorf("llama_cpp probe: nvcc is at a path with unusual characters (outside A-Z a-z 0-9 . _ / @ + -)")
+			return llamaProbed{}, fmt.Errorf("llama_cpp probe: nvcc is at a path with unusual characters (outside A-Z a-z 0-9 . _ / @ + -)")
 		case "nvccversion":
-			o["nvcc_version"] = cty.StringVal(arg(0))
+			o.NvccVersion = arg(0)
 		case "untrusted":
 			msg, _ := decodeB64(arg(0))
 			prog, why, _ := strings.Cut(msg, "\t")
-			return cty.NilVal, fmt.Errorf("llama_cpp probe: %w", untrustedError(prog, why))
+			return llamaProbed{}, fmt.Errorf("llama_cpp probe: %w", untrustedError(prog, why))
 		case "notool":
-			missing = append(missing, arg(0))
+			o.MissingTools = append(o.MissingTools, arg(0))
 		}
 	}
 	if !seen {
-		return cty.NilVal, fmt.Errorf("llama_cpp probe: no report of %s/current (was the probe cut short?)", llamaDir(in))
+		return llamaProbed{}, fmt.Errorf("llama_cpp probe: no report of %s/current (was the probe cut short?)", d)
 	}
-	sort.Strings(failed)
-	o["builds"] = stringMapVal(builds)
-	o["failed_builds"] = stringListVal(failed)
-	o["supports"] = stringListVal(supports)
-	o["missing_tools"] = stringListVal(missing)
-	return cty.ObjectVal(o), nil
+	sort.Strings(o.FailedBuilds)
+	return o, nil
 }
 
 // helpOptions lists every option a --help text names in its left column ("-lm,   --load-mode {..}").
