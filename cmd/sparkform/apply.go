@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,17 +21,17 @@ import (
 var stdin io.Reader = os.Stdin
 
 func runApply(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("apply", stderr)
-	var rf runFlags
-	defer rf.closePool()
-	rf.register(fs)
-	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
-	batchSize := fs.String("batch-size", "", "hosts per rollout batch, a count or a percentage (overrides the rollout block)")
-	target, ok := parseDir(fs, args, stderr)
+	var autoApprove *bool
+	var batchSize *string
+	c, ok := startHostCommand("apply", args, stdout, stderr, false, func(fs *flag.FlagSet) {
+		autoApprove = fs.Bool("auto-approve", false, "apply without asking for confirmation")
+		batchSize = fs.String("batch-size", "", "hosts per rollout batch, a count or a percentage (overrides the rollout block)")
+	})
 	if !ok {
 		return 1
 	}
-	rf.startJSON(stdout, "apply")
+	defer c.close()
+	ctx, graceful, rf, target := c.ctx, c.graceful, &c.rf, c.dir
 	if rf.ui != nil && !*autoApprove {
 		return rf.fail(stderr, "apply -json needs -auto-approve: a machine-readable stream cannot answer the confirmation prompt")
 	}
@@ -45,25 +46,18 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		}
 		batch = &a
 	}
-	ctx, graceful, stop := interruptible(stderr, false)
-	defer stop()
-
 	if fi, err := os.Stat(target); err == nil && fi.Mode().IsRegular() {
-		return applySavedPlan(ctx, graceful, target, &rf, batch, stdout, stderr)
+		return applySavedPlan(ctx, graceful, target, rf, batch, stdout, stderr)
 	}
-	r, ok := openHostRun(ctx, target, &rf, "apply", true, stderr)
+	r, plan, ok := c.openAndPlan(true, stderr)
 	if !ok {
 		return 1
 	}
 	defer r.release()
-	plan, err := engine.MakePlan(ctx, r.cfg, r.st, rf.engineOptions(nil))
-	if err != nil {
-		return rf.fail(stderr, "%v", err)
-	}
 	if !rf.json {
 		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
 	}
-	return executePlan(ctx, graceful, "apply", plan, r.st, r.store, &rf, *autoApprove, batch, stdout, stderr)
+	return executePlan(ctx, graceful, "apply", plan, r.st, r.store, rf, *autoApprove, batch, stdout, stderr)
 }
 
 // applySavedPlan applies a plan file exactly as it was shown, refusing it when the state has

@@ -11,27 +11,17 @@ import (
 // drift [DIR] [-host H]... [-json]: read-only comparison of each host with the configuration
 // and with what state says was applied. Exit 0: none, 2: drift, 1: error.
 func runDrift(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("drift", stderr)
-	var rf runFlags
-	defer rf.closePool()
-	rf.register(fs)
-	dir, ok := parseDir(fs, args, stderr)
+	c, ok := startHostCommand("drift", args, stdout, stderr, true, nil)
 	if !ok {
 		return 1
 	}
-	rf.startJSON(stdout, "drift")
-	ctx, _, stop := interruptible(stderr, true)
-	defer stop()
-	// Read-only: no lock (state files are replaced atomically, so a read is always whole).
-	r, ok := openHostRun(ctx, dir, &rf, "drift", false, stderr)
+	defer c.close()
+	rf := &c.rf
+	r, plan, ok := c.openAndPlan(false, stderr) // read-only: no lock
 	if !ok {
 		return 1
 	}
 	defer r.release()
-	plan, err := engine.MakePlan(ctx, r.cfg, r.st, rf.engineOptions(nil))
-	if err != nil {
-		return rf.fail(stderr, "%v", err)
-	}
 	rep := engine.Drift(plan)
 	drifted, failed := rep.Counts()
 	if rf.ui != nil {

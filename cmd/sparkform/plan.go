@@ -2,38 +2,34 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
-	"github.com/sparkform/sparkform/internal/atomicfile"
-	"github.com/sparkform/sparkform/internal/termsafe"
 	"io"
 	"os"
+
+	"github.com/sparkform/sparkform/internal/atomicfile"
+	"github.com/sparkform/sparkform/internal/termsafe"
 
 	"github.com/sparkform/sparkform/internal/engine"
 )
 
 func runPlan(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("plan", stderr)
-	var rf runFlags
-	defer rf.closePool()
-	rf.register(fs)
-	out := fs.String("out", "", "save the plan to FILE, for 'sparkform apply FILE'")
-	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on error")
-	dir, ok := parseDir(fs, args, stderr)
+	var out *string
+	var detailed *bool
+	c, ok := startHostCommand("plan", args, stdout, stderr, true, func(fs *flag.FlagSet) {
+		out = fs.String("out", "", "save the plan to FILE, for 'sparkform apply FILE'")
+		detailed = fs.Bool("detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on error")
+	})
 	if !ok {
 		return 1
 	}
-	rf.startJSON(stdout, "plan")
-	ctx, _, stop := interruptible(stderr, true)
-	defer stop()
-	r, ok := openHostRun(ctx, dir, &rf, "plan", true, stderr)
+	defer c.close()
+	rf := &c.rf
+	r, plan, ok := c.openAndPlan(true, stderr)
 	if !ok {
 		return 1
 	}
 	defer r.release()
-	plan, err := engine.MakePlan(ctx, r.cfg, r.st, rf.engineOptions(nil))
-	if err != nil {
-		return rf.fail(stderr, "%v", err)
-	}
 	if *out != "" {
 		if err := savePlan(*out, plan); err != nil {
 			return rf.fail(stderr, "saving plan: %v", err)

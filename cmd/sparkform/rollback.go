@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 
@@ -13,23 +14,21 @@ import (
 // connection settings and the rollout come from the configuration in DIR; the resources come
 // from the generation.
 func runRollback(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("rollback", stderr)
-	var rf runFlags
-	defer rf.closePool()
-	rf.register(fs)
-	to := fs.Int("to", 0, "generation to return to (default: each host's previous generation)")
-	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
-	dir, ok := parseDir(fs, args, stderr)
+	var to *int
+	var autoApprove *bool
+	c, ok := startHostCommand("rollback", args, stdout, stderr, false, func(fs *flag.FlagSet) {
+		to = fs.Int("to", 0, "generation to return to (default: each host's previous generation)")
+		autoApprove = fs.Bool("auto-approve", false, "apply without asking for confirmation")
+	})
 	if !ok {
 		return 1
 	}
-	rf.startJSON(stdout, "rollback")
+	defer c.close()
+	ctx, graceful, rf := c.ctx, c.graceful, &c.rf
 	if rf.ui != nil && !*autoApprove {
 		return rf.fail(stderr, "rollback -json needs -auto-approve: a machine-readable stream cannot answer the confirmation prompt")
 	}
-	ctx, graceful, stop := interruptible(stderr, false)
-	defer stop()
-	r, ok := openHostRun(ctx, dir, &rf, "rollback", true, stderr)
+	r, ok := c.open(true, stderr)
 	if !ok {
 		return 1
 	}
@@ -48,5 +47,5 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Rollback: %s\n\n", termsafe.Text(note))
 		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
 	}
-	return executePlan(ctx, graceful, "rollback", plan, r.st, r.store, &rf, *autoApprove, nil, stdout, stderr)
+	return executePlan(ctx, graceful, "rollback", plan, r.st, r.store, rf, *autoApprove, nil, stdout, stderr)
 }

@@ -10,18 +10,13 @@ import (
 
 // test [DIR] [-host H]...: run the configuration's smoke tests now and record the results.
 func runTest(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("test", stderr)
-	var rf runFlags
-	defer rf.closePool()
-	rf.register(fs)
-	dir, ok := parseDir(fs, args, stderr)
+	c, ok := startHostCommand("test", args, stdout, stderr, false, nil)
 	if !ok {
 		return 1
 	}
-	rf.startJSON(stdout, "test")
-	ctx, graceful, stop := interruptible(stderr, false)
-	defer stop()
-	r, ok := openHostRun(ctx, dir, &rf, "test", true, stderr)
+	defer c.close()
+	ctx, graceful, rf, dir := c.ctx, c.graceful, &c.rf, c.dir
+	r, ok := c.open(true, stderr)
 	if !ok {
 		return 1
 	}
