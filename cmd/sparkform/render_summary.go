@@ -1,0 +1,207 @@
+package main
+
+// The plan's summary lines and an apply's result, as text.
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/termsafe"
+	"github.com/sparkform/sparkform/resources"
+)
+
+// renderPlanSummary writes the totals and one row per group of hosts.
+func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st style) {
+	var total engine.Counts
+	for _, h := range p.Hosts {
+		c := h.Counts()
+		total.Add += c.Add
+		total.Change += c.Change
+		total.Destroy += c.Destroy
+		total.Record += c.Record
+	}
+	failed := len(p.Failed())
+	if !p.HasChanges() && failed == 0 {
+		fmt.Fprintf(w, "%s %s match the configuration.\n", st.green(st.bold("No changes.")), plural(len(p.Hosts), "host"))
+		return
+	}
+	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy", total.Add, total.Change, total.Destroy)
+	if total.Record > 0 {
+		line += fmt.Sprintf(", %d to record in state", total.Record)
+	}
+	line += ", on " + plural(len(p.Hosts), "host")
+	if n := pendingHosts(p); n > 0 {
+		line += fmt.Sprintf("; tests and generation pending on %s", plural(n, "host"))
+	}
+	if failed > 0 {
+		line += fmt.Sprintf(" (%d could not be planned)", failed)
+	}
+	fmt.Fprintln(w, st.bold(line+"."))
+	if len(groups) == 1 {
+		return // the one group's heading already names its hosts
+	}
+	width := len("HOSTS")
+	labels := make([]string, len(groups))
+	for i, g := range groups {
+		labels[i] = termsafe.Line(compactHosts(g.names()))
+		width = max(width, len(labels[i]))
+	}
+	row := func(host, n, add, change, destroy, status string) {
+		fmt.Fprintf(w, "  %-*s  %5s  %3s  %6s  %7s  %s\n", width, host, n, add, change, destroy, status)
+	}
+	row("HOSTS", "COUNT", "ADD", "CHANGE", "DESTROY", "STATUS")
+	for i, g := range groups {
+		h := g.hosts[0]
+		n := fmt.Sprint(len(g.hosts))
+		if h.Error != "" {
+			row(labels[i], n, "-", "-", "-", st.red("error: "+firstLine(h.Error)))
+			continue
+		}
+		c := h.Counts()
+		status := "changes"
+		if c.Add+c.Change+c.Destroy == 0 {
+			status = "no changes"
+			if c.Record > 0 {
+				status = "record in state"
+			}
+			if h.Pending != "" {
+				status = "tests and generation pending"
+			}
+		}
+		for _, ch := range h.Changes {
+			if ch.RequiresReboot && ch.Action != resources.NoOp {
+				status = "changes, reboot"
+				break
+			}
+		}
+		row(labels[i], n, fmt.Sprint(c.Add), fmt.Sprint(c.Change), fmt.Sprint(c.Destroy), status)
+	}
+}
+
+// firstLine is the first line of s (a host's error text), escaped for the terminal and shortened.
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	l = termsafe.Line(l)
+	if len(l) > 120 {
+		l = l[:117] + "..."
+	}
+	return l
+}
+
+// appliedCounts counts what an apply did on a host: the actions of the changes it applied,
+// whatever the host's final status (an interrupted or failed host may have changed things).
+func appliedCounts(p *engine.Plan, h *engine.HostResult) engine.Counts {
+	for _, hp := range p.Hosts {
+		if hp.Name != h.Name {
+			continue
+		}
+		done := &engine.HostPlan{}
+		for _, ch := range hp.Changes {
+			if slices.Contains(h.Applied, ch.Addr) {
+				done.Changes = append(done.Changes, ch)
+			}
+		}
+		return done.Counts()
+	}
+	return engine.Counts{}
+}
+
+func countsText(c engine.Counts) string {
+	s := fmt.Sprintf("%d added, %d changed, %d destroyed", c.Add, c.Change, c.Destroy)
+	if c.Record > 0 {
+		s += fmt.Sprintf(", %d recorded in state", c.Record)
+	}
+	return s
+}
+
+// renderResult prints the outcome of an apply: hosts with the same outcome grouped on one row,
+// then the totals of what happened, the log directory, and for each failed host its error and
+// the tail of its log.
+func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs *runLogs) {
+	var total engine.Counts
+	type row struct {
+		hosts          []string
+		status, detail string
+	}
+	var rows []*row
+	byKey := map[string]*row{}
+	for _, h := range r.Hosts {
+		c := appliedCounts(p, h)
+		total.Add += c.Add
+		total.Change += c.Change
+		total.Destroy += c.Destroy
+		detail := ""
+		switch h.Status {
+		case engine.StatusApplied:
+			detail = fmt.Sprintf("%s; generation %d", countsText(c), h.Generation)
+		case engine.StatusUnchanged:
+			detail = "no changes"
+		default:
+			detail = firstLine(strings.ReplaceAll(h.Error, h.Name, "HOST"))
+			if len(h.Applied) > 0 {
+				detail = countsText(c) + "; " + detail
+			}
+		}
+		key := h.Status + "\x00" + detail
+		if byKey[key] == nil {
+			byKey[key] = &row{status: h.Status, detail: detail}
+			rows = append(rows, byKey[key])
+		}
+		byKey[key].hosts = append(byKey[key].hosts, h.Name)
+	}
+	fmt.Fprintln(w)
+	totals := fmt.Sprintf("Resources: %s, on %s.", countsText(total), plural(len(r.Hosts), "host"))
+	if len(rows) == 1 && rows[0].status == engine.StatusApplied && r.Stopped == "" {
+		// One outcome for every host: the totals line says it all.
+		gen := rows[0].detail[strings.LastIndex(rows[0].detail, "; ")+2:]
+		totals = strings.TrimSuffix(totals, ".") + ", " + gen + "."
+		rows = nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if len(rows) > 0 {
+		fmt.Fprintln(tw, "  HOSTS\tCOUNT\tRESULT\tDETAIL")
+	}
+	for _, x := range rows {
+		detail := x.detail
+		if len(x.hosts) == 1 {
+			detail = strings.ReplaceAll(detail, "HOST", termsafe.Line(x.hosts[0]))
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", termsafe.Line(compactHosts(x.hosts)), len(x.hosts), x.status, detail)
+	}
+	tw.Flush()
+	if len(rows) > 0 {
+		fmt.Fprintln(w)
+	}
+	if r.Stopped != "" {
+		var untouched []string
+		for _, h := range r.Hosts {
+			if h.Status == engine.StatusUntouched {
+				untouched = append(untouched, h.Name)
+			}
+		}
+		fmt.Fprintf(w, "Rollout stopped: %s.\n  Untouched: %s\n", termsafe.Text(r.Stopped), termsafe.Line(compactHosts(untouched)))
+	}
+	if logs.written() {
+		fmt.Fprintf(w, "Logs: %s/ (one file per host)\n", termsafe.Line(logs.dir))
+	}
+	if n := len(r.Failed()); n > 0 || r.Stopped != "" {
+		fmt.Fprintf(w, "%s %s\n", st.red(st.bold(fmt.Sprintf("Apply finished with errors on %s.", plural(n, "host")))), totals)
+		for _, h := range r.Hosts {
+			if h.Status == engine.StatusFailed || h.Status == engine.StatusRolledBack || h.Status == engine.StatusInterrupted {
+				fmt.Fprintf(w, "\n%s %s: %s\n", st.red(st.bold("Error:")), termsafe.Line(h.Name), termsafe.Text(h.Error))
+				if tail := logs.tail(h.Name, 10); len(tail) > 0 {
+					fmt.Fprintf(w, "  last lines of %s:\n", termsafe.Line(logs.path(h.Name)))
+					for _, l := range tail {
+						fmt.Fprintf(w, "  │ %s\n", l)
+					}
+				}
+			}
+		}
+		return
+	}
+	fmt.Fprintf(w, "%s %s\n", st.green(st.bold("Apply complete!")), totals)
+}
