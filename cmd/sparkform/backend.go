@@ -100,6 +100,31 @@ func loadExistingState(b state.Backend) (*state.State, error) {
 }
 
 // readState opens the state of dir and loads it when it exists, for read-only commands.
+// registerStateReader adds the flags of the commands that only read the state: -host, -state.
+func registerStateReader(fs *flag.FlagSet, hosts *multiFlag, sf *stateFlags) {
+	fs.Var(hosts, "host", "only this host (repeatable)")
+	sf.register(fs, "state file (default DIR/sparkform.state.json)")
+}
+
+// stateHosts reads the state of the commands that only read it (history, report) and names its
+// hosts: those of hosts, in that order, each of which must be in the state, else all, sorted.
+func stateHosts(dir string, f stateFlags, hosts []string) (*state.State, []string, error) {
+	store, st, err := readState(dir, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	store.Close()
+	if len(hosts) == 0 {
+		return st, sortedKeysOf(st.Hosts), nil
+	}
+	for _, h := range hosts {
+		if st.Hosts[h] == nil {
+			return nil, nil, fmt.Errorf("no host %q in the state %s", h, store)
+		}
+	}
+	return st, hosts, nil
+}
+
 func readState(dir string, f stateFlags) (state.Backend, *state.State, error) {
 	b, err := openState(context.Background(), dir, f)
 	if err != nil {

@@ -14,27 +14,16 @@ import (
 func runHistory(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("history", stderr)
 	var hosts multiFlag
-	fs.Var(&hosts, "host", "only this host (repeatable)")
 	var sf stateFlags
-	sf.register(fs, "state file (default DIR/sparkform.state.json)")
+	registerStateReader(fs, &hosts, &sf)
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	dir, ok := parseDir(fs, args, stderr)
 	if !ok {
 		return 1
 	}
-	store, st, err := readState(dir, sf)
+	st, names, err := stateHosts(dir, sf, hosts)
 	if err != nil {
 		return errorf(stderr, "%v", err)
-	}
-	store.Close()
-	names := sortedKeysOf(st.Hosts)
-	if len(hosts) > 0 {
-		for _, h := range hosts {
-			if st.Hosts[h] == nil {
-				return errorf(stderr, "no host %q in the state %s", h, store)
-			}
-		}
-		names = hosts
 	}
 	if *asJSON {
 		ui := newJSONUI(stdout, "history")

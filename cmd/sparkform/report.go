@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/sparkform/sparkform/internal/atomicfile"
@@ -17,9 +17,8 @@ import (
 func runReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("report", stderr)
 	var hosts multiFlag
-	fs.Var(&hosts, "host", "only this host (repeatable)")
 	var sf stateFlags
-	sf.register(fs, "state file (default DIR/sparkform.state.json)")
+	registerStateReader(fs, &hosts, &sf)
 	format := fs.String("format", "table", "output format: table, csv, json or svg")
 	outPath := fs.String("o", "", "write the report to this file (atomically) instead of standard output")
 	by := fs.String("by", "configuration", "configuration: one line per configuration across hosts (median, min, max, host count); host: one line per host")
@@ -39,26 +38,11 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return errorf(stderr, "unknown report format %q: use table, csv, json or svg", *format)
 	}
-	path, st, err := readState(dir, sf)
+	st, names, err := stateHosts(dir, sf, hosts)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
-	path.Close()
-	names := sortedKeysOf(st.Hosts)
-	if len(hosts) > 0 {
-		seen := map[string]bool{}
-		names = names[:0]
-		for _, h := range hosts {
-			if st.Hosts[h] == nil {
-				return errorf(stderr, "no host %q in the state %s", h, path)
-			}
-			if !seen[h] {
-				seen[h] = true
-				names = append(names, h)
-			}
-		}
-		sort.Strings(names)
-	}
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
 	var buf bytes.Buffer
 	n := 0
 	fmtName := strings.ToLower(*format)
