@@ -2,7 +2,6 @@ package report
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -240,11 +239,4 @@ func WriteCompareCSV(w io.Writer, ds []*Delta) error {
 	return cw.Error()
 }
 
-func WriteCompareJSON(w io.Writer, ds []*Delta) error {
-	if ds == nil {
-		ds = []*Delta{}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(ds)
-}
+func WriteCompareJSON(w io.Writer, ds []*Delta) error { return writeJSONList(w, ds) }

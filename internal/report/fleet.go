@@ -229,14 +229,7 @@ func WriteFleetCSV(w io.Writer, ss []*Summary) error {
 	return cw.Error()
 }
 
-func WriteFleetJSON(w io.Writer, ss []*Summary) error {
-	if ss == nil {
-		ss = []*Summary{}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(ss)
-}
+func WriteFleetJSON(w io.Writer, ss []*Summary) error { return writeJSONList(w, ss) }
 
 // ChangeSummary is the fleet's view of a comparison: per test and mode and pair of contexts,
 // how much the hosts' figures changed.
@@ -328,4 +321,12 @@ func WriteJSONValue(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// writeJSONList writes a list as an indented JSON array; an empty list is [], never null.
+func writeJSONList[T any](w io.Writer, list []T) error {
+	if list == nil {
+		list = []T{}
+	}
+	return WriteJSONValue(w, list)
 }

@@ -2,7 +2,6 @@ package report
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -78,11 +77,4 @@ func WriteCSV(w io.Writer, rows []*Row) error {
 	return cw.Error()
 }
 
-func WriteJSON(w io.Writer, rows []*Row) error {
-	if rows == nil {
-		rows = []*Row{}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rows)
-}
+func WriteJSON(w io.Writer, rows []*Row) error { return writeJSONList(w, rows) }
