@@ -3,7 +3,9 @@
 # may not be run as root, or nothing (see trustLib in trusted.go for the rule).
 sf_untrusted() {
   command -v namei >/dev/null 2>&1 || { printf '%s\tcannot check who may replace it (namei is missing)' "$1"; return 0; }
-  namei -l -- "$@" 2>&1 | awk -v me="${SUDO_USER:-${LOGNAME:-root}}" -v first="$1" '
+  sf_me=${SUDO_USER:-${LOGNAME:-root}}
+  # The path of each program: awk exits 1 after printing the first finding.
+  namei -l -- "$@" 2>&1 | awk -v me="$sf_me" -v first="$1" '
     function fail(s) { if (why == "") why = s }
     /^f: / { b++; path[b] = substr($0, 4); next }
     {
@@ -34,7 +36,26 @@ sf_untrusted() {
           if (!sticky && substr(m, 9, 1) == "w") fail(cur " is writable by others")
         }
         if (why == "" && (k in bad)) why = bad[k]
-        if (why != "") { printf "%s\t%s\n", path[k], why; exit }
+        if (why != "") { printf "%s\t%s\n", path[k], why; exit 1 }
       }
-    }'
+    }' || return 0
+  # What the program runs besides itself: a venv's python runs the .pth files and modules of its
+  # site-packages, a program in a CMake build tree loads the libraries built beside it. So in
+  # the tree of a program at TREE/bin/NAME that is a venv (pyvenv.cfg) or a build tree
+  # (CMakeCache.txt), every file, directory and symlink must belong to root or the login user and
+  # nothing may be writable by group or others (a sticky bit does not help: adding a .pth is
+  # enough). One find per tree.
+  for sf_p do
+    sf_t=${sf_p%/bin/*}
+    { [ -n "$sf_t" ] && [ "$sf_t" != "$sf_p" ]; } || continue
+    { [ -f "$sf_t/pyvenv.cfg" ] || [ -f "$sf_t/CMakeCache.txt" ]; } || continue
+    if sf_r=$(find -H "$sf_t" \( ! -user root ! -user "$sf_me" -printf '%p is owned by %u\n' -quit \) \
+      -o \( ! -type l -perm -020 -printf '%p is writable by its group\n' -quit \) \
+      -o \( ! -type l -perm -002 -printf '%p is writable by others\n' -quit \) 2>&1); then
+      [ -z "$sf_r" ] || { printf '%s\t%s\n' "$sf_p" "$sf_r"; return 0; }
+    else
+      printf '%s\tcannot check who may write %s: %s\n' "$sf_p" "$sf_t" "$sf_r"
+      return 0
+    fi
+  done
 }
