@@ -282,6 +282,10 @@ func TestKernelDiff(t *testing.T) {
 	held617 := []string{"linux-image-6.17.0-1014-nvidia", "linux-image-nvidia-6.17", "linux-nvidia-6.17"}
 	applied617 := Prior{Attributes: l617, Original: kernelOriginal{held: held617, release: "6.17.0-1014-nvidia"}.value()}
 	both := []string{"linux-image-6.11.0-1016-nvidia", "linux-image-6.17.0-1014-nvidia", "linux-image-nvidia-6.17"}
+	// managed is the block applied to 6.17; converged the host it left, which later cases change.
+	managed := Instance{Type: "kernel", Name: "nvidia", Desired: l617, Prior: applied617}
+	converged := kobs{running: "6.17.0-1014-nvidia", installed: both, lists: true, saved: entryOf("6.17.0-1014-nvidia"), resolved: res617, holds: held617, pin: &pin617}
+	but := func(change func(o *kobs)) kobs { o := converged; change(&o); return o }
 	cases := []struct {
 		name       string
 		in         Instance
@@ -299,32 +303,26 @@ func TestKernelDiff(t *testing.T) {
 			[]string{"kernel:6.11.0-1016-nvidia->6.17.0-1014-nvidia", "install:->linux-nvidia-6.17, linux-image-6.17.0-1014-nvidia",
 				"hold:->linux-image-6.17.0-1014-nvidia, linux-image-nvidia-6.17, linux-nvidia-6.17", "pin_file:->/etc/apt/preferences.d/sparkform-kernel-nvidia",
 				"boot_default:0->the GRUB entry of 6.17.0-1014-nvidia (tried once"}},
-		{"converged host plans nothing",
-			Instance{Type: "kernel", Name: "nvidia", Desired: l617, Prior: applied617},
-			kobs{running: "6.17.0-1014-nvidia", installed: both, lists: true, saved: entryOf("6.17.0-1014-nvidia"), resolved: res617, holds: held617, pin: &pin617},
-			NoOp, false, "", nil},
+		{"converged host plans nothing", managed, converged, NoOp, false, "", nil},
 		{"downgrade to 6.14 is a change with reboot, previous kernel stays",
 			Instance{Type: "kernel", Name: "nvidia", Desired: kernelBody("6.14", "", false, ""), Prior: applied617},
-			kobs{running: "6.17.0-1014-nvidia", installed: both, lists: true, saved: entryOf("6.17.0-1014-nvidia"), holds: held617, pin: &pin617,
-				resolved: map[string]string{"nopin": "linux-image-6.14.0-1015-nvidia"}},
+			but(func(o *kobs) { o.resolved = map[string]string{"nopin": "linux-image-6.14.0-1015-nvidia"} }),
 			Update, true, "6.17.0-1014-nvidia → 6.14.0-1015-nvidia",
 			[]string{"kernel:6.17.0-1014-nvidia->6.14.0-1015-nvidia", "install:->linux-nvidia-6.14, linux-image-6.14.0-1015-nvidia",
 				"hold:linux-image-6.17.0-1014-nvidia, linux-image-nvidia-6.17, linux-nvidia-6.17->", "pin_file:/etc/apt/preferences.d/sparkform-kernel-nvidia->",
 				"boot_default:the GRUB entry of 6.17.0-1014-nvidia->the GRUB entry of 6.14.0-1015-nvidia"}},
-		{"host booted another kernel than the one applied is drift",
-			Instance{Type: "kernel", Name: "nvidia", Desired: l617, Prior: applied617},
-			kobs{running: "6.11.0-1016-nvidia", installed: both, lists: true, saved: entryOf("6.11.0-1016-nvidia"), resolved: res617, holds: held617, pin: &pin617},
+		{"host booted another kernel than the one applied is drift", managed,
+			but(func(o *kobs) { o.running, o.saved = "6.11.0-1016-nvidia", entryOf("6.11.0-1016-nvidia") }),
 			Update, true, "6.11.0-1016-nvidia → 6.17.0-1014-nvidia",
 			[]string{"kernel:6.11.0-1016-nvidia->6.17.0-1014-nvidia!", "boot_default:the GRUB entry of 6.11.0-1016-nvidia->the GRUB entry of 6.17.0-1014-nvidia"}},
-		{"released hold and edited pin are drift, no reboot",
-			Instance{Type: "kernel", Name: "nvidia", Desired: l617, Prior: applied617},
-			kobs{running: "6.17.0-1014-nvidia", installed: both, lists: true, saved: entryOf("6.17.0-1014-nvidia"), resolved: res617, holds: held617[1:], pin: new(string)},
+		{"released hold and edited pin are drift, no reboot", managed,
+			but(func(o *kobs) { o.holds, o.pin = held617[1:], new(string) }),
 			Update, false, "6.17.0-1014-nvidia (running, no reboot)",
 			[]string{"hold:linux-image-nvidia-6.17, linux-nvidia-6.17->linux-image-6.17.0-1014-nvidia, linux-image-nvidia-6.17, linux-nvidia-6.17!",
 				"pin_file:/etc/apt/preferences.d/sparkform-kernel-nvidia (empty)->/etc/apt/preferences.d/sparkform-kernel-nvidia!"}},
 		{"removed block releases holds and pin, keeps kernels, no reboot",
 			Instance{Type: "kernel", Name: "nvidia", Desired: cty.NullVal(cty.DynamicPseudoType), Prior: applied617},
-			kobs{running: "6.17.0-1014-nvidia", installed: both, lists: true, saved: entryOf("6.17.0-1014-nvidia"), resolved: res617, holds: held617, pin: &pin617},
+			converged,
 			Delete, false, "stop managing the kernel: 6.17.0-1014-nvidia stays installed and running, no kernel is removed, no reboot",
 			[]string{"hold:linux-image-6.17.0-1014-nvidia, linux-image-nvidia-6.17, linux-nvidia-6.17->", "pin_file:/etc/apt/preferences.d/sparkform-kernel-nvidia->"}},
 		{"holds that existed before sparkform are not released on destroy",
@@ -356,14 +354,7 @@ func TestKernelDiff(t *testing.T) {
 			if c.wantSum != "" && d.Summary != c.wantSum {
 				t.Errorf("summary %q, want %q", d.Summary, c.wantSum)
 			}
-			var got []string
-			for _, f := range d.Fields {
-				s := f.Path + ":" + f.Before + "->" + f.After
-				if f.Drift {
-					s += "!"
-				}
-				got = append(got, s)
-			}
+			got := fieldChanges(d.Fields)
 			if len(got) != len(c.wantFields) {
 				t.Fatalf("fields:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(c.wantFields, "\n  "))
 			}

@@ -237,22 +237,7 @@ func TestLlamaCppDiff(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := LlamaCpp{}.Diff(Instance{Type: "llama_cpp", Name: "cuda", Desired: c.desired, Prior: c.prior}, c.obs)
-			if c.errHas != "" {
-				if err == nil || !strings.Contains(err.Error(), c.errHas) {
-					t.Fatalf("want error containing %q, got %v (%+v)", c.errHas, err, d)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.Action != c.action || !strings.HasPrefix(d.Summary, c.summary) {
-				t.Fatalf("diff = %s %q, want %s %q", d.Action, d.Summary, c.action, c.summary)
-			}
-			got := fieldLines(d.Fields)
-			if fmt.Sprint(got) != fmt.Sprint(c.fields) && !(len(got) == 0 && len(c.fields) == 0) {
-				t.Fatalf("fields = %q\nwant     %q", got, c.fields)
-			}
+			checkDiff(t, d, err, c.errHas, c.action, c.summary, c.fields)
 		})
 	}
 }

@@ -247,22 +247,7 @@ func TestPythonVenvDiff(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d, err := PythonVenv{}.Diff(Instance{Type: "python_venv", Name: "vllm", Desired: c.desired, Prior: c.prior}, c.obs)
-			if c.errHas != "" {
-				if err == nil || !strings.Contains(err.Error(), c.errHas) {
-					t.Fatalf("want error containing %q, got %v (%+v)", c.errHas, err, d)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.Action != c.action {
-				t.Fatalf("action = %s, want %s (%+v)", d.Action, c.action, d)
-			}
-			got := fieldLines(d.Fields)
-			if fmt.Sprint(got) != fmt.Sprint(c.fields) && !(len(got) == 0 && len(c.fields) == 0) {
-				t.Fatalf("fields = %q\nwant     %q", got, c.fields)
-			}
+			checkDiff(t, d, err, c.errHas, c.action, "", c.fields)
 		})
 	}
 }

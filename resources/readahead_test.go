@@ -84,14 +84,7 @@ func TestReadaheadDiff(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, f := range d.Fields {
-				s := f.Path + ":" + f.Before + "->" + f.After
-				if f.Drift {
-					s += "!"
-				}
-				got = append(got, s)
-			}
+			got := fieldChanges(d.Fields)
 			if d.Action != c.action || strings.Join(got, " ") != c.fields {
 				t.Fatalf("got %s %s\nwant %s %s", d.Action, strings.Join(got, " "), c.action, c.fields)
 			}
@@ -169,14 +162,6 @@ func TestReadaheadCapture(t *testing.T) {
 	}
 }
 
-func readaheadObs(live, boot map[string]string, file *string) cty.Value {
-	f := cty.NullVal(cty.String)
-	if file != nil {
-		f = cty.StringVal(*file)
-	}
-	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": f, "boot": stringMapVal(boot)})
-}
-
 func TestReadaheadDiffJudgesPersistenceByEffect(t *testing.T) {
 	body := cty.ObjectVal(map[string]cty.Value{"device": cty.StringVal("nvme0n1"), "kb": cty.NumberIntVal(8192)})
 	content := readaheadRuleContent("readahead.nvme0n1", "nvme0n1", "8192")
@@ -188,12 +173,12 @@ func TestReadaheadDiffJudgesPersistenceByEffect(t *testing.T) {
 		action Action
 		fields string
 	}{
-		{"hand-written udev rule and live value: no change", Prior{}, readaheadObs(map[string]string{"nvme0n1": "8192"}, map[string]string{"nvme0n1": "8192"}, nil), NoOp, ""},
-		{"live only: sparkform's rule", Prior{}, readaheadObs(map[string]string{"nvme0n1": "8192"}, nil, nil), Create, "file"},
-		{"rule for another value", Prior{}, readaheadObs(map[string]string{"nvme0n1": "8192"}, map[string]string{"nvme0n1": "4096"}, nil), Create, "file"},
-		{"rule right, live not", Prior{}, readaheadObs(map[string]string{"nvme0n1": "128"}, map[string]string{"nvme0n1": "8192"}, nil), Create, `read_ahead_kb["nvme0n1"]`},
-		{"applied: converged", applied, readaheadObs(map[string]string{"nvme0n1": "8192"}, nil, &content), NoOp, ""},
-		{"applied, changed by hand: drift", applied, readaheadObs(map[string]string{"nvme0n1": "512"}, nil, &content), Update, `read_ahead_kb["nvme0n1"]!`},
+		{"hand-written udev rule and live value: no change", Prior{}, persistedObs(map[string]string{"nvme0n1": "8192"}, map[string]string{"nvme0n1": "8192"}, nil), NoOp, ""},
+		{"live only: sparkform's rule", Prior{}, persistedObs(map[string]string{"nvme0n1": "8192"}, nil, nil), Create, "file"},
+		{"rule for another value", Prior{}, persistedObs(map[string]string{"nvme0n1": "8192"}, map[string]string{"nvme0n1": "4096"}, nil), Create, "file"},
+		{"rule right, live not", Prior{}, persistedObs(map[string]string{"nvme0n1": "128"}, map[string]string{"nvme0n1": "8192"}, nil), Create, `read_ahead_kb["nvme0n1"]`},
+		{"applied: converged", applied, persistedObs(map[string]string{"nvme0n1": "8192"}, nil, &content), NoOp, ""},
+		{"applied, changed by hand: drift", applied, persistedObs(map[string]string{"nvme0n1": "512"}, nil, &content), Update, `read_ahead_kb["nvme0n1"]!`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -201,14 +186,7 @@ func TestReadaheadDiffJudgesPersistenceByEffect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, f := range d.Fields {
-				s := f.Path
-				if f.Drift {
-					s += "!"
-				}
-				got = append(got, s)
-			}
+			got := fieldPaths(d.Fields)
 			if d.Action != c.action || strings.Join(got, " ") != c.fields {
 				t.Fatalf("action %s fields %v, want %s %q", d.Action, got, c.action, c.fields)
 			}

@@ -119,14 +119,7 @@ func TestSysctlDiff(t *testing.T) {
 			if d.Action != c.wantAction {
 				t.Errorf("action = %s, want %s", d.Action, c.wantAction)
 			}
-			var got []string
-			for _, f := range d.Fields {
-				s := f.Path + ":" + f.Before + "->" + f.After
-				if f.Drift {
-					s += "!"
-				}
-				got = append(got, s)
-			}
+			got := fieldChanges(d.Fields)
 			if strings.Join(got, "\n") != strings.Join(c.wantFields, "\n") {
 				t.Errorf("fields:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.wantFields, "\n"))
 			}
@@ -228,14 +221,6 @@ func TestSysctlCapture(t *testing.T) {
 	}
 }
 
-func sysctlObs(live, boot map[string]string, file *string) cty.Value {
-	f := cty.NullVal(cty.String)
-	if file != nil {
-		f = cty.StringVal(*file)
-	}
-	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": f, "boot": stringMapVal(boot)})
-}
-
 func TestSysctlDiffJudgesPersistenceByEffect(t *testing.T) {
 	want := map[string]string{"vm.swappiness": "10", "vm.dirty_ratio": "10"}
 	content := sysctlFileContent("sysctl.loading", want)
@@ -248,14 +233,14 @@ func TestSysctlDiffJudgesPersistenceByEffect(t *testing.T) {
 		action Action
 		fields []string
 	}{
-		{"hand-tuned and persisted by the host's own sysctl.d file: no change, no state needed", Prior{}, sysctlObs(tuned, tuned, nil), NoOp, nil},
-		{"live right but not persisted: sparkform's file is created", Prior{}, sysctlObs(tuned, nil, nil), Create, []string{"file"}},
-		{"one key not persisted: the file (with every key) is created", Prior{}, sysctlObs(tuned, map[string]string{"vm.swappiness": "10"}, nil), Create, []string{"file"}},
-		{"persisted to another value at boot: the file is created", Prior{}, sysctlObs(tuned, map[string]string{"vm.swappiness": "10", "vm.dirty_ratio": "20"}, nil), Create, []string{"file"}},
-		{"persisted but changed live: only the live value", Prior{}, sysctlObs(map[string]string{"vm.swappiness": "33", "vm.dirty_ratio": "10"}, tuned, nil), Create, []string{`values["vm.swappiness"]`}},
-		{"applied with sparkform's file: converged", applied, sysctlObs(tuned, nil, &content), NoOp, nil},
-		{"applied, file edited on the host: drift", applied, sysctlObs(tuned, nil, new(string)), Update, []string{"file!"}},
-		{"applied, live changed by hand: drift", applied, sysctlObs(map[string]string{"vm.swappiness": "33", "vm.dirty_ratio": "10"}, nil, &content), Update, []string{`values["vm.swappiness"]!`}},
+		{"hand-tuned and persisted by the host's own sysctl.d file: no change, no state needed", Prior{}, persistedObs(tuned, tuned, nil), NoOp, nil},
+		{"live right but not persisted: sparkform's file is created", Prior{}, persistedObs(tuned, nil, nil), Create, []string{"file"}},
+		{"one key not persisted: the file (with every key) is created", Prior{}, persistedObs(tuned, map[string]string{"vm.swappiness": "10"}, nil), Create, []string{"file"}},
+		{"persisted to another value at boot: the file is created", Prior{}, persistedObs(tuned, map[string]string{"vm.swappiness": "10", "vm.dirty_ratio": "20"}, nil), Create, []string{"file"}},
+		{"persisted but changed live: only the live value", Prior{}, persistedObs(map[string]string{"vm.swappiness": "33", "vm.dirty_ratio": "10"}, tuned, nil), Create, []string{`values["vm.swappiness"]`}},
+		{"applied with sparkform's file: converged", applied, persistedObs(tuned, nil, &content), NoOp, nil},
+		{"applied, file edited on the host: drift", applied, persistedObs(tuned, nil, new(string)), Update, []string{"file!"}},
+		{"applied, live changed by hand: drift", applied, persistedObs(map[string]string{"vm.swappiness": "33", "vm.dirty_ratio": "10"}, nil, &content), Update, []string{`values["vm.swappiness"]!`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -263,14 +248,7 @@ func TestSysctlDiffJudgesPersistenceByEffect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, f := range d.Fields {
-				s := f.Path
-				if f.Drift {
-					s += "!"
-				}
-				got = append(got, s)
-			}
+			got := fieldPaths(d.Fields)
 			if d.Action != c.action || strings.Join(got, " ") != strings.Join(c.fields, " ") {
 				t.Fatalf("action %s fields %v, want %s %v", d.Action, got, c.action, c.fields)
 			}
@@ -278,11 +256,11 @@ func TestSysctlDiffJudgesPersistenceByEffect(t *testing.T) {
 	}
 	// Destroy without state or file does nothing; with state it restores the originals.
 	destroy := Instance{Type: "sysctl", Name: "loading", Desired: cty.NullVal(cty.DynamicPseudoType)}
-	if d, _ := (Sysctl{}).Diff(destroy, sysctlObs(tuned, tuned, nil)); d.Action != NoOp {
+	if d, _ := (Sysctl{}).Diff(destroy, persistedObs(tuned, tuned, nil)); d.Action != NoOp {
 		t.Errorf("destroy of a never-applied block: %+v", d)
 	}
 	destroy.Prior = applied
-	if d, _ := (Sysctl{}).Diff(destroy, sysctlObs(tuned, tuned, nil)); d.Action != Delete || len(d.Fields) != 2 {
+	if d, _ := (Sysctl{}).Diff(destroy, persistedObs(tuned, tuned, nil)); d.Action != Delete || len(d.Fields) != 2 {
 		t.Errorf("destroy must restore both originals: %+v", d)
 	}
 }

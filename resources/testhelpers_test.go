@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zclconf/go-cty/cty"
 )
 
 // fieldLines renders a diff's fields one per line ("path before->after", " drift" when changed
@@ -84,5 +86,61 @@ func checkOneAttrError(t *testing.T, errs []AttrError, wantAttr string) {
 	}
 	if len(errs) != 1 || errs[0].Attr != wantAttr {
 		t.Fatalf("want one error on %s, got %v", wantAttr, errs)
+	}
+}
+
+// fieldChanges renders a diff's fields as "path:before->after", "!" added for drift (the
+// kernel, sysctl and readahead table tests).
+func fieldChanges(fields []FieldChange) []string {
+	return markDrift(fields, func(f FieldChange) string { return f.Path + ":" + f.Before + "->" + f.After })
+}
+
+// fieldPaths renders a diff's fields as their paths, "!" added for drift.
+func fieldPaths(fields []FieldChange) []string {
+	return markDrift(fields, func(f FieldChange) string { return f.Path })
+}
+
+func markDrift(fields []FieldChange, show func(FieldChange) string) []string {
+	var got []string
+	for _, f := range fields {
+		s := show(f)
+		if f.Drift {
+			s += "!"
+		}
+		got = append(got, s)
+	}
+	return got
+}
+
+// persistedObs is what sysctl and readahead observe: the live values, sparkform's file (nil:
+// absent) and the values the host's boot configuration sets.
+func persistedObs(live, boot map[string]string, file *string) cty.Value {
+	f := cty.NullVal(cty.String)
+	if file != nil {
+		f = cty.StringVal(*file)
+	}
+	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": f, "boot": stringMapVal(boot)})
+}
+
+// checkDiff fails the test unless a Diff gave the error containing errHas (when set), or
+// else action, a summary starting with summary, and exactly fields (as fieldLines renders
+// them): the python_venv and llama_cpp table tests.
+func checkDiff(t *testing.T, d Diff, err error, errHas string, action Action, summary string, fields []string) {
+	t.Helper()
+	if errHas != "" {
+		if err == nil || !strings.Contains(err.Error(), errHas) {
+			t.Fatalf("want error containing %q, got %v (%+v)", errHas, err, d)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Action != action || !strings.HasPrefix(d.Summary, summary) {
+		t.Fatalf("diff = %s %q, want %s %q (%+v)", d.Action, d.Summary, action, summary, d)
+	}
+	got := fieldLines(d.Fields)
+	if fmt.Sprint(got) != fmt.Sprint(fields) && !(len(got) == 0 && len(fields) == 0) {
+		t.Fatalf("fields = %q\nwant     %q", got, fields)
 	}
 }
