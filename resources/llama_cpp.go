@@ -302,6 +302,10 @@ func parseLlamaProbe(lines []probeLine, d string) (llamaProbed, error) {
 			msg, _ := decodeB64(arg(0))
 			prog, why, _ := strings.Cut(msg, "\t")
 			return llamaProbed{}, fmt.Errorf("llama_cpp probe: %w", untrustedError(prog, why))
+		case "untrusteddir":
+			msg, _ := decodeB64(arg(0))
+			dir, why, _ := strings.Cut(msg, "\t")
+			return llamaProbed{}, fmt.Errorf("llama_cpp probe: %w", untrustedDirError(dir, why))
 		case "notool":
 			o.MissingTools = append(o.MissingTools, arg(0))
 		}

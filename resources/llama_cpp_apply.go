@@ -64,7 +64,7 @@ func (l LlamaCpp) apply(ctx context.Context, h provider.Host, in Instance, obser
 
 	// 1. Clone or fetch the source and resolve the ref to a commit.
 	log(fmt.Sprintf("fetching %s", RedactURL(source)))
-	fetch := shellArgs(dir, source, ref, strconv.Itoa(llamaExitFetch), strconv.Itoa(llamaExitRef)) + llamaFetchSh
+	fetch := trustLib + shellArgs(dir, source, ref, strconv.Itoa(llamaExitFetch), strconv.Itoa(llamaExitRef)) + llamaFetchSh
 	res, err := h.Run(ctx, fetch)
 	if err != nil {
 		return in.Prior, fmt.Errorf("%s: fetching %s: %w", in.Addr(), RedactURL(source), err)

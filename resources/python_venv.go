@@ -324,6 +324,10 @@ func parseVenvProbe(lines []probeLine) (venvProbed, error) {
 			msg, _ := decodeB64(arg(0))
 			prog, why, _ := strings.Cut(msg, "\t")
 			return venvProbed{}, fmt.Errorf("python_venv probe: %w", untrustedError(prog, why))
+		case "untrusteddir":
+			msg, _ := decodeB64(arg(0))
+			dir, why, _ := strings.Cut(msg, "\t")
+			return venvProbed{}, fmt.Errorf("python_venv probe: %w", untrustedDirError(dir, why))
 		case "venvbroken":
 			msg, _ := decodeB64(arg(0))
 			if msg = strings.TrimSpace(msg); msg == "" {

@@ -78,6 +78,7 @@ func (v PythonVenv) apply(ctx context.Context, h provider.Host, in Instance, obs
 		pipArgs = append(pipArgs, man.Packages...)
 	}
 	var s strings.Builder
+	s.WriteString(trustLib)
 	s.WriteString(shellArgs(p, gensDir, newDir, man.Python, gen, path.Base(gensDir)+"/"+gen, string(manJSON), venvManifestFile, venvInspect,
 		strconv.Itoa(venvExitVenv), strconv.Itoa(venvExitPip), strconv.Itoa(venvExitVerify), strconv.Itoa(venvExitSwitch)))
 	s.WriteString(venvBuildSh)
@@ -169,7 +170,7 @@ var venvExchange string
 func (PythonVenv) adopt(ctx context.Context, h provider.Host, in Instance, log func(string)) error {
 	p := in.Desired.GetAttr("path").AsString()
 	gensDir := venvGensDir(p)
-	script := shellArgs(p, gensDir, path.Base(gensDir)+"/0", venvPython(in.Desired), venvExchange, strconv.Itoa(venvExitAdopt)) + venvAdoptSh
+	script := trustLib + shellArgs(p, gensDir, path.Base(gensDir)+"/0", venvPython(in.Desired), venvExchange, strconv.Itoa(venvExitAdopt)) + venvAdoptSh
 	res, err := h.Run(ctx, script)
 	if err != nil {
 		return fmt.Errorf("%s: adopting %s: %w", in.Addr(), p, err)

@@ -34,3 +34,9 @@ func untrustedReport(out string) error {
 func untrustedError(program, why string) error {
 	return fmt.Errorf("untrusted: not running %s: %s (only root or the login user may be able to replace a program sparkform runs as root)", program, strings.TrimSpace(why))
 }
+
+// untrustedDirError is the error for a directory apply would build in as root although someone
+// else could write it (or a directory above it), and why.
+func untrustedDirError(dir, why string) error {
+	return fmt.Errorf("untrusted: not building in %s: %s (sparkform builds and runs programs there as root: only root or the login user may be able to write it and every directory above it)", dir, strings.TrimSpace(why))
+}

@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -173,5 +174,82 @@ func TestPlanDoesNotRunAVenvOrBuildTreeANonRootUserCanWriteInto(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "libggml.so is owned by") {
 		t.Errorf("a build whose library another user owns: %v, want untrusted naming the library", err)
+	}
+}
+
+// Apply builds and runs as root in a llama_cpp dir and beside a venv path: a non-root user who
+// can write there (the directory or one above it) can swap the checked-out source between git
+// and cmake, or the new venv between its creation and pip, or turn builds/ into a link to / for
+// the pruning of failed builds. Plan refuses such a place and apply checks it again once the
+// directories exist (from then on nobody else can change them), before anything runs there.
+func TestApplyDoesNotBuildInADirectoryANonRootUserCanWrite(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a directory is given to another user")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs git")
+	}
+	root := t.TempDir()
+	for _, d := range []string{root, filepath.Dir(root)} {
+		os.Chmod(d, 0o755)
+	}
+	src := filepath.Join(root, "source")
+	for _, args := range [][]string{{"init", "-q", "-b", "main", src}, {"-C", src, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"}} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	shared := filepath.Join(root, "shared") // a directory another user owns
+	os.Mkdir(shared, 0o755)
+	if err := os.Chown(shared, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(dir string) provider.Result {
+		res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(),
+			trustLib+shellArgs(dir, src, "main", strconv.Itoa(llamaExitFetch), strconv.Itoa(llamaExitRef))+llamaFetchSh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := fetch(filepath.Join(root, "llama")); res.ExitCode != 0 || !strings.Contains(string(res.Stdout), "commit ") {
+		t.Fatalf("fetching into a root-owned directory: exit %d %s %s", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	dir := filepath.Join(shared, "llama")
+	out := providertest.MustRun(t, llamaFact.command(dir))
+	if _, err := llamaFact.parse(parseProbe(out), dir); err == nil || !strings.Contains(err.Error(), "untrusted: not building in "+dir+": "+shared+" is owned by") {
+		t.Errorf("plan of a llama_cpp dir inside a directory uid 65534 owns: %v", err)
+	}
+	if res := fetch(dir); res.ExitCode != llamaExitFetch || !strings.Contains(string(res.Stderr), "untrusted") {
+		t.Errorf("fetching into a directory inside one uid 65534 owns: exit %d, stderr %s", res.ExitCode, res.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "src")); err == nil {
+		t.Errorf("git cloned into %s/src, which uid 65534 can swap before cmake runs", dir)
+	}
+	// builds/ replaced by a link before the switch prunes failed builds: nothing outside is touched.
+	victim := filepath.Join(root, "victim")
+	os.MkdirAll(filepath.Join(victim, "failed-build"), 0o755)
+	os.Remove(filepath.Join(dir, "builds"))
+	os.Symlink(victim, filepath.Join(dir, "builds"))
+	res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(), trustLib+shellArgs(dir, "1", "2", "0", llamaManifestFile)+llamaSwitchSh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(victim, "failed-build")); err != nil || res.ExitCode == 0 {
+		t.Errorf("switching in a directory uid 65534 owns: exit %d (%s), and the directory builds/ linked to: %v", res.ExitCode, res.Stderr, err)
+	}
+
+	// A venv beside which another user can write: plan refuses, the build script creates nothing.
+	venv := filepath.Join(shared, "venv")
+	out = providertest.MustRun(t, venvFact.command(venv, venvGensDir(venv), "/usr/bin/python3"))
+	if _, err := venvFact.parse(parseProbe(out)); err == nil || !strings.Contains(err.Error(), "untrusted: not building in "+venvGensDir(venv)+": "+shared+" is owned by") {
+		t.Errorf("plan of a venv inside a directory uid 65534 owns: %v", err)
+	}
+	res, err = providertest.NewReadOnlyLocal(t).Run(context.Background(), trustLib+shellArgs(venv, venvGensDir(venv), venvGensDir(venv)+"/1", "/usr/bin/python3", "1", "x", "{}", venvManifestFile, venvInspect, "11", "12", "13", "14")+venvBuildSh+"venv_create\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(venvGensDir(venv) + "/1"); err == nil || res.ExitCode != 11 || !strings.Contains(string(res.Stderr), "untrusted") {
+		t.Errorf("building a venv inside a directory uid 65534 owns: exit %d (%s), new generation: %v", res.ExitCode, res.Stderr, err)
 	}
 }

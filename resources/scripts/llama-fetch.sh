@@ -2,11 +2,14 @@
 # llama-fetch: clones or fetches the llama.cpp source into D/src and prints "commit C", the
 # commit REF resolves to (a tag, a branch of origin, or a commit). Positional arguments:
 # D SRC REF E_FETCH E_REF: the block's dir, the source URL, the ref, and the exit codes when
-# fetching fails or the ref resolves to nothing.
+# fetching fails or the ref resolves to nothing. Needs sf_untrusted (trustLib) defined first.
 D=$1 SRC=$2 REF=$3 E_FETCH=$4 E_REF=$5
 S="$D/src"
 export GIT_TERMINAL_PROMPT=0
 mkdir -p "$D/builds" || exit "$E_FETCH"
+# Nobody but root (or the login user) may be able to write where the source is checked out,
+# configured and built as root: checked now that D exists, it stays so (sf_untrusted: trustLib).
+if u=$(sf_untrusted "$D/builds") && [ -n "$u" ]; then echo "sparkform: untrusted: not building in $D: ${u#*	}" >&2; exit "$E_FETCH"; fi
 if [ ! -d "$S/.git" ]; then
   rm -rf "$S.sparkform-tmp"
   git clone --quiet --no-checkout -- "$SRC" "$S.sparkform-tmp" >&2 || { rm -rf "$S.sparkform-tmp"; exit "$E_FETCH"; }

@@ -2,8 +2,9 @@
 # llama-probe: what a llama_cpp block needs to know of D: the current build, every build's
 # manifest, the source checkout, the current llama-server's version and help, nvcc, git and
 # cmake. llama-server and nvcc run only when sf_untrusted (defined before this file, one call
-# for both) finds nobody but root (or the login user) could have put them there. Positional arguments: D M (M:
-# the manifest's file name).
+# for both) finds nobody but root (or the login user) could have put them there; the same call
+# checks D, where apply builds as root ("untrusteddir"). Positional arguments: D M (M: the
+# manifest's file name).
 D=$1 M=$2
 if [ -L "$D/current" ]; then printf 'current %s\n' "$(readlink "$D/current" | base64 -w0)"; else printf 'nocurrent\n'; fi
 if [ -d "$D/builds" ]; then for b in "$D"/builds/*; do
@@ -23,10 +24,15 @@ w=path
 if [ -z "$n" ] && [ -x /usr/local/cuda/bin/nvcc ]; then n=/usr/local/cuda/bin/nvcc; w=cuda; fi
 case $n in '') ;; *[!A-Za-z0-9._/@+-]*) printf 'nvcc%sodd\n' "$w" ;; *) printf 'nvcc%s %s\n' "$w" "$n" ;; esac
 case $n in /*) ;; *) n= ;; esac
-u=
-if [ -n "$s$n" ]; then u=$(sf_untrusted ${s:+"$s"} ${n:+"$n"}); fi
-if [ -n "$u" ]; then printf 'untrusted %s\n' "$(printf '%s' "$u" | base64 -w0)"
-else
+# D too (or the nearest directory above it that exists): apply builds and runs there as root.
+sf_existing "$D"
+# shellcheck disable=SC2154 # set by sf_existing (untrusted.sh)
+e=$sf_e
+u=$(sf_untrusted ${s:+"$s"} ${n:+"$n"} "$e")
+case $u in
+"$e	"*) printf 'untrusteddir %s\n' "$(printf '%s\t%s' "$D" "${u#*	}" | base64 -w0)" ;;
+?*) printf 'untrusted %s\n' "$(printf '%s' "$u" | base64 -w0)" ;;
+*)
   if [ -n "$s" ]; then
     printf 'version %s\n' "$(timeout 20 "$s" --version 2>&1 | head -n 1 | base64 -w0)"
     printf 'help %s\n' "$(timeout 20 "$s" --help 2>&1 | base64 -w0)"
@@ -36,6 +42,7 @@ else
     case $v in *"release "[0-9]*) r=${v#*release }; r=${r%%[!0-9.]*} ;; esac
     printf 'nvccversion %s\n' "$r"
   fi
-fi
+  ;;
+esac
 for t in git cmake; do command -v "$t" >/dev/null 2>&1 || printf 'notool %s\n' "$t"; done
 exit 0

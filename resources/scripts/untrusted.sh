@@ -1,6 +1,16 @@
 # shellcheck shell=sh
 # untrusted: defines sf_untrusted PATH..., which prints "PATH<TAB>why" for the first PATH that
-# may not be run as root, or nothing (see trustLib in trusted.go for the rule).
+# may not be run as root, or nothing (see trustLib in trusted.go for the rule); and sf_existing
+# PATH, which sets sf_e to PATH or the nearest directory above it that exists (builtins only).
+sf_existing() {
+  sf_e=$1
+  while [ ! -e "$sf_e" ] && [ ! -L "$sf_e" ]; do
+    case $sf_e in
+    /*/*) sf_e=${sf_e%/*} ;;
+    *) sf_e=/ ;;
+    esac
+  done
+}
 sf_untrusted() {
   command -v namei >/dev/null 2>&1 || { printf '%s\tcannot check who may replace it (namei is missing)' "$1"; return 0; }
   sf_me=${SUDO_USER:-${LOGNAME:-root}}

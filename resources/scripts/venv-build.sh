@@ -17,6 +17,9 @@ fail() { rc=$1; shift; printf 'sparkform: %s\n' "$*" >&2; rm -rf "$N"; exit "$rc
 
 venv_create() {
   mkdir -p "$G" || exit "$E_VENV"
+  # The venv is built, pip run in it and P switched beside G as root: nobody but root (or the
+  # login user) may be able to write G or a directory above it (sf_untrusted: trustLib).
+  if u=$(sf_untrusted "$G") && [ -n "$u" ]; then echo "sparkform: untrusted: not building in $G: ${u#*	}" >&2; exit "$E_VENV"; fi
   rm -rf "$N"
   echo "sparkform: creating venv $N"
   "$PY" -m venv "$N" || fail "$E_VENV" "$PY -m venv $N failed"
