@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -72,12 +74,15 @@ python_venv "broken" {
 		t.Fatalf("apply with a broken venv on spark-03: exit %d, want 1\n%s\n%s", code, out, stderr)
 	}
 	_, progress, _ := strings.Cut(out, "Plan: ")
-	// Every step of every host is on exactly one line, with its time.
-	stepLine := regexp.MustCompile(`(?m)^(\S+): (sysctl\.loading|readahead\.nvme): created \((\d+\.\ds|\d+s)\)$`)
+	// Every step of every host is on exactly one line, with its time (steps of the same hosts
+	// ending together share it: "spark-[01-02]: sysctl.loading, readahead.nvme: created").
+	stepLine := regexp.MustCompile(`(?m)^(\S+): ((?:sysctl\.loading|readahead\.nvme)(?:, (?:sysctl\.loading|readahead\.nvme))*): created \((\d+\.\ds|\d+s)\)$`)
 	seen := map[string]int{}
 	for _, m := range stepLine.FindAllStringSubmatch(progress, -1) {
 		for _, h := range expandHosts(t, m[1]) {
-			seen[h+" "+m[2]]++
+			for _, a := range strings.Split(m[2], ", ") {
+				seen[h+" "+a]++
+			}
 		}
 	}
 	for _, h := range labHosts {
@@ -145,3 +150,94 @@ python_venv "broken" {
 func fmtSscan(s string, n *int) (int, error) { return fmt.Sscan(s, n) }
 
 func zeroPad(n, width int) string { return fmt.Sprintf("%0*d", width, n) }
+
+// The quickstart's apply (examples/quickstart.sh: examples/spark-known-good with lab.sfvars on
+// three fresh lab hosts: kernel with reboots, sysctl, read-ahead, venv, llama.cpp build, both
+// smoke tests), on a terminal as the quickstart's user sees it, fits in 60 lines: the plan,
+// every host's every step and test result, the log directory and the totals; the full tool
+// output is in the per-host logs.
+func TestQuickstartApplyFitsInSixtyLinesWithFullLogsOnDisk(t *testing.T) {
+	l := ownLab(t, 3)
+	files := map[string]string{}
+	example, _ := filepath.Glob(filepath.Join("..", "..", "examples", "spark-known-good", "*.hcl"))
+	for _, f := range example {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Base(f)] = string(b)
+	}
+	dir := configDir(t, l, files)
+	varFile, _ := filepath.Abs(filepath.Join("..", "..", "examples", "lab.sfvars"))
+	t.Setenv("TERM", "xterm")
+	m, tty := openPTYPair(t)
+	cmd := cliProcess("apply", "-auto-approve", dir, "-var-file", varFile)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = tty, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close() // the child holds the terminal now: reading ends when it exits
+	raw, _ := io.ReadAll(m)
+	err := cmd.Wait()
+	screen := terminalLines(string(raw))
+	out := strings.Join(screen, "\n")
+	t.Logf("quickstart apply: %d lines on the terminal\n%s", len(screen), out)
+	if err != nil {
+		t.Fatalf("apply: %v\n%s", err, stderr.String())
+	}
+	if len(screen) > 60 {
+		t.Errorf("the quickstart apply printed %d lines, want at most 60", len(screen))
+	}
+	// Nothing a user needs is left out: every step of every host, each host's results of both
+	// tests, the logs, the totals.
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^(\S+): ((?:[a-z_]+\.[a-z0-9-]+(?:, )?)+): (created|mmap)`).FindAllStringSubmatch(out, -1) {
+		for _, h := range expandHosts(t, m[1]) {
+			for _, a := range strings.Split(m[2], ", ") {
+				seen[h+" "+a] = true
+			}
+		}
+	}
+	for _, h := range []string{"spark-01", "spark-02", "spark-03"} {
+		for _, a := range []string{"kernel.nvidia", "sysctl.loading", "readahead.nvme", "python_venv.vllm", "llama_cpp.cuda", "smoke_test.gpt-oss"} {
+			if !seen[h+" "+a] {
+				t.Errorf("no line says %s %s", h, a)
+			}
+		}
+		if !regexp.MustCompile(`(?m)^` + h + `: smoke_test\.gpt-oss: mmap [0-9.]+ s, no-mmap [0-9.]+ s; smoke_test\.qwen3-next: default [0-9.]+ s, eager [0-9.]+ s, fastsafetensors [0-9.]+ s \(medians\): passed`).MatchString(out) {
+			t.Errorf("%s: no line with both tests' results", h)
+		}
+	}
+	if !strings.Contains(out, "Apply complete! Resources: 15 added, 0 changed, 0 destroyed, on 3 hosts, generation 1.") {
+		t.Error("no totals")
+	}
+	logs := regexp.MustCompile(`(?m)^Logs: (.+)/ \(one file per host\)$`).FindStringSubmatch(out)
+	if logs == nil {
+		t.Fatal("no log directory named")
+	}
+	for _, h := range []string{"spark-01", "spark-02", "spark-03"} {
+		b, err := os.ReadFile(filepath.Join(logs[1], h+".log"))
+		log := string(b)
+		for _, want := range []string{"Successfully installed", "[100%]", "apt-get"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("%s's log (%v) lacks the tool output %q", h, err, want)
+			}
+		}
+	}
+}
+
+// terminalLines is what a terminal shows of raw output, line by line: carriage returns rewrite
+// the line (the status line), escapes are dropped.
+func terminalLines(raw string) []string {
+	raw = strings.ReplaceAll(raw, "\r\n", "\n")
+	esc := regexp.MustCompile("\x1b\\[[0-9;]*[A-Za-z]")
+	lines := strings.Split(strings.TrimSuffix(raw, "\n"), "\n")
+	for i, l := range lines {
+		if j := strings.LastIndex(l, "\r"); j >= 0 {
+			l = l[j+1:]
+		}
+		lines[i] = esc.ReplaceAllString(l, "")
+	}
+	return lines
+}

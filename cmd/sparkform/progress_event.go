@@ -26,20 +26,35 @@ func (v *applyView) event(ev engine.Event) {
 	host, addr := termsafe.Line(ev.Host), termsafe.Line(ev.Addr)
 	key := stepKey{ev.Host, ev.Addr}
 	switch ev.Kind {
+	case "test_start", "test_done", "test_skipped", "progress", "":
+	case "apply_done", "apply_error":
+		v.release(ev.Host)
+		delete(v.planned, key)
+	case "host_done", "host_failed":
+		v.release(ev.Host)
+		for k := range v.planned {
+			if k.host == ev.Host {
+				delete(v.planned, k)
+			}
+		}
+	default:
+		v.release(ev.Host)
+	}
+	switch ev.Kind {
 	case "apply_start":
 		v.steps[key] = &step{verb: progressVerb(ev.Message), start: now, beat: now, percent: -1}
 		if v.verbose {
-			fmt.Fprintf(v.w, "%s: %s: %s...\n", host, addr, progressVerb(ev.Message))
+			v.printf("%s: %s: %s...\n", host, addr, progressVerb(ev.Message))
 		}
 	case "reboot_start":
 		v.steps[stepKey{ev.Host, ev.Addr}] = &step{verb: "rebooting", status: "waiting for the host", start: now, beat: now, percent: -1}
 		if v.verbose {
-			fmt.Fprintf(v.w, "%s: reboot: %s\n", host, termsafe.Line(ev.Message))
+			v.printf("%s: reboot: %s\n", host, termsafe.Line(ev.Message))
 		}
 	case "test_start":
 		v.steps[key] = &step{verb: "testing", start: now, beat: now, percent: -1}
 		if v.verbose {
-			fmt.Fprintf(v.w, "%s: %s: testing (%s)...\n", host, addr, termsafe.Line(ev.Message))
+			v.printf("%s: %s: testing (%s)...\n", host, addr, termsafe.Line(ev.Message))
 		}
 	case "progress":
 		if s := v.steps[key]; s != nil {
@@ -51,7 +66,7 @@ func (v *applyView) event(ev engine.Event) {
 			}
 		}
 		if v.verbose {
-			fmt.Fprintf(v.w, "%s: %s: %s\n", host, addr, termsafe.Line(ev.Message))
+			v.printf("%s: %s: %s\n", host, addr, termsafe.Line(ev.Message))
 		}
 	case "apply_done":
 		delete(v.steps, key)
@@ -64,10 +79,11 @@ func (v *applyView) event(ev engine.Event) {
 		p = v.add("done\x00"+ev.Addr+"\x00"+verb, ev.Host, ev.Addr, ev.Elapsed, func(st style) string {
 			return fmt.Sprintf("%s (%s)", st.green(verb), fmtDuration(p.elapsed))
 		})
+		p.verb = verb
 	case "apply_error":
 		delete(v.steps, key)
 		v.flush(true)
-		fmt.Fprintf(v.w, "%s: %s: %s after %s: %s\n", host, addr, v.st.red("failed"), fmtDuration(ev.Elapsed), firstLine(ev.Message))
+		v.printf("%s: %s: %s after %s: %s\n", host, addr, v.st.red("failed"), fmtDuration(ev.Elapsed), firstLine(ev.Message))
 	case "reboot_done":
 		delete(v.steps, key)
 		msg := termsafe.Line(ev.Message)
@@ -76,7 +92,7 @@ func (v *applyView) event(ev engine.Event) {
 		addr, verb, elapsed := ev.Addr, "", ev.Elapsed
 		for i, hs := range held {
 			if i < len(held)-1 {
-				fmt.Fprintf(v.w, "%s: %s: %s (%s)\n", host, termsafe.Line(hs.addr), v.st.green(hs.verb), fmtDuration(hs.elapsed))
+				v.printf("%s: %s: %s (%s)\n", host, termsafe.Line(hs.addr), v.st.green(hs.verb), fmtDuration(hs.elapsed))
 				continue
 			}
 			addr, verb, elapsed = hs.addr, hs.verb+", rebooted: ", elapsed+hs.elapsed
@@ -96,16 +112,9 @@ func (v *applyView) event(ev engine.Event) {
 			kind, label = "test-before", "before the changes: "
 		}
 		var p *pendingLine
-		p = v.add(kind+"\x00"+ev.Host+"\x00"+ev.Addr, ev.Host, ev.Addr, ev.Elapsed, func(st style) string {
-			verdict := st.green("passed")
-			if p.failed {
-				verdict = st.red("FAILED")
-			}
-			return fmt.Sprintf("%s%s (medians): %s (%s)", label, strings.Join(p.parts, ", "), verdict, fmtDuration(p.elapsed))
-		})
-		p.waitHost = ev.Host
-		p.parts = append(p.parts, fmt.Sprintf("%s %.2f s", termsafe.Line(t.Mode), t.Seconds))
-		p.failed = p.failed || !t.Passed
+		p = v.add(kind+"\x00"+ev.Host, ev.Host, ev.Addr, 0, func(st style) string { return p.testText(st, label) })
+		p.hostTests = true
+		p.addTest(ev.Addr, fmt.Sprintf("%s %.2f s", termsafe.Line(t.Mode), t.Seconds), t.Passed, ev.Elapsed)
 	case "test_skipped":
 		// A measurement before the changes that cannot run yet (its program comes with this
 		// apply): its steps end; the reason is in the log (and streamed with -v).
@@ -115,23 +124,24 @@ func (v *applyView) event(ev engine.Event) {
 			}
 		}
 		if v.verbose {
-			fmt.Fprintf(v.w, "%s: %s\n", host, termsafe.Line(ev.Message))
+			v.printf("%s: %s\n", host, termsafe.Line(ev.Message))
 		}
 	case "host_done":
 		v.endHost(ev.Host)
 		if v.verbose {
-			fmt.Fprintf(v.w, "%s: done: %s\n", host, termsafe.Line(ev.Message))
+			v.printf("%s: done: %s\n", host, termsafe.Line(ev.Message))
 		}
 	case "host_failed":
 		v.endHost(ev.Host)
 		v.flush(true)
 		for _, hs := range v.held[ev.Host] {
-			fmt.Fprintf(v.w, "%s: %s: %s (%s), then the reboot failed\n", host, termsafe.Line(hs.addr), hs.verb, fmtDuration(hs.elapsed))
+			v.printf("%s: %s: %s (%s), then the reboot failed\n", host, termsafe.Line(hs.addr), hs.verb, fmtDuration(hs.elapsed))
 		}
 		delete(v.held, ev.Host)
-		fmt.Fprintf(v.w, "%s: %s: %s\n", host, v.st.red("failed"), firstLine(ev.Message))
+		v.printf("%s: %s: %s\n", host, v.st.red("failed"), firstLine(ev.Message))
 	case "rollout_batch":
 		v.flush(true)
+		v.batch = ev.Hosts
 		msg := termsafe.Line(ev.Message)
 		if len(ev.Hosts) > 0 {
 			n, _, _ := strings.Cut(ev.Message, ":")
@@ -142,18 +152,18 @@ func (v *applyView) event(ev engine.Event) {
 			v.paused = time.Time{}
 			delete(v.steps, stepKey{"rollout", "pause"})
 		}
-		fmt.Fprintf(v.w, "%s %s\n", v.st.bold("rollout:"), msg)
+		v.printf("%s %s\n", v.st.bold("rollout:"), msg)
 	case "rollout_pause":
 		// Said on the next batch's line; a long pause gets heartbeats like any step.
 		v.flush(true)
 		v.paused = now
 		v.steps[stepKey{"rollout", "pause"}] = &step{verb: "pausing before the next batch", start: now, beat: now, percent: -1}
 		if v.verbose {
-			fmt.Fprintf(v.w, "%s %s\n", v.st.bold("rollout:"), termsafe.Line(ev.Message))
+			v.printf("%s %s\n", v.st.bold("rollout:"), termsafe.Line(ev.Message))
 		}
 	case "rollout_stopped":
 		v.flush(true)
-		fmt.Fprintf(v.w, "%s %s\n", v.st.bold("rollout:"), termsafe.Line(ev.Message))
+		v.printf("%s %s\n", v.st.bold("rollout:"), termsafe.Line(ev.Message))
 	}
 }
 

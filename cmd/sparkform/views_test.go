@@ -202,6 +202,12 @@ func TestApplyTotalsCountWhatHappenedOnEveryHost(t *testing.T) {
 
 // openPTY opens a pseudo-terminal pair: a real terminal for x/term, without a controlling tty.
 func openPTY(t *testing.T) *os.File {
+	_, s := openPTYPair(t)
+	return s
+}
+
+// openPTYPair is openPTY with the master side too, to read what was written to the terminal.
+func openPTYPair(t *testing.T) (master, slave *os.File) {
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
 	if err != nil {
 		t.Skipf("no pty: %v", err)
@@ -219,7 +225,7 @@ func openPTY(t *testing.T) *os.File {
 		t.Skipf("open pts: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
+	return m, s
 }
 
 func TestColorFollowsTheTerminalNoColorAndTheFlag(t *testing.T) {

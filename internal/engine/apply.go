@@ -511,7 +511,7 @@ func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*C
 			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_error", Message: err.Error()})
 			return i, err
 		}
-		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, time.Since(start).Round(100*time.Millisecond))})
+		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, time.Since(start).Round(100*time.Millisecond)), Elapsed: time.Since(start)})
 	}
 	return len(batch), scriptErr
 }

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/resources"
+	"github.com/sparkform/sparkform/state"
+)
+
+// A host's changes that end together (sysctl and read-ahead run in one exec) share a line, as
+// the same change ending on many hosts does; a host's results of all its tests are one line.
+func TestStepsEndingTogetherAndAHostsTestsShareALine(t *testing.T) {
+	var b bytes.Buffer
+	v := newApplyView(&b, style{}, false, nil, nil)
+	for _, h := range []string{"spark-01", "spark-02"} {
+		for _, a := range []string{"sysctl.loading", "readahead.nvme"} {
+			v.event(engine.Event{Host: h, Addr: a, Kind: "apply_start", Message: "create"})
+		}
+	}
+	for _, h := range []string{"spark-01", "spark-02"} {
+		for _, a := range []string{"sysctl.loading", "readahead.nvme"} {
+			v.event(engine.Event{Host: h, Addr: a, Kind: "apply_done", Message: "create after 0s", Elapsed: 300 * time.Millisecond})
+		}
+	}
+	if got := strings.TrimSpace(b.String()); got != "spark-[01-02]: sysctl.loading, readahead.nvme: created (0.3s)" {
+		t.Errorf("got:\n%s", got)
+	}
+	b.Reset()
+	for _, tc := range []struct {
+		addr, mode string
+		seconds    float64
+		passed     bool
+	}{{"smoke_test.a", "mmap", 2, true}, {"smoke_test.a", "no-mmap", 1, true}, {"smoke_test.b", "eager", 3, false}} {
+		v.event(engine.Event{Host: "spark-01", Addr: tc.addr, Kind: "test_start"})
+		v.event(engine.Event{Host: "spark-01", Addr: tc.addr, Kind: "test_done", Test: &state.TestRun{Mode: tc.mode, Seconds: tc.seconds, Passed: tc.passed}, Elapsed: 2 * time.Second})
+	}
+	time.Sleep(coalesceWindow + 100*time.Millisecond)
+	v.beat(time.Now())
+	if b.Len() != 0 {
+		t.Errorf("a host's test line was printed before the host moved on:\n%s", b.String())
+	}
+	v.event(engine.Event{Host: "spark-01", Kind: "host_failed", Message: "smoke_test.b: eager over max_seconds"})
+	v.close()
+	want := "spark-01: smoke_test.a: mmap 2.00 s, no-mmap 1.00 s; smoke_test.b: eager 3.00 s (medians): FAILED (4.0s)\nspark-01: failed: smoke_test.b: eager over max_seconds\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// On a terminal, steps still running are one status line rewritten in place and cleared before
+// the next line, so heartbeats never add lines; elsewhere (a file, a pipe, CI) they are lines.
+func TestOnATerminalRunningStepsAreOneStatusLineNotScrollingHeartbeats(t *testing.T) {
+	t.Setenv("TERM", "xterm")
+	m, tty := openPTYPair(t)
+	v := newApplyView(tty, style{}, false, nil, nil)
+	if !v.live {
+		t.Fatal("a terminal gets the status line")
+	}
+	v.event(engine.Event{Host: "spark-03", Addr: "python_venv.vllm", Kind: "apply_start", Message: "create"})
+	v.event(engine.Event{Host: "spark-03", Addr: "python_venv.vllm", Kind: "progress", Message: "sparkform: creating venv"})
+	for i := 2; i <= 40; i += 2 {
+		v.beat(time.Now().Add(time.Duration(i) * time.Second))
+	}
+	v.event(engine.Event{Host: "spark-03", Addr: "python_venv.vllm", Kind: "apply_done", Message: "create after 40s", Elapsed: 40 * time.Second})
+	v.close()
+	tty.Close()
+	raw, _ := io.ReadAll(m) // ends with EIO once the slave side is closed
+	out := strings.ReplaceAll(string(raw), "\r\n", "\n")
+	if n := strings.Count(out, "\n"); n != 1 {
+		t.Errorf("%d lines on the terminal, want 1 (the step's line):\n%q", n, out)
+	}
+	if !strings.Contains(out, "spark-03: python_venv.vllm: creating venv (40s)") {
+		t.Errorf("the status line did not count up:\n%q", out)
+	}
+	if !regexp.MustCompile("\r\x1b\\[Kspark-03: python_venv.vllm: created \\(40s\\)\n$").MatchString(out) {
+		t.Errorf("the status line is not cleared before the step's line:\n%q", out)
+	}
+}
+
+// Hosts of a batch doing the same change a few seconds apart still share its line, and a host's
+// next step does not overtake it: two lines for two hosts' venv and llama.cpp build, in order.
+func TestBatchMatesFinishingAStepSecondsApartShareItsLineInOrder(t *testing.T) {
+	p := &engine.Plan{}
+	for _, h := range []string{"spark-01", "spark-02"} {
+		p.Hosts = append(p.Hosts, &engine.HostPlan{Name: h, Changes: []*engine.Change{
+			{Addr: "python_venv.vllm", Diff: resources.Diff{Action: resources.Create}},
+			{Addr: "llama_cpp.cuda", Diff: resources.Diff{Action: resources.Create}},
+		}})
+	}
+	var b bytes.Buffer
+	v := newApplyView(&b, style{}, false, nil, p)
+	step := func(h, addr string, elapsed time.Duration) {
+		v.event(engine.Event{Host: h, Addr: addr, Kind: "apply_start", Message: "create"})
+		v.event(engine.Event{Host: h, Addr: addr, Kind: "apply_done", Message: "create after 0s", Elapsed: elapsed})
+	}
+	v.event(engine.Event{Kind: "rollout_batch", Message: "batch 1 of 1: 2 hosts", Hosts: []string{"spark-01", "spark-02"}})
+	v.event(engine.Event{Host: "spark-02", Addr: "python_venv.vllm", Kind: "apply_start", Message: "create"})
+	step("spark-01", "python_venv.vllm", 6*time.Second)
+	step("spark-01", "llama_cpp.cuda", time.Second)
+	if got := b.String(); got != "rollout: batch 1 of 1: spark-[01-02]\n" {
+		t.Errorf("printed before spark-02 finished its venv:\n%s", got)
+	}
+	v.event(engine.Event{Host: "spark-02", Addr: "python_venv.vllm", Kind: "apply_done", Message: "create after 8s", Elapsed: 8 * time.Second})
+	step("spark-02", "llama_cpp.cuda", 2*time.Second)
+	v.close()
+	want := "rollout: batch 1 of 1: spark-[01-02]\nspark-[01-02]: python_venv.vllm: created (8.0s)\nspark-[01-02]: llama_cpp.cuda: created (2.0s)\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
