@@ -21,8 +21,8 @@ type stateFlags struct {
 
 const backendUsage = "state backend: local (a file) or pg (PostgreSQL; connection from SPARKFORM_PG_CONN and PG*); default: DIR's backend block, else local"
 
-func (f *stateFlags) register(fs *flag.FlagSet, pathUsage string) {
-	fs.StringVar(&f.path, "state", "", pathUsage)
+func (f *stateFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.path, "state", "", "state file (default DIR/sparkform.state.json; DIR is the current directory for a command that takes none)")
 	fs.StringVar(&f.backend, "backend", "", backendUsage)
 }
 
@@ -99,13 +99,6 @@ func loadExistingState(b state.Backend) (*state.State, error) {
 	return b.Load()
 }
 
-// readState opens the state of dir and loads it when it exists, for read-only commands.
-// registerStateReader adds the flags of the commands that only read the state: -host, -state.
-func registerStateReader(fs *flag.FlagSet, hosts *multiFlag, sf *stateFlags) {
-	fs.Var(hosts, "host", "only this host (repeatable)")
-	sf.register(fs, "state file (default DIR/sparkform.state.json)")
-}
-
 // stateHosts reads the state of the commands that only read it (history, report) and names its
 // hosts: those of hosts, in that order, each of which must be in the state, else all, sorted.
 func stateHosts(dir string, f stateFlags, hosts []string) (*state.State, []string, error) {
@@ -125,6 +118,7 @@ func stateHosts(dir string, f stateFlags, hosts []string) (*state.State, []strin
 	return st, hosts, nil
 }
 
+// readState opens the state of dir and loads it when it exists, for read-only commands.
 func readState(dir string, f stateFlags) (state.Backend, *state.State, error) {
 	b, err := openState(context.Background(), dir, f)
 	if err != nil {

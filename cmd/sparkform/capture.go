@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -21,31 +22,11 @@ import (
 // [-llama-dir DIR]...: read a host set up by hand (read-only, one round trip) and write HCL that
 // reproduces its settings on other hosts.
 func runCapture(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("capture", stderr)
 	var rf runFlags
-	fs.Var(&rf.vars, "var", "set a variable of the configuration in -dir (repeatable)")
-	fs.Var(&rf.varFiles, "var-file", "load variable values from an HCL file (repeatable)")
-	rf.state.register(fs, "state file whose pinned host keys apply (default DIR/sparkform.state.json)")
-	durationVar(fs, &rf.connectTimeout, "connect-timeout", provider.DefaultTimeouts.Connect, "SSH connect and handshake timeout")
-	fs.BoolVar(&rf.noColor, "no-color", false, "no colour in output")
-	dir := fs.String("dir", ".", "configuration directory holding the host block named HOST (as sparkform -chdir=DIR capture)")
-	outPath := fs.String("o", "", "write the HCL to FILE (atomically) instead of standard output")
-	var timeout = new(time.Duration)
-	durationVar(fs, timeout, "timeout", 2*time.Minute, "how long reading the host may take")
-	var sysctls, venvs, llamaDirs multiFlag
-	fs.Var(&sysctls, "sysctl", "also capture this sysctl key (repeatable)")
-	fs.Var(&venvs, "venv", "capture the Python venv at PATH (repeatable)")
-	fs.Var(&llamaDirs, "llama-dir", "capture the llama.cpp build in DIR (repeatable)")
-	identity := fs.String("identity-file", "", "user@address: private key (default: ssh-agent, ~/.ssh/config)")
-	knownHosts := fs.String("known-hosts", "", "user@address: known_hosts file (default ~/.ssh/known_hosts)")
-	policy := fs.String("host-key-policy", provider.PolicyStrict, "user@address: strict, or accept-new (pin an unknown key on first use)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	var o captureFlags
+	target, ok := rf.parseOne("capture", args, stderr, flagVars|flagState|flagConnectTimeout|flagNoColor, o.declare)
+	if !ok {
 		return 1
-	}
-	target, err := atMostOne("capture", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
 	}
 	ctx, _, stop := interruptible(stderr, true)
 	defer stop()
@@ -57,10 +38,10 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
-		if *policy != provider.PolicyStrict && *policy != provider.PolicyAcceptNew {
-			return errorf(stderr, "-host-key-policy %q: use %s or %s", *policy, provider.PolicyStrict, provider.PolicyAcceptNew)
+		if o.policy != provider.PolicyStrict && o.policy != provider.PolicyAcceptNew {
+			return errorf(stderr, "-host-key-policy %q: use %s or %s", o.policy, provider.PolicyStrict, provider.PolicyAcceptNew)
 		}
-		cfg.IdentityFile, cfg.KnownHosts, cfg.HostKeyPolicy = *identity, *knownHosts, *policy
+		cfg.IdentityFile, cfg.KnownHosts, cfg.HostKeyPolicy = o.identity, o.knownHosts, o.policy
 		cfg.Timeouts = provider.DefaultTimeouts
 		cfg.Timeouts.Connect = rf.connectTimeout
 		label = target
@@ -68,10 +49,10 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 			return errorf(stderr, "%v", err)
 		}
 	} else {
-		if *identity != "" || *knownHosts != "" || *policy != provider.PolicyStrict {
+		if o.identity != "" || o.knownHosts != "" || o.policy != provider.PolicyStrict {
 			return errorf(stderr, "-identity-file, -known-hosts and -host-key-policy are for user@address; a host block sets its own")
 		}
-		cfg, ok := loadConfig(*dir, &rf, stderr)
+		cfg, ok := loadConfig(o.dir, &rf, stderr)
 		if !ok {
 			return 1
 		}
@@ -80,7 +61,7 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 			return errorf(stderr, "%v", err)
 		}
 		// Host keys are checked as for plan: known_hosts per the host block, and the key state pinned.
-		store, err := openState(ctx, *dir, rf.state)
+		store, err := openState(ctx, o.dir, rf.state)
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
@@ -100,8 +81,8 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 	}
 	defer h.Close()
 
-	opts := resources.CaptureOptions{SysctlKeys: sysctls, Venvs: venvs, LlamaDirs: llamaDirs}
-	cctx, cancel := context.WithTimeout(ctx, *timeout)
+	opts := resources.CaptureOptions{SysctlKeys: o.sysctls, Venvs: o.venvs, LlamaDirs: o.llamaDirs}
+	cctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	blocks, notes, err := engine.Capture(cctx, h, opts)
 	if err != nil {
@@ -111,18 +92,38 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return errorf(stderr, "%s: %v", label, err)
 	}
-	if *outPath == "" {
+	if o.outPath == "" {
 		stdout.Write(src)
 		return 0
 	}
-	if err := atomicfile.Write(*outPath, src, 0o644); err != nil {
-		return errorf(stderr, "writing %s: %v", *outPath, err)
+	if err := atomicfile.Write(o.outPath, src, 0o644); err != nil {
+		return errorf(stderr, "writing %s: %v", o.outPath, err)
 	}
-	fmt.Fprintf(stdout, "Captured %d blocks from %s into %s. Review it, put it beside the other hosts' host blocks, then plan and apply.\n", len(blocks), label, *outPath)
+	fmt.Fprintf(stdout, "Captured %d blocks from %s into %s. Review it, put it beside the other hosts' host blocks, then plan and apply.\n", len(blocks), label, o.outPath)
 	for _, n := range notes {
 		fmt.Fprintf(stdout, "  not captured: %s\n", termsafe.Line(n))
 	}
 	return 0
+}
+
+// captureFlags are capture's own flags.
+type captureFlags struct {
+	dir, outPath                 string
+	timeout                      time.Duration
+	sysctls, venvs, llamaDirs    multiFlag
+	identity, knownHosts, policy string
+}
+
+func (o *captureFlags) declare(fs *flag.FlagSet) {
+	fs.StringVar(&o.dir, "dir", ".", "configuration directory holding the host block named HOST (as sparkform -chdir=DIR capture)")
+	fs.StringVar(&o.outPath, "o", "", "write the HCL to FILE (atomically) instead of standard output")
+	durationVar(fs, &o.timeout, "timeout", 2*time.Minute, "how long reading the host may take")
+	fs.Var(&o.sysctls, "sysctl", "also capture this sysctl key (repeatable)")
+	fs.Var(&o.venvs, "venv", "capture the Python venv at PATH (repeatable)")
+	fs.Var(&o.llamaDirs, "llama-dir", "capture the llama.cpp build in DIR (repeatable)")
+	fs.StringVar(&o.identity, "identity-file", "", "user@address: private key (default: ssh-agent, ~/.ssh/config)")
+	fs.StringVar(&o.knownHosts, "known-hosts", "", "user@address: known_hosts file (default ~/.ssh/known_hosts)")
+	fs.StringVar(&o.policy, "host-key-policy", provider.PolicyStrict, "user@address: strict, or accept-new (pin an unknown key on first use)")
 }
 
 // parseDirectTarget reads user@address[:port] (an IPv6 address in brackets when a port is given).

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -35,20 +34,15 @@ type runFlags struct {
 	pool            *engine.Pool // one connection per host for the whole command
 }
 
+// register adds the flags of the commands that work on hosts.
 func (f *runFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.vars, "var", "set a variable: -var 'name=value' (repeatable)")
-	fs.Var(&f.varFiles, "var-file", "load variable values from an HCL file (repeatable)")
+	f.declare(fs, flagVars|flagState|flagJSON|flagNoColor|flagConnectTimeout|flagLockTimeout)
 	fs.Var(&f.hosts, "host", "only these hosts: names or globs, comma-separated or repeated (-host 'spark-0*,spark-10')")
 	fs.Var(&f.excludes, "exclude-host", "skip these hosts: names or globs, comma-separated or repeated")
 	fs.Var(&f.labels, "label", "only hosts with this label: key=value, the value may be a glob (repeatable: all must match)")
 	fs.Var(&f.targets, "target", "only this resource, TYPE.NAME, and what it depends on (repeatable; for exceptional cases)")
 	fs.IntVar(&f.parallelism, "parallelism", engine.DefaultParallelism, "hosts worked on at once")
-	f.state.register(fs, "state file (default DIR/sparkform.state.json)")
-	durationVar(fs, &f.lockTimeout, "lock-timeout", 0, "how long to wait for the state lock")
-	fs.BoolVar(&f.json, "json", false, "machine-readable output")
-	fs.BoolVar(&f.noColor, "no-color", false, "no colour in output (also: NO_COLOR set, or output not a terminal)")
 	fs.BoolVar(&f.verbose, "v", false, "stream every line of tool output (apt, pip, cmake) as it comes; it always goes to the log files")
-	durationVar(fs, &f.connectTimeout, "connect-timeout", provider.DefaultTimeouts.Connect, "SSH connect and handshake timeout per host")
 	durationVar(fs, &f.stepTimeout, "step-timeout", 10*time.Minute, "timeout of one remote step")
 }
 
@@ -171,23 +165,6 @@ func interruptible(stderr io.Writer, readOnly bool) (ctx, graceful context.Conte
 func errorf(w io.Writer, format string, a ...any) int {
 	fmt.Fprintf(w, "Error: %s\n", termsafe.Text(fmt.Sprintf(format, a...)))
 	return 1
-}
-
-// parseDir parses a command's flags and its one optional DIR argument (default ".").
-func parseDir(fs *flag.FlagSet, args []string, stderr io.Writer) (string, bool) {
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return "", false
-	}
-	dir, err := atMostOne(strings.TrimPrefix(fs.Name(), "sparkform "), pos)
-	if err != nil {
-		errorf(stderr, "%v", err)
-		return "", false
-	}
-	if dir == "" {
-		dir = "."
-	}
-	return dir, true
 }
 
 // progressView is how a command that changes hosts shows its progress: the concise text view

@@ -12,14 +12,9 @@ import (
 // completion bash|zsh: a completion script for commands, subcommands and each command's flags,
 // taken from the commands' own flag sets so it cannot fall out of date.
 func runCompletion(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("completion", stderr)
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	shell, ok := new(runFlags).parseOne("completion", args, stderr, 0, nil)
+	if !ok {
 		return 1
-	}
-	shell, err := atMostOne("completion", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
 	}
 	switch shell {
 	case "bash":

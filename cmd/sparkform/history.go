@@ -12,20 +12,16 @@ import (
 
 // history [DIR] [-host H]... [-json]: each host's generations and incidents, oldest first.
 func runHistory(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("history", stderr)
-	var hosts multiFlag
-	var sf stateFlags
-	registerStateReader(fs, &hosts, &sf)
-	asJSON := fs.Bool("json", false, "machine-readable output")
-	dir, ok := parseDir(fs, args, stderr)
+	var rf runFlags
+	dir, ok := rf.parseDir("history", args, stderr, flagHostNames|flagState|flagJSON, nil)
 	if !ok {
 		return 1
 	}
-	st, names, err := stateHosts(dir, sf, hosts)
+	st, names, err := stateHosts(dir, rf.state, rf.hosts)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
-	if *asJSON {
+	if rf.json {
 		ui := newJSONUI(stdout, "history")
 		for _, n := range names {
 			for _, g := range st.Hosts[n].Generations {

@@ -26,12 +26,12 @@ type hostCommand struct {
 
 func startHostCommand(name string, args []string, stdout, stderr io.Writer, readOnly bool, extra func(fs *flag.FlagSet)) (*hostCommand, bool) {
 	c := &hostCommand{name: name}
-	fs := newFlagSet(name, stderr)
-	c.rf.register(fs)
-	if extra != nil {
-		extra(fs)
-	}
-	dir, ok := parseDir(fs, args, stderr)
+	dir, ok := c.rf.parseDir(name, args, stderr, 0, func(fs *flag.FlagSet) {
+		c.rf.register(fs)
+		if extra != nil {
+			extra(fs)
+		}
+	})
 	if !ok {
 		c.rf.closePool()
 		return nil, false

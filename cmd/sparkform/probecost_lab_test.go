@@ -8,12 +8,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"testing"
+
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/provider/providertest"
 	"github.com/sparkform/sparkform/state"
-	"testing"
 )
 
 // A plan reads a host with shell builtins: the processes it starts there (counted by the host's

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -15,48 +16,40 @@ import (
 // [-o FILE] [-state FILE] [-host H]...: model-load seconds from the smoke-test results in the
 // state, by configuration across hosts (default) or per host, or two points side by side.
 func runReport(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("report", stderr)
-	var hosts multiFlag
-	var sf stateFlags
-	registerStateReader(fs, &hosts, &sf)
-	format := fs.String("format", "table", "output format: table, csv, json or svg")
-	outPath := fs.String("o", "", "write the report to this file (atomically) instead of standard output")
-	by := fs.String("by", "configuration", "configuration: one line per configuration across hosts (median, min, max, host count); host: one line per host")
-	compare := fs.String("compare", "", "before: each host's results from before an apply beside those after it; GEN: generation GEN beside the latest")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	var rf runFlags
+	var format, outPath, by, compare string
+	dir, ok := rf.parseDir("report", args, stderr, flagHostNames|flagState, func(fs *flag.FlagSet) {
+		fs.StringVar(&format, "format", "table", "output format: table, csv, json or svg")
+		fs.StringVar(&outPath, "o", "", "write the report to this file (atomically) instead of standard output")
+		fs.StringVar(&by, "by", "configuration", "configuration: one line per configuration across hosts (median, min, max, host count); host: one line per host")
+		fs.StringVar(&compare, "compare", "", "before: each host's results from before an apply beside those after it; GEN: generation GEN beside the latest")
+	})
+	if !ok {
 		return 1
 	}
-	dir, err := atMostOne("report", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	if dir == "" {
-		dir = "."
-	}
-	render, ok := report.Formats[strings.ToLower(*format)]
+	render, ok := report.Formats[strings.ToLower(format)]
 	if !ok {
-		return errorf(stderr, "unknown report format %q: use table, csv, json or svg", *format)
+		return errorf(stderr, "unknown report format %q: use table, csv, json or svg", format)
 	}
-	st, names, err := stateHosts(dir, sf, hosts)
+	st, names, err := stateHosts(dir, rf.state, rf.hosts)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
 	names = slices.Compact(slices.Sorted(slices.Values(names)))
 	var buf bytes.Buffer
 	n := 0
-	fmtName := strings.ToLower(*format)
+	fmtName := strings.ToLower(format)
 	perHost := false
-	switch *by {
+	switch by {
 	case "configuration", "config":
 	case "host":
 		perHost = true
 	default:
-		return errorf(stderr, "-by is configuration or host, not %q", *by)
+		return errorf(stderr, "-by is configuration or host, not %q", by)
 	}
 	switch {
-	case *compare != "":
-		deltas, err := report.Compare(st, names, *compare)
+	case compare != "":
+		deltas, err := report.Compare(st, names, compare)
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
@@ -64,7 +57,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		if perHost {
 			renderCmp, ok := report.CompareFormats[fmtName]
 			if !ok {
-				return errorf(stderr, "-compare renders as table, csv or json, not %q", *format)
+				return errorf(stderr, "-compare renders as table, csv or json, not %q", format)
 			}
 			err = renderCmp(&buf, deltas)
 		} else {
@@ -76,7 +69,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 			case "json":
 				err = report.WriteJSONValue(&buf, changes)
 			default:
-				return errorf(stderr, "-compare by configuration renders as table or json (-by host also as csv), not %q", *format)
+				return errorf(stderr, "-compare by configuration renders as table or json (-by host also as csv), not %q", format)
 			}
 		}
 		if err != nil {
@@ -102,15 +95,15 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 		n = len(sums)
 	}
-	if *outPath == "" {
+	if outPath == "" {
 		if _, err := stdout.Write(buf.Bytes()); err != nil {
 			return errorf(stderr, "%v", err)
 		}
 		return 0
 	}
-	if err := atomicfile.Write(*outPath, buf.Bytes(), 0o644); err != nil {
-		return errorf(stderr, "writing %s: %v", *outPath, err)
+	if err := atomicfile.Write(outPath, buf.Bytes(), 0o644); err != nil {
+		return errorf(stderr, "writing %s: %v", outPath, err)
 	}
-	fmt.Fprintf(stdout, "Wrote %s (%s, %d rows).\n", *outPath, strings.ToLower(*format), n)
+	fmt.Fprintf(stdout, "Wrote %s (%s, %d rows).\n", outPath, strings.ToLower(format), n)
 	return 0
 }

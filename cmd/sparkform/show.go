@@ -15,18 +15,10 @@ import (
 
 // show [-json] [PLANFILE | DIR]: a saved plan, or the state of DIR (default: the current directory).
 func runShow(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("show", stderr)
-	asJSON := fs.Bool("json", false, "machine-readable output")
-	var sf stateFlags
-	sf.register(fs, "state file shown when no plan file is given (default DIR/sparkform.state.json)")
-	noColor := fs.Bool("no-color", false, "no colour in output (also: NO_COLOR set, or output not a terminal)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	var rf runFlags
+	file, ok := rf.parseOne("show", args, stderr, flagJSON|flagState|flagNoColor, nil)
+	if !ok {
 		return 1
-	}
-	file, err := atMostOne("show", pos)
-	if err != nil {
-		return errorf(stderr, "%v", err)
 	}
 	dir := "."
 	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
@@ -37,19 +29,19 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
-		if *asJSON {
+		if rf.json {
 			newJSONUI(stdout, "show").plan(p, "plan")
 		} else {
-			renderPlan(stdout, p, styleFor(stdout, *noColor))
+			renderPlan(stdout, p, styleFor(stdout, rf.noColor))
 		}
 		return 0
 	}
-	path, st, err := readState(dir, sf)
+	path, st, err := readState(dir, rf.state)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
 	path.Close()
-	if *asJSON {
+	if rf.json {
 		ui := newJSONUI(stdout, "show")
 		n := 0
 		for _, host := range sortedKeysOf(st.Hosts) {

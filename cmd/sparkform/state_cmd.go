@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
@@ -34,16 +33,12 @@ func runState(args []string, stdout, stderr io.Writer) int {
 	if move, ok := stateMove(sub); ok {
 		return move(args[1:], stdout, stderr)
 	}
-	fs := newFlagSet("state "+sub, stderr)
-	var sf stateFlags
-	sf.register(fs, "state file (default: the one in the current directory; see sparkform -chdir)")
-	var lockTimeout = new(time.Duration)
-	durationVar(fs, lockTimeout, "lock-timeout", 0, "how long to wait for the state lock (rm)")
-	pos, err := parseInterleaved(fs, args[1:])
-	if err != nil {
+	var rf runFlags
+	pos, ok := rf.parse("state "+sub, args[1:], stderr, flagState|flagLockTimeout, nil)
+	if !ok {
 		return 1
 	}
-	store, err := openState(context.Background(), ".", sf)
+	store, err := openState(context.Background(), ".", rf.state)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
@@ -79,7 +74,7 @@ func runState(args []string, stdout, stderr io.Writer) int {
 		if len(pos) == 0 {
 			return errorf(stderr, "state rm needs at least one address")
 		}
-		release, err := store.Lock(context.Background(), "state rm", *lockTimeout)
+		release, err := store.Lock(context.Background(), "state rm", rf.lockTimeout)
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}

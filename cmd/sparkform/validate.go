@@ -11,17 +11,13 @@ import (
 
 // validate [DIR]: parse, evaluate and check everything, connecting to nothing.
 func runValidate(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("validate", stderr)
 	var rf runFlags
-	fs.Var(&rf.vars, "var", "set a variable: -var 'name=value' (repeatable)")
-	fs.Var(&rf.varFiles, "var-file", "load variable values from an HCL file (repeatable)")
-	asJSON := fs.Bool("json", false, "machine-readable output")
-	dir, ok := parseDir(fs, args, stderr)
+	dir, ok := rf.parseDir("validate", args, stderr, flagVars|flagJSON, nil)
 	if !ok {
 		return 1
 	}
 	cfg, diags := config.Load(dir, config.Vars{Env: config.EnvVars(os.Environ()), Files: rf.varFiles, Flags: rf.vars})
-	if *asJSON {
+	if rf.json {
 		ui := newJSONUI(stdout, "validate")
 		ui.hclDiagnostics(diags)
 		errs := 0
@@ -41,7 +37,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if diags.HasErrors() {
 		return 1
 	}
-	if !*asJSON {
+	if !rf.json {
 		fmt.Fprintf(stdout, "Success! The configuration is valid: %s, %s.\n", plural(len(cfg.Hosts), "host"), plural(len(cfg.Resources), "resource"))
 	}
 	return 0
