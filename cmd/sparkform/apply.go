@@ -133,6 +133,9 @@ func executePlan(ctx, graceful context.Context, operation string, plan *engine.P
 	} else {
 		renderResult(stdout, plan, res, styleFor(stdout, rf.noColor), logs)
 	}
+	if len(rf.targets) > 0 {
+		warnTargeted(stdout, rf, plan.ConfigDir)
+	}
 	if res.StateError != "" {
 		reportUnsavedState(stderr, rf.ui, res.StateError, st, store, plan.ConfigDir)
 		return 1
@@ -173,4 +176,18 @@ func confirm(w io.Writer, p *engine.Plan) bool {
 	fmt.Fprintf(w, "\nDo you want to perform these actions on %s?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", plural(len(p.Hosts), "host"))
 	line, _ := bufio.NewReader(stdin).ReadString('\n')
 	return strings.TrimSpace(line) == "yes"
+}
+
+// warnTargeted says, as Terraform does after a targeted apply, that the configuration may ask
+// for more than was applied, and how to see it.
+func warnTargeted(w io.Writer, rf *runFlags, configDir string) {
+	summary := "Applied changes may be incomplete"
+	detail := fmt.Sprintf("The plan was made with -target %s: changes the configuration asks for outside it were left out.\nTo see whether any are pending, run: sparkform plan %s",
+		strings.Join(rf.targets, ", -target "), provider.Quote(configDir))
+	if rf.ui != nil {
+		rf.ui.diagnostic("warning", summary, detail, nil)
+		return
+	}
+	st := styleFor(w, rf.noColor)
+	fmt.Fprintf(w, "\n%s %s.\n  %s\n", st.yellow(st.bold("Warning:")), summary, strings.ReplaceAll(termsafe.Text(detail), "\n", "\n  "))
 }
