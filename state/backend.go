@@ -80,6 +80,7 @@ func (s *Store) Replace(st *State) error {
 	if err := writeAtomic(s.path, out); err != nil {
 		return fmt.Errorf("writing state: %w", err)
 	}
+	s.seen = &seenFile{raw: out, lineage: st.Lineage, serial: st.Serial}
 	return nil
 }
 

@@ -7,7 +7,8 @@ import (
 
 // FuzzDecode: a state file is untrusted input (someone else may have written or edited it): it
 // decodes or fails, never panics, and what decodes encodes to a file that decodes to the same
-// encoding. Seed corpus: testdata/fuzz/FuzzDecode; `.ci/fuzz` runs it briefly.
+// encoding, laid out byte for byte as json.MarshalIndent lays it out. Seed corpus:
+// testdata/fuzz/FuzzDecode; `.ci/fuzz` runs it briefly.
 func FuzzDecode(f *testing.F) {
 	st := New()
 	st.Hosts["spark-01"] = &Host{Resources: map[string]*Resource{}}
@@ -24,6 +25,9 @@ func FuzzDecode(f *testing.F) {
 		enc, err := Encode(st)
 		if err != nil {
 			return // e.g. a value that cannot be written back: refused at Persist, not a crash
+		}
+		if want := marshalIndent(t, st, st.Serial); !bytes.Equal(enc, want) {
+			t.Fatalf("encoding differs from json.MarshalIndent:\n%s\n---\n%s", enc, want)
 		}
 		again, err := Decode(enc)
 		if err != nil {

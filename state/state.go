@@ -31,6 +31,9 @@ type Host struct {
 	// HostKey pinned for the host (authorized_keys format), recorded on first contact.
 	HostKey   string               `json:"host_key,omitempty"`
 	Resources map[string]*Resource `json:"resources"` // keyed by address "type.name"
+	// Generations, Incidents and Tests are history: a record is never modified once it is in
+	// the state (Clone shares them, and backends reuse their encodings by pointer).
+	//
 	// Generations are the host's successful applies, oldest first: what rollback returns to.
 	Generations []*Generation `json:"generations,omitempty"`
 	// Incidents are failures worth remembering after the run's output is gone (rollbacks).

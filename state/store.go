@@ -19,6 +19,20 @@ type Store struct {
 
 	mu       sync.Mutex // serialises Persist: the engine persists from one goroutine per host
 	backedUp bool       // the previous file has been copied to backupPath in this Store's life
+	enc      encoder    // history records encoded by earlier persists
+	// seen is the file as this Store last read or wrote it: a persist that finds the same bytes
+	// knows what they hold without parsing them again.
+	seen *seenFile
+}
+
+// seenFile is a state file's content and what it holds.
+type seenFile struct {
+	raw     []byte
+	lineage string
+	serial  uint64
+	// loaded is a copy of the state parsed from raw (nil when this Store wrote raw: then raw is
+	// the canonical encoding of what it wrote). Its history records are the ones Load returned.
+	loaded *State
 }
 
 // NewStore returns the store for the state file at path; its lock is path+".lock" and its
@@ -35,13 +49,16 @@ func (s *Store) BackupPath() string { return s.backupPath }
 
 // Load reads the state file; a missing file is a fresh state (first run).
 func (s *Store) Load() (*State, error) {
-	st, _, err := s.read()
+	st, raw, err := s.read()
 	if err != nil {
 		return nil, err
 	}
 	if st == nil {
 		return New(), nil
 	}
+	s.mu.Lock()
+	s.seen = &seenFile{raw: raw, lineage: st.Lineage, serial: st.Serial, loaded: st.Clone()}
+	s.mu.Unlock()
 	return st, nil
 }
 
@@ -107,19 +124,14 @@ func parse(b []byte) (*State, error) {
 	return &st, nil
 }
 
-// encode is the canonical file content (encoding/json sorts map keys, so equal states encode equally).
+// encode is the canonical file content (encoding/json's, map keys sorted: equal states encode equally).
 func encode(st *State, serial uint64) ([]byte, error) {
-	c := *st
-	c.Version = FormatVersion
-	c.Serial = serial
-	if c.Hosts == nil {
-		c.Hosts = map[string]*Host{}
-	}
-	b, err := json.MarshalIndent(&c, "", "  ")
+	var e encoder
+	hosts, err := e.hosts(st)
 	if err != nil {
 		return nil, err
 	}
-	return append(b, '\n'), nil
+	return document(serial, st.Lineage, hosts), nil
 }
 
 // Persist writes st if its content (ignoring the serial) differs from the file: then the serial
@@ -127,41 +139,47 @@ func encode(st *State, serial uint64) ([]byte, error) {
 // content is a no-op (st.Serial takes the file's), so a no-op apply leaves the file untouched.
 // A file of another lineage is never overwritten: that would silently replace another history.
 // The caller must not mutate st during the call.
+//
+// The file is read every time (someone may have replaced it), but parsed only when it is not
+// what this Store last read or wrote, and st is encoded once, reusing the encodings of history
+// records from earlier persists: after one apply step, a persist encodes the resources, not
+// months of history, and writes the file.
 func (s *Store) Persist(st *State) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st.Lineage == "" {
 		return errors.New("state without lineage: create it with state.New or Store.Load")
 	}
-	disk, raw, err := s.read()
+	disk, err := s.current()
 	if err != nil {
 		return err
 	}
-	serial := st.Serial
-	if disk != nil {
-		if disk.Lineage != st.Lineage {
-			return fmt.Errorf("state file %s belongs to another state (lineage %s, not %s); refusing to overwrite it", s.path, disk.Lineage, st.Lineage)
-		}
-		a, err := encode(disk, 0)
-		if err != nil {
+	if disk != nil && disk.lineage != st.Lineage {
+		return fmt.Errorf("state file %s belongs to another state (lineage %s, not %s); refusing to overwrite it", s.path, disk.lineage, st.Lineage)
+	}
+	var diskHosts []byte
+	if disk != nil && disk.loaded != nil {
+		// Bytes this Store did not write may be laid out otherwise: compare contents. Encoded
+		// first, the loaded records fill the cache for st, which shares them.
+		if diskHosts, err = s.enc.hosts(disk.loaded); err != nil {
 			return err
 		}
-		b, err := encode(st, 0)
-		if err != nil {
-			return fmt.Errorf("encoding state: %w", err)
-		}
-		if bytes.Equal(a, b) {
-			st.Serial = disk.Serial // the file is what st describes: adopt its serial
-			return nil
-		}
-		serial = max(serial, disk.Serial)
 	}
-	out, err := encode(st, serial+1)
+	hosts, err := s.enc.hosts(st)
 	if err != nil {
 		return fmt.Errorf("encoding state: %w", err)
 	}
+	serial := st.Serial
+	if disk != nil {
+		if bytes.Equal(document(disk.serial, st.Lineage, hosts), disk.raw) || (diskHosts != nil && bytes.Equal(diskHosts, hosts)) {
+			st.Serial = disk.serial // the file is what st describes: adopt its serial
+			return nil
+		}
+		serial = max(serial, disk.serial)
+	}
+	out := document(serial+1, st.Lineage, hosts)
 	if disk != nil && !s.backedUp {
-		if err := writeAtomic(s.backupPath, raw); err != nil {
+		if err := writeAtomic(s.backupPath, disk.raw); err != nil {
 			return fmt.Errorf("writing state backup: %w", err)
 		}
 	}
@@ -169,8 +187,29 @@ func (s *Store) Persist(st *State) error {
 	if err := writeAtomic(s.path, out); err != nil {
 		return fmt.Errorf("writing state: %w", err)
 	}
+	s.seen = &seenFile{raw: out, lineage: st.Lineage, serial: serial + 1}
 	st.Serial = serial + 1
 	return nil
+}
+
+// current is the state file as it is now (nil when there is none), parsed only when its bytes
+// are not the ones this Store last saw.
+func (s *Store) current() (*seenFile, error) {
+	raw, err := readNoFollow("state file", s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state file %s: %w", s.path, err)
+	}
+	if s.seen != nil && bytes.Equal(raw, s.seen.raw) {
+		return s.seen, nil
+	}
+	st, err := parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("state file %s is not valid: %w; restore it from %s or fix it by hand", s.path, err, s.backupPath)
+	}
+	return &seenFile{raw: raw, lineage: st.Lineage, serial: st.Serial, loaded: st}, nil
 }
 
 // rename is replaced by tests to simulate a crash between writing the temp file and renaming it.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sparkform/sparkform/internal/pgtest"
 	"github.com/sparkform/sparkform/state"
+	"github.com/sparkform/sparkform/state/statetest"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -62,18 +63,7 @@ func sample() *state.State {
 	st := state.New()
 	at := time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC)
 	for _, host := range []string{"spark-01", "spark-02"} {
-		h := st.Host(host)
-		h.HostKey = "ssh-ed25519 AAAAC3Nza" + host
-		st.Set(host, &state.Resource{Type: "sysctl", Name: "loading", AppliedAt: at,
-			Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{
-				"values": cty.MapVal(map[string]cty.Value{"vm.swappiness": cty.StringVal("10")}),
-			})},
-			Original: state.Value{Value: cty.ObjectVal(map[string]cty.Value{
-				"values": cty.MapVal(map[string]cty.Value{"vm.swappiness": cty.StringVal("60")}),
-			})}})
-		st.Set(host, &state.Resource{Type: "readahead", Name: "nvme", AppliedAt: at,
-			Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"device": cty.StringVal("nvme0n1"), "kb": cty.NumberIntVal(8192)})},
-			Original:   state.Value{Value: cty.NullVal(cty.DynamicPseudoType)}})
+		h := statetest.AddHost(st, host, at)
 		h.AddGeneration(at, "abc123", "")
 		h.Incidents = append(h.Incidents, &state.Incident{Time: at, Kind: "rolled_back", Message: "kernel 6.17 did not boot"})
 		h.AddTestRun(&state.TestRun{Time: at, Test: "smoke_test.gpt-oss", Mode: "mmap", Generation: 1, Seconds: 21.937,
