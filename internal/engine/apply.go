@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sparkform/sparkform/internal/config"
@@ -86,66 +86,6 @@ func CheckFresh(p *Plan, st *state.State) error {
 	return nil
 }
 
-// recorder writes into the shared state and persists it; hosts run in parallel, so every
-// change of st goes through its mutex.
-type recorder struct {
-	mu    sync.Mutex
-	st    *state.State
-	store StatePersister
-	// lost is called when a persist fails: with nowhere to record changes, no new step may
-	// start (the apply stops as on an interrupt). nil: nothing to stop.
-	lost func(error)
-}
-
-// persist saves the state; the caller holds mu.
-func (r *recorder) persist() error {
-	err := r.store.Persist(r.st)
-	if err != nil && r.lost != nil {
-		r.lost(fmt.Errorf("%w: %v", ErrStateNotSaved, err))
-	}
-	return err
-}
-
-// ErrStateNotSaved is why an apply stops when its state backend fails (a database gone away):
-// no new step starts, since nothing it changed could be remembered.
-var ErrStateNotSaved = errors.New("the state could not be saved")
-
-func (r *recorder) resource(host, hostKey string, c *Change, pr resources.Prior) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	hs := r.st.Host(host)
-	if hostKey != "" {
-		hs.HostKey = hostKey
-	}
-	// An entry goes only when nothing is left to remember: a failed first apply keeps its
-	// originals with null attributes, so a later destroy can still restore them.
-	if isNull(pr.Attributes) && isNull(pr.Original) {
-		delete(hs.Resources, c.Addr)
-	} else {
-		hs.Resources[c.Addr] = &state.Resource{Type: c.Type, Name: c.Name,
-			Attributes: state.Value{Value: pr.Attributes}, Original: state.Value{Value: pr.Original}, AppliedAt: time.Now().UTC()}
-	}
-	return r.persist()
-}
-
-func (r *recorder) generation(host, configHash, note string) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	g := r.st.Host(host).AddGeneration(time.Now(), configHash, note)
-	return g.N, r.persist()
-}
-
-func (r *recorder) incident(host, kind, msg string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	hs := r.st.Host(host)
-	hs.Incidents = append(hs.Incidents, &state.Incident{Time: time.Now().UTC(), Kind: kind, Message: msg})
-	if len(hs.Incidents) > state.MaxGenerations {
-		hs.Incidents = hs.Incidents[len(hs.Incidents)-state.MaxGenerations:]
-	}
-	return r.persist()
-}
-
 // Apply carries out a plan. Hosts with changes go in rollout batches (all at once without a
 // rollout block), each batch in parallel; past max_failures no new batch starts. On each host:
 // destroys first, then creates and updates in dependency order, then changes that need a reboot
@@ -162,7 +102,7 @@ func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, 
 	graceful, lost := context.WithCancelCause(parent)
 	defer lost(nil)
 	opts.Graceful = graceful
-	rec := &recorder{st: st, store: store, lost: lost}
+	rec := newRecorder(st, store, lost)
 	defer func() {
 		if why := opts.stateLost(); why != nil {
 			res.StateError = why.Error()
@@ -441,9 +381,9 @@ func scriptRun(changes []*Change) []*Change {
 
 // applyScripts applies changes of ScriptApplier types in one exec: their fragments run in order,
 // each in its own subshell, and the first that fails stops the rest (as applyChange's caller
-// stops at the first error). Each change is recorded as its fragment ended (Done or Failed); one
-// cut short by a lost connection is recorded as Failed, the ones after it are not touched. It
-// returns how many changes were applied.
+// stops at the first error). Each change is recorded as its fragment ended (Done or Failed), all
+// in one persist when the exec returns; one cut short by a lost connection is recorded as Failed,
+// the ones after it are not touched. It returns how many changes were applied and recorded.
 func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*Change, opts Options, em *emitter, rec *recorder) (int, error) {
 	sas := make([]resources.ScriptApply, 0, len(batch))
 	var scriptErr error
@@ -487,26 +427,38 @@ func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*C
 		}
 		return pr, err
 	}
+	// The outcomes up to the first failure are recorded together: they ended in the same exec,
+	// so one persist makes them durable before any is reported done.
+	var recs []record
+	var errs []error
 	for i, c := range batch {
 		pr, err := outcome(i)
 		if pr.Attributes != cty.NilVal || pr.Original != cty.NilVal {
-			if rerr := rec.resource(hp.Name, h.HostKey(), c, pr); rerr != nil {
-				// The rest of the batch ran in the same exec: keep it in the state in memory (the
-				// errored state written at the end holds it) and name it, since no store knows it.
-				also := []string{}
-				for j := i + 1; j <= len(ran) && j < len(batch); j++ {
-					if prj, _ := outcome(j); prj.Attributes != cty.NilVal || prj.Original != cty.NilVal {
-						rec.resource(hp.Name, h.HostKey(), batch[j], prj)
-						also = append(also, batch[j].Addr)
-					}
-				}
-				uerr := unrecorded(c, err, rerr)
-				if len(also) > 0 {
-					uerr = fmt.Errorf("%w; also changed in the same step and not recorded: %s", uerr, strings.Join(also, ", "))
-				}
-				return i, uerr
-			}
+			recs = append(recs, record{c, pr})
 		}
+		errs = append(errs, err)
+		if err != nil {
+			break
+		}
+	}
+	if len(recs) > 0 {
+		if rerr := rec.resources(hp.Name, h.HostKey(), recs); rerr != nil {
+			// Nothing of this exec is in the store: the state in memory holds it (the errored
+			// state written at the end does), so name every change it made.
+			i := slices.IndexFunc(batch, func(c *Change) bool { return c == recs[0].c })
+			uerr := unrecorded(recs[0].c, errs[i], rerr)
+			if len(recs) > 1 {
+				also := make([]string, len(recs)-1)
+				for k, rc := range recs[1:] {
+					also[k] = rc.c.Addr
+				}
+				uerr = fmt.Errorf("%w; also changed in the same step and not recorded: %s", uerr, strings.Join(also, ", "))
+			}
+			return i, uerr
+		}
+	}
+	for i, err := range errs {
+		c := batch[i]
 		if err != nil {
 			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_error", Message: err.Error()})
 			return i, err

@@ -209,7 +209,7 @@ func RunTests(ctx context.Context, cfg *config.Config, st *state.State, store St
 		return nil, err
 	}
 	em := newEmitter(opts.Events)
-	rec := &recorder{st: st, store: store}
+	rec := newRecorder(st, store, nil)
 	out := make([]*TestResult, len(hosts))
 	forEachParallel(len(hosts), opts.parallelism(), func(i int) {
 		ch := hosts[i]
