@@ -494,7 +494,7 @@ func TestStateThatCannotBeSavedStopsNewStepsKeepsTheStateFileAndSaysWhatToDo(t *
 			dir := tinyConfigDir(t, l, map[string]string{"main.hcl": tuning})
 			statePath := filepath.Join(dir, "sparkform.state.json")
 			tmp := t.TempDir()
-			p := startApplyEnv(t, []string{"TMPDIR=" + tmp}, "apply", dir, "-auto-approve", "-parallelism", "1")
+			p := startApplyEnv(t, []string{"TMPDIR=" + tmp}, "apply", dir, "-auto-approve", "-v", "-parallelism", "1")
 			p.waitLine(t, time.Minute, "spark-01", "sysctl.loading")
 			fault.inflict(t, dir)
 			healed := false
