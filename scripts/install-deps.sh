@@ -27,6 +27,7 @@ packages=(
   unzip            # unpacking the Go toolchain when Go is missing
   shellcheck       # tests: shell scripts are shellcheck-clean
   postgresql       # tests: the pg state backend's real clusters (initdb, pg_ctl; run as postgres)
+  zsh              # tests: the generated zsh completion is loaded and run in a real zsh
 )
 
 # The Go toolchain fetched when no recent enough go is installed, with its go.sum hash (h1, from
