@@ -17,8 +17,10 @@ import (
 // without panicking; every kernel named is one a linux line of the file wrote, and no entry path
 // (grub-set-default's operand) starts with '-' or holds a control character.
 func FuzzParseGrubMenu(f *testing.F) {
-	if b, err := os.ReadFile("testdata/kernel-grub.cfg"); err == nil {
-		f.Add(string(b), "0", "")
+	for _, name := range []string{"testdata/kernel-grub.cfg", "testdata/kernel-grub-debian.cfg"} {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(string(b), "0", "")
+		}
 	}
 	f.Add("menuentry 'Ubuntu' --class ubuntu $menuentry_id_option 'gnulinux-simple-x' {\n\tlinux /boot/vmlinuz-6.17.0-1014-nvidia root=UUID=x ro\n}\nsubmenu 'Advanced' $menuentry_id_option 'gnulinux-advanced-x' {\n\tmenuentry 'Ubuntu, with Linux 6.11.0-1016-nvidia' $menuentry_id_option 'gnulinux-6.11.0-1016-nvidia-advanced-x' {\n\t\tlinux /boot/vmlinuz-6.11.0-1016-nvidia\n\t}\n}\n", "1>0", "saved_entry=gnulinux-advanced-x>gnulinux-6.11.0-1016-nvidia-advanced-x")
 	f.Add("}\n}\nmenuentry \"a\\\" {\n{\nlinux vmlinuz-x\n", "saved", "")

@@ -112,6 +112,43 @@ func TestGrubMenuEntriesFindsIDsOfUbuntuGrubCfgNotTitles(t *testing.T) {
 	}
 }
 
+// testdata/kernel-grub-debian.cfg is what Debian 12's own grub-mkconfig (grub-common 2.06, its
+// /etc/grub.d/10_linux) wrote in a lab host for the lab's five -nvidia kernels: Debian titles
+// ("Debian GNU/Linux, with Linux KVER"), "single" recovery entries, no recordfail or vt_handoff,
+// and the same ids as Ubuntu's. Both layouts must give the same entries and default kernels.
+func TestGrubMenuOfDebianGrubMkconfigMatchesUbuntuIDs(t *testing.T) {
+	cfg, err := os.ReadFile("testdata/kernel-grub-debian.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := parseGrubMenu(string(cfg))
+	got := m.entries()
+	sub := "gnulinux-advanced-" + testUUID
+	kernels := []string{"7.0.0-1019-nvidia", "6.17.0-1099-nvidia", "6.17.0-1014-nvidia", "6.14.0-1015-nvidia", "6.11.0-1016-nvidia"}
+	if len(got) != len(kernels) {
+		t.Fatalf("entries = %v, want one per kernel of %v", got, kernels)
+	}
+	for _, k := range kernels {
+		if want := sub + ">gnulinux-" + k + "-advanced-" + testUUID; got[k] != want {
+			t.Errorf("%s: entry %q, want %q", k, got[k], want)
+		}
+	}
+	cases := []struct{ def, saved, want string }{
+		{"saved", "0", "7.0.0-1019-nvidia"}, // entry 0 ('Debian GNU/Linux') boots the newest
+		{"saved", "", "7.0.0-1019-nvidia"},
+		{"saved", sub + ">gnulinux-6.14.0-1015-nvidia-advanced-" + testUUID, "6.14.0-1015-nvidia"},
+		{"saved", "Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux 6.11.0-1016-nvidia", "6.11.0-1016-nvidia"},
+		{"saved", "1>6", "6.14.0-1015-nvidia"}, // normal and recovery entry per kernel, newest first
+		{"saved", "1>7", "6.14.0-1015-nvidia"}, // 6.14's recovery entry boots 6.14 too
+		{"saved", "Advanced options for Ubuntu>Ubuntu, with Linux 6.11.0-1016-nvidia", "7.0.0-1019-nvidia"}, // Ubuntu's titles do not resolve here
+	}
+	for _, c := range cases {
+		if k := m.defaultKernel(c.def, map[string]string{"saved_entry": c.saved}); k != c.want {
+			t.Errorf("GRUB_DEFAULT=%q saved_entry=%q: %q, want %q", c.def, c.saved, k, c.want)
+		}
+	}
+}
+
 func TestGrubMenuEntriesTopLevelEntriesWithoutSubmenu(t *testing.T) {
 	cfg := `menuentry 'Ubuntu, with Linux 6.11.0-1016-nvidia' --class ubuntu $menuentry_id_option 'gnulinux-6.11.0-1016-nvidia-advanced-U' {
 	linux	/vmlinuz-6.11.0-1016-nvidia root=UUID=U ro

@@ -34,7 +34,7 @@ const hostFingerprint = `{ find /etc /boot /opt /var/lib/dpkg /var/lib/apt/exten
 const handTuning = `set -e; export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q linux-nvidia-6.17 >/dev/null 2>&1
-grub-set-default 'Advanced options for Ubuntu>Ubuntu, with Linux 6.17.0-1014-nvidia'
+grub-set-default 'Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux 6.17.0-1014-nvidia'
 printf 'vm.swappiness = 10\nvm.dirty_ratio = 10\nvm.max_map_count = 1048576\n' > /etc/sysctl.d/99-tuned.conf
 printf 'ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="nvme0n1", ATTR{queue/read_ahead_kb}="8192"\n' > /etc/udev/rules.d/99-readahead.rules
 python3 -m venv /opt/venv

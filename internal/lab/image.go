@@ -27,8 +27,10 @@ const cacheEpoch = "1"
 // DefaultCacheDir holds the host image and artifacts, shared by every lab on this machine.
 const DefaultCacheDir = "/var/cache/sparkform-lab"
 
-// imagePackages is the package list of the host image (mmdebstrap --include).
-var imagePackages = []string{"openssh-server", "sudo", "procps", "udev", "iproute2", "python3", "python3-venv",
+// imagePackages is the package list of the host image (mmdebstrap --include). grub2-common (with
+// grub-common) is Debian's GRUB userland, used as it is; no bootloader package (grub-pc, grub-efi-*)
+// is installed, so nothing can try to write a boot sector or an EFI partition.
+var imagePackages = []string{"openssh-server", "sudo", "procps", "udev", "iproute2", "python3", "python3-venv", "grub2-common",
 	"git", "cmake", "make", "g++", "ca-certificates"}
 
 const imageSuite = "bookworm"

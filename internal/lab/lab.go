@@ -371,7 +371,7 @@ func createHost(h HostInfo, client ssh.PublicKey, model hostModels, image string
 		{"home/deploy/.ssh/authorized_keys", string(auth), 0o600},
 		{"etc/hostname", h.Name + "\n", 0o644},
 		{"etc/hosts", etcHosts(h), 0o644},
-		// GRUB stand-in: this host's root filesystem UUID, used in its grub.cfg ids
+		// this host's root filesystem UUID, as the grub-probe stand-in reports it (grub.cfg ids)
 		{"usr/local/lib/sparkform-lab/root-uuid", hostUUID + "\n", 0o644},
 	}
 	if h.Nvcc {
@@ -412,7 +412,8 @@ func createHost(h HostInfo, client ssh.PublicKey, model hostModels, image string
 		}
 	}
 	// The image's grub.cfg names the image's filesystem UUID; this host has its own (as two
-	// installed machines do). Rewriting it here is what update-grub would write, without a boot.
+	// installed machines do). Rewriting it here is what Debian's update-grub writes in the host
+	// (TestGrubUserlandIsDebiansRealTools compares them), without running it at every first boot.
 	cfg, err := os.ReadFile(filepath.Join(image, "boot/grub/grub.cfg"))
 	if err != nil {
 		return err
@@ -437,8 +438,8 @@ func createHost(h HostInfo, client ssh.PublicKey, model hostModels, image string
 	return copyFile(model.safetensors, filepath.Join(st, "model-00001-of-00001.safetensors"))
 }
 
-// imageRootUUID is the filesystem UUID the GRUB stand-in uses in the image itself (update-grub's
-// fallback when /usr/local/lib/sparkform-lab/root-uuid is absent).
+// imageRootUUID is the filesystem UUID the grub-probe stand-in reports in the image itself (when
+// /usr/local/lib/sparkform-lab/root-uuid is absent), so the image's grub.cfg holds it.
 const imageRootUUID = "5d9e1d0c-2b5e-4c56-9a49-0d8f0c1f2b10"
 
 func copyFile(src, dst string) error {

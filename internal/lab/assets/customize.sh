@@ -14,9 +14,18 @@ chroot "$R" useradd -m -u 1000 -s /bin/bash deploy
 chroot "$R" usermod -p '*' deploy      # '!' (locked) is refused by sshd when UsePAM=no
 chmod 440 "$R/etc/sudoers.d/deploy"
 echo /usr/local/lib/sparkform-lab/uname-shim.so > "$R/etc/ld.so.preload"
-# the stock kernel, installed the normal way (its postinst runs update-grub)
+# GRUB's userland is Debian's (grub2-common, grub-common); only grub-probe is a stand-in, since the
+# real one finds no disk under an overlay root. Diverted the dpkg way, so dpkg -S says so.
+chroot "$R" dpkg-divert --quiet --local --rename --divert /usr/sbin/grub-probe.real --add /usr/sbin/grub-probe
+ln -s /usr/local/lib/sparkform-lab/grub-probe "$R/usr/sbin/grub-probe"
+# the stock kernel, installed the normal way (zz-update-grub does nothing yet: no grub.cfg)
 cp "$A/repo/${STOCK}"_*.deb "$R/tmp/"
 chroot "$R" sh -c 'dpkg -i /tmp/*.deb' >/dev/null
 rm -f "$R"/tmp/*.deb
+# what installing GRUB to a disk leaves (grub-install, then the first update-grub): the
+# environment block and a grub.cfg written by grub-mkconfig from /etc/grub.d (in the environment
+# an ssh session gets: no LANG, which 00_header would write into grub.cfg)
+chroot "$R" grub-editenv /boot/grub/grubenv create
+chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin update-grub 2>/dev/null
 chroot "$R" grub-set-default 0
 rm -rf "$R"/var/cache/apt/*.bin "$R"/var/lib/apt/lists/* "$R"/var/log/*.log
