@@ -20,24 +20,22 @@ import (
 // stdin is where apply reads its confirmation; tests replace it.
 var stdin io.Reader = os.Stdin
 
-func runApply(args []string, stdout, stderr io.Writer) int {
-	var autoApprove *bool
-	var batchSize *string
-	c, ok := startHostCommand("apply", args, stdout, stderr, false, func(fs *flag.FlagSet) {
-		autoApprove = fs.Bool("auto-approve", false, "apply without asking for confirmation")
-		batchSize = fs.String("batch-size", "", "hosts per rollout batch, a count or a percentage (overrides the rollout block)")
-	})
-	if !ok {
-		return 1
-	}
-	defer c.close()
-	ctx, graceful, rf, target := c.ctx, c.graceful, &c.rf, c.dir
-	if rf.ui != nil && !*autoApprove {
+// applyFlags are apply's own flags (-auto-approve is shared with rollback).
+type applyFlags struct{ batchSize string }
+
+func (o *applyFlags) declare(fs *flag.FlagSet) {
+	fs.StringVar(&o.batchSize, "batch-size", "", "hosts per rollout batch, a count or a percentage (overrides the rollout block)")
+}
+
+// apply [DIR | PLANFILE] [-auto-approve] [-batch-size N|P%]: change the hosts to match.
+func runApply(c *hostCommand, o *applyFlags) int {
+	ctx, graceful, rf, target, stdout, stderr := c.ctx, c.graceful, &c.rf, c.dir, c.stdout, c.stderr
+	if rf.ui != nil && !rf.autoApprove {
 		return rf.fail(stderr, "apply -json needs -auto-approve: a machine-readable stream cannot answer the confirmation prompt")
 	}
 	var batch *config.Amount
-	if *batchSize != "" {
-		a, err := config.ParseAmount(*batchSize)
+	if o.batchSize != "" {
+		a, err := config.ParseAmount(o.batchSize)
 		if err == nil && a.N == 0 {
 			err = fmt.Errorf("a batch holds at least one host")
 		}
@@ -57,7 +55,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if !rf.json {
 		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
 	}
-	return executePlan(ctx, graceful, "apply", plan, r.st, r.store, rf, *autoApprove, batch, stdout, stderr)
+	return executePlan(ctx, graceful, "apply", plan, r.st, r.store, rf, rf.autoApprove, batch, stdout, stderr)
 }
 
 // applySavedPlan applies a plan file exactly as it was shown, refusing it when the state has

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -21,13 +20,8 @@ import (
 // capture [HOST | user@address[:port]] [-dir DIR] [-o FILE] [-sysctl KEY]... [-venv PATH]...
 // [-llama-dir DIR]...: read a host set up by hand (read-only, one round trip) and write HCL that
 // reproduces its settings on other hosts.
-func runCapture(args []string, stdout, stderr io.Writer) int {
-	var rf runFlags
-	var o captureFlags
-	target, ok := rf.parseOne("capture", args, stderr, flagVars|flagState|flagConnectTimeout|flagNoColor, o.declare)
-	if !ok {
-		return 1
-	}
+func runCapture(in *invocation, o *captureFlags) int {
+	target, rf, stdout, stderr := in.arg, &in.runFlags, in.stdout, in.stderr
 	ctx, _, stop := interruptible(stderr, true)
 	defer stop()
 
@@ -52,7 +46,7 @@ func runCapture(args []string, stdout, stderr io.Writer) int {
 		if o.identity != "" || o.knownHosts != "" || o.policy != provider.PolicyStrict {
 			return errorf(stderr, "-identity-file, -known-hosts and -host-key-policy are for user@address; a host block sets its own")
 		}
-		cfg, ok := loadConfig(o.dir, &rf, stderr)
+		cfg, ok := loadConfig(o.dir, rf, stderr)
 		if !ok {
 			return 1
 		}

@@ -28,6 +28,7 @@ type runFlags struct {
 	json            bool
 	noColor         bool
 	verbose         bool
+	autoApprove     bool
 	ui              *jsonUI // the -json stream, once startJSON ran
 	connectTimeout  time.Duration
 	stepTimeout     time.Duration

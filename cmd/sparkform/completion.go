@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"regexp"
 	"sort"
 	"strings"
@@ -11,19 +10,15 @@ import (
 
 // completion bash|zsh: a completion script for commands, subcommands and each command's flags,
 // taken from the commands' own flag sets so it cannot fall out of date.
-func runCompletion(args []string, stdout, stderr io.Writer) int {
-	shell, ok := new(runFlags).parseOne("completion", args, stderr, 0, nil)
-	if !ok {
-		return 1
-	}
-	switch shell {
+func runCompletion(in *invocation, _ *noFlags) int {
+	switch in.arg {
 	case "bash":
-		fmt.Fprint(stdout, bashCompletion())
+		fmt.Fprint(in.stdout, bashCompletion())
 	case "zsh":
 		// zsh runs the bash function through bashcompinit, which ships with zsh.
-		fmt.Fprint(stdout, "#compdef sparkform\nautoload -U +X bashcompinit && bashcompinit\n"+bashCompletion())
+		fmt.Fprint(in.stdout, "#compdef sparkform\nautoload -U +X bashcompinit && bashcompinit\n"+bashCompletion())
 	default:
-		return errorf(stderr, "completion: name the shell: sparkform completion bash (or zsh), e.g. in ~/.bashrc: source <(sparkform completion bash)")
+		return errorf(in.stderr, "completion: name the shell: sparkform completion bash (or zsh), e.g. in ~/.bashrc: source <(sparkform completion bash)")
 	}
 	return 0
 }

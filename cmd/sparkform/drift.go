@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/termsafe"
@@ -10,13 +9,8 @@ import (
 
 // drift [DIR] [-host H]... [-json]: read-only comparison of each host with the configuration
 // and with what state says was applied. Exit 0: none, 2: drift, 1: error.
-func runDrift(args []string, stdout, stderr io.Writer) int {
-	c, ok := startHostCommand("drift", args, stdout, stderr, true, nil)
-	if !ok {
-		return 1
-	}
-	defer c.close()
-	rf := &c.rf
+func runDrift(c *hostCommand, _ *noFlags) int {
+	rf, stdout, stderr := &c.rf, c.stdout, c.stderr
 	r, plan, ok := c.openAndPlan(false, stderr) // read-only: no lock
 	if !ok {
 		return 1

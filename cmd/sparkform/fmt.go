@@ -3,35 +3,34 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 
 	"github.com/sparkform/sparkform/internal/config"
 )
 
+// fmtFlags are fmt's own flags.
+type fmtFlags struct{ check, diff bool }
+
+func (o *fmtFlags) declare(fs *flag.FlagSet) {
+	fs.BoolVar(&o.check, "check", false, "change nothing; exit 3 when a file is not formatted")
+	fs.BoolVar(&o.diff, "diff", false, "show the changes as a unified diff")
+}
+
 // fmt [-check] [-diff] [DIR]: rewrite *.hcl and *.sfvars files in canonical layout.
-func runFmt(args []string, stdout, stderr io.Writer) int {
-	var check, diff bool
-	dir, ok := new(runFlags).parseDir("fmt", args, stderr, 0, func(fs *flag.FlagSet) {
-		fs.BoolVar(&check, "check", false, "change nothing; exit 3 when a file is not formatted")
-		fs.BoolVar(&diff, "diff", false, "show the changes as a unified diff")
-	})
-	if !ok {
-		return 1
-	}
-	changes, diags := config.FormatDir(dir, !check)
+func runFmt(in *invocation, o *fmtFlags) int {
+	changes, diags := config.FormatDir(in.arg, !o.check)
 	if len(diags) > 0 {
-		config.WriteDiagnostics(stderr, diags, nil, false)
+		config.WriteDiagnostics(in.stderr, diags, nil, false)
 	}
 	for _, c := range changes {
-		fmt.Fprintln(stdout, c.Path)
-		if diff {
-			fmt.Fprint(stdout, c.Diff)
+		fmt.Fprintln(in.stdout, c.Path)
+		if o.diff {
+			fmt.Fprint(in.stdout, c.Diff)
 		}
 	}
 	switch {
 	case diags.HasErrors():
 		return 1
-	case check && len(changes) > 0:
+	case o.check && len(changes) > 0:
 		// Terraform's fmt -check exits 3 when files need formatting; scripts rely on non-zero.
 		return 3
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/sparkform/sparkform/internal/engine"
@@ -11,17 +10,13 @@ import (
 )
 
 // history [DIR] [-host H]... [-json]: each host's generations and incidents, oldest first.
-func runHistory(args []string, stdout, stderr io.Writer) int {
-	var rf runFlags
-	dir, ok := rf.parseDir("history", args, stderr, flagHostNames|flagState|flagJSON, nil)
-	if !ok {
-		return 1
-	}
-	st, names, err := stateHosts(dir, rf.state, rf.hosts)
+func runHistory(in *invocation, _ *noFlags) int {
+	st, names, err := stateHosts(in.arg, in.state, in.hosts)
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return errorf(in.stderr, "%v", err)
 	}
-	if rf.json {
+	stdout := in.stdout
+	if in.json {
 		ui := newJSONUI(stdout, "history")
 		for _, n := range names {
 			for _, g := range st.Hosts[n].Generations {

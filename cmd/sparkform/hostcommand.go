@@ -13,30 +13,37 @@ import (
 )
 
 // hostCommand is the set-up the commands that work on hosts share (plan, drift, test, apply,
-// rollback), in this order: the flag set with the run flags and the command's own (extra), its
+// rollback), in this order: the flag set with the run flags, the shared flags of which and the
+// command's own (extra), its
 // DIR (or plan file) argument, the JSON stream, and the context SIGINT/SIGTERM cancel
 // (interruptible; readOnly as there). close ends what it started.
 type hostCommand struct {
-	name          string
-	rf            runFlags
-	dir           string
-	ctx, graceful context.Context
-	stop          func()
+	name           string
+	rf             runFlags
+	dir            string
+	ctx, graceful  context.Context
+	stop           func()
+	stdout, stderr io.Writer
 }
 
-func startHostCommand(name string, args []string, stdout, stderr io.Writer, readOnly bool, extra func(fs *flag.FlagSet)) (*hostCommand, bool) {
-	c := &hostCommand{name: name}
-	dir, ok := c.rf.parseDir(name, args, stderr, 0, func(fs *flag.FlagSet) {
+func startHostCommand(name string, args []string, stdout, stderr io.Writer, readOnly bool, which sharedFlag, extra func(fs *flag.FlagSet)) (*hostCommand, bool) {
+	c := &hostCommand{name: name, stdout: stdout, stderr: stderr}
+	pos, ok := c.rf.parse(name, args, stderr, which, func(fs *flag.FlagSet) {
 		c.rf.register(fs)
-		if extra != nil {
-			extra(fs)
-		}
+		extra(fs)
 	})
+	dir, err := atMostOne(name, pos)
+	if err != nil && ok {
+		errorf(stderr, "%v", err)
+		ok = false
+	}
 	if !ok {
 		c.rf.closePool()
 		return nil, false
 	}
-	c.dir = dir
+	if c.dir = dir; dir == "" {
+		c.dir = "."
+	}
 	c.rf.startJSON(stdout, name)
 	c.ctx, c.graceful, c.stop = interruptible(stderr, readOnly)
 	return c, true

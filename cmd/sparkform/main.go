@@ -13,31 +13,37 @@ import (
 
 type command func(args []string, stdout, stderr io.Writer) int
 
-// cmdInfo is one command: its synopsis (after "sparkform "), what it does, and its function.
+// cmdInfo is one command: its synopsis (after "sparkform "), what it does, and how to make its
+// function (given its name: newCommand, newHostCommand or plainCommand).
 type cmdInfo struct {
 	name, synopsis, summary string
 	main                    bool // listed under "Main commands"
-	run                     command
+	make                    func(name string) command
+}
+
+// run runs the command with its arguments (after the command's name).
+func (c cmdInfo) run(args []string, stdout, stderr io.Writer) int {
+	return c.make(c.name)(args, stdout, stderr)
 }
 
 // commandTable lists every command in the order `sparkform -h` shows them.
 func commandTable() []cmdInfo {
 	return []cmdInfo{
-		{"plan", "plan [DIR] [flags]", "Show what would change on each host", true, runPlan},
-		{"apply", "apply [DIR | PLANFILE] [flags]", "Change hosts to match the configuration", true, runApply},
-		{"validate", "validate [DIR] [flags]", "Check the configuration without connecting to any host", true, runValidate},
-		{"fmt", "fmt [DIR] [flags]", "Rewrite configuration files in canonical format", true, runFmt},
-		{"test", "test [DIR] [flags]", "Run the smoke tests now (model-load timing) and record the results", false, runTest},
-		{"drift", "drift [DIR] [flags]", "Read-only: which hosts differ from the configuration and the state", false, runDrift},
-		{"capture", "capture [HOST | user@address[:port]] [flags]", "Read-only: write HCL reproducing a host set up by hand", false, runCapture},
-		{"history", "history [DIR] [flags]", "List each host's generations (successful applies) and incidents", false, runHistory},
-		{"report", "report [DIR] [flags]", "Model-load times per host and generation: table, CSV, JSON or SVG chart", false, runReport},
-		{"rollback", "rollback [DIR] [flags]", "Return hosts to an earlier generation (plan, confirm, apply)", false, runRollback},
-		{"show", "show [PLANFILE | DIR] [flags]", "Show a saved plan or the state", false, runShow},
-		{"state", "state list | show ADDR | rm ADDR... | pull | push FILE | migrate -to pg|local | versions [flags]", "Inspect, edit or move the state", false, runState},
-		{"lab", "lab up | down | status [flags]", "Run a local fleet of test hosts", false, runLab},
-		{"completion", "completion bash | zsh", "Print a shell completion script (source it from your shell's rc file)", false, runCompletion},
-		{"version", "version", "Print the sparkform version", false, runVersion},
+		{"plan", "plan [DIR] [flags]", "Show what would change on each host", true, newHostCommand(true, 0, runPlan)},
+		{"apply", "apply [DIR | PLANFILE] [flags]", "Change hosts to match the configuration", true, newHostCommand(false, flagAutoApprove, runApply)},
+		{"validate", "validate [DIR] [flags]", "Check the configuration without connecting to any host", true, newCommand(flagVars|flagJSON, dirArg, runValidate)},
+		{"fmt", "fmt [DIR] [flags]", "Rewrite configuration files in canonical format", true, newCommand(0, dirArg, runFmt)},
+		{"test", "test [DIR] [flags]", "Run the smoke tests now (model-load timing) and record the results", false, newHostCommand(false, 0, runTest)},
+		{"drift", "drift [DIR] [flags]", "Read-only: which hosts differ from the configuration and the state", false, newHostCommand(true, 0, runDrift)},
+		{"capture", "capture [HOST | user@address[:port]] [flags]", "Read-only: write HCL reproducing a host set up by hand", false, newCommand(flagVars|flagState|flagConnectTimeout|flagNoColor, oneArg, runCapture)},
+		{"history", "history [DIR] [flags]", "List each host's generations (successful applies) and incidents", false, newCommand(flagHostNames|flagState|flagJSON, dirArg, runHistory)},
+		{"report", "report [DIR] [flags]", "Model-load times per host and generation: table, CSV, JSON or SVG chart", false, newCommand(flagHostNames|flagState, dirArg, runReport)},
+		{"rollback", "rollback [DIR] [flags]", "Return hosts to an earlier generation (plan, confirm, apply)", false, newHostCommand(false, flagAutoApprove, runRollback)},
+		{"show", "show [PLANFILE | DIR] [flags]", "Show a saved plan or the state", false, newCommand(flagJSON|flagState|flagNoColor, oneArg, runShow)},
+		{"state", "state list | show ADDR | rm ADDR... | pull | push FILE | migrate -to pg|local | versions [flags]", "Inspect, edit or move the state", false, plainCommand(runState)},
+		{"lab", "lab up | down | status [flags]", "Run a local fleet of test hosts", false, plainCommand(runLab)},
+		{"completion", "completion bash | zsh", "Print a shell completion script (source it from your shell's rc file)", false, newCommand(0, oneArg, runCompletion)},
+		{"version", "version", "Print the sparkform version", false, newCommand(0, anyArgs, runVersion)},
 	}
 }
 
@@ -148,12 +154,9 @@ func isHelpFlag(a string) bool {
 	return a == "-h" || a == "--h" || a == "-help" || a == "--help"
 }
 
-func runVersion(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("version", stderr)
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return 1
-	}
-	fmt.Fprintln(stdout, "sparkform", version)
+// version: the build's version (arguments are ignored).
+func runVersion(in *invocation, _ *noFlags) int {
+	fmt.Fprintln(in.stdout, "sparkform", version)
 	return 0
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/sparkform/sparkform/internal/atomicfile"
@@ -13,25 +12,27 @@ import (
 	"github.com/sparkform/sparkform/internal/engine"
 )
 
-func runPlan(args []string, stdout, stderr io.Writer) int {
-	var out *string
-	var detailed *bool
-	c, ok := startHostCommand("plan", args, stdout, stderr, true, func(fs *flag.FlagSet) {
-		out = fs.String("out", "", "save the plan to FILE, for 'sparkform apply FILE'")
-		detailed = fs.Bool("detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on error")
-	})
-	if !ok {
-		return 1
-	}
-	defer c.close()
-	rf := &c.rf
+// planFlags are plan's own flags.
+type planFlags struct {
+	out      string
+	detailed bool
+}
+
+func (o *planFlags) declare(fs *flag.FlagSet) {
+	fs.StringVar(&o.out, "out", "", "save the plan to FILE, for 'sparkform apply FILE'")
+	fs.BoolVar(&o.detailed, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would, 1 on error")
+}
+
+// plan [DIR] [-out FILE] [-detailed-exitcode]: what would change on each host.
+func runPlan(c *hostCommand, o *planFlags) int {
+	rf, stdout, stderr := &c.rf, c.stdout, c.stderr
 	r, plan, ok := c.openAndPlan(true, stderr)
 	if !ok {
 		return 1
 	}
 	defer r.release()
-	if *out != "" {
-		if err := savePlan(*out, plan); err != nil {
+	if o.out != "" {
+		if err := savePlan(o.out, plan); err != nil {
 			return rf.fail(stderr, "saving plan: %v", err)
 		}
 	}
@@ -39,8 +40,8 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		rf.ui.plan(plan, "plan")
 	} else {
 		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
-		if *out != "" && plan.HasChanges() {
-			fmt.Fprintf(stdout, "\nSaved the plan to %s. To perform exactly these actions, run:\n    sparkform apply %s\n", *out, *out)
+		if o.out != "" && plan.HasChanges() {
+			fmt.Fprintf(stdout, "\nSaved the plan to %s. To perform exactly these actions, run:\n    sparkform apply %s\n", o.out, o.out)
 		}
 	}
 	switch {
@@ -49,7 +50,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "Error: %s: %s\n", termsafe.Line(h.Name), termsafe.Text(h.Error))
 		}
 		return 1
-	case *detailed && plan.HasChanges():
+	case o.detailed && plan.HasChanges():
 		return 2
 	}
 	return 0

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -12,44 +11,44 @@ import (
 	"github.com/sparkform/sparkform/internal/report"
 )
 
+// reportFlags are report's own flags.
+type reportFlags struct{ format, outPath, by, compare string }
+
+func (o *reportFlags) declare(fs *flag.FlagSet) {
+	fs.StringVar(&o.format, "format", "table", "output format: table, csv, json or svg")
+	fs.StringVar(&o.outPath, "o", "", "write the report to this file (atomically) instead of standard output")
+	fs.StringVar(&o.by, "by", "configuration", "configuration: one line per configuration across hosts (median, min, max, host count); host: one line per host")
+	fs.StringVar(&o.compare, "compare", "", "before: each host's results from before an apply beside those after it; GEN: generation GEN beside the latest")
+}
+
 // report [DIR] [-by configuration|host] [-compare before|GEN] [-format table|csv|json|svg]
 // [-o FILE] [-state FILE] [-host H]...: model-load seconds from the smoke-test results in the
 // state, by configuration across hosts (default) or per host, or two points side by side.
-func runReport(args []string, stdout, stderr io.Writer) int {
-	var rf runFlags
-	var format, outPath, by, compare string
-	dir, ok := rf.parseDir("report", args, stderr, flagHostNames|flagState, func(fs *flag.FlagSet) {
-		fs.StringVar(&format, "format", "table", "output format: table, csv, json or svg")
-		fs.StringVar(&outPath, "o", "", "write the report to this file (atomically) instead of standard output")
-		fs.StringVar(&by, "by", "configuration", "configuration: one line per configuration across hosts (median, min, max, host count); host: one line per host")
-		fs.StringVar(&compare, "compare", "", "before: each host's results from before an apply beside those after it; GEN: generation GEN beside the latest")
-	})
+func runReport(in *invocation, o *reportFlags) int {
+	stdout, stderr := in.stdout, in.stderr
+	render, ok := report.Formats[strings.ToLower(o.format)]
 	if !ok {
-		return 1
+		return errorf(stderr, "unknown report format %q: use table, csv, json or svg", o.format)
 	}
-	render, ok := report.Formats[strings.ToLower(format)]
-	if !ok {
-		return errorf(stderr, "unknown report format %q: use table, csv, json or svg", format)
-	}
-	st, names, err := stateHosts(dir, rf.state, rf.hosts)
+	st, names, err := stateHosts(in.arg, in.state, in.hosts)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
 	names = slices.Compact(slices.Sorted(slices.Values(names)))
 	var buf bytes.Buffer
 	n := 0
-	fmtName := strings.ToLower(format)
+	fmtName := strings.ToLower(o.format)
 	perHost := false
-	switch by {
+	switch o.by {
 	case "configuration", "config":
 	case "host":
 		perHost = true
 	default:
-		return errorf(stderr, "-by is configuration or host, not %q", by)
+		return errorf(stderr, "-by is configuration or host, not %q", o.by)
 	}
 	switch {
-	case compare != "":
-		deltas, err := report.Compare(st, names, compare)
+	case o.compare != "":
+		deltas, err := report.Compare(st, names, o.compare)
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
@@ -57,7 +56,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		if perHost {
 			renderCmp, ok := report.CompareFormats[fmtName]
 			if !ok {
-				return errorf(stderr, "-compare renders as table, csv or json, not %q", format)
+				return errorf(stderr, "-compare renders as table, csv or json, not %q", o.format)
 			}
 			err = renderCmp(&buf, deltas)
 		} else {
@@ -69,7 +68,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 			case "json":
 				err = report.WriteJSONValue(&buf, changes)
 			default:
-				return errorf(stderr, "-compare by configuration renders as table or json (-by host also as csv), not %q", format)
+				return errorf(stderr, "-compare by configuration renders as table or json (-by host also as csv), not %q", o.format)
 			}
 		}
 		if err != nil {
@@ -95,15 +94,15 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 		n = len(sums)
 	}
-	if outPath == "" {
+	if o.outPath == "" {
 		if _, err := stdout.Write(buf.Bytes()); err != nil {
 			return errorf(stderr, "%v", err)
 		}
 		return 0
 	}
-	if err := atomicfile.Write(outPath, buf.Bytes(), 0o644); err != nil {
-		return errorf(stderr, "writing %s: %v", outPath, err)
+	if err := atomicfile.Write(o.outPath, buf.Bytes(), 0o644); err != nil {
+		return errorf(stderr, "writing %s: %v", o.outPath, err)
 	}
-	fmt.Fprintf(stdout, "Wrote %s (%s, %d rows).\n", outPath, strings.ToLower(format), n)
+	fmt.Fprintf(stdout, "Wrote %s (%s, %d rows).\n", o.outPath, strings.ToLower(o.format), n)
 	return 0
 }

@@ -3,29 +3,25 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/termsafe"
 )
 
+// rollbackFlags are rollback's own flags (-auto-approve is shared with apply).
+type rollbackFlags struct{ to int }
+
+func (o *rollbackFlags) declare(fs *flag.FlagSet) {
+	fs.IntVar(&o.to, "to", 0, "generation to return to (default: each host's previous generation)")
+}
+
 // rollback [DIR] [-to N] [-host H]...: plan the return of each host to generation N (default:
 // the one before its latest) and apply it after confirmation, exactly like apply. Host
 // connection settings and the rollout come from the configuration in DIR; the resources come
 // from the generation.
-func runRollback(args []string, stdout, stderr io.Writer) int {
-	var to *int
-	var autoApprove *bool
-	c, ok := startHostCommand("rollback", args, stdout, stderr, false, func(fs *flag.FlagSet) {
-		to = fs.Int("to", 0, "generation to return to (default: each host's previous generation)")
-		autoApprove = fs.Bool("auto-approve", false, "apply without asking for confirmation")
-	})
-	if !ok {
-		return 1
-	}
-	defer c.close()
-	ctx, graceful, rf := c.ctx, c.graceful, &c.rf
-	if rf.ui != nil && !*autoApprove {
+func runRollback(c *hostCommand, o *rollbackFlags) int {
+	ctx, graceful, rf, stdout, stderr := c.ctx, c.graceful, &c.rf, c.stdout, c.stderr
+	if rf.ui != nil && !rf.autoApprove {
 		return rf.fail(stderr, "rollback -json needs -auto-approve: a machine-readable stream cannot answer the confirmation prompt")
 	}
 	r, ok := c.open(true, stderr)
@@ -33,7 +29,7 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer r.release()
-	target, note, err := engine.RollbackConfig(r.cfg, r.st, *to, rf.hosts, rf.excludes, rf.labels)
+	target, note, err := engine.RollbackConfig(r.cfg, r.st, o.to, rf.hosts, rf.excludes, rf.labels)
 	if err != nil {
 		return rf.fail(stderr, "%v", err)
 	}
@@ -47,5 +43,5 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Rollback: %s\n\n", termsafe.Text(note))
 		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
 	}
-	return executePlan(ctx, graceful, "rollback", plan, r.st, r.store, rf, *autoApprove, nil, stdout, stderr)
+	return executePlan(ctx, graceful, "rollback", plan, r.st, r.store, rf, rf.autoApprove, nil, stdout, stderr)
 }

@@ -14,13 +14,8 @@ import (
 )
 
 // show [-json] [PLANFILE | DIR]: a saved plan, or the state of DIR (default: the current directory).
-func runShow(args []string, stdout, stderr io.Writer) int {
-	var rf runFlags
-	file, ok := rf.parseOne("show", args, stderr, flagJSON|flagState|flagNoColor, nil)
-	if !ok {
-		return 1
-	}
-	dir := "."
+func runShow(in *invocation, _ *noFlags) int {
+	file, dir, stdout, stderr := in.arg, ".", in.stdout, in.stderr
 	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
 		dir, file = file, ""
 	}
@@ -29,19 +24,19 @@ func runShow(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
-		if rf.json {
+		if in.json {
 			newJSONUI(stdout, "show").plan(p, "plan")
 		} else {
-			renderPlan(stdout, p, styleFor(stdout, rf.noColor))
+			renderPlan(stdout, p, styleFor(stdout, in.noColor))
 		}
 		return 0
 	}
-	path, st, err := readState(dir, rf.state)
+	path, st, err := readState(dir, in.state)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
 	path.Close()
-	if rf.json {
+	if in.json {
 		ui := newJSONUI(stdout, "show")
 		n := 0
 		for _, host := range sortedKeysOf(st.Hosts) {

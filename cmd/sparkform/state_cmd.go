@@ -29,79 +29,119 @@ func runState(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, stateUsage)
 		return 1
 	}
-	sub := args[0]
-	if move, ok := stateMove(sub); ok {
-		return move(args[1:], stdout, stderr)
+	sub, ok := stateSubcommand(args[0])
+	if !ok {
+		fmt.Fprint(stderr, stateUsage)
+		return 1
 	}
-	var rf runFlags
-	pos, ok := rf.parse("state "+sub, args[1:], stderr, flagState|flagLockTimeout, nil)
+	return sub(args[1:], stdout, stderr)
+}
+
+// stateSubcommand is the state subcommand named sub (a switch, not a table: the command table
+// refers to runState, which refers to these).
+func stateSubcommand(sub string) (command, bool) {
+	var make func(string) command
+	switch sub {
+	case "list":
+		make = newCommand(flagState|flagLockTimeout, anyArgs, runStateList)
+	case "show":
+		make = newCommand(flagState|flagLockTimeout, anyArgs, runStateShow)
+	case "rm":
+		make = newCommand(flagState|flagLockTimeout, anyArgs, runStateRm)
+	case "pull":
+		make = newCommand(flagState, anyArgs, runStatePull)
+	case "push":
+		make = newCommand(flagState|flagLockTimeout, anyArgs, runStatePush)
+	case "migrate":
+		make = newCommand(flagLockTimeout, anyArgs, runStateMigrate)
+	case "versions":
+		make = newCommand(flagState|flagJSON, anyArgs, runStateVersions)
+	default:
+		return nil, false
+	}
+	return make("state " + sub), true
+}
+
+// openExisting opens the state the state subcommands work on (-state or -backend, else the
+// current directory's) and loads it, failing when there is none.
+func (in *invocation) openExisting() (state.Backend, *state.State, bool) {
+	store, st, err := readState(".", in.state)
+	if err != nil {
+		errorf(in.stderr, "%v", err)
+		return nil, nil, false
+	}
+	return store, st, true
+}
+
+// state list [HOST | ADDR | HOST/ADDR ...]: the resources in the state.
+func runStateList(in *invocation, _ *noFlags) int {
+	store, st, ok := in.openExisting()
 	if !ok {
 		return 1
 	}
-	store, err := openState(context.Background(), ".", rf.state)
-	if err != nil {
-		return errorf(stderr, "%v", err)
+	defer store.Close()
+	for _, a := range matching(st, in.args) {
+		fmt.Fprintln(in.stdout, termsafe.Line(a))
+	}
+	return 0
+}
+
+// state show HOST/ADDR | ADDR: one resource's attributes and originals (on every host for ADDR).
+func runStateShow(in *invocation, _ *noFlags) int {
+	if len(in.args) != 1 {
+		return errorf(in.stderr, "state show needs one address, e.g. spark-01/sysctl.loading")
+	}
+	store, st, ok := in.openExisting()
+	if !ok {
+		return 1
 	}
 	defer store.Close()
-	switch sub {
-	case "list":
-		st, err := loadExistingState(store)
-		if err != nil {
-			return errorf(stderr, "%v", err)
-		}
-		for _, a := range matching(st, pos) {
-			fmt.Fprintln(stdout, termsafe.Line(a))
-		}
-		return 0
-	case "show":
-		if len(pos) != 1 {
-			return errorf(stderr, "state show needs one address, e.g. spark-01/sysctl.loading")
-		}
-		st, err := loadExistingState(store)
-		if err != nil {
-			return errorf(stderr, "%v", err)
-		}
-		found := matching(st, pos)
-		if len(found) == 0 {
-			return errorf(stderr, "no resource %s in %s", pos[0], store)
-		}
-		for _, a := range found {
-			host, addr, _ := strings.Cut(a, "/")
-			renderStateResource(stdout, "", a, st.Hosts[host].Resources[addr])
-		}
-		return 0
-	case "rm":
-		if len(pos) == 0 {
-			return errorf(stderr, "state rm needs at least one address")
-		}
-		release, err := store.Lock(context.Background(), "state rm", rf.lockTimeout)
-		if err != nil {
-			return errorf(stderr, "%v", err)
-		}
-		defer release()
-		st, err := loadExistingState(store)
-		if err != nil {
-			return errorf(stderr, "%v", err)
-		}
-		found := matching(st, pos)
-		if len(found) == 0 {
-			return errorf(stderr, "no resource matches %s", strings.Join(pos, " "))
-		}
-		for _, a := range found {
-			host, addr, _ := strings.Cut(a, "/")
-			delete(st.Hosts[host].Resources, addr)
-		}
-		if err := store.Persist(st); err != nil {
-			return errorf(stderr, "%v", err)
-		}
-		for _, a := range found {
-			fmt.Fprintf(stdout, "Removed %s\n", termsafe.Line(a))
-		}
-		fmt.Fprintf(stdout, "Successfully removed %d resource instance(s).\n", len(found))
-		return 0
+	found := matching(st, in.args)
+	if len(found) == 0 {
+		return errorf(in.stderr, "no resource %s in %s", in.args[0], store)
 	}
-	fmt.Fprint(stderr, stateUsage)
-	return 1
+	for _, a := range found {
+		host, addr, _ := strings.Cut(a, "/")
+		renderStateResource(in.stdout, "", a, st.Hosts[host].Resources[addr])
+	}
+	return 0
+}
+
+// state rm ADDR...: forget resources, under the state lock; nothing changes on the hosts.
+func runStateRm(in *invocation, _ *noFlags) int {
+	if len(in.args) == 0 {
+		return errorf(in.stderr, "state rm needs at least one address")
+	}
+	store, err := openState(context.Background(), ".", in.state)
+	if err != nil {
+		return errorf(in.stderr, "%v", err)
+	}
+	defer store.Close()
+	release, err := store.Lock(context.Background(), "state rm", in.lockTimeout)
+	if err != nil {
+		return errorf(in.stderr, "%v", err)
+	}
+	defer release()
+	st, err := loadExistingState(store)
+	if err != nil {
+		return errorf(in.stderr, "%v", err)
+	}
+	found := matching(st, in.args)
+	if len(found) == 0 {
+		return errorf(in.stderr, "no resource matches %s", strings.Join(in.args, " "))
+	}
+	for _, a := range found {
+		host, addr, _ := strings.Cut(a, "/")
+		delete(st.Hosts[host].Resources, addr)
+	}
+	if err := store.Persist(st); err != nil {
+		return errorf(in.stderr, "%v", err)
+	}
+	for _, a := range found {
+		fmt.Fprintf(in.stdout, "Removed %s\n", termsafe.Line(a))
+	}
+	fmt.Fprintf(in.stdout, "Successfully removed %d resource instance(s).\n", len(found))
+	return 0
 }
 
 // matching lists HOST/ADDR entries matching any filter (HOST/TYPE.NAME, TYPE.NAME or HOST); all without filters.

@@ -11,70 +11,52 @@ import (
 	"github.com/sparkform/sparkform/state"
 )
 
-// stateMove returns the state subcommands that work on a whole state (a switch, not a map:
-// the command table refers to runState, which refers to these).
-func stateMove(sub string) (command, bool) {
-	switch sub {
-	case "pull":
-		return runStatePull, true
-	case "push":
-		return runStatePush, true
-	case "migrate":
-		return runStateMigrate, true
-	case "versions":
-		return runStateVersions, true
-	}
-	return nil, false
+// replaceFlags are the own flags of the subcommands that replace a whole state (push, migrate).
+type replaceFlags struct {
+	force  bool
+	backup string
+}
+
+func (o *replaceFlags) declare(fs *flag.FlagSet) {
+	fs.BoolVar(&o.force, "force", false, "replace even when the destination's serial is not older than the incoming one (never across lineages)")
+	fs.StringVar(&o.backup, "backup", "", "where to write the replaced state (default ./sparkform.state.SERIAL.TIME.backup.json)")
 }
 
 // maxPushBytes bounds a pushed file: a state is untrusted input.
 const maxPushBytes = 256 << 20
 
 // state pull: the current state as JSON on standard output (for a backup, or to inspect it).
-func runStatePull(args []string, stdout, stderr io.Writer) int {
-	var rf runFlags
-	if _, ok := rf.parse("state pull", args, stderr, flagState, nil); !ok {
+func runStatePull(in *invocation, _ *noFlags) int {
+	b, st, ok := in.openExisting()
+	if !ok {
 		return 1
-	}
-	b, st, err := readState(".", rf.state)
-	if err != nil {
-		return errorf(stderr, "%v", err)
 	}
 	defer b.Close()
 	out, err := state.Encode(st)
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return errorf(in.stderr, "%v", err)
 	}
-	stdout.Write(out)
+	in.stdout.Write(out)
 	return 0
 }
 
 // state push FILE|-: replace the current state with FILE's (same lineage, newer serial),
 // backing up what it replaces.
-func runStatePush(args []string, stdout, stderr io.Writer) int {
-	var rf runFlags
-	var force bool
-	var backup string
-	pos, ok := rf.parse("state push", args, stderr, flagState|flagLockTimeout, func(fs *flag.FlagSet) {
-		fs.BoolVar(&force, "force", false, "replace even when the stored serial is not older than the pushed one (never across lineages)")
-		fs.StringVar(&backup, "backup", "", "where to write the replaced state (default ./sparkform.state.SERIAL.TIME.backup.json)")
-	})
-	if !ok {
-		return 1
-	}
+func runStatePush(in *invocation, o *replaceFlags) int {
+	pos, stdout, stderr := in.args, in.stdout, in.stderr
 	if len(pos) != 1 {
 		return errorf(stderr, "state push needs one file (or - for standard input)")
 	}
-	var in io.Reader = os.Stdin
+	var r io.Reader = os.Stdin
 	if pos[0] != "-" {
 		f, err := os.Open(pos[0])
 		if err != nil {
 			return errorf(stderr, "%v", err)
 		}
 		defer f.Close()
-		in = f
+		r = f
 	}
-	raw, err := io.ReadAll(io.LimitReader(in, maxPushBytes+1))
+	raw, err := io.ReadAll(io.LimitReader(r, maxPushBytes+1))
 	if err != nil {
 		return errorf(stderr, "reading %s: %v", pos[0], err)
 	}
@@ -87,36 +69,37 @@ func runStatePush(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, _, stop := interruptible(stderr, true)
 	defer stop()
-	dst, err := openState(ctx, ".", rf.state)
+	dst, err := openState(ctx, ".", in.state)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
 	defer dst.Close()
-	release, err := dst.Lock(ctx, "state push", rf.lockTimeout)
+	release, err := dst.Lock(ctx, "state push", in.lockTimeout)
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
 	defer release()
-	return replaceState(dst, incoming, pos[0], force, backup, stdout, stderr)
+	return replaceState(dst, incoming, pos[0], o.force, o.backup, stdout, stderr)
+}
+
+// migrateFlags are state migrate's own flags.
+type migrateFlags struct {
+	replaceFlags
+	to, path string
+}
+
+func (o *migrateFlags) declare(fs *flag.FlagSet) {
+	o.replaceFlags.declare(fs)
+	fs.StringVar(&o.to, "to", "", "destination backend: pg (from the local file) or local (from PostgreSQL)")
+	fs.StringVar(&o.path, "state", "", "the local state file (default: the backend block's path, else ./sparkform.state.json)")
 }
 
 // state migrate -to pg|local: copy the state from the other backend, e.g. from the local file
 // (-state or DIR's) into PostgreSQL, refusing another lineage and backing up what it replaces.
-func runStateMigrate(args []string, stdout, stderr io.Writer) int {
-	var rf runFlags
-	var to, path, backup string
-	var force bool
-	_, ok := rf.parse("state migrate", args, stderr, flagLockTimeout, func(fs *flag.FlagSet) {
-		fs.StringVar(&to, "to", "", "destination backend: pg (from the local file) or local (from PostgreSQL)")
-		fs.StringVar(&path, "state", "", "the local state file (default: the backend block's path, else ./sparkform.state.json)")
-		fs.BoolVar(&force, "force", false, "replace even when the destination's serial is not older (never across lineages)")
-		fs.StringVar(&backup, "backup", "", "where to write the replaced destination state (default ./sparkform.state.SERIAL.TIME.backup.json)")
-	})
-	if !ok {
-		return 1
-	}
+func runStateMigrate(in *invocation, o *migrateFlags) int {
+	stdout, stderr := in.stdout, in.stderr
 	var from string
-	switch to {
+	switch o.to {
 	case "pg":
 		from = "local"
 	case "local":
@@ -129,13 +112,13 @@ func runStateMigrate(args []string, stdout, stderr io.Writer) int {
 	open := func(kind string) (state.Backend, func() error, error) {
 		sf := stateFlags{backend: kind}
 		if kind == "local" {
-			sf.path = path
+			sf.path = o.path
 		}
 		b, err := openState(ctx, ".", sf)
 		if err != nil {
 			return nil, nil, err
 		}
-		release, err := b.Lock(ctx, "state migrate", rf.lockTimeout)
+		release, err := b.Lock(ctx, "state migrate", in.lockTimeout)
 		if err != nil {
 			b.Close()
 			return nil, nil, err
@@ -162,10 +145,10 @@ func runStateMigrate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return errorf(stderr, "%v", err)
 	}
-	if code := replaceState(dst, st, src.String(), force, backup, stdout, stderr); code != 0 {
+	if code := replaceState(dst, st, src.String(), o.force, o.backup, stdout, stderr); code != 0 {
 		return code
 	}
-	if to == "pg" {
+	if o.to == "pg" {
 		fmt.Fprintf(stdout, "Use it with a backend \"pg\" {} block in the configuration (or -backend pg); %s is no longer written.\n", file)
 	}
 	return 0

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/sparkform/sparkform/internal/termsafe"
@@ -13,29 +12,22 @@ import (
 
 // state versions [-n N]: the backend's write history, newest first (which serial wrote what,
 // when, by whom).
-func runStateVersions(args []string, stdout, stderr io.Writer) int {
-	var rf runFlags
-	var n int
-	if _, ok := rf.parse("state versions", args, stderr, flagState|flagJSON, func(fs *flag.FlagSet) {
-		fs.IntVar(&n, "n", 20, "how many writes to list")
-	}); !ok {
-		return 1
-	}
-	b, err := openState(context.Background(), ".", rf.state)
+func runStateVersions(in *invocation, o *versionsFlags) int {
+	b, err := openState(context.Background(), ".", in.state)
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return errorf(in.stderr, "%v", err)
 	}
 	defer b.Close()
 	v, ok := b.(state.Versioner)
 	if !ok {
-		return errorf(stderr, "%s keeps no write history (only its last backup); the pg backend keeps one", b)
+		return errorf(in.stderr, "%s keeps no write history (only its last backup); the pg backend keeps one", b)
 	}
-	vs, err := v.Versions(n)
+	vs, err := v.Versions(o.n)
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return errorf(in.stderr, "%v", err)
 	}
-	if rf.json {
-		ui := newJSONUI(stdout, "state versions")
+	if in.json {
+		ui := newJSONUI(in.stdout, "state versions")
 		for _, v := range vs {
 			changes := v.Changes
 			if changes == nil {
@@ -47,13 +39,20 @@ func runStateVersions(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	for _, v := range vs {
-		fmt.Fprintf(stdout, "serial %d  %s  %s  %s\n", v.Serial, v.Time.UTC().Format(time.RFC3339), termsafe.Line(v.Who), termsafe.Line(v.Operation))
+		fmt.Fprintf(in.stdout, "serial %d  %s  %s  %s\n", v.Serial, v.Time.UTC().Format(time.RFC3339), termsafe.Line(v.Who), termsafe.Line(v.Operation))
 		for _, c := range v.Changes {
-			fmt.Fprintf(stdout, "  %s\n", termsafe.Line(c.What))
+			fmt.Fprintf(in.stdout, "  %s\n", termsafe.Line(c.What))
 		}
 	}
 	if len(vs) == 0 {
-		fmt.Fprintf(stdout, "%s has no recorded writes.\n", b)
+		fmt.Fprintf(in.stdout, "%s has no recorded writes.\n", b)
 	}
 	return 0
+}
+
+// versionsFlags are state versions' own flags.
+type versionsFlags struct{ n int }
+
+func (o *versionsFlags) declare(fs *flag.FlagSet) {
+	fs.IntVar(&o.n, "n", 20, "how many writes to list")
 }

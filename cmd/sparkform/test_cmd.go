@@ -2,20 +2,14 @@ package main
 
 import (
 	"fmt"
-	"io"
 
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/termsafe"
 )
 
 // test [DIR] [-host H]...: run the configuration's smoke tests now and record the results.
-func runTest(args []string, stdout, stderr io.Writer) int {
-	c, ok := startHostCommand("test", args, stdout, stderr, false, nil)
-	if !ok {
-		return 1
-	}
-	defer c.close()
-	ctx, graceful, rf, dir := c.ctx, c.graceful, &c.rf, c.dir
+func runTest(c *hostCommand, _ *noFlags) int {
+	ctx, graceful, rf, dir, stdout, stderr := c.ctx, c.graceful, &c.rf, c.dir, c.stdout, c.stderr
 	r, ok := c.open(true, stderr)
 	if !ok {
 		return 1

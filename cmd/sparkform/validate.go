@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/hashicorp/hcl/v2"
@@ -10,15 +9,10 @@ import (
 )
 
 // validate [DIR]: parse, evaluate and check everything, connecting to nothing.
-func runValidate(args []string, stdout, stderr io.Writer) int {
-	var rf runFlags
-	dir, ok := rf.parseDir("validate", args, stderr, flagVars|flagJSON, nil)
-	if !ok {
-		return 1
-	}
-	cfg, diags := config.Load(dir, config.Vars{Env: config.EnvVars(os.Environ()), Files: rf.varFiles, Flags: rf.vars})
-	if rf.json {
-		ui := newJSONUI(stdout, "validate")
+func runValidate(in *invocation, _ *noFlags) int {
+	cfg, diags := config.Load(in.arg, config.Vars{Env: config.EnvVars(os.Environ()), Files: in.varFiles, Flags: in.vars})
+	if in.json {
+		ui := newJSONUI(in.stdout, "validate")
 		ui.hclDiagnostics(diags)
 		errs := 0
 		for _, d := range diags {
@@ -32,13 +26,13 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		}
 		ui.emit(levelOf(errs == 0), "validate_result", msg, map[string]any{"valid": errs == 0, "error_count": errs, "warning_count": len(diags) - errs})
 	} else if len(diags) > 0 {
-		config.WriteDiagnostics(stderr, diags, cfg.Files, isTerminal(stderr))
+		config.WriteDiagnostics(in.stderr, diags, cfg.Files, isTerminal(in.stderr))
 	}
 	if diags.HasErrors() {
 		return 1
 	}
-	if !rf.json {
-		fmt.Fprintf(stdout, "Success! The configuration is valid: %s, %s.\n", plural(len(cfg.Hosts), "host"), plural(len(cfg.Resources), "resource"))
+	if !in.json {
+		fmt.Fprintf(in.stdout, "Success! The configuration is valid: %s, %s.\n", plural(len(cfg.Hosts), "host"), plural(len(cfg.Resources), "resource"))
 	}
 	return 0
 }
