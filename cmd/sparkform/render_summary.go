@@ -187,6 +187,8 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 	}
 	if logs.written() {
 		fmt.Fprintf(w, "Logs: %s/ (one file per host)\n", termsafe.Line(logs.dir))
+	} else if err := logs.problem(); err != nil {
+		fmt.Fprintf(w, "Logs: not written: %s\n", termsafe.Line(err.Error()))
 	}
 	if n := len(r.Failed()); n > 0 || r.Stopped != "" {
 		fmt.Fprintf(w, "%s %s\n", st.red(st.bold(fmt.Sprintf("Apply finished with errors on %s.", plural(n, "host")))), totals)

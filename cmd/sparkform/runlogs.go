@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,13 +14,21 @@ import (
 
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/termsafe"
+	"golang.org/x/sys/unix"
 )
 
 // runLogs holds one log file per host for one run: DIR/.sparkform/logs/<command>-<time>/<host>.log,
 // mode 0600 (tool output may name secrets). Every event goes in, tool output included, escaped
 // as the terminal would show it. The newest logsKept runs are kept.
+//
+// DIR may be writable by others (a shared checkout). The directories are opened one at a time
+// relative to the one above, never through a symbolic link, and each must belong to this user
+// and be closed to group and others; from then on everything is reached through them, so a link
+// or rename put in DIR later changes nothing: root never writes, reads or prunes elsewhere.
 type runLogs struct {
 	dir   string
+	base  *os.File // DIR/.sparkform/logs
+	run   *os.File // the run's directory
 	files map[string]*os.File
 	err   error
 }
@@ -34,6 +43,10 @@ func newRunLogs(configDir, command string) *runLogs {
 
 // path is the log file of a host.
 func (l *runLogs) path(host string) string {
+	return filepath.Join(l.dir, l.fileName(host))
+}
+
+func (l *runLogs) fileName(host string) string {
 	safe := strings.Map(func(r rune) rune {
 		if r == '/' || r == 0 || r < ' ' {
 			return '_'
@@ -43,7 +56,63 @@ func (l *runLogs) path(host string) string {
 	if safe == "." || safe == ".." {
 		safe = "_" + safe
 	}
-	return filepath.Join(l.dir, safe+".log")
+	return safe + ".log"
+}
+
+// open opens (creating them 0700) DIR/.sparkform, its logs and the run's directory.
+func (l *runLogs) open() error {
+	logs := filepath.Dir(l.dir)
+	top, err := os.Open(filepath.Dir(filepath.Dir(logs)))
+	if err != nil {
+		return err
+	}
+	sf, err := openPrivateDir(top, filepath.Dir(logs))
+	top.Close()
+	if err != nil {
+		return err
+	}
+	l.base, err = openPrivateDir(sf, logs)
+	sf.Close()
+	if err != nil {
+		return err
+	}
+	l.run, err = openPrivateDir(l.base, l.dir)
+	return err
+}
+
+// openPrivateDir opens the directory p (its last element, relative to parent, created 0700 when
+// absent) without following a symbolic link, and checks that it belongs to this user and that
+// neither group nor others can write it.
+func openPrivateDir(parent *os.File, p string) (*os.File, error) {
+	name := filepath.Base(p)
+	if err := unix.Mkdirat(int(parent.Fd()), name, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, &os.PathError{Op: "mkdir", Path: p, Err: err}
+	}
+	fd, err := unix.Openat(int(parent.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	var lst unix.Stat_t
+	isLink := err != nil && unix.Fstatat(int(parent.Fd()), name, &lst, unix.AT_SYMLINK_NOFOLLOW) == nil && lst.Mode&unix.S_IFMT == unix.S_IFLNK
+	switch {
+	case errors.Is(err, unix.ELOOP) || isLink:
+		return nil, fmt.Errorf("%s is a symbolic link: refusing to follow it (whoever can write %s could point it anywhere); remove the link", p, filepath.Dir(p))
+	case errors.Is(err, unix.ENOTDIR):
+		return nil, fmt.Errorf("%s is not a directory", p)
+	case err != nil:
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "stat", Path: p, Err: err}
+	}
+	switch {
+	case int(st.Uid) != os.Geteuid():
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s belongs to uid %d, not to the user running sparkform: whoever owns it can replace what is written there", p, st.Uid)
+	case st.Mode&0o022 != 0:
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s is writable by group or others (mode %04o): chmod go-w %s", p, st.Mode&0o7777, p)
+	}
+	return os.NewFile(uintptr(fd), p), nil
 }
 
 func (l *runLogs) write(host string, ev engine.Event) {
@@ -52,16 +121,20 @@ func (l *runLogs) write(host string, ev engine.Event) {
 	}
 	f := l.files[host]
 	if f == nil {
-		if err := os.MkdirAll(l.dir, 0o700); err != nil {
-			l.err = err
+		if l.run == nil {
+			if l.err = l.open(); l.err != nil {
+				return
+			}
+		}
+		fd, err := unix.Openat(int(l.run.Fd()), l.fileName(host), unix.O_WRONLY|unix.O_CREAT|unix.O_APPEND|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			l.err = &os.PathError{Op: "open", Path: l.path(host), Err: err}
 			return
 		}
-		if f, l.err = os.OpenFile(l.path(host), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); l.err != nil {
-			return
-		}
+		f = os.NewFile(uintptr(fd), l.path(host))
 		l.files[host] = f
 		if len(l.files) == 1 {
-			pruneLogs(filepath.Dir(l.dir), logsKept)
+			pruneLogs(l.base, logsKept)
 		}
 	}
 	t := ev.Time
@@ -88,20 +161,34 @@ func (l *runLogs) close() {
 	for _, f := range l.files {
 		f.Close()
 	}
+	for _, d := range []*os.File{l.run, l.base} {
+		if d != nil {
+			d.Close()
+		}
+	}
+	l.run, l.base = nil, nil
 }
 
 // written reports whether any log file was written.
 func (l *runLogs) written() bool { return l != nil && len(l.files) > 0 }
 
-// tail returns the last n lines of a host's log (already escaped when written).
+// tail returns the last n lines of a host's log (already escaped when written), read from the
+// run's directory as it was opened.
 func (l *runLogs) tail(host string, n int) []string {
-	if l == nil {
+	if !l.written() {
 		return nil
 	}
-	f, err := os.Open(l.path(host))
+	if l.run == nil { // closed at the end of the run: open the directories again, as checked
+		if err := l.open(); err != nil {
+			return nil
+		}
+		defer l.close()
+	}
+	fd, err := unix.Openat(int(l.run.Fd()), l.fileName(host), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
+	f := os.NewFile(uintptr(fd), l.path(host))
 	defer f.Close()
 	var lines []string
 	sc := bufio.NewScanner(f)
@@ -115,9 +202,16 @@ func (l *runLogs) tail(host string, n int) []string {
 	return lines
 }
 
-// pruneLogs removes all but the newest keep run directories (their names sort by time).
-func pruneLogs(root string, keep int) {
-	entries, err := os.ReadDir(root)
+// pruneLogs removes all but the newest keep run directories of base (their names sort by time).
+// A run directory holds only files: anything else in it stays, and so does the directory.
+func pruneLogs(base *os.File, keep int) {
+	d, err := unix.Openat(int(base.Fd()), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	list := os.NewFile(uintptr(d), base.Name())
+	entries, err := list.ReadDir(-1)
+	list.Close()
 	if err != nil {
 		return
 	}
@@ -129,9 +223,24 @@ func pruneLogs(root string, keep int) {
 	}
 	sort.Slice(dirs, func(i, j int) bool { return runTime(dirs[i]) < runTime(dirs[j]) })
 	for len(dirs) > keep {
-		os.RemoveAll(filepath.Join(root, dirs[0]))
+		removeRunDir(base, dirs[0])
 		dirs = dirs[1:]
 	}
+}
+
+// removeRunDir removes the files of base/name, then the directory, without following links.
+func removeRunDir(base *os.File, name string) {
+	fd, err := unix.Openat(int(base.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	dir := os.NewFile(uintptr(fd), name)
+	defer dir.Close()
+	entries, _ := dir.ReadDir(-1)
+	for _, e := range entries {
+		unix.Unlinkat(fd, e.Name(), 0) // a directory fails and stays
+	}
+	unix.Unlinkat(int(base.Fd()), name, unix.AT_REMOVEDIR)
 }
 
 // runTime is the timestamp part of a run directory's name.
@@ -140,4 +249,12 @@ func runTime(name string) string {
 		return name[i+1:]
 	}
 	return name
+}
+
+// problem is why the logs could not be written, or nil.
+func (l *runLogs) problem() error {
+	if l == nil {
+		return nil
+	}
+	return l.err
 }

@@ -56,6 +56,8 @@ func runTest(c *hostCommand, _ *noFlags) int {
 		fmt.Fprintln(stdout)
 		if logs.written() {
 			fmt.Fprintf(stdout, "Logs: %s/ (one file per host)\n", termsafe.Line(logs.dir))
+		} else if err := logs.problem(); err != nil {
+			fmt.Fprintf(stdout, "Logs: not written: %s\n", termsafe.Line(err.Error()))
 		}
 	}
 	return code
