@@ -217,6 +217,11 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 		return fail(StatusFailed, err)
 	}
 	defer func() { h.Close() }()
+	if p.saved {
+		if err := reprobe(ctx, h, hp, changes, opts.stepTimeout()); err != nil {
+			return fail(StatusFailed, err)
+		}
+	}
 	interrupted := func(before string) *HostResult {
 		if why := opts.stateLost(); why != nil {
 			return fail(StatusInterrupted, fmt.Errorf("stopped before %s because %v; changed and recorded on this host: %s; run apply again once the state backend is back",

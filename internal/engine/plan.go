@@ -119,6 +119,10 @@ type Plan struct {
 	Rollout *config.Rollout `json:"rollout,omitempty"`
 	// Note is recorded with the generations this plan creates (e.g. "rollback to generation 2").
 	Note string `json:"note,omitempty"`
+
+	// saved: the plan came from a file (CheckSavedPlan): what it says it observed is not used;
+	// apply reads each host again (reprobe).
+	saved bool
 }
 
 // HostPlan is the plan for one host.

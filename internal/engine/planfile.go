@@ -1,13 +1,18 @@
 package engine
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/sparkform/sparkform/state"
 	"github.com/zclconf/go-cty/cty"
@@ -96,6 +101,7 @@ func CheckSavedPlan(p *Plan, st *state.State) error {
 			}
 		}
 	}
+	p.saved = true
 	if len(errs) > 0 {
 		lines := make([]string, len(errs))
 		for i, e := range errs {
@@ -152,4 +158,44 @@ func sameStateValue(a, b cty.Value) bool {
 		return an && bn
 	}
 	return a.Type().Equals(b.Type()) && a.RawEquals(b)
+}
+
+// reprobe reads the host again for the changes of a saved plan: what the file says was observed
+// is a file's word, and Apply acts on it (a venv's generations become rm -rf operands, a build id
+// a path). Each change gets what the host shows now, and must give the diff the plan showed;
+// otherwise nothing is changed on the host. One exec, like a plan's probe.
+func reprobe(ctx context.Context, h provider.Host, hp *HostPlan, changes []*Change, timeout time.Duration) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	instances := make([]resources.Instance, len(changes))
+	for i, c := range changes {
+		instances[i] = c.instance()
+	}
+	_, outs, err := probeHost(ctx, h, instances, timeout)
+	if err != nil {
+		return fmt.Errorf("reading the host again before applying the saved plan: %w", err)
+	}
+	var changed []string
+	fresh := make([]*Change, len(changes))
+	for i, c := range changes {
+		r, _ := resources.Lookup(c.Type)
+		f, err := diffInstance(r, instances[i], outs[i])
+		if err != nil {
+			return fmt.Errorf("reading the host again before applying the saved plan: %w", err)
+		}
+		now, _ := json.Marshal(f.Diff)
+		then, _ := json.Marshal(c.Diff)
+		if !bytes.Equal(now, then) {
+			changed = append(changed, c.Addr)
+		}
+		fresh[i] = f
+	}
+	if len(changed) > 0 {
+		return fmt.Errorf("the host changed since the plan was made (%s would no longer do what the plan shows): nothing was applied on %s; make a new plan", strings.Join(changed, ", "), hp.Name)
+	}
+	for i, c := range changes {
+		c.Observed = fresh[i].Observed
+	}
+	return nil
 }
