@@ -5,7 +5,10 @@
 #   cold apply            sparkform apply            vs  ansible-playbook (first run)
 #   no-op plan            sparkform plan             vs  ansible-playbook --check --diff
 #   no-op apply           sparkform apply            vs  ansible-playbook (rerun)
-# then a no-op plan of a 100-host lab (skip with NO_100=1). Prints times and ratios.
+# then a no-op plan of a 100-host lab (skip with NO_100=1). Prints times and ratios, and the load
+# average (1 min) when each row was measured: on a shared machine the figures move with it.
+# Both tools are warmed up first without touching a host (sparkform validate, ansible-playbook
+# --syntax-check), so neither pays for reading its own program from disk; each lab is fresh.
 #
 # Ansible is Debian's ansible-core + ansible (ansible.posix.sysctl), tuned: forks = 20,
 # pipelining, ControlMaster/ControlPersist (reruns reuse the connections), no fact gathering.
@@ -47,11 +50,16 @@ ms() {
   echo $(((e - s) / 1000000))
 }
 secs() { awk -v m="$1" 'BEGIN { printf "%.2f s", m / 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", b / a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.1fx", b / a; else print "-" }'; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
 
 labup() { # dir subnet latency hosts
   labs+=("$1")
-  "$sf" lab up -dir "$1" -subnet "$2" -n "$4" -latency "$3" >>"$log" 2>&1
+  if ! "$sf" lab up -dir "$1" -subnet "$2" -n "$4" -latency "$3" >>"$log" 2>&1; then
+    echo "failed: lab up -dir $1 -subnet $2" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
 }
 labdown() {
   "$sf" lab down -dir "$1" >>"$log" 2>&1
@@ -128,7 +136,8 @@ EOF
 av=$(ansible --version 2>/dev/null || true)
 echo "sparkform vs tuned Ansible (${av%%$'\n'*}), $n fresh lab hosts each, same run"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '\n| one-way latency | what | sparkform | Ansible | ratio |\n|---|---|---|---|---|\n'
+printf '\n| one-way latency | what | sparkform | Ansible | ratio | load |\n|---|---|---|---|---|---|\n'
+warm=
 subnet=201
 for lat in $latencies; do
   a=$work/lab-sf-$subnet
@@ -138,10 +147,18 @@ for lat in $latencies; do
   c=$(sparkform_config "$a")
   an=$(ansible_config "$b")
   export ANSIBLE_CONFIG=$an/ansible.cfg
+  if [ -z "$warm" ]; then
+    ms "$sf" validate "$c" >/dev/null
+    ms ansible-playbook --syntax-check "$an/site.yml" >/dev/null
+    warm=1
+  fi
+  l1=$(load1)
   s1=$(ms "$sf" apply -auto-approve "$c")
   a1=$(ms ansible-playbook "$an/site.yml")
+  l2=$(load1)
   s2=$(ms "$sf" plan "$c")
   a2=$(ms ansible-playbook --check --diff "$an/site.yml")
+  l3=$(load1)
   s3=$(ms "$sf" apply -auto-approve "$c")
   a3=$(ms ansible-playbook "$an/site.yml")
   # both ended in the desired state
@@ -153,9 +170,9 @@ for lat in $latencies; do
   done
   l=$lat
   [ "$l" = 0 ] && l="0 (loopback-like)"
-  printf '| %s | cold apply | %s | %s | %s |\n' "$l" "$(secs "$s1")" "$(secs "$a1")" "$(ratio "$s1" "$a1")"
-  printf '| %s | no-op plan vs --check --diff | %s | %s | %s |\n' "$l" "$(secs "$s2")" "$(secs "$a2")" "$(ratio "$s2" "$a2")"
-  printf '| %s | no-op apply vs rerun | %s | %s | %s |\n' "$l" "$(secs "$s3")" "$(secs "$a3")" "$(ratio "$s3" "$a3")"
+  printf '| %s | cold apply | %s | %s | %s | %s |\n' "$l" "$(secs "$s1")" "$(secs "$a1")" "$(ratio "$s1" "$a1")" "$l1"
+  printf '| %s | no-op plan vs --check --diff | %s | %s | %s | %s |\n' "$l" "$(secs "$s2")" "$(secs "$a2")" "$(ratio "$s2" "$a2")" "$l2"
+  printf '| %s | no-op apply vs rerun | %s | %s | %s | %s |\n' "$l" "$(secs "$s3")" "$(secs "$a3")" "$(ratio "$s3" "$a3")" "$l3"
   labdown "$a"
   labdown "$b"
   subnet=$((subnet + 2))
@@ -171,7 +188,7 @@ if [ "${NO_100:-}" != 1 ]; then
     t=$(ms "$sf" plan "$c")
     if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
   done
-  printf '\nno-op plan of 100 lab hosts (best of 3): %s\n' "$(secs "$best")"
+  printf '\nno-op plan of 100 lab hosts (best of 3): %s (load %s)\n' "$(secs "$best")" "$(load1)"
   labdown "$d"
 fi
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

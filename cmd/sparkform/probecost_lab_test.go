@@ -60,7 +60,9 @@ func TestPlanStartsFewProcessesOnAHost(t *testing.T) {
 
 // A cold sysctl + read-ahead apply (persistence files written, live values set) costs the plan's
 // one exec plus one: every change of the host goes in one script that writes its files itself
-// (temp + rename), so nothing goes over SFTP and no change waits for another's round trip.
+// (temp + rename), so nothing goes over SFTP and no change waits for another's round trip. The
+// state is written once (the changes of that exec and the generation), and the exec starts few
+// processes on the host (its subshells, and a sync and a mv per file written).
 func TestColdApplyCostsThePlanPlusOneExec(t *testing.T) {
 	l := needLab(t)
 	resetHosts(t, "spark-01")
@@ -96,15 +98,30 @@ func TestColdApplyCostsThePlanPlusOneExec(t *testing.T) {
 	if c := plan.Hosts[0].Counts(); c.Add != 2 {
 		t.Fatalf("cold plan: %+v, want 2 creates", c)
 	}
-	store := state.NewStore(filepath.Join(t.TempDir(), "state.json"))
+	store := &countingStore{Store: state.NewStore(filepath.Join(t.TempDir(), "state.json"))}
+	pidBefore, err := l.LastPID(ctx, "spark-01")
+	if err != nil {
+		t.Fatal(err)
+	}
 	res := engine.Apply(ctx, plan, st, store, opts)
 	if f := res.Failed(); len(f) > 0 {
 		t.Fatalf("apply failed: %s", f[0].Error)
 	}
+	pidAfter, err := l.LastPID(ctx, "spark-01")
+	if err != nil {
+		t.Fatal(err)
+	}
 	applyCalls := calls.Load() - planCalls
-	t.Logf("plan: %d requests; apply after it: %d", planCalls, applyCalls)
+	procs := pidAfter - pidBefore - 1 // the second reading takes a pid itself
+	t.Logf("plan: %d requests; apply after it: %d, %d state writes, %d processes on the host", planCalls, applyCalls, store.n.Load(), procs)
 	if planCalls != 1 || applyCalls != 1 {
 		t.Errorf("plan took %d requests and the cold apply %d more; want 1 and 1 (one exec each)", planCalls, applyCalls)
+	}
+	if n := store.n.Load(); n != 1 {
+		t.Errorf("the cold apply wrote the state %d times, want 1 (the exec's changes and the generation)", n)
+	}
+	if procs > 10 {
+		t.Errorf("the cold apply started %d processes on the host, budget 10", procs)
 	}
 	got := onHost(t, l, "spark-01", "sysctl -n vm.swappiness vm.dirty_ratio; cat /sys/block/nvme0n1/queue/read_ahead_kb; cat /etc/sysctl.d/90-sparkform-loading.conf /etc/udev/rules.d/60-sparkform-readahead-nvme.rules | grep -v '^#'; stat -c '%a %U' /etc/sysctl.d/90-sparkform-loading.conf; ls -a /etc/sysctl.d /etc/udev/rules.d | grep -c sparkform-")
 	want := "10\n10\n8192\nvm.dirty_ratio = 10\nvm.swappiness = 10\nACTION==\"add|change\", SUBSYSTEM==\"block\", KERNEL==\"nvme0n1\", ATTR{queue/read_ahead_kb}=\"8192\"\n644 root\n2"
@@ -116,4 +133,15 @@ func TestColdApplyCostsThePlanPlusOneExec(t *testing.T) {
 		t.Errorf("plan after apply: changes %v, err %v", again != nil && again.HasChanges(), err)
 	}
 	resetHosts(t, "spark-01")
+}
+
+// countingStore counts the persists apply asks of a Store.
+type countingStore struct {
+	*state.Store
+	n atomic.Int64
+}
+
+func (s *countingStore) Persist(st *state.State) error {
+	s.n.Add(1)
+	return s.Store.Persist(st)
 }

@@ -243,13 +243,22 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 			now = append(now, c)
 		}
 	}
+	gen := 0 // the generation, once recorded
 	for i := 0; i < len(now); {
 		if opts.stopping() {
 			return interrupted(now[i].Addr)
 		}
 		// consecutive changes made by shell fragments go in one exec
 		if batch := scriptRun(now[i:]); len(batch) > 0 {
-			n, err := applyScripts(ctx, h, hp, batch, opts, em, rec)
+			// When nothing follows this exec (no reboot, no smoke test), the generation is
+			// recorded in the same state write as its changes.
+			var last *generationOf
+			if i+len(batch) == len(now) && len(rebootChanges) == 0 && len(testerChanges(hp)) == 0 {
+				last = &generationOf{p.ConfigHash, p.Note}
+			}
+			var n int
+			var err error
+			n, gen, err = applyScripts(ctx, h, hp, batch, opts, em, rec, last)
 			for _, c := range batch[:n] {
 				hr.Applied = append(hr.Applied, c.Addr)
 			}
@@ -321,9 +330,11 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 		}
 		return fail(StatusRolledBack, errors.New(rb))
 	}
-	n, err := rec.generation(hp.Name, p.ConfigHash, p.Note)
-	if err != nil {
-		return fail(StatusFailed, fmt.Errorf("applied, but the generation could not be saved: %w", err))
+	n := gen
+	if n == 0 {
+		if n, err = rec.generation(hp.Name, p.ConfigHash, p.Note); err != nil {
+			return fail(StatusFailed, fmt.Errorf("applied, but the generation could not be saved: %w", err))
+		}
 	}
 	if err := rec.testRuns(hp.Name, runs, n); err != nil {
 		return fail(StatusFailed, fmt.Errorf("applied, but the test results could not be saved: %w", err))
@@ -388,8 +399,10 @@ func scriptRun(changes []*Change) []*Change {
 // each in its own subshell, and the first that fails stops the rest (as applyChange's caller
 // stops at the first error). Each change is recorded as its fragment ended (Done or Failed), all
 // in one persist when the exec returns; one cut short by a lost connection is recorded as Failed,
-// the ones after it are not touched. It returns how many changes were applied and recorded.
-func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*Change, opts Options, em *emitter, rec *recorder) (int, error) {
+// the ones after it are not touched. With gen, the generation is recorded in the same write when
+// every change succeeded. It returns how many changes were applied and recorded, and the
+// generation recorded (0: none).
+func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*Change, opts Options, em *emitter, rec *recorder, gen *generationOf) (int, int, error) {
 	sas := make([]resources.ScriptApply, 0, len(batch))
 	var scriptErr error
 	for _, c := range batch {
@@ -446,8 +459,13 @@ func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*C
 			break
 		}
 	}
+	if scriptErr != nil || len(errs) == 0 || errs[len(errs)-1] != nil {
+		gen = nil // not every change succeeded: no generation
+	}
+	recorded := 0
 	if len(recs) > 0 {
-		if rerr := rec.resources(hp.Name, h.HostKey(), recs); rerr != nil {
+		var rerr error
+		if recorded, rerr = rec.resources(hp.Name, h.HostKey(), recs, gen); rerr != nil {
 			// Nothing of this exec is in the store: the state in memory holds it (the errored
 			// state written at the end does), so name every change it made.
 			i := slices.IndexFunc(batch, func(c *Change) bool { return c == recs[0].c })
@@ -459,18 +477,18 @@ func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*C
 				}
 				uerr = fmt.Errorf("%w; also changed in the same step and not recorded: %s", uerr, strings.Join(also, ", "))
 			}
-			return i, uerr
+			return i, 0, uerr
 		}
 	}
 	for i, err := range errs {
 		c := batch[i]
 		if err != nil {
 			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_error", Message: err.Error()})
-			return i, err
+			return i, 0, err
 		}
 		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, time.Since(start).Round(100*time.Millisecond)), Elapsed: time.Since(start)})
 	}
-	return len(batch), scriptErr
+	return len(batch), recorded, scriptErr
 }
 
 // lastBytes is the end of s, at most n bytes.

@@ -88,13 +88,19 @@ type record struct {
 	pr resources.Prior
 }
 
+// generationOf is what a host's generation is recorded from (AddGeneration's arguments).
+type generationOf struct{ configHash, note string }
+
 // resource records one change's outcome and persists it.
 func (r *recorder) resource(host, hostKey string, c *Change, pr resources.Prior) error {
-	return r.resources(host, hostKey, []record{{c, pr}})
+	_, err := r.resources(host, hostKey, []record{{c, pr}}, nil)
+	return err
 }
 
-// resources records the outcomes of changes that ended together (one exec) in one persist.
-func (r *recorder) resources(host, hostKey string, recs []record) error {
+// resources records the outcomes of changes that ended together (one exec) in one persist; with
+// gen, the host's generation too (the last changes of an apply that has nothing left to do),
+// whose number it returns.
+func (r *recorder) resources(host, hostKey string, recs []record, gen *generationOf) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	hs := r.st.Host(host)
@@ -112,7 +118,11 @@ func (r *recorder) resources(host, hostKey string, recs []record) error {
 				Attributes: state.Value{Value: pr.Attributes}, Original: state.Value{Value: pr.Original}, AppliedAt: time.Now().UTC()}
 		}
 	}
-	return r.persist()
+	n := 0
+	if gen != nil {
+		n = hs.AddGeneration(time.Now(), gen.configHash, gen.note).N
+	}
+	return n, r.persist()
 }
 
 func (r *recorder) generation(host, configHash, note string) (int, error) {

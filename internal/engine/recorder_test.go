@@ -163,31 +163,55 @@ func (*scriptStep) ApplyScript(resources.Instance, cty.Value, resources.Diff) (r
 
 func init() { resources.Register(&scriptStep{}) }
 
-// A host's changes made in one exec are recorded by one write, and its generation by one more:
-// a cold sysctl + read-ahead apply writes the state twice per host (three times before).
-func TestChangesOfOneExecAreRecordedInOneWrite(t *testing.T) {
-	hp := &HostPlan{Name: "spark-01", Connection: &config.Host{Name: "spark-01"}}
-	for _, name := range []string{"a", "b", "c"} {
-		hp.Changes = append(hp.Changes, &Change{Addr: "enginetest_script." + name, Type: "enginetest_script", Name: name,
-			Diff: resources.Diff{Action: resources.Create}, Desired: state.Value{Value: cty.EmptyObjectVal}})
-	}
-	var execs atomic.Int64
-	dial := func(context.Context, *config.Host, string) (provider.Host, error) {
-		return providertest.Counting{Host: providertest.NewReadOnlyLocal(t), N: &execs}, nil
-	}
-	store := &gatedStore{}
-	res := Apply(context.Background(), &Plan{Hosts: []*HostPlan{hp}}, state.New(), store, Options{Dial: dial})
-	if hr := res.Hosts[0]; hr.Status != StatusApplied || len(hr.Applied) != 3 {
-		t.Fatalf("spark-01: %s %v %s", hr.Status, hr.Applied, hr.Error)
-	}
-	if n := execs.Load(); n != 1 {
-		t.Fatalf("3 script changes took %d execs, want 1", n)
-	}
-	if n := store.writes(); n != 2 {
-		t.Fatalf("3 changes of one exec and a generation took %d state writes, want 2", n)
-	}
-	if got := store.written[0]; len(got.Hosts["spark-01"].Resources) != 3 || len(got.Hosts["spark-01"].Generations) != 0 {
-		t.Fatalf("first write holds %d resources and %d generations, want the 3 changes and no generation yet",
-			len(got.Hosts["spark-01"].Resources), len(got.Hosts["spark-01"].Generations))
+// A host's changes made in one exec are recorded by one write, with its generation when nothing
+// follows them: a cold sysctl + read-ahead apply writes the state once per host (three times
+// before: once per change, then the generation). A change that fails records no generation.
+func TestChangesOfOneExecAndTheGenerationAreRecordedInOneWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		fail       bool
+		generation int
+	}{{"all succeed", false, 1}, {"the last fails", true, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			hp := &HostPlan{Name: "spark-01", Connection: &config.Host{Name: "spark-01"}}
+			for _, name := range []string{"a", "b", "c"} {
+				hp.Changes = append(hp.Changes, &Change{Addr: "enginetest_script." + name, Type: "enginetest_script", Name: name,
+					Diff: resources.Diff{Action: resources.Create}, Desired: state.Value{Value: cty.EmptyObjectVal}})
+			}
+			if tc.fail {
+				hp.Changes[2].Type = "enginetest_script_failing"
+			}
+			var execs atomic.Int64
+			dial := func(context.Context, *config.Host, string) (provider.Host, error) {
+				return providertest.Counting{Host: providertest.NewReadOnlyLocal(t), N: &execs}, nil
+			}
+			store := &gatedStore{}
+			res := Apply(context.Background(), &Plan{Hosts: []*HostPlan{hp}}, state.New(), store, Options{Dial: dial})
+			hr := res.Hosts[0]
+			if hr.Generation != tc.generation || (hr.Status == StatusApplied) == tc.fail {
+				t.Fatalf("spark-01: %s generation %d %v %s", hr.Status, hr.Generation, hr.Applied, hr.Error)
+			}
+			if n := execs.Load(); n != 1 {
+				t.Fatalf("3 script changes took %d execs, want 1", n)
+			}
+			if n := store.writes(); n != 1 {
+				t.Fatalf("3 changes of one exec took %d state writes, want 1", n)
+			}
+			got := store.written[0].Hosts["spark-01"]
+			if len(got.Resources) != 3 || len(got.Generations) != tc.generation {
+				t.Fatalf("the write holds %d resources and %d generations, want 3 and %d", len(got.Resources), len(got.Generations), tc.generation)
+			}
+		})
 	}
 }
+
+// failingScriptStep is a ScriptApplier whose fragment fails.
+type failingScriptStep struct{ scriptStep }
+
+func (*failingScriptStep) Type() string { return "enginetest_script_failing" }
+func (*failingScriptStep) ApplyScript(resources.Instance, cty.Value, resources.Diff) (resources.ScriptApply, error) {
+	p := resources.Prior{Attributes: cty.NullVal(cty.EmptyObject), Original: cty.EmptyObjectVal}
+	return resources.ScriptApply{Script: "exit 3", Done: p, Failed: p}, nil
+}
+
+func init() { resources.Register(&failingScriptStep{}) }
