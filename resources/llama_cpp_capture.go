@@ -19,7 +19,8 @@ var cmakeCacheLineRe = regexp.MustCompile(`^((?:GGML_[A-Z0-9_]*)|CMAKE_CUDA_ARCH
 
 // CaptureProbe reads, per -llama-dir, sparkform's manifest of the current build; else the git
 // checkout (DIR/src or DIR: exact tag, commit, origin URL) and the CMake cache (GGML_* and
-// CMAKE_CUDA_ARCHITECTURES). Only reads: git describe/rev-parse/remote get-url write nothing.
+// CMAKE_CUDA_ARCHITECTURES). Only reads: git describe/rev-parse/remote get-url write nothing; git
+// runs only in a .git nobody but root or the login user can write, and never reaches the network.
 func (LlamaCpp) CaptureProbe(opts CaptureOptions) string {
 	var b strings.Builder
 	for i, d := range opts.LlamaDirs {
@@ -27,7 +28,7 @@ func (LlamaCpp) CaptureProbe(opts CaptureOptions) string {
 			b.WriteString("llama_capture " + provider.QuoteAll(strconv.Itoa(i), d) + "\n")
 		}
 	}
-	return shellArgs(llamaManifestFile) + llamaCaptureProbeSh + b.String() + "true\n"
+	return trustLib + shellArgs(llamaManifestFile) + llamaCaptureProbeSh + b.String() + "true\n"
 }
 
 //go:embed scripts/llama-capture-probe.sh
@@ -61,9 +62,9 @@ func parseCMakeCache(text string) (flags map[string]string, bad []string) {
 // CMake cache, saying in the comment what could not be determined.
 func (LlamaCpp) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
 	type found struct {
-		noDir                                              bool
-		current, manifest, src, tag, commit, origin, cache string
-		hasManifest, hasCache                              bool
+		noDir                                                         bool
+		current, manifest, src, tag, commit, origin, cache, untrusted string
+		hasManifest, hasCache                                         bool
 	}
 	res := make([]found, len(opts.LlamaDirs))
 	for _, l := range parseProbe(out) {
@@ -93,6 +94,8 @@ func (LlamaCpp) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []str
 			f.origin = strings.TrimSpace(val)
 		case "llcache":
 			f.cache, f.hasCache = val, true
+		case "lluntrusted":
+			f.untrusted = val
 		}
 	}
 	var blocks []CapturedBlock
@@ -127,6 +130,11 @@ func (LlamaCpp) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []str
 			comment = append(comment, fmt.Sprintf("The llama.cpp build %s/current points at (%s, commit %s), from sparkform's manifest.", d, f.current, shortCommit(m.Commit)))
 			b.Comment = strings.Join(comment, "\n")
 			blocks = append(blocks, b)
+			continue
+		}
+		if f.untrusted != "" {
+			prog, why, _ := strings.Cut(f.untrusted, "\t")
+			notes = append(notes, fmt.Sprintf("llama_cpp: %s: not captured: untrusted: not running git in %s: %s (only root or the login user may be able to write a repository git reads as root)", d, prog, strings.TrimSpace(why)))
 			continue
 		}
 		if f.src == "" {

@@ -253,3 +253,65 @@ func TestApplyDoesNotBuildInADirectoryANonRootUserCanWrite(t *testing.T) {
 		t.Errorf("building a venv inside a directory uid 65534 owns: exit %d (%s), new generation: %v", res.ExitCode, res.Stderr, err)
 	}
 }
+
+// capture -llama-dir reads a plain checkout with git, as root. A repository's own config can make
+// git run programs (core.sshCommand for the lazy fetch of a partial clone, core.fsmonitor, hooks),
+// so git must not read a checkout a non-root user can write, and never reaches the network.
+func TestCaptureDoesNotRunGitInACheckoutANonRootUserCanWrite(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the checkout is given to another user")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs git")
+	}
+	root := t.TempDir()
+	for _, d := range []string{root, filepath.Dir(root)} {
+		os.Chmod(d, 0o755)
+	}
+	canary := filepath.Join(root, "canary")
+	// checkout makes a clone at DIR whose tag v1 and HEAD name a commit it lacks: reading them
+	// makes git fetch it from origin (a promisor remote) with core.sshCommand.
+	checkout := func(name string) string {
+		d := filepath.Join(root, name)
+		for _, args := range [][]string{{"init", "-q", d}, {"-C", d, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"},
+			{"-C", d, "remote", "add", "origin", "ssh://example.invalid/llama.cpp"}, {"-C", d, "config", "core.repositoryformatversion", "1"},
+			{"-C", d, "config", "extensions.partialClone", "origin"}, {"-C", d, "config", "remote.origin.promisor", "true"},
+			{"-C", d, "config", "core.sshCommand", "touch " + canary + "; false"}} {
+			if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+				t.Fatalf("git %v: %v %s", args, err, out)
+			}
+		}
+		head, _ := exec.Command("git", "-C", d, "symbolic-ref", "HEAD").Output()
+		missing := []byte("1111111111111111111111111111111111111111\n")
+		os.WriteFile(filepath.Join(d, ".git", strings.TrimSpace(string(head))), missing, 0o644)
+		os.WriteFile(filepath.Join(d, ".git", "refs", "tags", "v1"), missing, 0o644)
+		return d
+	}
+	capture := func(d string) []string {
+		opts := CaptureOptions{LlamaDirs: []string{d}}
+		out := providertest.MustRun(t, LlamaCpp{}.CaptureProbe(opts))
+		_, notes, err := LlamaCpp{}.Capture(opts, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return notes
+	}
+
+	own := checkout("own")
+	capture(own)
+	if _, err := os.Stat(canary); err == nil {
+		t.Errorf("capture let git reach the network (core.sshCommand ran) in a root-owned checkout")
+		os.Remove(canary)
+	}
+	theirs := checkout("theirs")
+	if out, err := exec.Command("chown", "-R", "65534:65534", theirs).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	notes := capture(theirs)
+	if _, err := os.Stat(canary); err == nil {
+		t.Errorf("capture ran the core.sshCommand of a checkout owned by uid 65534 as root")
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "untrusted") || !strings.Contains(notes[0], theirs+" is owned by") {
+		t.Errorf("a checkout owned by uid 65534: notes %q, want one saying it is untrusted", notes)
+	}
+}

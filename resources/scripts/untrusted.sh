@@ -1,6 +1,7 @@
 # shellcheck shell=sh
 # untrusted: defines sf_untrusted PATH..., which prints "PATH<TAB>why" for the first PATH that
-# may not be run as root, or nothing (see trustLib in trusted.go for the rule); and sf_existing
+# may not be run as root, or nothing (see trustLib in trusted.go for the rule); sf_untrusted_tree
+# (below) for a whole tree; and sf_existing
 # PATH, which sets sf_e to PATH or the nearest directory above it that exists (builtins only).
 sf_existing() {
   sf_e=$1
@@ -59,13 +60,20 @@ sf_untrusted() {
     sf_t=${sf_p%/bin/*}
     { [ -n "$sf_t" ] && [ "$sf_t" != "$sf_p" ]; } || continue
     { [ -f "$sf_t/pyvenv.cfg" ] || [ -f "$sf_t/CMakeCache.txt" ]; } || continue
-    if sf_r=$(find -H "$sf_t" \( ! -user root ! -user "$sf_me" -printf '%p is owned by %u\n' -quit \) \
-      -o \( ! -type l -perm -020 -printf '%p is writable by its group\n' -quit \) \
-      -o \( ! -type l -perm -002 -printf '%p is writable by others\n' -quit \) 2>&1); then
-      [ -z "$sf_r" ] || { printf '%s\t%s\n' "$sf_p" "$sf_r"; return 0; }
-    else
-      printf '%s\tcannot check who may write %s: %s\n' "$sf_p" "$sf_t" "$sf_r"
-      return 0
-    fi
+    sf_untrusted_tree "$sf_p" "$sf_t"
+    [ -z "$sf_r" ] || return 0
   done
+}
+# sf_untrusted_tree PATH TREE prints "PATH<TAB>why" (and sets sf_r to it) for the first entry of
+# TREE (a link at TREE itself followed) that belongs to neither root nor the login user, or that
+# group or others can write (not a symlink); else nothing.
+sf_untrusted_tree() {
+  if sf_r=$(find -H "$2" \( ! -user root ! -user "${SUDO_USER:-${LOGNAME:-root}}" -printf '%p is owned by %u\n' -quit \) \
+    -o \( ! -type l -perm -020 -printf '%p is writable by its group\n' -quit \) \
+    -o \( ! -type l -perm -002 -printf '%p is writable by others\n' -quit \) 2>&1); then
+    [ -z "$sf_r" ] || sf_r=$(printf '%s\t%s' "$1" "$sf_r")
+  else
+    sf_r=$(printf '%s\tcannot check who may write %s: %s' "$1" "$2" "$sf_r")
+  fi
+  [ -z "$sf_r" ] || printf '%s\n' "$sf_r"
 }
