@@ -3,6 +3,7 @@ package resources
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -367,11 +368,27 @@ type grubItem struct {
 // grubMenu is the menu of a grub.cfg: its menuentry and submenu items in menu order. It is
 // the one reading of grub.cfg: which entry boots a kernel (entries) and which kernel the
 // default entry boots (defaultKernel) both come from it.
-type grubMenu []*grubItem
+type grubMenu struct {
+	items []*grubItem
+	// corrections is 10_linux's title_correction_code: a default naming an entry of the
+	// submenu by its bare title (as before GRUB 2.00) → the path GRUB uses instead.
+	corrections map[string]string
+}
+
+// grubTitleCorrection is one clause of 10_linux's title_correction_code (grub-mkconfig writes
+// them when GRUB_DEFAULT or saved_entry is a bare title), each title quoted by grub_quote.
+var grubTitleCorrection = regexp.MustCompile(`if \[ "x\$default" = '((?:[^']|'\\'')*)' \]; then default='((?:[^']|'\\'')*)'; fi;`)
 
 // parseGrubMenu reads the menu tree of a grub.cfg as GRUB's script lexer sees what
 // grub-mkconfig writes (grubTokens); blocks that are not menu items (functions, if) are skipped.
 func parseGrubMenu(cfg string) grubMenu {
+	m := grubMenu{corrections: map[string]string{}}
+	unquote := func(s string) string { return strings.ReplaceAll(s, `'\''`, "'") }
+	for _, c := range grubTitleCorrection.FindAllStringSubmatch(cfg, -1) {
+		if old := unquote(c[1]); m.corrections[old] == "" {
+			m.corrections[old] = unquote(c[2])
+		}
+	}
 	root := &grubItem{submenu: true}
 	stack := []*grubItem{root} // nil for blocks that are not menu entries
 	parent := func() *grubItem {
@@ -417,7 +434,8 @@ func parseGrubMenu(cfg string) grubMenu {
 			}
 		}
 	}
-	return root.children
+	m.items = root.children
+	return m
 }
 
 // resolveGrubEntry follows an entry as GRUB does for `default`: ">"-separated steps, each a
@@ -494,25 +512,28 @@ func (m grubMenu) entries() map[string]string {
 			}
 		}
 	}
-	walk(m, nil)
+	walk(m.items, nil)
 	return best
 }
 
 // defaultKernel is the kernel release GRUB boots when nothing asks for another entry once:
 // GRUB_DEFAULT (from /etc/default/grub[.d]) names the entry, "saved" meaning the environment
-// block's saved_entry; an empty or unresolvable entry means entry 0 (as GRUB falls back), which
-// on Ubuntu boots the newest kernel. "" when grub.cfg does not say.
+// block's saved_entry, after 10_linux's title corrections; an empty or unresolvable entry means
+// entry 0 (as GRUB falls back), which boots the newest kernel. "" when grub.cfg does not say.
 func (m grubMenu) defaultKernel(grubDefault string, env map[string]string) string {
 	entry := grubDefault
 	if entry == "saved" {
 		entry = env["saved_entry"]
 	}
+	if c, ok := m.corrections[entry]; ok {
+		entry = c
+	}
 	if entry == "" {
 		entry = "0"
 	}
-	it := resolveGrubEntry(m, entry)
+	it := resolveGrubEntry(m.items, entry)
 	if it == nil {
-		it = resolveGrubEntry(m, "0")
+		it = resolveGrubEntry(m.items, "0")
 	}
 	if it == nil || !kernelRelRe.MatchString(it.kernel) {
 		return ""

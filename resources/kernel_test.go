@@ -141,11 +141,46 @@ func TestGrubMenuOfDebianGrubMkconfigMatchesUbuntuIDs(t *testing.T) {
 		{"saved", "1>6", "6.14.0-1015-nvidia"}, // normal and recovery entry per kernel, newest first
 		{"saved", "1>7", "6.14.0-1015-nvidia"}, // 6.14's recovery entry boots 6.14 too
 		{"saved", "Advanced options for Ubuntu>Ubuntu, with Linux 6.11.0-1016-nvidia", "7.0.0-1019-nvidia"}, // Ubuntu's titles do not resolve here
+		{"saved", "Debian GNU/Linux, with Linux 6.14.0-1015-nvidia", "7.0.0-1019-nvidia"},                   // a bare title of the submenu: entry 0
 	}
 	for _, c := range cases {
 		if k := m.defaultKernel(c.def, map[string]string{"saved_entry": c.saved}); k != c.want {
 			t.Errorf("GRUB_DEFAULT=%q saved_entry=%q: %q, want %q", c.def, c.saved, k, c.want)
 		}
+	}
+}
+
+// TestGrubMenuDefaultFollowsTitleCorrection: when saved_entry (or GRUB_DEFAULT) is a bare title of
+// the submenu, grub-mkconfig warns and its 10_linux ends with title_correction_code, which makes
+// GRUB boot that entry after all; the default kernel must follow it. The line is what the lab's
+// Debian update-grub wrote after grub-set-default 'Debian GNU/Linux, with Linux 6.14.0-1015-nvidia'.
+func TestGrubMenuDefaultFollowsTitleCorrection(t *testing.T) {
+	cfg, err := os.ReadFile("testdata/kernel-grub-debian.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const title = "Debian GNU/Linux, with Linux 6.14.0-1015-nvidia"
+	corrected := strings.Replace(string(cfg), "\n### END /etc/grub.d/10_linux ###",
+		"if [ \"x$default\" = '"+title+"' ]; then default='Advanced options for Debian GNU/Linux>"+title+"'; fi;\n### END /etc/grub.d/10_linux ###", 1)
+	if corrected == string(cfg) {
+		t.Fatal("fixture has no end of 10_linux")
+	}
+	m := parseGrubMenu(corrected)
+	for _, c := range []struct{ def, saved, want string }{
+		{"saved", title, "6.14.0-1015-nvidia"},
+		{title, "", "6.14.0-1015-nvidia"},
+		{"saved", "Debian GNU/Linux, with Linux 6.11.0-1016-nvidia", "7.0.0-1019-nvidia"}, // no correction for it
+	} {
+		if k := m.defaultKernel(c.def, map[string]string{"saved_entry": c.saved}); k != c.want {
+			t.Errorf("GRUB_DEFAULT=%q saved_entry=%q: %q, want %q", c.def, c.saved, k, c.want)
+		}
+	}
+	// grub_quote's '\'' in a title
+	q := parseGrubMenu("menuentry 'A' $menuentry_id_option 'a' {\n\tlinux /boot/vmlinuz-6.11.0-1016-nvidia\n}\n" +
+		"submenu 'S' $menuentry_id_option 's' {\n\tmenuentry 'it'\\''s 6.17' $menuentry_id_option 'b' {\n\t\tlinux /boot/vmlinuz-6.17.0-1014-nvidia\n\t}\n}\n" +
+		"if [ \"x$default\" = 'it'\\''s 6.17' ]; then default='S>it'\\''s 6.17'; fi;\n")
+	if k := q.defaultKernel("saved", map[string]string{"saved_entry": "it's 6.17"}); k != "6.17.0-1014-nvidia" {
+		t.Errorf("quoted title: %q", k)
 	}
 }
 

@@ -333,6 +333,16 @@ func TestRebootNewBootIDAndKernelFollowsGrub(t *testing.T) {
 	if after := bootID(t, l, host); after == before {
 		t.Errorf("boot_id unchanged after the failed boot")
 	}
+	// A bare title of the submenu (the pre-2.00 form) resolves to nothing in GRUB; update-grub
+	// warns and ends 10_linux with title_correction_code, which GRUB runs at boot.
+	out := run(t, l, host, "root", "grub-set-default 'Debian GNU/Linux, with Linux "+StockKernel+"' && update-grub 2>&1 | grep -c \"Please don't use old title\"; grep -c '^if \\[ \"x\\$default\" = ' /boot/grub/grub.cfg")
+	if out != "1\n1" {
+		t.Errorf("update-grub with a bare title as saved_entry: %q", out)
+	}
+	reboot("api")
+	if got := run(t, l, host, "root", "uname -r"); got != StockKernel {
+		t.Errorf("saved_entry %q through 10_linux's title correction: uname -r = %q", "Debian GNU/Linux, with Linux "+StockKernel, got)
+	}
 }
 
 func TestFaultsPartitionFreezeCrash(t *testing.T) {
