@@ -298,14 +298,8 @@ func parseLlamaProbe(lines []probeLine, d string) (llamaProbed, error) {
 			return llamaProbed{}, fmt.Errorf("llama_cpp probe: nvcc is at a path with unusual characters (outside A-Z a-z 0-9 . _ / @ + -)")
 		case "nvccversion":
 			o.NvccVersion = arg(0)
-		case "untrusted":
-			msg, _ := decodeB64(arg(0))
-			prog, why, _ := strings.Cut(msg, "\t")
-			return llamaProbed{}, fmt.Errorf("llama_cpp probe: %w", untrustedError(prog, why))
-		case "untrusteddir":
-			msg, _ := decodeB64(arg(0))
-			dir, why, _ := strings.Cut(msg, "\t")
-			return llamaProbed{}, fmt.Errorf("llama_cpp probe: %w", untrustedDirError(dir, why))
+		case "untrusted", "untrusteddir":
+			return llamaProbed{}, fmt.Errorf("llama_cpp probe: %w", untrustedLine(l.tag, arg(0)))
 		case "notool":
 			o.MissingTools = append(o.MissingTools, arg(0))
 		}

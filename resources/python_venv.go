@@ -320,14 +320,8 @@ func parseVenvProbe(lines []probeLine) (venvProbed, error) {
 			o.BaseVenv = true
 		case "plainvenv":
 			o.PlainVenv = true
-		case "untrusted":
-			msg, _ := decodeB64(arg(0))
-			prog, why, _ := strings.Cut(msg, "\t")
-			return venvProbed{}, fmt.Errorf("python_venv probe: %w", untrustedError(prog, why))
-		case "untrusteddir":
-			msg, _ := decodeB64(arg(0))
-			dir, why, _ := strings.Cut(msg, "\t")
-			return venvProbed{}, fmt.Errorf("python_venv probe: %w", untrustedDirError(dir, why))
+		case "untrusted", "untrusteddir":
+			return venvProbed{}, fmt.Errorf("python_venv probe: %w", untrustedLine(l.tag, arg(0)))
 		case "venvbroken":
 			msg, _ := decodeB64(arg(0))
 			if msg = strings.TrimSpace(msg); msg == "" {

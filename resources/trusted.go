@@ -35,6 +35,17 @@ func untrustedError(program, why string) error {
 	return fmt.Errorf("untrusted: not running %s: %s (only root or the login user may be able to replace a program sparkform runs as root)", program, strings.TrimSpace(why))
 }
 
+// untrustedLine is the error of a probe's "untrusted" or "untrusteddir" line (tag), whose
+// argument is base64 of "PATH<TAB>why" (sf_trusted in scripts/untrusted.sh).
+func untrustedLine(tag, arg string) error {
+	msg, _ := decodeB64(arg)
+	path, why, _ := strings.Cut(msg, "\t")
+	if tag == "untrusteddir" {
+		return untrustedDirError(path, why)
+	}
+	return untrustedError(path, why)
+}
+
 // untrustedDirError is the error for a directory apply would build in as root although someone
 // else could write it (or a directory above it), and why.
 func untrustedDirError(dir, why string) error {

@@ -14,7 +14,6 @@ import (
 	"github.com/sparkform/sparkform/internal/lab"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/provider/providertest"
-	"github.com/sparkform/sparkform/state"
 )
 
 // BenchmarkPlanNoop20Hosts plans a configuration that 20 lab hosts already match (sysctl and
@@ -47,10 +46,7 @@ func BenchmarkPlanNoop20Hosts(b *testing.B) {
 	if diags.HasErrors() {
 		b.Fatal(diags)
 	}
-	st, err := state.NewStore(filepath.Join(cfgDir, "sparkform.state.json")).Load()
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := loadDirState(b, cfgDir, "")
 	var calls atomic.Int64
 	var dials sync.Map
 	base := dialer(10 * time.Second)

@@ -11,16 +11,9 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/sparkform/sparkform/internal/engine"
-	"github.com/sparkform/sparkform/internal/lab"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/zclconf/go-cty/cty"
 )
-
-// captureLab is a lab of its own: capture's test reboots hosts into another kernel.
-func captureLab(t *testing.T, n int) *lab.Lab {
-	t.Helper()
-	return ownLab(t, n)
-}
 
 // hostFingerprint is what must not change when a host is captured: every file under /etc,
 // /boot, /opt and the dpkg database, the boot, the sysctl values and read-ahead capture reads.
@@ -44,7 +37,7 @@ python3 -m venv /opt/venv
 // TestCaptureReproducesHandTunedHostOnLab is issue 7's "Done when": a host tuned by hand over
 // ssh → capture → the file applied to two fresh hosts → plan over all three shows no changes.
 func TestCaptureReproducesHandTunedHostOnLab(t *testing.T) {
-	l := captureLab(t, 3)
+	l := ownLab(t, 3) // of its own: the test reboots hosts into another kernel
 	start := time.Now()
 	tuned := "spark-01"
 

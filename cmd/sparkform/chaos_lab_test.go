@@ -101,48 +101,38 @@ func waitUp(t *testing.T, l *lab.Lab, host string) {
 	}
 }
 
+// labOp is a lab method that acts on one host (Freeze, Partition, PowerOn, ...).
+type labOp func(l *lab.Lab, ctx context.Context, host string) error
+
+// onVictim is a fault step: op on the victim, failing the test on error; with up, then a wait
+// until the victim answers again.
+func onVictim(op labOp, up bool) func(*testing.T, *chaosCase) {
+	return func(t *testing.T, c *chaosCase) {
+		if err := op(c.l, bg, chaosVictim); err != nil {
+			t.Fatal(err)
+		}
+		if up {
+			waitUp(t, c.l, chaosVictim)
+		}
+	}
+}
+
+// whileBooting is a fault step: op on the victim, retried while it is still booting.
+func whileBooting(what string, op labOp) func(*testing.T, *chaosCase) {
+	return func(t *testing.T, c *chaosCase) {
+		retryWhileBooting(t, what, func(ctx context.Context) error { return op(c.l, ctx, chaosVictim) })
+	}
+}
+
+// victimUp is a fault's heal step that only waits until the victim answers again.
+func victimUp(t *testing.T, c *chaosCase) { waitUp(t, c.l, chaosVictim) }
+
 var (
-	faultFreeze = &chaosFault{name: "freeze",
-		inflict: func(t *testing.T, c *chaosCase) {
-			retryWhileBooting(t, "freeze", func(ctx context.Context) error { return c.l.Freeze(ctx, chaosVictim) })
-		},
-		heal: func(t *testing.T, c *chaosCase) {
-			if err := c.l.Thaw(bg, chaosVictim); err != nil {
-				t.Fatal(err)
-			}
-		}}
-	faultPartition = &chaosFault{name: "partition",
-		inflict: func(t *testing.T, c *chaosCase) {
-			if err := c.l.Partition(bg, chaosVictim); err != nil {
-				t.Fatal(err)
-			}
-		},
-		heal: func(t *testing.T, c *chaosCase) {
-			if err := c.l.Heal(bg, chaosVictim); err != nil {
-				t.Fatal(err)
-			}
-			waitUp(t, c.l, chaosVictim)
-		}}
-	faultCrash = &chaosFault{name: "crash",
-		inflict: func(t *testing.T, c *chaosCase) {
-			retryWhileBooting(t, "crash", func(ctx context.Context) error { return c.l.Crash(ctx, chaosVictim) })
-		},
-		heal: func(t *testing.T, c *chaosCase) { waitUp(t, c.l, chaosVictim) }}
-	faultPowerOff = &chaosFault{name: "power off",
-		inflict: func(t *testing.T, c *chaosCase) {
-			retryWhileBooting(t, "power off", func(ctx context.Context) error { return c.l.PowerOff(ctx, chaosVictim) })
-		},
-		heal: func(t *testing.T, c *chaosCase) {
-			if err := c.l.PowerOn(bg, chaosVictim); err != nil {
-				t.Fatal(err)
-			}
-			waitUp(t, c.l, chaosVictim)
-		}}
-	faultReboot = &chaosFault{name: "reboot by someone else",
-		inflict: func(t *testing.T, c *chaosCase) {
-			retryWhileBooting(t, "reboot", func(ctx context.Context) error { return c.l.Reboot(ctx, chaosVictim) })
-		},
-		heal: func(t *testing.T, c *chaosCase) { waitUp(t, c.l, chaosVictim) }}
+	faultFreeze    = &chaosFault{name: "freeze", inflict: whileBooting("freeze", (*lab.Lab).Freeze), heal: onVictim((*lab.Lab).Thaw, false)}
+	faultPartition = &chaosFault{name: "partition", inflict: onVictim((*lab.Lab).Partition, false), heal: onVictim((*lab.Lab).Heal, true)}
+	faultCrash     = &chaosFault{name: "crash", inflict: whileBooting("crash", (*lab.Lab).Crash), heal: victimUp}
+	faultPowerOff  = &chaosFault{name: "power off", inflict: whileBooting("power off", (*lab.Lab).PowerOff), heal: onVictim((*lab.Lab).PowerOn, true)}
+	faultReboot    = &chaosFault{name: "reboot by someone else", inflict: whileBooting("reboot", (*lab.Lab).Reboot), heal: victimUp}
 	// A small full filesystem mounted over the directory the phase writes to (it hides what
 	// was there; unmounting shows it again, untouched).
 	faultDiskFull = &chaosFault{name: "disk full on the host", before: true,
@@ -314,9 +304,7 @@ func runChaosCase(t *testing.T, c *chaosCase) {
 		c.dir = configDir(t, c.l, files)
 	}
 	if c.phase.first != "" {
-		if code, o, e := cli(t, "apply", c.dir, "-auto-approve"); code != 0 {
-			t.Fatalf("first apply: %d\n%s\n%s", code, o, e)
-		}
+		mustApply(t, c.dir, "first apply")
 		if err := os.WriteFile(filepath.Join(c.dir, "main.hcl"), []byte(c.phase.config), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -413,12 +401,7 @@ func runChaosCase(t *testing.T, c *chaosCase) {
 			t.Fatalf("state push: %d\n%s\n%s", code, o, e)
 		}
 	}
-	if code, o, e := cli(t, "apply", c.dir, "-auto-approve"); code != 0 {
-		t.Fatalf("apply after healing: %d\n%s\n%s", code, o, e)
-	}
-	if code, o, _ := cli(t, "plan", c.dir, "-detailed-exitcode"); code != 0 {
-		t.Fatalf("not converged after healing:\n%s", o)
-	}
+	rerunConverges(t, c.dir, "apply after healing")
 	for _, h := range hosts {
 		c.phase.whole(t, c.l, h)
 	}

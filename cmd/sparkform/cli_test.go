@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,37 +118,6 @@ func TestDurationFlagsTakeABareNumberAsSeconds(t *testing.T) {
 	}
 }
 
-func TestBashCompletionCompletesCommandsAndTheirFlags(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash")
-	}
-	code, script, _ := cli(t, "completion", "bash")
-	if code != 0 {
-		t.Fatal("completion bash failed")
-	}
-	complete := func(words ...string) string {
-		line := fmt.Sprintf("%s\nCOMP_WORDS=(%s); COMP_CWORD=%d; _sparkform; echo \"${COMPREPLY[*]}\"", script, strings.Join(words, " "), len(words)-1)
-		out, err := exec.Command(bash, "-c", line).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v: %v\n%s", words, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	if got := complete("sparkform", "pl"); got != "plan" {
-		t.Errorf("sparkform pl<TAB> = %q", got)
-	}
-	if got := complete("sparkform", "-chdir=x", "apply", "-auto"); got != "-auto-approve" {
-		t.Errorf("sparkform apply -auto<TAB> = %q", got)
-	}
-	if got := complete("sparkform", "completion", ""); got != "bash zsh" {
-		t.Errorf("sparkform completion <TAB> = %q", got)
-	}
-	if code, zsh, _ := cli(t, "completion", "zsh"); code != 0 || !strings.Contains(zsh, "bashcompinit") {
-		t.Errorf("completion zsh: %d\n%s", code, zsh)
-	}
-}
-
 func TestDebugLogRecordsTheCommandAndEachConnection(t *testing.T) {
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "debug.log")
@@ -196,5 +165,26 @@ func TestHistoryLinesStayShort(t *testing.T) {
 		if n := len([]rune(l)); n > historyWidth {
 			t.Errorf("a history line of %d characters:\n%s", n, l)
 		}
+	}
+}
+
+func TestUnknownCommandFails(t *testing.T) {
+	code, _, stderr := cli(t, "frobnicate")
+	if code != 1 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
+		t.Fatalf("code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestParseInterleavedAcceptsFlagsAfterPositionalsAndDoubleDash(t *testing.T) {
+	fs := newFlagSet("t", &bytes.Buffer{})
+	out := fs.String("out", "", "")
+	var hosts multiFlag
+	fs.Var(&hosts, "host", "")
+	pos, err := parseInterleaved(fs, []string{"dir", "--out", "p.json", "-host", "a", "--host=b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pos) != 1 || pos[0] != "dir" || *out != "p.json" || hosts.String() != "a,b" {
+		t.Fatalf("pos %v out %q hosts %v", pos, *out, hosts)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,5 +81,36 @@ func TestZshCompletionCompletesCommandsAndFlagsInARealZsh(t *testing.T) {
 	out, err := exec.Command(needShell(t, "bash"), "-c", script+"\ncomplete -p sparkform").CombinedOutput()
 	if code != 0 || err != nil || strings.TrimSpace(string(out)) != "complete -F _sparkform sparkform" {
 		t.Errorf("bash: complete -p sparkform: %v\n%s", err, out)
+	}
+}
+
+func TestBashCompletionCompletesCommandsAndTheirFlags(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	code, script, _ := cli(t, "completion", "bash")
+	if code != 0 {
+		t.Fatal("completion bash failed")
+	}
+	complete := func(words ...string) string {
+		line := fmt.Sprintf("%s\nCOMP_WORDS=(%s); COMP_CWORD=%d; _sparkform; echo \"${COMPREPLY[*]}\"", script, strings.Join(words, " "), len(words)-1)
+		out, err := exec.Command(bash, "-c", line).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", words, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := complete("sparkform", "pl"); got != "plan" {
+		t.Errorf("sparkform pl<TAB> = %q", got)
+	}
+	if got := complete("sparkform", "-chdir=x", "apply", "-auto"); got != "-auto-approve" {
+		t.Errorf("sparkform apply -auto<TAB> = %q", got)
+	}
+	if got := complete("sparkform", "completion", ""); got != "bash zsh" {
+		t.Errorf("sparkform completion <TAB> = %q", got)
+	}
+	if code, zsh, _ := cli(t, "completion", "zsh"); code != 0 || !strings.Contains(zsh, "bashcompinit") {
+		t.Errorf("completion zsh: %d\n%s", code, zsh)
 	}
 }

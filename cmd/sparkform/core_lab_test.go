@@ -80,10 +80,7 @@ func TestPlanApplyConvergeDriftAndDestroyOnLab(t *testing.T) {
 			t.Errorf("%s: udev rule missing", h)
 		}
 	}
-	st, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := loadDirState(t, dir, "")
 	for _, h := range labHosts {
 		hs := st.Hosts[h]
 		if hs == nil || hs.Resources["sysctl.loading"] == nil || hs.Resources["readahead.nvme"] == nil || hs.HostKey == "" {
@@ -309,9 +306,7 @@ func TestSecondApplyWaitsForTheLockOrFailsNamingTheHolder(t *testing.T) {
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first apply: %v", err)
 	}
-	if _, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load(); err != nil {
-		t.Fatalf("state invalid after concurrent applies: %v", err)
-	}
+	loadDirState(t, dir, "state invalid after concurrent applies")
 	// With the lock free again, a waiting apply goes through.
 	if code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-lock-timeout", "5s", "-host", "spark-01"); code != 0 {
 		t.Fatalf("apply after release: %d\n%s\n%s", code, out, stderr)
@@ -444,9 +439,7 @@ func TestDriftNamesHostAndAttributeAndExitsTwo(t *testing.T) {
 	l := needLab(t)
 	resetHosts(t, labHosts...)
 	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
-	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
-		t.Fatalf("apply: %d\n%s\n%s", code, out, stderr)
-	}
+	mustApply(t, dir, "apply")
 	if code, out, _ := cli(t, "drift", dir); code != 0 || !strings.Contains(out, "0 of 3 hosts drifted") {
 		t.Fatalf("drift on a converged fleet: %d\n%s", code, out)
 	}
@@ -499,13 +492,7 @@ func TestFirstInterruptOrSIGTERMFinishesTheStepInFlightAndStartsNoOther(t *testi
 		t.Run(sig.String(), func(t *testing.T) {
 			resetHosts(t, labHosts...)
 			dir := configDir(t, l, map[string]string{"main.hcl": tuning})
-			p := cliProcess("apply", dir, "-auto-approve", "-parallelism", "1")
-			stdout, _ := p.StdoutPipe()
-			var stderr strings.Builder
-			p.Stderr = &stderr
-			if err := p.Start(); err != nil {
-				t.Fatal(err)
-			}
+			p, stdout, stderr := startCLI(t, "apply", dir, "-auto-approve", "-parallelism", "1")
 			waitFor(t, stdout, ": created (")
 			p.Process.Signal(sig)
 			err := p.Wait()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -68,6 +69,12 @@ func isMsg(typ, host, addr string) func(uiMessage) bool {
 // waitMsg waits for a -json message that matches (failing after within).
 func (p *applyProc) waitMsg(t *testing.T, within time.Duration, what string, match func(uiMessage) bool) timedLine {
 	t.Helper()
+	return p.waitFor(t, within, what, func(l timedLine) bool { return match(l.ev) })
+}
+
+// waitFor waits for an output line that matches (what names it), failing after within.
+func (p *applyProc) waitFor(t *testing.T, within time.Duration, what string, match func(timedLine) bool) timedLine {
+	t.Helper()
 	deadline := time.After(within)
 	for {
 		select {
@@ -75,7 +82,7 @@ func (p *applyProc) waitMsg(t *testing.T, within time.Duration, what string, mat
 			if !ok {
 				t.Fatalf("apply ended without %s\n%s\n%s", what, p.output(), p.stderr.String())
 			}
-			if match(l.ev) {
+			if match(l) {
 				return l
 			}
 		case <-deadline:
@@ -165,20 +172,7 @@ func startApplyEnv(t *testing.T, env []string, args ...string) *applyProc {
 // waitLine waits for a line with every one of words (failing after within).
 func (p *applyProc) waitLine(t *testing.T, within time.Duration, words ...string) timedLine {
 	t.Helper()
-	deadline := time.After(within)
-	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				t.Fatalf("apply ended without a line holding %q\n%s\n%s", words, p.output(), p.stderr.String())
-			}
-			if hasAll(l.text, words) {
-				return l
-			}
-		case <-deadline:
-			t.Fatalf("no line holding %q within %v\n%s", words, within, p.output())
-		}
-	}
+	return p.waitFor(t, within, fmt.Sprintf("line holding %q", words), func(l timedLine) bool { return hasAll(l.text, words) })
 }
 
 // wait waits for the process to end and returns its exit code and when it ended.
@@ -309,9 +303,7 @@ func TestFrozenHostDuringVenvBuildIsReportedWithinKeepaliveWindowAndRerunConverg
 	if code != 1 {
 		t.Errorf("apply exit %d, want 1", code)
 	}
-	if _, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load(); err != nil {
-		t.Fatalf("state after the freeze: %v", err)
-	}
+	loadDirState(t, dir, "state after the freeze")
 
 	if err := l.Thaw(ctx, victim); err != nil {
 		t.Fatal(err)
@@ -320,12 +312,7 @@ func TestFrozenHostDuringVenvBuildIsReportedWithinKeepaliveWindowAndRerunConverg
 	for _, h := range labHosts {
 		checkVenvWhole(t, l, h)
 	}
-	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
-		t.Fatalf("rerun after thaw: %d\n%s\n%s", code, out, stderr)
-	}
-	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
-		t.Fatalf("not converged after the rerun:\n%s", out)
-	}
+	rerunConverges(t, dir, "rerun after thaw")
 	checkVenvWhole(t, l, victim)
 }
 
@@ -347,9 +334,7 @@ func destroyAll(t *testing.T, dir string) {
 	if err := os.Remove(filepath.Join(dir, "main.hcl")); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
-		t.Fatalf("apply without blocks: %d\n%s\n%s", code, out, stderr)
-	}
+	mustApply(t, dir, "apply without blocks")
 }
 
 func TestApplySIGKILLedAtRandomPointsLeavesValidStateAndRerunConverges(t *testing.T) {
@@ -397,12 +382,7 @@ func TestApplySIGKILLedAtRandomPointsLeavesValidStateAndRerunConverges(t *testin
 			t.Logf("round %d: killed %v %s, after %d finished steps", round, after.Round(time.Millisecond), where, steps)
 		}
 	}
-	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
-		t.Fatalf("rerun after the kills: %d\n%s\n%s", code, out, stderr)
-	}
-	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
-		t.Fatalf("not converged after the rerun:\n%s", out)
-	}
+	rerunConverges(t, dir, "rerun after the kills")
 	destroyAll(t, dir)
 	checkStockValues(t, l, labHosts...)
 }
@@ -547,12 +527,7 @@ func TestStateThatCannotBeSavedStopsNewStepsKeepsTheStateFileAndSaysWhatToDo(t *
 			if code, out, stderr := cli(t, "state", "push", "-backend", "local", "-state", statePath, "-backup", filepath.Join(tmp, "pushed-over.json"), saved); code != 0 {
 				t.Fatalf("state push of the errored state: %d\n%s\n%s", code, out, stderr)
 			}
-			if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
-				t.Fatalf("apply after healing: %d\n%s\n%s", code, out, stderr)
-			}
-			if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
-				t.Fatalf("not converged:\n%s", out)
-			}
+			rerunConverges(t, dir, "apply after healing")
 			destroyAll(t, dir)
 			checkStockValues(t, l, labHosts...)
 		})

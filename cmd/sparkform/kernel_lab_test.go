@@ -2,50 +2,12 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sparkform/sparkform/internal/lab"
-	"github.com/sparkform/sparkform/state"
 )
-
-// kernelLab is a lab of its own so kernel changes never leak into other tests.
-func kernelLab(t *testing.T, n int) *lab.Lab {
-	t.Helper()
-	return ownLab(t, n)
-}
-
-// ownLab starts an n-host lab on a subnet of its own for one test and takes it down after.
-func ownLab(t *testing.T, n int) *lab.Lab {
-	t.Helper()
-	lab.SkipUnlessAvailable(t)
-	subnet, err := lab.ReserveSubnet(ownLabSubnets, ownLabSubnets+30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	l, err := lab.Up(ctx, lab.Options{Dir: dir, N: n, Subnet: subnet})
-	if err != nil {
-		if l2, oerr := lab.Open(dir); oerr == nil {
-			l2.Down(context.Background())
-		}
-		lab.ReleaseSubnet(subnet)
-		t.Fatalf("lab up: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if l.Down(ctx) == nil {
-			lab.ReleaseSubnet(subnet)
-		}
-	})
-	return l
-}
 
 func kernelConfig(l *lab.Lab, t *testing.T, body string) string {
 	return configDir(t, l, map[string]string{"main.hcl": body})
@@ -60,7 +22,7 @@ func bootIDs(t *testing.T, l *lab.Lab, hosts ...string) map[string]string {
 }
 
 func TestKernelRolloutUpgradeDowngradeAndRollbackOnLab(t *testing.T) {
-	l := kernelLab(t, 3)
+	l := ownLab(t, 3) // kernel changes stay in a lab of their own
 	hosts := []string{"spark-01", "spark-02", "spark-03"}
 	dir := kernelConfig(l, t, `
 kernel "nvidia" {
@@ -99,14 +61,12 @@ kernel "nvidia" {
 	}
 
 	// Declarative rollback: one line changes, plan shows the downgrade with a reboot.
-	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(strings.Replace(readFile(t, filepath.Join(dir, "main.hcl")), `"6.17"`, `"6.14"`, 1)), 0o644)
+	editMain(t, dir, `"6.17"`, `"6.14"`)
 	code, out, _ = cli(t, "plan", dir, "-detailed-exitcode")
 	if code != 2 || !strings.Contains(out, "6.17.0-1014-nvidia → 6.14.0-1015-nvidia") || !strings.Contains(out, "(reboot required)") {
 		t.Fatalf("downgrade plan: %d\n%s", code, out)
 	}
-	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
-		t.Fatalf("apply 6.14: %d\n%s\n%s", code, out, stderr)
-	}
+	mustApply(t, dir, "apply 6.14")
 	for _, h := range hosts {
 		if got := onHost(t, l, h, "uname -r"); got != "6.14.0-1015-nvidia" {
 			t.Errorf("%s runs %s after the downgrade", h, got)
@@ -127,7 +87,7 @@ kernel "nvidia" {
 }
 
 func TestKernelThatFailsToBootRollsBackAndStopsTheRollout(t *testing.T) {
-	l := kernelLab(t, 3)
+	l := ownLab(t, 3) // kernel changes stay in a lab of their own
 	// spark-01 gets the kernel that panics; the others the good one. One host per batch and
 	// max_failures = 0: after spark-01 rolls back, no further batch starts.
 	dir := kernelConfig(l, t, `
@@ -165,10 +125,7 @@ kernel "good" {
 			t.Errorf("%s was changed although the rollout stopped: %s", h, got)
 		}
 	}
-	st, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := loadDirState(t, dir, "")
 	inc := st.Hosts["spark-01"].Incidents
 	if len(inc) != 1 || inc[0].Kind != "rolled_back" {
 		t.Errorf("state incidents of spark-01: %+v", inc)
@@ -178,7 +135,7 @@ kernel "good" {
 	}
 
 	// Without max_failures the others of the batch finish: all three in one batch.
-	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(strings.Replace(readFile(t, filepath.Join(dir, "main.hcl")), "batch_size   = 1\n  max_failures = 0", "batch_size = 3", 1)), 0o644)
+	editMain(t, dir, "batch_size   = 1\n  max_failures = 0", "batch_size = 3")
 	code, out, stderr = cli(t, "apply", dir, "-auto-approve")
 	if code != 1 || !strings.Contains(out+stderr, "rolled back: spark-01") {
 		t.Fatalf("second apply: %d\n%s\n%s", code, out, stderr)
@@ -191,7 +148,7 @@ kernel "good" {
 }
 
 func TestHostThatNeverComesBackFailsAfterRebootTimeout(t *testing.T) {
-	l := kernelLab(t, 2)
+	l := ownLab(t, 2) // kernel changes stay in a lab of their own
 	// The panicking kernel keeps spark-01 down longer than this reboot_timeout.
 	dir := kernelConfig(l, t, `
 kernel "broken" {
@@ -221,13 +178,4 @@ kernel "good" {
 	if err := l.WaitUp(ctx, "spark-01"); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func readFile(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -54,21 +50,36 @@ func runLab(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sparkform lab %s: unexpected arguments %q\n", sub, fs.Args())
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, _, stop := interruptible(stderr, true)
 	defer stop()
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "sparkform lab %s: %v\n", sub, err)
+		return 1
+	}
+	var l *lab.Lab
+	var err error
 	switch sub {
 	case "up":
-		l, err := lab.Up(ctx, lab.Options{Dir: *dir, N: *n, Subnet: *subnet, Latency: *latency, Log: stderr})
-		if err != nil {
-			fmt.Fprintf(stderr, "sparkform lab up: %v\n", err)
-			return 1
+		l, err = lab.Up(ctx, lab.Options{Dir: *dir, N: *n, Subnet: *subnet, Latency: *latency, Log: stderr})
+	default:
+		l, err = lab.Open(*dir)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if sub == "down" {
+		if err := l.Down(ctx); err != nil {
+			return fail(err)
 		}
-		st, err := l.Status(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "sparkform lab up: %v\n", err)
-			return 1
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(stdout, "lab %s: %s stopped\n", l.Dir(), plural(len(l.Hosts()), "host"))
+		return 0
+	}
+	st, err := l.Status(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	if sub == "up" {
 		fmt.Fprintln(tw, "HOST\tADDRESS\tUSER\tSTATE")
 		for _, s := range st {
 			fmt.Fprintf(tw, "%s\t%s\troot\t%s\n", s.Name, s.Address, s.State)
@@ -76,35 +87,13 @@ func runLab(args []string, stdout, stderr io.Writer) int {
 		tw.Flush()
 		fmt.Fprintf(stdout, "\ninventory: %s\nssh: ssh -i %s -o UserKnownHostsFile=%s root@%s\n",
 			l.HostsHCLPath(), l.KeyPath(), l.KnownHostsPath(), st[0].Address)
-	case "down":
-		l, err := lab.Open(*dir)
-		if err != nil {
-			fmt.Fprintf(stderr, "sparkform lab down: %v\n", err)
-			return 1
-		}
-		if err := l.Down(ctx); err != nil {
-			fmt.Fprintf(stderr, "sparkform lab down: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "lab %s: %s stopped\n", l.Dir(), plural(len(l.Hosts()), "host"))
-	case "status":
-		l, err := lab.Open(*dir)
-		if err != nil {
-			fmt.Fprintf(stderr, "sparkform lab status: %v\n", err)
-			return 1
-		}
-		st, err := l.Status(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "sparkform lab status: %v\n", err)
-			return 1
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "HOST\tADDRESS\tSTATE\tKERNEL\tBOOT_ID")
-		for _, s := range st {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Address, s.State, termsafe.Line(dash(s.Kernel)), termsafe.Line(dash(s.BootID)))
-		}
-		tw.Flush()
+		return 0
 	}
+	fmt.Fprintln(tw, "HOST\tADDRESS\tSTATE\tKERNEL\tBOOT_ID")
+	for _, s := range st {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Address, s.State, termsafe.Line(dash(s.Kernel)), termsafe.Line(dash(s.BootID)))
+	}
+	tw.Flush()
 	return 0
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sparkform/sparkform/internal/lab"
+	"github.com/sparkform/sparkform/state"
 )
 
 // The test binary doubles as the sparkform binary: with SPARKFORM_TEST_RUN_MAIN=1 it runs main.
@@ -77,6 +79,57 @@ func needLab(t *testing.T) *lab.Lab {
 }
 
 // cli runs sparkform in-process and returns exit code, stdout and stderr.
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// loadDirState loads the state file of the configuration in dir, failing the test (saying when,
+// if not "") when it does not load.
+func loadDirState(t testing.TB, dir, when string) *state.State {
+	t.Helper()
+	st, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load()
+	if err != nil && when != "" {
+		t.Fatalf("%s: %v", when, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// editMain replaces old with new in dir's main.hcl.
+func editMain(t *testing.T, dir, old, new string) {
+	t.Helper()
+	p := filepath.Join(dir, "main.hcl")
+	if err := os.WriteFile(p, []byte(strings.Replace(readFile(t, p), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustApply applies dir with -auto-approve and fails the test unless it succeeds (what: which
+// apply, for the message).
+func mustApply(t *testing.T, dir, what string) {
+	t.Helper()
+	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
+		t.Fatalf("%s: %d\n%s\n%s", what, code, out, stderr)
+	}
+}
+
+// rerunConverges applies dir again after a fault (what: which apply) and fails unless the plan
+// that follows shows no changes.
+func rerunConverges(t *testing.T, dir, what string) {
+	t.Helper()
+	mustApply(t, dir, what)
+	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
+		t.Fatalf("%s: not converged, the plan shows changes:\n%s", what, out)
+	}
+}
+
 func cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -84,11 +137,57 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// startCLI starts sparkform as a process: its standard output to read as it comes, its
+// standard error collected (read it after Wait).
+func startCLI(t *testing.T, args ...string) (p *exec.Cmd, stdout io.Reader, stderr *strings.Builder) {
+	t.Helper()
+	p = cliProcess(args...)
+	stdout, err := p.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr = new(strings.Builder)
+	p.Stderr = stderr
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return p, stdout, stderr
+}
+
 // cliProcess starts sparkform as a separate process (the test binary in main mode).
 func cliProcess(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SPARKFORM_TEST_RUN_MAIN=1")
 	return cmd
+}
+
+// ownLab starts an n-host lab on a subnet of its own for one test and takes it down after.
+func ownLab(t *testing.T, n int) *lab.Lab {
+	t.Helper()
+	lab.SkipUnlessAvailable(t)
+	subnet, err := lab.ReserveSubnet(ownLabSubnets, ownLabSubnets+30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	l, err := lab.Up(ctx, lab.Options{Dir: dir, N: n, Subnet: subnet})
+	if err != nil {
+		if l2, oerr := lab.Open(dir); oerr == nil {
+			l2.Down(context.Background())
+		}
+		lab.ReleaseSubnet(subnet)
+		t.Fatalf("lab up: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if l.Down(ctx) == nil {
+			lab.ReleaseSubnet(subnet)
+		}
+	})
+	return l
 }
 
 // configDir makes a configuration directory holding the lab's hosts.hcl and the given files.
@@ -127,25 +226,4 @@ func onHostWithin(t *testing.T, l *lab.Lab, host, command string, timeout time.D
 		t.Fatalf("%s: %s: %v: %s", host, command, err, stderr)
 	}
 	return strings.TrimSpace(out)
-}
-
-func TestUnknownCommandFails(t *testing.T) {
-	code, _, stderr := cli(t, "frobnicate")
-	if code != 1 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
-		t.Fatalf("code %d, stderr %q", code, stderr)
-	}
-}
-
-func TestParseInterleavedAcceptsFlagsAfterPositionalsAndDoubleDash(t *testing.T) {
-	fs := newFlagSet("t", &bytes.Buffer{})
-	out := fs.String("out", "", "")
-	var hosts multiFlag
-	fs.Var(&hosts, "host", "")
-	pos, err := parseInterleaved(fs, []string{"dir", "--out", "p.json", "-host", "a", "--host=b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pos) != 1 || pos[0] != "dir" || *out != "p.json" || hosts.String() != "a,b" {
-		t.Fatalf("pos %v out %q hosts %v", pos, *out, hosts)
-	}
 }

@@ -52,13 +52,7 @@ python_venv "slow" {
   find_links = ["/srv/wheels"]
 }
 `)))
-	p := cliProcess("apply", dir, "-auto-approve", "-v", "-host", "spark-01")
-	stdout, _ := p.StdoutPipe()
-	var stderr strings.Builder
-	p.Stderr = &stderr
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
+	p, stdout, stderr := startCLI(t, "apply", dir, "-auto-approve", "-v", "-host", "spark-01")
 	waitFor(t, stdout, "spark-01: python_venv.slow: creating...")
 	p.Process.Signal(os.Interrupt)
 	if ee, ok := p.Wait().(*exec.ExitError); !ok || ee.ExitCode() != 1 {

@@ -29,11 +29,7 @@ func TestPGApplyKilledMidRunLeavesConsistentStateFreesTheLockAndRerunConverges(t
 	pgServer(t)
 	resetHosts(t, labHosts...)
 	dir := configDir(t, l, map[string]string{"main.hcl": tuning, "backend.hcl": pgBackend})
-	p := cliProcess("apply", dir, "-auto-approve", "-parallelism", "1")
-	stdout, _ := p.StdoutPipe()
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
+	p, stdout, _ := startCLI(t, "apply", dir, "-auto-approve", "-parallelism", "1")
 	waitFor(t, stdout, ": created (")
 	p.Process.Signal(syscall.SIGKILL)
 	p.Wait()
@@ -60,12 +56,7 @@ func TestPGApplyKilledMidRunLeavesConsistentStateFreesTheLockAndRerunConverges(t
 	if st.Serial == 0 || len(st.Addresses()) == 0 {
 		t.Fatalf("nothing persisted before the kill: serial %d", st.Serial)
 	}
-	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
-		t.Fatalf("rerun: %d\n%s\n%s", code, out, stderr)
-	}
-	if code, out, _ := cli(t, "plan", dir, "-detailed-exitcode"); code != 0 {
-		t.Fatalf("not converged after rerun:\n%s", out)
-	}
+	rerunConverges(t, dir, "rerun")
 	// history and the write history come from the database.
 	if code, out, stderr := cli(t, "history", dir); code != 0 || !strings.Contains(out, "spark-03") {
 		t.Fatalf("history: %d\n%s\n%s", code, out, stderr)
@@ -114,9 +105,7 @@ func TestPGDatabaseStoppedMidApplyStartsNoNewStepReportsTheChangedHostAndRerunCo
 	srv := pgServer(t)
 	resetHosts(t, labHosts...)
 	dir := configDir(t, l, map[string]string{"main.hcl": tuning, "backend.hcl": pgBackend})
-	if code, out, stderr := cli(t, "apply", dir, "-auto-approve"); code != 0 {
-		t.Fatalf("first apply: %d\n%s\n%s", code, out, stderr)
-	}
+	mustApply(t, dir, "first apply")
 	before := loadPG(t)
 
 	// A second apply changes swappiness and read-ahead; the database stops while it waits

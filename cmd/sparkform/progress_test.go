@@ -16,8 +16,7 @@ import (
 // A host's changes that end together (sysctl and read-ahead run in one exec) share a line, as
 // the same change ending on many hosts does; a host's results of all its tests are one line.
 func TestStepsEndingTogetherAndAHostsTestsShareALine(t *testing.T) {
-	var b bytes.Buffer
-	v := newApplyView(&b, style{}, false, nil, nil)
+	v, b := plainView()
 	for _, h := range []string{"spark-01", "spark-02"} {
 		for _, a := range []string{"sysctl.loading", "readahead.nvme"} {
 			v.event(engine.Event{Host: h, Addr: a, Kind: "apply_start", Message: "create"})

@@ -57,10 +57,7 @@ func TestApplyRunsSmokeTestsInBothModesAndRecordsThem(t *testing.T) {
 	if !regexp.MustCompile(`smoke_test\.gpt-oss: mmap [0-9.]+ s, no-mmap [0-9.]+ s \(medians\): passed`).MatchString(out) {
 		t.Errorf("apply output does not show the test results:\n%s", out)
 	}
-	st, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := loadDirState(t, dir, "")
 	for _, h := range hosts {
 		modes := map[string]*state.TestRun{}
 		for _, r := range st.Hosts[h].Tests {
@@ -162,7 +159,7 @@ func TestSmokeTestFailuresNameHostModeFigureAndLeaveNoProcess(t *testing.T) {
 }
 
 func TestSmokeFailureAfterKernelChangeRollsBackAndReportShowsBothKernels(t *testing.T) {
-	l := kernelLab(t, 1)
+	l := ownLab(t, 1) // kernel changes stay in a lab of their own
 	buildLlamaOn(t, l, "b6800", "spark-01")
 	dir := configDir(t, l, map[string]string{"main.hcl": `
 kernel "nvidia" {
@@ -292,10 +289,7 @@ func TestVLLMFromAPythonVenvLoadsInAllThreeModes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, stderr)
 	}
-	st, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := loadDirState(t, dir, "")
 	got := map[string]*state.TestRun{}
 	for _, r := range st.Hosts[h].Tests {
 		if r.Test == "smoke_test.qwen3-next" {
@@ -413,10 +407,7 @@ smoke_test "gpt-oss" {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, stderr)
 	}
 	befores := func(dir, host string) (before, after int) {
-		st, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load()
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := loadDirState(t, dir, "")
 		for _, r := range st.Hosts[host].Tests {
 			if r.Before {
 				before++

@@ -107,8 +107,7 @@ func TestPlanGroupsDifferVisibly(t *testing.T) {
 }
 
 func TestFinishedStepsOfManyHostsShareOneLineWithTheSlowestTime(t *testing.T) {
-	var b bytes.Buffer
-	v := newApplyView(&b, style{}, false, nil, nil)
+	v, b := plainView()
 	for i := 1; i <= 50; i++ {
 		v.event(engine.Event{Host: fmt.Sprintf("spark-%02d", i), Addr: "sysctl.loading", Kind: "apply_start", Message: "create"})
 	}
@@ -137,14 +136,24 @@ func TestFinishedStepsOfManyHostsShareOneLineWithTheSlowestTime(t *testing.T) {
 	}
 }
 
+// plainView is an apply view without colour, -v or logs writing to b, fed events.
+func plainView(events ...engine.Event) (v *applyView, b *bytes.Buffer) {
+	b = new(bytes.Buffer)
+	v = newApplyView(b, style{}, false, nil, nil)
+	for _, ev := range events {
+		v.event(ev)
+	}
+	return v, b
+}
+
 func TestLongStepsGetAHeartbeatWithTheBuildPercentage(t *testing.T) {
-	var b bytes.Buffer
-	v := newApplyView(&b, style{}, false, nil, nil)
+	const llama = "llama_cpp.cuda"
+	v, b := plainView(
+		engine.Event{Host: "spark-03", Addr: llama, Kind: "apply_start", Message: "create"},
+		engine.Event{Host: "spark-03", Addr: llama, Kind: "progress", Message: "sparkform: building llama-server with 2 jobs"},
+		engine.Event{Host: "spark-03", Addr: llama, Kind: "progress", Message: "[ 45%] Building CXX object ggml/src/ggml.cpp.o"},
+		engine.Event{Host: "spark-01", Kind: "reboot_start", Addr: "kernel.nvidia", Message: "rebooting into 6.17"})
 	defer v.close()
-	v.event(engine.Event{Host: "spark-03", Addr: "llama_cpp.cuda", Kind: "apply_start", Message: "create"})
-	v.event(engine.Event{Host: "spark-03", Addr: "llama_cpp.cuda", Kind: "progress", Message: "sparkform: building llama-server with 2 jobs"})
-	v.event(engine.Event{Host: "spark-03", Addr: "llama_cpp.cuda", Kind: "progress", Message: "[ 45%] Building CXX object ggml/src/ggml.cpp.o"})
-	v.event(engine.Event{Host: "spark-01", Kind: "reboot_start", Addr: "kernel.nvidia", Message: "rebooting into 6.17"})
 	if strings.Contains(b.String(), "45%") || strings.Contains(b.String(), "Building CXX") {
 		t.Errorf("tool output reached the screen without -v:\n%s", b.String())
 	}
@@ -302,11 +311,10 @@ func TestAResourceOnlyRecordedInStateIsNotAChange(t *testing.T) {
 }
 
 func TestASkippedBaselineTestGetsNoHeartbeat(t *testing.T) {
-	var b bytes.Buffer
-	v := newApplyView(&b, style{}, false, nil, nil)
+	v, b := plainView(
+		engine.Event{Host: "spark-01", Addr: "smoke_test.gpt-oss", Kind: "test_start", Message: "before the changes, kernel 6.11"},
+		engine.Event{Host: "spark-01", Kind: "test_skipped", Message: "no result from before the changes: command not found"})
 	defer v.close()
-	v.event(engine.Event{Host: "spark-01", Addr: "smoke_test.gpt-oss", Kind: "test_start", Message: "before the changes, kernel 6.11"})
-	v.event(engine.Event{Host: "spark-01", Kind: "test_skipped", Message: "no result from before the changes: command not found"})
 	v.beat(time.Now().Add(time.Minute))
 	if b.Len() != 0 {
 		t.Errorf("a test that ended is still reported running:\n%s", b.String())

@@ -25,14 +25,7 @@ if [ -z "$n" ] && [ -x /usr/local/cuda/bin/nvcc ]; then n=/usr/local/cuda/bin/nv
 case $n in '') ;; *[!A-Za-z0-9._/@+-]*) printf 'nvcc%sodd\n' "$w" ;; *) printf 'nvcc%s %s\n' "$w" "$n" ;; esac
 case $n in /*) ;; *) n= ;; esac
 # D too (or the nearest directory above it that exists): apply builds and runs there as root.
-sf_existing "$D"
-# shellcheck disable=SC2154 # set by sf_existing (untrusted.sh)
-e=$sf_e
-u=$(sf_untrusted ${s:+"$s"} ${n:+"$n"} "$e")
-case $u in
-"$e	"*) printf 'untrusteddir %s\n' "$(printf '%s\t%s' "$D" "${u#*	}" | base64 -w0)" ;;
-?*) printf 'untrusted %s\n' "$(printf '%s' "$u" | base64 -w0)" ;;
-*)
+if sf_trusted "$D" ${s:+"$s"} ${n:+"$n"}; then
   if [ -n "$s" ]; then
     printf 'version %s\n' "$(timeout 20 "$s" --version 2>&1 | head -n 1 | base64 -w0)"
     printf 'help %s\n' "$(timeout 20 "$s" --help 2>&1 | base64 -w0)"
@@ -42,7 +35,6 @@ case $u in
     case $v in *"release "[0-9]*) r=${v#*release }; r=${r%%[!0-9.]*} ;; esac
     printf 'nvccversion %s\n' "$r"
   fi
-  ;;
-esac
+fi
 for t in git cmake; do command -v "$t" >/dev/null 2>&1 || printf 'notool %s\n' "$t"; done
 exit 0

@@ -1,8 +1,9 @@
 # shellcheck shell=sh
 # untrusted: defines sf_untrusted PATH..., which prints "PATH<TAB>why" for the first PATH that
 # may not be run as root, or nothing (see trustLib in trusted.go for the rule); sf_untrusted_tree
-# (below) for a whole tree; and sf_existing
-# PATH, which sets sf_e to PATH or the nearest directory above it that exists (builtins only).
+# (below) for a whole tree; sf_existing PATH, which sets sf_e to PATH or the nearest directory
+# above it that exists (builtins only); and sf_trusted DIR PROG..., the probes' check before
+# they run PROGs and apply builds in DIR.
 sf_existing() {
   sf_e=$1
   while [ ! -e "$sf_e" ] && [ ! -L "$sf_e" ]; do
@@ -76,4 +77,19 @@ sf_untrusted_tree() {
     sf_r=$(printf '%s\tcannot check who may write %s: %s' "$1" "$2" "$sf_r")
   fi
   [ -z "$sf_r" ] || printf '%s\n' "$sf_r"
+}
+# sf_trusted DIR PROG...: returns 0, printing nothing, when every PROG may be run as root and
+# DIR (or the nearest directory above it that exists) may be built in as root; otherwise prints
+# "untrusted B64(PROG<TAB>why)" or "untrusteddir B64(DIR<TAB>why)" and returns 1.
+sf_trusted() {
+  sf_d=$1
+  shift
+  sf_existing "$sf_d"
+  sf_u=$(sf_untrusted "$@" "$sf_e")
+  case $sf_u in
+  '') return 0 ;;
+  "$sf_e	"*) printf 'untrusteddir %s\n' "$(printf '%s\t%s' "$sf_d" "${sf_u#*	}" | base64 -w0)" ;;
+  *) printf 'untrusted %s\n' "$(printf '%s' "$sf_u" | base64 -w0)" ;;
+  esac
+  return 1
 }

@@ -26,18 +26,10 @@ if [ -n "$PY" ]; then
   if { [ -L "$P" ] || [ -f "$P/pyvenv.cfg" ]; } && [ -e "$P/bin/python" ]; then v="$P/bin/python"; fi
   # G too (or the nearest directory above it that exists): apply builds there and switches P
   # beside it as root.
-    sf_existing "$G"
-    # shellcheck disable=SC2154 # set by sf_existing (untrusted.sh)
-    e=$sf_e
-  u=$(sf_untrusted ${b:+"$b"} ${v:+"$v"} "$e")
-  case $u in
-  "$e	"*) printf 'untrusteddir %s\n' "$(printf '%s\t%s' "$G" "${u#*	}" | base64 -w0)" ;;
-  ?*) printf 'untrusted %s\n' "$(printf '%s' "$u" | base64 -w0)" ;;
-  *)
+  if sf_trusted "$G" ${b:+"$b"} ${v:+"$v"}; then
     if [ -n "$b" ] && "$b" -c 'import venv, ensurepip' >/dev/null 2>&1; then printf 'basevenv\n'; fi
     if [ -n "$v" ]; then
       if o=$(timeout 60 "$v" -I -B -c "$INSPECT" "$@" 2>&1); then printf 'venv %s\n' "$(printf '%s\n' "$o" | tail -n 1)"; else printf 'venvbroken %s\n' "$(printf '%s' "$o" | tail -n 5 | base64 -w0)"; fi
     fi
-    ;;
-  esac
+  fi
 fi
