@@ -342,15 +342,20 @@ func planHost(ctx context.Context, cfg *config.Config, ch *config.Host, hs *stat
 	return hp
 }
 
+// lastGenerationTime is when the host's latest generation was recorded (zero: none yet).
+func lastGenerationTime(hs *state.Host) time.Time {
+	if n := len(hs.Generations); n > 0 {
+		return hs.Generations[n-1].Time
+	}
+	return time.Time{}
+}
+
 // lastRollback describes the host's latest automatic rollback after its last generation, or "".
 func lastRollback(hs *state.Host) string {
 	if hs == nil {
 		return ""
 	}
-	var last time.Time
-	if n := len(hs.Generations); n > 0 {
-		last = hs.Generations[n-1].Time
-	}
+	last := lastGenerationTime(hs)
 	for i := len(hs.Incidents) - 1; i >= 0; i-- {
 		in := hs.Incidents[i]
 		if in.Kind == "rolled_back" && in.Time.After(last) {
@@ -367,10 +372,7 @@ func pendingWork(hs *state.Host) string {
 	if hs == nil {
 		return ""
 	}
-	var last time.Time
-	if n := len(hs.Generations); n > 0 {
-		last = hs.Generations[n-1].Time
-	}
+	last := lastGenerationTime(hs)
 	var newest time.Time
 	for _, r := range hs.Resources {
 		if r.AppliedAt.After(newest) {

@@ -571,18 +571,23 @@ func readPID(path string) int {
 	return pid
 }
 
-// supervisorPID is the pid of the host's running supervisor, or 0. The command line is checked so
-// that a recycled pid is not mistaken for it.
-func (l *Lab) supervisorPID(h HostInfo) int {
-	pid := readPID(filepath.Join(h.Dir, "supervisor.pid"))
+// livePID is the pid in pidFile when that process runs and its command line holds mark (so
+// that a recycled pid is not mistaken for it), else 0.
+func livePID(pidFile, mark string) int {
+	pid := readPID(pidFile)
 	if pid <= 0 {
 		return 0
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), supervisorScript+"\x00"+h.Dir+"\x00") {
+	if err != nil || !strings.Contains(string(cmdline), mark) {
 		return 0
 	}
 	return pid
+}
+
+// supervisorPID is the pid of the host's running supervisor, or 0.
+func (l *Lab) supervisorPID(h HostInfo) int {
+	return livePID(filepath.Join(h.Dir, "supervisor.pid"), supervisorScript+"\x00"+h.Dir+"\x00")
 }
 
 func (l *Lab) anyRunning() bool {
@@ -596,12 +601,8 @@ func (l *Lab) anyRunning() bool {
 
 // pid1 is the host-side pid of the host's PID 1 (the child of unshare), or 0 when not booted.
 func (l *Lab) pid1(h HostInfo) int {
-	u := readPID(filepath.Join(h.Dir, "unshare.pid"))
-	if u <= 0 {
-		return 0
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", u))
-	if err != nil || !strings.Contains(string(cmdline), "\x00"+h.Dir+"\x00") {
+	u := livePID(filepath.Join(h.Dir, "unshare.pid"), "\x00"+h.Dir+"\x00")
+	if u == 0 {
 		return 0
 	}
 	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", u, u))

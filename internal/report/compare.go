@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 
-	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/sparkform/sparkform/state"
 )
@@ -204,21 +201,12 @@ var CompareFormats = map[string]func(io.Writer, []*Delta) error{
 
 // WriteCompareTable puts each host's two points side by side.
 func WriteCompareTable(w io.Writer, ds []*Delta) error {
-	if len(ds) == 0 {
-		_, err := fmt.Fprintln(w, NoComparison)
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tTEST\tMODE\tFROM\tCONTEXT\tSECONDS\tTO\tCONTEXT\tSECONDS\tCHANGE")
+	var cells [][]string
 	for _, d := range ds {
-		cols := []string{d.Host, testName(d.Test), d.Mode, d.From.Label, d.From.context(), d.From.secondsText(),
-			d.To.Label, d.To.context(), d.To.secondsText(), d.changeText()}
-		for i, c := range cols {
-			cols[i] = termsafe.Line(c)
-		}
-		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+		cells = append(cells, []string{d.Host, testName(d.Test), d.Mode, d.From.Label, d.From.context(), d.From.secondsText(),
+			d.To.Label, d.To.context(), d.To.secondsText(), d.changeText()})
 	}
-	return tw.Flush()
+	return writeTable(w, NoComparison, "HOST\tTEST\tMODE\tFROM\tCONTEXT\tSECONDS\tTO\tCONTEXT\tSECONDS\tCHANGE", cells)
 }
 
 func WriteCompareCSV(w io.Writer, ds []*Delta) error {

@@ -8,10 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/sparkform/sparkform/state"
 )
@@ -187,12 +185,7 @@ var FleetFormats = map[string]func(io.Writer, []*Summary) error{
 
 // WriteFleetTable writes one line per configuration.
 func WriteFleetTable(w io.Writer, ss []*Summary) error {
-	if len(ss) == 0 {
-		_, err := fmt.Fprintln(w, NoResults)
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TEST\tSERVER\tMODE\tBUILD\tKERNEL\tREAD_AHEAD\tHOSTS\tMEDIAN_S\tMIN_S\tMAX_S\tFAILED")
+	var cells [][]string
 	for _, s := range ss {
 		failed := "0"
 		if s.FailedHosts > 0 {
@@ -201,14 +194,10 @@ func WriteFleetTable(w io.Writer, ss []*Summary) error {
 				failed += ": " + shorten(s.Reason, 60)
 			}
 		}
-		cols := []string{testName(s.Test), dash(s.Server), dash(s.Mode), dash(s.Build), dash(s.Kernel), dash(s.ReadAhead),
-			strconv.Itoa(s.Hosts), secs(s.Median), secs(s.Min), secs(s.Max), failed}
-		for i, c := range cols {
-			cols[i] = termsafe.Line(c)
-		}
-		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+		cells = append(cells, []string{testName(s.Test), dash(s.Server), dash(s.Mode), dash(s.Build), dash(s.Kernel), dash(s.ReadAhead),
+			strconv.Itoa(s.Hosts), secs(s.Median), secs(s.Min), secs(s.Max), failed})
 	}
-	return tw.Flush()
+	return writeTable(w, NoResults, "TEST\tSERVER\tMODE\tBUILD\tKERNEL\tREAD_AHEAD\tHOSTS\tMEDIAN_S\tMIN_S\tMAX_S\tFAILED", cells)
 }
 
 func WriteFleetCSV(w io.Writer, ss []*Summary) error {
@@ -294,26 +283,17 @@ func SummarizeChanges(ds []*Delta) []*ChangeSummary {
 
 // WriteChangeTable writes the fleet's comparison, one line per test, mode and pair of contexts.
 func WriteChangeTable(w io.Writer, cs []*ChangeSummary) error {
-	if len(cs) == 0 {
-		_, err := fmt.Fprintln(w, NoComparison)
-		return err
-	}
 	pct := func(f *float64) string {
 		if f == nil {
 			return "-"
 		}
 		return fmt.Sprintf("%+.0f%%", *f)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TEST\tMODE\tFROM\tTO\tHOSTS\tFROM_S\tTO_S\tCHANGE\tMIN\tMAX")
+	var cells [][]string
 	for _, c := range cs {
-		cols := []string{testName(c.Test), c.Mode, c.From, c.To, strconv.Itoa(c.Hosts), secs(c.FromMedian), secs(c.ToMedian), pct(c.Median), pct(c.Min), pct(c.Max)}
-		for i, s := range cols {
-			cols[i] = termsafe.Line(s)
-		}
-		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+		cells = append(cells, []string{testName(c.Test), c.Mode, c.From, c.To, strconv.Itoa(c.Hosts), secs(c.FromMedian), secs(c.ToMedian), pct(c.Median), pct(c.Min), pct(c.Max)})
 	}
-	return tw.Flush()
+	return writeTable(w, NoComparison, "TEST\tMODE\tFROM\tTO\tHOSTS\tFROM_S\tTO_S\tCHANGE\tMIN\tMAX", cells)
 }
 
 // WriteJSONValue writes any report value as indented JSON.

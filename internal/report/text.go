@@ -12,23 +12,37 @@ import (
 	"github.com/sparkform/sparkform/internal/termsafe"
 )
 
-// WriteTable writes aligned columns; a TEST column appears when the rows hold several tests.
-func WriteTable(w io.Writer, rows []*Row) error {
-	if len(rows) == 0 {
-		_, err := fmt.Fprintln(w, NoResults)
+// writeTable writes cells as aligned columns under header (tab-separated), or empty when there
+// are no rows. Host values are escaped for the terminal; tabs or newlines in them would also
+// break the alignment.
+func writeTable(w io.Writer, empty, header string, cells [][]string) error {
+	if len(cells) == 0 {
+		_, err := fmt.Fprintln(w, empty)
 		return err
 	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, cols := range cells {
+		for i, c := range cols {
+			cols[i] = termsafe.Line(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	return tw.Flush()
+}
+
+// WriteTable writes aligned columns; a TEST column appears when the rows hold several tests.
+func WriteTable(w io.Writer, rows []*Row) error {
 	tests := map[string]bool{}
 	for _, r := range rows {
 		tests[r.Test] = true
 	}
 	withTest := len(tests) > 1
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := "HOST\tGEN\tKERNEL\tREAD_AHEAD\tMODE\tMEDIAN_S\tRUNS\tRESULT"
 	if withTest {
 		head = "HOST\tTEST\tGEN\tKERNEL\tREAD_AHEAD\tMODE\tMEDIAN_S\tRUNS\tRESULT"
 	}
-	fmt.Fprintln(tw, head)
+	var cells [][]string
 	for _, r := range rows {
 		result := "ok"
 		if r.Failed > 0 {
@@ -44,13 +58,9 @@ func WriteTable(w io.Writer, rows []*Row) error {
 		if withTest {
 			cols = append([]string{r.Host, testName(r.Test)}, cols[1:]...)
 		}
-		// Host values are escaped for the terminal; tabs or newlines would also break the alignment.
-		for i, c := range cols {
-			cols[i] = termsafe.Line(c)
-		}
-		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+		cells = append(cells, cols)
 	}
-	return tw.Flush()
+	return writeTable(w, NoResults, head, cells)
 }
 
 var csvHeader = []string{"host", "test", "generation", "kernel", "read_ahead_kb", "mode", "median_seconds",
