@@ -52,6 +52,12 @@ func (v *applyView) event(ev engine.Event) {
 			v.printf("%s: reboot: %s\n", host, termsafe.Line(ev.Message))
 		}
 	case "test_start":
+		// A host's tests run one after another: this one starting ends the one before.
+		for k, s := range v.steps {
+			if k.host == ev.Host && s.verb == "testing" {
+				delete(v.steps, k)
+			}
+		}
 		v.steps[key] = &step{verb: "testing", start: now, beat: now, percent: -1}
 		if v.verbose {
 			v.printf("%s: %s: testing (%s)...\n", host, addr, termsafe.Line(ev.Message))

@@ -44,6 +44,12 @@ func TestStepsEndingTogetherAndAHostsTestsShareALine(t *testing.T) {
 	if b.Len() != 0 {
 		t.Errorf("a host's test line was printed before the host moved on:\n%s", b.String())
 	}
+	v.mu.Lock()
+	got := v.running(time.Now().Add(time.Minute), style{}, func(*step) bool { return true })
+	v.mu.Unlock()
+	if len(got) != 1 || !strings.HasPrefix(got[0], "spark-01: smoke_test.b: testing") {
+		t.Errorf("running after smoke_test.b started: %q, want smoke_test.b only", got)
+	}
 	v.event(engine.Event{Host: "spark-01", Kind: "host_failed", Message: "smoke_test.b: eager over max_seconds"})
 	v.close()
 	want := "spark-01: smoke_test.a: mmap 2.00 s, no-mmap 1.00 s; smoke_test.b: eager 3.00 s (medians): FAILED (4.0s)\nspark-01: failed: smoke_test.b: eager over max_seconds\n"
