@@ -1,6 +1,8 @@
 package resources
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -313,5 +315,68 @@ func TestCaptureDoesNotRunGitInACheckoutANonRootUserCanWrite(t *testing.T) {
 	}
 	if len(notes) != 1 || !strings.Contains(notes[0], "untrusted") || !strings.Contains(notes[0], theirs+" is owned by") {
 		t.Errorf("a checkout owned by uid 65534: notes %q, want one saying it is untrusted", notes)
+	}
+}
+
+// A python_venv's find_links directory is where pip takes wheels from, as root, into a venv whose
+// code plan and the smoke tests then run as root: a directory another user can write is a way to
+// put their code there. pip must not read one.
+func TestPipDoesNotInstallFromAFindLinksDirectoryANonRootUserCanWrite(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the wheel directory is given to another user")
+	}
+	root := t.TempDir()
+	for _, d := range []string{root, filepath.Dir(root)} {
+		os.Chmod(d, 0o755)
+	}
+	venv := filepath.Join(root, "venv")
+	if out, err := exec.Command("/usr/bin/python3", "-m", "venv", venv).CombinedOutput(); err != nil {
+		t.Skipf("python3 -m venv (with pip): %v %s", err, out)
+	}
+	wheels := filepath.Join(root, "wheels")
+	os.Mkdir(wheels, 0o755)
+	wheel := func(name string) {
+		var b bytes.Buffer
+		z := zip.NewWriter(&b)
+		for f, text := range map[string]string{
+			name + ".py":                     "X = 1\n",
+			name + "-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: " + name + "\nVersion: 1.0\n",
+			name + "-1.0.dist-info/WHEEL":    "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+			name + "-1.0.dist-info/RECORD":   name + ".py,,\n" + name + "-1.0.dist-info/METADATA,,\n" + name + "-1.0.dist-info/WHEEL,,\n" + name + "-1.0.dist-info/RECORD,,\n",
+		} {
+			w, _ := z.Create(f)
+			w.Write([]byte(text))
+		}
+		z.Close()
+		if err := os.WriteFile(filepath.Join(wheels, name+"-1.0-py3-none-any.whl"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pip := func(pkg string) provider.Result {
+		script := trustLib + shellArgs(filepath.Join(root, "p"), filepath.Join(root, "g"), venv, "/usr/bin/python3", "1", "x", "{}", venvManifestFile, venvInspect, "11", "12", "13", "14") +
+			venvBuildSh + "venv_pip " + provider.QuoteAll("--no-index", "--find-links", wheels, "--", pkg) + "\n"
+		res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(), script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	installed := func(pkg string) bool {
+		return exec.Command(filepath.Join(venv, "bin", "python"), "-c", "import "+pkg).Run() == nil
+	}
+	wheel("sfcontrol")
+	if res := pip("sfcontrol"); res.ExitCode != 0 || !installed("sfcontrol") {
+		t.Fatalf("pip from a root-owned wheel directory: exit %d %s", res.ExitCode, res.Stderr)
+	}
+	wheel("sfplanted")
+	if err := os.Chown(wheels, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	res := pip("sfplanted") // a failed step removes the new generation (here: the venv) too
+	if strings.Contains(string(res.Stdout), "sparkform: pip install") {
+		t.Errorf("pip ran, as root, on a wheel directory uid 65534 owns: %s", res.Stdout)
+	}
+	if res.ExitCode != 12 || !strings.Contains(string(res.Stderr), "untrusted") || !strings.Contains(string(res.Stderr), wheels+" is owned by") {
+		t.Errorf("find_links owned by uid 65534: exit %d, stderr %s", res.ExitCode, res.Stderr)
 	}
 }

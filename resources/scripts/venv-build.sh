@@ -5,7 +5,7 @@
 # the venv's path, its generations directory, the new generation's directory, the base
 # interpreter, the generation's number, the link target (relative), the manifest JSON and its
 # file name, the inspection script (venv-inspect.py), and the exit codes of each failing step.
-# Then the steps run in order: venv_create; venv_pip PIP_ARG...; venv_verify MODULE...;
+# Needs trustLib first. Then the steps run in order: venv_create; venv_pip PIP_ARG...; venv_verify MODULE...;
 # venv_switch; venv_prune GENERATION... A failed step removes the new generation: the venv is
 # unchanged.
 P=$1 G=$2 N=$3 PY=$4 GEN=$5 LINK=$6 MANIFEST=$7 MANIFEST_FILE=$8 INSPECT=$9
@@ -26,6 +26,22 @@ venv_create() {
 }
 
 venv_pip() {
+  # pip takes wheels (and runs the builds of sdists) from a --find-links directory as root into
+  # a venv that plan and the smoke tests then run as root: nobody but root or the login user may
+  # be able to write one (the directory, what is in it, every directory above it).
+  sf_next=
+  for a do
+    if [ "$sf_next" = 1 ]; then
+      case $a in /*)
+        u=$(sf_untrusted "$a")
+        [ -n "$u" ] || u=$(sf_untrusted_tree "$a" "$a")
+        [ -z "$u" ] || fail "$E_PIP" "untrusted: not installing from $a: ${u#*	}"
+        ;;
+      esac
+    fi
+    sf_next=
+    [ "$a" != --find-links ] || sf_next=1
+  done
   echo "sparkform: pip install"
   "$N/bin/python" -m pip install --no-input --disable-pip-version-check --no-cache-dir "$@" || fail "$E_PIP" "pip install failed"
 }
