@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/resources"
 )
 
@@ -20,7 +21,7 @@ const jsonUIVersion = "1.0"
 // jsonUI writes the -json stream of every command: one JSON object per line, in the manner of
 // Terraform's machine-readable UI. Every line has @level, @message, @timestamp and type; the
 // first line of a stream is the version message. Host-provided strings are JSON-escaped by the
-// encoder, never interpreted. Safe for concurrent use.
+// encoder, C1 controls and bidi overrides too (termsafe.JSON), never interpreted. Safe for concurrent use.
 type jsonUI struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -45,6 +46,7 @@ func (u *jsonUI) emit(level, typ, message string, fields map[string]any) {
 			"@timestamp": time.Now().UTC().Format(time.RFC3339Nano), "type": "diagnostic",
 			"diagnostic": map[string]any{"severity": "error", "summary": "encoding a message failed", "detail": err.Error()}})
 	}
+	b = termsafe.JSON(b) // C1 controls and bidi overrides, which encoding/json leaves raw
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.w.Write(append(b, '\n'))

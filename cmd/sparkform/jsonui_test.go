@@ -13,6 +13,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/report"
 	"github.com/sparkform/sparkform/state"
 )
 
@@ -195,6 +196,27 @@ func TestReadOnlyCommandsStreamTheSameSchema(t *testing.T) {
 		}
 		if msgs := checkJSONUI(t, out); len(ofType(msgs, c.want)) == 0 {
 			t.Errorf("%v: no %s message:\n%s", c.args, c.want, out)
+		}
+	}
+}
+
+// A host string in the -json stream (or a JSON report) is escaped as the text views escape it:
+// encoding/json leaves C1 controls (the 8-bit CSI) and bidirectional overrides raw.
+func TestJSONOutputCarriesNoRawTerminalControls(t *testing.T) {
+	hostile := "6.17\u009b2J\u202e"
+	var b bytes.Buffer
+	u := newJSONUI(&b, "plan")
+	u.emit("error", "diagnostic", "Error: "+hostile, map[string]any{"diagnostic": map[string]any{"severity": "error", "summary": hostile}})
+	var r bytes.Buffer
+	if err := report.WriteJSONValue(&r, map[string]string{"kernel": hostile}); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string][]byte{"-json stream": b.Bytes(), "JSON report": r.Bytes()} {
+		if bytes.Contains(out, []byte("\u009b")) || bytes.Contains(out, []byte("\u202e")) {
+			t.Errorf("%s holds a C1 control or bidi override raw: %q", name, out)
+		}
+		if !bytes.Contains(out, []byte(`\u009b2J\u202e`)) {
+			t.Errorf("%s: %s", name, out)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/sparkform/sparkform/state"
 )
@@ -297,10 +299,16 @@ func WriteChangeTable(w io.Writer, cs []*ChangeSummary) error {
 }
 
 // WriteJSONValue writes any report value as indented JSON.
+// Host strings in it are escaped as in the -json stream (termsafe.JSON).
 func WriteJSONValue(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(termsafe.JSON(b.Bytes()))
+	return err
 }
 
 // writeJSONList writes a list as an indented JSON array; an empty list is [], never null.

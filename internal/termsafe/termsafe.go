@@ -84,3 +84,29 @@ func unsafeRune(r rune, keepLines bool) bool {
 	}
 	return false
 }
+
+// JSON returns the JSON document b (as encoding/json writes it: valid UTF-8) with every
+// character Text would escape and encoding/json leaves raw — C1 controls such as the 8-bit CSI,
+// DEL, bidirectional controls — written as a \uXXXX escape. Outside strings a JSON document holds
+// only ASCII, so only string contents change, and the document decodes to the same values.
+func JSON(b []byte) []byte {
+	i := 0
+	for i < len(b) && b[i] >= 0x20 && b[i] < 0x7f {
+		i++
+	}
+	if i == len(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	out = append(out, b[:i]...)
+	for i < len(b) {
+		r, size := utf8.DecodeRune(b[i:])
+		if r != utf8.RuneError && r >= 0x7f && unsafeRune(r, false) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
+}

@@ -1,6 +1,8 @@
 package termsafe
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -61,5 +63,43 @@ func FuzzSanitize(f *testing.F) {
 				t.Fatalf("Line(%q) = %q", s, out)
 			}
 		}
+		// JSON: the document decodes to the same value and holds nothing unsafe raw.
+		raw, _ := json.Marshal(s)
+		esc := JSON(raw)
+		var want, back string
+		json.Unmarshal(raw, &want)
+		if err := json.Unmarshal(esc, &back); err != nil || back != want {
+			t.Fatalf("JSON(%s) = %s decodes to %q (%v), want %q", raw, esc, back, err, want)
+		}
+		if i := firstUnsafe(string(esc), false); i >= 0 {
+			t.Fatalf("JSON(%s) = %s still unsafe at %d", raw, esc, i)
+		}
 	})
+}
+
+// JSON output is JSON-escaped, but encoding/json writes C1 controls (the 8-bit CSI U+009B),
+// DEL and bidirectional overrides as they are: a host string in a -json stream read on a
+// terminal could still drive it. JSON escapes them as \uXXXX; the document decodes the same.
+func TestJSONEscapesWhatEncodingJSONLeavesRaw(t *testing.T) {
+	host := "vm.x=\u009b2J\u202eevil\x7f \u00e9 ok"
+	raw, err := json.Marshal(map[string]string{"value": host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := JSON(raw)
+	for _, bad := range []string{"\u009b", "\u202e", "\x7f"} {
+		if bytes.Contains(got, []byte(bad)) {
+			t.Errorf("JSON output holds %q raw: %s", bad, got)
+		}
+	}
+	if !bytes.Contains(got, []byte(`\u009b`)) || !bytes.Contains(got, []byte(`\u202e`)) || !bytes.Contains(got, []byte("\u00e9")) {
+		t.Errorf("JSON output: %s", got)
+	}
+	var back map[string]string
+	if err := json.Unmarshal(got, &back); err != nil || back["value"] != host {
+		t.Errorf("escaped JSON does not decode to the same value: %v %q", err, back["value"])
+	}
+	if safe := []byte(`{"a":"plain é"}`); !bytes.Equal(JSON(safe), safe) {
+		t.Errorf("JSON changed a document with nothing to escape")
+	}
 }
