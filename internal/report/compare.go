@@ -220,7 +220,7 @@ func WriteCompareCSV(w io.Writer, ds []*Delta) error {
 		return strconv.FormatFloat(*f, 'f', 3, 64)
 	}
 	for _, d := range ds {
-		cw.Write([]string{d.Host, d.Test, d.Mode, d.From.Label, d.From.Kernel, d.From.ReadAhead, num(d.From.MedianSeconds), strconv.Itoa(d.From.Failed),
+		csvRecord(cw, []string{d.Host, d.Test, d.Mode, d.From.Label, d.From.Kernel, d.From.ReadAhead, num(d.From.MedianSeconds), strconv.Itoa(d.From.Failed),
 			d.To.Label, d.To.Kernel, d.To.ReadAhead, num(d.To.MedianSeconds), strconv.Itoa(d.To.Failed), num(d.ChangePct)})
 	}
 	cw.Flush()

@@ -213,7 +213,7 @@ func WriteFleetCSV(w io.Writer, ss []*Summary) error {
 		return strconv.FormatFloat(*f, 'f', 3, 64)
 	}
 	for _, s := range ss {
-		cw.Write([]string{s.Test, s.Server, s.Mode, s.Build, s.Kernel, s.ReadAhead, strconv.Itoa(s.Hosts), num(s.Median), num(s.Min), num(s.Max),
+		csvRecord(cw, []string{s.Test, s.Server, s.Mode, s.Build, s.Kernel, s.ReadAhead, strconv.Itoa(s.Hosts), num(s.Median), num(s.Min), num(s.Max),
 			strconv.Itoa(s.FailedHosts), num(s.Limit), s.Reason})
 	}
 	cw.Flush()

@@ -79,7 +79,7 @@ func WriteCSV(w io.Writer, rows []*Row) error {
 		rec := []string{r.Host, r.Test, gen, r.Kernel, r.ReadAhead, r.Mode, r.secondsText(),
 			strconv.Itoa(r.Runs), strconv.Itoa(r.Results), strconv.Itoa(r.Passed), strconv.Itoa(r.Failed),
 			r.Result, r.Message, r.FirstTime.Format(time.RFC3339), r.LastTime.Format(time.RFC3339)}
-		if err := cw.Write(rec); err != nil {
+		if err := csvRecord(cw, rec); err != nil {
 			return err
 		}
 	}
