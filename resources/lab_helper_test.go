@@ -202,3 +202,34 @@ func onEveryHost(t *testing.T, hosts []labHost, f func(t *testing.T, h labHost))
 		}
 	})
 }
+
+// labInstance is one resource block across a lab scenario's hosts, with what state remembers of
+// it on each host as the steps go (hosts run in parallel).
+type labInstance struct {
+	typ, name string
+	mu        sync.Mutex
+	priors    map[string]Prior
+}
+
+func newLabInstance(typ, name string) *labInstance {
+	return &labInstance{typ: typ, name: name, priors: map[string]Prior{}}
+}
+
+// with is the instance with body as its block on h.
+func (li *labInstance) with(h labHost, body cty.Value) Instance {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	return Instance{Type: li.typ, Name: li.name, Desired: body, Prior: li.priors[h.Name()]}
+}
+
+// removed is the instance with its block gone from h's configuration.
+func (li *labInstance) removed(h labHost) Instance {
+	return li.with(h, cty.NullVal(cty.DynamicPseudoType))
+}
+
+// remember records what state keeps of the instance on h after an apply.
+func (li *labInstance) remember(h labHost, p Prior) {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	li.priors[h.Name()] = p
+}

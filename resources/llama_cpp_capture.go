@@ -77,21 +77,18 @@ func (LlamaCpp) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []str
 			return nil, nil, fmt.Errorf("llama_cpp probe: %s: %v", l.tag, err)
 		}
 		f := &res[i]
+		// One-line values: the current link's target and what git printed.
+		if p, ok := map[string]*string{"llcur": &f.current, "lltag": &f.tag, "llcommit": &f.commit, "llorigin": &f.origin}[l.tag]; ok {
+			*p = strings.TrimSpace(val)
+			continue
+		}
 		switch l.tag {
 		case "llnodir":
 			f.noDir = true
-		case "llcur":
-			f.current = strings.TrimSpace(val)
 		case "llman":
 			f.manifest, f.hasManifest = val, true
 		case "llsrc":
 			f.src = val
-		case "lltag":
-			f.tag = strings.TrimSpace(val)
-		case "llcommit":
-			f.commit = strings.TrimSpace(val)
-		case "llorigin":
-			f.origin = strings.TrimSpace(val)
 		case "llcache":
 			f.cache, f.hasCache = val, true
 		case "lluntrusted":

@@ -42,14 +42,11 @@ func TestLlamaCppLab(t *testing.T) {
 	l := needResLab(t)
 	hosts := []labHost{dialLabHost(t, l, "spark-01"), dialLabHost(t, l, "spark-02")}
 	r := LlamaCpp{}
-	var mu sync.Mutex
-	priors := map[string]Prior{}
+	cuda := newLabInstance("llama_cpp", "cuda")
 	inst := func(h labHost, ref string, flags map[string]string) Instance {
-		mu.Lock()
-		defer mu.Unlock()
-		return Instance{Type: "llama_cpp", Name: "cuda", Desired: llamaLabBody(ref, flags), Prior: priors[h.Name()]}
+		return cuda.with(h, llamaLabBody(ref, flags))
 	}
-	remember := func(h labHost, p Prior) { mu.Lock(); priors[h.Name()] = p; mu.Unlock() }
+	remember := cuda.remember
 	step := labSteps(t)
 	firstBuild := map[string]string{} // host -> build id of b6800
 	var firstMu sync.Mutex
@@ -214,10 +211,7 @@ func TestLlamaCppLab(t *testing.T) {
 
 	step("destroy removes what sparkform built", func(t *testing.T) {
 		onEveryHost(t, hosts, func(t *testing.T, h labHost) {
-			mu.Lock()
-			in := Instance{Type: "llama_cpp", Name: "cuda", Desired: cty.NullVal(cty.DynamicPseudoType), Prior: priors[h.Name()]}
-			mu.Unlock()
-			a := planApply(t, h, r, in, time.Minute)
+			a := planApply(t, h, r, cuda.removed(h), time.Minute)
 			if a.Err != nil || a.Diff.Action != Delete || a.Prior.Exists() {
 				t.Fatalf("destroy: %+v %v", a.Diff, a.Err)
 			}

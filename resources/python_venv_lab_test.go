@@ -2,7 +2,6 @@ package resources
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,14 +36,9 @@ func TestPythonVenvLab(t *testing.T) {
 		hosts = append(hosts, dialLabHost(t, l, n))
 	}
 	r := PythonVenv{}
-	var mu sync.Mutex
-	priors := map[string]Prior{}
-	inst := func(h labHost, pkg string) Instance {
-		mu.Lock()
-		defer mu.Unlock()
-		return Instance{Type: "python_venv", Name: "vllm", Desired: venvLabBody(venvLabPath, pkg), Prior: priors[h.Name()]}
-	}
-	remember := func(h labHost, p Prior) { mu.Lock(); priors[h.Name()] = p; mu.Unlock() }
+	vllm := newLabInstance("python_venv", "vllm")
+	inst := func(h labHost, pkg string) Instance { return vllm.with(h, venvLabBody(venvLabPath, pkg)) }
+	remember := vllm.remember
 	step := labSteps(t)
 
 	step("installs fastsafetensors 0.3.2 from the wheelhouse on three hosts", func(t *testing.T) {
@@ -155,9 +149,7 @@ func TestPythonVenvLab(t *testing.T) {
 
 	step("destroy removes the link and every generation sparkform built", func(t *testing.T) {
 		onEveryHost(t, hosts, func(t *testing.T, h labHost) {
-			mu.Lock()
-			in := Instance{Type: "python_venv", Name: "vllm", Desired: cty.NullVal(cty.DynamicPseudoType), Prior: priors[h.Name()]}
-			mu.Unlock()
+			in := vllm.removed(h)
 			a := planApply(t, h, r, in, time.Minute)
 			if a.Err != nil || a.Diff.Action != Delete {
 				t.Fatalf("destroy: %+v %v", a.Diff, a.Err)

@@ -159,6 +159,18 @@ func decodeBody(t *testing.T, r Resource, src string) cty.Value {
 	return v
 }
 
+// llamaEdgeBody is a llama_cpp block with cmake flags and targets at the edges of what Validate
+// accepts (';' and spaces in values, two targets); GGML_CUDA is cuda.
+func llamaEdgeBody(source, ref, dir, cuda string) string {
+	return fmt.Sprintf(`
+source      = %q
+ref         = %q
+dir         = %q
+cmake_flags = { GGML_CUDA = %q, CMAKE_CUDA_ARCHITECTURES = "121a-real;touch CANARY", X_Y = "a b:c=d" }
+targets     = ["llama-server", "llama-bench"]
+jobs        = 3`, source, ref, dir, cuda)
+}
+
 // No value reaches a shell except through provider.Quote: each resource type's probe and apply
 // scripts (create, then destroy) run in a local sh with values at the edges of what Validate
 // accepts (spaces, ';', '<', '>', '[', '%', '@', unicode, '-' inside values) and host- or
@@ -198,25 +210,13 @@ hold    = true`,
 				return cty.ObjectVal(map[string]cty.Value{"holds_before": cty.ListValEmpty(cty.String),
 					"held": cty.ListVal([]cty.Value{cty.StringVal(hostile(c))}), "release": cty.StringVal(hostile(c))})
 			}},
-		{typ: "llama_cpp", body: `
-source      = "https://git.example.com:8443/a~b/llama.cpp%20x@y=z.git"
-ref         = "release/b6800-x.y"
-dir         = "/opt/llama@x+y"
-cmake_flags = { GGML_CUDA = "ON", CMAKE_CUDA_ARCHITECTURES = "121a-real;touch CANARY", X_Y = "a b:c=d" }
-targets     = ["llama-server", "llama-bench"]
-jobs        = 3`,
+		{typ: "llama_cpp", body: llamaEdgeBody("https://git.example.com:8443/a~b/llama.cpp%20x@y=z.git", "release/b6800-x.y", "/opt/llama@x+y", "ON"),
 			observed: func(c string, obs cty.Value) cty.Value {
 				m := obs.AsValueMap()
 				m["nvcc"], m["nvcc_on_path"] = cty.StringVal("/usr/local/cuda/bin/nvcc"+hostile(c)), cty.False
 				return cty.ObjectVal(m)
 			}},
-		{typ: "llama_cpp", body: `
-source      = "/srv/git/llama.cpp.git"
-ref         = "b6800"
-dir         = "/opt/llama2"
-cmake_flags = { GGML_CUDA = "OFF", CMAKE_CUDA_ARCHITECTURES = "121a-real;touch CANARY", X_Y = "a b:c=d" }
-targets     = ["llama-server", "llama-bench"]
-jobs        = 3`,
+		{typ: "llama_cpp", body: llamaEdgeBody("/srv/git/llama.cpp.git", "b6800", "/opt/llama2", "OFF"),
 			args:    []string{"-DCMAKE_CUDA_ARCHITECTURES=121a-real;touch CANARY", "-DX_Y=a b:c=d", "llama-bench"},
 			created: func(t *testing.T, h *canaryHost) { wantManifestMode(t, h, "sparkform-manifest.json") }},
 		{typ: "smoke_test", body: `

@@ -65,25 +65,37 @@ func TestSmokeRunScriptStopsTheWholeProcessGroupUnderDash(t *testing.T) {
 	}
 }
 
-func TestSmokeLoadFlagsFollowTheBuildsHelp(t *testing.T) {
-	old := "usage: llama-server\n  --no-mmap   do not memory-map model\n"
-	newer := "usage: llama-server\n  -lm, --load-mode {auto,none,mmap,mlock,mmap+mlock,dio}\n"
-	cases := []struct{ mode, help, want string }{
-		{"no-mmap", old, "--no-mmap"},
-		{"no-mmap", newer, "--load-mode none"},
-		{"mmap", old, ""},
-		{"mmap", newer, "--load-mode mmap"},
-		{"dio", newer, "--load-mode dio"},
-		{"dio", old, "error"},
-	}
-	for _, c := range cases {
-		got, err := loadFlags(c.mode, c.help)
+// Each load mode's flags come from the server's own --help: llama-server's (--no-mmap before
+// the --load-mode option, which has dio) and vllm serve's (safetensors load strategy,
+// fastsafetensors as a load format); a mode the server has no flag for is an error.
+func TestSmokeLoadFlagsFollowTheServersHelp(t *testing.T) {
+	llamaOld := "usage: llama-server\n  --no-mmap   do not memory-map model\n"
+	llamaNew := "usage: llama-server\n  -lm, --load-mode {auto,none,mmap,mlock,mmap+mlock,dio}\n"
+	vllmFull := "LoadConfig:\n  --load-format LOAD_FORMAT  \"auto\", \"safetensors\", \"fastsafetensors\"\n  --safetensors-load-strategy SAFETENSORS_LOAD_STRATEGY\n"
+	vllmOld := "  --load-format {auto,pt,safetensors,npcache,dummy}\n"
+	for _, c := range []struct {
+		flagsOf          func(mode, help string) ([]string, error)
+		mode, help, want string // want "error": the server has no flag for the mode
+	}{
+		{loadFlags, "no-mmap", llamaOld, "--no-mmap"},
+		{loadFlags, "no-mmap", llamaNew, "--load-mode none"},
+		{loadFlags, "mmap", llamaOld, ""},
+		{loadFlags, "mmap", llamaNew, "--load-mode mmap"},
+		{loadFlags, "dio", llamaNew, "--load-mode dio"},
+		{loadFlags, "dio", llamaOld, "error"},
+		{vllmFlags, "default", vllmFull, ""},
+		{vllmFlags, "eager", vllmFull, "--safetensors-load-strategy eager"},
+		{vllmFlags, "fastsafetensors", vllmFull, "--load-format fastsafetensors"},
+		{vllmFlags, "eager", vllmOld, "error"},
+		{vllmFlags, "fastsafetensors", vllmOld, "error"},
+	} {
+		got, err := c.flagsOf(c.mode, c.help)
 		s := strings.Join(got, " ")
 		if err != nil {
 			s = "error"
 		}
 		if s != c.want {
-			t.Errorf("%s with %q: %q, want %q", c.mode, c.help[:20], s, c.want)
+			t.Errorf("%s with help %.30q: %q, want %q", c.mode, c.help, s, c.want)
 		}
 	}
 }
@@ -228,28 +240,6 @@ func TestSmokeHealthHostFollowsTheCommandsHost(t *testing.T) {
 	} {
 		if got := healthHost(c.argv); got != c.want {
 			t.Errorf("%v: %q, want %q", c.argv, got, c.want)
-		}
-	}
-}
-
-func TestSmokeVLLMFlagsFollowServeHelp(t *testing.T) {
-	full := "LoadConfig:\n  --load-format LOAD_FORMAT  \"auto\", \"safetensors\", \"fastsafetensors\"\n  --safetensors-load-strategy SAFETENSORS_LOAD_STRATEGY\n"
-	old := "  --load-format {auto,pt,safetensors,npcache,dummy}\n"
-	cases := []struct{ mode, help, want string }{
-		{"default", full, ""},
-		{"eager", full, "--safetensors-load-strategy eager"},
-		{"fastsafetensors", full, "--load-format fastsafetensors"},
-		{"eager", old, "error"},
-		{"fastsafetensors", old, "error"},
-	}
-	for _, c := range cases {
-		got, err := vllmFlags(c.mode, c.help)
-		s := strings.Join(got, " ")
-		if err != nil {
-			s = "error"
-		}
-		if s != c.want {
-			t.Errorf("%s: %q, want %q", c.mode, s, c.want)
 		}
 	}
 }

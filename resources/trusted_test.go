@@ -100,13 +100,7 @@ func TestUntrustedProgramRules(t *testing.T) {
 // venv or CMake build tree in which a non-root user can write a single file is a tree whose
 // program that user can make run their code as root: plan must not run it.
 func TestPlanDoesNotRunAVenvOrBuildTreeANonRootUserCanWriteInto(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the tree's parts are given to another user")
-	}
-	root := t.TempDir()
-	for _, d := range []string{root, filepath.Dir(root)} {
-		os.Chmod(d, 0o755)
-	}
+	root := rootSandbox(t, "the tree's parts are given to another user", false)
 	canary := filepath.Join(root, "canary")
 	ran := func() bool {
 		_, err := os.Stat(canary)
@@ -185,16 +179,7 @@ func TestPlanDoesNotRunAVenvOrBuildTreeANonRootUserCanWriteInto(t *testing.T) {
 // the pruning of failed builds. Plan refuses such a place and apply checks it again once the
 // directories exist (from then on nobody else can change them), before anything runs there.
 func TestApplyDoesNotBuildInADirectoryANonRootUserCanWrite(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: a directory is given to another user")
-	}
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("needs git")
-	}
-	root := t.TempDir()
-	for _, d := range []string{root, filepath.Dir(root)} {
-		os.Chmod(d, 0o755)
-	}
+	root := rootSandbox(t, "a directory is given to another user", true)
 	src := filepath.Join(root, "source")
 	for _, args := range [][]string{{"init", "-q", "-b", "main", src}, {"-C", src, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"}} {
 		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
@@ -260,16 +245,7 @@ func TestApplyDoesNotBuildInADirectoryANonRootUserCanWrite(t *testing.T) {
 // git run programs (core.sshCommand for the lazy fetch of a partial clone, core.fsmonitor, hooks),
 // so git must not read a checkout a non-root user can write, and never reaches the network.
 func TestCaptureDoesNotRunGitInACheckoutANonRootUserCanWrite(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the checkout is given to another user")
-	}
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("needs git")
-	}
-	root := t.TempDir()
-	for _, d := range []string{root, filepath.Dir(root)} {
-		os.Chmod(d, 0o755)
-	}
+	root := rootSandbox(t, "the checkout is given to another user", true)
 	canary := filepath.Join(root, "canary")
 	// checkout makes a clone at DIR whose tag v1 and HEAD name a commit it lacks: reading them
 	// makes git fetch it from origin (a promisor remote) with core.sshCommand.
@@ -322,13 +298,7 @@ func TestCaptureDoesNotRunGitInACheckoutANonRootUserCanWrite(t *testing.T) {
 // code plan and the smoke tests then run as root: a directory another user can write is a way to
 // put their code there. pip must not read one.
 func TestPipDoesNotInstallFromAFindLinksDirectoryANonRootUserCanWrite(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the wheel directory is given to another user")
-	}
-	root := t.TempDir()
-	for _, d := range []string{root, filepath.Dir(root)} {
-		os.Chmod(d, 0o755)
-	}
+	root := rootSandbox(t, "the wheel directory is given to another user", false)
 	venv := filepath.Join(root, "venv")
 	if out, err := exec.Command("/usr/bin/python3", "-m", "venv", venv).CombinedOutput(); err != nil {
 		t.Skipf("python3 -m venv (with pip): %v %s", err, out)
@@ -379,4 +349,22 @@ func TestPipDoesNotInstallFromAFindLinksDirectoryANonRootUserCanWrite(t *testing
 	if res.ExitCode != 12 || !strings.Contains(string(res.Stderr), "untrusted") || !strings.Contains(string(res.Stderr), wheels+" is owned by") {
 		t.Errorf("find_links owned by uid 65534: exit %d, stderr %s", res.ExitCode, res.Stderr)
 	}
+}
+
+// rootSandbox is a directory for a test that gives files to another user (why says which; it
+// skips unless run as root) and, with git, runs git (it skips without one): t.TempDir with its
+// own directories opened to everyone, so the other user can reach what they are given.
+func rootSandbox(t *testing.T, why string, git bool) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: " + why)
+	}
+	if _, err := exec.LookPath("git"); git && err != nil {
+		t.Skip("needs git")
+	}
+	root := t.TempDir()
+	for _, d := range []string{root, filepath.Dir(root)} {
+		os.Chmod(d, 0o755)
+	}
+	return root
 }
