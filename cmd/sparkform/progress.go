@@ -33,10 +33,12 @@ type applyView struct {
 	// for it (held), so "created" is never printed for a kernel the host may not boot.
 	reboots map[stepKey]bool
 	held    map[string][]heldStep
-	// planned are the changes not yet finished, batch the hosts of the rollout batch running:
-	// a finished step waits for batch-mates that have the same change still to do.
+	// planned are the changes not yet finished, batch the hosts of the rollout batch running,
+	// active the hosts at work (started, not ended): a finished step waits for batch-mates at
+	// work that have the same change still to do (not for hosts -parallelism has not started).
 	planned map[stepKey]bool
 	batch   []string
+	active  map[string]bool
 	paused  time.Time // when a rollout pause began
 	// live: on a terminal, steps still running are shown on one status line rewritten in
 	// place (cleared before every other line) instead of heartbeat lines that scroll.
@@ -135,11 +137,11 @@ func (v *applyView) add(key, host, addr string, elapsed time.Duration, text func
 }
 
 // worthWaiting is how long a finished line may wait for company: joinWindow while another host
-// (of the batch) is still in the same step or has it still to do, coalesceWindow while one of
-// its hosts is in another change that may end with it, else 0.
+// (of the batch, at work) is still in the same step or has it still to do, coalesceWindow while
+// one of its hosts is in another change that may end with it, else 0.
 func (v *applyView) worthWaiting(p *pendingLine) time.Duration {
 	for k := range v.planned {
-		if k.addr == p.addr && !slices.Contains(p.hosts, k.host) && (v.batch == nil || slices.Contains(v.batch, k.host)) {
+		if k.addr == p.addr && v.active[k.host] && !slices.Contains(p.hosts, k.host) && (v.batch == nil || slices.Contains(v.batch, k.host)) {
 			return joinWindow
 		}
 	}
@@ -223,7 +225,7 @@ type step struct {
 func newApplyView(w io.Writer, st style, verbose bool, logs *runLogs, p *engine.Plan) *applyView {
 	v := &applyView{w: w, st: st, verbose: verbose, logs: logs, steps: map[stepKey]*step{},
 		live:    isTerminal(w) && os.Getenv("TERM") != "dumb",
-		reboots: map[stepKey]bool{}, held: map[string][]heldStep{}, planned: map[stepKey]bool{},
+		reboots: map[stepKey]bool{}, held: map[string][]heldStep{}, planned: map[stepKey]bool{}, active: map[string]bool{},
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	if p != nil {
 		for _, h := range p.Hosts {

@@ -32,6 +32,7 @@ func (v *applyView) event(ev engine.Event) {
 		delete(v.planned, key)
 	case "host_done", "host_failed":
 		v.release(ev.Host)
+		delete(v.active, ev.Host)
 		for k := range v.planned {
 			if k.host == ev.Host {
 				delete(v.planned, k)
@@ -39,6 +40,10 @@ func (v *applyView) event(ev engine.Event) {
 		}
 	default:
 		v.release(ev.Host)
+	}
+	switch ev.Kind {
+	case "apply_start", "test_start", "reboot_start":
+		v.active[ev.Host] = true
 	}
 	switch ev.Kind {
 	case "apply_start":

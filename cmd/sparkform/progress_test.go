@@ -90,9 +90,10 @@ func TestOnATerminalRunningStepsAreOneStatusLineNotScrollingHeartbeats(t *testin
 
 // Hosts of a batch doing the same change a few seconds apart still share its line, and a host's
 // next step does not overtake it: two lines for two hosts' venv and llama.cpp build, in order.
+// A host -parallelism has not started yet (spark-03) holds no line back.
 func TestBatchMatesFinishingAStepSecondsApartShareItsLineInOrder(t *testing.T) {
 	p := &engine.Plan{}
-	for _, h := range []string{"spark-01", "spark-02"} {
+	for _, h := range []string{"spark-01", "spark-02", "spark-03"} {
 		p.Hosts = append(p.Hosts, &engine.HostPlan{Name: h, Changes: []*engine.Change{
 			{Addr: "python_venv.vllm", Diff: resources.Diff{Action: resources.Create}},
 			{Addr: "llama_cpp.cuda", Diff: resources.Diff{Action: resources.Create}},
@@ -104,17 +105,20 @@ func TestBatchMatesFinishingAStepSecondsApartShareItsLineInOrder(t *testing.T) {
 		v.event(engine.Event{Host: h, Addr: addr, Kind: "apply_start", Message: "create"})
 		v.event(engine.Event{Host: h, Addr: addr, Kind: "apply_done", Message: "create after 0s", Elapsed: elapsed})
 	}
-	v.event(engine.Event{Kind: "rollout_batch", Message: "batch 1 of 1: 2 hosts", Hosts: []string{"spark-01", "spark-02"}})
+	v.event(engine.Event{Kind: "rollout_batch", Message: "batch 1 of 1: 3 hosts", Hosts: []string{"spark-01", "spark-02", "spark-03"}})
 	v.event(engine.Event{Host: "spark-02", Addr: "python_venv.vllm", Kind: "apply_start", Message: "create"})
 	step("spark-01", "python_venv.vllm", 6*time.Second)
 	step("spark-01", "llama_cpp.cuda", time.Second)
-	if got := b.String(); got != "rollout: batch 1 of 1: spark-[01-02]\n" {
+	if got := b.String(); got != "rollout: batch 1 of 1: spark-[01-03]\n" {
 		t.Errorf("printed before spark-02 finished its venv:\n%s", got)
 	}
 	v.event(engine.Event{Host: "spark-02", Addr: "python_venv.vllm", Kind: "apply_done", Message: "create after 8s", Elapsed: 8 * time.Second})
+	if !strings.HasSuffix(b.String(), "spark-[01-02]: python_venv.vllm: created (8.0s)\n") {
+		t.Errorf("the venv line waits for spark-03, which has not started:\n%s", b.String())
+	}
 	step("spark-02", "llama_cpp.cuda", 2*time.Second)
 	v.close()
-	want := "rollout: batch 1 of 1: spark-[01-02]\nspark-[01-02]: python_venv.vllm: created (8.0s)\nspark-[01-02]: llama_cpp.cuda: created (2.0s)\n"
+	want := "rollout: batch 1 of 1: spark-[01-03]\nspark-[01-02]: python_venv.vllm: created (8.0s)\nspark-[01-02]: llama_cpp.cuda: created (2.0s)\n"
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
