@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/provider"
@@ -273,6 +274,17 @@ func instancesFor(cfg *config.Config, host string, hs *state.Host) ([]resources.
 			sr := hs.Resources[a]
 			if _, ok := resources.Lookup(sr.Type); !ok {
 				return nil, nil, fmt.Errorf("state has %s of unknown resource type %q (written by a newer sparkform?)", a, sr.Type)
+			}
+			// The destroy acts on what state says was applied (a directory it removes, a name its
+			// files are named by): state is a file like any other, so its name and body must pass
+			// the rules a block in the configuration would.
+			if !hclsyntax.ValidIdentifier(sr.Name) || sr.Type+"."+sr.Name != a {
+				return nil, nil, fmt.Errorf("state holds %q under %q: not planning its destroy (fix the state, or forget it with sparkform state rm)", sr.Type+"."+sr.Name, a)
+			}
+			if !isNull(sr.Attributes.Value) {
+				if _, err := CheckBody(sr.Type, sr.Attributes.Value); err != nil {
+					return nil, nil, fmt.Errorf("state holds an invalid %s: not planning its destroy (fix the state, or forget it with sparkform state rm): %v", a, err)
+				}
 			}
 			out = append(out, resources.Instance{Type: sr.Type, Name: sr.Name, Desired: cty.NullVal(cty.DynamicPseudoType),
 				Prior: resources.Prior{Attributes: sr.Attributes.Value, Original: sr.Original.Value}})
