@@ -20,12 +20,7 @@ var (
 			return "r=; IFS= read -r r < /proc/sys/kernel/osrelease; printf 'running %s\\n' \"$r\"\n"
 		},
 		parse: func(lines []probeLine, _ ...string) (string, error) {
-			for _, l := range lines {
-				if l.tag == "running" {
-					return strings.TrimSpace(strings.Join(l.args, " ")), nil
-				}
-			}
-			return "", nil
+			return strings.TrimSpace(strings.Join(firstTagged(lines, "running").args, " ")), nil
 		},
 	}
 	// kernelImagesFact: installed linux-image-* package → version.
@@ -86,12 +81,8 @@ var (
 			return "set -- /var/lib/apt/lists/*_Packages*; if [ -e \"$1\" ]; then echo 'lists yes'; else echo 'lists no'; fi\n"
 		},
 		parse: func(lines []probeLine, _ ...string) (bool, error) {
-			for _, l := range lines {
-				if l.tag == "lists" {
-					return len(l.args) >= 1 && l.args[0] == "yes", nil
-				}
-			}
-			return false, nil
+			l := firstTagged(lines, "lists")
+			return len(l.args) >= 1 && l.args[0] == "yes", nil
 		},
 	}
 	// kernelResolveFact: args TARGET MODE... [held=METAPACKAGE] [packages]: the image package TARGET leads

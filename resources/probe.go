@@ -87,6 +87,16 @@ type probeLine struct {
 	args []string
 }
 
+// firstTagged is the first of lines tagged tag (one without arguments when there is none).
+func firstTagged(lines []probeLine, tag string) probeLine {
+	for _, l := range lines {
+		if l.tag == tag {
+			return l
+		}
+	}
+	return probeLine{}
+}
+
 // rest is the line's text after its tag and first argument ("" when there is none).
 func (l probeLine) rest() string {
 	if len(l.args) == 2 {
