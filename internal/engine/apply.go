@@ -89,9 +89,11 @@ func CheckFresh(p *Plan, st *state.State) error {
 // Apply carries out a plan. Hosts with changes go in rollout batches (all at once without a
 // rollout block), each batch in parallel; past max_failures no new batch starts. On each host:
 // destroys first, then creates and updates in dependency order, then changes that need a reboot
-// (try-once boot, wait, verify, confirm). State is persisted after every resource, so an
-// interrupted apply loses at most the step in flight. When a persist fails, the apply stops
-// as on an interrupt: the steps in flight finish, no new one starts.
+// (try-once boot, wait, verify, confirm). State is persisted after every step (a resource, or
+// the changes of one exec) before the step is reported done, so an interrupted apply loses at
+// most the steps in flight; steps ending on several hosts share writes (recorder). When a
+// persist fails, the apply stops as on an interrupt: the steps in flight finish, no new one
+// starts.
 func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, opts Options) *Result {
 	res := &Result{Hosts: make([]*HostResult, len(p.Hosts))}
 	em := newEmitter(opts.Events)

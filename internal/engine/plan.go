@@ -1,5 +1,5 @@
 // Package engine plans (one probe round trip per host → diffs) and applies (ordered changes,
-// hosts in parallel, state persisted after every resource). It knows the resource contract,
+// hosts in parallel, state persisted after every step). It knows the resource contract,
 // provider.Host and state — never a concrete resource type.
 package engine
 
