@@ -13,6 +13,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/pkg/sftp"
 )
 
 // exitNotExist is the exit code the sudo read script uses for "no such file".
@@ -42,13 +44,9 @@ func (h *SSHHost) ReadFile(ctx context.Context, p string) ([]byte, error) {
 			return nil, fmt.Errorf("%s: reading %s: %s", h.label, p, firstLine(res.Stderr))
 		}
 	}
-	cn, err := h.conn()
+	cn, s, err := h.sftp()
 	if err != nil {
 		return nil, err
-	}
-	s, err := cn.sftpClient()
-	if err != nil {
-		return nil, h.transportError(cn, "SFTP", err)
 	}
 	f, err := s.Open(p)
 	if err != nil {
@@ -69,6 +67,20 @@ func (h *SSHHost) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	return b, nil
 }
 
+// sftp is the host's connection and its SFTP session (opened on first use); the error says
+// which could not be had.
+func (h *SSHHost) sftp() (*conn, *sftp.Client, error) {
+	cn, err := h.conn()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := cn.sftpClient()
+	if err != nil {
+		return nil, nil, h.transportError(cn, "SFTP", err)
+	}
+	return cn, s, nil
+}
+
 // WriteFile writes data atomically with mode and owner ("" = the login user, or root with sudo;
 // "root", "user", "user:group", "uid:gid").
 func (h *SSHHost) WriteFile(ctx context.Context, p string, data []byte, mode fs.FileMode, owner string) error {
@@ -78,13 +90,9 @@ func (h *SSHHost) WriteFile(ctx context.Context, p string, data []byte, mode fs.
 	if !path.IsAbs(p) || strings.HasSuffix(p, "/") {
 		return fmt.Errorf("%s: writing %q: need an absolute file path", h.label, p)
 	}
-	cn, err := h.conn()
+	cn, s, err := h.sftp()
 	if err != nil {
 		return err
-	}
-	s, err := cn.sftpClient()
-	if err != nil {
-		return h.transportError(cn, "SFTP", err)
 	}
 	if h.useSudo() {
 		return h.writeSudo(ctx, cn, p, data, mode, owner)
@@ -219,13 +227,9 @@ func (h *SSHHost) Remove(ctx context.Context, p string) error {
 		}
 		return nil
 	}
-	cn, err := h.conn()
+	cn, s, err := h.sftp()
 	if err != nil {
 		return err
-	}
-	s, err := cn.sftpClient()
-	if err != nil {
-		return h.transportError(cn, "SFTP", err)
 	}
 	if err := s.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return h.transportError(cn, "removing "+p, err)

@@ -55,27 +55,37 @@ func (k *hostKeyChecker) callback(label string, pinned ssh.PublicKey, presented 
 			return hostKeyErrorf(false, "%s: host key differs from the one pinned in state: state has %s, server presented %s; if the host was reinstalled, update host_key in state (or remove the host from state) and run again",
 				label, ssh.FingerprintSHA256(pinned), ssh.FingerprintSHA256(key))
 		}
-		err := k.check(hostname, remote, key)
-		var ke *knownhosts.KeyError
+		unknown, err := k.known(label, hostname, remote, key)
 		switch {
-		case err == nil:
-			return nil
-		case errors.As(err, &ke) && len(ke.Want) > 0:
-			return mismatchError(label, k.file, key, ke.Want)
-		case errors.As(err, &ke) && k.policy == PolicyAcceptNew:
+		case !unknown:
+			return err
+		case k.policy == PolicyAcceptNew:
 			return k.appendKey(label, hostname, remote, key)
-		case errors.As(err, &ke):
-			host, port, _ := net.SplitHostPort(hostname)
-			scan := "ssh-keyscan"
-			if port != "22" {
-				scan += " -p " + port
-			}
-			return hostKeyErrorf(true, "%s: host is not in known_hosts %s (server presented %s %s); verify that fingerprint, then add the key with `%s %s >> %s`, or set host_key_policy = \"accept-new\"",
-				label, k.file, key.Type(), ssh.FingerprintSHA256(key), scan, host, k.file)
-		default:
-			return fmt.Errorf("%s: checking host key: %w", label, err)
 		}
+		host, port, _ := net.SplitHostPort(hostname)
+		scan := "ssh-keyscan"
+		if port != "22" {
+			scan += " -p " + port
+		}
+		return hostKeyErrorf(true, "%s: host is not in known_hosts %s (server presented %s %s); verify that fingerprint, then add the key with `%s %s >> %s`, or set host_key_policy = \"accept-new\"",
+			label, k.file, key.Type(), ssh.FingerprintSHA256(key), scan, host, k.file)
 	}
+}
+
+// known checks key against the known_hosts file: nil when the file has it for the host, a
+// mismatch or a read error, or unknown (and no error) when the file has no key for the host.
+func (k *hostKeyChecker) known(label, hostname string, remote net.Addr, key ssh.PublicKey) (unknown bool, err error) {
+	err = k.check(hostname, remote, key)
+	var ke *knownhosts.KeyError
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.As(err, &ke) && len(ke.Want) > 0:
+		return false, mismatchError(label, k.file, key, ke.Want)
+	case errors.As(err, &ke):
+		return true, nil
+	}
+	return false, fmt.Errorf("%s: checking host key: %w", label, err)
 }
 
 // check reads the known_hosts file afresh: accept-new may have added keys since the last dial.
@@ -116,15 +126,8 @@ func (k *hostKeyChecker) appendKey(label, hostname string, remote net.Addr, key 
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		return fmt.Errorf("%s: locking %s: %w", label, k.file, err)
 	}
-	err = k.check(hostname, remote, key)
-	var ke *knownhosts.KeyError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ke) && len(ke.Want) > 0:
-		return mismatchError(label, k.file, key, ke.Want)
-	case !errors.As(err, &ke):
-		return fmt.Errorf("%s: checking host key: %w", label, err)
+	if unknown, err := k.known(label, hostname, remote, key); !unknown {
+		return err // pinned meanwhile (nil), with another key, or unreadable
 	}
 	line := knownhosts.Line([]string{knownhosts.Normalize(hostname)}, key) + "\n"
 	if st, err := f.Stat(); err == nil && st.Size() > 0 {
