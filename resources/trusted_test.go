@@ -368,3 +368,33 @@ func rootSandbox(t *testing.T, why string, git bool) string {
 	}
 	return root
 }
+
+// A smoke test's program is found on root's PATH. An entry of PATH that is relative (".", "bin")
+// names a directory relative to wherever the script runs; `command -v` then answers a relative
+// path, which sf_untrusted was never asked about: the program ran unchecked. Such a program is
+// not run, nor is the venv python fst_check would find that way.
+func TestSmokeTestProgramFoundThroughARelativePATHEntryIsNotRun(t *testing.T) {
+	root := t.TempDir()
+	canary := filepath.Join(root, "canary")
+	os.MkdirAll(filepath.Join(root, "venv", "bin"), 0o777)
+	os.WriteFile(filepath.Join(root, "venv", "pyvenv.cfg"), []byte("home = /usr/bin\n"), 0o666)
+	for _, p := range []string{"server", "python"} {
+		os.WriteFile(filepath.Join(root, "venv", "bin", p), []byte("#!/bin/sh\ntouch "+provider.Quote(canary)+"\n"), 0o777)
+	}
+	srv := smokeServers["vllm"]
+	script := "cd " + provider.Quote(root) + " && PATH=venv/bin:$PATH\n" + smokeProbeScript(srv, []string{"server", "serve"}, true, "MARK")
+	res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(), script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(canary); err == nil {
+		t.Errorf("a program found through a relative PATH entry ran unchecked (exit %d): %s", res.ExitCode, res.Stderr)
+	}
+	if res.ExitCode != 126 || !strings.Contains(string(res.Stderr), "relative") {
+		t.Errorf("exit %d, stderr %q: want 126 and why", res.ExitCode, res.Stderr)
+	}
+	out := providertest.MustRun(t, "cd "+provider.Quote(root)+" && PATH=venv/bin:$PATH\n"+trustLib+fstCheckSh+"fst_check server\n")
+	if _, err := os.Stat(canary); err == nil || !strings.Contains(string(out), "fst untrusted") {
+		t.Errorf("fst_check of a program found through a relative PATH entry: %q (ran: %v)", out, err == nil)
+	}
+}

@@ -11,6 +11,14 @@ fst_check() {
     return 0
   } ;;
   esac
+  case $fst_p in
+  /*) ;;
+  */*)
+    # found through a relative entry of PATH: never checked, never run
+    echo "fst untrusted $fst_p"
+    return 0
+    ;;
+  esac
   fst_v=${fst_p%/bin/*}
   if [ "$fst_v" = "$fst_p" ] || [ ! -f "$fst_v/pyvenv.cfg" ] || [ ! -x "$fst_v/bin/python" ]; then
     echo 'fst novenv'

@@ -15,7 +15,15 @@ case $sp_b in
   printf '%s' "$sp_u" >&2
   exit 126
 fi ;;
+*/*)
+  # found through a relative entry of PATH: relative to wherever this runs, never checked
+  printf '%s\tis found through a relative directory in PATH: not run' "$sp_b" >&2
+  exit 126
+  ;;
 esac
+# run what was checked, not what a second PATH search finds
+shift
+set -- "$sp_b" "$@"
 { "$@" "$help" 2>&1 || { [ -n "$fallback" ] && "$@" "$fallback" 2>&1; }; } </dev/null | head -c 200000
 printf '\n%s version\n' "$mark"
 "$1" --version 2>&1 </dev/null | head -c 2000
