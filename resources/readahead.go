@@ -292,17 +292,11 @@ func (r udevRule) matches(dev string) bool {
 func (r Readahead) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
 	live, _ := readaheadLiveFact.parse(lines)
-	file, err := fileFact.parse(lines, "rule")
-	if err != nil {
-		return cty.NilVal, err
-	}
-	rules, err := udevRulesFact.parse(lines)
-	if err != nil {
-		return cty.NilVal, err
-	}
-	// What the udev rules give the devices, without this block's own rule.
-	boot := udevReadahead(rules, r.devices(in), readaheadRule(in.Name))
-	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": file, "boot": stringMapVal(boot)}), nil
+	return readPersisted(lines, live, "rule", func() (map[string]string, error) {
+		rules, err := udevRulesFact.parse(lines)
+		// What the udev rules give the devices, without this block's own rule.
+		return udevReadahead(rules, r.devices(in), readaheadRule(in.Name)), err
+	})
 }
 
 func readaheadRuleContent(addr, device, kb string) string {

@@ -254,26 +254,25 @@ func normalizeSysctlKey(k string) string {
 // Observed shape: live values of the keys that exist, and the persistence file (null: absent).
 func (s Sysctl) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
-	live, err := sysctlLiveFact.parse(lines, s.keysOfInterest(in)...)
+	keys := s.keysOfInterest(in)
+	live, err := sysctlLiveFact.parse(lines, keys...)
 	if err != nil {
 		return cty.NilVal, err
 	}
-	file, err := fileFact.parse(lines, "conf")
-	if err != nil {
-		return cty.NilVal, err
-	}
-	conf, err := sysctlBootFact.parse(lines)
-	if err != nil {
-		return cty.NilVal, err
-	}
-	// What the boot configuration sets without this block's own file.
-	boot := sysctlBootValues(conf.Files, conf.EtcConf, s.keysOfInterest(in), sysctlFile(in.Name))
-	for k := range boot {
-		if !slices.Contains(s.keysOfInterest(in), k) {
-			delete(boot, k)
+	return readPersisted(lines, live, "conf", func() (map[string]string, error) {
+		conf, err := sysctlBootFact.parse(lines)
+		if err != nil {
+			return nil, err
 		}
-	}
-	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": file, "boot": stringMapVal(boot)}), nil
+		// What the boot configuration sets without this block's own file.
+		boot := sysctlBootValues(conf.Files, conf.EtcConf, keys, sysctlFile(in.Name))
+		for k := range boot {
+			if !slices.Contains(keys, k) {
+				delete(boot, k)
+			}
+		}
+		return boot, nil
+	})
 }
 
 // normalizeSysctl collapses blanks as the kernel and sysctl.d do, so "4096\t87380" equals "4096 87380".

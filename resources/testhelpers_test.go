@@ -112,14 +112,13 @@ func markDrift(fields []FieldChange, show func(FieldChange) string) []string {
 	return got
 }
 
-// persistedObs is what sysctl and readahead observe: the live values, sparkform's file (nil:
-// absent) and the values the host's boot configuration sets.
+// persistedObs is persistedValue with the file as a pointer (nil: absent).
 func persistedObs(live, boot map[string]string, file *string) cty.Value {
 	f := cty.NullVal(cty.String)
 	if file != nil {
 		f = cty.StringVal(*file)
 	}
-	return cty.ObjectVal(map[string]cty.Value{"live": stringMapVal(live), "file": f, "boot": stringMapVal(boot)})
+	return persistedValue(live, f, boot)
 }
 
 // checkDiff fails the test unless a Diff gave the error containing errHas (when set), or
