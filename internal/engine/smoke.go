@@ -242,6 +242,8 @@ func RunTests(ctx context.Context, cfg *config.Config, st *state.State, store St
 		}
 		tr.Kernel = facts.Kernel
 		runs, err := runTests(ctx, h, hp, testerChanges(hp), facts.Kernel, "", em, rec)
+		// The host's tests are over: views print its results now, not when every host is done.
+		em.emit(Event{Host: ch.Name, Kind: "host_done", Message: fmt.Sprintf("%d test results", len(runs))})
 		tr.Runs = runs
 		if err != nil {
 			tr.Error = err.Error()
