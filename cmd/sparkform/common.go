@@ -17,7 +17,8 @@ import (
 	"github.com/sparkform/sparkform/provider"
 )
 
-// runFlags are shared by plan and apply (and later commands that plan).
+// runFlags hold the flags commands share (declare adds those a command takes; register all of
+// them for the commands that work on hosts) and what those commands set up from them.
 type runFlags struct {
 	vars, varFiles  multiFlag
 	hosts, excludes multiFlag

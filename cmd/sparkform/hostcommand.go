@@ -14,9 +14,8 @@ import (
 
 // hostCommand is the set-up the commands that work on hosts share (plan, drift, test, apply,
 // rollback), in this order: the flag set with the run flags, the shared flags of which and the
-// command's own (extra), its
-// DIR (or plan file) argument, the JSON stream, and the context SIGINT/SIGTERM cancel
-// (interruptible; readOnly as there). close ends what it started.
+// command's own (extra), its DIR (or plan file) argument, the JSON stream, and the context
+// SIGINT/SIGTERM cancel (interruptible; readOnly as there). close ends what it started.
 type hostCommand struct {
 	name           string
 	rf             runFlags
