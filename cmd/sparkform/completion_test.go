@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// zshComplete drives a real interactive zsh in a pseudo-terminal (zsh/zpty): compinit, the
+// zshComplete (run with zsh -c) drives a real interactive zsh in a pseudo-terminal (zsh/zpty): compinit, the
 // completion script ($1), then the line ($2) and a TAB. compadd is wrapped to print what zsh's
 // own matching kept, one <<candidate>> per line, before the widget on ^X ends the shell.
 const zshComplete = `zmodload zsh/zpty
@@ -50,15 +49,18 @@ func TestZshCompletionCompletesCommandsAndFlagsInARealZsh(t *testing.T) {
 	if code != 0 {
 		t.Fatal("completion zsh failed")
 	}
-	dir := t.TempDir()
-	scriptFile, driver := filepath.Join(dir, "_sparkform.zsh"), filepath.Join(dir, "complete.zsh")
-	writeFile(t, scriptFile, []byte(script))
-	writeFile(t, driver, []byte(zshComplete))
+	home := t.TempDir()
+	f, err := os.CreateTemp(home, "_sparkform*.zsh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(script)
+	f.Close()
 	complete := func(line string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, zsh, "-f", driver, scriptFile, line)
-		cmd.Env = append(os.Environ(), "HOME="+dir, "TERM=xterm")
+		cmd := exec.CommandContext(ctx, zsh, "-f", "-c", zshComplete, "zsh", f.Name(), line)
+		cmd.Env = append(os.Environ(), "HOME="+home, "TERM=xterm")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("zsh completing %q: %v\n%s", line, err, out)
