@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -396,5 +397,41 @@ func TestSmokeTestProgramFoundThroughARelativePATHEntryIsNotRun(t *testing.T) {
 	out := providertest.MustRun(t, "cd "+provider.Quote(root)+" && PATH=venv/bin:$PATH\n"+trustLib+fstCheckSh+"fst_check server\n")
 	if _, err := os.Stat(canary); err == nil || !strings.Contains(string(out), "fst untrusted") {
 		t.Errorf("fst_check of a program found through a relative PATH entry: %q (ran: %v)", out, err == nil)
+	}
+}
+
+// What apply builds as root (a llama.cpp clone and build tree, a venv) is what plan later runs
+// as root, so nobody else may be able to write it, whatever umask root has on the host (000
+// and 002 are seen on hand-tuned machines): the scripts set their own.
+func TestBuildTreesAreClosedToOthersWhateverTheHostsUmask(t *testing.T) {
+	root := rootSandbox(t, "root builds the trees", true)
+	src := filepath.Join(root, "source")
+	for _, args := range [][]string{{"init", "-q", "-b", "main", src}, {"-C", src, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"}} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	dir := filepath.Join(root, "llama")
+	res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(),
+		"umask 000\n"+trustLib+shellArgs(dir, src, "main", strconv.Itoa(llamaExitFetch), strconv.Itoa(llamaExitRef))+llamaFetchSh)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("fetch: %v exit %d %s", err, res.ExitCode, res.Stderr)
+	}
+	venv := filepath.Join(root, "venv")
+	res, err = providertest.NewReadOnlyLocal(t).Run(context.Background(), "umask 000\n"+trustLib+shellArgs(venv, venvGensDir(venv), venvGensDir(venv)+"/1", "/usr/bin/python3", "1", "x", "{}", venvManifestFile, venvInspect, "11", "12", "13", "14")+venvBuildSh+"venv_create\n")
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("venv_create: %v exit %d %s", err, res.ExitCode, res.Stderr)
+	}
+	for _, tree := range []string{dir, venvGensDir(venv)} {
+		filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.Type()&fs.ModeSymlink != 0 {
+				return err
+			}
+			if fi, err := os.Lstat(p); err == nil && fi.Mode().Perm()&0o022 != 0 {
+				t.Errorf("%s is %v under root's umask 000: others could change what plan runs as root", p, fi.Mode().Perm())
+				return filepath.SkipAll
+			}
+			return nil
+		})
 	}
 }

@@ -5,6 +5,8 @@
 # CMAKE_ARG...: J jobs ("" for nproc), TIMEOUT in seconds, INNER the configure-and-build script
 # (llama-build-inner.sh), TARGETS the targets separated by blanks, E_* the exit codes.
 D=$1 B=$2 C=$3 J=$4 LOG=$5 E_BUILD=$6 TIMEOUT=$7 TIMEOUT_TEXT=$8 E_TIMEOUT=$9
+# What is made here runs as root later: closed to others whatever root's umask on the host.
+umask 022
 shift 9
 E_RUN=$1 VERIFY=$2 INNER=$3 TARGETS=$4
 shift 4

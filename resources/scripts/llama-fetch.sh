@@ -4,6 +4,8 @@
 # D SRC REF E_FETCH E_REF: the block's dir, the source URL, the ref, and the exit codes when
 # fetching fails or the ref resolves to nothing. Needs sf_untrusted (trustLib) defined first.
 D=$1 SRC=$2 REF=$3 E_FETCH=$4 E_REF=$5
+# What is made here runs as root later: closed to others whatever root's umask on the host.
+umask 022
 S="$D/src"
 export GIT_TERMINAL_PROMPT=0
 mkdir -p "$D/builds" || exit "$E_FETCH"

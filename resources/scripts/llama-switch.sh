@@ -4,6 +4,8 @@
 # before this file) and run (--version, --help). Positional arguments: D I K VERIFY M (M: the
 # manifest's file name, which marks a finished build).
 D=$1 I=$2 K=$3 VERIFY=$4 M=$5
+# What is made here runs as root later: closed to others whatever root's umask on the host.
+umask 022
 # The link is switched and old builds removed as root: nobody else may be able to write D.
 if u=$(sf_untrusted "$D/builds") && [ -n "$u" ]; then echo "sparkform: untrusted: not switching builds in $D: ${u#*	}" >&2; exit 3; fi
 if [ "$VERIFY" = 1 ]; then

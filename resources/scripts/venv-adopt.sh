@@ -4,6 +4,8 @@
 # directory, the link target for generation 0 (relative), the base interpreter, the exchange
 # script (venv-exchange.py) and the exit code when P cannot be taken over.
 P=$1 G=$2 L=$3 PY=$4 EXCHANGE=$5 E_ADOPT=$6
+# What is made here runs as root later: closed to others whatever root's umask on the host.
+umask 022
 [ -L "$P" ] && exit 0
 if ! { [ -d "$P" ] && [ -f "$P/pyvenv.cfg" ]; }; then echo "sparkform: $P is not a plain venv any more" >&2; exit "$E_ADOPT"; fi
 if [ -e "$G/0" ] || [ -L "$G/0" ]; then echo "sparkform: $G/0 exists: not adopting over it" >&2; exit "$E_ADOPT"; fi

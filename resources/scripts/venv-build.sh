@@ -9,6 +9,8 @@
 # venv_switch; venv_prune GENERATION... A failed step removes the new generation: the venv is
 # unchanged.
 P=$1 G=$2 N=$3 PY=$4 GEN=$5 LINK=$6 MANIFEST=$7 MANIFEST_FILE=$8 INSPECT=$9
+# What is made here runs as root later: closed to others whatever root's umask on the host.
+umask 022
 shift 9
 E_VENV=$1 E_PIP=$2 E_VERIFY=$3 E_SWITCH=$4
 shift 4
