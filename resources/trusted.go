@@ -12,10 +12,10 @@ import (
 // root or to the login user (the one sudo ran for) and are not writable by group or others; a
 // directory with the sticky bit (/tmp) may be writable by others, since they cannot replace
 // what they do not own in it. Otherwise anyone who can write there could replace the program
-// and get root. A program at TREE/bin/NAME in a venv (pyvenv.cfg) or a CMake build tree
-// (CMakeCache.txt) runs what its tree holds too (site-packages' .pth files and modules, the
-// libraries built beside it): nothing in that tree may belong to anyone else or be writable by
-// group or others.
+// and get root. A program at TREE/bin/NAME in a venv (pyvenv.cfg), a conda environment
+// (conda-meta/) or a CMake build tree (CMakeCache.txt) runs what its tree holds too
+// (site-packages' .pth files and modules, the libraries built beside it): nothing in that tree
+// may belong to anyone else or be writable by group or others.
 //
 // One namei (util-linux: it walks the whole chain, following symlinks) and one awk for all the
 // paths of a call, whatever their depth; no fork per directory; one find per venv or build tree.

@@ -98,7 +98,7 @@ func TestUntrustedProgramRules(t *testing.T) {
 
 // A program's path is not all it runs: a venv's python executes the .pth files and imports the
 // modules of its site-packages, llama-server loads the libraries beside it in its build tree. A
-// venv or CMake build tree in which a non-root user can write a single file is a tree whose
+// venv, conda environment or CMake build tree in which a non-root user can write a single file is a tree whose
 // program that user can make run their code as root: plan must not run it.
 func TestPlanDoesNotRunAVenvOrBuildTreeANonRootUserCanWriteInto(t *testing.T) {
 	root := rootSandbox(t, "the tree's parts are given to another user", false)
@@ -171,6 +171,30 @@ func TestPlanDoesNotRunAVenvOrBuildTreeANonRootUserCanWriteInto(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "libggml.so is owned by") {
 		t.Errorf("a build whose library another user owns: %v, want untrusted naming the library", err)
+	}
+
+	// A conda environment (conda-meta/) is a tree like a venv: a smoke test's vllm from one
+	// imports its site-packages.
+	conda := filepath.Join(root, "conda")
+	os.MkdirAll(filepath.Join(conda, "conda-meta"), 0o755)
+	os.MkdirAll(filepath.Join(conda, "bin"), 0o755)
+	site := filepath.Join(conda, "lib", "python3.12", "site-packages")
+	os.MkdirAll(site, 0o755)
+	os.WriteFile(filepath.Join(site, "vllm.sh"), []byte("touch "+provider.Quote(canary)+"\n"), 0o644)
+	os.WriteFile(filepath.Join(conda, "bin", "vllm"), []byte("#!/bin/sh\n. \"${0%/bin/*}/lib/python3.12/site-packages/vllm.sh\"\n"), 0o755)
+	smoke := func() provider.Result {
+		res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(), smokeProbeScript(smokeServers["vllm"], []string{filepath.Join(conda, "bin", "vllm"), "serve"}, false, "MARK"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := smoke(); res.ExitCode != 0 || !ran() {
+		t.Fatalf("a root-owned conda environment: the smoke probe must run its vllm: exit %d %s", res.ExitCode, res.Stderr)
+	}
+	os.Chown(site, 65534, 65534)
+	if res := smoke(); ran() || res.ExitCode != 126 || !strings.Contains(string(res.Stderr), "site-packages is owned by") {
+		t.Errorf("a conda environment whose site-packages uid 65534 owns: exit %d %q (ran: vllm)", res.ExitCode, res.Stderr)
 	}
 }
 

@@ -53,14 +53,14 @@ sf_untrusted() {
     }' || return 0
   # What the program runs besides itself: a venv's python runs the .pth files and modules of its
   # site-packages, a program in a CMake build tree loads the libraries built beside it. So in
-  # the tree of a program at TREE/bin/NAME that is a venv (pyvenv.cfg) or a build tree
-  # (CMakeCache.txt), every file, directory and symlink must belong to root or the login user and
-  # nothing may be writable by group or others (a sticky bit does not help: adding a .pth is
-  # enough). One find per tree.
+  # the tree of a program at TREE/bin/NAME that is a venv (pyvenv.cfg), a conda environment
+  # (conda-meta/) or a build tree (CMakeCache.txt), every file, directory and symlink must
+  # belong to root or the login user and nothing may be writable by group or others (a sticky
+  # bit does not help: adding a .pth is enough). One find per tree.
   for sf_p do
     sf_t=${sf_p%/bin/*}
     { [ -n "$sf_t" ] && [ "$sf_t" != "$sf_p" ]; } || continue
-    { [ -f "$sf_t/pyvenv.cfg" ] || [ -f "$sf_t/CMakeCache.txt" ]; } || continue
+    { [ -f "$sf_t/pyvenv.cfg" ] || [ -d "$sf_t/conda-meta" ] || [ -f "$sf_t/CMakeCache.txt" ]; } || continue
     sf_untrusted_tree "$sf_p" "$sf_t"
     [ -z "$sf_r" ] || return 0
   done
