@@ -459,3 +459,40 @@ func TestBuildTreesAreClosedToOthersWhateverTheHostsUmask(t *testing.T) {
 		})
 	}
 }
+
+// A llama_cpp source may be a repository on the host (an absolute path or file://): whoever can
+// write it chooses the code root configures with cmake and then runs as llama-server. It is
+// held to the same rule as a program: fetch refuses one another user can write.
+func TestLlamaSourceOnTheHostThatAnotherUserCanWriteIsNotBuilt(t *testing.T) {
+	root := rootSandbox(t, "the source repository is given to another user", true)
+	src := filepath.Join(root, "source")
+	for _, args := range [][]string{{"init", "-q", "-b", "main", src}, {"-C", src, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"}} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	fetch := func(dir, source string) provider.Result {
+		res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(),
+			trustLib+shellArgs(dir, source, "main", strconv.Itoa(llamaExitFetch), strconv.Itoa(llamaExitRef))+llamaFetchSh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := fetch(filepath.Join(root, "a"), src); res.ExitCode != 0 {
+		t.Fatalf("a root-owned source: exit %d %s", res.ExitCode, res.Stderr)
+	}
+	if out, err := exec.Command("chown", "-R", "65534:65534", filepath.Join(src, ".git", "refs")).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	for i, source := range []string{src, "file://" + src} {
+		dir := filepath.Join(root, "b"+strconv.Itoa(i))
+		res := fetch(dir, source)
+		if res.ExitCode != llamaExitFetch || !strings.Contains(string(res.Stderr), "untrusted: not building from "+src) || !strings.Contains(string(res.Stderr), "refs is owned by") {
+			t.Errorf("source %s whose refs uid 65534 owns: exit %d, stderr %s", source, res.ExitCode, res.Stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "src")); err == nil {
+			t.Errorf("source %s whose refs uid 65534 owns was cloned", source)
+		}
+	}
+}

@@ -8,6 +8,17 @@ D=$1 SRC=$2 REF=$3 E_FETCH=$4 E_REF=$5
 umask 022
 S="$D/src"
 export GIT_TERMINAL_PROMPT=0
+# A source on this host (a path or file://) is code root configures and runs: nobody but root or
+# the login user may be able to write it, nor a directory above it.
+case $SRC in
+/*) L=$SRC ;;
+file://*) L=${SRC#file://} ;;
+*) L= ;;
+esac
+if [ -n "$L" ]; then
+  case $L in /*) u=$(sf_untrusted "$L"); [ -n "$u" ] || u=$(sf_untrusted_tree "$L" "$L") ;; *) u="$L	is not an absolute path" ;; esac
+  if [ -n "$u" ]; then echo "sparkform: untrusted: not building from $L: ${u#*	}" >&2; exit "$E_FETCH"; fi
+fi
 mkdir -p "$D/builds" || exit "$E_FETCH"
 # Nobody but root (or the login user) may be able to write where the source is checked out,
 # configured and built as root: checked now that D exists, it stays so (sf_untrusted: trustLib).
