@@ -16,7 +16,7 @@ file://*) L=${SRC#file://} ;;
 *) L= ;;
 esac
 if [ -n "$L" ]; then
-  case $L in /*) u=$(sf_untrusted "$L"); [ -n "$u" ] || u=$(sf_untrusted_tree "$L" "$L") ;; *) u="$L	is not an absolute path" ;; esac
+  case $L in /*) u=$(sf_untrusted_input "$L") ;; *) u="$L	is not an absolute path" ;; esac
   if [ -n "$u" ]; then echo "sparkform: untrusted: not building from $L: ${u#*	}" >&2; exit "$E_FETCH"; fi
 fi
 mkdir -p "$D/builds" || exit "$E_FETCH"

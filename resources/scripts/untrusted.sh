@@ -2,8 +2,9 @@
 # untrusted: defines sf_untrusted PATH..., which prints "PATH<TAB>why" for the first PATH that
 # may not be run as root, or nothing (see trustLib in trusted.go for the rule); sf_untrusted_tree
 # (below) for a whole tree; sf_existing PATH, which sets sf_e to PATH or the nearest directory
-# above it that exists (builtins only); and sf_trusted DIR PROG..., the probes' check before
-# they run PROGs and apply builds in DIR.
+# above it that exists (builtins only); sf_trusted DIR PROG..., the probes' check before they
+# run PROGs and apply builds in DIR; and sf_untrusted_input PATH for a directory root reads code
+# from (a local source, a wheel directory).
 sf_existing() {
   sf_e=$1
   while [ ! -e "$sf_e" ] && [ ! -L "$sf_e" ]; do
@@ -92,4 +93,18 @@ sf_trusted() {
   *) printf 'untrusted %s\n' "$(printf '%s' "$sf_u" | base64 -w0)" ;;
   esac
   return 1
+}
+# sf_untrusted_input PATH prints "PATH<TAB>why" when PATH, a directory root reads code from (a
+# source repository, a wheel directory), or anything in it or a directory above it, may be
+# written by someone else; a PATH that does not exist yet is judged by the nearest directory
+# above it that does (then nobody else can create it). Else nothing.
+sf_untrusted_input() {
+  sf_existing "$1"
+  if [ "$sf_e" != "$1" ]; then
+    sf_r=$(sf_untrusted "$sf_e")
+    [ -z "$sf_r" ] || printf '%s\t%s\n' "$1" "${sf_r#*	}"
+    return 0
+  fi
+  sf_r=$(sf_untrusted "$1")
+  if [ -n "$sf_r" ]; then printf '%s\n' "$sf_r"; else sf_untrusted_tree "$1" "$1"; fi
 }

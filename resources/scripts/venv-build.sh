@@ -35,8 +35,7 @@ venv_pip() {
   for a do
     if [ "$sf_next" = 1 ]; then
       case $a in /*)
-        u=$(sf_untrusted "$a")
-        [ -n "$u" ] || u=$(sf_untrusted_tree "$a" "$a")
+        u=$(sf_untrusted_input "$a")
         [ -z "$u" ] || fail "$E_PIP" "untrusted: not installing from $a: ${u#*	}"
         ;;
       esac
