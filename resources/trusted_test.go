@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -494,5 +495,34 @@ func TestLlamaSourceOnTheHostThatAnotherUserCanWriteIsNotBuilt(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "src")); err == nil {
 			t.Errorf("source %s whose refs uid 65534 owns was cloned", source)
 		}
+	}
+}
+
+// Probe output is one report per line, host text after a tag, so no name on a host can pass for
+// another report. Directory names (a venv's generations, llama.cpp's builds) may hold a newline:
+// such a name is not printed, and so cannot add a "current" or "venv" report of its own.
+func TestDirectoryNamesCannotForgeProbeLines(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "llama")
+	os.MkdirAll(filepath.Join(dir, "builds", "aaaaaaaaaaaa"), 0o755)
+	os.Symlink("builds/aaaaaaaaaaaa", filepath.Join(dir, "current"))
+	forged := "x\ncurrent " + base64.StdEncoding.EncodeToString([]byte("builds/bbbbbbbbbbbb"))
+	if err := os.Mkdir(filepath.Join(dir, "builds", forged), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := providertest.MustRun(t, llamaFact.command(dir))
+	if o, err := llamaFact.parse(parseProbe(out), dir); err != nil || o.Current != "aaaaaaaaaaaa" {
+		t.Errorf("a build directory named %q: current %q (%v), want aaaaaaaaaaaa", forged, o.Current, err)
+	}
+	venv := filepath.Join(root, "venv")
+	gens := venvGensDir(venv)
+	os.MkdirAll(filepath.Join(gens, "1"), 0o755)
+	os.Symlink(filepath.Base(gens)+"/1", venv)
+	if err := os.Mkdir(filepath.Join(gens, "2\nkind absent"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out = providertest.MustRun(t, venvFact.command(venv, gens, ""))
+	if v, err := venvFact.parse(parseProbe(out)); err != nil || v.Kind != "link" || len(v.Generations) != 1 {
+		t.Errorf("a generation named \"2\\nkind absent\": kind %q, generations %q (%v)", v.Kind, v.Generations, err)
 	}
 }

@@ -9,6 +9,8 @@ D=$1 M=$2
 if [ -L "$D/current" ]; then printf 'current %s\n' "$(readlink "$D/current" | base64 -w0)"; else printf 'nocurrent\n'; fi
 if [ -d "$D/builds" ]; then for b in "$D"/builds/*; do
   [ -d "$b" ] || continue
+  # printed raw: a name with other characters (a newline) could pass for another report
+  case ${b##*/} in *[!A-Za-z0-9._-]*) continue ;; esac
   if [ -f "$b/$M" ]; then printf 'build %s %s\n' "${b##*/}" "$(base64 -w0 < "$b/$M")"; else printf 'failedbuild %s\n' "${b##*/}"; fi
 done; fi
 [ -d "$D/src/.git" ] && printf 'src\n'

@@ -20,6 +20,8 @@ cd "$D/builds" || exit 0
 # keep the current build and the K-1 builds used most recently; failed builds go
 for b in *; do
   { [ -d "$b" ] && [ "$b" != "$I" ]; } || continue
+  # names go through a pipe one per line: one with other characters (a newline) is not ours
+  case $b in *[!A-Za-z0-9._-]*) continue ;; esac
   if [ -f "$b/$M" ]; then
     u="$b/.sparkform-used"; [ -f "$u" ] || u="$b/$M"
     printf '%s %s\n' "$(stat -c %Y "$u")" "$b"

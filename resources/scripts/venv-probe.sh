@@ -8,7 +8,11 @@
 P=$1 G=$2 PY=$3 INSPECT=$4
 shift 4
 if [ -L "$P" ]; then printf 'kind link %s\n' "$(readlink "$P" | base64 -w0)"; elif [ -e "$P" ]; then printf 'kind other\n'; if [ -f "$P/pyvenv.cfg" ]; then printf 'plainvenv\n'; fi; else printf 'kind absent\n'; fi
-if [ -d "$G" ]; then for d in "$G"/*; do [ -d "$d" ] && printf 'gen %s\n' "${d##*/}"; done; fi
+# generations are numbers; another name (one with a newline) could pass for another report
+if [ -d "$G" ]; then for d in "$G"/*; do
+  case ${d##*/} in '' | *[!0-9]*) continue ;; esac
+  [ -d "$d" ] && printf 'gen %s\n' "${d##*/}"
+done; fi
 if [ -n "$PY" ]; then
   b=
   # what command -v prints, found with builtins (a $(command -v) would start a subshell)
