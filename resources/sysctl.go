@@ -358,7 +358,14 @@ func (s Sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
 			d.Summary = "the boot configuration does not set " + strings.Join(unpersisted, ", ") + " to the desired value"
 		}
 	case !file.IsNull() && file.AsString() != content:
-		d.Fields = append(d.Fields, FieldChange{Path: "file", After: sysctlFile(in.Name), Before: sysctlFile(in.Name) + " (edited on the host)", Drift: in.Prior.Exists()})
+		// The file is drift only when it is not what the last apply wrote: a block whose values
+		// changed rewrites it without calling the host edited.
+		edited := in.Prior.Exists() && file.AsString() != sysctlFileContent(in.Addr(), applied)
+		before := sysctlFile(in.Name) + " (the previous values)"
+		if edited || !in.Prior.Exists() {
+			before = sysctlFile(in.Name) + " (edited on the host)"
+		}
+		d.Fields = append(d.Fields, FieldChange{Path: "file", After: sysctlFile(in.Name), Before: before, Drift: edited})
 	}
 	d.Action = changeAction(in, d.Fields)
 	return d, nil
