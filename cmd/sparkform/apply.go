@@ -123,6 +123,7 @@ func executePlan(ctx, graceful context.Context, operation string, plan *engine.P
 	events, logs, endView := rf.progressView(stdout, plan, plan.ConfigDir, operation)
 	opts := rf.engineOptions(events)
 	opts.Graceful = graceful
+	opts.RunLog = logs.path
 	opts.BatchSize = batch
 	res := engine.Apply(ctx, plan, st, store, opts)
 	endView()

@@ -145,6 +145,9 @@ func (l *runLogs) write(host string, ev engine.Event) {
 		prefix += ev.Addr + ": "
 	}
 	msg := ev.Message
+	if ev.Detail != "" { // the whole of what the views show an excerpt of
+		msg = ev.Detail
+	}
 	if ev.Kind != "progress" {
 		msg = "== " + ev.Kind + " " + msg
 	}

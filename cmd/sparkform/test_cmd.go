@@ -18,6 +18,7 @@ func runTest(c *hostCommand, _ *noFlags) int {
 	events, logs, endView := rf.progressView(stdout, nil, dir, "test")
 	opts := rf.engineOptions(events)
 	opts.Graceful = graceful
+	opts.RunLog = logs.path
 	results, err := engine.RunTests(ctx, r.cfg, r.st, r.store, opts)
 	endView()
 	if err != nil {

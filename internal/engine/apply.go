@@ -96,7 +96,7 @@ func CheckFresh(p *Plan, st *state.State) error {
 // starts.
 func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, opts Options) *Result {
 	res := &Result{Hosts: make([]*HostResult, len(p.Hosts))}
-	em := newEmitter(opts.Events)
+	em := newEmitter(opts)
 	parent := opts.Graceful
 	if parent == nil {
 		parent = context.Background()
@@ -117,7 +117,7 @@ func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, 
 	for i, hp := range p.Hosts {
 		switch {
 		case hp.Error != "":
-			res.Hosts[i] = &HostResult{Name: hp.Name, Status: StatusSkipped, Error: "not planned: " + hp.Error}
+			res.Hosts[i] = &HostResult{Name: hp.Name, Status: StatusSkipped, Error: "not planned: " + Excerpt(hp.Error, "")}
 		case len(orderChanges(hp.Changes)) == 0 && hp.Pending == "":
 			res.Hosts[i] = &HostResult{Name: hp.Name, Status: StatusUnchanged}
 		default:
@@ -208,8 +208,8 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 	hr := &HostResult{Name: hp.Name, Counts: hp.Counts()}
 	changes := orderChanges(hp.Changes)
 	fail := func(status string, err error) *HostResult {
-		hr.Status, hr.Error = status, err.Error()
-		em.emit(Event{Host: hp.Name, Kind: "host_failed", Message: hr.Error})
+		em.emit(Event{Host: hp.Name, Kind: "host_failed", Message: err.Error()})
+		hr.Status, hr.Error = status, em.excerpt(hp.Name, err.Error())
 		return hr
 	}
 	em.emit(Event{Host: hp.Name, Kind: "connecting", Message: hp.Address})
@@ -290,7 +290,7 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 				if status == StatusFailed {
 					kind = "reboot_timeout"
 				}
-				if ierr := rec.incident(hp.Name, kind, err.Error()); ierr != nil {
+				if ierr := rec.incident(hp.Name, kind, em.excerpt(hp.Name, err.Error())); ierr != nil {
 					err = fmt.Errorf("%w (and state could not record it: %v)", err, ierr)
 				}
 			}
@@ -323,7 +323,7 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 			return fail(StatusFailed, fmt.Errorf("%s; rolling back failed: %v", msg, rerr))
 		}
 		rb := fmt.Sprintf("rolled back: %s back on %s after the smoke test failed on %s: %s", hp.Name, facts.Kernel, kernel, msg)
-		if ierr := rec.incident(hp.Name, "rolled_back", rb); ierr != nil {
+		if ierr := rec.incident(hp.Name, "rolled_back", em.excerpt(hp.Name, rb)); ierr != nil {
 			rb += fmt.Sprintf(" (state could not record it: %v)", ierr)
 		}
 		// Measure the previous kernel too, so the report shows both.

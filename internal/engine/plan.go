@@ -42,6 +42,9 @@ type Options struct {
 	Events func(Event)
 	// BatchSize overrides the rollout block's batch_size (-batch-size).
 	BatchSize *config.Amount
+	// RunLog names the run log of a host (where the full text of long host output is kept);
+	// nil: the command keeps none.
+	RunLog func(host string) string
 	// Graceful is cancelled when the user asks to stop (first Ctrl-C): no new step, batch,
 	// reboot or test starts; steps in flight finish. nil: never.
 	Graceful context.Context
@@ -92,11 +95,14 @@ func (o *Options) stepTimeout() time.Duration {
 // test_start, test_done (Test: the result), test_skipped (the tests could not run yet), host_done, host_failed, rollout_batch (Hosts),
 // rollout_pause, rollout_stopped. Elapsed is set on *_done and *_error events.
 type Event struct {
-	Time    time.Time      `json:"time"`
-	Host    string         `json:"host"`
-	Addr    string         `json:"addr,omitempty"`
-	Kind    string         `json:"kind"`
-	Message string         `json:"message,omitempty"`
+	Time    time.Time `json:"time"`
+	Host    string    `json:"host"`
+	Addr    string    `json:"addr,omitempty"`
+	Kind    string    `json:"kind"`
+	Message string    `json:"message,omitempty"`
+	// Detail is the whole text when Message quotes a host's output at length and was cut to an
+	// excerpt; only the run log writes it (it may be as long as the host's max_output).
+	Detail  string         `json:"-"`
 	Elapsed time.Duration  `json:"elapsed,omitempty"`
 	Hosts   []string       `json:"hosts,omitempty"`
 	Test    *state.TestRun `json:"test,omitempty"`
@@ -235,7 +241,7 @@ func MakePlan(ctx context.Context, cfg *config.Config, st *state.State, opts Opt
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("Resource targeting is in effect: only %s and what it depends on are planned. The rest of the configuration is left as it is, so this plan may not be complete; use -target for exceptional cases, not routinely.", strings.Join(opts.Targets, ", ")))
 	}
 	plan.Hosts = make([]*HostPlan, len(hosts))
-	em := newEmitter(opts.Events)
+	em := newEmitter(opts)
 	forEachParallel(len(hosts), opts.parallelism(), func(i int) {
 		plan.Hosts[i] = planHost(ctx, cfg, hosts[i], st.Hosts[hosts[i].Name], opts, em)
 	})
@@ -308,8 +314,8 @@ func planHost(ctx context.Context, cfg *config.Config, ch *config.Host, hs *stat
 	em.emit(Event{Host: ch.Name, Kind: "connecting", Message: ch.Address})
 	h, err := opts.Dial(ctx, ch, pinned)
 	if err != nil {
-		hp.Error = err.Error()
-		em.emit(Event{Host: ch.Name, Kind: "host_failed", Message: hp.Error})
+		em.emit(Event{Host: ch.Name, Kind: "host_failed", Message: err.Error()})
+		hp.Error = em.excerpt(ch.Name, err.Error())
 		return hp
 	}
 	defer h.Close()
@@ -317,8 +323,8 @@ func planHost(ctx context.Context, cfg *config.Config, ch *config.Host, hs *stat
 
 	facts, outs, err := probeHost(ctx, h, instances, opts.stepTimeout())
 	if err != nil {
-		hp.Error = err.Error()
-		em.emit(Event{Host: ch.Name, Kind: "host_failed", Message: hp.Error})
+		em.emit(Event{Host: ch.Name, Kind: "host_failed", Message: err.Error()})
+		hp.Error = em.excerpt(ch.Name, err.Error())
 		return hp
 	}
 	hp.Kernel, hp.BootID = facts.Kernel, facts.BootID
@@ -344,8 +350,8 @@ func planHost(ctx context.Context, cfg *config.Config, ch *config.Host, hs *stat
 		}
 	}
 	if len(errs) > 0 {
-		hp.Error = joinLines(errs)
-		em.emit(Event{Host: ch.Name, Kind: "host_failed", Message: hp.Error})
+		em.emit(Event{Host: ch.Name, Kind: "host_failed", Message: joinLines(errs)})
+		hp.Error = em.excerpt(ch.Name, joinLines(errs))
 		return hp
 	}
 	hp.Pending = pendingWork(hs)
@@ -469,26 +475,6 @@ func forEachParallel(n, limit int, f func(i int)) {
 		}(i)
 	}
 	wg.Wait()
-}
-
-// emitter serialises event delivery so a renderer never sees two events at once.
-type emitter struct {
-	mu sync.Mutex
-	f  func(Event)
-}
-
-func newEmitter(f func(Event)) *emitter { return &emitter{f: f} }
-
-func (e *emitter) emit(ev Event) {
-	if e == nil || e.f == nil {
-		return
-	}
-	if ev.Time.IsZero() {
-		ev.Time = time.Now().UTC()
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.f(ev)
 }
 
 // testCheck is a test's objection to the host as it is now (a vLLM venv that cannot import

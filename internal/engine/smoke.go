@@ -49,14 +49,14 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, tests []*Chang
 		context, setup := rec.context(hp.Name)
 		for _, o := range outcomes {
 			runs = append(runs, &state.TestRun{Time: time.Now().UTC(), Test: c.Addr, Mode: o.Mode, Seconds: o.Seconds,
-				Runs: append([]float64{}, o.Runs...), Passed: o.Passed, Message: o.Message, Kernel: kernel, Context: context, Setup: setup,
+				Runs: append([]float64{}, o.Runs...), Passed: o.Passed, Message: em.excerpt(hp.Name, o.Message), Kernel: kernel, Context: context, Setup: setup,
 				Server: o.Server, Build: o.Build, Before: when != "", MaxSeconds: o.MaxSeconds})
 			verdict := "passed"
 			if !o.Passed {
 				verdict = "FAILED"
 			}
 			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_done", Message: fmt.Sprintf("%s: %.2f s median of %d, %s", o.Mode, o.Seconds, len(o.Runs), verdict),
-				Test: runs[len(runs)-1], Elapsed: time.Since(testStart)})
+				Test: runs[len(runs)-1], Detail: fullIfCut(o.Message, runs[len(runs)-1].Message), Elapsed: time.Since(testStart)})
 		}
 	}
 	return runs, nil
@@ -208,7 +208,7 @@ func RunTests(ctx context.Context, cfg *config.Config, st *state.State, store St
 	if err != nil {
 		return nil, err
 	}
-	em := newEmitter(opts.Events)
+	em := newEmitter(opts)
 	rec := newRecorder(st, store, nil)
 	out := make([]*TestResult, len(hosts))
 	forEachParallel(len(hosts), opts.parallelism(), func(i int) {
@@ -231,13 +231,13 @@ func RunTests(ctx context.Context, cfg *config.Config, st *state.State, store St
 		pinned, gen := rec.hostKeyAndGeneration(ch.Name)
 		h, err := opts.Dial(ctx, ch, pinned)
 		if err != nil {
-			tr.Error = err.Error()
+			tr.Error = em.excerpt(ch.Name, err.Error())
 			return
 		}
 		defer h.Close()
 		facts, err := readBootFacts(ctx, h, opts.stepTimeout())
 		if err != nil {
-			tr.Error = err.Error()
+			tr.Error = em.excerpt(ch.Name, err.Error())
 			return
 		}
 		tr.Kernel = facts.Kernel
@@ -246,10 +246,10 @@ func RunTests(ctx context.Context, cfg *config.Config, st *state.State, store St
 		em.emit(Event{Host: ch.Name, Kind: "host_done", Message: fmt.Sprintf("%d test results", len(runs))})
 		tr.Runs = runs
 		if err != nil {
-			tr.Error = err.Error()
+			tr.Error = em.excerpt(ch.Name, err.Error())
 		}
 		if err := rec.testRuns(ch.Name, runs, gen); err != nil && tr.Error == "" {
-			tr.Error = "results could not be saved: " + err.Error()
+			tr.Error = "results could not be saved: " + em.excerpt(ch.Name, err.Error())
 		}
 	})
 	return out, nil
