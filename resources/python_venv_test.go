@@ -42,22 +42,10 @@ func venvBodyWith(set map[string]cty.Value) cty.Value {
 func TestPythonVenvValidateRejectsHostileInput(t *testing.T) {
 	s := cty.StringVal
 	l := func(v ...string) cty.Value { return strListVal(v) }
-	cases := []struct {
-		name     string
-		set      map[string]cty.Value
-		wantAttr string
-	}{
+	checkValidationTable(t, func(set map[string]cty.Value) []AttrError { return PythonVenv{}.Validate(venvBodyWith(set)) }, append([]validationCase{
 		{"pinned package passes", nil, ""},
 		{"range, extras and wheelhouse pass", map[string]cty.Value{"packages": l("vllm[fastsafetensors]>=0.10,<1", "numpy ~= 1.26", "Foo_Bar.baz"), "find_links": l("/srv/wheels", "https://wheels.example/simple/"), "index_url": s("https://pypi.org/simple"), "verify": l("fastsafetensors", "vllm.model_executor"), "python": s("python3.12")}, ""},
 		{"python as absolute path passes", map[string]cty.Value{"python": s("/usr/bin/python3")}, ""},
-		{"relative path", map[string]cty.Value{"path": s("opt/venv")}, "path"},
-		{"dot-dot path", map[string]cty.Value{"path": s("/opt/../etc/venv")}, "path"},
-		{"trailing slash", map[string]cty.Value{"path": s("/opt/venv/")}, "path"},
-		{"shell in path", map[string]cty.Value{"path": s("/opt/v;reboot")}, "path"},
-		{"space in path", map[string]cty.Value{"path": s("/opt/my venv")}, "path"},
-		{"newline in path", map[string]cty.Value{"path": s("/opt/v\nrm -rf /")}, "path"},
-		{"system directory", map[string]cty.Value{"path": s("/usr")}, "path"},
-		{"root", map[string]cty.Value{"path": s("/")}, "path"},
 		{"option smuggled in a package", map[string]cty.Value{"packages": l("--index-url=http://evil/ fastsafetensors")}, "packages"},
 		{"option alone", map[string]cty.Value{"packages": l("-e")}, "packages"},
 		{"url requirement", map[string]cty.Value{"packages": l("fastsafetensors @ https://evil.example/f.whl")}, "packages"},
@@ -78,12 +66,7 @@ func TestPythonVenvValidateRejectsHostileInput(t *testing.T) {
 		{"index_url option", map[string]cty.Value{"index_url": s("--trusted-host=evil")}, "index_url"},
 		{"verify code", map[string]cty.Value{"verify": l("os; os.system('reboot')")}, "verify"},
 		{"verify dash", map[string]cty.Value{"verify": l("fast-safetensors")}, "verify"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			checkOneAttrError(t, PythonVenv{}.Validate(venvBodyWith(c.set)), c.wantAttr)
-		})
-	}
+	}, managedPathCases("path")...))
 }
 
 func TestParsePkgSpecNormalizesNamesAndFindsExactPins(t *testing.T) {

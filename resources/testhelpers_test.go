@@ -74,6 +74,43 @@ func dropInsOut(tag, fixed string, files ...string) string {
 	return b.String()
 }
 
+// validationCase is a row of a resource's validation table: attributes set over a valid body,
+// and the one attribute Validate must reject ("" → the body is valid).
+type validationCase struct {
+	name     string
+	set      map[string]cty.Value
+	wantAttr string
+}
+
+// hostileManagedPaths are values no directory sparkform owns may take (checkManagedPath rejects
+// them): every attribute naming one (llama_cpp dir, python_venv path) is tested with all of them.
+var hostileManagedPaths = []struct{ name, path string }{
+	{"relative", "opt/venv"}, {"relative name", "llama.cpp"}, {"dot-dot", "/opt/../etc/venv"}, {"traversal to /etc", "/opt/../etc"},
+	{"trailing slash", "/opt/venv/"}, {"shell", "/opt/l$(reboot)"}, {"semicolon", "/opt/v;reboot"}, {"space", "/opt/my venv"},
+	{"newline", "/opt/v\nrm -rf /"}, {"system directory", "/usr"}, {"system directory /usr/local", "/usr/local"}, {"root", "/"},
+}
+
+// managedPathCases are the validation cases of attr, an attribute naming a directory sparkform
+// owns: each hostile path must be rejected, on attr.
+func managedPathCases(attr string) []validationCase {
+	var cases []validationCase
+	for _, h := range hostileManagedPaths {
+		cases = append(cases, validationCase{name: attr + " " + h.name, set: map[string]cty.Value{attr: cty.StringVal(h.path)}, wantAttr: attr})
+	}
+	return cases
+}
+
+// checkValidationTable runs each case as a subtest, checking validate(case.set) with
+// checkOneAttrError (the hostile-input tables of llama_cpp and python_venv).
+func checkValidationTable(t *testing.T, validate func(set map[string]cty.Value) []AttrError, cases []validationCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			checkOneAttrError(t, validate(c.set), c.wantAttr)
+		})
+	}
+}
+
 // checkOneAttrError fails the test unless errs is empty when wantAttr is "", or holds exactly one
 // error, on wantAttr, otherwise (validation table tests).
 func checkOneAttrError(t *testing.T, errs []AttrError, wantAttr string) {

@@ -206,25 +206,13 @@ func TestPlanDoesNotRunAVenvOrBuildTreeANonRootUserCanWriteInto(t *testing.T) {
 // directories exist (from then on nobody else can change them), before anything runs there.
 func TestApplyDoesNotBuildInADirectoryANonRootUserCanWrite(t *testing.T) {
 	root := rootSandbox(t, "a directory is given to another user", true)
-	src := filepath.Join(root, "source")
-	for _, args := range [][]string{{"init", "-q", "-b", "main", src}, {"-C", src, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"}} {
-		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v %s", args, err, out)
-		}
-	}
+	src := sourceRepo(t, filepath.Join(root, "source"))
 	shared := filepath.Join(root, "shared") // a directory another user owns
 	os.Mkdir(shared, 0o755)
 	if err := os.Chown(shared, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	fetch := func(dir string) provider.Result {
-		res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(),
-			trustLib+shellArgs(dir, src, "main", strconv.Itoa(llamaExitFetch), strconv.Itoa(llamaExitRef))+llamaFetchSh)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
+	fetch := func(dir string) provider.Result { return llamaFetch(t, "", dir, src) }
 	if res := fetch(filepath.Join(root, "llama")); res.ExitCode != 0 || !strings.Contains(string(res.Stdout), "commit ") {
 		t.Fatalf("fetching into a root-owned directory: exit %d %s %s", res.ExitCode, res.Stdout, res.Stderr)
 	}
@@ -395,6 +383,29 @@ func rootSandbox(t *testing.T, why string, git bool) string {
 	return root
 }
 
+// sourceRepo makes a git repository at dir with one empty commit on main: a llama_cpp source.
+func sourceRepo(t *testing.T, dir string) string {
+	t.Helper()
+	for _, args := range [][]string{{"init", "-q", "-b", "main", dir}, {"-C", dir, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"}} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	return dir
+}
+
+// llamaFetch runs apply's llama.cpp fetch script on this machine, after prefix (say a umask):
+// a clone of source's main into dir.
+func llamaFetch(t *testing.T, prefix, dir, source string) provider.Result {
+	t.Helper()
+	res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(),
+		prefix+trustLib+shellArgs(dir, source, "main", strconv.Itoa(llamaExitFetch), strconv.Itoa(llamaExitRef))+llamaFetchSh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // A smoke test's program is found on root's PATH. An entry of PATH that is relative (".", "bin")
 // names a directory relative to wherever the script runs; `command -v` then answers a relative
 // path, which sf_untrusted was never asked about: the program ran unchecked. Such a program is
@@ -430,20 +441,13 @@ func TestSmokeTestProgramFoundThroughARelativePATHEntryIsNotRun(t *testing.T) {
 // and 002 are seen on hand-tuned machines): the scripts set their own.
 func TestBuildTreesAreClosedToOthersWhateverTheHostsUmask(t *testing.T) {
 	root := rootSandbox(t, "root builds the trees", true)
-	src := filepath.Join(root, "source")
-	for _, args := range [][]string{{"init", "-q", "-b", "main", src}, {"-C", src, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"}} {
-		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v %s", args, err, out)
-		}
-	}
+	src := sourceRepo(t, filepath.Join(root, "source"))
 	dir := filepath.Join(root, "llama")
-	res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(),
-		"umask 000\n"+trustLib+shellArgs(dir, src, "main", strconv.Itoa(llamaExitFetch), strconv.Itoa(llamaExitRef))+llamaFetchSh)
-	if err != nil || res.ExitCode != 0 {
-		t.Fatalf("fetch: %v exit %d %s", err, res.ExitCode, res.Stderr)
+	if res := llamaFetch(t, "umask 000\n", dir, src); res.ExitCode != 0 {
+		t.Fatalf("fetch: exit %d %s", res.ExitCode, res.Stderr)
 	}
 	venv := filepath.Join(root, "venv")
-	res, err = providertest.NewReadOnlyLocal(t).Run(context.Background(), "umask 000\n"+trustLib+shellArgs(venv, venvGensDir(venv), venvGensDir(venv)+"/1", "/usr/bin/python3", "1", "x", "{}", venvManifestFile, venvInspect, "11", "12", "13", "14")+venvBuildSh+"venv_create\n")
+	res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(), "umask 000\n"+trustLib+shellArgs(venv, venvGensDir(venv), venvGensDir(venv)+"/1", "/usr/bin/python3", "1", "x", "{}", venvManifestFile, venvInspect, "11", "12", "13", "14")+venvBuildSh+"venv_create\n")
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("venv_create: %v exit %d %s", err, res.ExitCode, res.Stderr)
 	}
@@ -466,21 +470,8 @@ func TestBuildTreesAreClosedToOthersWhateverTheHostsUmask(t *testing.T) {
 // held to the same rule as a program: fetch refuses one another user can write.
 func TestLlamaSourceOnTheHostThatAnotherUserCanWriteIsNotBuilt(t *testing.T) {
 	root := rootSandbox(t, "the source repository is given to another user", true)
-	src := filepath.Join(root, "source")
-	for _, args := range [][]string{{"init", "-q", "-b", "main", src}, {"-C", src, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"}} {
-		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v %s", args, err, out)
-		}
-	}
-	fetch := func(dir, source string) provider.Result {
-		res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(),
-			trustLib+shellArgs(dir, source, "main", strconv.Itoa(llamaExitFetch), strconv.Itoa(llamaExitRef))+llamaFetchSh)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
-	if res := fetch(filepath.Join(root, "a"), src); res.ExitCode != 0 {
+	src := sourceRepo(t, filepath.Join(root, "source"))
+	if res := llamaFetch(t, "", filepath.Join(root, "a"), src); res.ExitCode != 0 {
 		t.Fatalf("a root-owned source: exit %d %s", res.ExitCode, res.Stderr)
 	}
 	if out, err := exec.Command("chown", "-R", "65534:65534", filepath.Join(src, ".git", "refs")).CombinedOutput(); err != nil {
@@ -488,7 +479,7 @@ func TestLlamaSourceOnTheHostThatAnotherUserCanWriteIsNotBuilt(t *testing.T) {
 	}
 	for i, source := range []string{src, "file://" + src} {
 		dir := filepath.Join(root, "b"+strconv.Itoa(i))
-		res := fetch(dir, source)
+		res := llamaFetch(t, "", dir, source)
 		if res.ExitCode != llamaExitFetch || !strings.Contains(string(res.Stderr), "untrusted: not building from "+src) || !strings.Contains(string(res.Stderr), "refs is owned by") {
 			t.Errorf("source %s whose refs uid 65534 owns: exit %d, stderr %s", source, res.ExitCode, res.Stderr)
 		}
