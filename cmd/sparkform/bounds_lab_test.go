@@ -1,0 +1,70 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A server that prints about 1 MiB to stderr (20 lines of 52 KiB, then the telling one) and
+// fails: its smoke test's failure quotes the output's last 20 lines, which the views and the
+// state get as an excerpt while the run log keeps the whole.
+func TestAHostsMegabyteOfErrorOutputIsShownAndStoredBoundedWithTheWholeInTheRunLog(t *testing.T) {
+	l := needLab(t)
+	const host = "spark-03"
+	resetHosts(t, host)
+	onHost(t, l, host, `mkdir -p /opt/loud && printf '%s\n' '#!/bin/sh' \
+		'line=$(head -c 53000 /dev/zero | tr "\0" x)' \
+		'i=0; while [ $i -lt 20 ]; do echo "noise $i $line" >&2; i=$((i+1)); done' \
+		'echo "fatal: the line that explains it" >&2' 'exit 3' >/opt/loud/llama-server && chmod 755 /opt/loud/llama-server`)
+	defer onHost(t, l, host, "rm -rf /opt/loud")
+	dir := configDir(t, l, map[string]string{"main.hcl": strings.Replace(smokeConfig(""), "/opt/smoke-llama/build/bin/llama-server", "/opt/loud/llama-server", 1)})
+
+	bounded := func(what, s string) {
+		t.Helper()
+		if len(s) > 16<<10 {
+			t.Errorf("%s: %d bytes; want an excerpt of a few KiB", what, len(s))
+		}
+		if !strings.Contains(s, "fatal: the line that explains it") || !strings.Contains(s, "of host output left out; the full text is in the run log "+filepath.Join(dir, ".sparkform", "logs", "test-")) {
+			t.Errorf("%s lacks the telling line or what was left out and where:\n%.3000s", what, s)
+		}
+	}
+	code, out, stderr := cli(t, "test", dir, "-host", host)
+	if code != 1 {
+		t.Fatalf("test: exit %d\n%.2000s\n%.2000s", code, out, stderr)
+	}
+	bounded("the terminal", out+stderr)
+	logs, _ := filepath.Glob(filepath.Join(dir, ".sparkform", "logs", "test-*", host+".log"))
+	if len(logs) != 1 {
+		t.Fatalf("run logs: %v", logs)
+	}
+	log, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(log), "noise "); n < 19 || len(log) < 19*53000 { // the last 20 lines, whole
+		t.Errorf("the run log does not hold the whole output: %d noise lines, %d bytes", n, len(log))
+	}
+	mmap := 0
+	for _, r := range loadDirState(t, dir, "").Hosts[host].Tests {
+		if r.Mode == "mmap" { // (no-mmap fails on this server's --help, which lists no flag for it)
+			bounded("the state's test result", r.Message)
+			mmap++
+		}
+	}
+	if mmap != 1 {
+		t.Errorf("%d mmap results in state, want 1", mmap)
+	}
+
+	code, out, stderr = cli(t, "test", dir, "-host", host, "-json")
+	if code != 1 {
+		t.Fatalf("test -json: exit %d\n%.2000s", code, stderr)
+	}
+	bounded("-json", out)
+	for _, line := range strings.Split(out, "\n") {
+		if len(line) > 32<<10 {
+			t.Errorf("-json line of %d bytes: %.300s", len(line), line)
+		}
+	}
+}
