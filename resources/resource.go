@@ -1,6 +1,6 @@
-// Package resources holds one file per resource type (sysctl, readahead, ...) and the registry
-// the configuration and the engine find them in. A resource reads facts with a shell probe,
-// diffs them against the desired value and applies changes through a provider.Host.
+// Package resources holds each resource type in its own file or siblings (sysctl.go, kernel_grub.go,
+// …) and the registry the configuration and the engine find them in. A resource reads facts with a
+// shell probe, diffs them against the desired value and applies changes through a provider.Host.
 package resources
 
 import (

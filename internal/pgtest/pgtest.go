@@ -1,7 +1,6 @@
-// Package pgtest runs a real, private PostgreSQL server for tests: its own cluster (initdb,
-// pg_ctl) in a temporary directory, listening on a Unix socket there (and on loopback TCP with
-// password login when asked), as the postgres user when the test runs as root (initdb refuses
-// root). No mock: the tests talk to postgres.
+// Package pgtest runs a real, private PostgreSQL server for tests, no mock: its own cluster in a
+// temporary directory on a Unix socket there (loopback TCP with a password when asked), run as
+// the postgres user when the test runs as root (initdb refuses root).
 package pgtest
 
 import (
