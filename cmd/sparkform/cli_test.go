@@ -95,6 +95,7 @@ func TestUnknownCommandsAndFlagsGetTheClosestName(t *testing.T) {
 		{[]string{"plan", "-hots", "spark-01"}, "-hots. Did you mean -host?"},
 		{[]string{"apply", "--auto-aprove"}, "Did you mean -auto-approve?"},
 		{[]string{"plan", "-zzzzzz"}, "usage: sparkform plan [DIR] [flags]"},
+		{[]string{"state", "lst"}, `unknown state subcommand "lst". Did you mean list?`},
 	} {
 		code, _, errOut := cli(t, c.args...)
 		if code != 1 || !strings.Contains(errOut, c.want) {
@@ -103,9 +104,39 @@ func TestUnknownCommandsAndFlagsGetTheClosestName(t *testing.T) {
 	}
 }
 
+func TestLabSubcommandsHelpAndMistakesAreAnsweredAsEveryOtherCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nolab")
+	for _, sub := range []string{"up", "down", "status"} {
+		code, out, errOut := cli(t, "lab", sub, "-h")
+		if code != 0 || errOut != "" || !strings.HasPrefix(out, "usage: sparkform lab "+sub+" [") || !strings.Contains(out, "-dir") {
+			t.Errorf("lab %s -h: exit %d, stdout %q, stderr %q", sub, code, out, errOut)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"lab"}, "usage: sparkform lab up"},
+		{[]string{"lab", "upp"}, `unknown lab subcommand "upp". Did you mean up?`},
+		{[]string{"lab", "status", "-dri", dir}, "-dri. Did you mean -dir?"},
+		{[]string{"lab", "status", dir}, "unexpected arguments"},
+		{[]string{"lab", "up", "-dir", dir, "-latency", "25"}, "give a unit: 25ms or 25s"},
+		{[]string{"lab", "status", "-dir", dir}, "Error: lab: no lab in " + dir},
+	} {
+		// Usage errors exit 1 as for every command: 2 means "changes present".
+		code, out, errOut := cli(t, c.args...)
+		if code != 1 || out != "" || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q, want %q", c.args, code, out, errOut, c.want)
+		}
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("a refused lab command created its directory")
+	}
+}
+
 func TestDurationFlagsTakeABareNumberAsSeconds(t *testing.T) {
 	var d time.Duration
-	f := durationFlag{&d}
+	f := durationFlag{d: &d}
 	for in, want := range map[string]time.Duration{"5": 5 * time.Second, "0.5": 500 * time.Millisecond, "5s": 5 * time.Second, "2m": 2 * time.Minute} {
 		if err := f.Set(in); err != nil || d != want {
 			t.Errorf("%q: %v, %v; want %v", in, d, err, want)

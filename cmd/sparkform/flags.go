@@ -21,7 +21,12 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // durationFlag is a duration flag that also takes a bare number as seconds (-connect-timeout 5,
 // as OpenSSH's ConnectTimeout=5), so neither habit fails.
-type durationFlag struct{ d *time.Duration }
+// With unit set a bare number is refused instead: the lab's -latency 25 is as likely meant as
+// milliseconds as seconds.
+type durationFlag struct {
+	d    *time.Duration
+	unit bool
+}
 
 func (f durationFlag) String() string {
 	if f.d == nil {
@@ -32,6 +37,9 @@ func (f durationFlag) String() string {
 
 func (f durationFlag) Set(v string) error {
 	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		if f.unit && n != 0 {
+			return fmt.Errorf("give a unit: %sms or %ss", v, v)
+		}
 		if n < 0 {
 			return errors.New("a duration cannot be negative")
 		}
@@ -52,7 +60,12 @@ func (f durationFlag) Set(v string) error {
 // durationVar defines a durationFlag.
 func durationVar(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
 	*p = def
-	fs.Var(durationFlag{p}, name, usage+" (a `duration`: 5s, 2m; a bare number is seconds)")
+	fs.Var(durationFlag{d: p}, name, usage+" (a `duration`: 5s, 2m; a bare number is seconds)")
+}
+
+// unitDurationVar defines a durationFlag that needs a unit (25ms, 1s).
+func unitDurationVar(fs *flag.FlagSet, p *time.Duration, name string, usage string) {
+	fs.Var(durationFlag{d: p, unit: true}, name, usage+" (a `duration` with its unit: 25ms, 1s)")
 }
 
 // newFlagSet makes a FlagSet that reports errors instead of exiting. The standard flag
@@ -94,6 +107,10 @@ func synopsis(name string) string {
 		return "state migrate -to pg | local [flags]"
 	case "state versions":
 		return "state versions [-n N] [flags]"
+	case "lab up":
+		return "lab up [-n N] [-dir DIR] [-subnet S] [-latency D]"
+	case "lab down", "lab status":
+		return name + " [-dir DIR]"
 	}
 	if c, ok := lookupCommand(name); ok {
 		return c.synopsis

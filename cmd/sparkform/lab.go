@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -8,59 +9,65 @@ import (
 	"time"
 
 	"github.com/sparkform/sparkform/internal/lab"
+	"github.com/sparkform/sparkform/internal/suggest"
 	"github.com/sparkform/sparkform/internal/termsafe"
 )
 
-const labUsage = `usage: sparkform lab up [-n N] [-dir DIR] [-subnet S] [-latency D]   boot a lab of N hosts (default 3)
-       sparkform lab down [-dir DIR]                      stop every host of the lab
-       sparkform lab status [-dir DIR]                    host, address, state, kernel, boot_id
+const labUsage = `usage: sparkform lab up [-n N] [-dir DIR] [-subnet S] [-latency D]  boot a lab of N hosts (default 3)
+       sparkform lab down [-dir DIR]                                stop every host of the lab
+       sparkform lab status [-dir DIR]                              host, address, state, kernel, boot_id
+
+'sparkform lab SUBCOMMAND -h' lists a subcommand's flags.
 `
+
+// labSubcommands are lab's subcommands, for "did you mean".
+var labSubcommands = []string{"up", "down", "status"}
 
 // runLab implements `sparkform lab up|down|status`: a fleet of real OpenSSH hosts on this machine
 // (needs root, Linux, overlayfs, unshare, mmdebstrap, nft) for trying sparkform and for its tests.
+// Its usage errors exit 1, as every other command's (2 means "changes present").
 func runLab(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, labUsage)
-		return 2
+		return 1
 	}
 	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("lab "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", ".sparkform-lab", "lab directory (hosts.hcl, client key, known_hosts, host disks)")
-	var n, subnet *int
-	var latency *time.Duration
-	if sub == "up" {
-		n = fs.Int("n", 3, "number of hosts (a running lab only grows)")
-		subnet = fs.Int("subnet", 0, "hosts are 198.18.SUBNET.101 and up, each in its own network namespace")
-		latency = fs.Duration("latency", 0, "one-way delay added to every packet between this machine and the hosts (e.g. 25ms; a round trip costs twice that)")
-	}
 	switch sub {
 	case "up", "down", "status":
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, labUsage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "sparkform lab: unknown subcommand %q\n%s", sub, labUsage)
-		return 2
+		fmt.Fprintf(stderr, "Error: unknown lab subcommand %q.%s\n\n%s", sub, suggest.Hint(sub, labSubcommands), labUsage)
+		return 1
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := newFlagSet("lab "+sub, stderr)
+	dir := fs.String("dir", ".sparkform-lab", "lab directory (hosts.hcl, client key, known_hosts, host disks)")
+	var n, subnet *int
+	var latency time.Duration
+	if sub == "up" {
+		n = fs.Int("n", 3, "number of hosts (a running lab only grows)")
+		subnet = fs.Int("subnet", 0, "hosts are 198.18.SUBNET.101 and up, each in its own network namespace")
+		// A unit is required: a bare 25 meant as milliseconds would be 25 s of delay.
+		unitDurationVar(fs, &latency, "latency", "one-way delay added to every packet between this machine and the hosts (a round trip costs twice that)")
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "sparkform lab %s: unexpected arguments %q\n", sub, fs.Args())
-		return 2
+	rest, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 1
+	}
+	if len(rest) > 0 {
+		return errorf(stderr, "lab %s: unexpected arguments %q (the lab's directory is -dir DIR)", sub, rest)
 	}
 	ctx, _, stop := interruptible(stderr, true)
 	defer stop()
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "sparkform lab %s: %v\n", sub, err)
-		return 1
-	}
+	fail := func(err error) int { return errorf(stderr, "%v", err) }
 	var l *lab.Lab
-	var err error
 	switch sub {
 	case "up":
-		l, err = lab.Up(ctx, lab.Options{Dir: *dir, N: *n, Subnet: *subnet, Latency: *latency, Log: stderr})
+		l, err = lab.Up(ctx, lab.Options{Dir: *dir, N: *n, Subnet: *subnet, Latency: latency, Log: stderr})
 	default:
 		l, err = lab.Open(*dir)
 	}

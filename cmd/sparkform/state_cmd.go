@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/sparkform/sparkform/internal/suggest"
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 )
@@ -29,9 +30,14 @@ func runState(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, stateUsage)
 		return 1
 	}
+	if isHelpFlag(args[0]) || args[0] == "help" {
+		fmt.Fprint(stdout, stateUsage)
+		return 0
+	}
 	sub, ok := stateSubcommand(args[0])
 	if !ok {
-		fmt.Fprint(stderr, stateUsage)
+		hint := suggest.Hint(args[0], []string{"list", "show", "rm", "pull", "push", "migrate", "versions"})
+		fmt.Fprintf(stderr, "Error: unknown state subcommand %q.%s\n\n%s", args[0], hint, stateUsage)
 		return 1
 	}
 	return sub(args[1:], stdout, stderr)
