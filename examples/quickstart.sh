@@ -2,7 +2,8 @@
 # Quickstart: bring up a 3-host lab of real OpenSSH hosts on this machine (needs root), then
 # plan and apply examples/spark-known-good to it (kernel 6.17 with reboots, sysctl, read-ahead,
 # fastsafetensors venv, llama.cpp CUDA build, model-load smoke test), then show that a second
-# plan has nothing to do and print the load-time report. Tear down with: ./sparkform lab down
+# plan has nothing to do and print the load-time report. Stop the hosts with: ./sparkform lab down
+# (their disks and the demo state stay; remove .sparkform-lab after it to start from fresh hosts)
 # It first installs what the lab needs (scripts/install-deps.sh, as CI does).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -471,6 +471,9 @@ func TestDownLeavesNoProcessMountOrNftTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, e, err := l.SSH(ctx, "spark-01", "root", "echo kept > /etc/sparkform-lab-disk-test"); err != nil {
+		t.Fatal(err, e)
+	}
 	if err := l.Partition(ctx, "spark-02"); err != nil {
 		t.Fatal(err)
 	}
@@ -498,10 +501,13 @@ func TestDownLeavesNoProcessMountOrNftTable(t *testing.T) {
 			t.Errorf("after Down: %+v", s)
 		}
 	}
-	// the lab comes back with its disks
+	// The lab comes back with its disks (the README says so: lab down stops, it does not wipe).
 	l, err = Up(ctx, Options{Dir: dir, N: 2, Subnet: subnet})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if out, e, err := l.SSH(ctx, "spark-01", "root", "cat /etc/sparkform-lab-disk-test"); err != nil || strings.TrimSpace(out) != "kept" {
+		t.Errorf("a file written before Down is gone after Up: %q %v %s", out, err, e)
 	}
 	if err := l.Down(ctx); err != nil {
 		t.Fatal(err)
