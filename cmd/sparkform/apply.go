@@ -97,7 +97,7 @@ func applySavedPlan(ctx, graceful context.Context, file string, rf *runFlags, ba
 func executePlan(ctx, graceful context.Context, operation string, plan *engine.Plan, st *state.State, store state.Backend, rf *runFlags, approved bool, batch *config.Amount, stdout, stderr io.Writer) int {
 	planFailed := len(plan.Failed()) > 0
 	for _, h := range plan.Failed() {
-		fmt.Fprintf(stderr, "Error: %s: %s\n", termsafe.Line(h.Name), termsafe.Text(h.Error))
+		hostErrorf(stderr, h.Name, h.Error)
 	}
 	if rf.ui != nil {
 		rf.ui.plan(plan, "plan")

@@ -134,6 +134,16 @@ func TestLabSubcommandsHelpAndMistakesAreAnsweredAsEveryOtherCommand(t *testing.
 	}
 }
 
+func TestAnUnreachableHostsErrorNamesItOnce(t *testing.T) {
+	dir := t.TempDir()
+	// Port 1 on loopback refuses at once.
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte("host \"spark-01\" {\n  address = \"127.0.0.1\"\n  port = 1\n  user = \"root\"\n}\n"), 0o644)
+	code, _, errOut := cli(t, "plan", dir, "-connect-timeout", "2")
+	if code != 1 || !strings.HasPrefix(errOut, "Error: spark-01 (127.0.0.1:1): ") || strings.Contains(errOut, "spark-01: spark-01") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
 func TestDurationFlagsTakeABareNumberAsSeconds(t *testing.T) {
 	var d time.Duration
 	f := durationFlag{d: &d}

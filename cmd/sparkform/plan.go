@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/sparkform/sparkform/internal/atomicfile"
-	"github.com/sparkform/sparkform/internal/termsafe"
 
 	"github.com/sparkform/sparkform/internal/engine"
 )
@@ -47,7 +46,7 @@ func runPlan(c *hostCommand, o *planFlags) int {
 	switch {
 	case len(plan.Failed()) > 0:
 		for _, h := range plan.Failed() {
-			fmt.Fprintf(stderr, "Error: %s: %s\n", termsafe.Line(h.Name), termsafe.Text(h.Error))
+			hostErrorf(stderr, h.Name, h.Error)
 		}
 		return 1
 	case o.detailed && plan.HasChanges():

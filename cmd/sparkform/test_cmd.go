@@ -34,7 +34,7 @@ func runTest(c *hostCommand, _ *noFlags) int {
 			if msg == "" {
 				msg = failedMessages(r)
 			}
-			fmt.Fprintf(stderr, "Error: %s: %s\n", termsafe.Line(r.Name), termsafe.Text(msg))
+			hostErrorf(stderr, r.Name, msg)
 		}
 	}
 	if rf.ui != nil {
