@@ -192,8 +192,13 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 	}
 	if n := len(r.Failed()); n > 0 || r.Stopped != "" {
 		fmt.Fprintf(w, "%s %s\n", st.red(st.bold(fmt.Sprintf("Apply finished with errors on %s.", plural(n, "host")))), totals)
+		// Hosts stopped by an interrupt did nothing wrong: those with the same message are one
+		// error and their logs' tails (the last step that went well) are not shown.
+		interrupted := map[string][]string{}
+		var messages []string
 		for _, h := range r.Hosts {
-			if h.Status == engine.StatusFailed || h.Status == engine.StatusRolledBack || h.Status == engine.StatusInterrupted {
+			switch h.Status {
+			case engine.StatusFailed, engine.StatusRolledBack:
 				fmt.Fprintf(w, "\n%s %s: %s\n", st.red(st.bold("Error:")), termsafe.Line(h.Name), termsafe.Text(h.Error))
 				if tail := logs.tail(h.Name, 10); len(tail) > 0 {
 					fmt.Fprintf(w, "  last lines of %s:\n", termsafe.Line(logs.path(h.Name)))
@@ -201,7 +206,15 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 						fmt.Fprintf(w, "  │ %s\n", l)
 					}
 				}
+			case engine.StatusInterrupted:
+				if interrupted[h.Error] == nil {
+					messages = append(messages, h.Error)
+				}
+				interrupted[h.Error] = append(interrupted[h.Error], h.Name)
 			}
+		}
+		for _, m := range messages {
+			fmt.Fprintf(w, "\n%s %s: %s\n", st.red(st.bold("Error:")), termsafe.Line(compactHosts(interrupted[m])), termsafe.Text(m))
 		}
 		return
 	}

@@ -209,6 +209,31 @@ func TestApplyTotalsCountWhatHappenedOnEveryHost(t *testing.T) {
 	}
 }
 
+func TestInterruptedHostsWithOneMessageAreOneErrorWithoutLogTails(t *testing.T) {
+	p := fleetPlan(4)
+	logs := newRunLogs(t.TempDir(), "apply")
+	msg := "interrupted before llama_cpp.cuda: 3 of 5 changes applied; run apply again to finish"
+	res := &engine.Result{}
+	for i, status := range []string{engine.StatusInterrupted, engine.StatusInterrupted, engine.StatusFailed, engine.StatusInterrupted} {
+		name := fmt.Sprintf("spark-%03d", i+1)
+		logs.write(name, engine.Event{Host: name, Addr: "python_venv.vllm", Kind: "output", Message: "Successfully installed vllm-0.11.0"})
+		h := &engine.HostResult{Name: name, Status: status, Error: msg}
+		if status == engine.StatusFailed {
+			h.Error = "kernel.nvidia: apt failed"
+		}
+		res.Hosts = append(res.Hosts, h)
+	}
+	logs.close()
+	var b bytes.Buffer
+	renderResult(&b, p, res, style{}, logs)
+	out := b.String()
+	_, errs, _ := strings.Cut(out, "Apply finished with errors on 4 hosts.")
+	if strings.Count(errs, "Error: ") != 2 || !strings.Contains(errs, "Error: spark-[001-002,004]: "+msg+"\n") ||
+		strings.Count(errs, "last lines of ") != 1 || !strings.Contains(errs, "Error: spark-003: kernel.nvidia: apt failed\n  last lines of ") {
+		t.Errorf("want one error for the interrupted hosts, without tails, and the failed host's with its tail:\n%s", out)
+	}
+}
+
 // openPTY opens a pseudo-terminal pair: a real terminal for x/term, without a controlling tty.
 func openPTY(t *testing.T) *os.File {
 	_, s := openPTYPair(t)
