@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -210,15 +209,8 @@ func writeWheel(dir string, w wheel) error {
 	type file struct{ path, data string }
 	var files []file
 	root := "assets/wheels/" + w.Name
-	err := fs.WalkDir(assets, root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := assets.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files = append(files, file{strings.TrimPrefix(p, root+"/"), strings.ReplaceAll(string(data), "@VERSION@", w.Version)})
+	err := eachAsset(root, func(rel string, data []byte) error {
+		files = append(files, file{rel, strings.ReplaceAll(string(data), "@VERSION@", w.Version)})
 		return nil
 	})
 	if err != nil {
@@ -280,16 +272,9 @@ func buildLlamaRepo(ctx context.Context, dir string) error {
 		return err
 	}
 	for i, t := range llamaTags {
-		err := fs.WalkDir(assets, "assets/llama", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			data, err := assets.ReadFile(p)
-			if err != nil {
-				return err
-			}
+		err := eachAsset("assets/llama", func(rel string, data []byte) error {
 			data = bytes.ReplaceAll(data, []byte("@BUILD_NUMBER@"), []byte(fmt.Sprint(t.Build)))
-			dst := filepath.Join(work, strings.TrimPrefix(p, "assets/llama/"))
+			dst := filepath.Join(work, rel)
 			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 				return err
 			}

@@ -41,19 +41,7 @@ func BenchmarkLabImageFromNothing(b *testing.B) {
 //
 //	go test -run '^$' -bench LabUp3 -benchtime 1x ./internal/lab
 func BenchmarkLabUp3(b *testing.B) {
-	if err := Preflight(); err != nil {
-		b.Skipf("lab benchmark needs root and the lab's tools: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	if _, err := ensureCache(ctx, DefaultCacheDir, os.Stderr); err != nil {
-		b.Fatal(err)
-	}
-	subnet, err := reserveSubnet(60, 70)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ReleaseSubnet(subnet)
+	ctx, subnet := labBench(b)
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
 		t0 := time.Now()
@@ -74,6 +62,28 @@ func BenchmarkLabUp3(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// labBench prepares a benchmark that boots a lab from the shared cache: it skips without root and
+// the lab's tools, builds the image if missing (before the timer) and reserves a subnet, released
+// when the benchmark ends. The context ends after 15 minutes.
+func labBench(b *testing.B) (context.Context, int) {
+	b.Helper()
+	if err := Preflight(); err != nil {
+		b.Skipf("lab benchmark needs root and the lab's tools: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	b.Cleanup(cancel)
+	if _, err := ensureCache(ctx, DefaultCacheDir, os.Stderr); err != nil {
+		b.Fatal(err)
+	}
+	subnet, err := reserveSubnet(60, 70)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ReleaseSubnet(subnet) })
+	b.ResetTimer()
+	return ctx, subnet
 }
 
 // timeReboot reboots host and returns how long it took until its sshd answered with a new boot_id.
@@ -115,18 +125,7 @@ func loadAverage() string {
 //
 //	go test -run '^$' -bench LabUp20 -benchtime 1x ./internal/lab
 func BenchmarkLabUp20(b *testing.B) {
-	if err := Preflight(); err != nil {
-		b.Skipf("lab benchmark needs root and the lab's tools: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	if _, err := ensureCache(ctx, DefaultCacheDir, os.Stderr); err != nil {
-		b.Fatal(err)
-	}
-	subnet, err := reserveSubnet(60, 70)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ctx, subnet := labBench(b)
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
 		b.StartTimer()

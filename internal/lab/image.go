@@ -67,6 +67,21 @@ func imageKey(artKey string) string {
 	return fmt.Sprintf("%x", h.Sum(nil))[:16]
 }
 
+// eachAsset calls f with the path below root and the content of every embedded file under root,
+// in lexical order, stopping at the first error.
+func eachAsset(root string, f func(rel string, data []byte) error) error {
+	return fs.WalkDir(assets, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := assets.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return f(strings.TrimPrefix(p, root+"/"), data)
+	})
+}
+
 // flock takes an exclusive lock on path, waiting for other processes that hold it (polling,
 // so that ctx can cancel the wait). The returned function releases it.
 func flock(ctx context.Context, path string) (func(), error) {
@@ -178,15 +193,7 @@ func buildInto(dst string, build func(tmp string) error) error {
 // customizeImage copies the stand-ins into the image root, compiles the uname shim with the host's
 // gcc (same Debian release as the image), and runs customize.sh for what needs the image's tools.
 func customizeImage(ctx context.Context, root, artifacts string) error {
-	err := fs.WalkDir(assets, "assets/image", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := assets.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel := strings.TrimPrefix(p, "assets/image/")
+	err := eachAsset("assets/image", func(rel string, data []byte) error {
 		dst := filepath.Join(root, rel)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err

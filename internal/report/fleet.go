@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -144,7 +146,7 @@ func configOf(tr *state.TestRun) Config {
 	c := Config{Test: tr.Test, Server: tr.Server, Mode: tr.Mode, Build: tr.Build, Kernel: tr.Kernel, ReadAhead: readAheadOf(tr)}
 	if c.Build == "" && tr.Setup != nil && len(tr.Setup.Builds) > 0 {
 		var parts []string
-		for _, k := range sortedKeys(tr.Setup.Builds) {
+		for _, k := range slices.Sorted(maps.Keys(tr.Setup.Builds)) {
 			parts = append(parts, tr.Setup.Builds[k])
 		}
 		c.Build = strings.Join(parts, ",")

@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,7 +57,7 @@ func fleetState(n int) *state.State {
 	return st
 }
 
-func hostNames(st *state.State) []string { return sortedKeys(st.Hosts) }
+func hostNames(st *state.State) []string { return slices.Sorted(maps.Keys(st.Hosts)) }
 
 func TestFleetSummaryHasMedianMinMaxAndHostCountPerConfiguration(t *testing.T) {
 	st := fleetState(100)

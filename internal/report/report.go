@@ -5,6 +5,8 @@ package report
 
 import (
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -152,7 +154,7 @@ func readAheadOf(tr *state.TestRun) string {
 	if tr.Setup == nil {
 		return legacyReadAhead(tr.Context)
 	}
-	devs := sortedKeys(tr.Setup.ReadAheadKB)
+	devs := slices.Sorted(maps.Keys(tr.Setup.ReadAheadKB))
 	if len(devs) == 0 {
 		return ""
 	}
@@ -175,7 +177,7 @@ func readAheadOf(tr *state.TestRun) string {
 func legacyReadAhead(ctx map[string]string) string {
 	type dev struct{ name, kb string }
 	var devs []dev
-	for _, addr := range sortedKeys(ctx) {
+	for _, addr := range slices.Sorted(maps.Keys(ctx)) {
 		if !strings.HasPrefix(addr, "readahead.") {
 			continue
 		}
@@ -264,14 +266,4 @@ func testName(addr string) string {
 		return n
 	}
 	return addr
-}
-
-// sortedKeys are the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

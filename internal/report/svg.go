@@ -5,7 +5,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,7 +77,7 @@ func chartGroups(rows []*Row) ([]*chartGroup, []string) {
 	for _, g := range groups {
 		sort.Ints(g.gens)
 	}
-	return groups, sortedKeys(modeSet)
+	return groups, slices.Sorted(maps.Keys(modeSet))
 }
 
 func hasInt(xs []int, x int) bool {
