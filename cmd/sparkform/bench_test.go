@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,8 +18,8 @@ import (
 )
 
 // BenchmarkPlanNoop20Hosts plans a configuration that 20 lab hosts already match (sysctl and
-// read-ahead applied once before the timer) and reports the wall time per plan and the exec
-// round trips per host. Run: go test -bench PlanNoop20Hosts -run '^$' ./cmd/sparkform
+// read-ahead applied once before the timer) and reports the wall time per plan, the exec round
+// trips and the controller's CPU per host, and the process's peak RSS. Run: go test -bench PlanNoop20Hosts -run '^$' ./cmd/sparkform
 // (as root; bench/plan-noop.sh wraps it).
 func BenchmarkPlanNoop20Hosts(b *testing.B) {
 	lab.SkipUnlessAvailable(b)
@@ -58,6 +59,7 @@ func BenchmarkPlanNoop20Hosts(b *testing.B) {
 		}
 		return providertest.Counting{Host: ph, N: &calls}, nil
 	}}
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		plan, err := engine.MakePlan(ctx, cfg, st, opts)
@@ -71,6 +73,22 @@ func BenchmarkPlanNoop20Hosts(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(calls.Load())/float64(b.N*20), "roundtrips/host")
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/plan")
+	// The controller's cost of a host: CPU of this process (SSH, probe parsing, diffs) per host
+	// planned, and the process's peak RSS (set-up apply included, so an upper bound).
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N*20), "ms-CPU/host")
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "MiB-maxRSS")
+	}
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type nopWriter struct{}
