@@ -96,6 +96,7 @@ func TestUnknownCommandsAndFlagsGetTheClosestName(t *testing.T) {
 		{[]string{"apply", "--auto-aprove"}, "Did you mean -auto-approve?"},
 		{[]string{"plan", "-zzzzzz"}, "usage: sparkform plan [DIR] [flags]"},
 		{[]string{"state", "lst"}, `unknown state subcommand "lst". Did you mean list?`},
+		{[]string{"report", "-json"}, "-json. Did you mean -format json?"},
 	} {
 		code, _, errOut := cli(t, c.args...)
 		if code != 1 || !strings.Contains(errOut, c.want) {

@@ -144,6 +144,8 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 				fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f.Name) })
 				if c := suggest.Closest(m[1], flags); c != "" {
 					hint = " Did you mean -" + c + "?"
+				} else if m[1] == "json" && fs.Lookup("format") != nil {
+					hint = " Did you mean -format json?"
 				}
 			}
 			fmt.Fprintf(out, "Error: %v.%s\nusage: sparkform %s ('sparkform %s -h' lists the flags)\n", err, hint, synopsis(name), name)

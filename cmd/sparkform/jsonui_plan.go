@@ -115,7 +115,8 @@ func (u *jsonUI) event(ev engine.Event, verbose bool) {
 			map[string]any{"host": host, "resource": map[string]any{"addr": ev.Addr}, "elapsed_seconds": secs})
 	case "test_done":
 		if t := ev.Test; t != nil {
-			u.emit(levelOf(t.Passed), "test_result", fmt.Sprintf("%s: %s", ev.Host, ev.Message), map[string]any{"host": host, "test": testRun(t)})
+			// The test's name too: two tests may have a mode of the same name ("default").
+			u.emit(levelOf(t.Passed), "test_result", fmt.Sprintf("%s: %s: %s", ev.Host, t.Test, ev.Message), map[string]any{"host": host, "test": testRun(t)})
 		}
 	case "host_failed":
 		u.emit("error", "host_failed", fmt.Sprintf("%s: failed", ev.Host), map[string]any{"host": host, "error": ev.Message})

@@ -147,6 +147,9 @@ func TestEveryEngineEventBecomesASchemaValidMessage(t *testing.T) {
 	if last["add"] != 1.0 || last["errors"] != true || last["operation"] != "apply" {
 		t.Errorf("apply summary counts what happened: %v", last)
 	}
+	if m := ofType(msgs, "test_result")[0]["@message"]; m != "spark-001: smoke_test.gpt-oss: mmap: 21.5 s" {
+		t.Errorf("a test result's message names the host and the test: %q", m)
+	}
 	if secs := ofType(msgs, "apply_complete")[0]["elapsed_seconds"]; secs != 0.1 {
 		t.Errorf("elapsed_seconds is a number of seconds: %v", secs)
 	}
