@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +203,9 @@ func TestHistoryLinesStayShort(t *testing.T) {
 	code, out, _ := cli(t, "history", dir)
 	if code != 0 || !strings.Contains(out, "readahead.nvme") || !strings.Contains(out, "kb=8192") || !strings.Contains(out, "(rollback to generation 1)") {
 		t.Fatalf("history: %d\n%s", code, out)
+	}
+	if !regexp.MustCompile(`(?m)^ +1  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z0-9+-]+  config abcdef012345`).MatchString(out) {
+		t.Errorf("a generation's time does not name its zone:\n%s", out)
 	}
 	for _, l := range strings.Split(out, "\n") {
 		if n := len([]rune(l)); n > historyWidth {

@@ -43,7 +43,7 @@ func runHistory(in *invocation, _ *noFlags) int {
 		// One line per generation, then one per resource, each cut at historyWidth (the whole
 		// is in history -json): a generation used to be one line of ~450 characters.
 		for _, g := range hs.Generations {
-			line := fmt.Sprintf("  %3d  %s  config %s", g.N, g.Time.Local().Format(time.DateTime), shortHash(g.ConfigHash))
+			line := fmt.Sprintf("  %3d  %s  config %s", g.N, g.Time.Local().Format(historyTime), shortHash(g.ConfigHash))
 			if g.Note != "" {
 				line += "  (" + g.Note + ")"
 			}
@@ -57,7 +57,7 @@ func runHistory(in *invocation, _ *noFlags) int {
 			}
 		}
 		for _, in := range hs.Incidents {
-			fmt.Fprintln(stdout, clip(fmt.Sprintf("   !!  %s  %s: %s", in.Time.Local().Format(time.DateTime), termsafe.Line(in.Kind), termsafe.Line(in.Message)), historyWidth))
+			fmt.Fprintln(stdout, clip(fmt.Sprintf("   !!  %s  %s: %s", in.Time.Local().Format(historyTime), termsafe.Line(in.Kind), termsafe.Line(in.Message)), historyWidth))
 		}
 		fmt.Fprintln(stdout)
 	}
@@ -66,6 +66,10 @@ func runHistory(in *invocation, _ *noFlags) int {
 
 // historyWidth bounds a history line.
 const historyWidth = 110
+
+// historyTime is local time with its zone: operators of one fleet may sit in several zones, and
+// plan's messages give times in UTC.
+const historyTime = "2006-01-02 15:04:05 MST"
 
 // clip cuts s to width characters, ending with "…" when cut.
 func clip(s string, width int) string {
