@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,6 +63,17 @@ func BenchmarkLabUp3(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkForkExec times starting /bin/true and waiting for it: what every process a host or
+// the lab starts costs on this machine, the unit the lab's figures are read in.
+func BenchmarkForkExec(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/exec")
 }
 
 // labBench prepares a benchmark that boots a lab from the shared cache: it skips without root and
