@@ -404,7 +404,7 @@ func historyAndRollback(t *testing.T, l *lab.Lab, files map[string]string) strin
 	}
 
 	code, out, stderr := cli(t, "rollback", dir, "-auto-approve", "-host", "spark-01", "-host", "spark-02")
-	if code != 0 || !strings.Contains(out, "rollback to generation 1") || !containsSpaced(out, `values["vm.swappiness"] = 25 -> 10`) {
+	if code != 0 || !strings.HasPrefix(out, "Rollback to generation 1.\n") || !containsSpaced(out, `values["vm.swappiness"] = 25 -> 10`) {
 		t.Fatalf("rollback: %d\n%s\n%s", code, out, stderr)
 	}
 	if strings.Contains(out+stderr, "no host block") || strings.Contains(out+stderr, "state rm") {

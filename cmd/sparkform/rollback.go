@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/termsafe"
@@ -40,7 +41,8 @@ func runRollback(c *hostCommand, o *rollbackFlags) int {
 	}
 	plan.Note = note
 	if !rf.json {
-		fmt.Fprintf(stdout, "Rollback: %s\n\n", termsafe.Text(note))
+		// "Rollback to generation 1." (the note is also the generation's note in history).
+		fmt.Fprintf(stdout, "R%s.\n\n", termsafe.Text(strings.TrimPrefix(note, "r")))
 		renderPlan(stdout, plan, styleFor(stdout, rf.noColor))
 	}
 	return executePlan(ctx, graceful, "rollback", plan, r.st, r.store, rf, rf.autoApprove, nil, stdout, stderr)
