@@ -320,6 +320,10 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 	case 126:
 		prog, why, _ := strings.Cut(string(res.Stderr), "\t")
 		return nil, fmt.Errorf("%s on %s: %w", in.Addr(), h.Name(), untrustedError(prog, why))
+	case 125:
+		model, why, _ := strings.Cut(string(res.Stderr), "\t")
+		return nil, fmt.Errorf("%s on %s: untrusted: not loading the model %s: %s (the server runs as root and parses it, and with --trust-remote-code runs its Python: only root or the login user may be able to write the model, everything in it and every directory above it)",
+			in.Addr(), h.Name(), model, strings.TrimSpace(why))
 	}
 	facts := parseSmokeProbe(s.server, string(res.Stdout), mark)
 	help := facts.help

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/sparkform/sparkform/provider"
@@ -28,6 +29,11 @@ type smokeServer struct {
 	version func(out string) string
 	// ownFlags are flags of the command that would fight the modes' flags.
 	ownFlags []string
+	// fileFlags are flags whose value is a file or directory the server loads (a model, a
+	// draft model, an adapter, a tokenizer); positionalModel: so is the first word after the
+	// command (vllm serve MODEL).
+	fileFlags       []string
+	positionalModel bool
 }
 
 // defaultReadyPattern matches llama-server's line once the model is loaded, in both the old
@@ -42,11 +48,13 @@ const vllmReadyPattern = `Application startup complete`
 var smokeServers = map[string]*smokeServer{
 	"llama.cpp": {name: "llama.cpp", words: 1, modes: []string{"default", "mmap", "no-mmap", "dio"},
 		ready: defaultReadyPattern, help: "--help", flags: loadFlags, version: llamaVersion,
-		ownFlags: []string{"--no-mmap", "--mmap", "--direct-io", "-lm", "--load-mode"}},
+		ownFlags:  []string{"--no-mmap", "--mmap", "--direct-io", "-lm", "--load-mode"},
+		fileFlags: []string{"-m", "--model", "-md", "--model-draft", "-mm", "--mmproj", "--lora", "--lora-scaled", "--control-vector"}},
 	// vLLM since 0.10 lists only option groups under --help; --help=all lists every flag.
 	"vllm": {name: "vllm", words: 2, modes: []string{"default", "eager", "fastsafetensors"},
 		ready: vllmReadyPattern, help: "--help=all", helpFallback: "--help", flags: vllmFlags, version: vllmVersion,
-		ownFlags: []string{"--load-format", "--safetensors-load-strategy"}},
+		ownFlags:  []string{"--load-format", "--safetensors-load-strategy"},
+		fileFlags: []string{"--model", "--tokenizer", "--speculative-model"}, positionalModel: true},
 }
 
 // smokeServerFor is the server a command runs: the `server` attribute if given, else vLLM for a
@@ -63,6 +71,26 @@ func smokeServerFor(server string, argv []string) (*smokeServer, error) {
 		return nil, fmt.Errorf("server is \"llama.cpp\" or \"vllm\", not %q", server)
 	}
 	return s, nil
+}
+
+// modelPaths are the files and directories the command has the server load: the values of its
+// fileFlags (every time one is given) and, for vLLM, the model after `serve`. A hub id such as
+// "openai/gpt-oss-120b" is among them; the probe checks only what exists on the host.
+func (s *smokeServer) modelPaths(argv []string) []string {
+	var out []string
+	if s.positionalModel && len(argv) > s.words && !strings.HasPrefix(argv[s.words], "-") {
+		out = append(out, argv[s.words])
+	}
+	for i := s.words; i < len(argv); i++ {
+		for _, f := range s.fileFlags {
+			if argv[i] == f && i+1 < len(argv) {
+				out = append(out, argv[i+1])
+			} else if v, ok := strings.CutPrefix(argv[i], f+"="); ok {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 func (s *smokeServer) modeList() string {
@@ -171,15 +199,18 @@ var smokeProbeSh string
 //go:embed scripts/fst-check.sh
 var fstCheckSh string
 
-// smokeProbeScript asks the server, in one exec, for its help (every option, bounded), its
-// version and, with fst, whether its venv imports fastsafetensors; sections are separated by
-// lines "MARK version" and "MARK fst". Exit 127: the program is not on the host.
+// smokeProbeScript checks the program and the model files it is given, then asks the server, in
+// one exec, for its help (every option, bounded), its version and, with fst, whether its venv
+// imports fastsafetensors; sections are separated by lines "MARK version" and "MARK fst". Exit
+// 127: the program is not on the host; 126: someone else could replace it; 125: someone else
+// could write a model file or directory (stderr "PATH<TAB>why").
 func smokeProbeScript(srv *smokeServer, argv []string, fst bool, mark string) string {
 	f := "0"
 	if fst {
 		f = "1"
 	}
-	args := append([]string{f, srv.help, srv.helpFallback, mark, "--"}, argv[:min(srv.words, len(argv))]...)
+	prog := argv[:min(srv.words, len(argv))]
+	args := append(append([]string{f, srv.help, srv.helpFallback, mark, strconv.Itoa(len(prog)), "--"}, prog...), srv.modelPaths(argv)...)
 	return trustLib + fstCheckSh + "set -- " + provider.QuoteAll(args...) + "\n" + smokeProbeSh
 }
 

@@ -13,8 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/provider/providertest"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // sf_untrusted decides whether a program may run as root: it, every directory above it and
@@ -515,5 +517,76 @@ func TestDirectoryNamesCannotForgeProbeLines(t *testing.T) {
 	out = providertest.MustRun(t, venvFact.command(venv, gens, ""))
 	if v, err := venvFact.parse(parseProbe(out)); err != nil || v.Kind != "link" || len(v.Generations) != 1 {
 		t.Errorf("a generation named \"2\\nkind absent\": kind %q, generations %q (%v)", v.Kind, v.Generations, err)
+	}
+}
+
+// smokeBody is a smoke_test block with only its command set.
+func smokeBody(cmd string) cty.Value {
+	attrs := map[string]cty.Value{}
+	for name, spec := range *(SmokeTest{}).Spec().(*hcldec.ObjectSpec) {
+		attrs[name] = cty.NullVal(spec.(*hcldec.AttrSpec).Type)
+	}
+	attrs["command"] = cty.StringVal(cmd)
+	return cty.ObjectVal(attrs)
+}
+
+// A smoke test's server runs as root on the model its command names: a GGUF parser fed a
+// crafted file, or vLLM with --trust-remote-code importing the model directory's Python. A model
+// file or directory (or anything in it, or a directory above it) that a user other than root
+// and the login user can write is not loaded: the test fails before the server runs at all.
+func TestSmokeTestDoesNotLoadAModelANonRootUserCanWrite(t *testing.T) {
+	root := rootSandbox(t, "the model is given to another user", false)
+	canary := filepath.Join(root, "canary")
+	server := filepath.Join(root, "bin", "llama-server")
+	os.MkdirAll(filepath.Dir(server), 0o755)
+	os.WriteFile(server, []byte("#!/bin/sh\ntouch "+provider.Quote(canary)+"\necho 'version: 1 (abc)'\n"), 0o755)
+	models := filepath.Join(root, "models")
+	os.MkdirAll(filepath.Join(models, "qwen"), 0o755)
+	gguf := filepath.Join(models, "m.gguf")
+	os.WriteFile(gguf, []byte("GGUF"), 0o644)
+	code := filepath.Join(models, "qwen", "modeling_qwen.py")
+	os.WriteFile(code, []byte("import os\n"), 0o644)
+
+	probe := func(srv *smokeServer, argv ...string) provider.Result {
+		t.Helper()
+		os.Remove(canary)
+		res, err := providertest.NewReadOnlyLocal(t).Run(context.Background(), smokeProbeScript(srv, argv, false, "MARK"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	refused := func(what string, res provider.Result, want string) {
+		t.Helper()
+		if _, err := os.Stat(canary); err == nil || res.ExitCode != 125 || !strings.Contains(string(res.Stderr), want) {
+			t.Errorf("%s: exit %d %q (server ran: %v); want 125 and %q, the server not run", what, res.ExitCode, res.Stderr, err == nil, want)
+		}
+	}
+	llama, vllm := smokeServers["llama.cpp"], smokeServers["vllm"]
+	for _, argv := range [][]string{{server, "-m", gguf, "-ngl", "999"}, {server, "--model=" + gguf}, {server, "-hf", "ggml-org/gpt-oss-120b-GGUF"}} {
+		if res := probe(llama, argv...); res.ExitCode != 0 {
+			t.Fatalf("%v, all root's: exit %d %s", argv, res.ExitCode, res.Stderr)
+		}
+	}
+	if res := probe(vllm, server, "serve", filepath.Join(models, "qwen"), "--trust-remote-code"); res.ExitCode != 0 {
+		t.Fatalf("a root-owned model directory: exit %d %s", res.ExitCode, res.Stderr)
+	}
+
+	os.Chown(gguf, 65534, 65534)
+	refused("a GGUF another user owns", probe(llama, server, "-m", gguf), "m.gguf is owned by")
+	os.Chown(gguf, 0, 0)
+	os.Chmod(models, 0o775)
+	refused("a GGUF in a directory its group can write", probe(llama, server, "-md", gguf), "models is writable by its group")
+	os.Chmod(models, 0o755)
+	os.Chmod(code, 0o666)
+	refused("a model directory with Python anyone can write", probe(vllm, server, "serve", filepath.Join(models, "qwen"), "--trust-remote-code"), "modeling_qwen.py is writable by its group")
+
+	// Through Test: the error names the model and why, and no mode runs.
+	os.Rename(server, filepath.Join(root, "bin", "vllm"))
+	in := Instance{Type: "smoke_test", Name: "m", Desired: smokeBody(filepath.Join(root, "bin", "vllm") + " serve " + filepath.Join(models, "qwen") + " --trust-remote-code")}
+	_, err := (SmokeTest{}).Test(context.Background(), providertest.NewLocal(t), in, TestContext{}, nil)
+	if _, ran := os.Stat(canary); ran == nil || err == nil || !strings.Contains(err.Error(), "untrusted: not loading the model "+filepath.Join(models, "qwen")+": ") ||
+		!strings.Contains(err.Error(), "modeling_qwen.py is writable by its group") {
+		t.Errorf("Test of a writable model: %v (server ran: %v)", err, ran == nil)
 	}
 }

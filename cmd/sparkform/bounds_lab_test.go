@@ -68,3 +68,34 @@ func TestAHostsMegabyteOfErrorOutputIsShownAndStoredBoundedWithTheWholeInTheRunL
 		}
 	}
 }
+
+// On a real host: a smoke test whose model another user owns fails without its server running,
+// saying which model and why; the same model given back to root loads.
+func TestSmokeTestOfAModelAnotherUserOwnsFailsWithoutRunningTheServer(t *testing.T) {
+	l := needLab(t)
+	const host = "spark-03"
+	resetHosts(t, host)
+	onHost(t, l, host, `mkdir -p /opt/quiet /srv/sfmodels && printf '%s\n' '#!/bin/sh' 'touch /opt/quiet/ran' \
+		'echo "main: server is listening on http://127.0.0.1:1"' 'sleep 30' >/opt/quiet/llama-server && chmod 755 /opt/quiet/llama-server && \
+		echo GGUF >/srv/sfmodels/m.gguf && chown nobody /srv/sfmodels/m.gguf && rm -f /opt/quiet/ran`)
+	defer onHost(t, l, host, "rm -rf /opt/quiet /srv/sfmodels")
+	dir := configDir(t, l, map[string]string{"main.hcl": `
+smoke_test "m" {
+  command = "/opt/quiet/llama-server -m /srv/sfmodels/m.gguf"
+  modes   = ["default"]
+  health  = ""
+  timeout = "10s"
+}
+`})
+	code, out, stderr := cli(t, "test", dir, "-host", host)
+	if code != 1 || !strings.Contains(stderr, "untrusted: not loading the model /srv/sfmodels/m.gguf: /srv/sfmodels/m.gguf is owned by nobody") {
+		t.Fatalf("test of a model nobody owns: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if got := onHost(t, l, host, "ls /opt/quiet/ran 2>/dev/null || true"); got != "" {
+		t.Errorf("the server ran on a model another user owns")
+	}
+	onHost(t, l, host, "chown root /srv/sfmodels/m.gguf")
+	if code, out, stderr := cli(t, "test", dir, "-host", host); code != 0 {
+		t.Errorf("test of a root-owned model: exit %d\n%s\n%s", code, out, stderr)
+	}
+}
