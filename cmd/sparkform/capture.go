@@ -12,6 +12,7 @@ import (
 	"github.com/sparkform/sparkform/internal/atomicfile"
 	"github.com/sparkform/sparkform/internal/config"
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/suggest"
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/resources"
@@ -157,7 +158,7 @@ func pickHost(cfg *config.Config, name string) (*config.Host, error) {
 	case name == "" && len(cfg.Hosts) == 1:
 		return cfg.Hosts[0], nil
 	case name == "":
-		return nil, fmt.Errorf("capture needs a host: a host block name of %s (%s) or user@address", cfg.Dir, strings.Join(names, ", "))
+		return nil, fmt.Errorf("capture needs a host: a host block name of %s (%s) or user@address", cfg.Dir, compactHosts(names))
 	}
-	return nil, fmt.Errorf("no host %q in the configuration in %s (hosts: %s); or give user@address", name, cfg.Dir, strings.Join(names, ", "))
+	return nil, fmt.Errorf("no host %q in the configuration in %s (hosts: %s); or give user@address.%s", name, cfg.Dir, compactHosts(names), suggest.Hint(name, names))
 }

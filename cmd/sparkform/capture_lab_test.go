@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,6 +221,13 @@ func TestParseDirectTarget(t *testing.T) {
 func TestCaptureArgumentErrors(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "hosts.hcl"), []byte("host \"a\" {\n  address = \"127.0.0.1\"\n}\nhost \"b\" {\n  address = \"127.0.0.2\"\n}\n"), 0o644)
+	// A fleet is named as plan names it, in ranges, with the closest name.
+	fleet := t.TempDir()
+	var hosts strings.Builder
+	for i := 1; i <= 20; i++ {
+		fmt.Fprintf(&hosts, "host \"spark-%02d\" {\n  address = \"127.0.0.%d\"\n}\n", i, i)
+	}
+	os.WriteFile(filepath.Join(fleet, "hosts.hcl"), []byte(hosts.String()), 0o644)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -229,6 +237,9 @@ func TestCaptureArgumentErrors(t *testing.T) {
 		{[]string{"a", "-dir", dir, "-known-hosts", "/x"}, "are for user@address"},
 		{[]string{"root@127.0.0.1", "-host-key-policy", "yolo"}, "-host-key-policy"},
 		{[]string{"a", "b"}, "too many arguments"},
+		{[]string{"a", dir}, "the configuration directory is -dir DIR"},
+		{[]string{"spark-55", "-dir", fleet}, `(hosts: spark-[01-20]); or give user@address. Did you mean spark-05?`},
+		{[]string{"-dir", fleet}, "a host block name of " + fleet + " (spark-[01-20]) or user@address"},
 	} {
 		code, _, stderr := cli(t, append([]string{"capture"}, c.args...)...)
 		if code != 1 || !strings.Contains(stderr, c.want) {

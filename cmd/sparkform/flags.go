@@ -171,5 +171,10 @@ func atMostOne(cmd string, pos []string) (string, error) {
 	case 1:
 		return pos[0], nil
 	}
-	return "", fmt.Errorf("sparkform %s: too many arguments: %s", cmd, strings.Join(pos, " "))
+	hint := ""
+	if cmd == "capture" {
+		// plan DIR's habit: capture's argument is the host, its directory a flag.
+		hint = " (capture reads one host; the configuration directory is -dir DIR)"
+	}
+	return "", fmt.Errorf("sparkform %s: too many arguments: %s%s", cmd, strings.Join(pos, " "), hint)
 }
