@@ -115,7 +115,7 @@ func TestApplyRunsSmokeTestsInBothModesAndRecordsThem(t *testing.T) {
 	}
 	// On demand: sparkform test records another round without changing anything.
 	code, out, stderr = cli(t, "test", dir, "-host", "spark-01")
-	if code != 0 || !strings.Contains(out, "2 results on 1 host.") {
+	if code != 0 || !strings.Contains(out, "2 results from 1 host.") {
 		t.Fatalf("test: %d\n%s\n%s", code, out, stderr)
 	}
 }

@@ -47,14 +47,10 @@ func runTest(c *hostCommand, _ *noFlags) int {
 				}
 			}
 		}
-		rf.ui.emit("info", "test_summary", fmt.Sprintf("%s on %s.", plural(ran, "result"), plural(len(results), "host")),
+		rf.ui.emit("info", "test_summary", testSummary(results),
 			map[string]any{"tests": map[string]any{"results": ran, "hosts": len(results), "failed_hosts": failedHosts}})
 	} else {
-		fmt.Fprintf(stdout, "\n%s on %s.", plural(ran, "result"), plural(len(results), "host"))
-		if code != 0 {
-			fmt.Fprint(stdout, " Some failed: see the errors.")
-		}
-		fmt.Fprintln(stdout)
+		fmt.Fprintf(stdout, "\n%s\n", testSummary(results))
 		if logs.written() {
 			fmt.Fprintf(stdout, "Logs: %s/ (one file per host)\n", termsafe.Line(logs.dir))
 		} else if err := logs.problem(); err != nil {
@@ -62,6 +58,28 @@ func runTest(c *hostCommand, _ *noFlags) int {
 		}
 	}
 	return code
+}
+
+// testSummary is the last line of `sparkform test`: the results, the hosts they came from, and
+// the hosts that failed or could not run their tests, by name.
+func testSummary(results []*engine.TestResult) string {
+	ran := 0
+	var from, failed []string
+	for _, r := range results {
+		ran += len(r.Runs)
+		if len(r.Runs) > 0 {
+			from = append(from, r.Name)
+		}
+		if r.Failed() {
+			failed = append(failed, r.Name)
+		}
+	}
+	line := fmt.Sprintf("%s from %s.", plural(ran, "result"), plural(len(from), "host"))
+	if len(failed) > 0 {
+		line = fmt.Sprintf("%s from %s; failed on %s: %s (see the errors above).", plural(ran, "result"), plural(len(from), "host"),
+			plural(len(failed), "host"), termsafe.Line(compactHosts(failed)))
+	}
+	return line
 }
 
 func failedMessages(r *engine.TestResult) string {

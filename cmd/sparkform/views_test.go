@@ -234,6 +234,22 @@ func TestInterruptedHostsWithOneMessageAreOneErrorWithoutLogTails(t *testing.T) 
 	}
 }
 
+func TestTestSummaryNamesTheHostsResultsCameFromAndThoseThatFailed(t *testing.T) {
+	ok := &state.TestRun{Test: "smoke_test.gpt-oss", Mode: "mmap", Seconds: 0.03, Passed: true}
+	bad := &state.TestRun{Test: "smoke_test.gpt-oss", Mode: "no-mmap", Seconds: 31, Message: "slower than 30 s"}
+	results := []*engine.TestResult{
+		{Name: "spark-07", Runs: []*state.TestRun{ok, ok}},
+		{Name: "spark-08", Error: "spark-08 (10.0.0.8:22): connecting: connection refused"},
+		{Name: "spark-09", Runs: []*state.TestRun{ok, bad}},
+	}
+	if got, want := testSummary(results), "4 results from 2 hosts; failed on 2 hosts: spark-[08-09] (see the errors above)."; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got, want := testSummary(results[:1]), "2 results from 1 host."; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
 // openPTY opens a pseudo-terminal pair: a real terminal for x/term, without a controlling tty.
 func openPTY(t *testing.T) *os.File {
 	_, s := openPTYPair(t)
