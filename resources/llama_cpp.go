@@ -517,6 +517,16 @@ func (l LlamaCpp) decide(in Instance, observed cty.Value) (llamaDecision, error)
 	return dc, l.checkTools(in, observed)
 }
 
+// llamaNotMadeError refuses the destroy of a dir that holds no build sparkform made: a state
+// file naming a directory it never made (a project's own src/ and builds/) must not cost them.
+func llamaNotMadeError(in Instance, dir, host string) error {
+	if host == "" {
+		host = "HOST"
+	}
+	return fmt.Errorf("%s: not removing anything in %s: it holds no build sparkform made (no %s/builds/*/%s), so its src/ and builds/ may not be sparkform's; if they are, remove them by hand, then forget the block with `sparkform state rm %s/%s`",
+		in.Addr(), dir, dir, llamaManifestFile, host, in.Addr())
+}
+
 func (LlamaCpp) checkTools(in Instance, observed cty.Value) error {
 	if m := stringList(observed.GetAttr("missing_tools")); len(m) > 0 {
 		return fmt.Errorf("%s: building needs %s, missing on this host (apt install %s)", in.Addr(), strings.Join(m, " and "), strings.Join(m, " "))
@@ -534,6 +544,9 @@ func (l LlamaCpp) Diff(in Instance, observed cty.Value) (Diff, error) {
 			return Diff{Action: NoOp}, nil
 		}
 		dir := llamaDir(in)
+		if len(builds) == 0 && (len(failed) > 0 || cur != "" || src) {
+			return Diff{}, llamaNotMadeError(in, dir, "")
+		}
 		d := Diff{Action: Delete}
 		if cur != "" {
 			d.Fields = append(d.Fields, FieldChange{Path: "current", Before: dir + "/current -> builds/" + cur, AfterNull: true})

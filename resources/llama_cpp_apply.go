@@ -192,10 +192,13 @@ func (LlamaCpp) destroy(ctx context.Context, h provider.Host, in Instance) (Prio
 	if dir == "" {
 		return done, nil
 	}
-	script := shellArgs(dir) + llamaDestroySh
+	script := shellArgs(dir, llamaManifestFile) + llamaDestroySh
 	res, err := h.Run(ctx, script)
 	if err != nil {
 		return in.Prior, fmt.Errorf("%s: removing %s: %w", in.Addr(), dir, err)
+	}
+	if res.ExitCode == 3 {
+		return in.Prior, llamaNotMadeError(in, dir, h.Name())
 	}
 	if res.ExitCode != 0 {
 		return in.Prior, fmt.Errorf("%s: removing the builds in %s failed: %s", in.Addr(), dir, strings.TrimSpace(string(res.Stderr)))

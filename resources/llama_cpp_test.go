@@ -1,10 +1,12 @@
 package resources
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -220,6 +222,9 @@ func TestLlamaCppDiff(t *testing.T) {
 			obs: llamaObserved("aaaaaaaaaaaa", map[string]string{"aaaaaaaaaaaa": old}), action: Delete, summary: "remove /opt/sparkform/llama.cpp/current",
 			fields: []string{"current /opt/sparkform/llama.cpp/current -> builds/aaaaaaaaaaaa->(null)", "builds /opt/sparkform/llama.cpp/builds (1 builds)->(null)", "src /opt/sparkform/llama.cpp/src->(null)"}},
 		{name: "destroy of nothing", desired: cty.NullVal(cty.DynamicPseudoType), obs: llamaObserved("", nil), action: NoOp},
+		{name: "destroy of a dir holding no build sparkform made", prior: applied, desired: cty.NullVal(cty.DynamicPseudoType),
+			obs:    llamaObserved("", nil, func(o map[string]cty.Value) { o["src"] = cty.True; o["failed_builds"] = stringListVal([]string{"x"}) }),
+			errHas: "not removing anything in /opt/sparkform/llama.cpp: it holds no build sparkform made (no /opt/sparkform/llama.cpp/builds/*/sparkform-manifest.json)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -327,5 +332,45 @@ func TestParseCMakeCacheAndLlamaCapture(t *testing.T) {
 		if !strings.Contains(n, w) {
 			t.Errorf("notes lack %q:\n%s", w, n)
 		}
+	}
+}
+
+// A state file can name any directory as a llama_cpp dir (`/home/alice/proj`); its destroy
+// then removed that directory's src/ and builds/. Only a dir holding a build with sparkform's
+// manifest is destroyed; another is left whole, with an error saying why and what to do.
+func TestLlamaDestroyRemovesNothingFromADirSparkformDidNotMake(t *testing.T) {
+	proj := filepath.Join(t.TempDir(), "proj")
+	for _, d := range []string{"src/.git", "builds/release", "docs"} {
+		if err := os.MkdirAll(filepath.Join(proj, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(proj, "builds", "release", "app"), []byte("the project's own build\n"), 0o644)
+	in := Instance{Type: "llama_cpp", Name: "cuda", Desired: cty.NullVal(cty.DynamicPseudoType),
+		Prior: Prior{Attributes: llamaBodyWith(map[string]cty.Value{"dir": cty.StringVal(proj)})}}
+	_, err := LlamaCpp{}.Apply(context.Background(), providertest.NewLocal(t), in, cty.NilVal, Diff{Action: Delete}, nil)
+	if err == nil || !strings.Contains(err.Error(), "it holds no build sparkform made") || !strings.Contains(err.Error(), "sparkform state rm local/llama_cpp.cuda") {
+		t.Errorf("destroy of a dir sparkform did not make: %v", err)
+	}
+	for _, p := range []string{"src/.git", "builds/release/app", "docs"} {
+		if _, err := os.Stat(filepath.Join(proj, p)); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+
+	// With one of sparkform's builds in it, the dir is sparkform's: src/, builds/ and current go.
+	os.MkdirAll(filepath.Join(proj, "builds", "aaaaaaaaaaaa"), 0o755)
+	os.WriteFile(filepath.Join(proj, "builds", "aaaaaaaaaaaa", llamaManifestFile), []byte("{}"), 0o644)
+	os.Symlink("builds/aaaaaaaaaaaa", filepath.Join(proj, "current"))
+	if _, err := (LlamaCpp{}).Apply(context.Background(), providertest.NewLocal(t), in, cty.NilVal, Diff{Action: Delete}, nil); err != nil {
+		t.Fatalf("destroy of sparkform's dir: %v", err)
+	}
+	for _, p := range []string{"src", "builds", "current"} {
+		if _, err := os.Lstat(filepath.Join(proj, p)); err == nil {
+			t.Errorf("%s is left after the destroy", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(proj, "docs")); err != nil {
+		t.Errorf("docs, not sparkform's, was removed: %v", err)
 	}
 }
