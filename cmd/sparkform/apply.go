@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,8 +46,12 @@ func runApply(c *hostCommand, o *applyFlags) int {
 		}
 		batch = &a
 	}
-	if fi, err := os.Stat(target); err == nil && fi.Mode().IsRegular() {
+	fi, err := os.Stat(target)
+	if err == nil && fi.Mode().IsRegular() {
 		return applySavedPlan(ctx, graceful, target, rf, batch, stdout, stderr)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return rf.fail(stderr, "%s: no such saved plan or configuration directory", target)
 	}
 	r, plan, ok := c.openAndPlan(true, stderr)
 	if !ok {

@@ -146,6 +146,34 @@ func TestAnUnreachableHostsErrorNamesItOnce(t *testing.T) {
 	}
 }
 
+func TestStateAddressTyposGetTheClosestAddress(t *testing.T) {
+	dir := t.TempDir()
+	st := state.New()
+	st.Set("spark-01", &state.Resource{Type: "sysctl", Name: "loading", AppliedAt: time.Now(), Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"values": cty.MapVal(map[string]cty.Value{"vm.swappiness": cty.StringVal("10")})})}})
+	if err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Persist(st); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"state", "show", "sysctl.loadin"}, "no resource sysctl.loadin in sparkform.state.json. Did you mean sysctl.loading?"},
+		{[]string{"state", "rm", "spark-02/sysctl.loading"}, "no resource matches spark-02/sysctl.loading. Did you mean spark-01/sysctl.loading?"},
+	} {
+		code, _, errOut := cli(t, append([]string{"-chdir=" + dir}, c.args...)...)
+		if code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+func TestApplyOfAMissingPlanFileSaysSo(t *testing.T) {
+	code, _, errOut := cli(t, "apply", filepath.Join(t.TempDir(), "p.plan"))
+	if code != 1 || !strings.Contains(errOut, "p.plan: no such saved plan or configuration directory") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
 func TestDurationFlagsTakeABareNumberAsSeconds(t *testing.T) {
 	var d time.Duration
 	f := durationFlag{d: &d}

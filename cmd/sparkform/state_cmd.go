@@ -104,7 +104,7 @@ func runStateShow(in *invocation, _ *noFlags) int {
 	defer store.Close()
 	found := matching(st, in.args)
 	if len(found) == 0 {
-		return errorf(in.stderr, "no resource %s in %s", in.args[0], store)
+		return errorf(in.stderr, "no resource %s in %s.%s", in.args[0], store, stateHint(st, in.args))
 	}
 	for _, a := range found {
 		host, addr, _ := strings.Cut(a, "/")
@@ -134,7 +134,7 @@ func runStateRm(in *invocation, _ *noFlags) int {
 	}
 	found := matching(st, in.args)
 	if len(found) == 0 {
-		return errorf(in.stderr, "no resource matches %s", strings.Join(in.args, " "))
+		return errorf(in.stderr, "no resource matches %s.%s", strings.Join(in.args, " "), stateHint(st, in.args))
 	}
 	for _, a := range found {
 		host, addr, _ := strings.Cut(a, "/")
@@ -151,6 +151,29 @@ func runStateRm(in *invocation, _ *noFlags) int {
 }
 
 // matching lists HOST/ADDR entries matching any filter (HOST/TYPE.NAME, TYPE.NAME or HOST); all without filters.
+// stateHint is "Did you mean ...?" for the first filter that is close to a host, an address or
+// a HOST/ADDR of the state.
+func stateHint(st *state.State, filters []string) string {
+	var names []string
+	seen := map[string]bool{}
+	for _, host := range sortedKeysOf(st.Hosts) {
+		names = append(names, host)
+		for _, addr := range sortedKeysOf(st.Hosts[host].Resources) {
+			names = append(names, host+"/"+addr)
+			if !seen[addr] {
+				seen[addr] = true
+				names = append(names, addr)
+			}
+		}
+	}
+	for _, f := range filters {
+		if h := suggest.Hint(f, names); h != "" {
+			return h
+		}
+	}
+	return ""
+}
+
 func matching(st *state.State, filters []string) []string {
 	var out []string
 	for _, host := range sortedKeysOf(st.Hosts) {
