@@ -28,11 +28,19 @@ type durationFlag struct {
 	unit bool
 }
 
+// String is the duration as people write it, for -h's defaults: 10m, not Go's 10m0s.
 func (f durationFlag) String() string {
 	if f.d == nil {
 		return "0s"
 	}
-	return f.d.String()
+	s := f.d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (f durationFlag) Set(v string) error {
