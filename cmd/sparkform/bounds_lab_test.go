@@ -20,13 +20,18 @@ func TestAHostsMegabyteOfErrorOutputIsShownAndStoredBoundedWithTheWholeInTheRunL
 		'echo "fatal: the line that explains it" >&2' 'exit 3' >/opt/loud/llama-server && chmod 755 /opt/loud/llama-server`)
 	defer onHost(t, l, host, "rm -rf /opt/loud")
 	dir := configDir(t, l, map[string]string{"main.hcl": strings.Replace(smokeConfig(""), "/opt/smoke-llama/build/bin/llama-server", "/opt/loud/llama-server", 1)})
+	var boundedAs func(what, s, command string)
 
 	bounded := func(what, s string) {
+		t.Helper()
+		boundedAs(what, s, "test-")
+	}
+	boundedAs = func(what, s, command string) {
 		t.Helper()
 		if len(s) > 16<<10 {
 			t.Errorf("%s: %d bytes; want an excerpt of a few KiB", what, len(s))
 		}
-		if !strings.Contains(s, "fatal: the line that explains it") || !strings.Contains(s, "of host output left out; the full text is in the run log "+filepath.Join(dir, ".sparkform", "logs", "test-")) {
+		if !strings.Contains(s, "fatal: the line that explains it") || !strings.Contains(s, "of host output left out; the full text is in the run log "+filepath.Join(dir, ".sparkform", "logs", command)) {
 			t.Errorf("%s lacks the telling line or what was left out and where:\n%.3000s", what, s)
 		}
 	}
@@ -67,6 +72,14 @@ func TestAHostsMegabyteOfErrorOutputIsShownAndStoredBoundedWithTheWholeInTheRunL
 			t.Errorf("-json line of %d bytes: %.300s", len(line), line)
 		}
 	}
+
+	// apply: the sysctl change, then the test fails; the summary shows the error and its log's
+	// last lines, bounded too.
+	code, out, stderr = cli(t, "apply", dir, "-auto-approve", "-host", host)
+	if code != 1 {
+		t.Fatalf("apply: exit %d\n%.2000s\n%.2000s", code, out, stderr)
+	}
+	boundedAs("apply's terminal", out+stderr, "apply-")
 }
 
 // On a real host: a smoke test whose model another user owns fails without its server running,

@@ -3,7 +3,6 @@ package main
 // Per-host log files of a run, and their pruning.
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -175,7 +174,8 @@ func (l *runLogs) close() {
 func (l *runLogs) written() bool { return l != nil && len(l.files) > 0 }
 
 // tail returns the last n lines of a host's log (already escaped when written), read from the
-// run's directory as it was opened.
+// run's directory as it was opened: at most the log's last tailBytes, each line cut to
+// tailWidth characters (a log may end in a host's 16 MiB line).
 func (l *runLogs) tail(host string, n int) []string {
 	if !l.written() {
 		return nil
@@ -192,17 +192,34 @@ func (l *runLogs) tail(host string, n int) []string {
 	}
 	f := os.NewFile(uintptr(fd), l.path(host))
 	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	from := max(0, fi.Size()-tailBytes)
+	buf := make([]byte, fi.Size()-from)
+	if _, err := f.ReadAt(buf, from); err != nil {
+		return nil
+	}
+	text := strings.TrimSuffix(string(buf), "\n")
+	if from > 0 { // the first line read is only the end of one
+		_, text, _ = strings.Cut(text, "\n")
+	}
+	if text == "" {
+		return nil
+	}
+	lines := strings.Split(text, "\n")
+	lines = lines[max(0, len(lines)-n):]
+	for i, line := range lines {
+		lines[i] = clip(line, tailWidth)
 	}
 	return lines
 }
+
+const (
+	tailBytes = 64 << 10
+	tailWidth = 300
+)
 
 // problem is why the logs could not be written, or nil.
 func (l *runLogs) problem() error {

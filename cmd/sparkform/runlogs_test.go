@@ -84,3 +84,22 @@ func TestRunLogsNeverFollowALinkNorPruneOutsideTheirDirectory(t *testing.T) {
 		}
 	})
 }
+
+// An event whose message is an excerpt of a host's output writes the whole (its Detail) to the
+// log; the tail shown under a failed host's error stays a few short lines however long the
+// log's last lines are.
+func TestRunLogKeepsTheWholeHostTextAndItsTailStaysShort(t *testing.T) {
+	dir := t.TempDir()
+	l := newRunLogs(dir, "apply")
+	whole := "make failed:\n" + strings.Repeat("x", 3<<20) + "\n" + strings.Repeat("y", 10000) + "\nerror: the end"
+	l.write("spark-01", engine.Event{Host: "spark-01", Kind: "apply_error", Message: "make failed: [... left out]", Detail: whole})
+	l.close()
+	log, err := os.ReadFile(l.path("spark-01"))
+	if err != nil || !strings.Contains(string(log), strings.Repeat("x", 3<<20)) || strings.Contains(string(log), "[... left out]") {
+		t.Fatalf("the log does not hold the whole text: %d bytes, %v", len(log), err)
+	}
+	tail := l.tail("spark-01", 10)
+	if len(tail) != 2 || !strings.HasSuffix(tail[1], "error: the end") || !strings.Contains(tail[0], "yyy") || len(tail[0]) > 4*tailWidth {
+		t.Errorf("tail: %d lines, first %d bytes: %.200q", len(tail), len(tail[0]), tail)
+	}
+}
