@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/sparkform/sparkform/internal/config"
@@ -151,4 +152,28 @@ func TestExcerptKeepsShortTextAndBoundsOneEndlessLine(t *testing.T) {
 	if !strings.HasPrefix(got, "sysctl.s: failed (exit 1): é") || strings.ContainsRune(got, '\uFFFD') {
 		t.Errorf("the headline is not cut on a character boundary: %.100q", got)
 	}
+}
+
+// Whatever a host prints, its excerpt is bounded, keeps valid UTF-8 valid, and is never cut again.
+func FuzzExcerpt(f *testing.F) {
+	f.Add("a\nb", 1, 100)
+	f.Add("é", 3000, 1)
+	f.Add("\n", 40, 200)
+	f.Fuzz(func(t *testing.T, line string, lines, width int) {
+		lines, width = lines%500, width%2000
+		if lines < 0 || width < 0 {
+			return
+		}
+		text := strings.Repeat(strings.Repeat(line, max(1, width/max(1, len(line))))+"\n", lines) + line
+		got := Excerpt(text, "/p/x.log")
+		if !withinBounds(got) {
+			t.Fatalf("excerpt of %d bytes in %d lines is %d bytes in %d lines", len(text), strings.Count(text, "\n"), len(got), strings.Count(got, "\n"))
+		}
+		if utf8.ValidString(text) && !utf8.ValidString(got) {
+			t.Fatalf("valid text became invalid: %q", got)
+		}
+		if Excerpt(got, "/p/x.log") != got {
+			t.Fatalf("an excerpt was cut again")
+		}
+	})
 }
