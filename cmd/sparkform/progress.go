@@ -37,6 +37,9 @@ type applyView struct {
 	batch   []string
 	active  map[string]bool
 	paused  time.Time // when a rollout pause began
+	// failed is the error of a host's failed step, already on its line: the host's failure
+	// with the same message is not said again.
+	failed map[string]string
 	// live: on a terminal, steps still running are shown on one status line rewritten in
 	// place (cleared before every other line) instead of heartbeat lines that scroll.
 	live       bool
@@ -73,7 +76,8 @@ func newApplyView(w io.Writer, st style, verbose bool, logs *runLogs, p *engine.
 	v := &applyView{w: w, st: st, verbose: verbose, logs: logs, steps: map[stepKey]*step{},
 		live:    isTerminal(w) && os.Getenv("TERM") != "dumb",
 		reboots: map[stepKey]bool{}, held: map[string][]heldStep{}, planned: map[stepKey]bool{}, active: map[string]bool{},
-		stop: make(chan struct{}), stopped: make(chan struct{})}
+		failed: map[string]string{},
+		stop:   make(chan struct{}), stopped: make(chan struct{})}
 	if p != nil {
 		for _, h := range p.Hosts {
 			for _, c := range h.Changes {

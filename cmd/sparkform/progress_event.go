@@ -94,7 +94,14 @@ func (v *applyView) event(ev engine.Event) {
 	case "apply_error":
 		delete(v.steps, key)
 		v.flush(true)
-		v.printf("%s: %s: %s after %s: %s\n", host, addr, v.st.red("failed"), fmtDuration(ev.Elapsed), firstLine(ev.Message))
+		v.failed[ev.Host] = ev.Message
+		// The engine's message starts with the address and "failed" the line already says:
+		// "sysctl.loading: failed after 0.1s (exit 1): …", not "…: sysctl.loading: failed (exit 1)".
+		msg, sep := strings.TrimPrefix(ev.Message, ev.Addr+": "), ": "
+		if rest, ok := strings.CutPrefix(msg, "failed ("); ok {
+			msg, sep = "("+rest, " "
+		}
+		v.printf("%s: %s: %s after %s%s%s\n", host, addr, v.st.red("failed"), fmtDuration(ev.Elapsed), sep, firstLine(msg))
 	case "reboot_done":
 		delete(v.steps, key)
 		msg := termsafe.Line(ev.Message)
@@ -148,8 +155,11 @@ func (v *applyView) event(ev engine.Event) {
 		for _, hs := range v.held[ev.Host] {
 			v.printf("%s: %s: %s (%s), then the reboot failed\n", host, termsafe.Line(hs.addr), hs.verb, fmtDuration(hs.elapsed))
 		}
+		said := len(v.held[ev.Host]) == 0 && v.failed[ev.Host] == ev.Message
 		delete(v.held, ev.Host)
-		v.printf("%s: %s: %s\n", host, v.st.red("failed"), firstLine(ev.Message))
+		if !said {
+			v.printf("%s: %s: %s\n", host, v.st.red("failed"), firstLine(ev.Message))
+		}
 	case "rollout_batch":
 		v.flush(true)
 		v.batch = ev.Hosts

@@ -191,6 +191,23 @@ func TestKernelStepLineWaitsForTheVerifiedReboot(t *testing.T) {
 	}
 }
 
+func TestAFailedStepIsOneLineNamingItsAddressOnce(t *testing.T) {
+	var b bytes.Buffer
+	v := newApplyView(&b, style{}, false, nil, fleetPlan(2))
+	msg := "sysctl.loading: failed (exit 1): cannot create /etc/sysctl.d/x: Read-only file system"
+	v.event(engine.Event{Host: "spark-001", Addr: "sysctl.loading", Kind: "apply_start", Message: "update"})
+	v.event(engine.Event{Host: "spark-001", Addr: "sysctl.loading", Kind: "apply_error", Message: msg, Elapsed: 100 * time.Millisecond})
+	v.event(engine.Event{Host: "spark-001", Kind: "host_failed", Message: msg})
+	// A host failing for another reason than its step's error still gets its line.
+	v.event(engine.Event{Host: "spark-002", Kind: "host_failed", Message: "spark-002 (10.0.0.2:22): connecting: connection refused"})
+	v.close()
+	want := "spark-001: sysctl.loading: failed after 0.1s (exit 1): cannot create /etc/sysctl.d/x: Read-only file system\n" +
+		"spark-002: failed: spark-002 (10.0.0.2:22): connecting: connection refused\n"
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestApplyTotalsCountWhatHappenedOnEveryHost(t *testing.T) {
 	p := fleetPlan(3)
 	res := &engine.Result{Hosts: []*engine.HostResult{
