@@ -3,6 +3,7 @@ package engine
 // Bounding host-produced text where it is shown and stored.
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"sync"
@@ -17,11 +18,11 @@ type emitter struct {
 	mu     sync.Mutex
 	f      func(Event)
 	runLog func(host string) string
-	logged map[string]string // host → the last Detail delivered (a step's error ends its host too)
+	logged map[string][32]byte // host → a hash of the last Detail delivered (a step's error ends its host too; the text itself is not kept)
 }
 
 func newEmitter(opts Options) *emitter {
-	return &emitter{f: opts.Events, runLog: opts.RunLog, logged: map[string]string{}}
+	return &emitter{f: opts.Events, runLog: opts.RunLog, logged: map[string][32]byte{}}
 }
 
 func (e *emitter) emit(ev Event) {
@@ -37,10 +38,11 @@ func (e *emitter) emit(ev Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if ev.Detail != "" {
-		if e.logged[ev.Host] == ev.Detail {
+		sum := sha256.Sum256([]byte(ev.Detail))
+		if e.logged[ev.Host] == sum {
 			ev.Detail = "" // already in the log: the excerpt stands
 		} else {
-			e.logged[ev.Host] = ev.Detail
+			e.logged[ev.Host] = sum
 		}
 	}
 	e.f(ev)
