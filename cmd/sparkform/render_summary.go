@@ -85,11 +85,8 @@ func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st styl
 // firstLine is the first line of s (a host's error text), escaped for the terminal and shortened.
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
-	l = termsafe.Line(l)
-	if len(l) > 120 {
-		l = l[:117] + "..."
-	}
-	return l
+	// Cut by characters, as history's lines: a cut by bytes could split one (→, …) in two.
+	return clip(termsafe.Line(l), 120)
 }
 
 // appliedCounts counts what an apply did on a host: the actions of the changes it applied,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -188,6 +189,15 @@ func TestKernelStepLineWaitsForTheVerifiedReboot(t *testing.T) {
 	v.close()
 	if got := strings.TrimSpace(b.String()); got != "spark-001: kernel.nvidia: updated, rebooted: now running 6.17.0-1014-nvidia, the default boot entry (7.0s)" {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestALongErrorLineIsCutBetweenCharacters(t *testing.T) {
+	for n := 110; n < 125; n++ {
+		got := firstLine(strings.Repeat("x", n) + "→ 6.17.0-1014-nvidia → 6.11.0-1016-nvidia\nsecond line")
+		if !utf8.ValidString(got) || utf8.RuneCountInString(got) > 120 || strings.Contains(got, "second") {
+			t.Errorf("%d: %q (%d characters)", n, got, utf8.RuneCountInString(got))
+		}
 	}
 }
 
