@@ -61,7 +61,7 @@ _sparkform() {
 		case "state":
 			words = append([]string{"list", "show", "rm", "pull", "push", "migrate", "versions"}, commandFlags(c, "list")...)
 		case "lab":
-			words = []string{"up", "down", "status", "-n", "-dir", "-subnet"}
+			words = append([]string{"up", "down", "status"}, commandFlags(c, "up")...) // up's flags include the others
 		case "completion":
 			words = []string{"bash", "zsh"}
 		default:

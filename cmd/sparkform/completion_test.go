@@ -109,6 +109,12 @@ func TestBashCompletionCompletesCommandsAndTheirFlags(t *testing.T) {
 	if got := complete("sparkform", "-chdir=x", "apply", "-auto"); got != "-auto-approve" {
 		t.Errorf("sparkform apply -auto<TAB> = %q", got)
 	}
+	if got := complete("sparkform", "lab", "-l"); got != "-latency" {
+		t.Errorf("sparkform lab -l<TAB> = %q: the lab's flags come from its flag sets too", got)
+	}
+	if got := complete("sparkform", "lab", "s"); got != "status" {
+		t.Errorf("sparkform lab s<TAB> = %q", got)
+	}
 	if got := complete("sparkform", "completion", ""); got != "bash zsh" {
 		t.Errorf("sparkform completion <TAB> = %q", got)
 	}
