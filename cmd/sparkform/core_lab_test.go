@@ -445,7 +445,7 @@ func TestDriftNamesHostAndAttributeAndExitsTwo(t *testing.T) {
 	}
 	onHost(t, l, "spark-03", "echo 512 > /sys/block/nvme0n1/queue/read_ahead_kb")
 	code, out, _ := cli(t, "drift", dir)
-	if code != 2 || !strings.Contains(out, `spark-03: 1 drifted`) || !strings.Contains(out, `readahead.nvme read_ahead_kb["nvme0n1"]: live 512, wanted 8192 (changed outside sparkform)`) ||
+	if code != 2 || !strings.Contains(out, `spark-03: 1 attribute drifted`) || !strings.Contains(out, `readahead.nvme read_ahead_kb["nvme0n1"]: live 512, wanted 8192 (changed outside sparkform)`) ||
 		!strings.Contains(out, "spark-[01-02]: in sync") {
 		t.Fatalf("drift: %d\n%s", code, out)
 	}

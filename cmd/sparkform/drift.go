@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/termsafe"
@@ -32,42 +34,7 @@ func runDrift(c *hostCommand, _ *noFlags) int {
 		rf.ui.emit("info", "drift_summary", fmt.Sprintf("%d of %s drifted.", drifted, plural(len(rep.Hosts), "host")),
 			map[string]any{"drift": map[string]any{"hosts": len(rep.Hosts), "drifted_hosts": drifted, "failed_hosts": failed}})
 	} else {
-		// Hosts in sync are one line at any fleet size: spark-[01-97]: in sync.
-		var inSync []string
-		for _, h := range rep.Hosts {
-			if h.Error == "" && len(h.Items) == 0 {
-				inSync = append(inSync, h.Name)
-			}
-		}
-		if len(inSync) > 0 {
-			fmt.Fprintf(stdout, "%s: in sync\n", termsafe.Line(compactHosts(inSync)))
-		}
-		for _, h := range rep.Hosts {
-			switch {
-			case h.Error != "":
-				fmt.Fprintf(stdout, "%s: could not be read: %s\n", termsafe.Line(h.Name), firstLine(h.Error))
-			case len(h.Items) == 0:
-			default:
-				fmt.Fprintf(stdout, "%s: %d drifted\n", termsafe.Line(h.Name), len(h.Items))
-				for _, d := range h.Items {
-					why := "configuration changed, not applied yet"
-					switch {
-					case d.Outside:
-						why = "changed outside sparkform"
-					case d.Kind == "missing":
-						why = "never applied"
-					case d.Kind == "orphaned":
-						why = "removed from the configuration, not yet destroyed"
-					}
-					fmt.Fprintf(stdout, "  %s %s: live %s, wanted %s (%s)\n", termsafe.Line(d.Addr), termsafe.Line(d.Path), termsafe.Line(d.Live), termsafe.Line(d.Wanted), why)
-				}
-			}
-		}
-		fmt.Fprintf(stdout, "\n%d of %s drifted", drifted, plural(len(rep.Hosts), "host"))
-		if failed > 0 {
-			fmt.Fprintf(stdout, ", %d could not be read", failed)
-		}
-		fmt.Fprintln(stdout, ".")
+		renderDrift(stdout, rep)
 	}
 	switch {
 	case failed > 0:
@@ -76,4 +43,66 @@ func runDrift(c *hostCommand, _ *noFlags) int {
 		return 2
 	}
 	return 0
+}
+
+// renderDrift is drift's text view. Hosts are grouped as plan groups them: those in sync are one
+// line, and hosts that drifted alike (the same attributes, the same values) share one block.
+func renderDrift(w io.Writer, rep engine.DriftReport) {
+	drifted, failed := rep.Counts()
+	type group struct {
+		hosts []string
+		n     int
+		body  string
+	}
+	var inSync []string
+	var groups []*group
+	byBody := map[string]*group{}
+	for _, h := range rep.Hosts {
+		if h.Error != "" || len(h.Items) == 0 {
+			if h.Error == "" {
+				inSync = append(inSync, h.Name)
+			}
+			continue
+		}
+		var b strings.Builder
+		for _, d := range h.Items {
+			why := "configuration changed, not applied yet"
+			switch {
+			case d.Outside:
+				why = "changed outside sparkform"
+			case d.Kind == "missing":
+				why = "never applied"
+			case d.Kind == "orphaned":
+				why = "removed from the configuration, not yet destroyed"
+			}
+			fmt.Fprintf(&b, "  %s %s: live %s, wanted %s (%s)\n", termsafe.Line(d.Addr), termsafe.Line(d.Path), termsafe.Line(d.Live), termsafe.Line(d.Wanted), why)
+		}
+		g := byBody[b.String()]
+		if g == nil {
+			g = &group{n: len(h.Items), body: b.String()}
+			byBody[g.body] = g
+			groups = append(groups, g)
+		}
+		g.hosts = append(g.hosts, h.Name)
+	}
+	if len(inSync) > 0 {
+		fmt.Fprintf(w, "%s: in sync\n", termsafe.Line(compactHosts(inSync)))
+	}
+	for _, g := range groups {
+		label := termsafe.Line(compactHosts(g.hosts))
+		if len(g.hosts) > 1 {
+			label += fmt.Sprintf(" (%s)", plural(len(g.hosts), "host"))
+		}
+		fmt.Fprintf(w, "%s: %s drifted\n%s", label, plural(g.n, "attribute"), g.body)
+	}
+	for _, h := range rep.Hosts {
+		if h.Error != "" {
+			fmt.Fprintf(w, "%s: could not be read: %s\n", termsafe.Line(h.Name), firstLine(h.Error))
+		}
+	}
+	fmt.Fprintf(w, "\n%d of %s drifted", drifted, plural(len(rep.Hosts), "host"))
+	if failed > 0 {
+		fmt.Fprintf(w, ", %d could not be read", failed)
+	}
+	fmt.Fprintln(w, ".")
 }

@@ -192,6 +192,37 @@ func TestKernelStepLineWaitsForTheVerifiedReboot(t *testing.T) {
 	}
 }
 
+func TestDriftShowsHostsThatDriftedAlikeOnce(t *testing.T) {
+	moved := []engine.DriftItem{{Addr: "sysctl.loading", Path: `values["vm.swappiness"]`, Live: "33", Wanted: "10", Outside: true, Kind: "changed"}}
+	rep := engine.DriftReport{}
+	for i := 1; i <= 100; i++ {
+		h := engine.DriftHost{Name: fmt.Sprintf("spark-%03d", i)}
+		switch {
+		case i <= 60:
+			h.Items = moved
+		case i == 61:
+			h.Items = []engine.DriftItem{{Addr: "readahead.nvme", Path: `read_ahead_kb["nvme0n1"]`, Live: "128", Wanted: "8192", Kind: "changed"}}
+		case i == 62:
+			h.Error = "spark-062 (10.0.0.62:22): connecting: connection refused"
+		}
+		rep.Hosts = append(rep.Hosts, h)
+	}
+	var b bytes.Buffer
+	renderDrift(&b, rep)
+	want := `spark-[063-100]: in sync
+spark-[001-060] (60 hosts): 1 attribute drifted
+  sysctl.loading values["vm.swappiness"]: live 33, wanted 10 (changed outside sparkform)
+spark-061: 1 attribute drifted
+  readahead.nvme read_ahead_kb["nvme0n1"]: live 128, wanted 8192 (configuration changed, not applied yet)
+spark-062: could not be read: spark-062 (10.0.0.62:22): connecting: connection refused
+
+61 of 100 hosts drifted, 1 could not be read.
+`
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestALongErrorLineIsCutBetweenCharacters(t *testing.T) {
 	for n := 110; n < 125; n++ {
 		got := firstLine(strings.Repeat("x", n) + "→ 6.17.0-1014-nvidia → 6.11.0-1016-nvidia\nsecond line")
