@@ -51,6 +51,11 @@ func SelectHosts(cfg *config.Config, only, exclude, labels []string) ([]*config.
 	if len(labels) > 0 && len(out) == 0 {
 		return nil, fmt.Errorf("no selected host has the labels %s (labels in the configuration: %s)", strings.Join(labels, ", "), knownLabels(cfg))
 	}
+	if len(exclPats) > 0 && len(out) == 0 && len(cfg.Hosts) > 0 {
+		// Each pattern matched a host, but together they leave none: "No changes. 0 hosts" would
+		// read as success.
+		return nil, fmt.Errorf("-exclude-host %s excludes every selected host (hosts: %s)", strings.Join(exclPats, ","), listHosts(names))
+	}
 	return out, nil
 }
 

@@ -64,6 +64,8 @@ func TestSelectionThatMatchesNothingIsAnErrorWithAHint(t *testing.T) {
 		{nil, nil, []string{"rack=z"}, "labels in the configuration: gpu=gb10, rack=a, rack=b, rack=c"},
 		{nil, nil, []string{"rack"}, "write key=value"},
 		{[]string{"spark-[0"}, nil, nil, "bad pattern"},
+		{nil, []string{"*"}, nil, "-exclude-host * excludes every selected host"},
+		{[]string{"spark-01"}, []string{"spark-0?"}, nil, "-exclude-host spark-0? excludes every selected host"},
 	} {
 		_, err := SelectHosts(cfg, c.only, c.exclude, c.labels)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
