@@ -98,6 +98,7 @@ func TestUnknownCommandsAndFlagsGetTheClosestName(t *testing.T) {
 		{[]string{"plan", "-zzzzzz"}, "usage: sparkform plan [DIR] [flags]"},
 		{[]string{"state", "lst"}, `unknown state subcommand "lst". Did you mean list?`},
 		{[]string{"report", "-json"}, "-json. Did you mean -format json?"},
+		{[]string{"plan", "-parallelism", "0"}, `invalid value "0" for flag -parallelism: give a whole number of at least 1`},
 	} {
 		code, _, errOut := cli(t, c.args...)
 		if code != 1 || !strings.Contains(errOut, c.want) {

@@ -44,7 +44,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.excludes, "exclude-host", "skip these hosts: names or globs, comma-separated or repeated")
 	fs.Var(&f.labels, "label", "only hosts with this label: key=value, the value may be a glob (repeatable: all must match)")
 	fs.Var(&f.targets, "target", "only this resource, TYPE.NAME, and what it depends on (repeatable; for exceptional cases)")
-	fs.IntVar(&f.parallelism, "parallelism", engine.DefaultParallelism, "hosts worked on at once")
+	f.parallelism = engine.DefaultParallelism
+	fs.Var(countFlag{&f.parallelism}, "parallelism", "hosts worked on at once, a `count` of at least 1")
 	fs.BoolVar(&f.verbose, "v", false, "stream every line of tool output (apt, pip, cmake) as it comes; it always goes to the log files")
 	durationVar(fs, &f.stepTimeout, "step-timeout", 10*time.Minute, "timeout of one remote step")
 }

@@ -65,6 +65,26 @@ func (f durationFlag) Set(v string) error {
 	return nil
 }
 
+// countFlag is a whole number of at least 1 (-parallelism): 0 or -3 used to mean the default
+// without saying so.
+type countFlag struct{ n *int }
+
+func (f countFlag) String() string {
+	if f.n == nil {
+		return "0"
+	}
+	return strconv.Itoa(*f.n)
+}
+
+func (f countFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return errors.New("give a whole number of at least 1")
+	}
+	*f.n = n
+	return nil
+}
+
 // durationVar defines a durationFlag.
 func durationVar(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
 	*p = def

@@ -26,7 +26,11 @@ func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st styl
 	}
 	failed := len(p.Failed())
 	if !p.HasChanges() && failed == 0 {
-		fmt.Fprintf(w, "%s %s match the configuration.\n", st.green(st.bold("No changes.")), plural(len(p.Hosts), "host"))
+		verb := "match"
+		if len(p.Hosts) == 1 {
+			verb = "matches"
+		}
+		fmt.Fprintf(w, "%s %s %s the configuration.\n", st.green(st.bold("No changes.")), plural(len(p.Hosts), "host"), verb)
 		return
 	}
 	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy", total.Add, total.Change, total.Destroy)

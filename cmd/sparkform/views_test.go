@@ -223,6 +223,20 @@ spark-062: could not be read: spark-062 (10.0.0.62:22): connecting: connection r
 	}
 }
 
+func TestNoChangesAgreesWithTheNumberOfHosts(t *testing.T) {
+	for n, want := range map[int]string{1: "No changes. 1 host matches the configuration.\n", 3: "No changes. 3 hosts match the configuration.\n"} {
+		p := fleetPlan(n)
+		for _, h := range p.Hosts {
+			h.Changes = nil
+		}
+		var b bytes.Buffer
+		renderPlan(&b, p, style{})
+		if got := b.String(); got != want {
+			t.Errorf("%d hosts: %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestALongErrorLineIsCutBetweenCharacters(t *testing.T) {
 	for n := 110; n < 125; n++ {
 		got := firstLine(strings.Repeat("x", n) + "→ 6.17.0-1014-nvidia → 6.11.0-1016-nvidia\nsecond line")
