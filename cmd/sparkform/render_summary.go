@@ -86,6 +86,9 @@ func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st styl
 	}
 }
 
+// maxLogTails is how many failed hosts' log tails an apply's end shows.
+const maxLogTails = 5
+
 // firstLine is the first line of s (a host's error text), escaped for the terminal and shortened.
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
@@ -195,13 +198,26 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 		fmt.Fprintf(w, "%s %s\n", st.red(st.bold(fmt.Sprintf("Apply finished with errors on %s.", plural(n, "host")))), totals)
 		// Hosts stopped by an interrupt did nothing wrong: those with the same message are one
 		// error and their logs' tails (the last step that went well) are not shown.
+		// A failed host's error names it once, and the tails of the first maxLogTails failed
+		// hosts' logs are shown: at 100 failed hosts, 1,100 lines would bury the summary.
 		interrupted := map[string][]string{}
-		var messages []string
+		var messages, untailed []string
+		tails := 0
 		for _, h := range r.Hosts {
 			switch h.Status {
 			case engine.StatusFailed, engine.StatusRolledBack:
-				fmt.Fprintf(w, "\n%s %s: %s\n", st.red(st.bold("Error:")), termsafe.Line(h.Name), termsafe.Text(h.Error))
-				if tail := logs.tail(h.Name, 10); len(tail) > 0 {
+				msg := h.Error
+				if !strings.HasPrefix(msg, h.Name+" ") && !strings.HasPrefix(msg, h.Name+":") {
+					msg = h.Name + ": " + msg
+				}
+				fmt.Fprintf(w, "\n%s %s\n", st.red(st.bold("Error:")), termsafe.Text(msg))
+				tail := logs.tail(h.Name, 10)
+				switch {
+				case len(tail) == 0:
+				case tails == maxLogTails:
+					untailed = append(untailed, h.Name)
+				default:
+					tails++
 					fmt.Fprintf(w, "  last lines of %s:\n", termsafe.Line(logs.path(h.Name)))
 					for _, l := range tail {
 						fmt.Fprintf(w, "  │ %s\n", l)
@@ -216,6 +232,9 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 		}
 		for _, m := range messages {
 			fmt.Fprintf(w, "\n%s %s: %s\n", st.red(st.bold("Error:")), termsafe.Line(compactHosts(interrupted[m])), termsafe.Text(m))
+		}
+		if len(untailed) > 0 {
+			fmt.Fprintf(w, "\nThe logs of %s (%s) are in %s/.\n", plural(len(untailed), "more failed host"), termsafe.Line(compactHosts(untailed)), termsafe.Line(logs.dir))
 		}
 		return
 	}

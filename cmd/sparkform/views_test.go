@@ -246,6 +246,34 @@ func TestALongErrorLineIsCutBetweenCharacters(t *testing.T) {
 	}
 }
 
+func TestOnlyTheFirstFailedHostsLogTailsAreShown(t *testing.T) {
+	p := fleetPlan(8)
+	logs := newRunLogs(t.TempDir(), "apply")
+	res := &engine.Result{}
+	for i := 1; i <= 8; i++ {
+		name := fmt.Sprintf("spark-%03d", i)
+		logs.write(name, engine.Event{Host: name, Addr: "kernel.nvidia", Kind: "output", Message: "E: Unable to locate package linux-nvidia-6.17"})
+		msg := "kernel.nvidia: apt failed"
+		if i == 8 {
+			msg = name + " (10.0.0.8:22): connection lost"
+		}
+		res.Hosts = append(res.Hosts, &engine.HostResult{Name: name, Status: engine.StatusFailed, Error: msg})
+	}
+	logs.close()
+	var b bytes.Buffer
+	renderResult(&b, p, res, style{}, logs)
+	out := b.String()
+	if n := strings.Count(out, "last lines of "); n != maxLogTails {
+		t.Errorf("%d log tails, want %d:\n%s", n, maxLogTails, out)
+	}
+	for _, want := range []string{"Error: spark-001: kernel.nvidia: apt failed\n", "Error: spark-008 (10.0.0.8:22): connection lost\n",
+		"The logs of 3 more failed hosts (spark-[006-008]) are in " + logs.dir + "/.\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestAFailedStepIsOneLineNamingItsAddressOnce(t *testing.T) {
 	var b bytes.Buffer
 	v := newApplyView(&b, style{}, false, nil, fleetPlan(2))
