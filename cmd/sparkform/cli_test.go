@@ -149,6 +149,7 @@ func TestAnUnreachableHostsErrorNamesItOnce(t *testing.T) {
 
 func TestStateAddressTyposGetTheClosestAddress(t *testing.T) {
 	dir := t.TempDir()
+	t.Chdir(t.TempDir()) // -chdir changes the process's directory: t.Chdir puts it back
 	st := state.New()
 	st.Set("spark-01", &state.Resource{Type: "sysctl", Name: "loading", AppliedAt: time.Now(), Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"values": cty.MapVal(map[string]cty.Value{"vm.swappiness": cty.StringVal("10")})})}})
 	if err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Persist(st); err != nil {
