@@ -169,6 +169,23 @@ func TestStateAddressTyposGetTheClosestAddress(t *testing.T) {
 	}
 }
 
+func TestReportMistakesAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	writeState(t, dir)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", dir, "-by", "hots"}, `-by is configuration or host, not "hots". Did you mean host?`},
+		{[]string{"report", dir, "-compare", "7"}, "-compare 7: no host has generation 7"},
+	} {
+		code, _, errOut := cli(t, c.args...)
+		if code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
 func TestApplyOfAMissingPlanFileSaysSo(t *testing.T) {
 	code, _, errOut := cli(t, "apply", filepath.Join(t.TempDir(), "p.plan"))
 	if code != 1 || !strings.Contains(errOut, "p.plan: no such saved plan or configuration directory") {

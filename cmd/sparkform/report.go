@@ -9,6 +9,7 @@ import (
 
 	"github.com/sparkform/sparkform/internal/atomicfile"
 	"github.com/sparkform/sparkform/internal/report"
+	"github.com/sparkform/sparkform/internal/suggest"
 )
 
 // reportFlags are report's own flags.
@@ -44,7 +45,7 @@ func runReport(in *invocation, o *reportFlags) int {
 	case "host":
 		perHost = true
 	default:
-		return errorf(stderr, "-by is configuration or host, not %q", o.by)
+		return errorf(stderr, "-by is configuration or host, not %q.%s", o.by, suggest.Hint(o.by, []string{"configuration", "host"}))
 	}
 	switch {
 	case o.compare != "":

@@ -49,6 +49,9 @@ func Compare(st *state.State, hosts []string, against string) ([]*Delta, error) 
 			return nil, fmt.Errorf("-compare takes \"before\" or a generation number, not %q", against)
 		}
 		gen = n
+		if n > 0 && !anyHasGeneration(st, hosts, n) {
+			return nil, fmt.Errorf("-compare %d: no host has generation %d (sparkform history lists them)", n, n)
+		}
 	}
 	var out []*Delta
 	for _, name := range hosts {
@@ -63,6 +66,20 @@ func Compare(st *state.State, hosts []string, against string) ([]*Delta, error) 
 		}
 	}
 	return out, nil
+}
+
+// anyHasGeneration reports whether one of the hosts recorded generation n.
+func anyHasGeneration(st *state.State, hosts []string, n int) bool {
+	for _, name := range hosts {
+		if h := st.Hosts[name]; h != nil {
+			for _, g := range h.Generations {
+				if g.N == n {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 type testMode struct{ test, mode string }
@@ -161,7 +178,7 @@ func newDelta(host, test, mode string, from, to Side) *Delta {
 }
 
 // NoComparison is what the comparison table says when nothing pairs up.
-const NoComparison = "Nothing to compare: no host has results at both points (results from before an apply are recorded when it changes a host that had none)."
+const NoComparison = "Nothing to compare: no host has results at both points (results from before an apply are recorded when it changes a host that had none, if the test's program was there before the apply)."
 
 func (s Side) secondsText() string {
 	if s.MedianSeconds == nil {

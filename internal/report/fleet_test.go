@@ -192,6 +192,9 @@ func TestCompareBeforeSummarizesEachChangeAcrossHosts(t *testing.T) {
 	if _, err := Compare(st, hostNames(st), "yesterday"); err == nil {
 		t.Error("-compare yesterday accepted")
 	}
+	if _, err := Compare(st, hostNames(st), "7"); err == nil || !strings.Contains(err.Error(), "no host has generation 7") {
+		t.Errorf("-compare 7 of a state without generation 7: %v", err)
+	}
 	ds, _ = Compare(st, hostNames(st), "0")
 	if len(ds) != 0 {
 		t.Errorf("generation 0 has only before results, which -compare GEN leaves out: %d deltas", len(ds))
