@@ -95,8 +95,9 @@ func runCapture(in *invocation, o *captureFlags) int {
 		return errorf(stderr, "writing %s: %v", o.outPath, err)
 	}
 	fmt.Fprintf(stdout, "Captured %d blocks from %s into %s. Review it, put it beside the other hosts' host blocks, then plan and apply.\n", len(blocks), label, o.outPath)
+	// Each note says what was not captured and why ("smoke_test: not captured: …").
 	for _, n := range notes {
-		fmt.Fprintf(stdout, "  not captured: %s\n", termsafe.Line(n))
+		fmt.Fprintf(stdout, "  - %s\n", termsafe.Line(n))
 	}
 	return 0
 }

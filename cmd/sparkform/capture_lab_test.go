@@ -72,6 +72,9 @@ func TestCaptureReproducesHandTunedHostOnLab(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("capture: %d\n%s\n%s", code, out, stderr)
 	}
+	if !strings.Contains(out, "\n  - smoke_test: not captured: ") || strings.Contains(out, "not captured: smoke_test") {
+		t.Errorf("capture's notes say 'not captured' once each:\n%s", out)
+	}
 	if after := onHost(t, l, tuned, hostFingerprint); after != fp {
 		t.Fatal("capture changed the host (files under /etc, /boot, /opt, dpkg, boot_id, sysctl or read-ahead)")
 	}
