@@ -92,7 +92,7 @@ func (l *loader) load(in Vars) (*Config, hcl.Diagnostics) {
 	}
 	if len(names) == 0 {
 		return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No configuration files",
-			Detail: fmt.Sprintf("The directory %s contains no *.hcl files.", l.dir)})
+			Detail: fmt.Sprintf("The directory %s contains no *.hcl files.%s", l.dir, subdirsHint(l.dir))})
 	}
 
 	parser := hclparse.NewParser()
@@ -191,6 +191,28 @@ func (l *loader) load(in Vars) (*Config, hcl.Diagnostics) {
 }
 
 // configFiles lists dir/*.hcl sorted by name, skipping hidden and editor backup files.
+// subdirsHint names the subdirectories of dir that hold *.hcl files (plan examples, not
+// plan examples/spark-known-good), at most 5, or says nothing.
+func subdirsHint(dir string) string {
+	entries, _ := os.ReadDir(dir)
+	var with []string
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if names, err := configFiles(filepath.Join(dir, e.Name())); err == nil && len(names) > 0 {
+			with = append(with, fmt.Sprintf("%q", filepath.Join(dir, e.Name())))
+		}
+	}
+	switch {
+	case len(with) == 0:
+		return ""
+	case len(with) > 5:
+		with = append(with[:5], fmt.Sprintf("and %d more", len(with)-5))
+	}
+	return " These directories in it do: " + strings.Join(with, ", ") + "."
+}
+
 func configFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {

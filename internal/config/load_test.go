@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -582,6 +583,15 @@ func TestEmptyDirectoryIsAnError(t *testing.T) {
 	_, diags := Load(t.TempDir(), Vars{})
 	if !diags.HasErrors() || diags[0].Summary != "No configuration files" {
 		t.Errorf("diags = %s", diagList(diags))
+	}
+	// A directory above the configurations (examples/) names them.
+	top := writeDir(t, map[string]string{"readme.txt": "x"})
+	os.Mkdir(filepath.Join(top, "fleet"), 0o755)
+	os.WriteFile(filepath.Join(top, "fleet", "main.hcl"), []byte(""), 0o644)
+	os.Mkdir(filepath.Join(top, "empty"), 0o755)
+	_, diags = Load(top, Vars{})
+	if want := fmt.Sprintf("These directories in it do: %q.", filepath.Join(top, "fleet")); !diags.HasErrors() || !strings.HasSuffix(diags[0].Detail, want) {
+		t.Errorf("diags = %s, want the detail to end %q", diagList(diags), want)
 	}
 	_, diags = Load(filepath.Join(t.TempDir(), "missing"), Vars{})
 	if !diags.HasErrors() {
