@@ -130,6 +130,7 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 	type row struct {
 		hosts          []string
 		status, detail string
+		genMin, genMax int // of applied hosts: each records its own next generation
 	}
 	var rows []*row
 	byKey := map[string]*row{}
@@ -141,7 +142,7 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 		detail := ""
 		switch h.Status {
 		case engine.StatusApplied:
-			detail = fmt.Sprintf("%s; generation %d", countsText(c), h.Generation)
+			detail = countsText(c)
 		case engine.StatusUnchanged:
 			detail = "no changes"
 		default:
@@ -151,11 +152,24 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 			}
 		}
 		key := h.Status + "\x00" + detail
-		if byKey[key] == nil {
-			byKey[key] = &row{status: h.Status, detail: detail}
-			rows = append(rows, byKey[key])
+		x := byKey[key]
+		if x == nil {
+			x = &row{status: h.Status, detail: detail, genMin: h.Generation, genMax: h.Generation}
+			byKey[key] = x
+			rows = append(rows, x)
 		}
-		byKey[key].hosts = append(byKey[key].hosts, h.Name)
+		x.hosts = append(x.hosts, h.Name)
+		x.genMin, x.genMax = min(x.genMin, h.Generation), max(x.genMax, h.Generation)
+	}
+	// Hosts that did the same differ only in their generation numbers: one row, "generations 3–5".
+	for _, x := range rows {
+		switch {
+		case x.status != engine.StatusApplied:
+		case x.genMin == x.genMax:
+			x.detail += fmt.Sprintf("; generation %d", x.genMin)
+		default:
+			x.detail += fmt.Sprintf("; generations %d–%d", x.genMin, x.genMax)
+		}
 	}
 	fmt.Fprintln(w)
 	totals := fmt.Sprintf("Resources: %s, on %s.", countsText(total), plural(len(r.Hosts), "host"))

@@ -309,6 +309,25 @@ func TestApplyTotalsCountWhatHappenedOnEveryHost(t *testing.T) {
 	}
 }
 
+func TestHostsThatDidTheSameShareARowWhateverTheirGenerationNumbers(t *testing.T) {
+	p := fleetPlan(4)
+	res := &engine.Result{}
+	for i, gen := range []int{5, 5, 4, 3} {
+		res.Hosts = append(res.Hosts, &engine.HostResult{Name: fmt.Sprintf("spark-%03d", i+1), Status: engine.StatusApplied, Applied: []string{"sysctl.loading"}, Generation: gen})
+	}
+	var b bytes.Buffer
+	renderResult(&b, p, res, style{}, nil)
+	if out := b.String(); !strings.Contains(out, "Apply complete! Resources: 4 added, 0 changed, 0 destroyed, on 4 hosts, generations 3–5.") || strings.Contains(out, "HOSTS") {
+		t.Errorf("one outcome on every host is the totals line:\n%s", out)
+	}
+	res.Hosts = append(res.Hosts, &engine.HostResult{Name: "spark-005", Status: engine.StatusFailed, Error: "boom"})
+	b.Reset()
+	renderResult(&b, fleetPlan(5), res, style{}, nil)
+	if out := b.String(); !strings.Contains(out, "spark-[001-004]  4      applied  1 added, 0 changed, 0 destroyed; generations 3–5") {
+		t.Errorf("hosts applied alike are one row:\n%s", out)
+	}
+}
+
 func TestInterruptedHostsWithOneMessageAreOneErrorWithoutLogTails(t *testing.T) {
 	p := fleetPlan(4)
 	logs := newRunLogs(t.TempDir(), "apply")
