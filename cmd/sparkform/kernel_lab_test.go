@@ -78,7 +78,7 @@ kernel "nvidia" {
 		t.Fatalf("history: %d\n%s", code, out)
 	}
 	code, out, stderr = cli(t, "rollback", dir, "-auto-approve", "-host", "spark-01")
-	if code != 0 || !strings.Contains(out, "rollback to generation 1") {
+	if code != 0 || !strings.HasPrefix(out, "Rollback to generation 1.\n") {
 		t.Fatalf("rollback: %d\n%s\n%s", code, out, stderr)
 	}
 	if got := onHost(t, l, "spark-01", "uname -r"); got != "6.17.0-1014-nvidia" {
