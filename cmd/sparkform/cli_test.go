@@ -269,6 +269,31 @@ func TestHistoryLinesStayShort(t *testing.T) {
 	}
 }
 
+func TestHistoryListsWhatEachGenerationChanged(t *testing.T) {
+	dir := t.TempDir()
+	st := state.New()
+	sysctl := func(v string) *state.Resource {
+		return &state.Resource{Type: "sysctl", Name: "loading", AppliedAt: time.Now(), Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"values": cty.MapVal(map[string]cty.Value{"vm.swappiness": cty.StringVal(v)})})}}
+	}
+	st.Set("spark-01", sysctl("10"))
+	st.Set("spark-01", &state.Resource{Type: "readahead", Name: "nvme", AppliedAt: time.Now(), Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"kb": cty.NumberIntVal(8192)})}})
+	st.Host("spark-01").AddGeneration(time.Now(), "aaaa", "")
+	st.Set("spark-01", sysctl("7"))
+	st.Host("spark-01").AddGeneration(time.Now(), "bbbb", "")
+	delete(st.Host("spark-01").Resources, "readahead.nvme")
+	st.Host("spark-01").AddGeneration(time.Now(), "cccc", "")
+	if err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Persist(st); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := cli(t, "history", dir)
+	_, gen2, _ := strings.Cut(out, "config bbbb")
+	gen2, gen3, _ := strings.Cut(gen2, "config cccc")
+	if code != 0 || !strings.Contains(gen2, "sysctl.loading  vm.swappiness=7\n         (1 other resource as in generation 1)\n") || strings.Contains(gen2, "kb=8192") ||
+		!strings.Contains(gen3, "readahead.nvme  (removed)\n") || strings.Contains(gen3, "swappiness") {
+		t.Errorf("history: %d\n%s", code, out)
+	}
+}
+
 func TestUnknownCommandFails(t *testing.T) {
 	code, _, stderr := cli(t, "frobnicate")
 	if code != 1 || !strings.Contains(stderr, `unknown command "frobnicate"`) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/sparkform/sparkform/internal/engine"
@@ -41,20 +42,49 @@ func runHistory(in *invocation, _ *noFlags) int {
 			fmt.Fprintln(stdout, "  (no generations yet)")
 		}
 		// One line per generation, then one per resource, each cut at historyWidth (the whole
-		// is in history -json): a generation used to be one line of ~450 characters.
+		// is in history -json): a generation used to be one line of ~450 characters. After the
+		// first, a generation lists what changed since the one before it, as `git log --stat`
+		// would, not every resource again.
+		var prev map[string]string
 		for _, g := range hs.Generations {
 			line := fmt.Sprintf("  %3d  %s  config %s", g.N, g.Time.Local().Format(historyTime), shortHash(g.ConfigHash))
 			if g.Note != "" {
 				line += "  (" + g.Note + ")"
 			}
 			fmt.Fprintln(stdout, clip(termsafe.Line(line), historyWidth))
+			cur := map[string]string{}
+			for a, r := range g.Resources {
+				cur[a] = resourceSummary(r)
+			}
+			var show []string
+			unchanged := 0
+			for _, a := range sortedKeysOf(cur) {
+				if was, ok := prev[a]; ok && was == cur[a] {
+					unchanged++
+					continue
+				}
+				show = append(show, a)
+			}
+			var removed []string
+			for _, a := range sortedKeysOf(prev) {
+				if _, ok := cur[a]; !ok {
+					removed = append(removed, a)
+				}
+			}
 			width := 0
-			for _, a := range sortedKeysOf(g.Resources) {
+			for _, a := range append(slices.Clone(show), removed...) {
 				width = max(width, len(a))
 			}
-			for _, a := range sortedKeysOf(g.Resources) {
-				fmt.Fprintln(stdout, clip(termsafe.Line(fmt.Sprintf("         %-*s  %s", width, a, resourceSummary(g.Resources[a]))), historyWidth))
+			for _, a := range show {
+				fmt.Fprintln(stdout, clip(termsafe.Line(fmt.Sprintf("         %-*s  %s", width, a, cur[a])), historyWidth))
 			}
+			for _, a := range removed {
+				fmt.Fprintln(stdout, clip(termsafe.Line(fmt.Sprintf("         %-*s  (removed)", width, a)), historyWidth))
+			}
+			if unchanged > 0 {
+				fmt.Fprintf(stdout, "         (%s as in generation %d)\n", plural(unchanged, "other resource"), prevN(hs.Generations, g.N))
+			}
+			prev = cur
 		}
 		for _, in := range hs.Incidents {
 			fmt.Fprintln(stdout, clip(fmt.Sprintf("   !!  %s  %s: %s", in.Time.Local().Format(historyTime), termsafe.Line(in.Kind), termsafe.Line(in.Message)), historyWidth))
@@ -87,6 +117,16 @@ func resourceSummary(r *state.Resource) string {
 		return "(not applied)"
 	}
 	return engine.Summarize(v)
+}
+
+// prevN is the number of the generation recorded before generation n.
+func prevN(gens []*state.Generation, n int) int {
+	for i, g := range gens {
+		if g.N == n && i > 0 {
+			return gens[i-1].N
+		}
+	}
+	return n - 1
 }
 
 func shortHash(h string) string {
