@@ -271,7 +271,8 @@ func TestFrozenHostDuringVenvBuildIsReportedWithinKeepaliveWindowAndRerunConverg
 			l.Thaw(ctx, victim)
 		}
 	}()
-	failed := p.waitLine(t, time.Minute, victim+": failed")
+	// The failed step's line ("spark-02: python_venv.v: failed after 7.8s: …") reports the host.
+	failed := p.waitLine(t, time.Minute, victim+": ", ": failed")
 	code, ended := p.wait(t, time.Minute)
 	reported := failed.at.Sub(frozen)
 	// The apply ends once the frozen host is reported and the others are done, whenever that is
