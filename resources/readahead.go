@@ -392,8 +392,8 @@ func (r Readahead) ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptA
 				set[dev] = kb
 			}
 		}
-		b.WriteString(removeFileScript(readaheadRule(in.Name)))
-		b.WriteString(writeValuesScript("read_ahead_kb of", set, readaheadPath))
+		b.WriteString(removeFileScript(readaheadRule(in.Name), true))
+		b.WriteString(writeValuesScript("read_ahead_kb of", set, readaheadPath, false))
 		b.WriteString(reload)
 		return ScriptApply{Script: b.String(), Failed: in.Prior,
 			Done: Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}}, nil
@@ -419,10 +419,11 @@ func (r Readahead) ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptA
 	if partial.Attributes == cty.NilVal {
 		partial.Attributes = cty.NullVal(in.Desired.Type())
 	}
-	if !observed.GetAttr("file").IsNull() || diffHasField(d, "file") {
-		b.WriteString(writeFileScript(readaheadRule(in.Name), readaheadRuleContent(in.Addr(), dev, want)))
+	writesFile := !observed.GetAttr("file").IsNull() || diffHasField(d, "file")
+	if writesFile {
+		b.WriteString(writeFileScript(readaheadRule(in.Name), readaheadRuleContent(in.Addr(), dev, want), true))
 	}
-	b.WriteString(writeValuesScript("read_ahead_kb of", set, readaheadPath))
+	b.WriteString(writeValuesScript("read_ahead_kb of", set, readaheadPath, !writesFile))
 	b.WriteString(reload)
 	return ScriptApply{Script: b.String(), Failed: partial, Done: Prior{Attributes: in.Desired, Original: stringMapVal(original)}}, nil
 }

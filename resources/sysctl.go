@@ -409,8 +409,8 @@ func (s Sysctl) ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptAppl
 				set[k] = v
 			}
 		}
-		b.WriteString(removeFileScript(sysctlFile(in.Name)))
-		b.WriteString(writeValuesScript("sysctl", onlyChanged(set, live), sysctlPath))
+		b.WriteString(removeFileScript(sysctlFile(in.Name), true))
+		b.WriteString(writeValuesScript("sysctl", onlyChanged(set, live), sysctlPath, false))
 		return ScriptApply{Script: b.String(), Failed: in.Prior,
 			Done: Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}}, nil
 	}
@@ -441,10 +441,11 @@ func (s Sysctl) ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptAppl
 	if in.Prior.Attributes == cty.NilVal {
 		partial.Attributes = cty.NullVal(in.Desired.Type())
 	}
-	if !observed.GetAttr("file").IsNull() || diffHasField(d, "file") {
-		b.WriteString(writeFileScript(sysctlFile(in.Name), sysctlFileContent(in.Addr(), want)))
+	writesFile := !observed.GetAttr("file").IsNull() || diffHasField(d, "file")
+	if writesFile {
+		b.WriteString(writeFileScript(sysctlFile(in.Name), sysctlFileContent(in.Addr(), want), true))
 	}
-	b.WriteString(writeValuesScript("sysctl", onlyChanged(set, live), sysctlPath))
+	b.WriteString(writeValuesScript("sysctl", onlyChanged(set, live), sysctlPath, !writesFile))
 	return ScriptApply{Script: b.String(), Failed: partial, Done: Prior{Attributes: in.Desired, Original: stringMapVal(original)}}, nil
 }
 

@@ -399,9 +399,9 @@ func scriptRun(changes []*Change) []*Change {
 
 // applyScripts applies changes of ScriptApplier types in one exec: their fragments run in order,
 // each in its own subshell, and the first that fails stops the rest (as applyChange's caller
-// stops at the first error). Each change is recorded as its fragment ended (Done or Failed), all
-// in one persist when the exec returns; one cut short by a lost connection is recorded as Failed,
-// the ones after it are not touched. With gen, the generation is recorded in the same write when
+// stops at the first error). Each change is recorded as its fragment ended (Done, Failed, or not at
+// all when it failed with resources.ExitUnchanged), all in one persist when the exec returns; one
+// cut short by a lost connection is recorded as Failed, the ones after it are not touched. With gen, the generation is recorded in the same write when
 // every change succeeded. It returns how many changes were applied and recorded, and the
 // generation recorded (0: none).
 func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*Change, opts Options, em *emitter, rec *recorder, gen *generationOf) (int, int, error) {
@@ -438,6 +438,10 @@ func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*C
 		switch {
 		case i < len(ran) && ran[i].status == 0:
 			pr = sas[i].Done
+		case i < len(ran) && ran[i].status == resources.ExitUnchanged:
+			// Failed before changing anything: state keeps the step's record (and when it was
+			// applied) as it was, so the host is not taken as changed since its last generation.
+			err = resources.ScriptFailure(c.instance(), ran[i].status, ran[i].stdout)
 		case i < len(ran):
 			pr, err = sas[i].Failed, resources.ScriptFailure(c.instance(), ran[i].status, ran[i].stdout)
 		case i == len(ran) && runErr != nil:
