@@ -304,7 +304,7 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 	if len(testerChanges(hp)) > 0 && opts.stopping() {
 		return interrupted("the smoke tests")
 	}
-	runs, err := runTests(ctx, h, hp, testerChanges(hp), kernel, "", em, rec)
+	runs, err := runTests(ctx, h, hp, testerChanges(hp), kernel, "", 0, em, rec)
 	if err != nil {
 		return fail(StatusFailed, err)
 	}
@@ -327,7 +327,7 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 			rb += fmt.Sprintf(" (state could not record it: %v)", ierr)
 		}
 		// Measure the previous kernel too, so the report shows both.
-		if again, err := runTests(ctx, h, hp, testerChanges(hp), facts.Kernel, "", em, rec); err == nil {
+		if again, err := runTests(ctx, h, hp, testerChanges(hp), facts.Kernel, "", 0, em, rec); err == nil {
 			rec.testRuns(hp.Name, again, 0)
 		}
 		return fail(StatusRolledBack, errors.New(rb))
@@ -401,8 +401,8 @@ func scriptRun(changes []*Change) []*Change {
 // each in its own subshell, and the first that fails stops the rest (as applyChange's caller
 // stops at the first error). Each change is recorded as its fragment ended (Done, Failed, or not at
 // all when it failed with resources.ExitUnchanged), all in one persist when the exec returns; one
-// cut short by a lost connection is recorded as Failed, the ones after it are not touched. With gen, the generation is recorded in the same write when
-// every change succeeded. It returns how many changes were applied and recorded, and the
+// cut short by a lost connection is recorded as Failed, the ones after it are not touched. With
+// gen, the generation is recorded in the same write when every change succeeded. It returns how many changes were applied and recorded, and the
 // generation recorded (0: none).
 func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*Change, opts Options, em *emitter, rec *recorder, gen *generationOf) (int, int, error) {
 	sas := make([]resources.ScriptApply, 0, len(batch))

@@ -28,9 +28,10 @@ func testerChanges(hp *HostPlan) []*Change {
 }
 
 // runTests runs the given smoke tests of the host and returns their results (not yet
-// recorded); when says when they run ("before the changes" or ""). An error means a test could
-// not run at all.
-func runTests(ctx context.Context, h provider.Host, hp *HostPlan, tests []*Change, kernel, when string, em *emitter, rec *recorder) ([]*state.TestRun, error) {
+// recorded); when says when they run ("before the changes" or ""), gen the generation they will
+// be filed under when it is known before they run (0: not yet, as in an apply, which records its
+// generation only once they passed). An error means a test could not run at all.
+func runTests(ctx context.Context, h provider.Host, hp *HostPlan, tests []*Change, kernel, when string, gen int, em *emitter, rec *recorder) ([]*state.TestRun, error) {
 	var runs []*state.TestRun
 	for _, c := range tests {
 		r, _ := resources.Lookup(c.Type)
@@ -50,13 +51,16 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, tests []*Chang
 		for _, o := range outcomes {
 			runs = append(runs, &state.TestRun{Time: time.Now().UTC(), Test: c.Addr, Mode: o.Mode, Seconds: o.Seconds,
 				Runs: append([]float64{}, o.Runs...), Passed: o.Passed, Message: em.excerpt(hp.Name, o.Message), Kernel: kernel, Context: context, Setup: setup,
-				Server: o.Server, Build: o.Build, Before: when != "", MaxSeconds: o.MaxSeconds})
+				Server: o.Server, Build: o.Build, Before: when != "", MaxSeconds: o.MaxSeconds, Generation: gen})
 			verdict := "passed"
 			if !o.Passed {
 				verdict = "FAILED"
 			}
+			// The event holds a copy: recording the result later (its generation) does not
+			// change what a view was given.
+			shown := *runs[len(runs)-1]
 			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_done", Message: fmt.Sprintf("%s: %.2f s median of %d, %s", o.Mode, o.Seconds, len(o.Runs), verdict),
-				Test: runs[len(runs)-1], Detail: fullIfCut(o.Message, runs[len(runs)-1].Message), Elapsed: time.Since(testStart)})
+				Test: &shown, Detail: fullIfCut(o.Message, shown.Message), Elapsed: time.Since(testStart)})
 		}
 	}
 	return runs, nil
@@ -241,7 +245,7 @@ func RunTests(ctx context.Context, cfg *config.Config, st *state.State, store St
 			return
 		}
 		tr.Kernel = facts.Kernel
-		runs, err := runTests(ctx, h, hp, testerChanges(hp), facts.Kernel, "", em, rec)
+		runs, err := runTests(ctx, h, hp, testerChanges(hp), facts.Kernel, "", gen, em, rec)
 		// The host's tests are over: views print its results now, not when every host is done.
 		em.emit(Event{Host: ch.Name, Kind: "host_done", Message: fmt.Sprintf("%d test results", len(runs))})
 		tr.Runs = runs
@@ -307,10 +311,10 @@ func testBefore(ctx context.Context, h provider.Host, hp *HostPlan, em *emitter,
 	if len(tests) == 0 {
 		return nil
 	}
-	runs, err := runTests(ctx, h, hp, tests, hp.Kernel, "before the changes,", em, rec)
+	_, gen := rec.hostKeyAndGeneration(hp.Name)
+	runs, err := runTests(ctx, h, hp, tests, hp.Kernel, "before the changes,", gen, em, rec)
 	if err != nil {
 		em.emit(Event{Host: hp.Name, Kind: "test_skipped", Message: "no result from before the changes: " + err.Error()})
 	}
-	_, gen := rec.hostKeyAndGeneration(hp.Name)
 	return rec.testRuns(hp.Name, runs, gen)
 }
