@@ -161,6 +161,8 @@ func TestStateAddressTyposGetTheClosestAddress(t *testing.T) {
 	}{
 		{[]string{"state", "show", "sysctl.loadin"}, "no resource sysctl.loadin in sparkform.state.json. Did you mean sysctl.loading?"},
 		{[]string{"state", "rm", "spark-02/sysctl.loading"}, "no resource matches spark-02/sysctl.loading. Did you mean spark-01/sysctl.loading?"},
+		{[]string{"state", "list", "spark-09"}, "no host or resource spark-09 in sparkform.state.json. Did you mean spark-01?"},
+		{[]string{"state", "list", "spark-01", "sysctl.loadin"}, "no host or resource sysctl.loadin in sparkform.state.json. Did you mean sysctl.loading?"},
 	} {
 		code, _, errOut := cli(t, append([]string{"-chdir=" + dir}, c.args...)...)
 		if code != 1 || !strings.Contains(errOut, c.want) {

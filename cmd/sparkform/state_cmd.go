@@ -86,10 +86,20 @@ func runStateList(in *invocation, _ *noFlags) int {
 		return 1
 	}
 	defer store.Close()
-	for _, a := range matching(st, in.args) {
+	found := matching(st, in.args)
+	for _, a := range found {
 		fmt.Fprintln(in.stdout, termsafe.Line(a))
 	}
-	return 0
+	// A filter that matches nothing is a mistake to name (a typo, a host never applied), not an
+	// empty list; a host in state that has no resources is not.
+	code := 0
+	for _, f := range in.args {
+		if _, known := st.Hosts[f]; known || len(matching(st, []string{f})) > 0 {
+			continue
+		}
+		code = errorf(in.stderr, "no host or resource %s in %s.%s", f, store, stateHint(st, []string{f}))
+	}
+	return code
 }
 
 // state show HOST/ADDR | ADDR: one resource's attributes and originals (on every host for ADDR).
