@@ -62,7 +62,8 @@ func RunScriptApply(ctx context.Context, h provider.Host, in Instance, sa Script
 	return sa.Done, nil
 }
 
-// ScriptFailure is the error of a fragment that exited with status: its last output lines.
+// ScriptFailure is the error of a fragment that exited with status: its last output lines, and
+// that nothing changed when the status is ExitUnchanged.
 func ScriptFailure(in Instance, status int, out []byte) error {
 	msg := strings.TrimSpace(string(out))
 	if lines := strings.Split(msg, "\n"); len(lines) > 5 {
@@ -70,6 +71,9 @@ func ScriptFailure(in Instance, status int, out []byte) error {
 	}
 	if msg == "" {
 		msg = "no output"
+	}
+	if status == ExitUnchanged {
+		return fmt.Errorf("%s: failed before changing anything: %s", in.Addr(), msg)
 	}
 	return fmt.Errorf("%s: failed (exit %d): %s", in.Addr(), status, msg)
 }

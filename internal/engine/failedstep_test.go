@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,8 +50,12 @@ func TestAFailedStepThatChangedNothingDoesNotMakeTheHostPending(t *testing.T) {
 				return providertest.NewReadOnlyLocal(t), nil
 			}
 			res := Apply(context.Background(), &Plan{Hosts: []*HostPlan{hp}}, st, &gatedStore{}, Options{Dial: dial})
-			if hr := res.Hosts[0]; hr.Status != StatusFailed || hr.Error == "" {
+			hr := res.Hosts[0]
+			if hr.Status != StatusFailed || hr.Error == "" {
 				t.Fatalf("the step did not fail: %s %s", hr.Status, hr.Error)
+			}
+			if said := strings.Contains(hr.Error, "failed before changing anything"); said == tc.pending {
+				t.Errorf("error %q: says nothing changed: %v", hr.Error, said)
 			}
 			got := st.Host("spark-01")
 			moved := !got.Resources[addr].AppliedAt.Equal(applied)
