@@ -23,33 +23,11 @@ type kernelLab struct {
 
 func newKernelLab(t *testing.T) *kernelLab {
 	t.Helper()
-	lab.SkipUnlessAvailable(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
 	start := time.Now()
-	subnet, err := lab.ReserveSubnet(kernelLabSubnets, kernelLabSubnets+10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	l, err := lab.Up(ctx, lab.Options{Dir: dir, N: 1, Subnet: subnet})
-	if err != nil {
-		if l2, oerr := lab.Open(dir); oerr == nil {
-			l2.Down(context.Background())
-		}
-		lab.ReleaseSubnet(subnet)
-		t.Fatalf("lab up: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := l.Down(ctx); err != nil {
-			t.Errorf("lab down: %v", err)
-			return
-		}
-		lab.ReleaseSubnet(subnet)
-	})
+	l := lab.UpForTest(t, kernelLabSubnets, kernelLabSubnets+10, 1)
 	t.Logf("lab up in %s", time.Since(start).Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	k := &kernelLab{t: t, l: l, host: "spark-01"}
 	hi, err := l.Host(k.host)
 	if err != nil {

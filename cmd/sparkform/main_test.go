@@ -164,30 +164,7 @@ func cliProcess(args ...string) *exec.Cmd {
 // ownLab starts an n-host lab on a subnet of its own for one test and takes it down after.
 func ownLab(t *testing.T, n int) *lab.Lab {
 	t.Helper()
-	lab.SkipUnlessAvailable(t)
-	subnet, err := lab.ReserveSubnet(ownLabSubnets, ownLabSubnets+30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	l, err := lab.Up(ctx, lab.Options{Dir: dir, N: n, Subnet: subnet})
-	if err != nil {
-		if l2, oerr := lab.Open(dir); oerr == nil {
-			l2.Down(context.Background())
-		}
-		lab.ReleaseSubnet(subnet)
-		t.Fatalf("lab up: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if l.Down(ctx) == nil {
-			lab.ReleaseSubnet(subnet)
-		}
-	})
-	return l
+	return lab.UpForTest(t, ownLabSubnets, ownLabSubnets+30, n)
 }
 
 // configDir makes a configuration directory holding the lab's hosts.hcl and the given files.

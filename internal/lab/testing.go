@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // SkipUnlessAvailable skips a lab test where the lab cannot run (not root, a tool missing),
@@ -90,4 +91,38 @@ func ReleaseSubnet(subnet int) {
 		f.Close()
 		delete(heldLocks, subnet)
 	}
+}
+
+// UpForTest brings up an n-host lab of the test's own on a subnet reserved in [from, to), in a
+// temporary directory, and takes it down when the test ends, releasing the subnet. A lab that
+// fails to come up is taken down before the test fails; one that fails to go down fails the
+// test and keeps its subnet reserved, so no other test lands on it. Skips where the lab cannot run.
+func UpForTest(t testing.TB, from, to, n int) *Lab {
+	t.Helper()
+	SkipUnlessAvailable(t)
+	subnet, err := ReserveSubnet(from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	l, err := Up(ctx, Options{Dir: dir, N: n, Subnet: subnet})
+	if err != nil {
+		if half, oerr := Open(dir); oerr == nil {
+			half.Down(context.Background())
+		}
+		ReleaseSubnet(subnet)
+		t.Fatalf("lab up: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := l.Down(ctx); err != nil {
+			t.Errorf("lab down: %v", err)
+			return
+		}
+		ReleaseSubnet(subnet)
+	})
+	return l
 }
