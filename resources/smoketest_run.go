@@ -74,8 +74,9 @@ func parseSmokeRun(out []byte) (smokeRun, error) {
 			got++
 		case "ms":
 			if len(l.args) == 1 {
-				ms, err := strconv.ParseInt(l.args[0], 10, 64)
-				if err != nil {
+				// The host's clock may step back mid-run: a negative or absurd time is refused, not reported.
+				ms, err := strconv.ParseUint(l.args[0], 10, 64)
+				if err != nil || ms > 1<<40 {
 					return r, fmt.Errorf("bad timing %q", l.args[0])
 				}
 				r.seconds = float64(ms) / 1000

@@ -384,3 +384,15 @@ func TestFstCheckRunsTheVenvsPythonOnlyWhenOnlyRootCanReplaceIt(t *testing.T) {
 		t.Errorf("a program outside any venv: %+v", st)
 	}
 }
+
+func TestSmokeRunRefusesANegativeOrAbsurdLoadTime(t *testing.T) {
+	for _, ms := range []string{"-1", "-0", "1099511627777", "1e3"} {
+		out := []byte("status ok\nms " + ms + "\ntail c3RhcnRlZA==\n")
+		if r, err := parseSmokeRun(out); err == nil {
+			t.Errorf("ms %s: parsed as %v s, want an error", ms, r.seconds)
+		}
+	}
+	if r, err := parseSmokeRun([]byte("status ok\nms 21873\ntail c3RhcnRlZA==\n")); err != nil || r.seconds != 21.873 {
+		t.Fatalf("ms 21873: %v, %v", r.seconds, err)
+	}
+}
