@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/internal/suggest"
 	"github.com/sparkform/sparkform/state"
 	"github.com/sparkform/sparkform/state/pgstate"
 )
@@ -112,7 +113,7 @@ func stateHosts(dir string, f stateFlags, hosts []string) (*state.State, []strin
 	}
 	for _, h := range hosts {
 		if st.Hosts[h] == nil {
-			return nil, nil, fmt.Errorf("no host %q in the state %s", h, store)
+			return nil, nil, fmt.Errorf("no host %q in the state %s.%s", h, store, suggest.Hint(h, sortedKeysOf(st.Hosts)))
 		}
 	}
 	return st, hosts, nil

@@ -14,11 +14,10 @@ import (
 func runHistory(in *invocation, _ *noFlags) int {
 	st, names, err := stateHosts(in.arg, in.state, in.hosts)
 	if err != nil {
-		return errorf(in.stderr, "%v", err)
+		return in.fail(in.stderr, "%v", err)
 	}
 	stdout := in.stdout
-	if in.json {
-		ui := newJSONUI(stdout, "history")
+	if ui := in.ui; ui != nil {
 		for _, n := range names {
 			for _, g := range st.Hosts[n].Generations {
 				res := map[string]any{}

@@ -203,6 +203,37 @@ func TestReadOnlyCommandsStreamTheSameSchema(t *testing.T) {
 	}
 }
 
+// With -json an error is a diagnostic in the stream (and text on stderr) for every command that
+// takes -json, not only for those that work on hosts: history, show and state versions printed
+// text alone and left standard output empty.
+func TestEveryCommandsErrorsAreDiagnosticsInItsJSONStream(t *testing.T) {
+	empty, withState := t.TempDir(), t.TempDir()
+	writeState(t, withState)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"history", empty, "-json"}, "no state at"},
+		{[]string{"history", withState, "-json", "-host", "spark-1"}, `no host "spark-1" in the state`},
+		{[]string{"show", empty, "-json"}, "no state at"},
+		{[]string{"show", filepath.Join(empty, "missing.plan"), "-json"}, "missing.plan"},
+		{[]string{"-chdir=" + withState, "state", "versions", "-json"}, "keeps no write history"},
+		{[]string{"validate", empty, withState, "-json"}, "too many arguments"},
+	} {
+		code, out, errOut := cli(t, c.args...)
+		if code != 1 || !strings.Contains(errOut, "Error: ") {
+			t.Errorf("%v: exit %d, stderr %q", c.args, code, errOut)
+		}
+		d := ofType(checkJSONUI(t, out), "diagnostic")
+		if len(d) != 1 || !strings.Contains(d[0]["@message"].(string), c.want) {
+			t.Errorf("%v: want one diagnostic saying %q, stream:\n%s", c.args, c.want, out)
+		}
+	}
+	if _, _, errOut := cli(t, "history", withState, "-host", "spark-1"); !strings.Contains(errOut, "Did you mean spark-01?") {
+		t.Errorf("history -host with a typo: %q", errOut)
+	}
+}
+
 // A host string in the -json stream (or a JSON report) is escaped as the text views escape it:
 // encoding/json leaves C1 controls (the 8-bit CSI) and bidirectional overrides raw.
 func TestJSONOutputCarriesNoRawTerminalControls(t *testing.T) {

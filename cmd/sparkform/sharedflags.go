@@ -104,10 +104,12 @@ func newCommand[O any, P interface {
 			if in.args, ok = in.parse(name, args, stderr, which, own.declare); !ok {
 				return 1
 			}
+			// With -json every error from here on is a diagnostic in the stream too.
+			in.startJSON(stdout, name)
 			if kind != anyArgs {
 				arg, err := atMostOne(name, in.args)
 				if err != nil {
-					return errorf(stderr, "%v", err)
+					return in.fail(stderr, "%v", err)
 				}
 				if in.arg = arg; arg == "" && kind == dirArg {
 					in.arg = "."

@@ -17,10 +17,10 @@ func runShow(in *invocation, _ *noFlags) int {
 	if file != "" {
 		p, err := loadPlan(file)
 		if err != nil {
-			return errorf(stderr, "%v", err)
+			return in.fail(stderr, "%v", err)
 		}
-		if in.json {
-			newJSONUI(stdout, "show").plan(p, "plan")
+		if in.ui != nil {
+			in.ui.plan(p, "plan")
 		} else {
 			renderPlan(stdout, p, styleFor(stdout, in.noColor))
 		}
@@ -28,11 +28,10 @@ func runShow(in *invocation, _ *noFlags) int {
 	}
 	path, st, err := readState(dir, in.state)
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return in.fail(stderr, "%v", err)
 	}
 	path.Close()
-	if in.json {
-		ui := newJSONUI(stdout, "show")
+	if ui := in.ui; ui != nil {
 		n := 0
 		for _, host := range sortedKeysOf(st.Hosts) {
 			hs := st.Hosts[host]

@@ -15,19 +15,18 @@ import (
 func runStateVersions(in *invocation, o *versionsFlags) int {
 	b, err := openState(context.Background(), ".", in.state)
 	if err != nil {
-		return errorf(in.stderr, "%v", err)
+		return in.fail(in.stderr, "%v", err)
 	}
 	defer b.Close()
 	v, ok := b.(state.Versioner)
 	if !ok {
-		return errorf(in.stderr, "%s keeps no write history (only its last backup); the pg backend keeps one", b)
+		return in.fail(in.stderr, "%s keeps no write history (only its last backup); the pg backend keeps one", b)
 	}
 	vs, err := v.Versions(o.n)
 	if err != nil {
-		return errorf(in.stderr, "%v", err)
+		return in.fail(in.stderr, "%v", err)
 	}
-	if in.json {
-		ui := newJSONUI(in.stdout, "state versions")
+	if ui := in.ui; ui != nil {
 		for _, v := range vs {
 			changes := v.Changes
 			if changes == nil {

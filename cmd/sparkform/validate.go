@@ -11,8 +11,7 @@ import (
 // validate [DIR]: parse, evaluate and check everything, connecting to nothing.
 func runValidate(in *invocation, _ *noFlags) int {
 	cfg, diags := config.Load(in.arg, config.Vars{Env: config.EnvVars(os.Environ()), Files: in.varFiles, Flags: in.vars})
-	if in.json {
-		ui := newJSONUI(in.stdout, "validate")
+	if ui := in.ui; ui != nil {
 		ui.hclDiagnostics(diags)
 		errs := 0
 		for _, d := range diags {
