@@ -81,6 +81,18 @@ func TestHelpPrintsTheSynopsisToStdoutAndExitsZeroForEveryCommand(t *testing.T) 
 			}
 		}
 	}
+	for _, sub := range []string{"list", "show", "rm", "pull", "push", "migrate", "versions"} {
+		code, out, errOut := cli(t, "state", sub, "-h")
+		if code != 0 || errOut != "" || !strings.HasPrefix(out, "usage: sparkform state "+sub) {
+			t.Errorf("state %s -h: exit %d, stdout %.80q, stderr %.80q", sub, code, out, errOut)
+		}
+	}
+	for _, args := range [][]string{{"help", "plan"}, {"help", "state", "list"}} {
+		code, out, errOut := cli(t, args...)
+		if code != 0 || errOut != "" || !strings.HasPrefix(out, "usage: sparkform "+strings.Join(args[1:], " ")) {
+			t.Errorf("%v: exit %d, stdout %.80q, stderr %.80q", args, code, out, errOut)
+		}
+	}
 	code, out, _ := cli(t, "-h")
 	if code != 0 || !strings.Contains(out, "  version    ") || !strings.Contains(out, "  completion ") {
 		t.Errorf("sparkform -h: exit %d, lists no version or completion:\n%s", code, out)
@@ -98,6 +110,7 @@ func TestUnknownCommandsAndFlagsGetTheClosestName(t *testing.T) {
 		{[]string{"plan", "-zzzzzz"}, "usage: sparkform plan [DIR] [flags]"},
 		{[]string{"state", "lst"}, `unknown state subcommand "lst". Did you mean list?`},
 		{[]string{"report", "-json"}, "-json. Did you mean -format json?"},
+		{[]string{"state", "list", "-chdir=work"}, "-chdir is a global option: it goes before the command (sparkform -chdir=DIR state list)"},
 		{[]string{"plan", "-parallelism", "0"}, `invalid value "0" for flag -parallelism: give a whole number of at least 1`},
 	} {
 		code, _, errOut := cli(t, c.args...)

@@ -174,6 +174,8 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 					hint = " Did you mean -" + c + "?"
 				} else if m[1] == "json" && fs.Lookup("format") != nil {
 					hint = " Did you mean -format json?"
+				} else if c, _, _ := strings.Cut(m[1], "="); c == "chdir" {
+					hint = " -chdir is a global option: it goes before the command (sparkform -chdir=DIR " + name + ")."
 				}
 			}
 			fmt.Fprintf(out, "Error: %v.%s\nusage: sparkform %s ('sparkform %s -h' lists the flags)\n", err, hint, synopsis(name), name)

@@ -113,6 +113,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return errorf(stderr, "-chdir: %v", err)
 		}
 	}
+	if len(args) > 1 && args[0] == "help" {
+		// sparkform help plan (Terraform's habit) is sparkform plan -h.
+		args = append(args[1:], "-h")
+	}
 	if len(args) == 0 || isHelpFlag(args[0]) || args[0] == "help" {
 		if len(args) == 0 {
 			fmt.Fprint(stderr, usage())
