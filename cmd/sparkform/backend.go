@@ -108,15 +108,25 @@ func stateHosts(dir string, f stateFlags, hosts []string) (*state.State, []strin
 		return nil, nil, err
 	}
 	store.Close()
+	names, err := stateHostNames(st, store, hosts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, names, nil
+}
+
+// stateHostNames are the hosts of st named in hosts, in that order, each of which must be in
+// it (store names the state in the error), else all, sorted.
+func stateHostNames(st *state.State, store state.Backend, hosts []string) ([]string, error) {
 	if len(hosts) == 0 {
-		return st, sortedKeysOf(st.Hosts), nil
+		return sortedKeysOf(st.Hosts), nil
 	}
 	for _, h := range hosts {
 		if st.Hosts[h] == nil {
-			return nil, nil, fmt.Errorf("no host %q in the state %s.%s", h, store, suggest.Hint(h, sortedKeysOf(st.Hosts)))
+			return nil, fmt.Errorf("no host %q in the state %s.%s", h, store, suggest.Hint(h, sortedKeysOf(st.Hosts)))
 		}
 	}
-	return st, hosts, nil
+	return hosts, nil
 }
 
 // readState opens the state of dir and loads it when it exists, for read-only commands.

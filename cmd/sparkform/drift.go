@@ -49,51 +49,30 @@ func runDrift(c *hostCommand, _ *noFlags) int {
 // line, and hosts that drifted alike (the same attributes, the same values) share one block.
 func renderDrift(w io.Writer, rep engine.DriftReport) {
 	drifted, failed := rep.Counts()
-	type group struct {
-		hosts []string
-		n     int
-		body  string
-	}
 	var inSync []string
-	var groups []*group
-	byBody := map[string]*group{}
+	var differing []engine.DriftHost
 	for _, h := range rep.Hosts {
-		if h.Error != "" || len(h.Items) == 0 {
-			if h.Error == "" {
-				inSync = append(inSync, h.Name)
-			}
-			continue
+		switch {
+		case h.Error == "" && len(h.Items) == 0:
+			inSync = append(inSync, h.Name)
+		case h.Error == "":
+			differing = append(differing, h)
 		}
-		var b strings.Builder
-		for _, d := range h.Items {
-			why := "configuration changed, not applied yet"
-			switch {
-			case d.Outside:
-				why = "changed outside sparkform"
-			case d.Kind == "missing":
-				why = "never applied"
-			case d.Kind == "orphaned":
-				why = "removed from the configuration, not yet destroyed"
-			}
-			fmt.Fprintf(&b, "  %s %s: live %s, wanted %s (%s)\n", termsafe.Line(d.Addr), termsafe.Line(d.Path), termsafe.Line(d.Live), termsafe.Line(d.Wanted), why)
-		}
-		g := byBody[b.String()]
-		if g == nil {
-			g = &group{n: len(h.Items), body: b.String()}
-			byBody[g.body] = g
-			groups = append(groups, g)
-		}
-		g.hosts = append(g.hosts, h.Name)
 	}
+	groups := groupBy(differing, driftBody)
 	if len(inSync) > 0 {
 		fmt.Fprintf(w, "%s: in sync\n", termsafe.Line(compactHosts(inSync)))
 	}
 	for _, g := range groups {
-		label := termsafe.Line(compactHosts(g.hosts))
-		if len(g.hosts) > 1 {
-			label += fmt.Sprintf(" (%s)", plural(len(g.hosts), "host"))
+		names := make([]string, len(g.items))
+		for i, h := range g.items {
+			names[i] = h.Name
 		}
-		fmt.Fprintf(w, "%s: %s drifted\n%s", label, plural(g.n, "attribute"), g.body)
+		label := termsafe.Line(compactHosts(names))
+		if len(names) > 1 {
+			label += fmt.Sprintf(" (%s)", plural(len(names), "host"))
+		}
+		fmt.Fprintf(w, "%s: %s drifted\n%s", label, plural(len(g.items[0].Items), "attribute"), g.key)
 	}
 	for _, h := range rep.Hosts {
 		if h.Error != "" {
@@ -105,4 +84,22 @@ func renderDrift(w io.Writer, rep engine.DriftReport) {
 		fmt.Fprintf(w, ", %d could not be read", failed)
 	}
 	fmt.Fprintln(w, ".")
+}
+
+// driftBody is a drifted host's lines under its name: hosts that drifted alike share them.
+func driftBody(h engine.DriftHost) string {
+	var b strings.Builder
+	for _, d := range h.Items {
+		why := "configuration changed, not applied yet"
+		switch {
+		case d.Outside:
+			why = "changed outside sparkform"
+		case d.Kind == "missing":
+			why = "never applied"
+		case d.Kind == "orphaned":
+			why = "removed from the configuration, not yet destroyed"
+		}
+		fmt.Fprintf(&b, "  %s %s: live %s, wanted %s (%s)\n", termsafe.Line(d.Addr), termsafe.Line(d.Path), termsafe.Line(d.Live), termsafe.Line(d.Wanted), why)
+	}
+	return b.String()
 }

@@ -39,7 +39,7 @@ func commandTable() []cmdInfo {
 		{"history", "history [DIR] [flags]", "List each host's generations (successful applies) and incidents", false, newCommand(flagHostNames|flagState|flagJSON, dirArg, runHistory)},
 		{"report", "report [DIR] [flags]", "Model-load times per host and generation: table, CSV, JSON or SVG chart", false, newCommand(flagHostNames|flagState, dirArg, runReport)},
 		{"rollback", "rollback [DIR] [flags]", "Return hosts to an earlier generation (plan, confirm, apply)", false, newHostCommand(false, flagAutoApprove, runRollback)},
-		{"show", "show [PLANFILE | DIR] [flags]", "Show a saved plan or the state", false, newCommand(flagJSON|flagState|flagNoColor, oneArg, runShow)},
+		{"show", "show [PLANFILE | DIR] [flags]", "Show a saved plan or the state", false, newCommand(flagJSON|flagState|flagNoColor|flagHostNames, oneArg, runShow)},
 		{"state", "state list | show ADDR | rm ADDR... | pull | push FILE | migrate -to pg|local | versions [flags]", "Inspect, edit or move the state", false, plainCommand(runState)},
 		{"lab", "lab up | down | status [flags]", "Run a local fleet of test hosts", false, plainCommand(runLab)},
 		{"completion", "completion bash | zsh", "Print a shell completion script (source it from your shell's rc file)", false, newCommand(0, oneArg, runCompletion)},

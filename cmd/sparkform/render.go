@@ -20,7 +20,6 @@ var actionWords = map[resources.Action]string{
 // hostGroup is hosts whose plans render identically: shown once, with a compact host list.
 type hostGroup struct {
 	hosts []*engine.HostPlan
-	body  string // the rendered changes (or error), without colour; the grouping key
 }
 
 func (g *hostGroup) names() []string {
@@ -36,26 +35,20 @@ func (g *hostGroup) names() []string {
 // (the same refused connection on 40 hosts) is one group too.
 func groupHosts(p *engine.Plan) []*hostGroup {
 	var groups []*hostGroup
-	byKey := map[string]*hostGroup{}
-	for _, h := range p.Hosts {
-		var b strings.Builder
-		key := ""
-		if h.Error != "" {
-			masked := strings.ReplaceAll(strings.ReplaceAll(h.Error, h.Address, "ADDRESS"), h.Name, "HOST")
-			key = "error\x00" + masked
-		} else {
-			renderHostChanges(&b, h, style{})
-			key = "kernel " + h.Kernel + "\x00" + b.String()
-		}
-		g := byKey[key]
-		if g == nil {
-			g = &hostGroup{body: b.String()}
-			byKey[key] = g
-			groups = append(groups, g)
-		}
-		g.hosts = append(g.hosts, h)
+	for _, g := range groupBy(p.Hosts, planKey) {
+		groups = append(groups, &hostGroup{hosts: g.items})
 	}
 	return groups
+}
+
+// planKey is what a host's plan prints, without colour: equal keys are shown once.
+func planKey(h *engine.HostPlan) string {
+	if h.Error != "" {
+		return "error\x00" + strings.ReplaceAll(strings.ReplaceAll(h.Error, h.Address, "ADDRESS"), h.Name, "HOST")
+	}
+	var b strings.Builder
+	renderHostChanges(&b, h, style{})
+	return "kernel " + h.Kernel + "\x00" + b.String()
 }
 
 // hostsLabel names a group's hosts: one host with its address, several as a compact list.

@@ -14,8 +14,19 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
+// renderStateResource writes one resource of the state as an HCL-like block: when it was
+// applied, its attributes and the values it replaced.
 func renderStateResource(w io.Writer, indent, addr string, r *state.Resource) {
-	fmt.Fprintf(w, "%s# %s (applied %s)\n", indent, termsafe.Line(addr), r.AppliedAt.Local().Format(time.RFC3339))
+	renderStateBlock(w, indent, addr, r, "applied "+r.AppliedAt.Local().Format(time.RFC3339))
+}
+
+// renderStateBlock is renderStateResource with its note on the address line said by the caller
+// ("applied ...", for a group of hosts a span); none when note is "".
+func renderStateBlock(w io.Writer, indent, addr string, r *state.Resource, note string) {
+	if note != "" {
+		note = " (" + note + ")"
+	}
+	fmt.Fprintf(w, "%s# %s%s\n", indent, termsafe.Line(addr), note)
 	fmt.Fprintf(w, "%s%s %q {\n", indent, termsafe.Line(r.Type), r.Name)
 	writeAttrs(w, indent+"    ", r.Attributes.Value)
 	if !isNullValue(r.Original.Value) {

@@ -2,13 +2,19 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/termsafe"
+	"github.com/sparkform/sparkform/state"
 )
 
-// show [-json] [PLANFILE | DIR]: a saved plan, or the state of DIR (default: the current directory).
+// show [-json] [-host H]... [PLANFILE | DIR]: a saved plan, or the state of DIR (default: the
+// current directory); -host shows only these hosts.
 func runShow(in *invocation, _ *noFlags) int {
 	file, dir, stdout, stderr := in.arg, ".", in.stdout, in.stderr
 	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
@@ -16,6 +22,9 @@ func runShow(in *invocation, _ *noFlags) int {
 	}
 	if file != "" {
 		p, err := loadPlan(file)
+		if err == nil {
+			err = onlyPlanHosts(p, file, in.hosts)
+		}
 		if err != nil {
 			return in.fail(stderr, "%v", err)
 		}
@@ -26,14 +35,18 @@ func runShow(in *invocation, _ *noFlags) int {
 		}
 		return 0
 	}
-	path, st, err := readState(dir, in.state)
+	store, st, err := readState(dir, in.state)
 	if err != nil {
 		return in.fail(stderr, "%v", err)
 	}
-	path.Close()
+	store.Close()
+	names, err := stateHostNames(st, store, in.hosts)
+	if err != nil {
+		return in.fail(stderr, "%v", err)
+	}
 	if ui := in.ui; ui != nil {
 		n := 0
-		for _, host := range sortedKeysOf(st.Hosts) {
+		for _, host := range names {
 			hs := st.Hosts[host]
 			for _, addr := range sortedKeysOf(hs.Resources) {
 				r := hs.Resources[addr]
@@ -43,21 +56,71 @@ func runShow(in *invocation, _ *noFlags) int {
 				n++
 			}
 		}
-		ui.emit("info", "state_summary", fmt.Sprintf("%s on %s.", plural(n, "resource"), plural(len(st.Hosts), "host")),
-			map[string]any{"state": map[string]any{"serial": st.Serial, "lineage": st.Lineage, "hosts": len(st.Hosts), "resources": n}})
+		ui.emit("info", "state_summary", fmt.Sprintf("%s on %s.", plural(n, "resource"), plural(len(names), "host")),
+			map[string]any{"state": map[string]any{"serial": st.Serial, "lineage": st.Lineage, "hosts": len(names), "resources": n}})
 		return 0
 	}
-	if len(st.Hosts) == 0 {
-		fmt.Fprintf(stdout, "The state at %s holds no hosts.\n", path)
+	if len(names) == 0 {
+		fmt.Fprintf(stdout, "The state at %s holds no hosts.\n", store)
 		return 0
 	}
-	for _, host := range sortedKeysOf(st.Hosts) {
-		hs := st.Hosts[host]
-		fmt.Fprintf(stdout, "%s\n", termsafe.Line(host))
-		for _, addr := range sortedKeysOf(hs.Resources) {
-			renderStateResource(stdout, "  ", addr, hs.Resources[addr])
-		}
-		fmt.Fprintln(stdout)
-	}
+	renderState(stdout, st, names)
 	return 0
+}
+
+// renderState writes the hosts' resources as plan shows a fleet: hosts whose resources are the
+// same (attributes and original values, whenever they were applied) once, under a compact host
+// list and a count, with the span of times the group's hosts applied each resource.
+func renderState(w io.Writer, st *state.State, names []string) {
+	for _, g := range groupBy(names, func(n string) string { return stateKey(st.Hosts[n]) }) {
+		label := compactHosts(g.items)
+		if len(g.items) > 1 {
+			label += " (" + plural(len(g.items), "host") + ")"
+		}
+		fmt.Fprintf(w, "%s\n", termsafe.Line(label))
+		hs := st.Hosts[g.items[0]]
+		if len(hs.Resources) == 0 {
+			fmt.Fprintln(w, "  (no resources)")
+		}
+		for _, addr := range sortedKeysOf(hs.Resources) {
+			var times []time.Time
+			for _, n := range g.items {
+				times = append(times, st.Hosts[n].Resources[addr].AppliedAt)
+			}
+			renderStateBlock(w, "  ", addr, hs.Resources[addr], appliedSpan(times))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// stateKey is what show prints for a host's resources, without when they were applied.
+func stateKey(hs *state.Host) string {
+	var b strings.Builder
+	for _, addr := range sortedKeysOf(hs.Resources) {
+		renderStateBlock(&b, "", addr, hs.Resources[addr], "")
+	}
+	return b.String()
+}
+
+// appliedSpan says when hosts applied a resource: one time, or the first and the last.
+func appliedSpan(times []time.Time) string {
+	first, last := slices.MinFunc(times, time.Time.Compare), slices.MaxFunc(times, time.Time.Compare)
+	if first.Truncate(time.Second).Equal(last.Truncate(time.Second)) {
+		return "applied " + first.Local().Format(time.RFC3339)
+	}
+	return "applied " + first.Local().Format(time.RFC3339) + " to " + last.Local().Format(time.RFC3339)
+}
+
+// onlyPlanHosts keeps the plan's hosts named in hosts (all when none), each of which must be in it.
+func onlyPlanHosts(p *engine.Plan, file string, hosts []string) error {
+	if len(hosts) == 0 {
+		return nil
+	}
+	for _, h := range hosts {
+		if !slices.ContainsFunc(p.Hosts, func(hp *engine.HostPlan) bool { return hp.Name == h }) {
+			return fmt.Errorf("no host %q in the plan %s", h, file)
+		}
+	}
+	p.Hosts = slices.DeleteFunc(p.Hosts, func(hp *engine.HostPlan) bool { return !slices.Contains(hosts, hp.Name) })
+	return nil
 }

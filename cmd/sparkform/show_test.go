@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sparkform/sparkform/state"
+	"github.com/sparkform/sparkform/state/statetest"
+)
+
+// showFleet is a state of n hosts applied a second apart (a rollout), the hosts named in
+// touched with a read-ahead of their own.
+func showFleet(n int, touched ...string) (*state.State, []string) {
+	st := state.New()
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var names []string
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("spark-%03d", i)
+		statetest.AddHost(st, name, at.Add(time.Duration(i)*time.Second))
+		names = append(names, name)
+	}
+	for _, h := range touched {
+		statetest.Touch(st, h, 1)
+	}
+	return st, names
+}
+
+func TestShowOfIdenticalHostsIsOneBlockWithACompactHostListAndTheirApplyTimes(t *testing.T) {
+	st, names := showFleet(100)
+	var b bytes.Buffer
+	renderState(&b, st, names)
+	out := b.String()
+	var one bytes.Buffer
+	renderState(&one, st, names[:1])
+	if n, want := strings.Count(out, "\n"), strings.Count(one.String(), "\n"); n != want {
+		t.Errorf("100 identical hosts take %d lines, one host %d:\n%s", n, want, out)
+	}
+	first, last := time.Date(2026, 12, 1, 10, 0, 1, 0, time.UTC).Local().Format(time.RFC3339), time.Date(2026, 12, 1, 10, 1, 40, 0, time.UTC).Local().Format(time.RFC3339)
+	for _, want := range []string{"spark-[001-100] (100 hosts)\n", "# sysctl.loading (applied " + first + " to " + last + ")", `"vm.swappiness" = "10"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, `sysctl "loading"`) != 1 {
+		t.Errorf("identical hosts not shown once:\n%s", out)
+	}
+}
+
+func TestShowGroupsDifferVisiblyAndOneHostKeepsItsOwnDetail(t *testing.T) {
+	st, names := showFleet(20, "spark-007")
+	var b bytes.Buffer
+	renderState(&b, st, names)
+	out := b.String()
+	for _, want := range []string{"spark-[001-006,008-020] (19 hosts)\n", "spark-007\n", "kb     = 4097", "kb     = 8192"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, `readahead "nvme"`); n != 2 {
+		t.Errorf("two groups, %d read-ahead blocks:\n%s", n, out)
+	}
+	b.Reset()
+	renderState(&b, st, []string{"spark-003"})
+	one := time.Date(2026, 12, 1, 10, 0, 3, 0, time.UTC).Local().Format(time.RFC3339)
+	if out := b.String(); !strings.HasPrefix(out, "spark-003\n") || !strings.Contains(out, "# sysctl.loading (applied "+one+")\n") {
+		t.Errorf("one host's show:\n%s", out)
+	}
+}
+
+func TestShowHostPicksHostsOfTheStateAndNamesOneItDoesNotHold(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := showFleet(20)
+	if err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Persist(st); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := cli(t, "show", dir, "-host", "spark-003")
+	if code != 0 || !strings.HasPrefix(out, "spark-003\n") || strings.Contains(out, "spark-004") {
+		t.Errorf("show -host spark-003: exit %d, stdout:\n%s\nstderr %q", code, out, errOut)
+	}
+	code, out, _ = cli(t, "show", dir)
+	if code != 0 || !strings.HasPrefix(out, "spark-[001-020] (20 hosts)\n") {
+		t.Errorf("show: exit %d, stdout:\n%s", code, out)
+	}
+	code, _, errOut = cli(t, "show", dir, "-host", "spark-21")
+	if code != 1 || !strings.Contains(errOut, `no host "spark-21" in the state`) {
+		t.Errorf("show -host spark-21: exit %d, stderr %q", code, errOut)
+	}
+	code, out, _ = cli(t, "show", dir, "-json", "-host", "spark-003", "-host", "spark-004")
+	if code != 0 || strings.Count(out, `"type":"state_resource"`) != 4 || !strings.Contains(out, `"hosts":2`) {
+		t.Errorf("show -json with two hosts: exit %d:\n%s", code, out)
+	}
+}
