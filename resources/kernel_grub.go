@@ -307,16 +307,30 @@ func grubEntryID(args []string) string {
 	return ""
 }
 
-// grubTokens splits a grub.cfg line into words as GRUB's script lexer does for what grub-mkconfig
-// writes: single quotes literal, double quotes and backslash escapes, variables kept as written.
-func grubTokens(line string) []string {
+// grubLines splits a grub.cfg into its command lines of words as GRUB's script lexer does for what
+// grub-mkconfig writes: single quotes literal, double quotes and backslash escapes, variables kept
+// as written, '#' starting a comment at a word's start. A quoted string or a backslash-newline
+// runs on into the next line, as in GRUB: a newline inside quotes is part of the word, so no
+// line can be read as a command of its own while GRUB reads it as a title. A quote still open at
+// the end of the file is a syntax error to GRUB, which then reads nothing of that command: it is
+// dropped. Lines without words are left out.
+func grubLines(cfg string) [][]string {
+	var lines [][]string
 	var toks []string
 	var cur strings.Builder
-	in := false
+	in, comment := false, false
 	quote := byte(0)
-	for i := 0; i < len(line); i++ {
-		c := line[i]
+	endWord := func() {
+		if in {
+			toks = append(toks, cur.String())
+			cur.Reset()
+			in = false
+		}
+	}
+	for i := 0; i < len(cfg); i++ {
+		c := cfg[i]
 		switch {
+		case comment && c != '\n':
 		case quote == '\'':
 			if c == '\'' {
 				quote = 0
@@ -327,35 +341,46 @@ func grubTokens(line string) []string {
 			switch {
 			case c == '"':
 				quote = 0
-			case c == '\\' && i+1 < len(line):
+			case c == '\\' && i+1 < len(cfg):
 				i++
-				cur.WriteByte(line[i])
+				if cfg[i] != '\n' {
+					cur.WriteByte(cfg[i])
+				}
 			default:
 				cur.WriteByte(c)
 			}
 		case c == '\'' || c == '"':
 			quote, in = c, true
-		case c == '\\' && i+1 < len(line):
+		case c == '\\' && i+1 < len(cfg):
 			i++
-			cur.WriteByte(line[i])
-			in = true
-		case c == ' ' || c == '\t':
-			if in {
-				toks = append(toks, cur.String())
-				cur.Reset()
-				in = false
+			if cfg[i] != '\n' {
+				cur.WriteByte(cfg[i])
+				in = true
 			}
+		case c == '\n':
+			comment = false
+			endWord()
+			if len(toks) > 0 {
+				lines = append(lines, toks)
+			}
+			toks = nil
+		case c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f':
+			endWord()
 		case c == '#' && !in:
-			return toks
+			comment = true
 		default:
 			cur.WriteByte(c)
 			in = true
 		}
 	}
-	if in {
-		toks = append(toks, cur.String())
+	if quote != 0 {
+		return lines
 	}
-	return toks
+	endWord()
+	if len(toks) > 0 {
+		lines = append(lines, toks)
+	}
+	return lines
 }
 
 // grubItem is one menuentry or submenu of a grub.cfg, in menu order.
@@ -380,7 +405,7 @@ type grubMenu struct {
 var grubTitleCorrection = regexp.MustCompile(`if \[ "x\$default" = '((?:[^']|'\\'')*)' \]; then default='((?:[^']|'\\'')*)'; fi;`)
 
 // parseGrubMenu reads the menu tree of a grub.cfg as GRUB's script lexer sees what
-// grub-mkconfig writes (grubTokens); blocks that are not menu items (functions, if) are skipped.
+// grub-mkconfig writes (grubLines); blocks that are not menu items (functions, if) are skipped.
 func parseGrubMenu(cfg string) grubMenu {
 	m := grubMenu{corrections: map[string]string{}}
 	unquote := func(s string) string { return strings.ReplaceAll(s, `'\''`, "'") }
@@ -399,15 +424,7 @@ func parseGrubMenu(cfg string) grubMenu {
 		}
 		return root
 	}
-	for _, raw := range strings.Split(cfg, "\n") {
-		line := strings.TrimSpace(raw)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		toks := grubTokens(line)
-		if len(toks) == 0 {
-			continue
-		}
+	for _, toks := range grubLines(cfg) {
 		switch {
 		case (toks[0] == "menuentry" || toks[0] == "submenu") && toks[len(toks)-1] == "{":
 			it := &grubItem{id: grubEntryID(toks[1 : len(toks)-1]), submenu: toks[0] == "submenu"}

@@ -614,3 +614,21 @@ func TestPinDifferenceSaysWhatDiffers(t *testing.T) {
 		}
 	}
 }
+
+// GRUB reads a quoted string on into the next lines: a "linux" line inside a quoted echo is text,
+// not the entry's kernel, and a quote left open to the end of the file is a syntax error GRUB
+// reads nothing of (the fuzzer's `linux vmlinuz-0.0.0-0-"0` named a kernel no line boots).
+func TestGrubMenuReadsQuotedStringsAcrossLinesAsGRUBDoes(t *testing.T) {
+	m := parseGrubMenu("menuentry 'A' --id a {\n\tlinux /boot/vmlinuz-6.11.0-1016-nvidia\n\techo 'done\n\tlinux /boot/vmlinuz-6.17.0-1014-nvidia'\n}\n" +
+		"menuentry 'B' --id b {\n\tlinux /boot/vmlinuz-6.14.0-1015-nv\\\nidia ro\n}\n")
+	if got := m.entries(); got["6.11.0-1016-nvidia"] != "a" || got["6.17.0-1014-nvidia"] != "" || got["6.14.0-1015-nvidia"] != "b" {
+		t.Errorf("entries %v: want 6.11 in a (the 6.17 line is inside a quoted echo) and 6.14 in b (backslash-newline continues a word)", got)
+	}
+	open := parseGrubMenu("menuentry 'C' --id c {\n\tlinux /boot/vmlinuz-6.17.0-1014-nvidia\"\n}\n")
+	if got := open.entries(); len(got) != 0 {
+		t.Errorf("a linux line whose quote never closes named kernels %v", got)
+	}
+	if k := open.defaultKernel("0", nil); k != "" {
+		t.Errorf("default kernel %q from a linux line whose quote never closes", k)
+	}
+}
