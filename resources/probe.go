@@ -166,15 +166,6 @@ func managedHeader(addr string) string {
 	return fmt.Sprintf("# Managed by sparkform (%s). Local edits are reverted on the next apply;\n# remove the block from the configuration to remove this file.\n", addr)
 }
 
-// shortContent renders file content for a one-line plan field.
-func describeFile(v cty.Value) string {
-	if v.IsNull() {
-		return "(absent)"
-	}
-	n := strings.Count(v.AsString(), "\n")
-	return fmt.Sprintf("(%d lines)", n)
-}
-
 func decodeB64(s string) (string, error) {
 	b, err := base64.StdEncoding.DecodeString(s)
 	return string(b), err

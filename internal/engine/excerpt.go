@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sparkform/sparkform/internal/english"
 )
 
 // emitter serialises event delivery so a renderer never sees two events at once, and bounds the
@@ -117,7 +119,7 @@ func Excerpt(text, where string) string {
 	}
 	amount := fmt.Sprintf("%d bytes", left)
 	if leftLines > 0 {
-		amount = fmt.Sprintf("%d lines (%d bytes)", leftLines, left)
+		amount = fmt.Sprintf("%s (%d bytes)", english.Plural(leftLines, "line"), left)
 	}
 	return fmt.Sprintf("%s\n[... %s of host output left out; %s]\n%s", head, amount, full, tailText)
 }

@@ -177,3 +177,13 @@ func FuzzExcerpt(f *testing.F) {
 		}
 	})
 }
+
+// The line saying what was left out counts as people read: "1 line", not "1 lines".
+func TestExcerptOfOneLeftOutLineSaysOneLine(t *testing.T) {
+	// 22 lines: the headline, one long line the byte budget leaves out, the last 20 kept.
+	text := "llama_cpp.cuda: cmake failed (exit 2):\n" + strings.Repeat("x", 5000) + strings.Repeat("\nmake: error", 20)
+	got := Excerpt(text, "x.log")
+	if !strings.Contains(got, "[... 1 line (5002 bytes) of host output left out;") {
+		t.Errorf("excerpt:\n%s", got)
+	}
+}

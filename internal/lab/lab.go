@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/english"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -258,7 +259,7 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 		}
 	}
 	if len(started) > 0 {
-		fmt.Fprintf(o.Log, "lab: %d hosts up in %s (booted %s)\n", len(l.cfg.Hosts), time.Since(t0).Round(10*time.Millisecond), strings.Join(started, " "))
+		fmt.Fprintf(o.Log, "lab: %s up in %s (booted %s)\n", english.Plural(len(l.cfg.Hosts), "host"), time.Since(t0).Round(10*time.Millisecond), strings.Join(started, " "))
 	}
 	return l, nil
 }

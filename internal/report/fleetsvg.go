@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"github.com/sparkform/sparkform/internal/english"
 	"io"
 	"math"
 )
@@ -55,7 +56,7 @@ func WriteFleetSVG(w io.Writer, ss []*Summary) error {
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="16" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", svgEsc("Model-load time by configuration"))
 	fmt.Fprintf(&b, `<text x="16" y="44" fill="#444">%s</text>`+"\n",
-		svgEsc(fmt.Sprintf("%d hosts, %d configurations; a dot per host (median of its results), fleet median as a bar", len(hosts), len(ss))))
+		svgEsc(fmt.Sprintf("%s, %s; a dot per host (median of its results), fleet median as a bar", english.Plural(len(hosts), "host"), english.Plural(len(ss), "configuration"))))
 	// legend
 	lx := 16.0
 	fmt.Fprintf(&b, `<circle cx="%s" cy="60" r="3" fill="%s" fill-opacity="0.6"/><text x="%s" y="64">host</text>`+"\n", svgPx(lx+4), fleetDotColour, svgPx(lx+12))
@@ -81,7 +82,7 @@ func WriteFleetSVG(w io.Writer, ss []*Summary) error {
 	for i, s := range ss {
 		y := fleetTop + float64(i)*fleetRowH
 		mid := y + fleetRowH/2
-		fmt.Fprintf(&b, `<g class="config"><title>%s</title>`+"\n", svgEsc(fmt.Sprintf("%s: %d hosts, median %s s, min %s s, max %s s", s.Label(), s.Hosts, secs(s.Median), secs(s.Min), secs(s.Max))))
+		fmt.Fprintf(&b, `<g class="config"><title>%s</title>`+"\n", svgEsc(fmt.Sprintf("%s: %s, median %s s, min %s s, max %s s", s.Label(), english.Plural(s.Hosts, "host"), secs(s.Median), secs(s.Min), secs(s.Max))))
 		if i%2 == 0 {
 			fmt.Fprintf(&b, `<rect x="0" y="%s" width="%s" height="%s" fill="#f5f5f5"/>`+"\n", svgPx(y), svgPx(width), svgPx(fleetRowH))
 		}
@@ -114,7 +115,7 @@ func WriteFleetSVG(w io.Writer, ss []*Summary) error {
 			x := svgPx(xOf(*s.Median))
 			fmt.Fprintf(&b, `<line class="median" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#000" stroke-width="2.5"/>`+"\n", x, svgPx(y+3), x, svgPx(y+fleetRowH-3))
 		}
-		note := fmt.Sprintf("%d hosts · median %s s", s.Hosts, secs(s.Median))
+		note := fmt.Sprintf("%s · median %s s", english.Plural(s.Hosts, "host"), secs(s.Median))
 		colour := "#444"
 		if s.FailedHosts > 0 {
 			note = fmt.Sprintf("%d of %d failed: %s", s.FailedHosts, s.Hosts, s.Reason)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/resources"
 )
 
@@ -297,7 +298,7 @@ func WriteSVG(w io.Writer, rows []*Row) error {
 			} else {
 				tip += "no time"
 			}
-			tip += fmt.Sprintf(" (%d runs in %d results", c.runs, c.results)
+			tip += fmt.Sprintf(" (%s in %s", english.Plural(c.runs, "run"), english.Plural(c.results, "result"))
 			if c.failed > 0 {
 				tip += fmt.Sprintf(", %d failed", c.failed)
 				if c.message != "" {
