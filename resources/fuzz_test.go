@@ -1,6 +1,9 @@
 package resources
 
 import (
+	"encoding/base64"
+	"fmt"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -92,7 +95,7 @@ func FuzzLlamaParsers(f *testing.F) {
 	})
 }
 
-// FuzzParseUdevRule and the smoke test's output: host text, parsed or refused without panicking.
+// FuzzParseUdevRule: a udev rule line from the host, parsed or refused without panicking.
 func FuzzParseUdevRule(f *testing.F) {
 	f.Add(`ACTION=="add|change", KERNEL=="nvme0n1", SUBSYSTEM=="block", ATTR{queue/read_ahead_kb}="8192"`)
 	f.Add(`KERNEL=="nvme*", ATTR{queue/read_ahead_kb}:="x"`)
@@ -101,12 +104,30 @@ func FuzzParseUdevRule(f *testing.F) {
 	})
 }
 
+// FuzzParseSmokeRun: the run report is refused or holds only what smoke-run.sh can print: a
+// known status, a load time from 0 to 2^40 ms, "via" set exactly when ready, a port number or
+// none; and the report the script would print for it parses back to the same run.
 func FuzzParseSmokeRun(f *testing.F) {
-	f.Add([]byte("status ok\nms 21873\nvia health\nport 8080\ntail c3RhcnRlZA==\n"))
+	f.Add([]byte("status ready\nms 21873\nvia health\nport 8080\ntail c3RhcnRlZA==\n"))
+	f.Add([]byte("status exited-1\nms 12\nvia \nport \ntail \n"))
 	f.Add([]byte("ms x\n"))
 	f.Fuzz(func(t *testing.T, out []byte) {
-		if r, err := parseSmokeRun(out); err == nil && r.seconds < 0 {
-			t.Fatalf("negative load time %v", r.seconds)
+		r, err := parseSmokeRun(out)
+		if err != nil {
+			return
+		}
+		if r.seconds < 0 || r.seconds > (1<<40)/1000 {
+			t.Fatalf("load time %v s", r.seconds)
+		}
+		if !smokeStatusOK(r.status) || (r.status == "ready") != (r.via == "output" || r.via == "health") {
+			t.Fatalf("status %q via %q", r.status, r.via)
+		}
+		if strings.Trim(strings.TrimPrefix(r.port, "+"), "0123456789") != "" || len(r.port) > 6 {
+			t.Fatalf("port %q", r.port)
+		}
+		again := fmt.Sprintf("status %s\nms %d\nvia %s\nport %s\ntail %s\n", r.status, int64(math.Round(r.seconds*1000)), r.via, r.port, base64.StdEncoding.EncodeToString([]byte(r.tail)))
+		if back, err := parseSmokeRun([]byte(again)); err != nil || back != r {
+			t.Fatalf("%+v printed as the script would and parsed again: %+v, %v", r, back, err)
 		}
 	})
 }

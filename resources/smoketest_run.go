@@ -64,41 +64,76 @@ type smokeRun struct {
 	tail    string
 }
 
+// parseSmokeRun reads what smoke-run.sh printed. It is host output: each line is checked for the
+// shape the script gives it, and a report missing a line, repeating one or holding one the script
+// cannot print is refused as a whole (a repeated "status ready" once stood in for a missing load
+// time and read as a 0 s load).
 func parseSmokeRun(out []byte) (smokeRun, error) {
 	var r smokeRun
-	got := 0
+	seen := map[string]bool{}
 	for _, l := range parseProbe(out) {
 		switch l.tag {
+		case "status", "ms", "via", "port", "tail":
+		default:
+			continue
+		}
+		if seen[l.tag] {
+			return smokeRun{}, fmt.Errorf("bad report from the host: %q given twice", l.tag)
+		}
+		seen[l.tag] = true
+		arg := strings.Join(l.args, " ")
+		switch l.tag {
 		case "status":
-			r.status = strings.Join(l.args, " ")
-			got++
+			if !smokeStatusOK(arg) {
+				return smokeRun{}, fmt.Errorf("bad report from the host: status %q", arg)
+			}
+			r.status = arg
 		case "ms":
-			if len(l.args) == 1 {
-				// The host's clock may step back mid-run: a negative or absurd time is refused, not reported.
-				ms, err := strconv.ParseUint(l.args[0], 10, 64)
-				if err != nil || ms > 1<<40 {
-					return r, fmt.Errorf("bad timing %q", l.args[0])
-				}
-				r.seconds = float64(ms) / 1000
-				got++
+			// The host's clock may step back mid-run: a negative or absurd time is refused, not reported.
+			ms, err := strconv.ParseUint(arg, 10, 64)
+			if err != nil || ms > 1<<40 {
+				return smokeRun{}, fmt.Errorf("bad timing %q", arg)
 			}
+			r.seconds = float64(ms) / 1000
 		case "via":
-			r.via = strings.Join(l.args, " ")
-		case "port":
-			r.port = strings.Join(l.args, " ")
-		case "tail":
-			if len(l.args) >= 1 {
-				t, err := decodeB64(strings.Join(l.args, ""))
-				if err != nil {
-					return r, err
-				}
-				r.tail = t
+			if arg != "" && arg != "output" && arg != "health" {
+				return smokeRun{}, fmt.Errorf("bad report from the host: via %q", arg)
 			}
-			got++
+			r.via = arg
+		case "port":
+			// the port given (as the command wrote it: Atoi's form) or picked; "" when none
+			if _, err := strconv.ParseUint(strings.TrimPrefix(arg, "+"), 10, 16); arg != "" && err != nil {
+				return smokeRun{}, fmt.Errorf("bad report from the host: port %q", arg)
+			}
+			r.port = arg
+		case "tail":
+			t, err := decodeB64(arg)
+			if err != nil {
+				return smokeRun{}, fmt.Errorf("bad report from the host: tail: %v", err)
+			}
+			r.tail = t
 		}
 	}
-	if got < 3 {
-		return r, fmt.Errorf("incomplete report from the host")
+	for _, tag := range []string{"status", "ms", "tail"} {
+		if !seen[tag] {
+			return smokeRun{}, fmt.Errorf("incomplete report from the host: no %s", tag)
+		}
+	}
+	if (r.status == "ready") != (r.via != "") {
+		return smokeRun{}, fmt.Errorf("bad report from the host: status %q via %q", r.status, r.via)
 	}
 	return r, nil
+}
+
+// smokeStatusOK: the statuses smoke-run.sh prints: ready, timeout, or exited-N with N the exit
+// status the shell gives (0-255, more for a signal in some shells: at most 3 digits).
+func smokeStatusOK(s string) bool {
+	if s == "ready" || s == "timeout" {
+		return true
+	}
+	n, ok := strings.CutPrefix(s, "exited-")
+	if !ok || n == "" || len(n) > 3 || (len(n) > 1 && n[0] == '0') {
+		return false
+	}
+	return strings.Trim(n, "0123456789") == ""
 }

@@ -387,12 +387,44 @@ func TestFstCheckRunsTheVenvsPythonOnlyWhenOnlyRootCanReplaceIt(t *testing.T) {
 
 func TestSmokeRunRefusesANegativeOrAbsurdLoadTime(t *testing.T) {
 	for _, ms := range []string{"-1", "-0", "1099511627777", "1e3"} {
-		out := []byte("status ok\nms " + ms + "\ntail c3RhcnRlZA==\n")
+		out := []byte("status timeout\nms " + ms + "\ntail c3RhcnRlZA==\n")
 		if r, err := parseSmokeRun(out); err == nil {
 			t.Errorf("ms %s: parsed as %v s, want an error", ms, r.seconds)
 		}
 	}
-	if r, err := parseSmokeRun([]byte("status ok\nms 21873\ntail c3RhcnRlZA==\n")); err != nil || r.seconds != 21.873 {
+	if r, err := parseSmokeRun([]byte("status ready\nms 21873\nvia output\ntail c3RhcnRlZA==\n")); err != nil || r.seconds != 21.873 {
 		t.Fatalf("ms 21873: %v, %v", r.seconds, err)
+	}
+}
+
+// The run report is host output: a report missing its load time, repeating a line or holding a
+// line the script cannot print is refused whole. Three "status ready" lines once passed the
+// count of three lines and read as a 0 s load.
+func TestSmokeRunRefusesAReportMissingARepeatedOrForeignLine(t *testing.T) {
+	for _, out := range []string{
+		"status ready\nstatus ready\nstatus ready\n",
+		"status ready\nvia output\ntail \n",
+		"status ready\nms 5\nms 7\nvia output\ntail \n",
+		"status ready\nms 5\nvia output\nvia health\ntail \n",
+		"status \x1b[2Jready\nms 5\nvia output\ntail \n",
+		"status exited-x\nms 5\ntail \n",
+		"status ready\nms 5\nvia mail\ntail \n",
+		"status ready\nms 5\ntail \n",
+		"status timeout\nms 5\nvia output\ntail \n",
+		"status ready\nms 5\nvia output\nport 99999\ntail \n",
+		"status ready\nms 5\nvia output\ntail %%%\n",
+	} {
+		if r, err := parseSmokeRun([]byte(out)); err == nil {
+			t.Errorf("%q: accepted as %+v", out, r)
+		}
+	}
+	for _, out := range []string{
+		"status ready\nms 21873\nvia health\nport 8080\ntail c3RhcnRlZA==\n",
+		"status exited-1\nms 12\nvia \nport \ntail \n",
+		"status timeout\nms 600000\nvia \nport 20001\ntail c3RhcnRlZA==\n",
+	} {
+		if _, err := parseSmokeRun([]byte(out)); err != nil {
+			t.Errorf("%q: %v", out, err)
+		}
 	}
 }
