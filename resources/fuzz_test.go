@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -95,12 +96,20 @@ func FuzzLlamaParsers(f *testing.F) {
 	})
 }
 
-// FuzzParseUdevRule: a udev rule line from the host, parsed or refused without panicking.
+// FuzzParseUdevRule: a udev rule line from the host is parsed or refused; a read-ahead it sets is
+// a whole number of KiB written plainly (no sign, no leading zero), one the line holds.
 func FuzzParseUdevRule(f *testing.F) {
 	f.Add(`ACTION=="add|change", KERNEL=="nvme0n1", SUBSYSTEM=="block", ATTR{queue/read_ahead_kb}="8192"`)
 	f.Add(`KERNEL=="nvme*", ATTR{queue/read_ahead_kb}:="x"`)
+	f.Add(`KERNEL=="nvme*", ATTR{queue/read_ahead_kb}="+0042"`)
 	f.Fuzz(func(t *testing.T, line string) {
-		parseUdevRule(line)
+		r, ok := parseUdevRule(line)
+		if !ok || r.kb == "" {
+			return
+		}
+		if n, err := strconv.ParseUint(r.kb, 10, 64); err != nil || strconv.FormatUint(n, 10) != r.kb || !strings.Contains(line, strings.TrimLeft(r.kb, "0")) {
+			t.Fatalf("%q sets read-ahead %q", line, r.kb)
+		}
 	})
 }
 

@@ -123,14 +123,21 @@ true
 		}
 		return b.String()
 	},
+	// A value that is not a whole number of KiB (sysfs prints one) is an error naming the device;
+	// the map still holds it (capture notes it and goes on).
 	parse: func(lines []probeLine, _ ...string) (map[string]string, error) {
 		live := map[string]string{}
+		var err error
 		for _, l := range lines {
 			if l.tag == "ra" && len(l.args) == 2 && blockDeviceRe.MatchString(l.args[0]) {
-				live[l.args[0]] = strings.TrimSpace(l.args[1])
+				v := strings.TrimSpace(l.args[1])
+				live[l.args[0]] = v
+				if !wholeNumberRe.MatchString(v) && err == nil {
+					err = fmt.Errorf("readahead probe: the host reports read_ahead_kb %q for %s, not a whole number of KiB", v, l.args[0])
+				}
 			}
 		}
-		return live, nil
+		return live, err
 	},
 }
 
@@ -221,9 +228,11 @@ func parseUdevRule(line string) (udevRule, bool) {
 		case "==", "!=":
 			r.conds = append(r.conds, udevCond{key: key, value: val, negate: op == "!="})
 		case "=", ":=":
+			// The kernel reads the value as kstrtoul(val, 10) does: a '+' and leading zeros
+			// allowed, a sign or anything else refused (the write fails, nothing is set).
 			if key == "ATTR{queue/read_ahead_kb}" {
-				if _, err := strconv.Atoi(val); err == nil {
-					r.kb, r.final = val, op == ":="
+				if n, err := strconv.ParseUint(strings.TrimPrefix(val, "+"), 10, 64); err == nil {
+					r.kb, r.final = strconv.FormatUint(n, 10), op == ":="
 				}
 			}
 		}
@@ -291,7 +300,10 @@ func (r udevRule) matches(dev string) bool {
 
 func (r Readahead) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
-	live, _ := readaheadLiveFact.parse(lines)
+	live, err := readaheadLiveFact.parse(lines)
+	if err != nil {
+		return cty.NilVal, err
+	}
 	return readPersisted(lines, live, "rule", func() (map[string]string, error) {
 		rules, err := udevRulesFact.parse(lines)
 		// What the udev rules give the devices, without this block's own rule.

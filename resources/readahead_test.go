@@ -112,6 +112,8 @@ func TestUdevReadaheadGlobsAndOrder(t *testing.T) {
 		{"same name in /etc shadows /lib", []udevRuleFile{{"/lib/udev/rules.d/60-a.rules", rule("nvme0n1", "512")}, {"/etc/udev/rules.d/60-a.rules", rule("nvme1n1", "256")}}, "", map[string]string{"nvme1n1": "256"}},
 		{":= is final", []udevRuleFile{{"/etc/udev/rules.d/10-a.rules", `KERNEL=="nvme0n1", ATTR{queue/read_ahead_kb}:="128"`}, {"/etc/udev/rules.d/99-b.rules", rule("nvme0n1", "8192")}}, "", map[string]string{"nvme0n1": "128"}},
 		{"skipped file and comments", []udevRuleFile{{"/etc/udev/rules.d/60-sparkform-readahead-x.rules", rule("nvme0n1", "8192")}, {"/etc/udev/rules.d/70-c.rules", "# " + rule("nvme0n1", "1")}}, "/etc/udev/rules.d/60-sparkform-readahead-x.rules", map[string]string{}},
+		{"the value read as the kernel does: '+' and leading zeros", []udevRuleFile{{"/etc/udev/rules.d/99-ra.rules", rule("nvme0n1", "+08192")}}, "", map[string]string{"nvme0n1": "8192"}},
+		{"a negative or non-numeric value sets nothing", []udevRuleFile{{"/etc/udev/rules.d/99-ra.rules", rule("nvme0n1", "-1") + "\n" + rule("nvme1n1", "0x10")}}, "", map[string]string{}},
 		{"unknown conditions are taken as true", []udevRuleFile{{"/etc/udev/rules.d/70-c.rules", `KERNEL=="nvme0n1", ATTR{queue/rotational}=="0", ATTR{queue/read_ahead_kb}="4096"`}}, "", map[string]string{"nvme0n1": "4096"}},
 	}
 	for _, c := range cases {
@@ -211,5 +213,20 @@ func TestSetupDescribersRecordReadAheadSysctlAndBuildSkippingMalformedState(t *t
 	}
 	if len(s.Builds) != 1 || s.Builds["llama_cpp.main"] != "b1" {
 		t.Errorf("builds %v", s.Builds)
+	}
+}
+
+// read_ahead_kb from the host is untrusted: a value that is not a whole number of KiB is refused
+// with the device named, never planned over, stored as the original and written back on destroy.
+func TestReadaheadRefusesALiveValueThatIsNotAWholeNumber(t *testing.T) {
+	in := Instance{Type: "readahead", Name: "x", Desired: readaheadBody("nvme0n1", 8192)}
+	for _, v := range []string{"-5", "8192 \x1b[2J", "0x10", "+5", "99999999999999999999"} {
+		out := "ra nvme0n1 " + v + "\nnofile rule\n" + dropInsOut("udev", "read_ahead_kb")
+		if obs, err := (Readahead{}).Read(in, []byte(out)); err == nil || !strings.Contains(err.Error(), "nvme0n1") {
+			t.Errorf("read_ahead_kb %q: observed %#v, err %v; want an error naming nvme0n1", v, obs, err)
+		}
+	}
+	if _, err := (Readahead{}).Read(in, []byte("ra nvme0n1 128\nnofile rule\n")); err != nil {
+		t.Fatal(err)
 	}
 }
