@@ -140,3 +140,36 @@ func FuzzParseSmokeRun(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSmokeProbe: what a server prints for --help and --version and what the
+// fastsafetensors check prints are host text: the build shown is printable ASCII of at most 80
+// bytes (a vLLM version is a version's shape), the check's result is one fst-check prints and its
+// detail printable ASCII of at most 300 bytes.
+func FuzzParseSmokeProbe(f *testing.F) {
+	const mark = "sparkform-0123456789abcdef01234567"
+	f.Add("usage: llama-server [options]\n  --load-mode\n\n"+mark+" version\nversion: 6800 (19a5a3ed)\n\n"+mark+" fst\nfst ok MC4zLjI=\n", false)
+	f.Add("usage: vllm serve\n"+mark+" version\nINFO x\n0.10.2\n"+mark+" fst\nfst untrusted /opt/v en v/bin/python\n", true)
+	f.Add(mark+" version\n"+mark+" fst\nfst \x1b[2Jbad\n", false)
+	f.Fuzz(func(t *testing.T, out string, vllm bool) {
+		srv := smokeServers["llama.cpp"]
+		if vllm {
+			srv = smokeServers["vllm"]
+		}
+		facts := parseSmokeProbe(srv, out, mark)
+		if len(facts.build) > 80 || !printableASCII(facts.build) || vllm && facts.build != "" && !versionRe.MatchString(facts.build) {
+			t.Fatalf("build %q", facts.build)
+		}
+		switch facts.fst.state {
+		case "", "ok", "error", "novenv", "untrusted":
+		default:
+			t.Fatalf("fastsafetensors check %q", facts.fst.state)
+		}
+		if len(facts.fst.detail) > 300 || !printableASCII(facts.fst.detail) {
+			t.Fatalf("detail %q", facts.fst.detail)
+		}
+	})
+}
+
+func printableASCII(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r >= 0x7f })
+}

@@ -244,6 +244,13 @@ func parseFstCheck(out string) fstStatus {
 			continue
 		}
 		st := fstStatus{state: l.args[0]}
+		switch st.state {
+		case "ok", "error", "novenv", "untrusted":
+		default:
+			// fst-check prints nothing else: an unknown state is a failed check, said so, not
+			// taken as "not checked" (nor kept raw in the observed value)
+			return fstStatus{state: "error", detail: fmt.Sprintf("the check printed an unknown result %q", boundedLine(st.state, 40))}
+		}
 		if len(l.args) > 1 {
 			switch st.state {
 			case "ok", "error":

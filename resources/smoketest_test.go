@@ -428,3 +428,16 @@ func TestSmokeRunRefusesAReportMissingARepeatedOrForeignLine(t *testing.T) {
 		}
 	}
 }
+
+// The fastsafetensors check prints one of four results; anything else from the host is a failed
+// check saying what it printed (bounded, printable), not a state kept raw in the observed value
+// or taken as "not checked".
+func TestFstCheckTakesAnUnknownResultAsAFailedCheck(t *testing.T) {
+	st := parseFstCheck("fst \x1b]0;owned\x07" + strings.Repeat("x", 500) + " detail\n")
+	if st.state != "error" || !strings.Contains(st.detail, "unknown result") || len(st.detail) > 100 || !printableASCII(st.detail) {
+		t.Errorf("%+v", st)
+	}
+	if st := parseFstCheck("fst novenv\n"); st.state != "novenv" {
+		t.Errorf("novenv: %+v", st)
+	}
+}
