@@ -52,14 +52,23 @@ python_venv "slow" {
   find_links = ["/srv/wheels"]
 }
 `)))
-	p, stdout, stderr := startCLI(t, "apply", dir, "-auto-approve", "-v", "-host", "spark-01")
-	waitFor(t, stdout, "spark-01: python_venv.slow: creating...")
+	var stdout, stderr lockedBuffer
+	p := cliProcess("apply", dir, "-auto-approve", "-v", "-host", "spark-01")
+	p.Stdout, p.Stderr = &stdout, &stderr
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdout.waitFor(t, "spark-01: python_venv.slow: creating...")
 	p.Process.Signal(os.Interrupt)
 	if ee, ok := p.Wait().(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("interrupted apply: want exit 1\n%s", stderr.String())
 	}
 	if got := onHost(t, l, "spark-01", "cat /sys/block/nvme0n1/queue/read_ahead_kb"); got != "8192" {
 		t.Fatalf("read-ahead %s after the interrupted apply: the test wants it changed before the interrupt", got)
+	}
+	// The totals count what happened before the interrupt (they once said "0 added, 0 changed").
+	if !strings.Contains(stdout.String(), "Resources: 1 added, 1 changed, 0 destroyed, on 1 host.") {
+		t.Errorf("the interrupted apply's totals do not count the read-ahead change and the venv:\n%s", stdout.String())
 	}
 	code, out, _ := cli(t, "plan", dir, "-detailed-exitcode", "-host", "spark-01")
 	if code != 2 || !strings.Contains(out, "tests and generation pending on 1 host") {

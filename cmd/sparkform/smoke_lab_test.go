@@ -182,6 +182,12 @@ smoke_test "gpt-oss" {
 	if got := onHost(t, l, "spark-01", "uname -r"); got != "6.11.0-1016-nvidia" {
 		t.Fatalf("spark-01 runs %s after the rollback", got)
 	}
+	// The totals count what happened: the kernel was installed and booted, then its boot undone;
+	// the host's row says so (a rollback once printed "0 added, 0 changed, 0 destroyed").
+	if !strings.Contains(out, "Apply finished with errors on 1 host. Resources: 1 added, 0 changed, 0 destroyed, on 1 host.") ||
+		!regexp.MustCompile(`(?m)^  spark-01 +1 +rolled_back +1 added, 0 changed, 0 destroyed; rolled back: `).MatchString(out) {
+		t.Errorf("totals after the rollback:\n%s", out)
+	}
 	code, report, _ := cli(t, "report", dir)
 	if code != 0 || !strings.Contains(report, "6.17.0-1014-nvidia") || !strings.Contains(report, "6.11.0-1016-nvidia") {
 		t.Fatalf("report must show both kernels:\n%s", report)
