@@ -36,7 +36,10 @@ type applyView struct {
 	planned map[stepKey]bool
 	batch   []string
 	active  map[string]bool
+	// testers are the hosts of the plan that run smoke tests (nil: every host, as in `test`).
+	testers map[string]bool
 	paused  time.Time // when a rollout pause began
+	closing bool      // the run is over: every line goes out
 	// failed is the error of a host's failed step, already on its line: the host's failure
 	// with the same message is not said again.
 	failed map[string]string
@@ -79,8 +82,13 @@ func newApplyView(w io.Writer, st style, verbose bool, logs *runLogs, p *engine.
 		failed: map[string]string{},
 		stop:   make(chan struct{}), stopped: make(chan struct{})}
 	if p != nil {
+		v.testers = map[string]bool{}
 		for _, h := range p.Hosts {
 			for _, c := range h.Changes {
+				if r, ok := resources.Lookup(c.Type); ok {
+					_, isTester := r.(resources.Tester)
+					v.testers[h.Name] = v.testers[h.Name] || isTester
+				}
 				if c.RequiresReboot && c.Action != resources.NoOp {
 					v.reboots[stepKey{h.Name, c.Addr}] = true
 				}
@@ -99,6 +107,7 @@ func (v *applyView) close() {
 	close(v.stop)
 	<-v.stopped
 	v.mu.Lock()
+	v.closing = true
 	v.flush(true)
 	if v.shown {
 		io.WriteString(v.w, "\r\x1b[K")

@@ -28,18 +28,18 @@ func (v *applyView) event(ev engine.Event) {
 	switch ev.Kind {
 	case "test_start", "test_done", "test_skipped", "progress", "":
 	case "apply_done", "apply_error":
-		v.release(ev.Host)
+		v.release(ev.Host, false)
 		delete(v.planned, key)
 	case "host_done", "host_failed":
-		v.release(ev.Host)
 		delete(v.active, ev.Host)
+		v.release(ev.Host, ev.Kind == "host_failed")
 		for k := range v.planned {
 			if k.host == ev.Host {
 				delete(v.planned, k)
 			}
 		}
 	default:
-		v.release(ev.Host)
+		v.release(ev.Host, false)
 	}
 	switch ev.Kind {
 	case "apply_start", "test_start", "reboot_start":
@@ -130,9 +130,9 @@ func (v *applyView) event(ev engine.Event) {
 			kind, label = "test-before", "before the changes: "
 		}
 		var p *pendingLine
-		p = v.add(kind+"\x00"+ev.Host, ev.Host, ev.Addr, 0, func(st style) string { return p.testText(st, label) })
-		p.hostTests = true
-		p.addTest(ev.Addr, fmt.Sprintf("%s %.2f s", termsafe.Line(t.Mode), t.Seconds), t.Passed, ev.Elapsed)
+		p = v.add(kind+"\x00"+ev.Host, ev.Host, ev.Addr, 0, func(st style) string { return p.testText(st) })
+		p.hostTests, p.label = true, label
+		p.addTest(ev.Addr, t.Mode, t.Seconds, t.Passed, ev.Elapsed)
 	case "test_skipped":
 		// A measurement before the changes that cannot run yet (its program comes with this
 		// apply): its steps end; the reason is in the log (and streamed with -v).

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/sparkform/sparkform/internal/termsafe"
+	"github.com/sparkform/sparkform/resources"
 )
 
 // pendingLine is a finished step waiting a moment so the same step finishing on other hosts
 // joins it: 50 hosts of a batch creating sysctl.loading print one line, naming all 50 hosts.
 // Finished steps of the same hosts ending together (a host's sysctl and read-ahead changes run in
-// one exec) share a line too, and a host's test results, all its tests, are one line.
+// one exec) share a line too. A host's test results, all its tests, are one line; hosts whose
+// tests all passed in the same modes share it, with the spread of their load times.
 type pendingLine struct {
 	key     string
 	hosts   []string
@@ -24,48 +26,102 @@ type pendingLine struct {
 	verb    string // a finished step ("created"): lines of the same hosts and verb are merged
 	elapsed time.Duration
 	since   time.Time
-	// A host's test results wait until the host moves on (ends, or starts a change).
-	hostTests, released bool
+	// A host's test results wait until the host moves on (ends, or starts a change); passed
+	// ones (joinable) then wait for other hosts' as a finished step does (since: when it moved on).
+	hostTests, released, joinable bool
+	label               string // "before the changes: " for results from before an apply's changes
 	tests               []testPart
 }
 
-// testPart is one test's results in a host's test line: one part per mode.
+// testPart is one test's results in a test line: one mode after another, each with the
+// host's median, or for hosts sharing the line each host's median.
 type testPart struct {
 	addr    string
-	parts   []string
+	modes   []string
+	seconds [][]float64
 	failed  bool
 	elapsed time.Duration
 }
 
-// addTest adds one mode's result of test addr to a host's test line.
-func (p *pendingLine) addTest(addr, part string, passed bool, elapsed time.Duration) {
+// addTest adds one mode's result (the median of its runs) of test addr to a host's test line.
+func (p *pendingLine) addTest(addr, mode string, seconds float64, passed bool, elapsed time.Duration) {
 	if n := len(p.tests); n == 0 || p.tests[n-1].addr != addr {
 		p.tests = append(p.tests, testPart{addr: addr})
 	}
 	tp := &p.tests[len(p.tests)-1]
-	tp.parts = append(tp.parts, part)
+	tp.modes = append(tp.modes, mode)
+	tp.seconds = append(tp.seconds, []float64{seconds})
 	tp.failed = tp.failed || !passed
 	tp.elapsed = max(tp.elapsed, elapsed)
 }
 
-// testText is a host's test line after its first test's address: each test's medians by mode,
-// the verdict (FAILED if any mode of any test failed) and the time all of them took.
-func (p *pendingLine) testText(st style, label string) string {
+// passed reports whether every result of the line passed.
+func (p *pendingLine) passed() bool {
+	for _, tp := range p.tests {
+		if tp.failed {
+			return false
+		}
+	}
+	return true
+}
+
+// shape is what hosts must share to share a test line: when, the tests and their modes, all passed.
+func (p *pendingLine) shape() string {
+	s := p.label
+	for _, tp := range p.tests {
+		s += "\x00" + tp.addr + "\x00" + strings.Join(tp.modes, "\x00")
+	}
+	return s
+}
+
+// join adds the results of q, a line of the same shape, to p's.
+func (p *pendingLine) join(q *pendingLine) {
+	p.hosts = append(p.hosts, q.hosts...)
+	for i := range p.tests {
+		for j := range p.tests[i].seconds {
+			p.tests[i].seconds[j] = append(p.tests[i].seconds[j], q.tests[i].seconds[j]...)
+		}
+		p.tests[i].elapsed = max(p.tests[i].elapsed, q.tests[i].elapsed)
+	}
+}
+
+// testText is a test line after its first test's address: each test's medians by mode (for
+// several hosts the least, the median and the most of the hosts' medians), the verdict (FAILED
+// if any mode of any test failed) and the time the tests took (the slowest host's).
+func (p *pendingLine) testText(st style) string {
 	var b strings.Builder
-	failed, total := false, time.Duration(0)
+	total := time.Duration(0)
 	for i, tp := range p.tests {
 		if i > 0 {
 			b.WriteString("; " + termsafe.Line(tp.addr) + ": ")
 		}
-		b.WriteString(strings.Join(tp.parts, ", "))
-		failed = failed || tp.failed
+		for j, mode := range tp.modes {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(termsafe.Line(mode) + " " + spread(tp.seconds[j]))
+		}
 		total += tp.elapsed
 	}
-	verdict := st.green("passed")
-	if failed {
+	verdict, of := st.green("passed"), "medians"
+	if !p.passed() {
 		verdict = st.red("FAILED")
 	}
-	return fmt.Sprintf("%s%s (medians): %s (%s)", label, b.String(), verdict, fmtDuration(total))
+	if len(p.hosts) > 1 {
+		of = fmt.Sprintf("min/median/max of %d hosts' medians", len(p.hosts))
+	}
+	return fmt.Sprintf("%s%s (%s): %s (%s)", p.label, b.String(), of, verdict, fmtDuration(total))
+}
+
+// spread writes load times in seconds as durations: one, or the least/the median/the most.
+func spread(secs []float64) string {
+	d := func(s float64) string { return fmtDuration(time.Duration(s * float64(time.Second))) }
+	if len(secs) == 1 {
+		return d(secs[0])
+	}
+	sorted := slices.Sorted(slices.Values(secs))
+	m, _ := resources.Median(sorted)
+	return d(sorted[0]) + "/" + d(m) + "/" + d(sorted[len(sorted)-1])
 }
 
 // A finished step waits up to joinWindow for the same step on other hosts still in it (the
@@ -113,13 +169,57 @@ func (v *applyView) worthWaiting(p *pendingLine) time.Duration {
 	return w
 }
 
-// release lets the host's pending test lines go: the host moved on.
-func (v *applyView) release(host string) {
-	for _, p := range v.pending {
-		if p.hostTests && p.hosts[0] == host {
-			p.released = true
+// release lets the host's pending test lines go: the host moved on. Its passed results join
+// a line of other hosts' of the same shape, unless a line of its own comes between them (a
+// line never overtakes an earlier one of its hosts), or wait for others to join them; not those
+// of a host that failed after them (its results come before its failure, at once).
+func (v *applyView) release(host string, failed bool) {
+	for i, p := range v.pending {
+		if !p.hostTests || p.released || p.hosts[0] != host {
+			continue
+		}
+		p.released, p.since, p.joinable = true, time.Now(), !failed && p.passed()
+		if !p.joinable {
+			continue
+		}
+		for j := i - 1; j >= 0; j-- {
+			q := v.pending[j]
+			if q.joinable && q.shape() == p.shape() {
+				q.join(p)
+				v.pending = slices.Delete(v.pending, i, i+1)
+				return
+			}
+			if slices.Contains(q.hosts, host) {
+				break
+			}
+		}
+		return
+	}
+}
+
+// stillJoinable reports whether a line of passed results still waits for other hosts' to join it, even
+// when every other line goes out: its hosts have ended (nothing of theirs can come after it).
+func (v *applyView) stillJoinable(p *pendingLine) bool {
+	if !p.joinable || v.closing || time.Since(p.since) >= v.testsWorthWaiting(p) {
+		return false
+	}
+	for _, h := range p.hosts {
+		if v.active[h] {
+			return false
 		}
 	}
+	return true
+}
+
+// testsWorthWaiting is how long a line of passed results may wait for other hosts': joinWindow
+// while another host (of the batch) that has tests is still at work, else 0.
+func (v *applyView) testsWorthWaiting(p *pendingLine) time.Duration {
+	for h := range v.active {
+		if !slices.Contains(p.hosts, h) && (v.batch == nil || slices.Contains(v.batch, h)) && (v.testers == nil || v.testers[h]) {
+			return joinWindow
+		}
+	}
+	return 0
 }
 
 // flush prints pending lines that waited long enough, or that no other host can join any more
@@ -131,12 +231,12 @@ func (v *applyView) flush(all bool) {
 	for _, p := range v.pending {
 		wait := time.Since(p.since) < v.worthWaiting(p)
 		if p.hostTests {
-			wait = !p.released
+			wait = !p.released || p.joinable && time.Since(p.since) < v.testsWorthWaiting(p)
 		}
 		for _, h := range p.hosts {
 			wait = wait || waiting[h]
 		}
-		if !all && wait {
+		if !all && wait || v.stillJoinable(p) {
 			for _, h := range p.hosts {
 				waiting[h] = true
 			}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sparkform/sparkform/resources"
@@ -28,9 +29,12 @@ func pastVerb(action string) string { return verbsOf(action)[1] }
 // progressVerb turns an action into what is happening: create -> creating.
 func progressVerb(action string) string { return verbsOf(action)[0] }
 
-// fmtDuration is the one way views write a duration: 0.4s, 12s, 2m10s, 1h05m.
+// fmtDuration is the one way views write a duration, a step's or a model load's: 0.04s, 0.4s,
+// 9.5s, 12s, 2m10s, 1h05m (two significant digits under a second, where lab loads are).
 func fmtDuration(d time.Duration) string {
 	switch {
+	case d < time.Second:
+		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", d.Seconds()), "0"), ".") + "s"
 	case d < 10*time.Second:
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	case d < time.Minute:

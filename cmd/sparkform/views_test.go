@@ -37,7 +37,7 @@ func TestCompactHostsWritesRangesOfNumberedNames(t *testing.T) {
 
 func TestDurationsHaveOneFormat(t *testing.T) {
 	for d, want := range map[time.Duration]string{
-		400 * time.Millisecond: "0.4s", 9500 * time.Millisecond: "9.5s", 12 * time.Second: "12s",
+		40 * time.Millisecond: "0.04s", 234 * time.Millisecond: "0.23s", 400 * time.Millisecond: "0.4s", 0: "0s", 9500 * time.Millisecond: "9.5s", 12 * time.Second: "12s",
 		130 * time.Second: "2m10s", 3900 * time.Second: "1h05m",
 	} {
 		if got := fmtDuration(d); got != want {
@@ -132,7 +132,7 @@ func TestFinishedStepsOfManyHostsShareOneLineWithTheSlowestTime(t *testing.T) {
 	v.event(engine.Event{Host: "spark-07", Addr: "smoke_test.x", Kind: "test_done", Test: &state.TestRun{Mode: "no-mmap", Seconds: 1, Passed: true}, Elapsed: 3 * time.Second})
 	v.event(engine.Event{Host: "spark-07", Kind: "host_done"})
 	v.close()
-	if got := strings.TrimSpace(b.String()); got != "spark-07: smoke_test.x: mmap 2.00 s, no-mmap 1.00 s (medians): passed (3.0s)" {
+	if got := strings.TrimSpace(b.String()); got != "spark-07: smoke_test.x: mmap 2.0s, no-mmap 1.0s (medians): passed (3.0s)" {
 		t.Errorf("test line: %q", got)
 	}
 }
