@@ -29,8 +29,8 @@ type pendingLine struct {
 	// A host's test results wait until the host moves on (ends, or starts a change); passed
 	// ones (joinable) then wait for other hosts' as a finished step does (since: when it moved on).
 	hostTests, released, joinable bool
-	label               string // "before the changes: " for results from before an apply's changes
-	tests               []testPart
+	label                         string // "before the changes: " for results from before an apply's changes
+	tests                         []testPart
 }
 
 // testPart is one test's results in a test line: one mode after another, each with the
