@@ -94,7 +94,7 @@ func runCapture(in *invocation, o *captureFlags) int {
 	if err := atomicfile.Write(o.outPath, src, 0o644); err != nil {
 		return errorf(stderr, "writing %s: %v", o.outPath, err)
 	}
-	fmt.Fprintf(stdout, "Captured %d blocks from %s into %s. Review it, put it beside the other hosts' host blocks, then plan and apply.\n", len(blocks), label, o.outPath)
+	fmt.Fprintf(stdout, "Captured %s from %s into %s. Review it, put it beside the other hosts' host blocks, then plan and apply.\n", plural(len(blocks), "block"), label, o.outPath)
 	// Each note says what was not captured and why ("smoke_test: not captured: …").
 	for _, n := range notes {
 		fmt.Fprintf(stdout, "  - %s\n", termsafe.Line(n))

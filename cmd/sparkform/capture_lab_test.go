@@ -250,3 +250,26 @@ func TestCaptureArgumentErrors(t *testing.T) {
 		}
 	}
 }
+
+// A sysctl set live only (no boot configuration file keeps it) is captured, as read-ahead set
+// live only is, and the comment says so instead of calling it the kernel's default.
+func TestCaptureOfASysctlSetLiveOnlySaysSoOnLab(t *testing.T) {
+	l := needLab(t)
+	onHost(t, l, "spark-02", "sysctl -q -w vm.dirty_background_ratio=7")
+	t.Cleanup(func() { onHost(t, l, "spark-02", "sysctl -q -w vm.dirty_background_ratio=10") })
+	capFile := filepath.Join(t.TempDir(), "captured.hcl")
+	code, out, stderr := cli(t, "capture", "spark-02", "-dir", configDir(t, l, nil), "-sysctl", "vm.dirty_background_ratio", "-o", capFile)
+	if code != 0 {
+		t.Fatalf("capture: %d\n%s\n%s", code, out, stderr)
+	}
+	// Comments wrap where the line is full: compare words, without the comment marks.
+	got := strings.Join(strings.Fields(strings.ReplaceAll(readFile(t, capFile), "\n#", "\n")), " ")
+	for _, want := range []string{`"vm.dirty_background_ratio" = 7`, "vm.dirty_background_ratio = 7: set live only (no boot configuration file keeps it; the kernel's default is 10)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("capture lacks %q:\n%s", want, readFile(t, capFile))
+		}
+	}
+	if strings.Contains(got, "7 is the kernel's default") || !strings.Contains(out, " from spark-02 (") {
+		t.Errorf("capture:\n%s\n%s", out, readFile(t, capFile))
+	}
+}
