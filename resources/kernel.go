@@ -35,6 +35,9 @@ var (
 	debNameRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
 	debVersionRe = regexp.MustCompile(`^[A-Za-z0-9.+~:-]+$`)
 	kernelRelRe  = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+-[a-z0-9-]+$`)
+	// unameReleaseRe is what uname -r can print (any kernel, not only Ubuntu's): printable, no
+	// blanks, at most 64 bytes (__NEW_UTS_LEN).
+	unameReleaseRe = regexp.MustCompile(`^[!-~]{1,64}$`)
 )
 
 // defaultKernelRebootTimeout applies when reboot_timeout is not set.

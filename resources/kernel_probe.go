@@ -164,6 +164,9 @@ func (Kernel) Read(in Instance, out []byte) (cty.Value, error) {
 	if o.running == "" {
 		return cty.NilVal, fmt.Errorf("kernel probe: uname -r printed nothing (was the probe cut short?)")
 	}
+	if !unameReleaseRe.MatchString(o.running) {
+		return cty.NilVal, fmt.Errorf("kernel probe: the running kernel %q is not a release uname -r prints (printable, no blanks, at most 64 bytes)", o.running)
+	}
 	if err := o.readGrubFacts(lines); err != nil {
 		return cty.NilVal, err
 	}

@@ -632,3 +632,15 @@ func TestGrubMenuReadsQuotedStringsAcrossLinesAsGRUBDoes(t *testing.T) {
 		t.Errorf("default kernel %q from a linux line whose quote never closes", k)
 	}
 }
+
+// The running kernel is host output reaching plans and state: a release uname -r could not
+// print is refused, naming what was printed.
+func TestKernelReadRefusesARunningKernelUnameCannotPrint(t *testing.T) {
+	in := Instance{Type: "kernel", Name: "k", Desired: kernelBody("6.17", "", true, "")}
+	for _, running := range []string{"6.17.0 \x1b]0;x\x07", strings.Repeat("6", 65)} {
+		out := "running " + running + "\nlists yes\nnofile pin\nnogrubenv\nnofile grubcfg\nnofile dropin\n"
+		if _, err := (Kernel{}).Read(in, []byte(out)); err == nil || !strings.Contains(err.Error(), "running kernel") {
+			t.Errorf("running %q: %v", running, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -57,6 +58,29 @@ func FuzzSplitSections(f *testing.F) {
 	})
 }
 
+// FuzzParseFacts: the facts section (uname -r and the boot id, read before anything else) is
+// refused or gives a boot id of the kernel's shape and a kernel release uname -r could print
+// (it reaches plans, state, baselines and reports), which read back the same when printed as
+// the facts probe prints them.
+func FuzzParseFacts(f *testing.F) {
+	f.Add([]byte("kernel 6.17.0-1014-nvidia\nboot_id 0b6f1c52-7d4e-4b8a-9a63-2f0e5a1d9c11\n"))
+	f.Add([]byte("boot_id 0b6f1c52-7d4e-4b8a-9a63-2f0e5a1d9c11\nkernel  6.1 \x1b[2J\r\nkernel x\n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		facts, err := parseFacts(section{stdout: out})
+		if err != nil {
+			return
+		}
+		if !bootIDRe.MatchString(facts.BootID) || len(facts.Kernel) == 0 || len(facts.Kernel) > 64 ||
+			strings.ContainsFunc(facts.Kernel, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+			t.Fatalf("accepted facts %+v", facts)
+		}
+		again, err := parseFacts(section{stdout: []byte("kernel " + facts.Kernel + "\nboot_id " + facts.BootID + "\n")})
+		if err != nil || again != facts {
+			t.Fatalf("%+v printed as the probe prints it reads back as %+v, %v", facts, again, err)
+		}
+	})
+}
+
 var (
 	exampleOnce      sync.Once
 	exampleInstances []resources.Instance
@@ -96,7 +120,9 @@ func exampleInstancesForFuzz(t testing.TB) []resources.Instance {
 }
 
 // FuzzResourceRead: each resource type's Read of arbitrary probe output returns an error or an
-// observed value that its Diff accepts without panicking.
+// observed value that its Diff accepts without panicking, and which holds only values of the
+// shape the type promises where a host's value goes on to a plan, state or a write
+// (checkObserved).
 func FuzzResourceRead(f *testing.F) {
 	ins := exampleInstancesForFuzz(f)
 	for i := range ins {
@@ -112,10 +138,58 @@ func FuzzResourceRead(f *testing.F) {
 		if obs == cty.NilVal {
 			t.Fatalf("%s: Read returned no value and no error", in.Addr())
 		}
+		if err := checkObserved(in.Type, obs); err != nil {
+			t.Fatalf("%s: %v", in.Addr(), err)
+		}
 		if _, err := r.Diff(in, obs); err != nil {
 			return
 		}
 	})
+}
+
+var (
+	wholeKB      = regexp.MustCompile(`^(0|[1-9][0-9]{0,17})$`)
+	unameRelease = regexp.MustCompile(`^[!-~]{1,64}$`)
+)
+
+// checkObserved: read-ahead values (live and at boot) are whole numbers of KiB, the running
+// kernel a release uname -r could print, the smoke test's fastsafetensors check one of the
+// results fst-check prints with a bounded printable detail.
+func checkObserved(typ string, obs cty.Value) error {
+	str := func(v cty.Value) string {
+		if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+			return ""
+		}
+		return v.AsString()
+	}
+	switch typ {
+	case "readahead":
+		for _, a := range []string{"live", "boot"} {
+			m := obs.GetAttr(a)
+			if m.IsNull() || m.LengthInt() == 0 {
+				continue
+			}
+			for dev, v := range m.AsValueMap() {
+				if !wholeKB.MatchString(str(v)) {
+					return fmt.Errorf("%s read-ahead of %s is %#v", a, dev, v)
+				}
+			}
+		}
+	case "kernel":
+		if r := str(obs.GetAttr("running")); !unameRelease.MatchString(r) {
+			return fmt.Errorf("running kernel %q", r)
+		}
+	case "smoke_test":
+		switch st := str(obs.GetAttr("fastsafetensors")); st {
+		case "", "ok", "error", "novenv", "untrusted":
+		default:
+			return fmt.Errorf("fastsafetensors check %q", st)
+		}
+		if d := str(obs.GetAttr("detail")); len(d) > 300 || strings.ContainsFunc(d, func(r rune) bool { return r < ' ' || r >= 0x7f }) {
+			return fmt.Errorf("fastsafetensors detail %q", d)
+		}
+	}
+	return nil
 }
 
 // FuzzSavedPlan: a plan file is untrusted input; decoding and checking it never panics, and a

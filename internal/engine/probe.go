@@ -227,5 +227,12 @@ func parseFacts(s section) (HostFacts, error) {
 	if f.Kernel == "" {
 		return f, fmt.Errorf("reading facts: uname -r printed nothing")
 	}
+	if !kernelReleaseRe.MatchString(f.Kernel) {
+		return f, fmt.Errorf("reading facts: the kernel release %q is not one uname -r prints (printable, no blanks, at most 64 bytes)", f.Kernel)
+	}
 	return f, nil
 }
+
+// kernelReleaseRe is what uname -r can print: the kernel's release string, at most 64 bytes
+// (__NEW_UTS_LEN); the kernel goes into plans, state, smoke-test baselines and reports.
+var kernelReleaseRe = regexp.MustCompile(`^[!-~]{1,64}$`)

@@ -63,6 +63,20 @@ func TestParseFactsRejectsGarbageBootID(t *testing.T) {
 	}
 }
 
+// The kernel release from the host goes into plans, state, baselines and reports: one that
+// uname -r could not print (a blank, a control character, over 64 bytes) is refused.
+func TestParseFactsRejectsAKernelReleaseUnameCannotPrint(t *testing.T) {
+	const id = "0b6f1c52-7d4e-4b8a-9a63-2f0e5a1d9c11"
+	for _, k := range []string{"6.17.0 \x1b[2J", "6.17\u202e0", strings.Repeat("6", 65), "6.17\x00"} {
+		if f, err := parseFacts(section{stdout: []byte("kernel " + k + "\nboot_id " + id + "\n")}); err == nil {
+			t.Errorf("kernel %q accepted as %q", k, f.Kernel)
+		}
+	}
+	if f, err := parseFacts(section{stdout: []byte("kernel 6.17.0-1014-nvidia+\r\nboot_id " + id + "\n")}); err != nil || f.Kernel != "6.17.0-1014-nvidia+" {
+		t.Errorf("a plain release: %+v, %v", f, err)
+	}
+}
+
 func TestOrderChangesDestroysFirstThenDependenciesThenReboots(t *testing.T) {
 	c := func(addr string, a resources.Action, reboot bool, deps ...string) *Change {
 		return &Change{Addr: addr, Diff: resources.Diff{Action: a, RequiresReboot: reboot}, DependsOn: deps}
