@@ -552,7 +552,11 @@ func (l LlamaCpp) Diff(in Instance, observed cty.Value) (Diff, error) {
 			d.Fields = append(d.Fields, FieldChange{Path: "current", Before: dir + "/current -> builds/" + cur, AfterNull: true})
 		}
 		if n := len(builds) + len(failed); n > 0 {
-			d.Fields = append(d.Fields, FieldChange{Path: "builds", Before: fmt.Sprintf("%s/builds (%d builds)", dir, n), AfterNull: true})
+			count := "1 build"
+			if n != 1 {
+				count = fmt.Sprint(n, " builds")
+			}
+			d.Fields = append(d.Fields, FieldChange{Path: "builds", Before: fmt.Sprintf("%s/builds (%s)", dir, count), AfterNull: true})
 		}
 		if src {
 			d.Fields = append(d.Fields, FieldChange{Path: "src", Before: dir + "/src", AfterNull: true})

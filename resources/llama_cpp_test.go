@@ -220,7 +220,7 @@ func TestLlamaCppDiff(t *testing.T) {
 			errHas: "building needs cmake"},
 		{name: "destroy names what goes", prior: applied, desired: cty.NullVal(cty.DynamicPseudoType),
 			obs: llamaObserved("aaaaaaaaaaaa", map[string]string{"aaaaaaaaaaaa": old}), action: Delete, summary: "remove /opt/sparkform/llama.cpp/current",
-			fields: []string{"current /opt/sparkform/llama.cpp/current -> builds/aaaaaaaaaaaa->(null)", "builds /opt/sparkform/llama.cpp/builds (1 builds)->(null)", "src /opt/sparkform/llama.cpp/src->(null)"}},
+			fields: []string{"current /opt/sparkform/llama.cpp/current -> builds/aaaaaaaaaaaa->(null)", "builds /opt/sparkform/llama.cpp/builds (1 build)->(null)", "src /opt/sparkform/llama.cpp/src->(null)"}},
 		{name: "destroy of nothing", desired: cty.NullVal(cty.DynamicPseudoType), obs: llamaObserved("", nil), action: NoOp},
 		{name: "destroy of a dir holding no build sparkform made", prior: applied, desired: cty.NullVal(cty.DynamicPseudoType),
 			obs:    llamaObserved("", nil, func(o map[string]cty.Value) { o["src"] = cty.True; o["failed_builds"] = stringListVal([]string{"x"}) }),

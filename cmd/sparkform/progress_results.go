@@ -88,7 +88,7 @@ func (p *pendingLine) testText(st style) string {
 		verdict = st.red("FAILED")
 	}
 	if len(p.hosts) > 1 {
-		of = fmt.Sprintf("min/median/max of %d hosts' medians", len(p.hosts))
+		of = "min/median/max of " + plural(len(p.hosts), "host") + "' medians"
 	}
 	return fmt.Sprintf("%s%s (%s): %s (%s)", p.label, b.String(), of, verdict, fmtDuration(total))
 }

@@ -104,6 +104,6 @@ func runReport(in *invocation, o *reportFlags) int {
 	if err := atomicfile.Write(o.outPath, buf.Bytes(), 0o644); err != nil {
 		return errorf(stderr, "writing %s: %v", o.outPath, err)
 	}
-	fmt.Fprintf(stdout, "Wrote %s (%s, %d rows).\n", o.outPath, strings.ToLower(o.format), n)
+	fmt.Fprintf(stdout, "Wrote %s (%s, %s).\n", o.outPath, strings.ToLower(o.format), plural(n, "row"))
 	return 0
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/zclconf/go-cty/cty"
@@ -141,7 +142,7 @@ func checkRendered(src []byte, want []resources.CapturedBlock) error {
 		}
 	}
 	if len(body.Blocks) != len(want) {
-		return fmt.Errorf("%d blocks parsed, %d captured", len(body.Blocks), len(want))
+		return fmt.Errorf("%s parsed, %d captured", english.Plural(len(body.Blocks), "block"), len(want))
 	}
 	for i, b := range body.Blocks {
 		w := want[i]
@@ -152,7 +153,7 @@ func checkRendered(src []byte, want []resources.CapturedBlock) error {
 			return fmt.Errorf("%s: nested block %s in %s.%s", b.Body.Blocks[0].DefRange(), b.Body.Blocks[0].Type, w.Type, w.Name)
 		}
 		if len(b.Body.Attributes) != len(w.Attrs) {
-			return fmt.Errorf("%s: %s.%s has %d attributes, captured %d", b.DefRange(), w.Type, w.Name, len(b.Body.Attributes), len(w.Attrs))
+			return fmt.Errorf("%s: %s.%s has %s, captured %d", b.DefRange(), w.Type, w.Name, english.Plural(len(b.Body.Attributes), "attribute"), len(w.Attrs))
 		}
 		for _, a := range w.Attrs {
 			got, ok := b.Body.Attributes[a.Name]

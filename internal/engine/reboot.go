@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/resources"
 )
@@ -188,7 +189,7 @@ func waitForNewBoot(ctx context.Context, h provider.Host, oldBootID string, time
 		case f.BootID == oldBootID:
 			lastErr = errors.New("still the boot from before the reboot")
 		default:
-			progress(fmt.Sprintf("back after %d attempts: kernel %s, boot_id %s", attempts, f.Kernel, f.BootID))
+			progress(fmt.Sprintf("back after %s: kernel %s, boot_id %s", english.Plural(attempts, "attempt"), f.Kernel, f.BootID))
 			return f, nil
 		}
 	}

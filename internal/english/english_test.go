@@ -1,6 +1,13 @@
 package english
 
-import "testing"
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
 
 func TestPluralSaysOneHostAndTwoHosts(t *testing.T) {
 	for _, c := range []struct {
@@ -10,5 +17,35 @@ func TestPluralSaysOneHostAndTwoHosts(t *testing.T) {
 		if got := Plural(c.n, c.word); got != c.want {
 			t.Errorf("Plural(%d, %s) = %s, want %s", c.n, c.word, got, c.want)
 		}
+	}
+}
+
+// No message in the tree writes a count before a fixed plural noun ("%d hosts"), which says
+// "1 hosts" when the count is one: counts go through Plural (or, in packages that may not
+// import it, say the singular themselves). Units (bytes, seconds, KiB) and counts that are never
+// below two are listed.
+func TestNoMessageWritesACountBeforeAFixedPluralNoun(t *testing.T) {
+	fixed := regexp.MustCompile(`"[^"\n]*%d ([a-z]+s)\b`)
+	never1 := map[string]bool{"bytes": true, "ms": true, "s": true, "keepalives": true, // ServerAliveCountMax, >= 2
+		"is": true, "was": true, "has": true, "holds": true} // verbs: "port 1 is ..."
+	err := filepath.WalkDir(filepath.Join("..", ".."), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			for _, m := range fixed.FindAllStringSubmatch(line, -1) {
+				if !never1[m[1]] {
+					t.Errorf("%s:%d: %q says \"1 %s\" for one; use english.Plural", p, i+1, m[0], m[1])
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
