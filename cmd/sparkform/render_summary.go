@@ -9,19 +9,11 @@ import (
 
 	"github.com/sparkform/sparkform/internal/engine"
 	"github.com/sparkform/sparkform/internal/termsafe"
-	"github.com/sparkform/sparkform/resources"
 )
 
 // renderPlanSummary writes the totals and one row per group of hosts.
 func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st style) {
-	var total engine.Counts
-	for _, h := range p.Hosts {
-		c := h.Counts()
-		total.Add += c.Add
-		total.Change += c.Change
-		total.Destroy += c.Destroy
-		total.Record += c.Record
-	}
+	total := p.Total()
 	failed := len(p.Failed())
 	if !p.HasChanges() && failed == 0 {
 		verb := "match"
@@ -74,11 +66,8 @@ func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st styl
 				status = "tests and generation pending"
 			}
 		}
-		for _, ch := range h.Changes {
-			if ch.RequiresReboot && ch.Action != resources.NoOp {
-				status = "changes, reboot"
-				break
-			}
+		if h.Reboots() {
+			status = "changes, reboot"
 		}
 		row(labels[i], n, fmt.Sprint(c.Add), fmt.Sprint(c.Change), fmt.Sprint(c.Destroy), status)
 	}

@@ -191,6 +191,29 @@ func (h *HostPlan) Counts() Counts {
 	return c
 }
 
+// Total is the counts of every host's planned changes.
+func (p *Plan) Total() Counts {
+	var t Counts
+	for _, h := range p.Hosts {
+		c := h.Counts()
+		t.Add += c.Add
+		t.Change += c.Change
+		t.Destroy += c.Destroy
+		t.Record += c.Record
+	}
+	return t
+}
+
+// Reboots reports whether a change the host will make needs a reboot.
+func (h *HostPlan) Reboots() bool {
+	for _, ch := range h.Changes {
+		if ch.RequiresReboot && ch.Action != resources.NoOp {
+			return true
+		}
+	}
+	return false
+}
+
 // HasChanges reports whether any host has something to do.
 func (p *Plan) HasChanges() bool {
 	for _, h := range p.Hosts {
