@@ -11,15 +11,14 @@ import (
 // fails: its smoke test's failure quotes the output's last 20 lines, which the views and the
 // state get as an excerpt while the run log keeps the whole.
 func TestAHostsMegabyteOfErrorOutputIsShownAndStoredBoundedWithTheWholeInTheRunLog(t *testing.T) {
-	l := needLab(t)
 	const host = "spark-03"
-	resetHosts(t, host)
+	config := strings.Replace(smokeConfig(""), "/opt/smoke-llama/build/bin/llama-server", "/opt/loud/llama-server", 1)
+	l, dir := freshLab(t, map[string]string{"main.hcl": config}, host)
 	onHost(t, l, host, `mkdir -p /opt/loud && printf '%s\n' '#!/bin/sh' \
 		'line=$(head -c 53000 /dev/zero | tr "\0" x)' \
 		'i=0; while [ $i -lt 20 ]; do echo "noise $i $line" >&2; i=$((i+1)); done' \
 		'echo "fatal: the line that explains it" >&2' 'exit 3' >/opt/loud/llama-server && chmod 755 /opt/loud/llama-server`)
 	defer onHost(t, l, host, "rm -rf /opt/loud")
-	dir := configDir(t, l, map[string]string{"main.hcl": strings.Replace(smokeConfig(""), "/opt/smoke-llama/build/bin/llama-server", "/opt/loud/llama-server", 1)})
 	var boundedAs func(what, s, command string)
 
 	bounded := func(what, s string) {
@@ -85,21 +84,19 @@ func TestAHostsMegabyteOfErrorOutputIsShownAndStoredBoundedWithTheWholeInTheRunL
 // On a real host: a smoke test whose model another user owns fails without its server running,
 // saying which model and why; the same model given back to root loads.
 func TestSmokeTestOfAModelAnotherUserOwnsFailsWithoutRunningTheServer(t *testing.T) {
-	l := needLab(t)
 	const host = "spark-03"
-	resetHosts(t, host)
-	onHost(t, l, host, `mkdir -p /opt/quiet /srv/sfmodels && printf '%s\n' '#!/bin/sh' 'touch /opt/quiet/ran' \
-		'echo "main: server is listening on http://127.0.0.1:1"' 'sleep 30' >/opt/quiet/llama-server && chmod 755 /opt/quiet/llama-server && \
-		echo GGUF >/srv/sfmodels/m.gguf && chown nobody /srv/sfmodels/m.gguf && rm -f /opt/quiet/ran`)
-	defer onHost(t, l, host, "rm -rf /opt/quiet /srv/sfmodels")
-	dir := configDir(t, l, map[string]string{"main.hcl": `
+	l, dir := freshLab(t, map[string]string{"main.hcl": `
 smoke_test "m" {
   command = "/opt/quiet/llama-server -m /srv/sfmodels/m.gguf"
   modes   = ["default"]
   health  = ""
   timeout = "10s"
 }
-`})
+`}, host)
+	onHost(t, l, host, `mkdir -p /opt/quiet /srv/sfmodels && printf '%s\n' '#!/bin/sh' 'touch /opt/quiet/ran' \
+		'echo "main: server is listening on http://127.0.0.1:1"' 'sleep 30' >/opt/quiet/llama-server && chmod 755 /opt/quiet/llama-server && \
+		echo GGUF >/srv/sfmodels/m.gguf && chown nobody /srv/sfmodels/m.gguf && rm -f /opt/quiet/ran`)
+	defer onHost(t, l, host, "rm -rf /opt/quiet /srv/sfmodels")
 	code, out, stderr := cli(t, "test", dir, "-host", host)
 	if code != 1 || !strings.Contains(stderr, "untrusted: not loading the model /srv/sfmodels/m.gguf: /srv/sfmodels/m.gguf is owned by nobody") {
 		t.Fatalf("test of a model nobody owns: exit %d\n%s\n%s", code, out, stderr)

@@ -305,9 +305,7 @@ func runChaosCase(t *testing.T, c *chaosCase) {
 	}
 	if c.phase.first != "" {
 		mustApply(t, c.dir, "first apply")
-		if err := os.WriteFile(filepath.Join(c.dir, "main.hcl"), []byte(c.phase.config), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFiles(t, c.dir, map[string]string{"main.hcl": c.phase.config})
 	}
 	statePath := filepath.Join(c.dir, "sparkform.state.json")
 	tmp := t.TempDir()

@@ -1,30 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sparkform/sparkform/state"
-	"github.com/zclconf/go-cty/cty"
 )
-
-// writeState writes a state with one host and one resource into dir (unit tests: no lab).
-func writeState(t *testing.T, dir string) {
-	t.Helper()
-	st := state.New()
-	st.Set("spark-01", &state.Resource{Type: "sysctl", Name: "loading", AppliedAt: time.Now(),
-		Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"values": cty.MapVal(map[string]cty.Value{"vm.swappiness": cty.StringVal("10")})})}})
-	st.Host("spark-01").AddGeneration(time.Now(), "abc", "")
-	if err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Persist(st); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestEveryCommandFindsTheStateByOneRule(t *testing.T) {
 	work := t.TempDir()
@@ -152,8 +135,7 @@ func TestLabSubcommandsHelpAndMistakesAreAnsweredAsEveryOtherCommand(t *testing.
 
 func TestAnUnreachableHostsErrorNamesItOnce(t *testing.T) {
 	dir := t.TempDir()
-	// Port 1 on loopback refuses at once.
-	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte("host \"spark-01\" {\n  address = \"127.0.0.1\"\n  port = 1\n  user = \"root\"\n}\n"), 0o644)
+	writeFiles(t, dir, map[string]string{"main.hcl": unreachableHost})
 	code, _, errOut := cli(t, "plan", dir, "-connect-timeout", "2")
 	if code != 1 || !strings.HasPrefix(errOut, "Error: spark-01 (127.0.0.1:1): ") || strings.Contains(errOut, "spark-01: spark-01") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
@@ -164,10 +146,8 @@ func TestStateAddressTyposGetTheClosestAddress(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(t.TempDir()) // -chdir changes the process's directory: t.Chdir puts it back
 	st := state.New()
-	st.Set("spark-01", &state.Resource{Type: "sysctl", Name: "loading", AppliedAt: time.Now(), Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"values": cty.MapVal(map[string]cty.Value{"vm.swappiness": cty.StringVal("10")})})}})
-	if err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Persist(st); err != nil {
-		t.Fatal(err)
-	}
+	st.Set("spark-01", sysctlLoading(map[string]string{"vm.swappiness": "10"}))
+	saveState(t, dir, st)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -208,124 +188,9 @@ func TestApplyOfAMissingPlanFileSaysSo(t *testing.T) {
 	}
 }
 
-func TestDurationFlagsTakeABareNumberAsSeconds(t *testing.T) {
-	var d time.Duration
-	f := durationFlag{d: &d}
-	for in, want := range map[string]time.Duration{"5": 5 * time.Second, "0.5": 500 * time.Millisecond, "5s": 5 * time.Second, "2m": 2 * time.Minute} {
-		if err := f.Set(in); err != nil || d != want {
-			t.Errorf("%q: %v, %v; want %v", in, d, err, want)
-		}
-	}
-	for d, want := range map[time.Duration]string{10 * time.Minute: "10m", time.Hour: "1h", 90 * time.Minute: "1h30m", 10 * time.Second: "10s", 0: "0s", 90 * time.Second: "1m30s"} {
-		if got := (durationFlag{d: &d}).String(); got != want {
-			t.Errorf("%v is shown as %q, want %q", d, got, want)
-		}
-	}
-	if _, out, _ := cli(t, "plan", "-h"); !strings.Contains(out, "(default 10m)") || strings.Contains(out, "10m0s") {
-		t.Errorf("plan -h shows -step-timeout's default in Go's form:\n%s", out)
-	}
-	for _, bad := range []string{"five", "-3", "5x"} {
-		if err := f.Set(bad); err == nil || bad != "-3" && !strings.Contains(err.Error(), "write e.g. 5s") {
-			t.Errorf("%q: %v", bad, err)
-		}
-	}
-}
-
-func TestDebugLogRecordsTheCommandAndEachConnection(t *testing.T) {
-	dir := t.TempDir()
-	logFile := filepath.Join(dir, "debug.log")
-	// Port 1 on loopback refuses at once: the dial fails fast, and the log must say so.
-	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte("variable \"secret\" {\n  type = string\n  default = \"\"\n}\nhost \"spark-01\" {\n  address = \"127.0.0.1\"\n  port = 1\n  user = \"root\"\n}\n"), 0o644)
-	t.Setenv("SPARKFORM_LOG", "debug")
-	t.Setenv("SPARKFORM_LOG_PATH", logFile)
-	code, _, _ := cli(t, "plan", dir, "-var", "secret=hunter2", "-connect-timeout", "2")
-	if code != 1 {
-		t.Errorf("plan of an unreachable host: exit %d", code)
-	}
-	b, err := os.ReadFile(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := string(b)
-	for _, want := range []string{"sparkform start", "command=plan", "msg=dial host=spark-01", "connect_timeout=2s", "msg=dialed host=spark-01", "error=", "sparkform end"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("debug log lacks %q:\n%s", want, log)
-		}
-	}
-	if strings.Contains(log, "hunter2") {
-		t.Errorf("debug log holds a -var value:\n%s", log)
-	}
-}
-
-func TestHistoryLinesStayShort(t *testing.T) {
-	dir := t.TempDir()
-	st := state.New()
-	long := map[string]cty.Value{}
-	for i := 0; i < 30; i++ {
-		long[fmt.Sprintf("vm.key_number_%02d", i)] = cty.StringVal("1234567")
-	}
-	st.Set("spark-01", &state.Resource{Type: "sysctl", Name: "loading", AppliedAt: time.Now(), Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"values": cty.MapVal(long)})}})
-	st.Set("spark-01", &state.Resource{Type: "readahead", Name: "nvme", AppliedAt: time.Now(), Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"kb": cty.NumberIntVal(8192)})}})
-	st.Host("spark-01").AddGeneration(time.Now(), "abcdef0123456789", "rollback to generation 1")
-	if err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Persist(st); err != nil {
-		t.Fatal(err)
-	}
-	code, out, _ := cli(t, "history", dir)
-	if code != 0 || !strings.Contains(out, "readahead.nvme") || !strings.Contains(out, "kb=8192") || !strings.Contains(out, "(rollback to generation 1)") {
-		t.Fatalf("history: %d\n%s", code, out)
-	}
-	if !regexp.MustCompile(`(?m)^ +1  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z0-9+-]+  config abcdef012345`).MatchString(out) {
-		t.Errorf("a generation's time does not name its zone:\n%s", out)
-	}
-	for _, l := range strings.Split(out, "\n") {
-		if n := len([]rune(l)); n > historyWidth {
-			t.Errorf("a history line of %d characters:\n%s", n, l)
-		}
-	}
-}
-
-func TestHistoryListsWhatEachGenerationChanged(t *testing.T) {
-	dir := t.TempDir()
-	st := state.New()
-	sysctl := func(v string) *state.Resource {
-		return &state.Resource{Type: "sysctl", Name: "loading", AppliedAt: time.Now(), Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"values": cty.MapVal(map[string]cty.Value{"vm.swappiness": cty.StringVal(v)})})}}
-	}
-	st.Set("spark-01", sysctl("10"))
-	st.Set("spark-01", &state.Resource{Type: "readahead", Name: "nvme", AppliedAt: time.Now(), Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"kb": cty.NumberIntVal(8192)})}})
-	st.Host("spark-01").AddGeneration(time.Now(), "aaaa", "")
-	st.Set("spark-01", sysctl("7"))
-	st.Host("spark-01").AddGeneration(time.Now(), "bbbb", "")
-	delete(st.Host("spark-01").Resources, "readahead.nvme")
-	st.Host("spark-01").AddGeneration(time.Now(), "cccc", "")
-	if err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Persist(st); err != nil {
-		t.Fatal(err)
-	}
-	code, out, _ := cli(t, "history", dir)
-	_, gen2, _ := strings.Cut(out, "config bbbb")
-	gen2, gen3, _ := strings.Cut(gen2, "config cccc")
-	if code != 0 || !strings.Contains(gen2, "sysctl.loading  vm.swappiness=7\n         (1 other resource as in generation 1)\n") || strings.Contains(gen2, "kb=8192") ||
-		!strings.Contains(gen3, "readahead.nvme  (removed)\n") || strings.Contains(gen3, "swappiness") {
-		t.Errorf("history: %d\n%s", code, out)
-	}
-}
-
 func TestUnknownCommandFails(t *testing.T) {
 	code, _, stderr := cli(t, "frobnicate")
 	if code != 1 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
 		t.Fatalf("code %d, stderr %q", code, stderr)
-	}
-}
-
-func TestParseInterleavedAcceptsFlagsAfterPositionalsAndDoubleDash(t *testing.T) {
-	fs := newFlagSet("t", &bytes.Buffer{})
-	out := fs.String("out", "", "")
-	var hosts multiFlag
-	fs.Var(&hosts, "host", "")
-	pos, err := parseInterleaved(fs, []string{"dir", "--out", "p.json", "-host", "a", "--host=b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pos) != 1 || pos[0] != "dir" || *out != "p.json" || hosts.String() != "a,b" {
-		t.Fatalf("pos %v out %q hosts %v", pos, *out, hosts)
 	}
 }

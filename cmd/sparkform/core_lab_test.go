@@ -48,9 +48,7 @@ func resetHosts(t *testing.T, hosts ...string) {
 var labHosts = []string{"spark-01", "spark-02", "spark-03"}
 
 func TestPlanApplyConvergeDriftAndDestroyOnLab(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, labHosts...)
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	l, dir := freshLab(t, map[string]string{"main.hcl": tuning}, labHosts...)
 
 	code, out, stderr := cli(t, "plan", dir, "-detailed-exitcode")
 	if code != 2 {
@@ -145,9 +143,7 @@ func TestPlanApplyConvergeDriftAndDestroyOnLab(t *testing.T) {
 }
 
 func TestSavedPlanAppliesExactlyAndIsRefusedWhenStale(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, "spark-01")
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	l, dir := freshLab(t, map[string]string{"main.hcl": tuning}, "spark-01")
 	planFile := filepath.Join(dir, "p.plan")
 	if code, out, stderr := cli(t, "plan", dir, "-host", "spark-01", "-out", planFile); code != 0 {
 		t.Fatalf("plan -out: %d\n%s\n%s", code, out, stderr)
@@ -216,9 +212,7 @@ func TestHostileValuesAreRejectedBeforeAnyConnection(t *testing.T) {
 }
 
 func TestChangedHostKeyIsRefusedAndOtherHostsProceed(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, labHosts...)
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	l, dir := freshLab(t, map[string]string{"main.hcl": tuning}, labHosts...)
 	// A known_hosts where spark-03's line carries spark-01's key: what a reinstalled or
 	// impostor host looks like.
 	kh, err := os.ReadFile(l.KnownHostsPath())
@@ -266,9 +260,7 @@ func TestChangedHostKeyIsRefusedAndOtherHostsProceed(t *testing.T) {
 }
 
 func TestPartitionedHostFailsAloneWithinTimeouts(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, labHosts...)
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	l, dir := freshLab(t, map[string]string{"main.hcl": tuning}, labHosts...)
 	ctx := context.Background()
 	if err := l.Partition(ctx, "spark-02"); err != nil {
 		t.Fatal(err)
@@ -291,9 +283,7 @@ func TestPartitionedHostFailsAloneWithinTimeouts(t *testing.T) {
 }
 
 func TestSecondApplyWaitsForTheLockOrFailsNamingTheHolder(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, "spark-01")
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	_, dir := freshLab(t, map[string]string{"main.hcl": tuning}, "spark-01")
 	// The first apply holds the lock while it waits at the confirmation prompt.
 	first, stdinW := applyAtPrompt(t, dir, "-host", "spark-01")
 
@@ -436,9 +426,7 @@ func historyAndRollback(t *testing.T, l *lab.Lab, files map[string]string) strin
 }
 
 func TestDriftNamesHostAndAttributeAndExitsTwo(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, labHosts...)
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	l, dir := freshLab(t, map[string]string{"main.hcl": tuning}, labHosts...)
 	mustApply(t, dir, "apply")
 	if code, out, _ := cli(t, "drift", dir); code != 0 || !strings.Contains(out, "0 of 3 hosts drifted") {
 		t.Fatalf("drift on a converged fleet: %d\n%s", code, out)
@@ -464,9 +452,7 @@ func TestDriftNamesHostAndAttributeAndExitsTwo(t *testing.T) {
 }
 
 func TestNonRootUserAppliesThroughSudo(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, "spark-02")
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	l, dir := freshLab(t, map[string]string{"main.hcl": tuning}, "spark-02")
 	hostsHCL := readFile(t, filepath.Join(dir, "hosts.hcl"))
 	hostsHCL = strings.ReplaceAll(hostsHCL, `user            = "root"`, `user            = "deploy"
   sudo            = true`)
@@ -520,9 +506,7 @@ func TestFirstInterruptOrSIGTERMFinishesTheStepInFlightAndStartsNoOther(t *testi
 }
 
 func TestApplyUsesOneConnectionPerHostForPlanAndApply(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, "spark-01")
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	l, dir := freshLab(t, map[string]string{"main.hcl": tuning}, "spark-01")
 	count := func() int {
 		n, err := strconv.Atoi(onHost(t, l, "spark-01", "grep -c 'Accepted publickey' /var/log/sshd.log || true"))
 		if err != nil {

@@ -1,31 +1,21 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/sparkform/sparkform/state"
 )
 
 // A sysctl step that fails before changing anything (the host's /etc/sysctl.d is read-only)
 // leaves the host's state as it was: applied_at does not move and the next plan does not call
 // the host changed since its last generation.
 func TestAStepThatFailedBeforeChangingAnythingLeavesTheHostNotPendingOnLab(t *testing.T) {
-	l := needLab(t)
 	const host = "spark-01"
-	resetHosts(t, host)
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	l, dir := freshLab(t, map[string]string{"main.hcl": tuning}, host)
 	if code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", host); code != 0 {
 		t.Fatalf("first apply: exit %d\n%s\n%s", code, out, stderr)
 	}
-	statePath := filepath.Join(dir, "sparkform.state.json")
 	appliedAt := func() string {
-		st, err := state.NewStore(statePath).Load()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := st.Lookup(host, "sysctl.loading")
+		r := loadDirState(t, dir, "").Lookup(host, "sysctl.loading")
 		if r == nil {
 			t.Fatal("sysctl.loading is not in state")
 		}

@@ -339,9 +339,7 @@ func destroyAll(t *testing.T, dir string) {
 }
 
 func TestApplySIGKILLedAtRandomPointsLeavesValidStateAndRerunConverges(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, labHosts...)
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	l, dir := freshLab(t, map[string]string{"main.hcl": tuning}, labHosts...)
 	statePath := filepath.Join(dir, "sparkform.state.json")
 	firstStep := []string{"spark-01:", "sysctl.loading"} // the apply's first step begins
 	// One whole apply first, to know how long planning and applying take here.
@@ -452,17 +450,7 @@ func tinyConfigDir(t *testing.T, l *lab.Lab, files map[string]string) string {
 		syscall.Unmount(dir, syscall.MNT_DETACH) // a read-only bind left by a failed test first
 		syscall.Unmount(dir, syscall.MNT_DETACH)
 	})
-	hosts, err := os.ReadFile(l.HostsHCLPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	files["hosts.hcl"] = string(hosts)
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return configIn(t, dir, l, files)
 }
 
 var erroredStateRe = regexp.MustCompile(`\S*sparkform\.errored-state-[0-9]+\.json`)

@@ -157,7 +157,7 @@ func TestEveryEngineEventBecomesASchemaValidMessage(t *testing.T) {
 
 func TestPlanJSONOnABrokenConfigurationIsADiagnosticWithItsPosition(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte("host \"a\" {\n  address = \n}\n"), 0o644)
+	writeFiles(t, dir, map[string]string{"main.hcl": "host \"a\" {\n  address = \n}\n"})
 	code, out, _ := cli(t, "plan", dir, "-json")
 	if code != 1 {
 		t.Fatalf("exit %d", code)
@@ -180,7 +180,7 @@ func TestPlanJSONOnABrokenConfigurationIsADiagnosticWithItsPosition(t *testing.T
 func TestReadOnlyCommandsStreamTheSameSchema(t *testing.T) {
 	dir := t.TempDir()
 	writeState(t, dir)
-	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte("host \"spark-01\" {\n  address = \"127.0.0.1\"\n  port = 1\n  user = \"root\"\n}\n"), 0o644)
+	writeFiles(t, dir, map[string]string{"main.hcl": unreachableHost})
 	for _, c := range []struct {
 		args []string
 		code int

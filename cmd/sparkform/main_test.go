@@ -7,13 +7,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sparkform/sparkform/internal/lab"
-	"github.com/sparkform/sparkform/state"
 )
 
 // The test binary doubles as the sparkform binary: with SPARKFORM_TEST_RUN_MAIN=1 it runs main.
@@ -78,39 +76,6 @@ func needLab(t *testing.T) *lab.Lab {
 	return testLab
 }
 
-// cli runs sparkform in-process and returns exit code, stdout and stderr.
-func readFile(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// loadDirState loads the state file of the configuration in dir, failing the test (saying when,
-// if not "") when it does not load.
-func loadDirState(t testing.TB, dir, when string) *state.State {
-	t.Helper()
-	st, err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Load()
-	if err != nil && when != "" {
-		t.Fatalf("%s: %v", when, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// editMain replaces old with new in dir's main.hcl.
-func editMain(t *testing.T, dir, old, new string) {
-	t.Helper()
-	p := filepath.Join(dir, "main.hcl")
-	if err := os.WriteFile(p, []byte(strings.Replace(readFile(t, p), old, new, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // mustApply applies dir with -auto-approve and fails the test unless it succeeds (what: which
 // apply, for the message).
 func mustApply(t *testing.T, dir, what string) {
@@ -130,6 +95,7 @@ func rerunConverges(t *testing.T, dir, what string) {
 	}
 }
 
+// cli runs sparkform in-process and returns exit code, stdout and stderr.
 func cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -170,20 +136,28 @@ func ownLab(t *testing.T, n int) *lab.Lab {
 // configDir makes a configuration directory holding the lab's hosts.hcl and the given files.
 func configDir(t *testing.T, l *lab.Lab, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
+	return configIn(t, t.TempDir(), l, files)
+}
+
+// configIn writes the lab's hosts.hcl and the given files into dir, and returns dir.
+func configIn(t *testing.T, dir string, l *lab.Lab, files map[string]string) string {
+	t.Helper()
 	hosts, err := os.ReadFile(l.HostsHCLPath())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "hosts.hcl"), hosts, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, dir, map[string]string{"hosts.hcl": string(hosts)})
+	writeFiles(t, dir, files)
 	return dir
+}
+
+// freshLab is the opening of most lab tests: the shared lab, the given hosts put back to their
+// stock values (resetHosts), and a configuration directory holding the lab's hosts.hcl and files.
+func freshLab(t *testing.T, files map[string]string, hosts ...string) (*lab.Lab, string) {
+	t.Helper()
+	l := needLab(t)
+	resetHosts(t, hosts...)
+	return l, configDir(t, l, files)
 }
 
 // onHost runs a command on a lab host with the real OpenSSH client.

@@ -36,13 +36,6 @@ func loadPG(t *testing.T) *state.State {
 	return st
 }
 
-func writeFile(t *testing.T, path string, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestStateMovesBetweenFileAndPostgresBothWaysWithBackups(t *testing.T) {
 	pgServer(t)
 	jsonUISchema(t) // read by its relative path before the test moves into its own directory

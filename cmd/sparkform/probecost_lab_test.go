@@ -64,9 +64,7 @@ func TestPlanStartsFewProcessesOnAHost(t *testing.T) {
 // state is written once (the changes of that exec and the generation), and the exec starts few
 // processes on the host (its subshells, and a sync and a mv per file written).
 func TestColdApplyCostsThePlanPlusOneExec(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, "spark-01")
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	l, dir := freshLab(t, map[string]string{"main.hcl": tuning}, "spark-01")
 	cfg, diags := config.Load(dir, config.Vars{})
 	if diags.HasErrors() {
 		t.Fatal(diags)

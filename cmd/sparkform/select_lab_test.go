@@ -12,9 +12,7 @@ import (
 // changes exactly the selected resources on exactly the selected hosts, says (as Terraform does)
 // that a targeted apply may be incomplete, and plan then shows just what was left out.
 func TestTargetAndHostSelectionApplyOnlyWhatTheySelectOnRealHosts(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, labHosts...)
-	dir := configDir(t, l, map[string]string{"main.hcl": tuning})
+	l, dir := freshLab(t, map[string]string{"main.hcl": tuning}, labHosts...)
 	hostsFile := filepath.Join(dir, "hosts.hcl")
 	hosts, err := os.ReadFile(hostsFile)
 	if err != nil {

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"encoding/xml"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -92,25 +89,7 @@ func TestApplyRunsSmokeTestsInBothModesAndRecordsThem(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("report -format svg: %d %s", code, stderr)
 	}
-	bars := 0
-	dec := xml.NewDecoder(strings.NewReader(svg))
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("SVG does not parse: %v", err)
-		}
-		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
-			for _, a := range se.Attr {
-				if a.Name.Local == "class" && a.Value == "bar" {
-					bars++
-				}
-			}
-		}
-	}
-	if bars != len(hosts)*2 {
+	if bars := len(parseSVG(t, svg).bars); bars != len(hosts)*2 {
 		t.Errorf("SVG has %d bars, want %d (3 hosts × 2 modes)", bars, len(hosts)*2)
 	}
 	// On demand: sparkform test records another round without changing anything.
@@ -367,7 +346,7 @@ func TestTestsPendingAfterAnUnfinishedApplyRunOnTheNextApply(t *testing.T) {
 	if code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", "spark-01"); code != 1 || !strings.Contains(out+stderr, "over max_seconds 0.001") {
 		t.Fatalf("apply with a failing test: exit %d\n%s\n%s", code, out, stderr)
 	}
-	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(smokeConfig("")), 0o644)
+	writeFile(t, filepath.Join(dir, "main.hcl"), []byte(smokeConfig("")))
 	code, out, _ := cli(t, "plan", dir, "-detailed-exitcode", "-host", "spark-01")
 	if code != 2 || !strings.Contains(out, "apply runs its smoke tests and records the generation") || !strings.Contains(out, "tests and generation pending on 1 host") {
 		t.Fatalf("plan after the unfinished apply: exit %d, want 2 and the pending work named\n%s", code, out)

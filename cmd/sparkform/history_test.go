@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sparkform/sparkform/state"
+)
+
+func TestHistoryLinesStayShort(t *testing.T) {
+	dir := t.TempDir()
+	st := state.New()
+	long := map[string]string{}
+	for i := 0; i < 30; i++ {
+		long[fmt.Sprintf("vm.key_number_%02d", i)] = "1234567"
+	}
+	st.Set("spark-01", sysctlLoading(long))
+	st.Set("spark-01", readaheadNVMe(8192))
+	st.Host("spark-01").AddGeneration(time.Now(), "abcdef0123456789", "rollback to generation 1")
+	saveState(t, dir, st)
+	code, out, _ := cli(t, "history", dir)
+	if code != 0 || !strings.Contains(out, "readahead.nvme") || !strings.Contains(out, "kb=8192") || !strings.Contains(out, "(rollback to generation 1)") {
+		t.Fatalf("history: %d\n%s", code, out)
+	}
+	if !regexp.MustCompile(`(?m)^ +1  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z0-9+-]+  config abcdef012345`).MatchString(out) {
+		t.Errorf("a generation's time does not name its zone:\n%s", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if n := len([]rune(l)); n > historyWidth {
+			t.Errorf("a history line of %d characters:\n%s", n, l)
+		}
+	}
+}
+
+func TestHistoryListsWhatEachGenerationChanged(t *testing.T) {
+	dir := t.TempDir()
+	st := state.New()
+	st.Set("spark-01", sysctlLoading(map[string]string{"vm.swappiness": "10"}))
+	st.Set("spark-01", readaheadNVMe(8192))
+	st.Host("spark-01").AddGeneration(time.Now(), "aaaa", "")
+	st.Set("spark-01", sysctlLoading(map[string]string{"vm.swappiness": "7"}))
+	st.Host("spark-01").AddGeneration(time.Now(), "bbbb", "")
+	delete(st.Host("spark-01").Resources, "readahead.nvme")
+	st.Host("spark-01").AddGeneration(time.Now(), "cccc", "")
+	saveState(t, dir, st)
+	code, out, _ := cli(t, "history", dir)
+	_, gen2, _ := strings.Cut(out, "config bbbb")
+	gen2, gen3, _ := strings.Cut(gen2, "config cccc")
+	if code != 0 || !strings.Contains(gen2, "sysctl.loading  vm.swappiness=7\n         (1 other resource as in generation 1)\n") || strings.Contains(gen2, "kb=8192") ||
+		!strings.Contains(gen3, "readahead.nvme  (removed)\n") || strings.Contains(gen3, "swappiness") {
+		t.Errorf("history: %d\n%s", code, out)
+	}
+}
