@@ -2,7 +2,6 @@ package resources
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -83,10 +82,7 @@ func TestKernelExportsReleaseOnlyWhenDerivableFromConfig(t *testing.T) {
 const testUUID = "0b5a3c2e-8f43-4d0a-9b1e-2f6c1d7e9a10"
 
 func TestGrubMenuEntriesFindsIDsOfUbuntuGrubCfgNotTitles(t *testing.T) {
-	cfg, err := os.ReadFile("testdata/kernel-grub.cfg")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := readTestdata(t, "kernel-grub.cfg")
 	got := parseGrubMenu(string(cfg)).entries()
 	sub := "gnulinux-advanced-" + testUUID
 	want := map[string]string{
@@ -117,10 +113,7 @@ func TestGrubMenuEntriesFindsIDsOfUbuntuGrubCfgNotTitles(t *testing.T) {
 // ("Debian GNU/Linux, with Linux KVER"), "single" recovery entries, no recordfail or vt_handoff,
 // and the same ids as Ubuntu's. Both layouts must give the same entries and default kernels.
 func TestGrubMenuOfDebianGrubMkconfigMatchesUbuntuIDs(t *testing.T) {
-	cfg, err := os.ReadFile("testdata/kernel-grub-debian.cfg")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := readTestdata(t, "kernel-grub-debian.cfg")
 	m := parseGrubMenu(string(cfg))
 	got := m.entries()
 	sub := "gnulinux-advanced-" + testUUID
@@ -155,10 +148,7 @@ func TestGrubMenuOfDebianGrubMkconfigMatchesUbuntuIDs(t *testing.T) {
 // GRUB boot that entry after all; the default kernel must follow it. The line is what the lab's
 // Debian update-grub wrote after grub-set-default 'Debian GNU/Linux, with Linux 6.14.0-1015-nvidia'.
 func TestGrubMenuDefaultFollowsTitleCorrection(t *testing.T) {
-	cfg, err := os.ReadFile("testdata/kernel-grub-debian.cfg")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := readTestdata(t, "kernel-grub-debian.cfg")
 	const title = "Debian GNU/Linux, with Linux 6.14.0-1015-nvidia"
 	corrected := strings.Replace(string(cfg), "\n### END /etc/grub.d/10_linux ###",
 		"if [ \"x$default\" = '"+title+"' ]; then default='Advanced options for Debian GNU/Linux>"+title+"'; fi;\n### END /etc/grub.d/10_linux ###", 1)
@@ -262,12 +252,8 @@ linux-image-nvidia-6.17) printf 'Package: linux-image-nvidia-6.17\nDepends: linu
 linux-image-6.17.0-1014-nvidia) printf 'Package: linux-image-6.17.0-1014-nvidia\nVersion: 6.17.0-1014.14\n' ;;
 esac
 `
-	if err := os.WriteFile(dir+"/apt-cache", []byte(aptCache), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dir+"/dpkg-query", []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	writeProgram(t, dir+"/apt-cache", aptCache)
+	writeProgram(t, dir+"/dpkg-query", "#!/bin/sh\nexit 1\n")
 	script := "PATH=" + dir + ":$PATH\n" + kernelShellLib + "sf_report cand linux-nvidia-6.17\nsf_report inst linux-nvidia-6.17\nsf_report cand linux-nvidia-6.14\n"
 	out := string(providertest.MustRun(t, script))
 	for _, want := range []string{"resolve cand linux-image-6.17.0-1014-nvidia\n", "resolve inst -\n", "resolve cand -\n"} {

@@ -42,7 +42,8 @@ func venvBodyWith(set map[string]cty.Value) cty.Value {
 func TestPythonVenvValidateRejectsHostileInput(t *testing.T) {
 	s := cty.StringVal
 	l := func(v ...string) cty.Value { return strListVal(v) }
-	checkValidationTable(t, func(set map[string]cty.Value) []AttrError { return PythonVenv{}.Validate(venvBodyWith(set)) }, append([]validationCase{
+	l1 := func(v string) cty.Value { return l(v) }
+	checkValidationTable(t, func(set map[string]cty.Value) []AttrError { return PythonVenv{}.Validate(venvBodyWith(set)) }, []validationCase{
 		{"pinned package passes", nil, ""},
 		{"range, extras and wheelhouse pass", map[string]cty.Value{"packages": l("vllm[fastsafetensors]>=0.10,<1", "numpy ~= 1.26", "Foo_Bar.baz"), "find_links": l("/srv/wheels", "https://wheels.example/simple/"), "index_url": s("https://pypi.org/simple"), "verify": l("fastsafetensors", "vllm.model_executor"), "python": s("python3.12")}, ""},
 		{"python as absolute path passes", map[string]cty.Value{"python": s("/usr/bin/python3")}, ""},
@@ -50,23 +51,23 @@ func TestPythonVenvValidateRejectsHostileInput(t *testing.T) {
 		{"option alone", map[string]cty.Value{"packages": l("-e")}, "packages"},
 		{"url requirement", map[string]cty.Value{"packages": l("fastsafetensors @ https://evil.example/f.whl")}, "packages"},
 		{"marker", map[string]cty.Value{"packages": l("fastsafetensors==0.3.2; python_version>'3'")}, "packages"},
-		{"shell in package", map[string]cty.Value{"packages": l("fastsafetensors==0.3.2$(reboot)")}, "packages"},
 		{"two packages in one string", map[string]cty.Value{"packages": l("fastsafetensors numpy")}, "packages"},
 		{"file path as package", map[string]cty.Value{"packages": l("/tmp/x.whl")}, "packages"},
 		{"requirement file option", map[string]cty.Value{"packages": l("-r/etc/shadow")}, "packages"},
 		{"same distribution twice", map[string]cty.Value{"packages": l("fastsafetensors==0.3.2", "FastSafeTensors==0.1.10")}, "packages"},
 		{"null packages", map[string]cty.Value{"packages": cty.NullVal(cty.List(cty.String))}, "packages"},
-		{"python with shell", map[string]cty.Value{"python": s("python3; reboot")}, "python"},
 		{"python as option", map[string]cty.Value{"python": s("-c")}, "python"},
 		{"find_links relative", map[string]cty.Value{"find_links": l("wheels")}, "find_links"},
 		{"find_links with quote", map[string]cty.Value{"find_links": l("/srv/w'heels")}, "find_links"},
 		{"find_links file url", map[string]cty.Value{"find_links": l("file:///srv/wheels")}, "find_links"},
 		{"index_url not http", map[string]cty.Value{"index_url": s("ftp://pypi.example/simple")}, "index_url"},
-		{"index_url with shell", map[string]cty.Value{"index_url": s("https://pypi.org/simple $(reboot)")}, "index_url"},
 		{"index_url option", map[string]cty.Value{"index_url": s("--trusted-host=evil")}, "index_url"},
 		{"verify code", map[string]cty.Value{"verify": l("os; os.system('reboot')")}, "verify"},
 		{"verify dash", map[string]cty.Value{"verify": l("fast-safetensors")}, "verify"},
-	}, managedPathCases("path")...))
+	}, managedPathCases("path"),
+		shellPayloadCases("packages", "fastsafetensors==0.3.2", l1), shellPayloadCases("python", "python3", s),
+		shellPayloadCases("find_links", "/srv/wheels", l1), shellPayloadCases("index_url", "https://pypi.org/simple", s),
+		shellPayloadCases("verify", "fastsafetensors", l1))
 }
 
 func TestParsePkgSpecNormalizesNamesAndFindsExactPins(t *testing.T) {
@@ -402,9 +403,7 @@ func TestVersionSatisfies(t *testing.T) {
 // The adoption step on a real plain venv: the directory becomes generation 0 behind a link,
 // and its python still runs through the link; destroy puts it back.
 func TestPythonVenvAdoptsPlainVenvLocally(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("no python3")
-	}
+	needProgram(t, "python3")
 	root := t.TempDir()
 	p := filepath.Join(root, "venv")
 	if out, err := exec.Command("python3", "-m", "venv", "--without-pip", p).CombinedOutput(); err != nil {

@@ -68,9 +68,7 @@ func newCanaryHost(t *testing.T) *canaryHost {
 	os.MkdirAll(h.stubs, 0o755)
 	for _, n := range []string{"git", "cmake", "llama-server", "python3", "python", "nvcc", "sysctl", "udevadm", "apt-get", "apt-mark",
 		"apt-cache", "dpkg-query", "update-grub", "grub-editenv", "grub-set-default", "grub-reboot", "grub-mkconfig"} {
-		if err := os.WriteFile(filepath.Join(h.stubs, n), []byte(stubProgram), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		writeProgram(t, filepath.Join(h.stubs, n), stubProgram)
 	}
 	if os.Geteuid() == 0 {
 		filepath.WalkDir(dir, func(p string, _ fs.DirEntry, _ error) error { return os.Lchown(p, nobody, nobody) })

@@ -181,11 +181,13 @@ func TestSysctlBootValuesOrderingAndShadowing(t *testing.T) {
 	}
 }
 
+// sysctlKeyOut is the capture probe's output for a key the host has, set to v.
+func sysctlKeyOut(k, v string) string { return fmt.Sprintf("haskey %s\n%s:%s\n", k, sysctlPath(k), v) }
+
 func TestSysctlCapture(t *testing.T) {
-	key := func(k, v string) string { return fmt.Sprintf("haskey %s\n%s:%s\n", k, sysctlPath(k), v) }
-	out := key("vm.swappiness", "10") + key("vm.dirty_ratio", "10") + key("vm.dirty_bytes", "0") + key("vm.dirty_background_ratio", "5") +
-		key("vm.dirty_background_bytes", "1048576") + key("vm.max_map_count", "65530") + key("vm.min_free_kbytes", "99") +
-		key("kernel.ostype", "Linux") + "nokey kernel.numa_balancing\nnokey vm.gone\n" +
+	out := sysctlKeyOut("vm.swappiness", "10") + sysctlKeyOut("vm.dirty_ratio", "10") + sysctlKeyOut("vm.dirty_bytes", "0") + sysctlKeyOut("vm.dirty_background_ratio", "5") +
+		sysctlKeyOut("vm.dirty_background_bytes", "1048576") + sysctlKeyOut("vm.max_map_count", "65530") + sysctlKeyOut("vm.min_free_kbytes", "99") +
+		sysctlKeyOut("kernel.ostype", "Linux") + "nokey kernel.numa_balancing\nnokey vm.gone\n" +
 		dropInsOut("sysctld", "", "/etc/sysctl.d/99-tuned.conf", "vm.swappiness = 10\nvm.dirty_ratio=10\nvm.min_free_kbytes = 50\n")
 	blocks, notes, err := Sysctl{}.Capture(CaptureOptions{SysctlKeys: []string{"kernel.ostype", "vm.gone"}}, []byte(out))
 	if err != nil {
@@ -308,8 +310,7 @@ func TestSysctlLiveFactReadsWholeValuesFromTheRealProcSys(t *testing.T) {
 // vm.swappiness = 17 set with sysctl -w and in no file is not "the kernel's default": it is
 // captured, and the comment says it is set live only.
 func TestSysctlCaptureSaysSetLiveOnlyAndNeverCallsItTheDefault(t *testing.T) {
-	key := func(k, v string) string { return fmt.Sprintf("haskey %s\n%s:%s\n", k, sysctlPath(k), v) }
-	out := key("vm.swappiness", "17") + key("vm.dirty_ratio", "20") + dropInsOut("sysctld", "", "", "")
+	out := sysctlKeyOut("vm.swappiness", "17") + sysctlKeyOut("vm.dirty_ratio", "20") + dropInsOut("sysctld", "", "", "")
 	blocks, _, err := Sysctl{}.Capture(CaptureOptions{}, []byte(out))
 	if err != nil || len(blocks) != 1 {
 		t.Fatalf("%v %+v", err, blocks)

@@ -100,14 +100,34 @@ func managedPathCases(attr string) []validationCase {
 	return cases
 }
 
-// checkValidationTable runs each case as a subtest, checking validate(case.set) with
-// checkOneAttrError (the hostile-input tables of llama_cpp and python_venv).
-func checkValidationTable(t *testing.T, validate func(set map[string]cty.Value) []AttrError, cases []validationCase) {
+// shellPayloads are what a value would make a shell run if it reached one unquoted.
+var shellPayloads = []struct{ name, tail string }{
+	{"command substitution", "$(reboot)"}, {"semicolon command", "; reboot"},
+	{"newline command", "\nreboot"}, {"backquote command", "`reboot`"},
+}
+
+// shellPayloadCases are the validation cases of attr with each shell payload appended to valid,
+// a value attr takes (wrap makes the attribute's value of it: a string, a list, a map entry):
+// each must be rejected, on attr.
+func shellPayloadCases(attr, valid string, wrap func(string) cty.Value) []validationCase {
+	var cases []validationCase
+	for _, p := range shellPayloads {
+		cases = append(cases, validationCase{name: attr + " with " + p.name, set: map[string]cty.Value{attr: wrap(valid + p.tail)}, wantAttr: attr})
+	}
+	return cases
+}
+
+// checkValidationTable runs each case of the tables (a resource's own, then generated ones such
+// as managedPathCases) as a subtest, checking validate(case.set) with checkOneAttrError (the
+// hostile-input tables of llama_cpp and python_venv).
+func checkValidationTable(t *testing.T, validate func(set map[string]cty.Value) []AttrError, tables ...[]validationCase) {
 	t.Helper()
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			checkOneAttrError(t, validate(c.set), c.wantAttr)
-		})
+	for _, cases := range tables {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				checkOneAttrError(t, validate(c.set), c.wantAttr)
+			})
+		}
 	}
 }
 

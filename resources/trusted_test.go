@@ -26,12 +26,7 @@ func TestUntrustedProgramRules(t *testing.T) {
 	root := t.TempDir()
 	mk := func(rel string, mode os.FileMode) string {
 		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		writeProgram(t, p, "#!/bin/sh\n")
 		if err := os.Chmod(p, mode); err != nil {
 			t.Fatal(err)
 		}
@@ -375,8 +370,8 @@ func rootSandbox(t *testing.T, why string, git bool) string {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: " + why)
 	}
-	if _, err := exec.LookPath("git"); git && err != nil {
-		t.Skip("needs git")
+	if git {
+		needProgram(t, "git")
 	}
 	root := t.TempDir()
 	for _, d := range []string{root, filepath.Dir(root)} {
