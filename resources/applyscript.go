@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/sparkform/sparkform/provider"
@@ -108,7 +110,7 @@ func writeValuesScript(what string, values map[string]string, file func(key stri
 	}
 	var b strings.Builder
 	b.WriteString("rc=0 ch=0\n")
-	for _, k := range sortedKeys(values) {
+	for _, k := range slices.Sorted(maps.Keys(values)) {
 		fmt.Fprintf(&b, "if printf '%%s\\n' %s > %s; then ch=1; else echo %s; rc=1; fi\n", provider.Quote(values[k]), provider.Quote(file(k)),
 			provider.Quote(fmt.Sprintf("setting %s %s = %s failed", what, k, values[k])))
 	}

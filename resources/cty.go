@@ -3,7 +3,6 @@ package resources
 import (
 	"math/big"
 	"slices"
-	"sort"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -47,16 +46,6 @@ func stringMapVal(m map[string]string) cty.Value {
 		vals[k] = cty.StringVal(v)
 	}
 	return cty.MapVal(vals)
-}
-
-// sortedKeys are the keys of m in order.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // stringList turns a known list, set or tuple of strings into a Go slice; null, unknown or any

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -410,7 +411,7 @@ func cmakeOn(v string) bool {
 func llamaBuildID(ref, commit string, flags map[string]string, targets []string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "ref=%s\ncommit=%s\n", ref, commit)
-	for _, k := range sortedKeys(flags) {
+	for _, k := range slices.Sorted(maps.Keys(flags)) {
 		fmt.Fprintf(h, "-D%s=%s\n", k, flags[k])
 	}
 	fmt.Fprintf(h, "targets=%s\n", strings.Join(sortedCopy(targets), " "))
@@ -473,7 +474,7 @@ func (l LlamaCpp) decide(in Instance, observed cty.Value) (llamaDecision, error)
 		for k := range curMan.CMakeFlags {
 			all[k] = ""
 		}
-		for _, k := range sortedKeys(all) {
+		for _, k := range slices.Sorted(maps.Keys(all)) {
 			b, hadB := curMan.CMakeFlags[k]
 			a, hasA := flags[k]
 			if hadB == hasA && a == b {

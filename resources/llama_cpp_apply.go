@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -93,7 +94,7 @@ func (l LlamaCpp) apply(ctx context.Context, h provider.Host, in Instance, obser
 
 	// 2. Configure and build in builds/<id>, streaming cmake's progress, within build_timeout.
 	args := []string{"-DCMAKE_BUILD_TYPE=Release"}
-	for _, k := range sortedKeys(flags) {
+	for _, k := range slices.Sorted(maps.Keys(flags)) {
 		args = append(args, "-D"+k+"="+flags[k])
 	}
 	checkNvcc := ""

@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -498,7 +500,7 @@ func (v PythonVenv) decide(in Instance, observed cty.Value) (venvPlan, error) {
 		for _, ps := range pkgs {
 			want[ps.Name] = true
 		}
-		for _, n := range sortedKeys(built) {
+		for _, n := range slices.Sorted(maps.Keys(built)) {
 			if !want[n] {
 				vp.fields = append(vp.fields, FieldChange{Path: fmt.Sprintf("packages[%q]", n), Before: installed[n], BeforeNull: installed[n] == "", AfterNull: true})
 				vp.rebuild = true

@@ -4,6 +4,8 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -155,7 +157,7 @@ func (PythonVenv) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []s
 			}
 			byNorm[normalizePkg(n)] = spec
 		}
-		for _, n := range sortedKeys(byNorm) {
+		for _, n := range slices.Sorted(maps.Keys(byNorm)) {
 			pkgs = append(pkgs, byNorm[n])
 		}
 		name := captureName(p, "venv")

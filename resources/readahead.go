@@ -3,9 +3,11 @@ package resources
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/big"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -98,7 +100,7 @@ func (Readahead) devices(in Instance) []string {
 	for d := range stringMap(in.Prior.Original) {
 		all[d] = ""
 	}
-	return sortedKeys(all)
+	return slices.Sorted(maps.Keys(all))
 }
 
 // readaheadLiveFact (args: devices; none: every NVMe namespace) prints "ra DEV KB" for each
@@ -333,7 +335,7 @@ func (r Readahead) Diff(in Instance, observed cty.Value) (Diff, error) {
 		if !in.Prior.Exists() && file.IsNull() {
 			return Diff{Action: NoOp}, nil
 		}
-		for _, dev := range sortedKeys(original) {
+		for _, dev := range slices.Sorted(maps.Keys(original)) {
 			restore(dev)
 		}
 		if !file.IsNull() {

@@ -2,6 +2,8 @@ package resources
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,7 +29,7 @@ func (Readahead) Capture(_ CaptureOptions, out []byte) ([]CapturedBlock, []strin
 	if err != nil {
 		return nil, nil, err
 	}
-	devs := sortedKeys(live)
+	devs := slices.Sorted(maps.Keys(live))
 	boot := udevReadahead(rules, devs, "")
 	var blocks []CapturedBlock
 	var notes, atDefault []string

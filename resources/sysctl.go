@@ -3,6 +3,7 @@ package resources
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -94,7 +95,7 @@ func (Sysctl) keysOfInterest(in Instance) []string {
 	for k := range stringMap(in.Prior.Original) {
 		all[k] = ""
 	}
-	return sortedKeys(all)
+	return slices.Sorted(maps.Keys(all))
 }
 
 func (s Sysctl) Probe(in Instance) string {
@@ -282,7 +283,7 @@ func normalizeSysctl(v string) string { return strings.Join(strings.Fields(v), "
 func sysctlFileContent(addr string, values map[string]string) string {
 	var b strings.Builder
 	b.WriteString(managedHeader(addr))
-	for _, k := range sortedKeys(values) {
+	for _, k := range slices.Sorted(maps.Keys(values)) {
 		fmt.Fprintf(&b, "%s = %s\n", k, normalizeSysctl(values[k]))
 	}
 	return b.String()
@@ -311,7 +312,7 @@ func (s Sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
 		if !in.Prior.Exists() && file.IsNull() {
 			return Diff{Action: NoOp}, nil
 		}
-		for _, k := range sortedKeys(original) {
+		for _, k := range slices.Sorted(maps.Keys(original)) {
 			if _, ok := live[k]; ok {
 				field(k, normalizeSysctl(original[k]))
 			}
@@ -325,7 +326,7 @@ func (s Sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
 
 	want := stringMap(in.Desired.GetAttr("values"))
 	var missing []string
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if _, ok := live[k]; !ok {
 			missing = append(missing, k)
 			continue
@@ -336,7 +337,7 @@ func (s Sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
 		return Diff{}, fmt.Errorf("%s: the host has no sysctl key %s (sysctl -n fails); check the spelling or the kernel", in.Addr(), strings.Join(missing, ", "))
 	}
 	// Keys dropped from the block go back to the value they had before sparkform.
-	for _, k := range sortedKeys(applied) {
+	for _, k := range slices.Sorted(maps.Keys(applied)) {
 		if _, still := want[k]; still {
 			continue
 		}
@@ -374,7 +375,7 @@ func (s Sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
 // sysctlUnpersisted lists the desired keys the boot configuration does not set to their value.
 func sysctlUnpersisted(want, boot map[string]string) []string {
 	var out []string
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if b, ok := boot[k]; !ok || b != normalizeSysctl(want[k]) {
 			out = append(out, k)
 		}

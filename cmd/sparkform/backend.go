@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -119,11 +121,11 @@ func stateHosts(dir string, f stateFlags, hosts []string) (*state.State, []strin
 // it (store names the state in the error), else all, sorted.
 func stateHostNames(st *state.State, store state.Backend, hosts []string) ([]string, error) {
 	if len(hosts) == 0 {
-		return sortedKeysOf(st.Hosts), nil
+		return slices.Sorted(maps.Keys(st.Hosts)), nil
 	}
 	for _, h := range hosts {
 		if st.Hosts[h] == nil {
-			return nil, fmt.Errorf("no host %q in the state %s.%s", h, store, suggest.Hint(h, sortedKeysOf(st.Hosts)))
+			return nil, fmt.Errorf("no host %q in the state %s.%s", h, store, suggest.Hint(h, slices.Sorted(maps.Keys(st.Hosts))))
 		}
 	}
 	return hosts, nil

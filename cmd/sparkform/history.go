@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -57,7 +58,7 @@ func runHistory(in *invocation, _ *noFlags) int {
 			}
 			var show []string
 			unchanged := 0
-			for _, a := range sortedKeysOf(cur) {
+			for _, a := range slices.Sorted(maps.Keys(cur)) {
 				if was, ok := prev[a]; ok && was == cur[a] {
 					unchanged++
 					continue
@@ -65,7 +66,7 @@ func runHistory(in *invocation, _ *noFlags) int {
 				show = append(show, a)
 			}
 			var removed []string
-			for _, a := range sortedKeysOf(prev) {
+			for _, a := range slices.Sorted(maps.Keys(prev)) {
 				if _, ok := cur[a]; !ok {
 					removed = append(removed, a)
 				}

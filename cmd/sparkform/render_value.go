@@ -87,12 +87,3 @@ func renderValue(v cty.Value) string {
 }
 
 func isNullValue(v cty.Value) bool { return v == cty.NilVal || v.IsNull() }
-
-func sortedKeysOf[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -48,7 +49,7 @@ func runShow(in *invocation, _ *noFlags) int {
 		n := 0
 		for _, host := range names {
 			hs := st.Hosts[host]
-			for _, addr := range sortedKeysOf(hs.Resources) {
+			for _, addr := range slices.Sorted(maps.Keys(hs.Resources)) {
 				r := hs.Resources[addr]
 				ui.emit("info", "state_resource", host+": "+addr, map[string]any{"host": map[string]any{"name": host, "host_key": hs.HostKey},
 					"resource": resourceRef(addr, r.Type, r.Name), "attributes": valueJSON(r.Attributes.Value),
@@ -82,7 +83,7 @@ func renderState(w io.Writer, st *state.State, names []string) {
 		if len(hs.Resources) == 0 {
 			fmt.Fprintln(w, "  (no resources)")
 		}
-		for _, addr := range sortedKeysOf(hs.Resources) {
+		for _, addr := range slices.Sorted(maps.Keys(hs.Resources)) {
 			var times []time.Time
 			for _, n := range g.items {
 				times = append(times, st.Hosts[n].Resources[addr].AppliedAt)
@@ -96,7 +97,7 @@ func renderState(w io.Writer, st *state.State, names []string) {
 // stateKey is what show prints for a host's resources, without when they were applied.
 func stateKey(hs *state.Host) string {
 	var b strings.Builder
-	for _, addr := range sortedKeysOf(hs.Resources) {
+	for _, addr := range slices.Sorted(maps.Keys(hs.Resources)) {
 		renderStateBlock(&b, "", addr, hs.Resources[addr], "")
 	}
 	return b.String()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/sparkform/sparkform/internal/suggest"
@@ -166,9 +168,9 @@ func runStateRm(in *invocation, _ *noFlags) int {
 func stateHint(st *state.State, filters []string) string {
 	var names []string
 	seen := map[string]bool{}
-	for _, host := range sortedKeysOf(st.Hosts) {
+	for _, host := range slices.Sorted(maps.Keys(st.Hosts)) {
 		names = append(names, host)
-		for _, addr := range sortedKeysOf(st.Hosts[host].Resources) {
+		for _, addr := range slices.Sorted(maps.Keys(st.Hosts[host].Resources)) {
 			names = append(names, host+"/"+addr)
 			if !seen[addr] {
 				seen[addr] = true
@@ -186,8 +188,8 @@ func stateHint(st *state.State, filters []string) string {
 
 func matching(st *state.State, filters []string) []string {
 	var out []string
-	for _, host := range sortedKeysOf(st.Hosts) {
-		for _, addr := range sortedKeysOf(st.Hosts[host].Resources) {
+	for _, host := range slices.Sorted(maps.Keys(st.Hosts)) {
+		for _, addr := range slices.Sorted(maps.Keys(st.Hosts[host].Resources)) {
 			full := host + "/" + addr
 			ok := len(filters) == 0
 			for _, f := range filters {

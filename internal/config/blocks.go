@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -255,7 +257,7 @@ func (l *loader) selectHosts() hcl.Diagnostics {
 				set[hb.name] = true
 			}
 		}
-		rb.res.Hosts = sortedKeys(set)
+		rb.res.Hosts = slices.Sorted(maps.Keys(set))
 		if len(set) > 0 || bad {
 			continue
 		}

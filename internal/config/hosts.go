@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -278,15 +277,6 @@ func matchLabels(labels, sel map[string]string) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // MinMaxOutput and MaxMaxOutput bound a host's max_output: below, ordinary probes would fail;

@@ -481,7 +481,7 @@ testres "none" {
 	for _, r := range cfg.Resources {
 		got[r.Name] = r.Hosts
 	}
-	want := map[string][]string{"rack_a": {"a1", "a2"}, "rack_a_gpu": {"a1"}, "none": {}}
+	want := map[string][]string{"rack_a": {"a1", "a2"}, "rack_a_gpu": {"a1"}, "none": nil}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("selection = %v, want %v", got, want)
 	}

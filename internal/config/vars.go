@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -202,7 +204,7 @@ func resolveVariables(decls []*variable, in Vars, files map[string]*hcl.File, fu
 	}
 	final := map[string]assignment{} // the last assignment wins
 
-	for _, name := range sortedKeys(in.Env) {
+	for _, name := range slices.Sorted(maps.Keys(in.Env)) {
 		if _, ok := byName[name]; !ok {
 			continue // like Terraform: the environment is shared by many configurations
 		}

@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -235,13 +236,13 @@ func canonicalRow(i int, doc []byte) []byte {
 func (b *Backend) diff(batch *pgx.Batch, have, want *snapshot) []state.Change {
 	var changes []state.Change
 	note := func(what string, record []byte) { changes = append(changes, state.Change{What: what, Record: record}) }
-	for _, name := range sortedKeys(have.hosts) {
+	for _, name := range slices.Sorted(maps.Keys(have.hosts)) {
 		if want.hosts[name] == nil {
 			batch.Queue("DELETE FROM "+b.t("hosts")+" WHERE state = $1 AND host = $2", b.name, name)
 			note(name+": removed", nil)
 		}
 	}
-	for _, name := range sortedKeys(want.hosts) {
+	for _, name := range slices.Sorted(maps.Keys(want.hosts)) {
 		w, h := want.hosts[name], have.hosts[name]
 		if h == nil {
 			batch.Queue("INSERT INTO "+b.t("hosts")+" (state, host, host_key) VALUES ($1, $2, $3)", b.name, name, w.key)
@@ -252,13 +253,13 @@ func (b *Backend) diff(batch *pgx.Batch, have, want *snapshot) []state.Change {
 			key, _ := json.Marshal(w.key)
 			note(name+": host key", key)
 		}
-		for _, addr := range sortedKeys(h.resources) {
+		for _, addr := range slices.Sorted(maps.Keys(h.resources)) {
 			if w.resources[addr] == nil {
 				batch.Queue("DELETE FROM "+b.t("resources")+" WHERE state = $1 AND host = $2 AND address = $3", b.name, name, addr)
 				note(name+"/"+addr+": removed", nil)
 			}
 		}
-		for _, addr := range sortedKeys(w.resources) {
+		for _, addr := range slices.Sorted(maps.Keys(w.resources)) {
 			doc := w.resources[addr]
 			if old, ok := h.resources[addr]; ok && bytes.Equal(old, doc) {
 				continue
@@ -329,13 +330,4 @@ func appended(have, want []row) (drop, add int) {
 		}
 	}
 	return len(have), len(want) // not reached: drop == len(have) always matches
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
