@@ -4,6 +4,8 @@ import (
 	"encoding/csv"
 	"regexp"
 	"strings"
+
+	"github.com/sparkform/sparkform/internal/termsafe"
 )
 
 // csvNumberRe is a cell a spreadsheet reads as a number, sign and percent included.
@@ -16,6 +18,7 @@ var csvNumberRe = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?%?$`)
 func csvRecord(cw *csv.Writer, rec []string) error {
 	out := make([]string, len(rec))
 	for i, c := range rec {
+		c = termsafe.Line(c)
 		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) && !csvNumberRe.MatchString(c) {
 			c = "'" + c
 		}

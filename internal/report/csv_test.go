@@ -43,3 +43,25 @@ func TestCSVReportsNeverHandASpreadsheetAFormulaFromAHost(t *testing.T) {
 		}
 	}
 }
+
+// CSV and SVG reports go to standard output unless -o is given: a kernel, build or message a
+// host printed reaches them escaped as in every other view, never as a raw ESC, C1 control or
+// bidirectional override a terminal would act on (JSON was already escaped; CSV and SVG were not).
+func TestCSVAndSVGReportsCarryNoTerminalControlsFromHosts(t *testing.T) {
+	rows := []*Row{{Host: "spark-01", Test: "smoke_test.load", Kernel: "6.17\x1b]0;owned\x07", Mode: "mmap\u202e", Result: "failed", Message: "x\ry", Runs: 1, Results: 1, Failed: 1}}
+	sums := []*Summary{{Config: Config{Test: "smoke_test.load", Build: "b\u009b2J", Kernel: "6.17\x1b[2J", Mode: "mmap\u202e"}, Hosts: 1}}
+	var csvRows, svgRows, csvFleet, svgFleet bytes.Buffer
+	for _, err := range []error{WriteCSV(&csvRows, rows), WriteSVG(&svgRows, rows), WriteFleetCSV(&csvFleet, sums), WriteFleetSVG(&svgFleet, sums)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, out := range map[string]string{"csv": csvRows.String(), "svg": svgRows.String(), "fleet csv": csvFleet.String(), "fleet svg": svgFleet.String()} {
+		if i := strings.IndexAny(out, "\x1b\u009b\u202e\r\x07"); i >= 0 {
+			t.Errorf("%s output holds %q raw at %d", name, out[i:min(len(out), i+8)], i)
+		}
+	}
+	if !strings.Contains(csvRows.String(), `6.17\x1b]0;owned\x07`) {
+		t.Errorf("the kernel is not shown escaped: %s", csvRows.String())
+	}
+}

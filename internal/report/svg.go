@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sparkform/sparkform/internal/english"
+	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/resources"
 )
 
@@ -90,10 +91,12 @@ func hasInt(xs []int, x int) bool {
 	return false
 }
 
-// esc escapes text for XML character data and attribute values.
+// esc escapes text for XML character data and attribute values. Host text is first made safe
+// for a terminal (termsafe.Line), as in every view: XML allows C1 controls and bidirectional
+// overrides, and an SVG written to standard output reaches one.
 func svgEsc(s string) string {
 	var b strings.Builder
-	xml.EscapeText(&b, []byte(s)) // writes to a strings.Builder cannot fail
+	xml.EscapeText(&b, []byte(termsafe.Line(s))) // writes to a strings.Builder cannot fail
 	return b.String()
 }
 
