@@ -10,8 +10,8 @@ import (
 )
 
 // CaptureProbe reads the running kernel, installed images, holds, which image each NVIDIA
-// line's installed metapackage leads to, and the GRUB state. Only reads (dpkg-query, apt-mark
-// showhold, grub-editenv list).
+// line's installed metapackage leads to, and the GRUB state, from the facts Probe reads too. Only
+// reads (dpkg-query for images and holds, builtins for grubenv and grub.cfg).
 func (Kernel) CaptureProbe(CaptureOptions) string {
 	var b strings.Builder
 	b.WriteString(kernelRunningFact.command())
