@@ -82,6 +82,17 @@ func TestHelpPrintsTheSynopsisToStdoutAndExitsZeroForEveryCommand(t *testing.T) 
 	}
 }
 
+// -v streams tool output: only the commands that run tools (apply, test, rollback) take it;
+// plan and drift listed it and ignored it.
+func TestOnlyCommandsThatRunToolsTakeV(t *testing.T) {
+	for name, want := range map[string]bool{"plan": false, "drift": false, "apply": true, "test": true, "rollback": true} {
+		_, out, _ := cli(t, name, "-h")
+		if got := strings.Contains(out, "\n  -v\t"); got != want {
+			t.Errorf("%s -h lists -v: %v, want %v", name, got, want)
+		}
+	}
+}
+
 func TestUnknownCommandsAndFlagsGetTheClosestName(t *testing.T) {
 	for _, c := range []struct {
 		args []string

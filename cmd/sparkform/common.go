@@ -37,8 +37,9 @@ type runFlags struct {
 	pool            *engine.Pool // one connection per host for the whole command
 }
 
-// register adds the flags of the commands that work on hosts.
-func (f *runFlags) register(fs *flag.FlagSet) {
+// register adds the flags of the commands that work on hosts; -v (tool output) only to those
+// that run tools (a read-only command runs none).
+func (f *runFlags) register(fs *flag.FlagSet, runsTools bool) {
 	f.declare(fs, flagVars|flagState|flagJSON|flagNoColor|flagConnectTimeout|flagLockTimeout)
 	fs.Var(&f.hosts, "host", "only these hosts: names or globs, comma-separated or repeated (-host 'spark-0*,spark-10')")
 	fs.Var(&f.excludes, "exclude-host", "skip these hosts: names or globs, comma-separated or repeated")
@@ -46,7 +47,9 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.targets, "target", "only this resource, TYPE.NAME, and what it depends on (repeatable; for exceptional cases)")
 	f.parallelism = engine.DefaultParallelism
 	fs.Var(countFlag{&f.parallelism}, "parallelism", "hosts worked on at once, a `count` of at least 1")
-	fs.BoolVar(&f.verbose, "v", false, "stream every line of tool output (apt, pip, cmake) as it comes; it always goes to the log files")
+	if runsTools {
+		fs.BoolVar(&f.verbose, "v", false, "stream every line of tool output (apt, pip, cmake) as it comes; it always goes to the log files")
+	}
 	durationVar(fs, &f.stepTimeout, "step-timeout", 10*time.Minute, "timeout of one remote step")
 }
 

@@ -28,22 +28,22 @@ type hostCommand struct {
 func startHostCommand(name string, args []string, stdout, stderr io.Writer, readOnly bool, which sharedFlag, extra func(fs *flag.FlagSet)) (*hostCommand, bool) {
 	c := &hostCommand{name: name, stdout: stdout, stderr: stderr}
 	pos, ok := c.rf.parse(name, args, stderr, which, func(fs *flag.FlagSet) {
-		c.rf.register(fs)
+		c.rf.register(fs, !readOnly)
 		extra(fs)
 	})
-	dir, err := atMostOne(name, pos)
-	if err != nil && ok {
-		errorf(stderr, "%v", err)
-		ok = false
-	}
 	if !ok {
-		c.rf.closePool()
+		return nil, false
+	}
+	// With -json every error from here on is a diagnostic in the stream too.
+	c.rf.startJSON(stdout, name)
+	dir, err := atMostOne(name, pos)
+	if err != nil {
+		c.rf.fail(stderr, "%v", err)
 		return nil, false
 	}
 	if c.dir = dir; dir == "" {
 		c.dir = "."
 	}
-	c.rf.startJSON(stdout, name)
 	c.ctx, c.graceful, c.stop = interruptible(stderr, readOnly)
 	return c, true
 }

@@ -219,6 +219,7 @@ func TestEveryCommandsErrorsAreDiagnosticsInItsJSONStream(t *testing.T) {
 		{[]string{"show", filepath.Join(empty, "missing.plan"), "-json"}, "missing.plan"},
 		{[]string{"-chdir=" + withState, "state", "versions", "-json"}, "keeps no write history"},
 		{[]string{"validate", empty, withState, "-json"}, "too many arguments"},
+		{[]string{"plan", empty, withState, "-json"}, "too many arguments"},
 	} {
 		code, out, errOut := cli(t, c.args...)
 		if code != 1 || !strings.Contains(errOut, "Error: ") {
