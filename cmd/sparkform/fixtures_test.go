@@ -44,6 +44,25 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 // unreachableHost is a host block whose connection is refused at once (port 1 on loopback).
 const unreachableHost = "host \"spark-01\" {\n  address = \"127.0.0.1\"\n  port = 1\n  user = \"root\"\n}\n"
 
+// knownGood is examples/spark-known-good's files, and the absolute path of examples/lab.sfvars,
+// which points them at the lab's stand-ins (as examples/quickstart.sh runs them).
+func knownGood(t *testing.T) (files map[string]string, varFile string) {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("..", "..", "examples", "spark-known-good", "*.hcl"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("examples/spark-known-good: %v %v", paths, err)
+	}
+	files = map[string]string{}
+	for _, p := range paths {
+		files[filepath.Base(p)] = readFile(t, p)
+	}
+	varFile, err = filepath.Abs(filepath.Join("..", "..", "examples", "lab.sfvars"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files, varFile
+}
+
 // loadDirState loads the state file of the configuration in dir, failing the test (saying when,
 // if not "") when it does not load.
 func loadDirState(t testing.TB, dir, when string) *state.State {

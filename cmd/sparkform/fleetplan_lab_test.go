@@ -12,10 +12,8 @@ import (
 // target; README: Output at fleet scale): the plan the CLI saves for one real lab host, given to
 // 100 hosts that differ only in name and address, is one group under a compact host list.
 func TestPlanOfSparkKnownGoodOn100IdenticalHostsFitsInFortyLines(t *testing.T) {
-	l := needLab(t)
-	resetHosts(t, "spark-01")
-	varFile, _ := filepath.Abs(filepath.Join("..", "..", "examples", "lab.sfvars"))
-	dir := configDir(t, l, map[string]string{"main.hcl": readFile(t, filepath.Join("..", "..", "examples", "spark-known-good", "main.hcl"))})
+	files, varFile := knownGood(t)
+	_, dir := freshLab(t, files, "spark-01")
 	planFile := filepath.Join(t.TempDir(), "spark-01.plan")
 	if code, out, errOut := cli(t, "plan", "-var-file", varFile, "-host", "spark-01", "-out", planFile, dir); code != 0 {
 		t.Fatalf("plan: exit %d\n%s\n%s", code, out, errOut)

@@ -158,17 +158,8 @@ func zeroPad(n, width int) string { return fmt.Sprintf("%0*d", width, n) }
 // output is in the per-host logs.
 func TestQuickstartApplyFitsInSixtyLinesWithFullLogsOnDisk(t *testing.T) {
 	l := ownLab(t, 3)
-	files := map[string]string{}
-	example, _ := filepath.Glob(filepath.Join("..", "..", "examples", "spark-known-good", "*.hcl"))
-	for _, f := range example {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[filepath.Base(f)] = string(b)
-	}
+	files, varFile := knownGood(t)
 	dir := configDir(t, l, files)
-	varFile, _ := filepath.Abs(filepath.Join("..", "..", "examples", "lab.sfvars"))
 	t.Setenv("TERM", "xterm")
 	m, tty := openPTYPair(t)
 	cmd := cliProcess("apply", "-auto-approve", dir, "-var-file", varFile)

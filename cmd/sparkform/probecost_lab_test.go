@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -22,18 +21,14 @@ import (
 // stay within a budget that does not grow with the number of keys or files.
 func TestPlanStartsFewProcessesOnAHost(t *testing.T) {
 	l := needLab(t)
-	known, err := os.ReadFile(filepath.Join("..", "..", "examples", "spark-known-good", "main.hcl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	varFile, _ := filepath.Abs(filepath.Join("..", "..", "examples", "lab.sfvars"))
+	known, varFile := knownGood(t)
 	for _, tc := range []struct {
 		name, config string
 		args         []string
 		budget       int
 	}{
 		{"sysctl and read-ahead", tuning, nil, 10},
-		{"spark-known-good", string(known), []string{"-var-file", varFile}, 25},
+		{"spark-known-good", known["main.hcl"], []string{"-var-file", varFile}, 25},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := configDir(t, l, map[string]string{"main.hcl": tc.config})
