@@ -311,8 +311,10 @@ func parseVenvProbe(lines []probeLine) (venvProbed, error) {
 				o.Target = strings.TrimSpace(t)
 			}
 		case "gen":
-			if _, err := strconv.Atoi(arg(0)); err == nil && len(l.args) == 1 {
-				o.Generations = append(o.Generations, arg(0))
+			// a generation directory is a plain number (the probe lists only those); a sign or
+			// more than 9 digits would make the next generation negative or overflow
+			if g := arg(0); len(l.args) == 1 && len(g) <= 9 && g != "" && strings.Trim(g, "0123456789") == "" {
+				o.Generations = append(o.Generations, g)
 			}
 		case "base":
 			o.BasePython = arg(0)

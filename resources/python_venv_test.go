@@ -104,7 +104,7 @@ func TestPythonVenvReadParsesProbeOutput(t *testing.T) {
 	man := `{"managed_by":"sparkform","python":"python3","packages":["fastsafetensors==0.3.2"]}`
 	out := strings.Join([]string{
 		"kind link " + base64.StdEncoding.EncodeToString([]byte("vllm.sparkform-gens/2\n")),
-		"gen 2", "gen 1", "gen junk", "gen 10",
+		"gen 2", "gen 1", "gen junk", "gen 10", "gen -5", "gen +7", "gen 9223372036854775807",
 		"base /usr/bin/python3",
 		"basevenv",
 		"venv " + venvReportLine("3.12.3", map[string]string{"FastSafeTensors": "0.3.2", "pip": "24.0"}, map[string]string{"fastsafetensors": "0.3.2"}),
@@ -119,7 +119,7 @@ func TestPythonVenvReadParsesProbeOutput(t *testing.T) {
 		t.Errorf("target = %q", got)
 	}
 	if got := stringList(obs.GetAttr("generations")); fmt.Sprint(got) != "[1 2 10]" {
-		t.Errorf("generations = %v, want numeric order without junk", got)
+		t.Errorf("generations = %v, want numeric order without junk, signs or numbers whose successor overflows", got)
 	}
 	if got := stringMap(obs.GetAttr("packages")); got["fastsafetensors"] != "0.3.2" || got["pip"] != "24.0" {
 		t.Errorf("packages = %v (names must be normalized)", got)

@@ -150,11 +150,14 @@ func FuzzResourceRead(f *testing.F) {
 var (
 	wholeKB      = regexp.MustCompile(`^(0|[1-9][0-9]{0,17})$`)
 	unameRelease = regexp.MustCompile(`^[!-~]{1,64}$`)
+	// a venv's generations: plain numbers whose successor is one too
+	venvGeneration = regexp.MustCompile(`^[0-9]{1,9}$`)
 )
 
-// checkObserved: read-ahead values (live and at boot) are whole numbers of KiB, the running
-// kernel a release uname -r could print, the smoke test's fastsafetensors check one of the
-// results fst-check prints with a bounded printable detail.
+// checkObserved: read-ahead values (live and at boot) are whole numbers of KiB, a venv's
+// generations plain numbers, the running kernel a release uname -r could print, the smoke
+// test's fastsafetensors check one of the results fst-check prints with a bounded printable
+// detail.
 func checkObserved(typ string, obs cty.Value) error {
 	str := func(v cty.Value) string {
 		if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
@@ -173,6 +176,12 @@ func checkObserved(typ string, obs cty.Value) error {
 				if !wholeKB.MatchString(str(v)) {
 					return fmt.Errorf("%s read-ahead of %s is %#v", a, dev, v)
 				}
+			}
+		}
+	case "python_venv":
+		for _, g := range obs.GetAttr("generations").AsValueSlice() {
+			if !venvGeneration.MatchString(str(g)) {
+				return fmt.Errorf("generation %#v", g)
 			}
 		}
 	case "kernel":
