@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/sparkform/sparkform/internal/english"
 )
 
 // Bounds of the durations a block may set. A duration is added to others (a step timeout plus a
@@ -25,21 +27,9 @@ func ParseDuration(s string, lo, hi time.Duration) (time.Duration, error) {
 	case err != nil:
 		return 0, fmt.Errorf("%q is not a duration such as \"90s\", \"10m\" or \"1h30m\"", s)
 	case d < lo || d > hi:
-		return 0, fmt.Errorf("%q is out of range: give a duration from %s to %s", s, shortDuration(lo), shortDuration(hi))
+		return 0, fmt.Errorf("%q is out of range: give a duration from %s to %s", s, english.Setting(lo), english.Setting(hi))
 	}
 	return d, nil
-}
-
-// shortDuration writes 24h0m0s as 24h, 1m0s as 1m.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // finiteIn reports whether f is a real number (not NaN or ±Inf) in [lo, hi].

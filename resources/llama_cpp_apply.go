@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -137,7 +138,7 @@ func (l LlamaCpp) apply(ctx context.Context, h provider.Host, in Instance, obser
 		what := "the build failed"
 		switch res.ExitCode {
 		case llamaExitTimeout:
-			what = fmt.Sprintf("the build did not finish within build_timeout (%s)", timeout)
+			what = fmt.Sprintf("the build did not finish within build_timeout (%s)", english.Setting(timeout))
 		case llamaExitRun:
 			what = "the built llama-server does not run"
 		}

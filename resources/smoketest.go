@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -373,7 +374,7 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 				return nil, fmt.Errorf("%s: %v (exit %d): %s", in.Addr(), err, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
 			}
 			if run.status != "ready" {
-				why := "did not become ready within " + s.timeout.String()
+				why := "did not become ready within " + english.Setting(s.timeout)
 				if strings.HasPrefix(run.status, "exited-") {
 					why = "exited with status " + strings.TrimPrefix(run.status, "exited-") + " before it was ready"
 				}
@@ -386,7 +387,7 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 			if run.via == "health" {
 				how = "GET " + s.health + " answered 200"
 			}
-			log(fmt.Sprintf("%s: ready after %.2f s on port %s (%s)", mode, run.seconds, orNone(run.port), how))
+			log(fmt.Sprintf("%s: ready after %s on port %s (%s)", mode, english.Seconds(run.seconds), orNone(run.port), how))
 			if i == s.repeat-1 {
 				o.Message = run.tail // kept only if a threshold fails below
 			}
@@ -404,12 +405,12 @@ func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc Test
 			}
 			if ok && o.Seconds > limit {
 				o.Passed = false
-				o.Message = fmt.Sprintf("%s on %s, mode %s: load took %.2f s, over max_seconds %g; last output:\n%s", in.Addr(), h.Name(), mode, o.Seconds, limit, indent(tail))
+				o.Message = fmt.Sprintf("%s on %s, mode %s: load took %s, over max_seconds %g; last output:\n%s", in.Addr(), h.Name(), mode, english.Seconds(o.Seconds), limit, indent(tail))
 			} else if base, ok := tc.baseline(mode); ok && s.regressed(o.Seconds, base) {
 				o.Passed = false
-				o.Message = fmt.Sprintf("%s on %s, mode %s: load took %.2f s, %.2f s (%.0f%%) slower than %.2f s, the median of the last %d passing results on %s (max_regression %g%%, min_delta %s); last output:\n%s",
-					in.Addr(), h.Name(), mode, o.Seconds, o.Seconds-base.Seconds, (o.Seconds/base.Seconds-1)*100, base.Seconds, base.N, base.Kernel,
-					math.Round(s.maxRegression*100), s.minDelta, indent(tail))
+				o.Message = fmt.Sprintf("%s on %s, mode %s: load took %s, %s (%.0f%%) slower than %s, the median of the last %d passing results on %s (max_regression %g%%, min_delta %s); last output:\n%s",
+					in.Addr(), h.Name(), mode, english.Seconds(o.Seconds), english.Seconds(o.Seconds-base.Seconds), (o.Seconds/base.Seconds-1)*100, english.Seconds(base.Seconds), base.N, base.Kernel,
+					math.Round(s.maxRegression*100), english.Setting(s.minDelta), indent(tail))
 			}
 		}
 		outcomes = append(outcomes, o)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/internal/suggest"
 )
 
@@ -33,14 +34,7 @@ func (f durationFlag) String() string {
 	if f.d == nil {
 		return "0s"
 	}
-	s := f.d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	return english.Setting(*f.d)
 }
 
 func (f durationFlag) Set(v string) error {

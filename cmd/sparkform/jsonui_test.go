@@ -122,7 +122,7 @@ func TestEveryEngineEventBecomesASchemaValidMessage(t *testing.T) {
 		{Host: "spark-001", Addr: "kernel.nvidia", Kind: "apply_error", Message: "apt failed", Elapsed: 3 * time.Second},
 		{Host: "spark-001", Addr: "kernel.nvidia", Kind: "reboot_start", Message: "rebooting into 6.17"},
 		{Host: "spark-001", Addr: "kernel.nvidia", Kind: "reboot_done", Message: "now running 6.17", Elapsed: 9 * time.Second},
-		{Host: "spark-001", Addr: "smoke_test.gpt-oss", Kind: "test_done", Message: "mmap: 21.5 s", Test: run},
+		{Host: "spark-001", Addr: "smoke_test.gpt-oss", Kind: "test_done", Message: "mmap: 22s median of 3, passed", Test: run},
 		{Host: "spark-002", Kind: "host_failed", Message: "boom"},
 		{Kind: "rollout_pause", Message: "pausing 30s before batch 2 of 2"},
 		{Kind: "rollout_stopped", Message: "rollout stopped after 1 failed host"},
@@ -147,7 +147,7 @@ func TestEveryEngineEventBecomesASchemaValidMessage(t *testing.T) {
 	if last["add"] != 1.0 || last["errors"] != true || last["operation"] != "apply" {
 		t.Errorf("apply summary counts what happened: %v", last)
 	}
-	if m := ofType(msgs, "test_result")[0]["@message"]; m != "spark-001: smoke_test.gpt-oss: mmap: 21.5 s" {
+	if m := ofType(msgs, "test_result")[0]["@message"]; m != "spark-001: smoke_test.gpt-oss: mmap: 22s median of 3, passed" {
 		t.Errorf("a test result's message names the host and the test: %q", m)
 	}
 	if secs := ofType(msgs, "apply_complete")[0]["elapsed_seconds"]; secs != 0.1 {

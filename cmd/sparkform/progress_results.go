@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/resources"
 )
@@ -95,7 +96,7 @@ func (p *pendingLine) testText(st style) string {
 
 // spread writes load times in seconds as durations: one, or the least/the median/the most.
 func spread(secs []float64) string {
-	d := func(s float64) string { return fmtDuration(time.Duration(s * float64(time.Second))) }
+	d := english.Seconds
 	if len(secs) == 1 {
 		return d(secs[0])
 	}

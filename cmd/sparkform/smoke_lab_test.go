@@ -212,7 +212,7 @@ func TestSmokeTestGetsAPortOfItsOwnBesideAServerOnTheDefaultPort(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("test beside a server on the default port: exit %d\n%s\n%s", code, out, stderr)
 			}
-			m := regexp.MustCompile(`ready after [0-9.]+ s on port ([0-9]+) \((.*)\)`).FindAllStringSubmatch(out+stderr, -1)
+			m := regexp.MustCompile(`ready after [0-9.]+s on port ([0-9]+) \((.*)\)`).FindAllStringSubmatch(out+stderr, -1)
 			if len(m) != 6 { // 2 modes × 3 repeats
 				t.Fatalf("want 6 ready lines with a port:\n%s\n%s", out, stderr)
 			}
@@ -330,7 +330,7 @@ smoke_test "slow" {
 	}
 	writeFile(t, filepath.Join(dir, "main.hcl"), []byte(config(`  min_delta      = "0.25s"`)))
 	code, out, stderr := cli(t, "test", dir, "-host", h)
-	if code != 1 || !regexp.MustCompile(`slower than [0-9.]+ s, the median of the last 4 passing results on 6\.11\.0-1016-nvidia \(max_regression 20%, min_delta 250ms\)`).MatchString(stderr) {
+	if code != 1 || !regexp.MustCompile(`slower than [0-9.]+s, the median of the last 4 passing results on 6\.11\.0-1016-nvidia \(max_regression 20%, min_delta 250ms\)`).MatchString(stderr) {
 		t.Fatalf("0.5 s slower over a 0.25 s floor: exit %d\n%s\n%s", code, out, stderr)
 	}
 }
@@ -352,7 +352,7 @@ func TestTestsPendingAfterAnUnfinishedApplyRunOnTheNextApply(t *testing.T) {
 		t.Fatalf("plan after the unfinished apply: exit %d, want 2 and the pending work named\n%s", code, out)
 	}
 	code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", "spark-01")
-	if code != 0 || !regexp.MustCompile(`spark-01: smoke_test\.gpt-oss: mmap [0-9.]+ s, no-mmap [0-9.]+ s \(medians\): passed`).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`spark-01: smoke_test\.gpt-oss: mmap [0-9.]+s, no-mmap [0-9.]+s \(medians\): passed`).MatchString(out) {
 		t.Fatalf("the next apply must run the pending tests: exit %d\n%s\n%s", code, out, stderr)
 	}
 	code, out, _ = cli(t, "history", dir, "-json", "-host", "spark-01")
@@ -388,7 +388,7 @@ smoke_test "gpt-oss" {
 	}
 	dir := configDir(t, l, map[string]string{"main.hcl": config("8192", "")})
 	code, out, stderr := cli(t, "apply", dir, "-auto-approve", "-host", "spark-02")
-	if code != 0 || !regexp.MustCompile(`spark-02: smoke_test.gpt-oss: before the changes: mmap [0-9.]+ s, no-mmap [0-9.]+ s \(medians\): passed`).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`spark-02: smoke_test.gpt-oss: before the changes: mmap [0-9.]+s, no-mmap [0-9.]+s \(medians\): passed`).MatchString(out) {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, stderr)
 	}
 	befores := func(dir, host string) (before, after int) {

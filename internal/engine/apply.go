@@ -380,7 +380,7 @@ func applyChange(ctx context.Context, h provider.Host, hp *HostPlan, c *Change, 
 		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_error", Message: applyErr.Error(), Elapsed: time.Since(start)})
 		return pr, applyErr
 	}
-	em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, time.Since(start).Round(100*time.Millisecond)), Elapsed: time.Since(start)})
+	em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, english.Duration(time.Since(start))), Elapsed: time.Since(start)})
 	return pr, nil
 }
 
@@ -492,7 +492,7 @@ func applyScripts(ctx context.Context, h provider.Host, hp *HostPlan, batch []*C
 			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_error", Message: err.Error()})
 			return i, 0, err
 		}
-		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, time.Since(start).Round(100*time.Millisecond)), Elapsed: time.Since(start)})
+		em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "apply_done", Message: fmt.Sprintf("%s after %s", c.Action, english.Duration(time.Since(start))), Elapsed: time.Since(start)})
 	}
 	return len(batch), recorded, scriptErr
 }

@@ -75,7 +75,7 @@ func applyWithReboot(ctx context.Context, h provider.Host, hp *HostPlan, changes
 	facts, err := rebootAndWait(ctx, h, last.Timeout, progress)
 	if err != nil {
 		return nil, HostFacts{}, StatusFailed, fmt.Errorf("%w after reboot into %s within %s: %v; GRUB's saved default is still %s, so a power cycle boots the previous kernel",
-			errNotBack, last.ExpectKernel, last.Timeout, err, last.PreviousKernel)
+			errNotBack, last.ExpectKernel, english.Setting(last.Timeout), err, last.PreviousKernel)
 	}
 	if facts.Kernel != last.ExpectKernel {
 		return nil, facts, StatusRolledBack, fmt.Errorf("rolled back: %s booted %s after %s failed", hp.Name, facts.Kernel, last.ExpectKernel)
@@ -153,7 +153,7 @@ func rebootAndWait(ctx context.Context, h provider.Host, timeout time.Duration, 
 		return HostFacts{}, fmt.Errorf("reboot command failed (exit %d): %s", res.ExitCode, res.Stderr)
 	}
 	// A transport error here is expected: the host may go down before the command returns.
-	progress(fmt.Sprintf("waiting for the host to come back (up to %s)", timeout))
+	progress(fmt.Sprintf("waiting for the host to come back (up to %s)", english.Setting(timeout)))
 	return waitForNewBoot(ctx, h, before.BootID, timeout, progress)
 }
 

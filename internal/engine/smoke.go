@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sparkform/sparkform/internal/config"
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/resources"
 	"github.com/sparkform/sparkform/state"
@@ -59,7 +60,7 @@ func runTests(ctx context.Context, h provider.Host, hp *HostPlan, tests []*Chang
 			// The event holds a copy: recording the result later (its generation) does not
 			// change what a view was given.
 			shown := *runs[len(runs)-1]
-			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_done", Message: fmt.Sprintf("%s: %.2f s median of %d, %s", o.Mode, o.Seconds, len(o.Runs), verdict),
+			em.emit(Event{Host: hp.Name, Addr: c.Addr, Kind: "test_done", Message: fmt.Sprintf("%s: %s median of %d, %s", o.Mode, english.Seconds(o.Seconds), len(o.Runs), verdict),
 				Test: &shown, Detail: fullIfCut(o.Message, shown.Message), Elapsed: time.Since(testStart)})
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPluralSaysOneHostAndTwoHosts(t *testing.T) {
@@ -47,5 +48,26 @@ func TestNoMessageWritesACountBeforeAFixedPluralNoun(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDurationsHaveOneFormatMeasuredAndConfigured(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 40 * time.Millisecond: "0.04s", 234 * time.Millisecond: "0.23s", 400 * time.Millisecond: "0.4s",
+		9500 * time.Millisecond: "9.5s", 12 * time.Second: "12s", 104 * time.Second: "1m44s", 59600 * time.Millisecond: "1m00s", 3900 * time.Second: "1h05m",
+	} {
+		if got := Duration(d); got != want {
+			t.Errorf("Duration(%v) = %s, want %s", d, got, want)
+		}
+	}
+	if got := Seconds(21.6); got != "22s" {
+		t.Errorf("Seconds(21.6) = %s, want 22s (rounded, not cut)", got)
+	}
+	for d, want := range map[time.Duration]string{
+		10 * time.Minute: "10m", 90 * time.Minute: "1h30m", 250 * time.Millisecond: "250ms", 2 * time.Second: "2s", 0: "0s",
+	} {
+		if got := Setting(d); got != want {
+			t.Errorf("Setting(%v) = %s, want %s", d, got, want)
+		}
 	}
 }
