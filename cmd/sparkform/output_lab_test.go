@@ -76,7 +76,7 @@ python_venv "broken" {
 	_, progress, _ := strings.Cut(out, "Plan: ")
 	// Every step of every host is on exactly one line, with its time (steps of the same hosts
 	// ending together share it: "spark-[01-02]: sysctl.loading, readahead.nvme: created").
-	stepLine := regexp.MustCompile(`(?m)^(\S+): ((?:sysctl\.loading|readahead\.nvme)(?:, (?:sysctl\.loading|readahead\.nvme))*): created \((\d+\.\ds|\d+s)\)$`)
+	stepLine := regexp.MustCompile(`(?m)^(\S+): ((?:sysctl\.loading|readahead\.nvme)(?:, (?:sysctl\.loading|readahead\.nvme))*): created \((\d+\.\d{1,2}s|\d+s)\)$`)
 	seen := map[string]int{}
 	for _, m := range stepLine.FindAllStringSubmatch(progress, -1) {
 		for _, h := range expandHosts(t, m[1]) {
