@@ -71,6 +71,7 @@ func renderPlan(w io.Writer, p *engine.Plan, st style) {
 		fmt.Fprintf(w, "sparkform will perform these actions (%s create, %s update in-place, %s destroy, %s replace):\n\n", st.symbol("+"), st.symbol("~"), st.symbol("-"), st.symbol("-/+"))
 	}
 	groups := groupHosts(p)
+	differs := groupDiffs(groups)
 	for _, g := range groups {
 		h := g.hosts[0]
 		if h.Error != "" {
@@ -88,6 +89,9 @@ func renderPlan(w io.Writer, p *engine.Plan, st style) {
 			continue
 		}
 		fmt.Fprintf(w, "%s, kernel %s)\n", st.bold(hostsLabel(g)), termsafe.Line(h.Kernel))
+		if d := differs[g]; d != "" {
+			fmt.Fprintf(w, "  %s\n", st.dim(termsafe.Line(d)))
+		}
 		renderHostChanges(w, h, st)
 		fmt.Fprintln(w)
 	}

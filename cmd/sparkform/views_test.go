@@ -480,3 +480,27 @@ func TestASkippedBaselineTestGetsNoHeartbeat(t *testing.T) {
 		t.Errorf("a test that ended is still reported running:\n%s", b.String())
 	}
 }
+
+// Groups that differ in one attribute keep their complete blocks, and each but the largest says
+// what sets it apart, so the one differing value need not be found by reading blocks side by side.
+func TestPlanGroupsSayWhatSetsThemApartFromTheLargest(t *testing.T) {
+	p := fleetPlan(100, "spark-007", "spark-008")
+	p.Hosts[41].Kernel = "6.17.0-1014-nvidia"
+	var b bytes.Buffer
+	renderPlan(&b, p, style{})
+	out := b.String()
+	for _, want := range []string{
+		"spark-[007-008] (2 hosts, kernel 6.11.0-1016-nvidia)\n  # differs from spark-[001-006,009-041,043-100] in sysctl.loading values[\"vm.swappiness\"]\n",
+		"spark-042 (10.0.0.42, kernel 6.17.0-1014-nvidia)\n  # differs from spark-[001-006,009-041,043-100] in the running kernel\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "# differs from"); n != 2 {
+		t.Errorf("%d notes, want one per group but the largest:\n%s", n, out)
+	}
+	if strings.Count(out, `+ sysctl "loading"`) != 3 || strings.Count(out, `~ kernel "nvidia"`) != 3 {
+		t.Errorf("every group's block is complete:\n%s", out)
+	}
+}
