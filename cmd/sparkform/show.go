@@ -98,8 +98,15 @@ func renderState(w io.Writer, st *state.State, names []string) {
 func stateKey(hs *state.Host) string {
 	var b strings.Builder
 	for _, addr := range slices.Sorted(maps.Keys(hs.Resources)) {
-		renderStateBlock(&b, "", addr, hs.Resources[addr], "")
+		b.WriteString(resourceKey(addr, hs.Resources[addr]))
 	}
+	return b.String()
+}
+
+// resourceKey is what show prints for one resource, without when it was applied.
+func resourceKey(addr string, r *state.Resource) string {
+	var b strings.Builder
+	renderStateBlock(&b, "", addr, r, "")
 	return b.String()
 }
 

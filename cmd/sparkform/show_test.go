@@ -94,3 +94,25 @@ func TestShowHostPicksHostsOfTheStateAndNamesOneItDoesNotHold(t *testing.T) {
 		t.Errorf("show -json with two hosts: exit %d:\n%s", code, out)
 	}
 }
+
+// state show ADDR on 100 hosts holding it alike is one block; a host whose copy differs has its own.
+func TestStateShowOfOneResourceOnManyHostsIsOneBlockPerVariant(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := showFleet(100, "spark-042")
+	if err := state.NewStore(filepath.Join(dir, "sparkform.state.json")).Persist(st); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	code, out, errOut := cli(t, "state", "show", "readahead.nvme")
+	if code != 0 || strings.Count(out, `readahead "nvme" {`) != 2 {
+		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, errOut, out)
+	}
+	for _, want := range []string{"# spark-[001-041,043-100]/readahead.nvme (applied ", "# spark-042/readahead.nvme (applied ", "kb     = 4097"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("state show lacks %q:\n%s", want, out)
+		}
+	}
+	if code, out, _ := cli(t, "state", "show", "spark-003/readahead.nvme"); code != 0 || !strings.HasPrefix(out, "# spark-003/readahead.nvme (applied ") {
+		t.Errorf("one host's resource: exit %d:\n%s", code, out)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sparkform/sparkform/internal/suggest"
 	"github.com/sparkform/sparkform/internal/termsafe"
@@ -118,9 +119,23 @@ func runStateShow(in *invocation, _ *noFlags) int {
 	if len(found) == 0 {
 		return errorf(in.stderr, "no resource %s in %s.%s", in.args[0], store, stateHint(st, in.args))
 	}
-	for _, a := range found {
+	// The same resource alike on many hosts is one block, as show groups hosts.
+	resource := func(a string) (string, *state.Resource) {
 		host, addr, _ := strings.Cut(a, "/")
-		renderStateResource(in.stdout, "", a, st.Hosts[host].Resources[addr])
+		return addr, st.Hosts[host].Resources[addr]
+	}
+	for _, g := range groupBy(found, func(a string) string { return resourceKey(resource(a)) }) {
+		addr, r := resource(g.items[0])
+		label, hosts, times := g.items[0], []string{}, []time.Time{}
+		for _, a := range g.items {
+			host, _, _ := strings.Cut(a, "/")
+			_, r := resource(a)
+			hosts, times = append(hosts, host), append(times, r.AppliedAt)
+		}
+		if len(hosts) > 1 {
+			label = compactHosts(hosts) + "/" + addr
+		}
+		renderStateBlock(in.stdout, "", label, r, appliedSpan(times))
 	}
 	return 0
 }
