@@ -7,8 +7,9 @@ import (
 
 // FuzzDecode: a state file is untrusted input (someone else may have written or edited it): it
 // decodes or fails, never panics, and what decodes encodes to a file that decodes to the same
-// encoding, laid out byte for byte as json.MarshalIndent lays it out. Seed corpus:
-// testdata/fuzz/FuzzDecode; `.ci/fuzz` runs it briefly.
+// encoding, laid out byte for byte as json.MarshalIndent lays it out; its history can be used
+// (baselines, the next generation) without a crash, a negative time or a wrapped generation
+// number. Seed corpus: testdata/fuzz/FuzzDecode; `.ci/fuzz` runs it briefly.
 func FuzzDecode(f *testing.F) {
 	st := New()
 	st.Hosts["spark-01"] = &Host{Resources: map[string]*Resource{}}
@@ -17,10 +18,23 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"version":1,"lineage":"x","hosts":{"h":null}}`))
 	f.Add([]byte(`{"version":99}`))
+	f.Add([]byte(`{"version":1,"lineage":"x","hosts":{"h":{"resources":{},"generations":[{"n":3,"time":"2026-01-01T00:00:00Z","config_hash":"c","resources":{}}],"tests":[{"time":"2026-01-01T00:00:00Z","test":"t","mode":"m","seconds":2,"runs":[2],"passed":true,"kernel":"k"}]}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := Decode(b)
 		if err != nil {
 			return
+		}
+		for name, h := range st.Hosts {
+			for _, tr := range h.Tests {
+				for _, r := range h.BaselineResults(tr.Test, tr.Mode, BaselineRuns) {
+					if r.Seconds < 0 {
+						t.Fatalf("host %s: baseline of %v s", name, r.Seconds)
+					}
+				}
+			}
+			if n := len(h.Generations); n > 0 && h.Generations[n-1].N+1 <= 0 {
+				t.Fatalf("host %s: the next generation after %d wraps", name, h.Generations[n-1].N)
+			}
 		}
 		enc, err := Encode(st)
 		if err != nil {

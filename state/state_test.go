@@ -427,3 +427,39 @@ func TestBaselineResultsAreTheLatestPassingOnesOfOneContext(t *testing.T) {
 		t.Errorf("no results for another test: %v", got)
 	}
 }
+
+// A state file is untrusted: history no sparkform writes is refused with the host and record
+// named, never loaded. A null test result crashed the smoke test's baseline lookup (the
+// PostgreSQL backend already refused null records), a negative load time or read-ahead reached
+// reports and regression checks, and a generation number at the top of int made the next
+// apply's generation wrap.
+func TestDecodeRefusesHistoryNoSparkformWrites(t *testing.T) {
+	for name, hist := range map[string]string{
+		"null test result":       `"tests":[null]`,
+		"null generation":        `"generations":[null]`,
+		"null incident":          `"incidents":[null]`,
+		"negative seconds":       `"tests":[{"time":"2026-01-01T00:00:00Z","test":"t","mode":"m","seconds":-3,"runs":[],"passed":true,"kernel":"k"}]`,
+		"negative run":           `"tests":[{"time":"2026-01-01T00:00:00Z","test":"t","mode":"m","seconds":3,"runs":[-1],"passed":true,"kernel":"k"}]`,
+		"negative read-ahead":    `"tests":[{"time":"2026-01-01T00:00:00Z","test":"t","mode":"m","seconds":3,"runs":[3],"passed":true,"kernel":"k","setup":{"read_ahead_kb":{"nvme0n1":-8}}}]`,
+		"generation 0":           `"generations":[{"n":0,"time":"2026-01-01T00:00:00Z","config_hash":"x","resources":{}}]`,
+		"generation that wraps":  `"generations":[{"n":9223372036854775807,"time":"2026-01-01T00:00:00Z","config_hash":"x","resources":{}}]`,
+		"generation twice":       `"generations":[{"n":2,"time":"2026-01-01T00:00:00Z","config_hash":"x","resources":{}},{"n":2,"time":"2026-01-01T00:00:00Z","config_hash":"y","resources":{}}]`,
+		"null generation record": `"generations":[{"n":1,"time":"2026-01-01T00:00:00Z","config_hash":"x","resources":{"a.b":null}}]`,
+	} {
+		st, err := Decode([]byte(`{"version":1,"lineage":"x","hosts":{"spark-01":{"resources":{},` + hist + `}}}`))
+		if err == nil {
+			t.Errorf("%s: loaded", name)
+			func() {
+				defer func() { recover() }()
+				st.Hosts["spark-01"].LastTestRun("t", "m")
+			}()
+			continue
+		}
+		if !strings.Contains(err.Error(), `host "spark-01"`) {
+			t.Errorf("%s: %v does not name the host", name, err)
+		}
+	}
+	if _, err := Decode([]byte(`{"version":1,"lineage":"x","hosts":{"spark-01":{"resources":{},"generations":[{"n":1,"time":"2026-01-01T00:00:00Z","config_hash":"x","resources":{}}],"tests":[{"time":"2026-01-01T00:00:00Z","test":"t","mode":"m","seconds":0,"runs":[],"passed":false,"kernel":"k"}]}}}`)); err != nil {
+		t.Fatalf("a valid history: %v", err)
+	}
+}

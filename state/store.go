@@ -119,9 +119,61 @@ func parse(b []byte) (*State, error) {
 				return nil, fmt.Errorf("host %q: resource %q: null record", name, addr)
 			}
 		}
+		if err := checkHistory(h); err != nil {
+			return nil, fmt.Errorf("host %q: %w", name, err)
+		}
 	}
 	st.Version = FormatVersion
 	return &st, nil
+}
+
+// maxGenerationN bounds generation numbers: the next one is the last plus one, and must not wrap.
+const maxGenerationN = 1 << 31
+
+// checkHistory refuses history no sparkform writes: null records, generation numbers that are not
+// positive, repeat or could wrap, and negative load times, limits, generations or read-aheads
+// (reports, baselines and regression checks would compute with them).
+func checkHistory(h *Host) error {
+	seen := map[int]bool{}
+	for i, g := range h.Generations {
+		switch {
+		case g == nil:
+			return fmt.Errorf("generation record %d: null record", i+1)
+		case g.N < 1 || g.N >= maxGenerationN:
+			return fmt.Errorf("generation record %d: number %d is not from 1 to %d", i+1, g.N, maxGenerationN-1)
+		case seen[g.N]:
+			return fmt.Errorf("generation %d is recorded twice", g.N)
+		}
+		seen[g.N] = true
+		for addr, r := range g.Resources {
+			if r == nil {
+				return fmt.Errorf("generation %d: resource %q: null record", g.N, addr)
+			}
+		}
+	}
+	for i, in := range h.Incidents {
+		if in == nil {
+			return fmt.Errorf("incident record %d: null record", i+1)
+		}
+	}
+	for i, tr := range h.Tests {
+		if tr == nil {
+			return fmt.Errorf("test result %d: null record", i+1)
+		}
+		bad := tr.Seconds < 0 || tr.MaxSeconds < 0 || tr.Generation < 0 || tr.Generation >= maxGenerationN
+		for _, r := range tr.Runs {
+			bad = bad || r < 0
+		}
+		if tr.Setup != nil {
+			for _, kb := range tr.Setup.ReadAheadKB {
+				bad = bad || kb < 0
+			}
+		}
+		if bad {
+			return fmt.Errorf("test result %d (%s, %s): a negative time, limit, generation or read-ahead", i+1, tr.Test, tr.Mode)
+		}
+	}
+	return nil
 }
 
 // encode is the canonical file content (encoding/json's, map keys sorted: equal states encode equally).
