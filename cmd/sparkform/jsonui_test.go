@@ -125,7 +125,7 @@ func TestEveryEngineEventBecomesASchemaValidMessage(t *testing.T) {
 		{Host: "spark-001", Addr: "smoke_test.gpt-oss", Kind: "test_done", Message: "mmap: 22s median of 3, passed", Test: run},
 		{Host: "spark-002", Kind: "host_failed", Message: "boom"},
 		{Kind: "rollout_pause", Message: "pausing 30s before batch 2 of 2"},
-		{Kind: "rollout_stopped", Message: "rollout stopped after 1 failed host"},
+		{Kind: "rollout_stopped", Message: "stopped after 1 failed host"},
 		{Host: "spark-001", Kind: "connecting", Message: "10.0.0.1"},
 	} {
 		ui.event(ev, true)

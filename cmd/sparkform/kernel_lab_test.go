@@ -117,7 +117,7 @@ kernel "good" {
 	if got := onHost(t, l, "spark-01", "uname -r"); got != "6.11.0-1016-nvidia" {
 		t.Errorf("spark-01 runs %s, want the previous kernel", got)
 	}
-	if !strings.Contains(out, "Rollout stopped") || !strings.Contains(out, "Untouched: spark-[02-03]") {
+	if !strings.Contains(out, "Rollout: stopped after 1 failed host (max_failures 0): 2 hosts left untouched.") || !strings.Contains(out, "Untouched: spark-[02-03]") || strings.Contains(out, "rollout: rollout") {
 		t.Errorf("the rollout must stop with spark-02 and spark-03 untouched:\n%s", out)
 	}
 	for _, h := range []string{"spark-02", "spark-03"} {

@@ -113,7 +113,7 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 				untouched = append(untouched, h.Name)
 			}
 		}
-		fmt.Fprintf(w, "Rollout stopped: %s.\n  Untouched: %s\n", termsafe.Text(r.Stopped), termsafe.Line(compactHosts(untouched)))
+		fmt.Fprintf(w, "Rollout: %s.\n  Untouched: %s\n", termsafe.Text(r.Stopped), termsafe.Line(compactHosts(untouched)))
 	}
 	if logs.written() {
 		fmt.Fprintf(w, "Logs: %s/ (one file per host)\n", termsafe.Line(logs.dir))

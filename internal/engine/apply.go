@@ -146,7 +146,7 @@ func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, 
 				res.Hosts[i] = &HostResult{Name: p.Hosts[i].Name, Status: StatusUntouched, Counts: p.Hosts[i].Counts(),
 					Error: "rollout stopped before this host's batch"}
 			}
-			res.Stopped = fmt.Sprintf("rollout stopped after %s (max_failures %d): %s left untouched", english.Plural(failures, "failed host"), maxFailures, english.Plural(len(work)-next, "host"))
+			res.Stopped = fmt.Sprintf("stopped after %s (max_failures %d): %s left untouched", english.Plural(failures, "failed host"), maxFailures, english.Plural(len(work)-next, "host"))
 			em.emit(Event{Kind: "rollout_stopped", Message: res.Stopped})
 			break
 		}

@@ -71,3 +71,20 @@ func TestDurationsHaveOneFormatMeasuredAndConfigured(t *testing.T) {
 		}
 	}
 }
+
+// The documentation's examples say "1 host" as the program does.
+func TestDocumentationExamplesSayOneHostNotOneHosts(t *testing.T) {
+	one := regexp.MustCompile(`\b1 (failed )?(hosts|resources|results|changes|errors|generations|lines|builds|rows|attempts|runs|blocks)\b`)
+	docs, _ := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
+	for _, p := range append(docs, filepath.Join("..", "..", "README.md"), filepath.Join("..", "lab", "README.md")) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if m := one.FindString(line); m != "" {
+				t.Errorf("%s:%d: %q", p, i+1, m)
+			}
+		}
+	}
+}
