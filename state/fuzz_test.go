@@ -2,7 +2,11 @@ package state
 
 import (
 	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
+	"time"
+	"unicode"
 )
 
 // FuzzDecode: a state file is untrusted input (someone else may have written or edited it): it
@@ -50,6 +54,29 @@ func FuzzDecode(f *testing.F) {
 		enc2, err := Encode(again)
 		if err != nil || !bytes.Equal(enc, enc2) {
 			t.Fatalf("encoding not stable: %v\n%s\n%s", err, enc, enc2)
+		}
+	})
+}
+
+// FuzzLockInfo: the lock file's holder details (anyone who can write the state's directory can
+// write them) are taken only as Lock writes them, and the error naming the holder is one line
+// of printable text; what Lock writes is always taken.
+func FuzzLockInfo(f *testing.F) {
+	f.Add([]byte(`{"id":"x","operation":"apply","who":"alice@laptop","pid":4242,"created":"2026-01-01T00:00:00Z","path":"/srv/s.json"}`), "apply", "alice@laptop")
+	f.Add([]byte(`{"pid":-1,"who":"\u001b[2J"}`), "a\nb", "\u202e")
+	f.Fuzz(func(t *testing.T, b []byte, op, who string) {
+		if info := parseLockInfo(b); info != nil {
+			msg := (&LockError{LockFile: "/srv/s.json.lock", Info: info}).Error()
+			if info.PID <= 0 || strings.ContainsFunc(msg, func(r rune) bool { return !unicode.IsPrint(r) }) || len(msg) > 5*maxLockField {
+				t.Fatalf("holder %+v: %q", info, msg)
+			}
+		}
+		if len(op) > maxLockField || len(who) > maxLockField || strings.ContainsFunc(op+who, func(r rune) bool { return !unicode.IsPrint(r) }) {
+			return
+		}
+		written, _ := json.Marshal(LockInfo{ID: "id", Operation: op, Who: who, PID: 7, Created: time.Unix(0, 0).UTC(), Path: "/srv/s.json"})
+		if parseLockInfo(append(written, '\n')) == nil {
+			t.Fatalf("details Lock writes were refused: %s", written)
 		}
 	})
 }

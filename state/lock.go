@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 )
@@ -109,9 +111,26 @@ func readLockInfo(path string) *LockInfo {
 	if err != nil {
 		return nil
 	}
+	return parseLockInfo(b)
+}
+
+// maxLockField bounds each text field of the lock details (who, operation, id, path).
+const maxLockField = 4096
+
+// parseLockInfo reads the holder's details as Lock writes them; nil when they are not (half
+// written, or written by something else: anyone who can write the state's directory can write
+// the lock file, and the details are printed in the error an operator reads): a process id that
+// is not positive, or a text field over maxLockField bytes or with a character that is not
+// printable.
+func parseLockInfo(b []byte) *LockInfo {
 	var info LockInfo
-	if json.Unmarshal(b, &info) != nil || info.PID == 0 {
+	if json.Unmarshal(b, &info) != nil || info.PID <= 0 {
 		return nil
+	}
+	for _, f := range []string{info.ID, info.Operation, info.Who, info.Path} {
+		if len(f) > maxLockField || strings.ContainsFunc(f, func(r rune) bool { return !unicode.IsPrint(r) }) {
+			return nil
+		}
 	}
 	return &info
 }

@@ -161,3 +161,23 @@ func TestLockWaitEndsWithContext(t *testing.T) {
 		t.Fatalf("lock wait with a cancelled context: %v after %v", err, time.Since(start))
 	}
 }
+
+// The lock file's holder details are printed in the error an operator reads, and anyone who can
+// write the state's directory can write them: details Lock would not write (a process id that
+// is not positive, a control or bidirectional character, a field of megabytes) are not shown;
+// the error then says only that another process holds the lock.
+func TestLockHolderDetailsLockWouldNotWriteAreNotShown(t *testing.T) {
+	for _, doc := range []string{
+		`{"who":"alice@laptop","pid":-1,"operation":"apply"}`,
+		`{"who":"alice@laptop\u001b]0;owned\u0007","pid":42,"operation":"apply"}`,
+		`{"who":"alice@laptop","pid":42,"operation":"apply\u202e"}`,
+		`{"who":"` + strings.Repeat("a", maxLockField+1) + `","pid":42,"operation":"apply"}`,
+	} {
+		if info := parseLockInfo([]byte(doc)); info != nil {
+			t.Errorf("%.80s: shown as %q", doc, (&LockError{Info: info}).Error())
+		}
+	}
+	if info := parseLockInfo([]byte(`{"id":"x","operation":"state push","who":"alice@spark lab","pid":42,"created":"2026-01-01T00:00:00Z","path":"/srv/s.json"}` + "\n")); info == nil || info.PID != 42 {
+		t.Fatalf("details as Lock writes them: %+v", info)
+	}
+}
