@@ -44,13 +44,13 @@ func failExit(first bool) string {
 // its own to wait for (sysctl, readahead). The engine runs the fragments of a host's consecutive
 // such changes in one exec, in order, stopping at the first that fails, instead of calling Apply
 // for each: a host's small changes cost one round trip, as its plan does. Apply of such a type
-// must do the same as running the fragment alone (RunScriptApply).
+// must do the same as running the fragment alone (runScriptApply).
 type ScriptApplier interface {
 	ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptApply, error)
 }
 
-// RunScriptApply runs one change's fragment on its own, in one exec: Apply of a ScriptApplier.
-func RunScriptApply(ctx context.Context, h provider.Host, in Instance, sa ScriptApply) (Prior, error) {
+// runScriptApply runs one change's fragment on its own, in one exec: Apply of a ScriptApplier.
+func runScriptApply(ctx context.Context, h provider.Host, in Instance, sa ScriptApply) (Prior, error) {
 	res, err := h.Run(ctx, "(\n"+sa.Script+"\n) 2>&1\n")
 	if err != nil {
 		return sa.Failed, fmt.Errorf("%s: %w", in.Addr(), err)

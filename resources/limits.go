@@ -51,10 +51,10 @@ func HasControl(s string) bool {
 // urlCredsRe finds the user information of a URL ("https://user:token@host").
 var urlCredsRe = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://)([^/@\s]*@)`)
 
-// RedactURL hides the user information of every URL in s: https://user:token@host becomes
+// redactURL hides the user information of every URL in s: https://user:token@host becomes
 // https://***@host. Messages that quote a source use it, so a credential written by mistake
 // (or read with file()) is not echoed to a terminal or a log.
-func RedactURL(s string) string {
+func redactURL(s string) string {
 	return urlCredsRe.ReplaceAllString(s, "${1}***@")
 }
 

@@ -103,9 +103,9 @@ func (LlamaCpp) Validate(desired cty.Value) []AttrError {
 			add("source", "%s", msg)
 		}
 	} else if !gitURLRe.MatchString(s) && !gitScpRe.MatchString(s) {
-		add("source", "%q is not a git source sparkform accepts: an https://, ssh:// or file:// URL, user@host:path, or an absolute path (no spaces or shell characters)", RedactURL(s))
+		add("source", "%q is not a git source sparkform accepts: an https://, ssh:// or file:// URL, user@host:path, or an absolute path (no spaces or shell characters)", redactURL(s))
 	} else if why := sourceProblem(s); why != "" {
-		add("source", "%q %s", RedactURL(s), why)
+		add("source", "%q %s", redactURL(s), why)
 	}
 	if ref := desired.GetAttr("ref"); ref.IsNull() {
 		add("ref", "ref is null")

@@ -65,18 +65,18 @@ func (l LlamaCpp) apply(ctx context.Context, h provider.Host, in Instance, obser
 	targets := llamaTargets(in.Desired)
 
 	// 1. Clone or fetch the source and resolve the ref to a commit.
-	log(fmt.Sprintf("fetching %s", RedactURL(source)))
+	log(fmt.Sprintf("fetching %s", redactURL(source)))
 	fetch := trustLib + shellArgs(dir, source, ref, strconv.Itoa(llamaExitFetch), strconv.Itoa(llamaExitRef)) + llamaFetchSh
 	res, err := h.Run(ctx, fetch)
 	if err != nil {
-		return in.Prior, fmt.Errorf("%s: fetching %s: %w", in.Addr(), RedactURL(source), err)
+		return in.Prior, fmt.Errorf("%s: fetching %s: %w", in.Addr(), redactURL(source), err)
 	}
 	switch res.ExitCode {
 	case 0:
 	case llamaExitRef:
-		return in.Prior, fmt.Errorf("%s: ref %q does not resolve to a commit in %s (tags and branches were fetched): check the tag, branch or commit name", in.Addr(), ref, RedactURL(source))
+		return in.Prior, fmt.Errorf("%s: ref %q does not resolve to a commit in %s (tags and branches were fetched): check the tag, branch or commit name", in.Addr(), ref, redactURL(source))
 	default:
-		return in.Prior, fmt.Errorf("%s: cloning/fetching %s into %s/src failed (exit %d): %s", in.Addr(), RedactURL(source), dir, res.ExitCode, RedactURL(strings.Join(lastLines(string(res.Stderr), 10), "\n")))
+		return in.Prior, fmt.Errorf("%s: cloning/fetching %s into %s/src failed (exit %d): %s", in.Addr(), redactURL(source), dir, res.ExitCode, redactURL(strings.Join(lastLines(string(res.Stderr), 10), "\n")))
 	}
 	commit := ""
 	for _, line := range strings.Split(string(res.Stdout), "\n") {

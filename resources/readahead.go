@@ -383,7 +383,7 @@ func (r Readahead) Apply(ctx context.Context, h provider.Host, in Instance, obse
 	if err != nil {
 		return in.Prior, err
 	}
-	return RunScriptApply(ctx, h, in, sa)
+	return runScriptApply(ctx, h, in, sa)
 }
 
 func readaheadPath(dev string) string { return "/sys/block/" + dev + "/queue/read_ahead_kb" }

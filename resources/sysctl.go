@@ -388,7 +388,7 @@ func (s Sysctl) Apply(ctx context.Context, h provider.Host, in Instance, observe
 	if err != nil {
 		return in.Prior, err
 	}
-	return RunScriptApply(ctx, h, in, sa)
+	return runScriptApply(ctx, h, in, sa)
 }
 
 // sysctlPath is the /proc/sys file of a key (keys are checked by sysctlKeyRe: no '/').
