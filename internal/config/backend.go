@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,7 +49,7 @@ func decodeBackend(b *hcl.Block) (*Backend, hcl.Diagnostics) {
 	sort.Strings(names)
 	for _, n := range names {
 		a := attrs[n]
-		if !contains(allowed, n) {
+		if !slices.Contains(allowed, n) {
 			d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported backend argument",
 				Detail:  fmt.Sprintf("The %s backend takes %s.", be.Type, strings.Join(allowed, " and ")),
 				Subject: a.NameRange.Ptr()}
@@ -87,15 +88,6 @@ func decodeBackend(b *hcl.Block) (*Backend, hcl.Diagnostics) {
 		}
 	}
 	return be, diags
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // LoadBackend reads only the backend block of the configuration in dir (nil: none), for the

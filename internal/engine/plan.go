@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -277,7 +278,7 @@ func instancesFor(cfg *config.Config, host string, hs *state.Host) ([]resources.
 	deps := map[string][]string{}
 	wanted := map[string]bool{}
 	for _, r := range cfg.Resources {
-		if !contains(r.Hosts, host) {
+		if !slices.Contains(r.Hosts, host) {
 			continue
 		}
 		wanted[r.Addr()] = true
@@ -462,15 +463,6 @@ func sortedHostNames(st *state.State) []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func joinLines(lines []string) string {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -222,7 +223,7 @@ func RunTests(ctx context.Context, cfg *config.Config, st *state.State, store St
 		out[i] = tr
 		hp := &HostPlan{Name: ch.Name, Address: ch.Address, Connection: ch}
 		for _, r := range cfg.Resources {
-			if contains(r.Hosts, ch.Name) {
+			if slices.Contains(r.Hosts, ch.Name) {
 				hp.Changes = append(hp.Changes, &Change{Addr: r.Addr(), Type: r.Type, Name: r.Name, Desired: state.Value{Value: r.Body}})
 			}
 		}
