@@ -80,13 +80,17 @@ func FuzzParseVenvReport(f *testing.F) {
 	})
 }
 
-// FuzzLlamaParsers: llama.cpp's manifest and a CMakeCache.txt from the host parse or fail;
-// every flag parseCMakeCache returns is one the file sets.
+// FuzzLlamaParsers: llama.cpp's manifest and a CMakeCache.txt from the host parse or fail; an
+// accepted manifest (its commit and version go into state) has an object id as its commit, a
+// build time that is not negative and a bounded printable version; every flag parseCMakeCache
+// returns is one the file sets.
 func FuzzLlamaParsers(f *testing.F) {
 	f.Add(`{"managed_by":"sparkform","source":"https://x/y.git","ref":"b6800","commit":"0123456789abcdef0123456789abcdef01234567"}`, "GGML_CUDA:BOOL=ON\nCMAKE_CUDA_ARCHITECTURES:STRING=121a-real\nCMAKE_BUILD_TYPE:STRING=Release\n")
 	f.Add("{", "X:STRING=$(id)\n-DX=1\n")
 	f.Fuzz(func(t *testing.T, manifest, cache string) {
-		parseLlamaManifest(manifest)
+		if m, ok := parseLlamaManifest(manifest); ok && (!llamaManifestCommitRe.MatchString(m.Commit) || m.Seconds < 0 || len(m.Version) > 80 || !printableASCII(m.Version)) {
+			t.Fatalf("manifest accepted with commit %q, %v s, version %q", m.Commit, m.Seconds, m.Version)
+		}
 		flags, _ := parseCMakeCache(cache)
 		for k := range flags {
 			if !strings.Contains(cache, k) {

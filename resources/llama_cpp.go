@@ -368,11 +368,20 @@ type llamaManifest struct {
 	Seconds   float64  `json:"build_seconds"`
 }
 
+// llamaManifestCommitRe: the commit a manifest records (a git object id; shorter ones in old
+// hand-made manifests).
+var llamaManifestCommitRe = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+
+// parseLlamaManifest reads a build's manifest from the host: one sparkform wrote, or false. Its
+// commit and version go into state and the plan: a commit that is not an object id or a negative
+// build time means sparkform did not write it; the version (what the build's llama-server
+// printed) is kept as bounded printable text.
 func parseLlamaManifest(s string) (llamaManifest, bool) {
 	var m llamaManifest
-	if err := json.Unmarshal([]byte(s), &m); err != nil || m.ManagedBy != "sparkform" {
+	if err := json.Unmarshal([]byte(s), &m); err != nil || m.ManagedBy != "sparkform" || !llamaManifestCommitRe.MatchString(m.Commit) || m.Seconds < 0 {
 		return m, false
 	}
+	m.Version = boundedLine(m.Version, 80)
 	if m.CMakeFlags == nil {
 		m.CMakeFlags = map[string]string{}
 	}

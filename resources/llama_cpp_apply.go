@@ -148,7 +148,7 @@ func (l LlamaCpp) apply(ctx context.Context, h provider.Host, in Instance, obser
 		CMakeArgs: args, Targets: targets, Built: time.Now().UTC().Format(time.RFC3339Nano), Seconds: time.Since(start).Round(time.Second).Seconds()}
 	for _, line := range strings.Split(string(res.Stdout), "\n") {
 		if v, ok := strings.CutPrefix(line, "version "); ok {
-			m.Version = strings.TrimSpace(v)
+			m.Version = boundedLine(v, 80) // what the built program printed
 		}
 	}
 	data, _ := json.MarshalIndent(m, "", "  ")

@@ -365,3 +365,23 @@ func TestLlamaDestroyRemovesNothingFromADirSparkformDidNotMake(t *testing.T) {
 		t.Errorf("docs, not sparkform's, was removed: %v", err)
 	}
 }
+
+// A build's manifest is read back from the host and its commit and version go into state: one
+// whose commit is not an object id or whose build time is negative is not sparkform's, and the
+// version (what the built llama-server printed) is kept as bounded printable text.
+func TestLlamaManifestFromTheHostIsCheckedBeforeItsCommitAndVersionAreKept(t *testing.T) {
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	for _, doc := range []string{
+		`{"managed_by":"sparkform","ref":"b1","commit":"HEAD\u001b[2J"}`,
+		`{"managed_by":"sparkform","ref":"b1","commit":""}`,
+		`{"managed_by":"sparkform","ref":"b1","commit":"` + commit + `","build_seconds":-5}`,
+	} {
+		if m, ok := parseLlamaManifest(doc); ok {
+			t.Errorf("%s: accepted as %+v", doc, m)
+		}
+	}
+	m, ok := parseLlamaManifest(`{"managed_by":"sparkform","ref":"b1","commit":"` + commit + `","version":"version: 6800 \u001b]0;x\u0007` + strings.Repeat("9", 200) + `"}`)
+	if !ok || len(m.Version) > 80 || strings.ContainsAny(m.Version, "\x1b\x07") || !strings.HasPrefix(m.Version, "version: 6800") {
+		t.Errorf("version kept as %q (ok %v)", m.Version, ok)
+	}
+}
