@@ -271,19 +271,35 @@ func (h *SSHHost) resolveOwner(ctx context.Context, owner string) (int, int, err
 	if err != nil {
 		return 0, 0, err
 	}
-	f := strings.Fields(string(res.Stdout))
-	if res.ExitCode != 0 || len(f) != 2 {
+	if res.ExitCode != 0 || len(strings.Fields(string(res.Stdout))) != 2 {
 		return 0, 0, fmt.Errorf("%s: owner %q: no such user or group on the host (%s)", h.label, owner, firstLine(res.Stderr))
 	}
-	uid, uerr = strconv.Atoi(f[0])
-	gid, gerr = strconv.Atoi(f[1])
-	if uerr != nil || gerr != nil {
+	uid, gid, ok = parseOwnerIDs(res.Stdout)
+	if !ok {
 		return 0, 0, fmt.Errorf("%s: owner %q: unexpected id output %q", h.label, owner, res.Stdout)
 	}
 	h.ownersMu.Lock()
 	h.owners[owner] = [2]int{uid, gid}
 	h.ownersMu.Unlock()
 	return uid, gid, nil
+}
+
+// parseOwnerIDs reads the uid and gid the host printed: two plain decimal ids below 2^32-1
+// ((uid_t)-1 means "leave unchanged" to chown; Atoi's "-1" or "+0" are no ids).
+func parseOwnerIDs(out []byte) (uid, gid int, ok bool) {
+	f := strings.Fields(string(out))
+	if len(f) != 2 {
+		return 0, 0, false
+	}
+	var ids [2]int
+	for i, s := range f {
+		n, err := strconv.ParseUint(s, 10, 32)
+		if err != nil || n == 1<<32-1 {
+			return 0, 0, false
+		}
+		ids[i] = int(n)
+	}
+	return ids[0], ids[1], true
 }
 
 func octalMode(m fs.FileMode) string {
