@@ -356,3 +356,7 @@ type Capturer interface {
 	CaptureProbe(opts CaptureOptions) string
 	Capture(opts CaptureOptions, out []byte) (blocks []CapturedBlock, notes []string, err error)
 }
+
+// CaptureOrder is the order captured blocks are written in, by type: what a host boots with
+// first, then what runs on it. Types not listed come last.
+var CaptureOrder = []string{"kernel", "sysctl", "readahead", "python_venv", "llama_cpp"}

@@ -17,9 +17,6 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 )
 
-// captureOrder is the order blocks are written in: what a host boots with first, then what runs on it.
-var captureOrder = []string{"kernel", "sysctl", "readahead", "python_venv", "llama_cpp"}
-
 // RenderCapture writes captured blocks as formatted HCL: a header of comments (where from, what
 // was not captured and why), then each block after its comment. The file is built from hclwrite
 // tokens only: a host string reaches it as a quoted literal (hclwrite escapes quotes, newlines,
@@ -29,10 +26,10 @@ var captureOrder = []string{"kernel", "sysctl", "readahead", "python_venv", "lla
 func RenderCapture(label string, at time.Time, blocks []resources.CapturedBlock, notes []string) ([]byte, error) {
 	blocks = slices.Clone(blocks)
 	rank := func(t string) int {
-		if i := slices.Index(captureOrder, t); i >= 0 {
+		if i := slices.Index(resources.CaptureOrder, t); i >= 0 {
 			return i
 		}
-		return len(captureOrder)
+		return len(resources.CaptureOrder)
 	}
 	sort.SliceStable(blocks, func(i, j int) bool {
 		if ri, rj := rank(blocks[i].Type), rank(blocks[j].Type); ri != rj {

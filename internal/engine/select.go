@@ -163,19 +163,16 @@ func resolveTargets(cfg *config.Config, st *state.State, targets []string) (targ
 					addrs = append(addrs, k)
 				}
 				sort.Strings(addrs)
-				return nil, fmt.Errorf("-target %s: no resource with that address in the configuration or the state (TYPE.NAME, e.g. %s).%s", a, firstOr(addrs, "sysctl.loading"), suggest.Hint(a, addrs))
+				example := "the configuration and the state have none"
+				if len(addrs) > 0 {
+					example = "e.g. " + addrs[0]
+				}
+				return nil, fmt.Errorf("-target %s: no resource with that address in the configuration or the state (TYPE.NAME, %s).%s", a, example, suggest.Hint(a, addrs))
 			}
 			out[a] = true
 		}
 	}
 	return out, nil
-}
-
-func firstOr(list []string, def string) string {
-	if len(list) > 0 {
-		return list[0]
-	}
-	return def
 }
 
 // filter keeps the targeted instances and, transitively, what they depend on.
