@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sparkform/sparkform/internal/english"
 )
 
 //go:embed all:assets
@@ -157,7 +159,7 @@ func ensureCache(ctx context.Context, cacheDir string, log io.Writer) (cached, e
 		if err != nil {
 			return cached{}, err
 		}
-		fmt.Fprintf(log, "lab: base image built in %s\n", time.Since(t0).Round(time.Second))
+		fmt.Fprintf(log, "lab: base image built in %s\n", english.Duration(time.Since(t0)))
 	}
 	fmt.Fprintf(log, "lab: customising the host image %s\n", c.Image)
 	err = buildInto(c.Image, func(tmp string) error {

@@ -209,7 +209,7 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 		l.cfg.Hosts = append(l.cfg.Hosts, h)
 	}
 	if model.gguf != "" {
-		fmt.Fprintf(o.Log, "lab: hosts created at +%s\n", time.Since(t0).Round(10*time.Millisecond))
+		fmt.Fprintf(o.Log, "lab: hosts created at +%s\n", english.Duration(time.Since(t0)))
 	}
 	var toStart []HostInfo
 	for i := range l.cfg.Hosts {
@@ -249,7 +249,7 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 		}
 	}
 	if len(started) > 0 {
-		fmt.Fprintf(o.Log, "lab: supervisors started at +%s\n", time.Since(t0).Round(10*time.Millisecond))
+		fmt.Fprintf(o.Log, "lab: supervisors started at +%s\n", english.Duration(time.Since(t0)))
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -259,7 +259,7 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 		}
 	}
 	if len(started) > 0 {
-		fmt.Fprintf(o.Log, "lab: %s up in %s (booted %s)\n", english.Plural(len(l.cfg.Hosts), "host"), time.Since(t0).Round(10*time.Millisecond), strings.Join(started, " "))
+		fmt.Fprintf(o.Log, "lab: %s up in %s (booted %s)\n", english.Plural(len(l.cfg.Hosts), "host"), english.Duration(time.Since(t0)), strings.Join(started, " "))
 	}
 	return l, nil
 }
