@@ -111,7 +111,7 @@ kernel "good" {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, stderr)
 	}
-	if !strings.Contains(out+stderr, "rolled back: spark-01 booted 6.11.0-1016-nvidia after 6.17.0-1099-nvidia failed") {
+	if !strings.Contains(out+stderr, "spark-01: kernel.broken: rolled back: back on 6.11.0-1016-nvidia after 6.17.0-1099-nvidia failed to boot") {
 		t.Errorf("no rollback report:\n%s\n%s", out, stderr)
 	}
 	if got := onHost(t, l, "spark-01", "uname -r"); got != "6.11.0-1016-nvidia" {
@@ -137,7 +137,7 @@ kernel "good" {
 	// Without max_failures the others of the batch finish: all three in one batch.
 	editMain(t, dir, "batch_size   = 1\n  max_failures = 0", "batch_size = 3")
 	code, out, stderr = cli(t, "apply", dir, "-auto-approve")
-	if code != 1 || !strings.Contains(out+stderr, "rolled back: spark-01") {
+	if code != 1 || !strings.Contains(out+stderr, "spark-01: kernel.broken: rolled back: back on 6.11.0-1016-nvidia") {
 		t.Fatalf("second apply: %d\n%s\n%s", code, out, stderr)
 	}
 	for _, h := range []string{"spark-02", "spark-03"} {

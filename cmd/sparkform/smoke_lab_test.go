@@ -154,7 +154,7 @@ smoke_test "gpt-oss" {
 }
 `})
 	code, out, stderr := cli(t, "apply", dir, "-auto-approve")
-	if code != 1 || !strings.Contains(out+stderr, "rolled back: spark-01 back on 6.11.0-1016-nvidia after the smoke test failed on 6.17.0-1014-nvidia") ||
+	if code != 1 || !strings.Contains(out+stderr, "spark-01: rolled back: back on 6.11.0-1016-nvidia after the smoke test failed on 6.17.0-1014-nvidia") || strings.Contains(out+stderr, "rolled back: spark-01") ||
 		!strings.Contains(out+stderr, "over max_seconds 0.001") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 	}

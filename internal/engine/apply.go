@@ -322,7 +322,7 @@ func applyHost(ctx context.Context, p *Plan, hp *HostPlan, opts Options, em *emi
 		if rerr != nil {
 			return fail(StatusFailed, fmt.Errorf("%s; rolling back failed: %v", msg, rerr))
 		}
-		rb := fmt.Sprintf("rolled back: %s back on %s after the smoke test failed on %s: %s", hp.Name, facts.Kernel, kernel, msg)
+		rb := fmt.Sprintf("rolled back: back on %s after the smoke test failed on %s: %s", facts.Kernel, kernel, msg)
 		if ierr := rec.incident(hp.Name, "rolled_back", em.excerpt(hp.Name, rb)); ierr != nil {
 			rb += fmt.Sprintf(" (state could not record it: %v)", ierr)
 		}

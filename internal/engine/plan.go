@@ -401,7 +401,7 @@ func lastRollback(hs *state.Host) string {
 	for i := len(hs.Incidents) - 1; i >= 0; i-- {
 		in := hs.Incidents[i]
 		if in.Kind == "rolled_back" && in.Time.After(last) {
-			return fmt.Sprintf("at %s: %s", in.Time.UTC().Format("2006-01-02 15:04 UTC"), in.Message)
+			return fmt.Sprintf("at %s: %s", in.Time.UTC().Format("2006-01-02 15:04 UTC"), strings.Replace(in.Message, "rolled back: ", "", 1))
 		}
 	}
 	return ""

@@ -78,7 +78,7 @@ func applyWithReboot(ctx context.Context, h provider.Host, hp *HostPlan, changes
 			errNotBack, last.ExpectKernel, english.Setting(last.Timeout), err, last.PreviousKernel)
 	}
 	if facts.Kernel != last.ExpectKernel {
-		return nil, facts, StatusRolledBack, fmt.Errorf("rolled back: %s booted %s after %s failed", hp.Name, facts.Kernel, last.ExpectKernel)
+		return nil, facts, StatusRolledBack, fmt.Errorf("rolled back: back on %s after %s failed to boot", facts.Kernel, last.ExpectKernel)
 	}
 	for _, d := range done {
 		if err := d.rb.ConfirmBoot(ctx, h, d.c.instance(), d.pr, d.bp); err != nil {
