@@ -124,15 +124,25 @@ const maxLockField = 4096
 // printable.
 func parseLockInfo(b []byte) *LockInfo {
 	var info LockInfo
-	if json.Unmarshal(b, &info) != nil || info.PID <= 0 {
+	if json.Unmarshal(b, &info) != nil || !LockDetailsOK(info.PID, info.ID, info.Operation, info.Who, info.Path) {
 		return nil
 	}
-	for _, f := range []string{info.ID, info.Operation, info.Who, info.Path} {
+	return &info
+}
+
+// LockDetailsOK reports whether a lock holder's details are ones a sparkform process writes (any
+// backend's): a positive process id, and text fields of at most maxLockField bytes of printable
+// characters.
+func LockDetailsOK(pid int, fields ...string) bool {
+	if pid <= 0 {
+		return false
+	}
+	for _, f := range fields {
 		if len(f) > maxLockField || strings.ContainsFunc(f, func(r rune) bool { return !unicode.IsPrint(r) }) {
-			return nil
+			return false
 		}
 	}
-	return &info
+	return true
 }
 
 func who() string {

@@ -124,5 +124,8 @@ func (b *Backend) holder(ctx context.Context, key int64) *Holder {
 		return nil // no row (the holder is between its lock and its row), or the query failed
 	}
 	h.PID, h.BackendPID = int(pid), int(bpid)
+	if !state.LockDetailsOK(h.PID, h.Who, h.Operation) || h.BackendPID <= 0 {
+		return nil // a row no sparkform wrote (anyone who can write the table can): not shown
+	}
 	return &h
 }

@@ -373,3 +373,30 @@ func TestStaleLockRowIsNotReportedAsHolder(t *testing.T) {
 		t.Fatalf("lock held by a session without a row: %v (holder %+v); want no holder named", err, le)
 	}
 }
+
+// The lock row is written by whoever can write the table: a holder no sparkform wrote (control
+// or bidirectional characters, a pid that is not positive) is not named in the lock error.
+func TestLockRowNoSparkformWroteIsNotNamedAsHolder(t *testing.T) {
+	srv := server(t)
+	a, b := open(t, srv, ""), open(t, srv, "")
+	if _, err := a.Lock(context.Background(), "apply", 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []string{"who = 'mallory' || chr(27) || ']0;owned' || chr(7)", "operation = 'apply' || chr(8238)", "pid = -1"} {
+		if _, err := a.conn.Exec(context.Background(), "UPDATE "+a.t("locks")+" SET "+set+" WHERE state = $1", a.name); err != nil {
+			t.Fatal(err)
+		}
+		_, err := b.Lock(context.Background(), "plan", 0)
+		var le *LockError
+		if !errors.As(err, &le) || le.Holder != nil {
+			t.Errorf("%s: %v (holder %+v); want no holder named", set, err, le)
+		}
+		if _, err := a.conn.Exec(context.Background(), "UPDATE "+a.t("locks")+" SET who = 'alice@laptop', operation = 'apply', pid = 42 WHERE state = $1", a.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := b.Lock(context.Background(), "plan", 0)
+	if le := (*LockError)(nil); !errors.As(err, &le) || le.Holder == nil || le.Holder.Who != "alice@laptop" {
+		t.Fatalf("a row as sparkform writes it: %v", err)
+	}
+}
