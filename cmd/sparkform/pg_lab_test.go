@@ -64,6 +64,11 @@ func TestPGApplyKilledMidRunLeavesConsistentStateFreesTheLockAndRerunConverges(t
 	if code, out, stderr := cliIn(t, dir, "state", "versions", "-n", "100"); code != 0 || !strings.Contains(out, "spark-01/sysctl.loading") || !strings.Contains(out, " apply") {
 		t.Fatalf("state versions: %d\n%s\n%s", code, out, stderr)
 	}
+	// ... and -json streams them in the documented schema.
+	code, out, _ := cliIn(t, dir, "state", "versions", "-n", "100", "-json")
+	if v := ofType(checkJSONUI(t, out), "state_version"); code != 0 || len(v) == 0 {
+		t.Errorf("state versions -json: exit %d, %d state_version messages\n%s", code, len(v), out)
+	}
 }
 
 func TestPGSecondApplyFailsNamingTheHolderOrWaitsForIt(t *testing.T) {
