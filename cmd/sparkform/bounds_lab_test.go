@@ -66,6 +66,9 @@ func TestAHostsMegabyteOfErrorOutputIsShownAndStoredBoundedWithTheWholeInTheRunL
 		t.Fatalf("test -json: exit %d\n%.2000s", code, stderr)
 	}
 	bounded("-json", out)
+	if s := ofType(checkJSONUI(t, out), "test_summary"); len(s) != 1 || s[0]["tests"].(map[string]any)["failed_hosts"] != 1.0 {
+		t.Errorf("test -json of a failing test: want one test_summary counting 1 failed host, got %v", s)
+	}
 	for _, line := range strings.Split(out, "\n") {
 		if len(line) > 32<<10 {
 			t.Errorf("-json line of %d bytes: %.300s", len(line), line)
