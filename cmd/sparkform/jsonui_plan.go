@@ -85,6 +85,10 @@ func (u *jsonUI) summaryOf(operation string, c engine.Counts, hosts, failed int,
 		verb := "Apply complete!"
 		if withErrors {
 			verb = "Apply finished with errors."
+			if failed > 0 {
+				// As the text view says it.
+				verb = fmt.Sprintf("Apply finished with errors on %s.", plural(failed, "host"))
+			}
 		}
 		msg = fmt.Sprintf("%s Resources: %s, on %s.", verb, countsText(c), plural(hosts, "host"))
 	}

@@ -147,6 +147,9 @@ func TestEveryEngineEventBecomesASchemaValidMessage(t *testing.T) {
 	if last["add"] != 1.0 || last["errors"] != true || last["operation"] != "apply" {
 		t.Errorf("apply summary counts what happened: %v", last)
 	}
+	if m := msgs[len(msgs)-1]["@message"]; m != "Apply finished with errors on 2 hosts. Resources: 1 added, 0 changed, 0 destroyed, on 4 hosts." {
+		t.Errorf("the apply summary's message is the text view's: %q", m)
+	}
 	if m := ofType(msgs, "test_result")[0]["@message"]; m != "spark-001: smoke_test.gpt-oss: mmap: 22s median of 3, passed" {
 		t.Errorf("a test result's message names the host and the test: %q", m)
 	}
