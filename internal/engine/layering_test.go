@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"go/build"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sparkform/sparkform/resources"
+)
+
+const module = "github.com/sparkform/sparkform/"
+
+// projectImports are the packages of this module that the package in dir imports (tests aside).
+func projectImports(t *testing.T, dir string) []string {
+	t.Helper()
+	p, err := build.ImportDir(filepath.Join("..", "..", dir), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, imp := range p.Imports {
+		if rest, ok := strings.CutPrefix(imp, module); ok {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
+
+// The layering the architecture keeps: provider and state import nothing of the project;
+// resources imports provider, and otherwise only leaf helpers (packages that import nothing of
+// the project, as internal/english); the engine reaches resources through the registry only.
+func TestLayeringProviderAndStateImportNothingResourcesOnlyProviderAndLeaves(t *testing.T) {
+	for _, dir := range []string{"provider", "state"} {
+		if imps := projectImports(t, dir); len(imps) > 0 {
+			t.Errorf("%s imports %v; it imports nothing of the project", dir, imps)
+		}
+	}
+	for _, imp := range projectImports(t, "resources") {
+		if imp != "provider" && len(projectImports(t, imp)) > 0 {
+			t.Errorf("resources imports %s, which is neither provider nor a leaf (it imports %v)", imp, projectImports(t, imp))
+		}
+	}
+}
+
+// The engine knows no resource type: no address of a type ("sysctl.loading") and no concrete
+// type of package resources appear in its code; it finds types in the registry.
+func TestTheEngineNamesNoResourceType(t *testing.T) {
+	var types []string
+	for _, name := range []string{"kernel", "sysctl", "readahead", "python_venv", "llama_cpp", "smoke_test"} {
+		if _, ok := resources.Lookup(name); !ok {
+			t.Fatalf("resource type %s is not registered: update this list", name)
+		}
+		types = append(types, regexp.QuoteMeta(name))
+	}
+	addr := regexp.MustCompile(`"(` + strings.Join(types, "|") + `)[."]`)
+	concrete := regexp.MustCompile(`resources\.(Kernel|Sysctl|Readahead|PythonVenv|LlamaCpp|SmokeTest)\b`)
+	files, _ := filepath.Glob("*.go")
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			// The engine's own host facts are tagged "kernel" and "boot_id" (HostFacts.Kernel).
+			if m := addr.FindString(line); m != "" && !(m == `"kernel"` && slices.Contains([]string{"probe.go"}, f)) || concrete.MatchString(line) {
+				t.Errorf("%s:%d names a resource type: %s", f, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+}
