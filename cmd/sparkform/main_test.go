@@ -98,6 +98,13 @@ func rerunConverges(t *testing.T, dir, what string) {
 // cli runs sparkform in-process and returns exit code, stdout and stderr.
 func cli(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	// -chdir moves the whole process, as it should in the real binary: put it back, or the
+	// next test starts in a directory that may be gone.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
 	var out, errb bytes.Buffer
 	code := run(args, &out, &errb)
 	return code, out.String(), errb.String()
