@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/sparkform/sparkform/internal/suggest"
 )
 
 // completion bash|zsh: a completion script for commands, subcommands and each command's flags,
@@ -17,8 +19,10 @@ func runCompletion(in *invocation, _ *noFlags) int {
 	case "zsh":
 		// zsh runs the bash function through bashcompinit, which ships with zsh.
 		fmt.Fprint(in.stdout, "#compdef sparkform\nautoload -U +X bashcompinit && bashcompinit\n"+bashCompletion())
-	default:
+	case "":
 		return errorf(in.stderr, "completion: name the shell: sparkform completion bash (or zsh), e.g. in ~/.bashrc: source <(sparkform completion bash)")
+	default:
+		return errorf(in.stderr, "completion: %q is not a shell sparkform completes: bash or zsh.%s", in.arg, suggest.Hint(in.arg, []string{"bash", "zsh"}))
 	}
 	return 0
 }

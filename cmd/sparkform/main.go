@@ -160,6 +160,9 @@ func isHelpFlag(a string) bool {
 
 // version: the build's version (arguments are ignored).
 func runVersion(in *invocation, _ *noFlags) int {
+	if len(in.args) > 0 {
+		return errorf(in.stderr, "version takes no arguments: %s", strings.Join(in.args, " "))
+	}
 	fmt.Fprintln(in.stdout, "sparkform", version)
 	return 0
 }

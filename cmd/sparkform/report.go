@@ -29,7 +29,7 @@ func runReport(in *invocation, o *reportFlags) int {
 	stdout, stderr := in.stdout, in.stderr
 	render, ok := report.Formats[strings.ToLower(o.format)]
 	if !ok {
-		return errorf(stderr, "unknown report format %q: use table, csv, json or svg", o.format)
+		return errorf(stderr, "unknown report format %q: use table, csv, json or svg.%s", o.format, suggest.Hint(strings.ToLower(o.format), []string{"table", "csv", "json", "svg"}))
 	}
 	st, names, err := stateHosts(in.arg, in.state, in.hosts)
 	if err != nil {
