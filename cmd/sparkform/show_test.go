@@ -116,3 +116,14 @@ func TestStateShowOfOneResourceOnManyHostsIsOneBlockPerVariant(t *testing.T) {
 		t.Errorf("one host's resource: exit %d:\n%s", code, out)
 	}
 }
+
+// show PLANFILE -host H shows those hosts of the saved plan; a host the plan lacks is an error.
+func TestShowPlanHostKeepsTheNamedHostsOfThePlan(t *testing.T) {
+	p := fleetPlan(20)
+	if err := onlyPlanHosts(p, "tfplan", []string{"spark-003", "spark-011"}); err != nil || len(p.Hosts) != 2 || p.Hosts[0].Name != "spark-003" || p.Hosts[1].Name != "spark-011" {
+		t.Errorf("err %v, hosts %d", err, len(p.Hosts))
+	}
+	if err := onlyPlanHosts(fleetPlan(3), "tfplan", []string{"spark-04"}); err == nil || !strings.Contains(err.Error(), `no host "spark-04" in the plan tfplan`) {
+		t.Errorf("a host the plan lacks: %v", err)
+	}
+}
