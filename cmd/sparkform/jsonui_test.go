@@ -212,6 +212,9 @@ func TestReadOnlyCommandsStreamTheSameSchema(t *testing.T) {
 func TestEveryCommandsErrorsAreDiagnosticsInItsJSONStream(t *testing.T) {
 	empty, withState := t.TempDir(), t.TempDir()
 	writeState(t, withState)
+	// -chdir changes the process's directory: t.Chdir puts it back at the end (else every later
+	// test runs in withState, removed when this test ends: "getwd: no such file or directory").
+	t.Chdir(".")
 	for _, c := range []struct {
 		args []string
 		want string
