@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // FuzzDecode: a state file is untrusted input (someone else may have written or edited it): it
@@ -71,7 +72,9 @@ func FuzzLockInfo(f *testing.F) {
 				t.Fatalf("holder %+v: %q", info, msg)
 			}
 		}
-		if len(op) > maxLockField || len(who) > maxLockField || strings.ContainsFunc(op+who, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		// Lock writes operation names and user@hostname: valid UTF-8 (JSON would write each
+		// invalid byte as a 3-byte U+FFFD, past the bound), printable, short.
+		if len(op) > maxLockField || len(who) > maxLockField || !utf8.ValidString(op+who) || strings.ContainsFunc(op+who, func(r rune) bool { return !unicode.IsPrint(r) }) {
 			return
 		}
 		written, _ := json.Marshal(LockInfo{ID: "id", Operation: op, Who: who, PID: 7, Created: time.Unix(0, 0).UTC(), Path: "/srv/s.json"})
