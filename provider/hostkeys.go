@@ -24,17 +24,17 @@ const (
 	PolicyAcceptNew = "accept-new" // an unknown host is pinned on first use; a changed key is refused
 )
 
-// HostKeyError is a refused host key. Its message names the host and says what to do; the engine
-// can tell it from network failures (a refused key must never be retried or ignored).
-type HostKeyError struct {
+// hostKeyError is a refused host key. Its message names the host and says what to do, so the
+// handshake passes it on as it is (handshakeError) instead of explaining it as a network failure.
+type hostKeyError struct {
 	Unknown bool // the host is not in known_hosts (strict policy); otherwise its key changed
 	msg     string
 }
 
-func (e *HostKeyError) Error() string { return e.msg }
+func (e *hostKeyError) Error() string { return e.msg }
 
 func hostKeyErrorf(unknown bool, format string, args ...any) error {
-	return &HostKeyError{Unknown: unknown, msg: fmt.Sprintf(format, args...)}
+	return &hostKeyError{Unknown: unknown, msg: fmt.Sprintf(format, args...)}
 }
 
 // hostKeyChecker checks presented keys against one known_hosts file under a policy.

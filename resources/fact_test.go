@@ -139,8 +139,8 @@ func TestRecordFactFixtures(t *testing.T) {
 	for _, f := range allFacts {
 		recordFact(t, h, f, "lab", f.record)
 	}
-	venv := buildForRecording(t, h, PythonVenv{}, "python_venv", "vllm", venvLabBody(venvLabPath, "fastsafetensors==0.3.2"), venvLabBody(venvLabPath, "fastsafetensors==0.1.10"))
-	llama := buildForRecording(t, h, LlamaCpp{}, "llama_cpp", "cuda", llamaLabBody("b6800", labCUDA))
+	venv := buildForRecording(t, h, pythonVenv{}, "python_venv", "vllm", venvLabBody(venvLabPath, "fastsafetensors==0.3.2"), venvLabBody(venvLabPath, "fastsafetensors==0.1.10"))
+	llama := buildForRecording(t, h, llamaCpp{}, "llama_cpp", "cuda", llamaLabBody("b6800", labCUDA))
 	for _, f := range allFacts {
 		recordFact(t, h, f, "lab-built", f.recordBuilt)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Kernel chooses the kernel a host boots: an NVIDIA kernel line (its Ubuntu metapackage) or one
+// kernel chooses the kernel a host boots: an NVIDIA kernel line (its Ubuntu metapackage) or one
 // exact image package. Apply installs it (the previous kernel stays installed, nothing is ever
 // removed), optionally holds it and blocks the other lines with an apt preferences pin. The new
 // kernel only takes effect after a reboot, run by the engine through the Rebooter sequence:
@@ -23,9 +23,9 @@ import (
 //
 // Removing the block releases the holds sparkform set, removes its pin file and its GRUB
 // drop-in; it never uninstalls a kernel and never reboots.
-type Kernel struct{}
+type kernel struct{}
 
-func init() { Register(Kernel{}) }
+func init() { Register(kernel{}) }
 
 const kernelImagePattern = `^linux-image-[0-9]+\.[0-9]+\.[0-9]+-[0-9]+-[a-z0-9-]+$`
 
@@ -43,9 +43,9 @@ var (
 // defaultKernelRebootTimeout applies when reboot_timeout is not set.
 const defaultKernelRebootTimeout = 10 * time.Minute
 
-func (Kernel) Type() string { return "kernel" }
+func (kernel) Type() string { return "kernel" }
 
-func (Kernel) Spec() hcldec.Spec {
+func (kernel) Spec() hcldec.Spec {
 	return &hcldec.ObjectSpec{
 		"line":           &hcldec.AttrSpec{Name: "line", Type: cty.String},
 		"package":        &hcldec.AttrSpec{Name: "package", Type: cty.String},
@@ -62,7 +62,7 @@ type kernelSpec struct {
 	timeout time.Duration
 }
 
-func (Kernel) Validate(desired cty.Value) []AttrError {
+func (kernel) Validate(desired cty.Value) []AttrError {
 	var errs []AttrError
 	line, hasLine := optString(desired, "line")
 	pkg, hasPkg := optString(desired, "package")
@@ -81,7 +81,7 @@ func (Kernel) Validate(desired cty.Value) []AttrError {
 		errs = append(errs, AttrError{Attr: "package", Msg: fmt.Sprintf(`%q is not a kernel image package: give one like "linux-image-6.17.0-1014-nvidia"`, pkg)})
 	}
 	if s, ok := optString(desired, "reboot_timeout"); ok {
-		if _, err := ParseDuration(s, MinDuration, MaxDuration); err != nil {
+		if _, err := ParseDuration(s, minDuration, MaxDuration); err != nil {
 			errs = append(errs, AttrError{Attr: "reboot_timeout", Msg: err.Error()})
 		}
 	}
@@ -98,7 +98,7 @@ func decodeKernelSpec(v cty.Value) kernelSpec {
 	}
 	s.timeout = defaultKernelRebootTimeout
 	if t, ok := optString(v, "reboot_timeout"); ok {
-		if d, err := ParseDuration(t, MinDuration, MaxDuration); err == nil {
+		if d, err := ParseDuration(t, minDuration, MaxDuration); err == nil {
 			s.timeout = d
 		}
 	}
@@ -107,7 +107,7 @@ func decodeKernelSpec(v cty.Value) kernelSpec {
 
 // Exports offers `release` when it follows from the configuration alone (package = ...); a
 // line's release is only known on a host, so it is not exported then.
-func (Kernel) Exports(desired cty.Value) map[string]cty.Value {
+func (kernel) Exports(desired cty.Value) map[string]cty.Value {
 	if pkg, ok := optString(desired, "package"); ok && kernelImageRe.MatchString(pkg) {
 		return map[string]cty.Value{"release": cty.StringVal(kernelRelease(pkg))}
 	}
@@ -221,7 +221,7 @@ type kernelApply struct {
 	log func(string)
 }
 
-func (Kernel) decide(in Instance, observed cty.Value) (*kernelDecision, error) {
+func (kernel) decide(in Instance, observed cty.Value) (*kernelDecision, error) {
 	dc := &kernelDecision{in: in, o: decodeKernelObserved(observed), orig: decodeKernelOriginal(in.Prior.Original)}
 	if in.Destroying() {
 		return dc, nil
@@ -234,7 +234,7 @@ func (Kernel) decide(in Instance, observed cty.Value) (*kernelDecision, error) {
 	return dc, nil
 }
 
-func (k Kernel) Diff(in Instance, observed cty.Value) (Diff, error) {
+func (k kernel) Diff(in Instance, observed cty.Value) (Diff, error) {
 	dc, err := k.decide(in, observed)
 	if err != nil {
 		return Diff{}, err
@@ -283,7 +283,7 @@ func (k Kernel) Diff(in Instance, observed cty.Value) (Diff, error) {
 // Apply carries out the decision in the order that works on a host: the pin (a pin of the
 // previous line may block the new one), the install, the holds on what was really installed,
 // then the boot entry when no reboot is needed. Each step that fails returns what is true so far.
-func (k Kernel) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
+func (k kernel) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
 	log = logOrDiscard(log)
 	dc, err := k.decide(in, observed)
 	if err != nil {

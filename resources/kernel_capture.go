@@ -12,7 +12,7 @@ import (
 // CaptureProbe reads the running kernel, installed images, holds, which image each NVIDIA
 // line's installed metapackage leads to, and the GRUB state, from the facts Probe reads too. Only
 // reads (dpkg-query for images and holds, builtins for grubenv and grub.cfg).
-func (Kernel) CaptureProbe(CaptureOptions) string {
+func (kernel) CaptureProbe(CaptureOptions) string {
 	var b strings.Builder
 	b.WriteString(kernelRunningFact.command())
 	b.WriteString(kernelImagesFact.command())
@@ -33,8 +33,8 @@ var kernelCaptureLinesSh string
 
 // Capture: the line the running kernel belongs to (an installed line metapackage leading to
 // its image), else the exact image package; hold = true when the image is on hold.
-func (Kernel) Capture(_ CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
-	o, err := Kernel{}.Read(Instance{Type: "kernel", Name: "capture", Desired: cty.NullVal(cty.DynamicPseudoType)}, out)
+func (kernel) Capture(_ CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
+	o, err := kernel{}.Read(Instance{Type: "kernel", Name: "capture", Desired: cty.NullVal(cty.DynamicPseudoType)}, out)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -127,7 +127,7 @@ func lastGrubDefault(lines string) string {
 }
 
 // grubState reads the GRUB facts PrepareBoot and ConfirmBoot need, in one round trip.
-func (Kernel) grubState(ctx context.Context, h provider.Host, name string) (kernelObserved, error) {
+func (kernel) grubState(ctx context.Context, h provider.Host, name string) (kernelObserved, error) {
 	res, err := kernelRun(ctx, h, kernelRunningFact.command()+grubFact.command(name), nil)
 	if err != nil {
 		return kernelObserved{}, fmt.Errorf("reading GRUB state: %w", err)
@@ -157,7 +157,7 @@ func (o *kernelObserved) readGrubFacts(lines []probeLine) error {
 
 // ensureSavedMode makes GRUB_DEFAULT=saved effective (a drop-in, then update-grub) and makes
 // sure grub.cfg has entries for the kernels named; it returns the fresh GRUB state.
-func (k Kernel) ensureSavedMode(ctx context.Context, h provider.Host, name, addr string, kernels ...string) (kernelObserved, error) {
+func (k kernel) ensureSavedMode(ctx context.Context, h provider.Host, name, addr string, kernels ...string) (kernelObserved, error) {
 	g, err := k.grubState(ctx, h, name)
 	if err != nil {
 		return g, err
@@ -203,7 +203,7 @@ func (k Kernel) ensureSavedMode(ctx context.Context, h provider.Host, name, addr
 
 // setDefault makes release the saved default (grub-set-default by id) and verifies it with
 // grub-editenv. With requireRunning it refuses unless the host runs that kernel.
-func (k Kernel) setDefault(ctx context.Context, h provider.Host, name, addr, release, running string, requireRunning bool) (string, error) {
+func (k kernel) setDefault(ctx context.Context, h provider.Host, name, addr, release, running string, requireRunning bool) (string, error) {
 	g, err := k.ensureSavedMode(ctx, h, name, addr, release)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", addr, err)
@@ -230,7 +230,7 @@ func (k Kernel) setDefault(ctx context.Context, h provider.Host, name, addr, rel
 // saved (drop-in + update-grub when needed), the saved default pinned to the RUNNING kernel's
 // entry (a saved_entry of "0" would mean "the newest kernel", which is now the new one: a kernel
 // that fails to boot would then be retried forever), then grub-reboot with the new entry's id.
-func (k Kernel) PrepareBoot(ctx context.Context, h provider.Host, in Instance, applied Prior) (BootPlan, error) {
+func (k kernel) PrepareBoot(ctx context.Context, h provider.Host, in Instance, applied Prior) (BootPlan, error) {
 	orig := decodeKernelOriginal(applied.Original)
 	s := decodeKernelSpec(in.Desired)
 	if orig.release == "" {
@@ -264,7 +264,7 @@ func (k Kernel) PrepareBoot(ctx context.Context, h provider.Host, in Instance, a
 
 // ConfirmBoot makes the verified kernel the saved default (grub-set-default by id), after
 // checking the host really runs it, and checks the environment block says so.
-func (k Kernel) ConfirmBoot(ctx context.Context, h provider.Host, in Instance, applied Prior, bp BootPlan) error {
+func (k kernel) ConfirmBoot(ctx context.Context, h provider.Host, in Instance, applied Prior, bp BootPlan) error {
 	g, err := k.grubState(ctx, h, in.Name)
 	if err != nil {
 		return fmt.Errorf("%s: %w", in.Addr(), err)
@@ -286,7 +286,7 @@ func (k Kernel) ConfirmBoot(ctx context.Context, h provider.Host, in Instance, a
 // RevertBoot makes the kernel the host ran before this apply the default boot entry again
 // (by GRUB id); the engine then reboots into it and verifies. Used when a smoke test with
 // on_failure = "rollback" fails on the new kernel.
-func (k Kernel) RevertBoot(ctx context.Context, h provider.Host, in Instance, applied Prior, bp BootPlan) error {
+func (k kernel) RevertBoot(ctx context.Context, h provider.Host, in Instance, applied Prior, bp BootPlan) error {
 	if bp.PreviousKernel == "" {
 		return fmt.Errorf("%s: no previous kernel recorded to return to", in.Addr())
 	}
@@ -563,7 +563,7 @@ func (m grubMenu) defaultKernel(grubDefault string, env map[string]string) strin
 // try once and then make the default (PrepareBoot, ConfirmBoot); without one, apply makes the
 // running kernel the saved default now. Judged by effect: GRUB already booting the kernel by
 // default (the saved entry by id, title or number, or entry 0 being the newest) is as good.
-func (k Kernel) bootCheckApply(dc *kernelDecision, x *kernelApply, reboot bool) ([]FieldChange, error) {
+func (k kernel) bootCheckApply(dc *kernelDecision, x *kernelApply, reboot bool) ([]FieldChange, error) {
 	in, o, orig, t := dc.in, dc.o, dc.orig, dc.t
 	if x != nil {
 		if orig.release != o.running {

@@ -67,16 +67,16 @@ func (k *kernelLab) must(script string) string {
 func (k *kernelLab) plan(in Instance) (cty.Value, Diff) {
 	k.t.Helper()
 	start := time.Now()
-	out, rc := k.sh("export LC_ALL=C\n(\n" + Kernel{}.Probe(in) + "\n) </dev/null\n")
+	out, rc := k.sh("export LC_ALL=C\n(\n" + kernel{}.Probe(in) + "\n) </dev/null\n")
 	if rc != 0 {
 		k.t.Fatalf("probe exited %d: %s", rc, out)
 	}
-	obs, err := Kernel{}.Read(in, []byte(out))
+	obs, err := kernel{}.Read(in, []byte(out))
 	if err != nil {
 		k.t.Fatalf("read: %v", err)
 	}
 	obs = roundTrip(k.t, obs)
-	d, err := Kernel{}.Diff(in, obs)
+	d, err := kernel{}.Diff(in, obs)
 	if err != nil {
 		k.t.Fatalf("diff: %v", err)
 	}
@@ -90,7 +90,7 @@ func (k *kernelLab) apply(in Instance, obs cty.Value, d Diff) Prior {
 	defer cancel()
 	start := time.Now()
 	var lines int
-	pr, err := Kernel{}.Apply(ctx, k.h, in, obs, d, func(string) { lines++ })
+	pr, err := kernel{}.Apply(ctx, k.h, in, obs, d, func(string) { lines++ })
 	if err != nil {
 		k.t.Fatalf("apply: %v", err)
 	}
@@ -138,7 +138,7 @@ func (k *kernelLab) prepare(in Instance, pr Prior) BootPlan {
 	k.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bp, err := Kernel{}.PrepareBoot(ctx, k.h, in, pr)
+	bp, err := kernel{}.PrepareBoot(ctx, k.h, in, pr)
 	if err != nil {
 		k.t.Fatalf("PrepareBoot: %v", err)
 	}
@@ -156,7 +156,7 @@ func (k *kernelLab) confirm(in Instance, pr Prior, bp BootPlan) {
 	k.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := (Kernel{}).ConfirmBoot(ctx, k.h, in, pr, bp); err != nil {
+	if err := (kernel{}).ConfirmBoot(ctx, k.h, in, pr, bp); err != nil {
 		k.t.Fatalf("ConfirmBoot: %v", err)
 	}
 	if env := k.grubEnv(); env["saved_entry"] != bp.Entry {
@@ -277,7 +277,7 @@ func TestKernelLabUpgradeDowngradeFallbackHoldPinDestroy(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := (Kernel{}).ConfirmBoot(ctx, k.h, in, broken, bp); err == nil {
+	if err := (kernel{}).ConfirmBoot(ctx, k.h, in, broken, bp); err == nil {
 		t.Fatal("ConfirmBoot must refuse a kernel the host does not run")
 	}
 	// The engine keeps the previous state on a rollback: the next plan wants the reboot again.

@@ -118,7 +118,7 @@ var (
 
 // Probe reports the running kernel, installed images, holds, whether apt has lists, what the
 // desired line or package resolves to (see kernelShellLib), the pin file and the GRUB state.
-func (Kernel) Probe(in Instance) string {
+func (kernel) Probe(in Instance) string {
 	var b strings.Builder
 	b.WriteString(kernelRunningFact.command())
 	b.WriteString(aptListsFact.command())
@@ -157,7 +157,7 @@ type kernelObserved struct {
 	grubBoots    string // the kernel release GRUB boots by default ("" when it cannot tell)
 }
 
-func (Kernel) Read(in Instance, out []byte) (cty.Value, error) {
+func (kernel) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
 	var o kernelObserved
 	o.readPackageFacts(lines)

@@ -49,7 +49,7 @@ func TestKernelValidateRejectsHostileAndAmbiguousInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			errs := Kernel{}.Validate(c.body)
+			errs := kernel{}.Validate(c.body)
 			if c.wantAttr == "" {
 				if len(errs) != 0 {
 					t.Fatalf("want no error, got %v", errs)
@@ -67,14 +67,14 @@ func TestKernelValidateRejectsHostileAndAmbiguousInput(t *testing.T) {
 }
 
 func TestKernelExportsReleaseOnlyWhenDerivableFromConfig(t *testing.T) {
-	got := Kernel{}.Exports(kernelBody("", "linux-image-6.17.0-1014-nvidia", false, ""))
+	got := kernel{}.Exports(kernelBody("", "linux-image-6.17.0-1014-nvidia", false, ""))
 	if v, ok := got["release"]; !ok || !v.IsKnown() || v.AsString() != "6.17.0-1014-nvidia" {
 		t.Fatalf("package body: exports %v, want release = 6.17.0-1014-nvidia", got)
 	}
-	if got := (Kernel{}).Exports(kernelBody("6.17", "", false, "")); len(got) != 0 {
+	if got := (kernel{}).Exports(kernelBody("6.17", "", false, "")); len(got) != 0 {
 		t.Fatalf("a line's release is only known on a host; exports %v, want none", got)
 	}
-	if got := (Kernel{}).Exports(kernelBody("", "linux-image-$(x)", false, "")); len(got) != 0 {
+	if got := (kernel{}).Exports(kernelBody("", "linux-image-$(x)", false, "")); len(got) != 0 {
 		t.Fatalf("an invalid package exports nothing, got %v", got)
 	}
 }
@@ -217,8 +217,8 @@ func TestLastGrubDefaultLaterFilesWin(t *testing.T) {
 func TestKernelProbeRunsInLocalShell(t *testing.T) {
 	for _, body := range []cty.Value{kernelBody("6.17", "", true, ""), kernelBody("", "linux-image-6.17.0-1014-nvidia", false, "")} {
 		in := Instance{Type: "kernel", Name: "probe_test", Desired: body}
-		out := providertest.MustRun(t, "export LC_ALL=C\n(\n"+Kernel{}.Probe(in)+"\n) </dev/null\n")
-		obs, err := Kernel{}.Read(in, out)
+		out := providertest.MustRun(t, "export LC_ALL=C\n(\n"+kernel{}.Probe(in)+"\n) </dev/null\n")
+		obs, err := kernel{}.Read(in, out)
 		if err != nil {
 			t.Fatalf("read: %v\n%s", err, out)
 		}
@@ -229,13 +229,13 @@ func TestKernelProbeRunsInLocalShell(t *testing.T) {
 		if !o.pin.IsNull() {
 			t.Fatal("pin file of a never-applied block must be absent")
 		}
-		if _, err := (Kernel{}).Diff(in, obs); err != nil {
+		if _, err := (kernel{}).Diff(in, obs); err != nil {
 			t.Fatalf("diff: %v", err)
 		}
 	}
 	// The destroy probe too.
 	in := Instance{Type: "kernel", Name: "probe_test", Desired: cty.NullVal(cty.DynamicPseudoType)}
-	if _, err := (Kernel{}).Read(in, providertest.MustRun(t, Kernel{}.Probe(in))); err != nil {
+	if _, err := (kernel{}).Read(in, providertest.MustRun(t, kernel{}.Probe(in))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -402,7 +402,7 @@ func TestKernelDiff(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := Kernel{}.Diff(c.in, c.obs.value())
+			d, err := kernel{}.Diff(c.in, c.obs.value())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -429,7 +429,7 @@ func TestKernelDiffRefusesLineBlockedByForeignPin(t *testing.T) {
 	in := Instance{Type: "kernel", Name: "nvidia", Desired: kernelBody("hwe", "", false, "")}
 	o := kobs{running: "6.17.0-1014-nvidia", installed: []string{"linux-image-6.17.0-1014-nvidia"}, lists: true,
 		resolved: map[string]string{"nopin": "linux-image-7.0.0-1019-nvidia"}}
-	if _, err := (Kernel{}).Diff(in, o.value()); err == nil || !strings.Contains(err.Error(), "pin blocks") {
+	if _, err := (kernel{}).Diff(in, o.value()); err == nil || !strings.Contains(err.Error(), "pin blocks") {
 		t.Fatalf("a line another pin blocks must be refused at plan, got %v", err)
 	}
 }
@@ -498,7 +498,7 @@ func TestKernelCapture(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			blocks, notes, err := Kernel{}.Capture(CaptureOptions{}, []byte(c.out))
+			blocks, notes, err := kernel{}.Capture(CaptureOptions{}, []byte(c.out))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -527,7 +527,7 @@ func TestKernelCapture(t *testing.T) {
 			if !strings.Contains(blocks[0].Comment, c.comment) {
 				t.Errorf("comment %q lacks %q", blocks[0].Comment, c.comment)
 			}
-			if errs := (Kernel{}).Validate(cty.ObjectVal(obj)); len(errs) > 0 {
+			if errs := (kernel{}).Validate(cty.ObjectVal(obj)); len(errs) > 0 {
 				t.Errorf("does not validate: %v", errs)
 			}
 		})
@@ -556,7 +556,7 @@ func TestKernelDiffHandTunedHostIsConverged(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := decodeKernelObserved(kobs{running: "6.17.0-1014-nvidia", installed: inst, lists: true, saved: c.saved, resolved: res, holds: c.holds}.value())
 			o.grubBoots = c.boots
-			d, err := Kernel{}.Diff(Instance{Type: "kernel", Name: "nvidia", Desired: c.body}, o.value())
+			d, err := kernel{}.Diff(Instance{Type: "kernel", Name: "nvidia", Desired: c.body}, o.value())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -625,7 +625,7 @@ func TestKernelReadRefusesARunningKernelUnameCannotPrint(t *testing.T) {
 	in := Instance{Type: "kernel", Name: "k", Desired: kernelBody("6.17", "", true, "")}
 	for _, running := range []string{"6.17.0 \x1b]0;x\x07", strings.Repeat("6", 65)} {
 		out := "running " + running + "\nlists yes\nnofile pin\nnogrubenv\nnofile grubcfg\nnofile dropin\n"
-		if _, err := (Kernel{}).Read(in, []byte(out)); err == nil || !strings.Contains(err.Error(), "running kernel") {
+		if _, err := (kernel{}).Read(in, []byte(out)); err == nil || !strings.Contains(err.Error(), "running kernel") {
 			t.Errorf("running %q: %v", running, err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 // margin, a deadline from now), so an unbounded one such as "2562047h47m" overflows into the past
 // and fails at once; nothing sparkform waits for takes longer than a day.
 const (
-	MinDuration = time.Second
+	minDuration = time.Second
 	MaxDuration = 24 * time.Hour
 )
 

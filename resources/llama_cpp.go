@@ -19,7 +19,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// LlamaCpp builds llama.cpp from source with CMake (a CUDA build for GB10) and keeps several
+// llamaCpp builds llama.cpp from source with CMake (a CUDA build for GB10) and keeps several
 // builds side by side.
 //
 // Layout on the host, under dir:
@@ -36,9 +36,9 @@ import (
 // Going back to a build that still exists only moves the link (no fetch, no cmake). The last
 // `keep` builds are kept (current included, by last use); failed ones are removed by the next
 // successful apply.
-type LlamaCpp struct{}
+type llamaCpp struct{}
 
-func init() { Register(LlamaCpp{}) }
+func init() { Register(llamaCpp{}) }
 
 // llamaManifestFile is the file sparkform writes into each successful build.
 const llamaManifestFile = "sparkform-manifest.json"
@@ -63,9 +63,9 @@ var (
 	helpOptionRe     = regexp.MustCompile(`^--?[A-Za-z][A-Za-z0-9-]*$`)
 )
 
-func (LlamaCpp) Type() string { return "llama_cpp" }
+func (llamaCpp) Type() string { return "llama_cpp" }
 
-func (LlamaCpp) Spec() hcldec.Spec {
+func (llamaCpp) Spec() hcldec.Spec {
 	return &hcldec.ObjectSpec{
 		"source":        &hcldec.AttrSpec{Name: "source", Type: cty.String, Required: true},
 		"ref":           &hcldec.AttrSpec{Name: "ref", Type: cty.String, Required: true},
@@ -86,14 +86,14 @@ func llamaTargets(desired cty.Value) []string {
 }
 
 func llamaTimeout(desired cty.Value) time.Duration {
-	d, err := ParseDuration(strAttr(desired, "build_timeout", "30m"), MinDuration, MaxDuration)
+	d, err := ParseDuration(strAttr(desired, "build_timeout", "30m"), minDuration, MaxDuration)
 	if err != nil {
 		return 30 * time.Minute
 	}
 	return d
 }
 
-func (LlamaCpp) Validate(desired cty.Value) []AttrError {
+func (llamaCpp) Validate(desired cty.Value) []AttrError {
 	var errs []AttrError
 	add := func(a, f string, args ...any) { errs = append(errs, AttrError{Attr: a, Msg: fmt.Sprintf(f, args...)}) }
 	if src := desired.GetAttr("source"); src.IsNull() {
@@ -150,7 +150,7 @@ func (LlamaCpp) Validate(desired cty.Value) []AttrError {
 		add("keep", "keep must be a whole number of builds from 1 to 100")
 	}
 	if bt := desired.GetAttr("build_timeout"); !bt.IsNull() {
-		if _, err := ParseDuration(bt.AsString(), MinDuration, MaxDuration); err != nil {
+		if _, err := ParseDuration(bt.AsString(), minDuration, MaxDuration); err != nil {
 			add("build_timeout", "%v", err)
 		}
 	}
@@ -159,14 +159,14 @@ func (LlamaCpp) Validate(desired cty.Value) []AttrError {
 
 // Exports are known from the body alone; the version and supported load flags of the build
 // differ per host and are in the observed value and the state.
-func (LlamaCpp) Exports(desired cty.Value) map[string]cty.Value {
+func (llamaCpp) Exports(desired cty.Value) map[string]cty.Value {
 	return pathExports(desired, "dir", "bin_dir", "/current/bin")
 }
 
 // llamaDir is the directory the instance is about: desired, else the one last applied.
 func llamaDir(in Instance) string { return instanceString(in, "dir") }
 
-func (LlamaCpp) Probe(in Instance) string {
+func (llamaCpp) Probe(in Instance) string {
 	d := llamaDir(in)
 	if d == "" {
 		return "printf 'nocurrent\\n'\n"
@@ -218,7 +218,7 @@ var llamaObservedType = cty.Object(map[string]cty.Type{
 	"missing_tools": cty.List(cty.String), // git/cmake absent
 })
 
-func (LlamaCpp) Read(in Instance, out []byte) (cty.Value, error) {
+func (llamaCpp) Read(in Instance, out []byte) (cty.Value, error) {
 	o, err := llamaFact.parse(parseProbe(out), llamaDir(in))
 	if err != nil {
 		return cty.NilVal, err
@@ -438,7 +438,7 @@ type llamaDecision struct {
 	stateOnly bool
 }
 
-func (l LlamaCpp) decide(in Instance, observed cty.Value) (llamaDecision, error) {
+func (l llamaCpp) decide(in Instance, observed cty.Value) (llamaDecision, error) {
 	var dc llamaDecision
 	dir := in.Desired.GetAttr("dir").AsString()
 	ref := in.Desired.GetAttr("ref").AsString()
@@ -537,14 +537,14 @@ func llamaNotMadeError(in Instance, dir, host string) error {
 		in.Addr(), dir, dir, llamaManifestFile, host, in.Addr())
 }
 
-func (LlamaCpp) checkTools(in Instance, observed cty.Value) error {
+func (llamaCpp) checkTools(in Instance, observed cty.Value) error {
 	if m := stringList(observed.GetAttr("missing_tools")); len(m) > 0 {
 		return fmt.Errorf("%s: building needs %s, missing on this host (apt install %s)", in.Addr(), strings.Join(m, " and "), strings.Join(m, " "))
 	}
 	return nil
 }
 
-func (l LlamaCpp) Diff(in Instance, observed cty.Value) (Diff, error) {
+func (l llamaCpp) Diff(in Instance, observed cty.Value) (Diff, error) {
 	if in.Destroying() {
 		builds := stringMap(observed.GetAttr("builds"))
 		failed := stringList(observed.GetAttr("failed_builds"))
@@ -581,14 +581,14 @@ func (l LlamaCpp) Diff(in Instance, observed cty.Value) (Diff, error) {
 	return Diff{Action: dc.action, Fields: dc.fields, Summary: dc.summary, StateOnly: dc.stateOnly}, nil
 }
 
-func (l LlamaCpp) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
+func (l llamaCpp) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
 	return applyDecided(in, observed, log, func() (Prior, error) { return l.destroy(ctx, h, in) }, l.decide,
 		func(dc llamaDecision, log func(string)) (Prior, error) { return l.apply(ctx, h, in, observed, dc, log) })
 }
 
 // llamaAttributes is what state remembers: the body plus the build the host ended up with.
 // DescribeSetup records the build the block applied.
-func (LlamaCpp) DescribeSetup(addr string, applied cty.Value, s *TestSetup) {
+func (llamaCpp) DescribeSetup(addr string, applied cty.Value, s *TestSetup) {
 	if b := strAttr(applied, "build", ""); b != "" {
 		if s.Builds == nil {
 			s.Builds = map[string]string{}

@@ -45,7 +45,7 @@ const (
 )
 
 // apply switches to a build the host has or fetches and builds one, as dc says.
-func (l LlamaCpp) apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, dc llamaDecision, log func(string)) (Prior, error) {
+func (l llamaCpp) apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, dc llamaDecision, log func(string)) (Prior, error) {
 	dir := in.Desired.GetAttr("dir").AsString()
 	builds := stringMap(observed.GetAttr("builds"))
 	if dc.action == NoOp || (!dc.build && dc.reuse == "") {
@@ -162,7 +162,7 @@ func (l LlamaCpp) apply(ctx context.Context, h provider.Host, in Instance, obser
 var llamaProgressRe = regexp.MustCompile(`^\[\s*\d+%\]`)
 
 // switchTo points current at a complete build, checks its llama-server runs, and prunes old builds.
-func (l LlamaCpp) switchTo(ctx context.Context, h provider.Host, in Instance, id string, m llamaManifest) (Prior, error) {
+func (l llamaCpp) switchTo(ctx context.Context, h provider.Host, in Instance, id string, m llamaManifest) (Prior, error) {
 	dir := in.Desired.GetAttr("dir").AsString()
 	keep, _ := intAttr(in.Desired, "keep", 3, 1, 100)
 	verify := "0"
@@ -188,7 +188,7 @@ func (l LlamaCpp) switchTo(ctx context.Context, h provider.Host, in Instance, id
 	return Prior{Attributes: llamaAttributes(in.Desired, id, m, supports), Original: cty.NullVal(cty.DynamicPseudoType)}, nil
 }
 
-func (LlamaCpp) destroy(ctx context.Context, h provider.Host, in Instance) (Prior, error) {
+func (llamaCpp) destroy(ctx context.Context, h provider.Host, in Instance) (Prior, error) {
 	dir := llamaDir(in)
 	done := Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}
 	if dir == "" {
@@ -210,6 +210,6 @@ func (LlamaCpp) destroy(ctx context.Context, h provider.Host, in Instance) (Prio
 
 // ApplyTimeout lets a build run for its build_timeout plus time to fetch and switch, even
 // when that is longer than the engine's step timeout.
-func (LlamaCpp) ApplyTimeout(desired cty.Value) time.Duration {
+func (llamaCpp) ApplyTimeout(desired cty.Value) time.Duration {
 	return llamaTimeout(desired) + 5*time.Minute
 }

@@ -21,7 +21,7 @@ var cmakeCacheLineRe = regexp.MustCompile(`^((?:GGML_[A-Z0-9_]*)|CMAKE_CUDA_ARCH
 // checkout (DIR/src or DIR: exact tag, commit, origin URL) and the CMake cache (GGML_* and
 // CMAKE_CUDA_ARCHITECTURES). Only reads: git describe/rev-parse/remote get-url write nothing; git
 // runs only in a .git nobody but root or the login user can write, and never reaches the network.
-func (LlamaCpp) CaptureProbe(opts CaptureOptions) string {
+func (llamaCpp) CaptureProbe(opts CaptureOptions) string {
 	var b strings.Builder
 	for i, d := range opts.LlamaDirs {
 		if checkManagedPath(d) == "" {
@@ -60,7 +60,7 @@ func parseCMakeCache(text string) (flags map[string]string, bad []string) {
 // Capture writes one llama_cpp block per -llama-dir: from sparkform's manifest of the current
 // build when there is one (source, ref, cmake_flags, targets as built), else from git and the
 // CMake cache, saying in the comment what could not be determined.
-func (LlamaCpp) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
+func (llamaCpp) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
 	type found struct {
 		noDir                                                         bool
 		current, manifest, src, tag, commit, origin, cache, untrusted string

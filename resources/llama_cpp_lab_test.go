@@ -41,7 +41,7 @@ func serverVersion(t *testing.T, h labHost) string {
 func TestLlamaCppLab(t *testing.T) {
 	l := needResLab(t)
 	hosts := []labHost{dialLabHost(t, l, "spark-01"), dialLabHost(t, l, "spark-02")}
-	r := LlamaCpp{}
+	r := llamaCpp{}
 	cuda := newLabInstance("llama_cpp", "cuda")
 	inst := func(h labHost, ref string, flags map[string]string) Instance {
 		return cuda.with(h, llamaLabBody(ref, flags))

@@ -32,7 +32,7 @@ func llamaBodyWith(set map[string]cty.Value) cty.Value {
 func TestLlamaCppValidateRejectsHostileInput(t *testing.T) {
 	s := cty.StringVal
 	flags := func(k, v string) cty.Value { return cty.MapVal(map[string]cty.Value{k: s(v)}) }
-	checkValidationTable(t, func(set map[string]cty.Value) []AttrError { return LlamaCpp{}.Validate(llamaBodyWith(set)) }, []validationCase{
+	checkValidationTable(t, func(set map[string]cty.Value) []AttrError { return llamaCpp{}.Validate(llamaBodyWith(set)) }, []validationCase{
 		{"playbook body passes", nil, ""},
 		{"local repo, list value, options pass", map[string]cty.Value{"source": s("/srv/git/llama.cpp.git"), "cmake_flags": flags("CMAKE_CUDA_ARCHITECTURES", "120a-real;121a-real"),
 			"targets": stringListVal([]string{"llama-server", "llama-cli"}), "jobs": cty.NumberIntVal(4), "keep": cty.NumberIntVal(2), "build_timeout": s("45m")}, ""},
@@ -65,7 +65,7 @@ func TestLlamaCppValidateRejectsHostileInput(t *testing.T) {
 }
 
 func TestLlamaCppExportsBinDirAndDir(t *testing.T) {
-	ex := LlamaCpp{}.Exports(llamaBodyWith(nil))
+	ex := llamaCpp{}.Exports(llamaBodyWith(nil))
 	if ex["bin_dir"].AsString() != "/opt/sparkform/llama.cpp/current/bin" || ex["dir"].AsString() != "/opt/sparkform/llama.cpp" {
 		t.Fatalf("exports = %v", ex)
 	}
@@ -127,7 +127,7 @@ func TestLlamaCppReadParsesProbeOutput(t *testing.T) {
 		"notool cmake",
 	}, "\n")
 	in := Instance{Type: "llama_cpp", Name: "cuda", Desired: llamaBodyWith(nil)}
-	obs, err := LlamaCpp{}.Read(in, []byte(out))
+	obs, err := llamaCpp{}.Read(in, []byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestLlamaCppReadParsesProbeOutput(t *testing.T) {
 	if fmt.Sprint(stringList(obs.GetAttr("missing_tools"))) != "[cmake]" || obs.GetAttr("src").False() {
 		t.Errorf("tools/src: %#v", obs)
 	}
-	if _, err := (LlamaCpp{}).Read(in, nil); err == nil {
+	if _, err := (llamaCpp{}).Read(in, nil); err == nil {
 		t.Error("empty probe output must be an error")
 	}
 }
@@ -225,7 +225,7 @@ func TestLlamaCppDiff(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := LlamaCpp{}.Diff(Instance{Type: "llama_cpp", Name: "cuda", Desired: c.desired, Prior: c.prior}, c.obs)
+			d, err := llamaCpp{}.Diff(Instance{Type: "llama_cpp", Name: "cuda", Desired: c.desired, Prior: c.prior}, c.obs)
 			checkDiff(t, d, err, c.errHas, c.action, c.summary, c.fields)
 		})
 	}
@@ -251,7 +251,7 @@ func TestLlamaBuildIDDependsOnEveryInput(t *testing.T) {
 func TestLlamaCppProbeRunsInLocalShell(t *testing.T) {
 	dir := t.TempDir()
 	in := Instance{Type: "llama_cpp", Name: "x", Desired: llamaBodyWith(map[string]cty.Value{"dir": cty.StringVal(dir + "/llama")})}
-	obs, err := LlamaCpp{}.Read(in, providertest.MustRun(t, LlamaCpp{}.Probe(in)))
+	obs, err := llamaCpp{}.Read(in, providertest.MustRun(t, llamaCpp{}.Probe(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestLlamaCppProbeRunsInLocalShell(t *testing.T) {
 	if err := os.Symlink("builds/0123456789ab", dir+"/llama/current"); err != nil {
 		t.Fatal(err)
 	}
-	obs, err = LlamaCpp{}.Read(in, providertest.MustRun(t, LlamaCpp{}.Probe(in)))
+	obs, err = llamaCpp{}.Read(in, providertest.MustRun(t, llamaCpp{}.Probe(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestParseCMakeCacheAndLlamaCapture(t *testing.T) {
 		"llnodir 3\n" +
 		"llsrc 4 " + b64("/root/l4") + "\nlltag 4 " + b64("b6800") + "\nllorigin 4 " + b64("/srv/git/llama.cpp.git") + "\n"
 	opts := CaptureOptions{LlamaDirs: []string{"/opt/sparkform/llama.cpp", "/root/llama.cpp", "/root/l2", "/root/gone", "/root/l4"}}
-	blocks, notes, err := LlamaCpp{}.Capture(opts, []byte(out))
+	blocks, notes, err := llamaCpp{}.Capture(opts, []byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestParseCMakeCacheAndLlamaCapture(t *testing.T) {
 		for _, a := range b.Attrs {
 			obj[a.Name] = a.Value
 		}
-		if errs := (LlamaCpp{}).Validate(cty.ObjectVal(obj)); len(errs) > 0 {
+		if errs := (llamaCpp{}).Validate(cty.ObjectVal(obj)); len(errs) > 0 {
 			t.Errorf("%s does not validate: %v", b.Name, errs)
 		}
 	}
@@ -339,7 +339,7 @@ func TestLlamaDestroyRemovesNothingFromADirSparkformDidNotMake(t *testing.T) {
 	os.WriteFile(filepath.Join(proj, "builds", "release", "app"), []byte("the project's own build\n"), 0o644)
 	in := Instance{Type: "llama_cpp", Name: "cuda", Desired: cty.NullVal(cty.DynamicPseudoType),
 		Prior: Prior{Attributes: llamaBodyWith(map[string]cty.Value{"dir": cty.StringVal(proj)})}}
-	_, err := LlamaCpp{}.Apply(context.Background(), providertest.NewLocal(t), in, cty.NilVal, Diff{Action: Delete}, nil)
+	_, err := llamaCpp{}.Apply(context.Background(), providertest.NewLocal(t), in, cty.NilVal, Diff{Action: Delete}, nil)
 	if err == nil || !strings.Contains(err.Error(), "it holds no build sparkform made") || !strings.Contains(err.Error(), "sparkform state rm local/llama_cpp.cuda") {
 		t.Errorf("destroy of a dir sparkform did not make: %v", err)
 	}
@@ -353,7 +353,7 @@ func TestLlamaDestroyRemovesNothingFromADirSparkformDidNotMake(t *testing.T) {
 	os.MkdirAll(filepath.Join(proj, "builds", "aaaaaaaaaaaa"), 0o755)
 	os.WriteFile(filepath.Join(proj, "builds", "aaaaaaaaaaaa", llamaManifestFile), []byte("{}"), 0o644)
 	os.Symlink("builds/aaaaaaaaaaaa", filepath.Join(proj, "current"))
-	if _, err := (LlamaCpp{}).Apply(context.Background(), providertest.NewLocal(t), in, cty.NilVal, Diff{Action: Delete}, nil); err != nil {
+	if _, err := (llamaCpp{}).Apply(context.Background(), providertest.NewLocal(t), in, cty.NilVal, Diff{Action: Delete}, nil); err != nil {
 		t.Fatalf("destroy of sparkform's dir: %v", err)
 	}
 	for _, p := range []string{"src", "builds", "current"} {

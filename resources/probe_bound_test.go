@@ -12,7 +12,7 @@ func TestSysctlReadKeepsReportsAfterAVeryLongLine(t *testing.T) {
 	huge := "# " + strings.Repeat("x", 17<<20) + "\n"
 	out := "haskey vm.swappiness\n/proc/sys/vm/swappiness:10\nnofile conf\n" +
 		dropInsOut("sysctld", "", "/etc/sysctl.d/10-huge.conf", huge, "/usr/lib/sysctl.d/50-x.conf", "vm.swappiness = 60\n")
-	obs, err := Sysctl{}.Read(in, []byte(out))
+	obs, err := sysctl{}.Read(in, []byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,11 +26,11 @@ func TestSysctlReadKeepsReportsAfterAVeryLongLine(t *testing.T) {
 func TestSysctlReadOfAProbeCutShortIsAnError(t *testing.T) {
 	in := Instance{Type: "sysctl", Name: "loading", Desired: sysctlBody(map[string]string{"vm.swappiness": "10", "vm.dirty_ratio": "10"})}
 	out := "haskey vm.swappiness\n/proc/sys/vm/swappiness:60\nnofile conf\n"
-	if _, err := (Sysctl{}).Read(in, []byte(out)); err == nil || !strings.Contains(err.Error(), "no report for vm.dirty_ratio") {
+	if _, err := (sysctl{}).Read(in, []byte(out)); err == nil || !strings.Contains(err.Error(), "no report for vm.dirty_ratio") {
 		t.Fatalf("err = %v, want a missing report for vm.dirty_ratio", err)
 	}
 	out = "haskey vm.swappiness\n/proc/sys/vm/swappiness:60\nnokey vm.dirty_ratio\nnofile conf\n"
-	if _, err := (Sysctl{}).Read(in, []byte(out)); err != nil {
+	if _, err := (sysctl{}).Read(in, []byte(out)); err != nil {
 		t.Fatalf("a key the kernel lacks is not an error: %v", err)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// PythonVenv manages a Python virtual environment with pinned packages (fastsafetensors for
+// pythonVenv manages a Python virtual environment with pinned packages (fastsafetensors for
 // vLLM's --load-format fastsafetensors), installed from a wheelhouse or an index.
 //
 // Layout on the host. A venv cannot be moved once made (pip writes its absolute path into the
@@ -37,9 +37,9 @@ import (
 // link, and scripts' shebangs name their own generation directory, which is never moved.
 // The previous generation stays for rollback (point the link back by hand); older ones are
 // pruned, so at most two generations exist after an apply.
-type PythonVenv struct{}
+type pythonVenv struct{}
 
-func init() { Register(PythonVenv{}) }
+func init() { Register(pythonVenv{}) }
 
 // venvGensDir is the directory holding a venv's generations.
 func venvGensDir(p string) string { return p + ".sparkform-gens" }
@@ -108,9 +108,9 @@ func parsePkgSpec(s string) (pkgSpec, bool) {
 	return p, true
 }
 
-func (PythonVenv) Type() string { return "python_venv" }
+func (pythonVenv) Type() string { return "python_venv" }
 
-func (PythonVenv) Spec() hcldec.Spec {
+func (pythonVenv) Spec() hcldec.Spec {
 	return &hcldec.ObjectSpec{
 		"path":       &hcldec.AttrSpec{Name: "path", Type: cty.String, Required: true},
 		"python":     &hcldec.AttrSpec{Name: "python", Type: cty.String},
@@ -123,7 +123,7 @@ func (PythonVenv) Spec() hcldec.Spec {
 
 func venvPython(desired cty.Value) string { return strAttr(desired, "python", "python3") }
 
-func (PythonVenv) Validate(desired cty.Value) []AttrError {
+func (pythonVenv) Validate(desired cty.Value) []AttrError {
 	var errs []AttrError
 	p := desired.GetAttr("path")
 	if p.IsNull() {
@@ -189,7 +189,7 @@ func (PythonVenv) Validate(desired cty.Value) []AttrError {
 
 // Exports are known from the body alone: where the venv is and its interpreter. The installed
 // versions differ per host and are only known after apply; they are in the state.
-func (PythonVenv) Exports(desired cty.Value) map[string]cty.Value {
+func (pythonVenv) Exports(desired cty.Value) map[string]cty.Value {
 	return pathExports(desired, "path", "python", "/bin/python")
 }
 
@@ -203,7 +203,7 @@ func venvPath(in Instance) string { return instanceString(in, "path") }
 //go:embed scripts/venv-inspect.py
 var venvInspect string
 
-func (v PythonVenv) Probe(in Instance) string {
+func (v pythonVenv) Probe(in Instance) string {
 	p := venvPath(in)
 	if p == "" {
 		return "printf 'kind absent\\n'\nprintf 'nofile manifest\\n'\n"
@@ -271,7 +271,7 @@ type venvReport struct {
 	DistsError   string            `json:"dists_error"`
 }
 
-func (PythonVenv) Read(in Instance, out []byte) (cty.Value, error) {
+func (pythonVenv) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
 	v, err := venvFact.parse(lines)
 	if err != nil {
@@ -411,7 +411,7 @@ type venvPlan struct {
 	plainOK bool
 }
 
-func (v PythonVenv) decide(in Instance, observed cty.Value) (venvPlan, error) {
+func (v pythonVenv) decide(in Instance, observed cty.Value) (venvPlan, error) {
 	var vp venvPlan
 	p := in.Desired.GetAttr("path").AsString()
 	kind := observed.GetAttr("kind").AsString()
@@ -522,7 +522,7 @@ func (v PythonVenv) decide(in Instance, observed cty.Value) (venvPlan, error) {
 }
 
 // checkBase refuses a build the host's base interpreter cannot make.
-func (PythonVenv) checkBase(in Instance, observed cty.Value, vp venvPlan) error {
+func (pythonVenv) checkBase(in Instance, observed cty.Value, vp venvPlan) error {
 	if vp.create || vp.rebuild {
 		py := venvPython(in.Desired)
 		if observed.GetAttr("base_python").AsString() == "" {
@@ -539,7 +539,7 @@ func (PythonVenv) checkBase(in Instance, observed cty.Value, vp venvPlan) error 
 // packages satisfy the block and the verify modules import, it is left as it is (no-op, even
 // without state); otherwise apply adopts it (generation 0, kept for rollback) and builds the
 // next generation beside it.
-func (v PythonVenv) decidePlain(in Instance, observed cty.Value) (venvPlan, error) {
+func (v pythonVenv) decidePlain(in Instance, observed cty.Value) (venvPlan, error) {
 	var vp venvPlan
 	p := in.Desired.GetAttr("path").AsString()
 	broken := observed.GetAttr("broken").AsString()
@@ -680,7 +680,7 @@ func cmpRelease(a, b []int) int {
 	return 0
 }
 
-func (v PythonVenv) Diff(in Instance, observed cty.Value) (Diff, error) {
+func (v pythonVenv) Diff(in Instance, observed cty.Value) (Diff, error) {
 	if in.Destroying() {
 		kind := observed.GetAttr("kind").AsString()
 		gens := stringList(observed.GetAttr("generations"))
@@ -727,7 +727,7 @@ func (v PythonVenv) Diff(in Instance, observed cty.Value) (Diff, error) {
 	return d, nil
 }
 
-func (v PythonVenv) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
+func (v pythonVenv) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
 	return applyDecided(in, observed, log, func() (Prior, error) { return v.destroy(ctx, h, in) }, v.decide,
 		func(vp venvPlan, log func(string)) (Prior, error) { return v.apply(ctx, h, in, observed, vp, log) })
 }

@@ -25,7 +25,7 @@ func venvAttributes(desired cty.Value, versions map[string]string, generation st
 }
 
 // apply adopts, creates or rebuilds the venv as vp says, or records what the host has.
-func (v PythonVenv) apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, vp venvPlan, log func(string)) (Prior, error) {
+func (v pythonVenv) apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, vp venvPlan, log func(string)) (Prior, error) {
 	p := in.Desired.GetAttr("path").AsString()
 	gens := stringList(observed.GetAttr("generations"))
 	current := ""
@@ -167,7 +167,7 @@ var venvExchange string
 // so path never is absent; where the kernel or filesystem refuses that, two renames follow each
 // other (path is absent only between them). The venv keeps working through the link: Python
 // finds pyvenv.cfg beside the bin/ it was started from, and the scripts' shebangs name path.
-func (PythonVenv) adopt(ctx context.Context, h provider.Host, in Instance, log func(string)) error {
+func (pythonVenv) adopt(ctx context.Context, h provider.Host, in Instance, log func(string)) error {
 	p := in.Desired.GetAttr("path").AsString()
 	gensDir := venvGensDir(p)
 	script := trustLib + shellArgs(p, gensDir, path.Base(gensDir)+"/0", venvPython(in.Desired), venvExchange, strconv.Itoa(venvExitAdopt)) + venvAdoptSh
@@ -187,7 +187,7 @@ func (PythonVenv) adopt(ctx context.Context, h provider.Host, in Instance, log f
 }
 
 // wantedVersions is the installed version of every package the block lists.
-func (PythonVenv) wantedVersions(in Instance, installed map[string]string) map[string]string {
+func (pythonVenv) wantedVersions(in Instance, installed map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, s := range stringList(in.Desired.GetAttr("packages")) {
 		if ps, ok := parsePkgSpec(s); ok {
@@ -215,7 +215,7 @@ func stripSparkformLines(s string) string {
 	return strings.Join(keep, "\n")
 }
 
-func (PythonVenv) destroy(ctx context.Context, h provider.Host, in Instance) (Prior, error) {
+func (pythonVenv) destroy(ctx context.Context, h provider.Host, in Instance) (Prior, error) {
 	p := venvPath(in)
 	if p == "" {
 		return Prior{Attributes: cty.NullVal(cty.DynamicPseudoType), Original: cty.NullVal(cty.DynamicPseudoType)}, nil

@@ -24,7 +24,7 @@ var venvCaptureScript string
 // venvSkipped are the installer's own distributions, which every venv has and pip manages.
 var venvSkipped = map[string]bool{"pip": true, "setuptools": true, "wheel": true, "pkg-resources": true, "distribute": true}
 
-func (PythonVenv) CaptureProbe(opts CaptureOptions) string {
+func (pythonVenv) CaptureProbe(opts CaptureOptions) string {
 	var b strings.Builder
 	for i, p := range opts.Venvs {
 		if checkManagedPath(p) == "" {
@@ -65,7 +65,7 @@ func pyvenvBase(cfg string) string {
 // name==version (pip, setuptools and wheel excepted), python = the interpreter the venv was made
 // from. Where the packages came from is not recorded by pip, so find_links / index_url are only
 // captured from a venv sparkform built (its manifest).
-func (PythonVenv) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
+func (pythonVenv) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
 	type found struct {
 		rep                 venvReport
 		base                string

@@ -35,7 +35,7 @@ func TestPythonVenvLab(t *testing.T) {
 	for _, n := range []string{"spark-01", "spark-02", "spark-03"} {
 		hosts = append(hosts, dialLabHost(t, l, n))
 	}
-	r := PythonVenv{}
+	r := pythonVenv{}
 	vllm := newLabInstance("python_venv", "vllm")
 	inst := func(h labHost, pkg string) Instance { return vllm.with(h, venvLabBody(venvLabPath, pkg)) }
 	remember := vllm.remember

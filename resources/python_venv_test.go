@@ -43,7 +43,7 @@ func TestPythonVenvValidateRejectsHostileInput(t *testing.T) {
 	s := cty.StringVal
 	l := func(v ...string) cty.Value { return strListVal(v) }
 	l1 := func(v string) cty.Value { return l(v) }
-	checkValidationTable(t, func(set map[string]cty.Value) []AttrError { return PythonVenv{}.Validate(venvBodyWith(set)) }, []validationCase{
+	checkValidationTable(t, func(set map[string]cty.Value) []AttrError { return pythonVenv{}.Validate(venvBodyWith(set)) }, []validationCase{
 		{"pinned package passes", nil, ""},
 		{"range, extras and wheelhouse pass", map[string]cty.Value{"packages": l("vllm[fastsafetensors]>=0.10,<1", "numpy ~= 1.26", "Foo_Bar.baz"), "find_links": l("/srv/wheels", "https://wheels.example/simple/"), "index_url": s("https://pypi.org/simple"), "verify": l("fastsafetensors", "vllm.model_executor"), "python": s("python3.12")}, ""},
 		{"python as absolute path passes", map[string]cty.Value{"python": s("/usr/bin/python3")}, ""},
@@ -88,7 +88,7 @@ func TestParsePkgSpecNormalizesNamesAndFindsExactPins(t *testing.T) {
 }
 
 func TestPythonVenvExportsPathAndInterpreter(t *testing.T) {
-	ex := PythonVenv{}.Exports(venvBody("/opt/sparkform/vllm"))
+	ex := pythonVenv{}.Exports(venvBody("/opt/sparkform/vllm"))
 	if ex["path"].AsString() != "/opt/sparkform/vllm" || ex["python"].AsString() != "/opt/sparkform/vllm/bin/python" {
 		t.Fatalf("exports = %v", ex)
 	}
@@ -111,7 +111,7 @@ func TestPythonVenvReadParsesProbeOutput(t *testing.T) {
 		strings.TrimSuffix(fileOut("manifest", man), "\n"),
 	}, "\n")
 	in := Instance{Type: "python_venv", Name: "vllm", Desired: venvBody("/opt/sparkform/vllm", "fastsafetensors==0.3.2")}
-	obs, err := PythonVenv{}.Read(in, []byte(out))
+	obs, err := pythonVenv{}.Read(in, []byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestPythonVenvReadParsesProbeOutput(t *testing.T) {
 	if obs.GetAttr("python_version").AsString() != "3.12.3" || obs.GetAttr("base_venv").False() || obs.GetAttr("manifest").AsString() != man {
 		t.Errorf("observed = %#v", obs)
 	}
-	d, err := PythonVenv{}.Diff(Instance{Type: in.Type, Name: in.Name, Desired: in.Desired, Prior: Prior{Attributes: in.Desired}}, obs)
+	d, err := pythonVenv{}.Diff(Instance{Type: in.Type, Name: in.Name, Desired: in.Desired, Prior: Prior{Attributes: in.Desired}}, obs)
 	if err != nil || d.Action != NoOp {
 		t.Fatalf("diff = %+v, %v; want no-op", d, err)
 	}
@@ -135,14 +135,14 @@ func TestPythonVenvReadParsesProbeOutput(t *testing.T) {
 
 func TestPythonVenvReadFlagsGarbageFromTheInterpreterAsBroken(t *testing.T) {
 	in := Instance{Type: "python_venv", Name: "vllm", Desired: venvBody("/opt/sparkform/vllm", "fastsafetensors==0.3.2")}
-	obs, err := PythonVenv{}.Read(in, []byte("kind link eA==\nvenv not-base64!\nnofile manifest\n"))
+	obs, err := pythonVenv{}.Read(in, []byte("kind link eA==\nvenv not-base64!\nnofile manifest\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if obs.GetAttr("broken").AsString() == "" {
 		t.Fatal("a venv whose report cannot be read must be marked broken")
 	}
-	if _, err := (PythonVenv{}).Read(in, []byte("nofile manifest\n")); err == nil {
+	if _, err := (pythonVenv{}).Read(in, []byte("nofile manifest\n")); err == nil {
 		t.Fatal("output without the path report must be an error")
 	}
 }
@@ -230,7 +230,7 @@ func TestPythonVenvDiff(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := PythonVenv{}.Diff(Instance{Type: "python_venv", Name: "vllm", Desired: c.desired, Prior: c.prior}, c.obs)
+			d, err := pythonVenv{}.Diff(Instance{Type: "python_venv", Name: "vllm", Desired: c.desired, Prior: c.prior}, c.obs)
 			checkDiff(t, d, err, c.errHas, c.action, "", c.fields)
 		})
 	}
@@ -240,7 +240,7 @@ func TestPythonVenvProbeRunsInLocalShell(t *testing.T) {
 	dir := t.TempDir()
 	// A path that does not exist yet: the probe must still exit 0 and report it absent.
 	in := Instance{Type: "python_venv", Name: "x", Desired: venvBodyWith(map[string]cty.Value{"path": cty.StringVal(dir + "/venv"), "verify": stringListVal([]string{"json"})})}
-	obs, err := PythonVenv{}.Read(in, providertest.MustRun(t, PythonVenv{}.Probe(in)))
+	obs, err := pythonVenv{}.Read(in, providertest.MustRun(t, pythonVenv{}.Probe(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestPythonVenvProbeRunsInLocalShell(t *testing.T) {
 		t.Fatalf("observed = %#v", obs)
 	}
 	destroy := Instance{Type: "python_venv", Name: "x", Desired: cty.NullVal(cty.DynamicPseudoType), Prior: Prior{Attributes: in.Desired}}
-	if _, err := (PythonVenv{}).Read(destroy, providertest.MustRun(t, PythonVenv{}.Probe(destroy))); err != nil {
+	if _, err := (pythonVenv{}).Read(destroy, providertest.MustRun(t, pythonVenv{}.Probe(destroy))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -287,7 +287,7 @@ func TestPythonVenvCapture(t *testing.T) {
 		"venvfail 3 " + b64("Traceback\nImportError: no") + "\n" +
 		"venvcap 4 " + report(map[string]string{"numpy": "2.0"}) + "\nvenvcfg 4 " + b64("home = /opt/py/bin\n") + "\n"
 	opts := CaptureOptions{Venvs: []string{"/opt/venv", "/opt/none", "/opt/sparkform/vllm", "/opt/broken", "/srv/other/venv", "relative/path"}}
-	blocks, notes, err := PythonVenv{}.Capture(opts, []byte(out))
+	blocks, notes, err := pythonVenv{}.Capture(opts, []byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestPythonVenvCapture(t *testing.T) {
 		for _, a := range b.Attrs {
 			obj[a.Name] = a.Value
 		}
-		if errs := (PythonVenv{}).Validate(cty.ObjectVal(obj)); len(errs) > 0 {
+		if errs := (pythonVenv{}).Validate(cty.ObjectVal(obj)); len(errs) > 0 {
 			t.Errorf("%s does not validate: %v", b.Name, errs)
 		}
 	}
@@ -360,7 +360,7 @@ func TestPythonVenvPlainVenvNoOpOrAdopt(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := PythonVenv{}.Diff(Instance{Type: "python_venv", Name: "venv", Desired: c.desired}, c.obs)
+			d, err := pythonVenv{}.Diff(Instance{Type: "python_venv", Name: "venv", Desired: c.desired}, c.obs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -378,7 +378,7 @@ func TestPythonVenvPlainVenvNoOpOrAdopt(t *testing.T) {
 	}
 	// A directory that is not a venv is still refused.
 	notVenv := venvObserved("other", nil, nil)
-	if _, err := (PythonVenv{}).Diff(Instance{Type: "python_venv", Name: "v", Desired: body(nil, "x==1")}, notVenv); err == nil || !strings.Contains(err.Error(), "not a venv sparkform manages") {
+	if _, err := (pythonVenv{}).Diff(Instance{Type: "python_venv", Name: "v", Desired: body(nil, "x==1")}, notVenv); err == nil || !strings.Contains(err.Error(), "not a venv sparkform manages") {
 		t.Fatalf("a plain directory must be refused, got %v", err)
 	}
 }
@@ -410,14 +410,14 @@ func TestPythonVenvAdoptsPlainVenvLocally(t *testing.T) {
 		t.Skipf("python3 -m venv: %v %s", err, out)
 	}
 	in := Instance{Type: "python_venv", Name: "venv", Desired: venvBodyWith(map[string]cty.Value{"path": cty.StringVal(p), "packages": strListVal(nil), "verify": strListVal([]string{"json"})})}
-	obs, err := PythonVenv{}.Read(in, providertest.MustRun(t, PythonVenv{}.Probe(in)))
+	obs, err := pythonVenv{}.Read(in, providertest.MustRun(t, pythonVenv{}.Probe(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := (PythonVenv{}).Diff(in, obs); err != nil || d.Action != NoOp {
+	if d, err := (pythonVenv{}).Diff(in, obs); err != nil || d.Action != NoOp {
 		t.Fatalf("a plain venv that has everything: %+v %v", d, err)
 	}
-	if err := (PythonVenv{}).adopt(context.Background(), providertest.NewLocal(t), in, func(string) {}); err != nil {
+	if err := (pythonVenv{}).adopt(context.Background(), providertest.NewLocal(t), in, func(string) {}); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(p); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -431,7 +431,7 @@ func TestPythonVenvAdoptsPlainVenvLocally(t *testing.T) {
 	}
 	in.Prior = Prior{Attributes: venvAttributes(in.Desired, nil, "0")}
 	in.Desired = cty.NullVal(cty.DynamicPseudoType)
-	if _, err := (PythonVenv{}).destroy(context.Background(), providertest.NewLocal(t), in); err != nil {
+	if _, err := (pythonVenv{}).destroy(context.Background(), providertest.NewLocal(t), in); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {

@@ -16,12 +16,12 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Readahead manages a block device's read-ahead: /sys/block/<device>/queue/read_ahead_kb live,
+// readahead manages a block device's read-ahead: /sys/block/<device>/queue/read_ahead_kb live,
 // persisted by a udev rule so it survives reboots and device re-adds. The live value is
 // always set directly, because udevd may not run (containers, early boot, the lab).
-type Readahead struct{}
+type readahead struct{}
 
-func init() { Register(Readahead{}) }
+func init() { Register(readahead{}) }
 
 // A plain kernel block device name: nvme0n1, sda, vdb, mmcblk0, dm-0. No slashes, no dots.
 var blockDeviceRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
@@ -34,16 +34,16 @@ func readaheadRule(name string) string {
 	return "/etc/udev/rules.d/60-sparkform-readahead-" + name + ".rules"
 }
 
-func (Readahead) Type() string { return "readahead" }
+func (readahead) Type() string { return "readahead" }
 
-func (Readahead) Spec() hcldec.Spec {
+func (readahead) Spec() hcldec.Spec {
 	return &hcldec.ObjectSpec{
 		"device": &hcldec.AttrSpec{Name: "device", Type: cty.String, Required: true},
 		"kb":     &hcldec.AttrSpec{Name: "kb", Type: cty.Number, Required: true},
 	}
 }
 
-func (Readahead) Validate(desired cty.Value) []AttrError {
+func (readahead) Validate(desired cty.Value) []AttrError {
 	var errs []AttrError
 	dev := desired.GetAttr("device")
 	if dev.IsNull() || !blockDeviceRe.MatchString(dev.AsString()) {
@@ -71,7 +71,7 @@ func readaheadKB(v cty.Value) string {
 }
 
 // DescribeSetup records the device's read-ahead.
-func (Readahead) DescribeSetup(_ string, applied cty.Value, s *TestSetup) {
+func (readahead) DescribeSetup(_ string, applied cty.Value, s *TestSetup) {
 	dev := attr(applied, "device", cty.String)
 	kb := attr(applied, "kb", cty.Number)
 	if dev.IsNull() || !dev.IsKnown() || kb.IsNull() || !kb.IsKnown() {
@@ -89,7 +89,7 @@ func (Readahead) DescribeSetup(_ string, applied cty.Value, s *TestSetup) {
 
 // devices are every device the instance may read or touch: desired, last applied, and those
 // whose original read-ahead state remembers.
-func (Readahead) devices(in Instance) []string {
+func (readahead) devices(in Instance) []string {
 	all := map[string]string{}
 	if !in.Destroying() {
 		all[in.Desired.GetAttr("device").AsString()] = ""
@@ -143,7 +143,7 @@ true
 	},
 }
 
-func (r Readahead) Probe(in Instance) string {
+func (r readahead) Probe(in Instance) string {
 	return readaheadLiveFact.command(r.devices(in)...) + fileFact.command("rule", readaheadRule(in.Name)) + udevRulesFact.command()
 }
 
@@ -300,7 +300,7 @@ func (r udevRule) matches(dev string) bool {
 	return true
 }
 
-func (r Readahead) Read(in Instance, out []byte) (cty.Value, error) {
+func (r readahead) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
 	live, err := readaheadLiveFact.parse(lines)
 	if err != nil {
@@ -318,7 +318,7 @@ func readaheadRuleContent(addr, device, kb string) string {
 		fmt.Sprintf("ACTION==\"add|change\", SUBSYSTEM==\"block\", KERNEL==\"%s\", ATTR{queue/read_ahead_kb}=\"%s\"\n", device, kb)
 }
 
-func (r Readahead) Diff(in Instance, observed cty.Value) (Diff, error) {
+func (r readahead) Diff(in Instance, observed cty.Value) (Diff, error) {
 	live := stringMap(observed.GetAttr("live"))
 	file := observed.GetAttr("file")
 	original := stringMap(in.Prior.Original)
@@ -378,7 +378,7 @@ func (r Readahead) Diff(in Instance, observed cty.Value) (Diff, error) {
 	return d, nil
 }
 
-func (r Readahead) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
+func (r readahead) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
 	sa, err := r.ApplyScript(in, observed, d)
 	if err != nil {
 		return in.Prior, err
@@ -392,7 +392,7 @@ func readaheadPath(dev string) string { return "/sys/block/" + dev + "/queue/rea
 // exists) and the live read-ahead of the device, putting back the original of a device the block
 // no longer names; a destroy removes the rule and restores the originals. A running udevd reloads
 // its rules.
-func (r Readahead) ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptApply, error) {
+func (r readahead) ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptApply, error) {
 	live := stringMap(observed.GetAttr("live"))
 	original := stringMap(in.Prior.Original)
 	prevDev := attr(in.Prior.Attributes, "device", cty.String)

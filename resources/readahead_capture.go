@@ -15,14 +15,14 @@ const kernelDefaultReadaheadKB = "128"
 
 // CaptureProbe reads read_ahead_kb of every NVMe namespace in /sys/block and the udev rules
 // setting read-ahead. Only reads.
-func (Readahead) CaptureProbe(CaptureOptions) string {
+func (readahead) CaptureProbe(CaptureOptions) string {
 	return readaheadLiveFact.command() + udevRulesFact.command()
 }
 
 // Capture writes one block per NVMe disk (named after it) whose read-ahead a udev rule sets, or
 // whose live value is not the kernel's default. A disk at the default with no rule is noted, not
 // captured.
-func (Readahead) Capture(_ CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
+func (readahead) Capture(_ CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
 	lines := parseProbe(out)
 	live, _ := readaheadLiveFact.parse(lines)
 	rules, err := udevRulesFact.parse(lines)

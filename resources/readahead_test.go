@@ -31,18 +31,18 @@ func TestReadaheadValidate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			checkOneAttrError(t, Readahead{}.Validate(c.body), c.wantAttr)
+			checkOneAttrError(t, readahead{}.Validate(c.body), c.wantAttr)
 		})
 	}
 }
 
 func TestReadaheadProbeReportsMissingDevice(t *testing.T) {
 	in := Instance{Type: "readahead", Name: "x", Desired: readaheadBody("sparkformnodev0", 8192)}
-	obs, err := Readahead{}.Read(in, providertest.MustRun(t, Readahead{}.Probe(in)))
+	obs, err := readahead{}.Read(in, providertest.MustRun(t, readahead{}.Probe(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (Readahead{}).Diff(in, obs); err == nil || !strings.Contains(err.Error(), "no block device sparkformnodev0") {
+	if _, err := (readahead{}).Diff(in, obs); err == nil || !strings.Contains(err.Error(), "no block device sparkformnodev0") {
 		t.Fatalf("want an error naming the missing device, got %v", err)
 	}
 }
@@ -80,7 +80,7 @@ func TestReadaheadDiff(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := Readahead{}.Diff(c.in, c.obs)
+			d, err := readahead{}.Diff(c.in, c.obs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +141,7 @@ func mustMapString(v cty.Value) cty.Value {
 func TestReadaheadCapture(t *testing.T) {
 	out := "ra nvme0n1 8192\nra nvme1n1 128\nra nvme2n1 4096\nra nvme3n1 256\n" +
 		dropInsOut("udev", "read_ahead_kb", "/etc/udev/rules.d/99-ra.rules", `ACTION=="add|change", KERNEL=="nvme0n1|nvme3n1", ATTR{queue/read_ahead_kb}="8192"`)
-	blocks, notes, err := Readahead{}.Capture(CaptureOptions{}, []byte(out))
+	blocks, notes, err := readahead{}.Capture(CaptureOptions{}, []byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestReadaheadCapture(t *testing.T) {
 	for _, b := range blocks {
 		kb, _ := capturedAttr(b, "kb").AsBigFloat().Int64()
 		got = append(got, fmt.Sprintf("%s:%s=%d", b.Name, capturedAttr(b, "device").AsString(), kb))
-		if errs := (Readahead{}).Validate(cty.ObjectVal(map[string]cty.Value{"device": capturedAttr(b, "device"), "kb": capturedAttr(b, "kb")})); len(errs) > 0 {
+		if errs := (readahead{}).Validate(cty.ObjectVal(map[string]cty.Value{"device": capturedAttr(b, "device"), "kb": capturedAttr(b, "kb")})); len(errs) > 0 {
 			t.Errorf("%s does not validate: %v", b.Name, errs)
 		}
 	}
@@ -184,7 +184,7 @@ func TestReadaheadDiffJudgesPersistenceByEffect(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := Readahead{}.Diff(Instance{Type: "readahead", Name: "nvme0n1", Desired: body, Prior: c.prior}, c.obs)
+			d, err := readahead{}.Diff(Instance{Type: "readahead", Name: "nvme0n1", Desired: body, Prior: c.prior}, c.obs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,13 +198,13 @@ func TestReadaheadDiffJudgesPersistenceByEffect(t *testing.T) {
 
 func TestSetupDescribersRecordReadAheadSysctlAndBuildSkippingMalformedState(t *testing.T) {
 	var s TestSetup
-	Readahead{}.DescribeSetup("readahead.nvme", readaheadBody("nvme0n1", 8192), &s)
-	Readahead{}.DescribeSetup("readahead.bad", cty.ObjectVal(map[string]cty.Value{"device": cty.StringVal("../x"), "kb": cty.NumberIntVal(1)}), &s)
-	Readahead{}.DescribeSetup("readahead.frac", cty.ObjectVal(map[string]cty.Value{"device": cty.StringVal("sda"), "kb": cty.NumberFloatVal(1.5)}), &s)
-	Sysctl{}.DescribeSetup("sysctl.a", sysctlBody(map[string]string{"vm.swappiness": "10"}), &s)
-	Sysctl{}.DescribeSetup("sysctl.bad", cty.ObjectVal(map[string]cty.Value{"values": cty.StringVal("x")}), &s)
-	LlamaCpp{}.DescribeSetup("llama_cpp.main", cty.ObjectVal(map[string]cty.Value{"build": cty.StringVal("b1")}), &s)
-	LlamaCpp{}.DescribeSetup("llama_cpp.none", cty.ObjectVal(map[string]cty.Value{"ref": cty.StringVal("v1")}), &s)
+	readahead{}.DescribeSetup("readahead.nvme", readaheadBody("nvme0n1", 8192), &s)
+	readahead{}.DescribeSetup("readahead.bad", cty.ObjectVal(map[string]cty.Value{"device": cty.StringVal("../x"), "kb": cty.NumberIntVal(1)}), &s)
+	readahead{}.DescribeSetup("readahead.frac", cty.ObjectVal(map[string]cty.Value{"device": cty.StringVal("sda"), "kb": cty.NumberFloatVal(1.5)}), &s)
+	sysctl{}.DescribeSetup("sysctl.a", sysctlBody(map[string]string{"vm.swappiness": "10"}), &s)
+	sysctl{}.DescribeSetup("sysctl.bad", cty.ObjectVal(map[string]cty.Value{"values": cty.StringVal("x")}), &s)
+	llamaCpp{}.DescribeSetup("llama_cpp.main", cty.ObjectVal(map[string]cty.Value{"build": cty.StringVal("b1")}), &s)
+	llamaCpp{}.DescribeSetup("llama_cpp.none", cty.ObjectVal(map[string]cty.Value{"ref": cty.StringVal("v1")}), &s)
 	if len(s.ReadAheadKB) != 1 || s.ReadAheadKB["nvme0n1"] != 8192 {
 		t.Errorf("read-ahead %v", s.ReadAheadKB)
 	}
@@ -222,11 +222,11 @@ func TestReadaheadRefusesALiveValueThatIsNotAWholeNumber(t *testing.T) {
 	in := Instance{Type: "readahead", Name: "x", Desired: readaheadBody("nvme0n1", 8192)}
 	for _, v := range []string{"-5", "8192 \x1b[2J", "0x10", "+5", "99999999999999999999"} {
 		out := "ra nvme0n1 " + v + "\nnofile rule\n" + dropInsOut("udev", "read_ahead_kb")
-		if obs, err := (Readahead{}).Read(in, []byte(out)); err == nil || !strings.Contains(err.Error(), "nvme0n1") {
+		if obs, err := (readahead{}).Read(in, []byte(out)); err == nil || !strings.Contains(err.Error(), "nvme0n1") {
 			t.Errorf("read_ahead_kb %q: observed %#v, err %v; want an error naming nvme0n1", v, obs, err)
 		}
 	}
-	if _, err := (Readahead{}).Read(in, []byte("ra nvme0n1 128\nnofile rule\n")); err != nil {
+	if _, err := (readahead{}).Read(in, []byte("ra nvme0n1 128\nnofile rule\n")); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -17,18 +17,18 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// SmokeTest times a model load on each host: it starts the command (llama-server -m MODEL, or
+// smokeTest times a model load on each host: it starts the command (llama-server -m MODEL, or
 // vllm serve MODEL from a venv), waits until its output matches the ready pattern or its
 // /health answers 200, and stops the whole process group. It runs after a host's changes and on
 // demand (`sparkform test`); it changes nothing. The servers it knows are in smoketest_servers.go,
 // the run script in smoketest_run.go.
-type SmokeTest struct{}
+type smokeTest struct{}
 
-func init() { Register(SmokeTest{}) }
+func init() { Register(smokeTest{}) }
 
-func (SmokeTest) Type() string { return "smoke_test" }
+func (smokeTest) Type() string { return "smoke_test" }
 
-func (SmokeTest) Spec() hcldec.Spec {
+func (smokeTest) Spec() hcldec.Spec {
 	return &hcldec.ObjectSpec{
 		"command":        &hcldec.AttrSpec{Name: "command", Type: cty.String, Required: true},
 		"ready":          &hcldec.AttrSpec{Name: "ready", Type: cty.String},
@@ -172,7 +172,7 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 	}
 	s.timeout = 5 * time.Minute
 	if t := v.GetAttr("timeout"); !t.IsNull() {
-		d, err := ParseDuration(t.AsString(), MinDuration, MaxDuration)
+		d, err := ParseDuration(t.AsString(), minDuration, MaxDuration)
 		if err != nil {
 			errs = append(errs, AttrError{Attr: "timeout", Msg: err.Error()})
 		}
@@ -233,7 +233,7 @@ func parseSmoke(v cty.Value) (smokeSpec, []AttrError) {
 	return s, errs
 }
 
-func (SmokeTest) Validate(desired cty.Value) []AttrError {
+func (smokeTest) Validate(desired cty.Value) []AttrError {
 	_, errs := parseSmoke(desired)
 	return errs
 }
@@ -241,7 +241,7 @@ func (SmokeTest) Validate(desired cty.Value) []AttrError {
 // Probe checks what can be checked before the apply: that a vLLM test's venv imports
 // fastsafetensors when a mode needs it. The program itself may be built or installed by
 // another block of the same apply, so its absence is not an error here; the test reports it.
-func (SmokeTest) Probe(in Instance) string {
+func (smokeTest) Probe(in Instance) string {
 	if in.Destroying() {
 		return ":" // a test leaves nothing to remove (only a hand-edited state holds one)
 	}
@@ -262,14 +262,14 @@ func (s smokeSpec) needsFastsafetensors() bool {
 	return false
 }
 
-func (SmokeTest) Read(in Instance, out []byte) (cty.Value, error) {
+func (smokeTest) Read(in Instance, out []byte) (cty.Value, error) {
 	st := parseFstCheck(string(out))
 	return cty.ObjectVal(map[string]cty.Value{"fastsafetensors": cty.StringVal(st.state), "detail": cty.StringVal(st.detail)}), nil
 }
 
 // Diff changes nothing; it fails the plan of a host whose venv exists but cannot import
 // fastsafetensors for a fastsafetensors mode.
-func (SmokeTest) Diff(in Instance, observed cty.Value) (Diff, error) {
+func (smokeTest) Diff(in Instance, observed cty.Value) (Diff, error) {
 	if in.Destroying() || observed == cty.NilVal || observed.IsNull() || !observed.Type().IsObjectType() || !observed.Type().HasAttribute("fastsafetensors") {
 		return Diff{Action: NoOp}, nil
 	}
@@ -282,17 +282,17 @@ func (SmokeTest) Diff(in Instance, observed cty.Value) (Diff, error) {
 }
 
 // Apply has nothing to change: a smoke test only ever reads.
-func (SmokeTest) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
+func (smokeTest) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
 	return in.Prior, nil
 }
 
 // BaselineBeforeChanges: true unless baseline = false.
-func (SmokeTest) BaselineBeforeChanges(desired cty.Value) bool {
+func (smokeTest) BaselineBeforeChanges(desired cty.Value) bool {
 	b := attr(desired, "baseline", cty.Bool)
 	return b.IsNull() || !b.IsKnown() || b.True()
 }
 
-func (SmokeTest) RollbackOnFailure(desired cty.Value) bool {
+func (smokeTest) RollbackOnFailure(desired cty.Value) bool {
 	s, _ := parseSmoke(desired)
 	return s.onFailure == "rollback"
 }
@@ -305,7 +305,7 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
 
-func (SmokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc TestContext, log func(string)) ([]TestOutcome, error) {
+func (smokeTest) Test(ctx context.Context, h provider.Host, in Instance, tc TestContext, log func(string)) ([]TestOutcome, error) {
 	s, errs := parseSmoke(in.Desired)
 	if len(errs) > 0 {
 		return nil, errs[0]

@@ -18,11 +18,11 @@ func TestSmokeValidateRejectsShellInTheCommand(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"llama-server; rm -rf /", "llama-server $(id)", "a | b", "x > /etc/passwd", "a\nb", ""} {
-		if errs := (SmokeTest{}).Validate(body(bad)); len(errs) == 0 || errs[0].Attr != "command" {
+		if errs := (smokeTest{}).Validate(body(bad)); len(errs) == 0 || errs[0].Attr != "command" {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if errs := (SmokeTest{}).Validate(body("/opt/llama/current/bin/llama-server -m /models/m.gguf -ngl 999")); len(errs) != 0 {
+	if errs := (smokeTest{}).Validate(body("/opt/llama/current/bin/llama-server -m /models/m.gguf -ngl 999")); len(errs) != 0 {
 		t.Errorf("plain command rejected: %v", errs)
 	}
 }

@@ -14,11 +14,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Sysctl manages kernel parameters: the live value (what `sysctl -n` reads) and their
+// sysctl manages kernel parameters: the live value (what `sysctl -n` reads) and their
 // persistence in one file per block under /etc/sysctl.d, applied again at every boot.
-type Sysctl struct{}
+type sysctl struct{}
 
-func init() { Register(Sysctl{}) }
+func init() { Register(sysctl{}) }
 
 var (
 	sysctlKeyRe = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_-]+)+$`)
@@ -30,16 +30,16 @@ var (
 // sysctlDir is where persistence files go; sysctl --system reads it first.
 const sysctlDir = "/etc/sysctl.d"
 
-func (Sysctl) Type() string { return "sysctl" }
+func (sysctl) Type() string { return "sysctl" }
 
-func (Sysctl) Spec() hcldec.Spec {
+func (sysctl) Spec() hcldec.Spec {
 	return &hcldec.ObjectSpec{
 		"values": &hcldec.AttrSpec{Name: "values", Type: cty.Map(cty.String), Required: true},
 	}
 }
 
 // DescribeSetup records the block's values.
-func (Sysctl) DescribeSetup(_ string, applied cty.Value, s *TestSetup) {
+func (sysctl) DescribeSetup(_ string, applied cty.Value, s *TestSetup) {
 	v := attr(applied, "values", cty.Map(cty.String))
 	if !v.IsKnown() || !(v.Type().IsMapType() || v.Type().IsObjectType()) {
 		return
@@ -52,7 +52,7 @@ func (Sysctl) DescribeSetup(_ string, applied cty.Value, s *TestSetup) {
 	}
 }
 
-func (Sysctl) Validate(desired cty.Value) []AttrError {
+func (sysctl) Validate(desired cty.Value) []AttrError {
 	var errs []AttrError
 	vals := desired.GetAttr("values")
 	if vals.IsNull() || vals.LengthInt() == 0 {
@@ -82,7 +82,7 @@ func sysctlFile(name string) string { return sysctlDir + "/90-sparkform-" + name
 
 // keysOfInterest are every key the instance may read or touch: desired, last applied, and
 // the ones whose originals state remembers.
-func (Sysctl) keysOfInterest(in Instance) []string {
+func (sysctl) keysOfInterest(in Instance) []string {
 	all := map[string]string{}
 	if !in.Destroying() {
 		for k := range stringMap(in.Desired.GetAttr("values")) {
@@ -98,7 +98,7 @@ func (Sysctl) keysOfInterest(in Instance) []string {
 	return slices.Sorted(maps.Keys(all))
 }
 
-func (s Sysctl) Probe(in Instance) string {
+func (s sysctl) Probe(in Instance) string {
 	return sysctlLiveFact.command(s.keysOfInterest(in)...) + fileFact.command("conf", sysctlFile(in.Name)) + sysctlBootFact.command()
 }
 
@@ -253,7 +253,7 @@ func normalizeSysctlKey(k string) string {
 }
 
 // Observed shape: live values of the keys that exist, and the persistence file (null: absent).
-func (s Sysctl) Read(in Instance, out []byte) (cty.Value, error) {
+func (s sysctl) Read(in Instance, out []byte) (cty.Value, error) {
 	lines := parseProbe(out)
 	keys := s.keysOfInterest(in)
 	live, err := sysctlLiveFact.parse(lines, keys...)
@@ -289,7 +289,7 @@ func sysctlFileContent(addr string, values map[string]string) string {
 	return b.String()
 }
 
-func (s Sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
+func (s sysctl) Diff(in Instance, observed cty.Value) (Diff, error) {
 	live := stringMap(observed.GetAttr("live"))
 	file := observed.GetAttr("file")
 	applied := stringMap(attr(in.Prior.Attributes, "values", cty.Map(cty.String)))
@@ -383,7 +383,7 @@ func sysctlUnpersisted(want, boot map[string]string) []string {
 	return out
 }
 
-func (s Sysctl) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
+func (s sysctl) Apply(ctx context.Context, h provider.Host, in Instance, observed cty.Value, d Diff, log func(string)) (Prior, error) {
 	sa, err := s.ApplyScript(in, observed, d)
 	if err != nil {
 		return in.Prior, err
@@ -397,7 +397,7 @@ func sysctlPath(key string) string { return "/proc/sys/" + strings.ReplaceAll(ke
 // ApplyScript writes the persistence file (when the plan asks for it, or to keep it in line once
 // it exists) and the live values that differ, with builtins (a key already right may be
 // read-only); a destroy removes the file and puts the original values back.
-func (s Sysctl) ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptApply, error) {
+func (s sysctl) ApplyScript(in Instance, observed cty.Value, d Diff) (ScriptApply, error) {
 	live := stringMap(observed.GetAttr("live"))
 	original := stringMap(in.Prior.Original)
 	applied := stringMap(attr(in.Prior.Attributes, "values", cty.Map(cty.String)))

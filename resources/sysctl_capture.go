@@ -42,7 +42,7 @@ func sysctlCaptureKeys(opts CaptureOptions) (keys []string, bad []string) {
 	return keys, bad
 }
 
-func (Sysctl) CaptureProbe(opts CaptureOptions) string {
+func (sysctl) CaptureProbe(opts CaptureOptions) string {
 	keys, _ := sysctlCaptureKeys(opts)
 	return sysctlLiveFact.command(keys...) + sysctlBootFact.command()
 }
@@ -53,7 +53,7 @@ func (Sysctl) CaptureProbe(opts CaptureOptions) string {
 // default; as read-ahead set live only is captured), and every -sysctl key. A key at the
 // kernel's default, or whose default depends on the machine, is listed in the comment, not
 // captured, so a host at the kernel default is not told to write it.
-func (Sysctl) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
+func (sysctl) Capture(opts CaptureOptions, out []byte) ([]CapturedBlock, []string, error) {
 	keys, bad := sysctlCaptureKeys(opts)
 	var notes []string
 	for _, k := range bad {

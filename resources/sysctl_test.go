@@ -33,7 +33,7 @@ func TestSysctlValidateRejectsHostileKeysAndValues(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			errs := Sysctl{}.Validate(sysctlBody(c.values))
+			errs := sysctl{}.Validate(sysctlBody(c.values))
 			if c.wantErr == "" {
 				if len(errs) != 0 {
 					t.Fatalf("want no error, got %v", errs)
@@ -49,7 +49,7 @@ func TestSysctlValidateRejectsHostileKeysAndValues(t *testing.T) {
 
 func TestSysctlProbeReadsLiveValuesAndMissingFile(t *testing.T) {
 	in := Instance{Type: "sysctl", Name: "probe-test", Desired: sysctlBody(map[string]string{"kernel.ostype": "Linux", "vm.nonexistent_key": "1"})}
-	obs, err := Sysctl{}.Read(in, providertest.MustRun(t, Sysctl{}.Probe(in)))
+	obs, err := sysctl{}.Read(in, providertest.MustRun(t, sysctl{}.Probe(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestSysctlProbeReadsLiveValuesAndMissingFile(t *testing.T) {
 	if !obs.GetAttr("file").IsNull() {
 		t.Fatal("persistence file of a never-applied block must be reported absent")
 	}
-	if _, err := (Sysctl{}).Diff(in, obs); err == nil || !strings.Contains(err.Error(), "vm.nonexistent_key") {
+	if _, err := (sysctl{}).Diff(in, obs); err == nil || !strings.Contains(err.Error(), "vm.nonexistent_key") {
 		t.Fatalf("diff must fail naming the missing key, got %v", err)
 	}
 }
@@ -116,7 +116,7 @@ func TestSysctlDiff(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := Sysctl{}.Diff(c.in, c.observed)
+			d, err := sysctl{}.Diff(c.in, c.observed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +189,7 @@ func TestSysctlCapture(t *testing.T) {
 		sysctlKeyOut("vm.dirty_background_bytes", "1048576") + sysctlKeyOut("vm.max_map_count", "65530") + sysctlKeyOut("vm.min_free_kbytes", "99") +
 		sysctlKeyOut("kernel.ostype", "Linux") + "nokey kernel.numa_balancing\nnokey vm.gone\n" +
 		dropInsOut("sysctld", "", "/etc/sysctl.d/99-tuned.conf", "vm.swappiness = 10\nvm.dirty_ratio=10\nvm.min_free_kbytes = 50\n")
-	blocks, notes, err := Sysctl{}.Capture(CaptureOptions{SysctlKeys: []string{"kernel.ostype", "vm.gone"}}, []byte(out))
+	blocks, notes, err := sysctl{}.Capture(CaptureOptions{SysctlKeys: []string{"kernel.ostype", "vm.gone"}}, []byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestSysctlCapture(t *testing.T) {
 	if n := strings.Join(notes, "\n"); !strings.Contains(n, "no key vm.gone") || strings.Contains(n, "numa_balancing") {
 		t.Errorf("notes: %s", n)
 	}
-	if errs := (Sysctl{}).Validate(cty.ObjectVal(map[string]cty.Value{"values": mustMapString(vals)})); len(errs) > 0 {
+	if errs := (sysctl{}).Validate(cty.ObjectVal(map[string]cty.Value{"values": mustMapString(vals)})); len(errs) > 0 {
 		t.Errorf("captured values do not validate: %v", errs)
 	}
 }
@@ -250,7 +250,7 @@ func TestSysctlDiffJudgesPersistenceByEffect(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d, err := Sysctl{}.Diff(Instance{Type: "sysctl", Name: "loading", Desired: sysctlBody(want), Prior: c.prior}, c.obs)
+			d, err := sysctl{}.Diff(Instance{Type: "sysctl", Name: "loading", Desired: sysctlBody(want), Prior: c.prior}, c.obs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -262,11 +262,11 @@ func TestSysctlDiffJudgesPersistenceByEffect(t *testing.T) {
 	}
 	// Destroy without state or file does nothing; with state it restores the originals.
 	destroy := Instance{Type: "sysctl", Name: "loading", Desired: cty.NullVal(cty.DynamicPseudoType)}
-	if d, _ := (Sysctl{}).Diff(destroy, persistedObs(tuned, tuned, nil)); d.Action != NoOp {
+	if d, _ := (sysctl{}).Diff(destroy, persistedObs(tuned, tuned, nil)); d.Action != NoOp {
 		t.Errorf("destroy of a never-applied block: %+v", d)
 	}
 	destroy.Prior = applied
-	if d, _ := (Sysctl{}).Diff(destroy, persistedObs(tuned, tuned, nil)); d.Action != Delete || len(d.Fields) != 2 {
+	if d, _ := (sysctl{}).Diff(destroy, persistedObs(tuned, tuned, nil)); d.Action != Delete || len(d.Fields) != 2 {
 		t.Errorf("destroy must restore both originals: %+v", d)
 	}
 }
@@ -275,7 +275,7 @@ func TestSysctlReadComputesBootValuesWithoutItsOwnFile(t *testing.T) {
 	in := Instance{Type: "sysctl", Name: "loading", Desired: sysctlBody(map[string]string{"vm.swappiness": "10"})}
 	out := "haskey vm.swappiness\n/proc/sys/vm/swappiness:10\nnofile conf\n" +
 		dropInsOut("sysctld", "", sysctlFile("loading"), "vm.swappiness = 10\n", "/usr/lib/sysctl.d/50-x.conf", "vm.swappiness = 60\nkernel.x = 1\n")
-	obs, err := Sysctl{}.Read(in, []byte(out))
+	obs, err := sysctl{}.Read(in, []byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestSysctlLiveFactReadsWholeValuesFromTheRealProcSys(t *testing.T) {
 // captured, and the comment says it is set live only.
 func TestSysctlCaptureSaysSetLiveOnlyAndNeverCallsItTheDefault(t *testing.T) {
 	out := sysctlKeyOut("vm.swappiness", "17") + sysctlKeyOut("vm.dirty_ratio", "20") + dropInsOut("sysctld", "", "", "")
-	blocks, _, err := Sysctl{}.Capture(CaptureOptions{}, []byte(out))
+	blocks, _, err := sysctl{}.Capture(CaptureOptions{}, []byte(out))
 	if err != nil || len(blocks) != 1 {
 		t.Fatalf("%v %+v", err, blocks)
 	}

@@ -278,8 +278,8 @@ func TestCaptureDoesNotRunGitInACheckoutANonRootUserCanWrite(t *testing.T) {
 	}
 	capture := func(d string) []string {
 		opts := CaptureOptions{LlamaDirs: []string{d}}
-		out := providertest.MustRun(t, LlamaCpp{}.CaptureProbe(opts))
-		_, notes, err := LlamaCpp{}.Capture(opts, out)
+		out := providertest.MustRun(t, llamaCpp{}.CaptureProbe(opts))
+		_, notes, err := llamaCpp{}.Capture(opts, out)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -518,7 +518,7 @@ func TestDirectoryNamesCannotForgeProbeLines(t *testing.T) {
 // smokeBody is a smoke_test block with only its command set.
 func smokeBody(cmd string) cty.Value {
 	attrs := map[string]cty.Value{}
-	for name, spec := range *(SmokeTest{}).Spec().(*hcldec.ObjectSpec) {
+	for name, spec := range *(smokeTest{}).Spec().(*hcldec.ObjectSpec) {
 		attrs[name] = cty.NullVal(spec.(*hcldec.AttrSpec).Type)
 	}
 	attrs["command"] = cty.StringVal(cmd)
@@ -579,7 +579,7 @@ func TestSmokeTestDoesNotLoadAModelANonRootUserCanWrite(t *testing.T) {
 	// Through Test: the error names the model and why, and no mode runs.
 	os.Rename(server, filepath.Join(root, "bin", "vllm"))
 	in := Instance{Type: "smoke_test", Name: "m", Desired: smokeBody(filepath.Join(root, "bin", "vllm") + " serve " + filepath.Join(models, "qwen") + " --trust-remote-code")}
-	_, err := (SmokeTest{}).Test(context.Background(), providertest.NewLocal(t), in, TestContext{}, nil)
+	_, err := (smokeTest{}).Test(context.Background(), providertest.NewLocal(t), in, TestContext{}, nil)
 	if _, ran := os.Stat(canary); ran == nil || err == nil || !strings.Contains(err.Error(), "untrusted: not loading the model "+filepath.Join(models, "qwen")+": ") ||
 		!strings.Contains(err.Error(), "modeling_qwen.py is writable by its group") {
 		t.Errorf("Test of a writable model: %v (server ran: %v)", err, ran == nil)

@@ -67,7 +67,7 @@ func FuzzLockInfo(f *testing.F) {
 	f.Add([]byte(`{"pid":-1,"who":"\u001b[2J"}`), "a\nb", "\u202e")
 	f.Fuzz(func(t *testing.T, b []byte, op, who string) {
 		if info := parseLockInfo(b); info != nil {
-			msg := (&LockError{LockFile: "/srv/s.json.lock", Info: info}).Error()
+			msg := (&lockError{LockFile: "/srv/s.json.lock", Info: info}).Error()
 			if info.PID <= 0 || strings.ContainsFunc(msg, func(r rune) bool { return !unicode.IsPrint(r) }) || len(msg) > 5*maxLockField {
 				t.Fatalf("holder %+v: %q", info, msg)
 			}
@@ -77,7 +77,7 @@ func FuzzLockInfo(f *testing.F) {
 		if len(op) > maxLockField || len(who) > maxLockField || !utf8.ValidString(op+who) || strings.ContainsFunc(op+who, func(r rune) bool { return !unicode.IsPrint(r) }) {
 			return
 		}
-		written, _ := json.Marshal(LockInfo{ID: "id", Operation: op, Who: who, PID: 7, Created: time.Unix(0, 0).UTC(), Path: "/srv/s.json"})
+		written, _ := json.Marshal(lockInfo{ID: "id", Operation: op, Who: who, PID: 7, Created: time.Unix(0, 0).UTC(), Path: "/srv/s.json"})
 		if parseLockInfo(append(written, '\n')) == nil {
 			t.Fatalf("details Lock writes were refused: %s", written)
 		}

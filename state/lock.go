@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LockInfo is what the lock file says about its holder.
-type LockInfo struct {
+// lockInfo is what the lock file says about its holder.
+type lockInfo struct {
 	ID        string    `json:"id"`
 	Operation string    `json:"operation"`
 	Who       string    `json:"who"` // user@hostname
@@ -25,14 +25,14 @@ type LockInfo struct {
 	Path      string    `json:"path"` // the state file locked
 }
 
-// LockError reports a lock held by someone else when the wait ran out.
-type LockError struct {
+// lockError reports a lock held by someone else when the wait ran out.
+type lockError struct {
 	LockFile string
-	Info     *LockInfo // nil when the holder had not yet written its details
+	Info     *lockInfo // nil when the holder had not yet written its details
 	Err      error     // why the wait ended (timeout or context)
 }
 
-func (e *LockError) Error() string {
+func (e *lockError) Error() string {
 	if e.Info == nil {
 		return fmt.Sprintf("state is locked by another process (lock file %s); wait, or use -lock-timeout", e.LockFile)
 	}
@@ -40,7 +40,7 @@ func (e *LockError) Error() string {
 		e.Info.Who, e.Info.PID, e.Info.Operation, e.Info.Created.UTC().Format(time.RFC3339))
 }
 
-func (e *LockError) Unwrap() error { return e.Err }
+func (e *lockError) Unwrap() error { return e.Err }
 
 // Lock takes the state lock for operation, retrying with backoff until timeout (0: one try).
 // The lock is flock(2) on path+".lock": advisory and owned by the open file, so it dies with the
@@ -65,20 +65,20 @@ func (s *Store) Lock(ctx context.Context, operation string, timeout time.Duratio
 		left := time.Until(deadline)
 		if left <= 0 {
 			f.Close()
-			return nil, &LockError{LockFile: s.lockPath, Info: readLockInfo(s.lockPath), Err: context.DeadlineExceeded}
+			return nil, &lockError{LockFile: s.lockPath, Info: readLockInfo(s.lockPath), Err: context.DeadlineExceeded}
 		}
 		t := time.NewTimer(min(wait, left))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			f.Close()
-			return nil, &LockError{LockFile: s.lockPath, Info: readLockInfo(s.lockPath), Err: ctx.Err()}
+			return nil, &lockError{LockFile: s.lockPath, Info: readLockInfo(s.lockPath), Err: ctx.Err()}
 		case <-t.C:
 		}
 		wait = min(wait*2, 2*time.Second)
 	}
 
-	info := LockInfo{ID: newUUID(), Operation: operation, Who: who(), PID: os.Getpid(), Created: time.Now().UTC().Truncate(time.Second), Path: s.path}
+	info := lockInfo{ID: newUUID(), Operation: operation, Who: who(), PID: os.Getpid(), Created: time.Now().UTC().Truncate(time.Second), Path: s.path}
 	b, _ := json.Marshal(info)
 	if err := writeLockInfo(f, append(b, '\n')); err != nil {
 		f.Close()
@@ -106,7 +106,7 @@ func writeLockInfo(f *os.File, b []byte) error {
 
 // readLockInfo reads the holder's details; nil when absent or half-written (the holder may have
 // just taken the lock and not yet written them).
-func readLockInfo(path string) *LockInfo {
+func readLockInfo(path string) *lockInfo {
 	b, err := readNoFollow("state lock", path)
 	if err != nil {
 		return nil
@@ -122,8 +122,8 @@ const maxLockField = 4096
 // the lock file, and the details are printed in the error an operator reads): a process id that
 // is not positive, or a text field over maxLockField bytes or with a character that is not
 // printable.
-func parseLockInfo(b []byte) *LockInfo {
-	var info LockInfo
+func parseLockInfo(b []byte) *lockInfo {
+	var info lockInfo
 	if json.Unmarshal(b, &info) != nil || !LockDetailsOK(info.PID, info.ID, info.Operation, info.Who, info.Path) {
 		return nil
 	}

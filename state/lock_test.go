@@ -68,9 +68,9 @@ func TestLockHeldByAnotherProcessFailsNamingHolder(t *testing.T) {
 	if waited := time.Since(start); waited < 400*time.Millisecond || waited > 3*time.Second {
 		t.Fatalf("gave up after %v, want about the 400ms timeout", waited)
 	}
-	var le *LockError
+	var le *lockError
 	if !errors.As(err, &le) {
-		t.Fatalf("error %T %v is not a *LockError", err, err)
+		t.Fatalf("error %T %v is not a *lockError", err, err)
 	}
 	host, _ := os.Hostname()
 	for _, want := range []string{fmt.Sprintf("pid %d", cmd.Process.Pid), "(apply, since ", "@" + host, "-lock-timeout"} {
@@ -174,7 +174,7 @@ func TestLockHolderDetailsLockWouldNotWriteAreNotShown(t *testing.T) {
 		`{"who":"` + strings.Repeat("a", maxLockField+1) + `","pid":42,"operation":"apply"}`,
 	} {
 		if info := parseLockInfo([]byte(doc)); info != nil {
-			t.Errorf("%.80s: shown as %q", doc, (&LockError{Info: info}).Error())
+			t.Errorf("%.80s: shown as %q", doc, (&lockError{Info: info}).Error())
 		}
 	}
 	if info := parseLockInfo([]byte(`{"id":"x","operation":"state push","who":"alice@spark lab","pid":42,"created":"2026-01-01T00:00:00Z","path":"/srv/s.json"}` + "\n")); info == nil || info.PID != 42 {

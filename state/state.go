@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -78,14 +77,14 @@ type TestSetup struct {
 	Builds      map[string]string `json:"builds,omitempty"`        // resource address → build id
 }
 
-// MaxTestRuns bounds the test results kept per host.
-const MaxTestRuns = 500
+// maxTestRuns bounds the test results kept per host.
+const maxTestRuns = 500
 
-// AddTestRun appends a result, dropping the oldest past MaxTestRuns.
+// AddTestRun appends a result, dropping the oldest past maxTestRuns.
 func (h *Host) AddTestRun(r *TestRun) {
 	h.Tests = append(h.Tests, r)
-	if len(h.Tests) > MaxTestRuns {
-		h.Tests = h.Tests[len(h.Tests)-MaxTestRuns:]
+	if len(h.Tests) > maxTestRuns {
+		h.Tests = h.Tests[len(h.Tests)-maxTestRuns:]
 	}
 }
 
@@ -213,8 +212,8 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// Address is a resource's key within its host: "type.name".
-func Address(typ, name string) string { return typ + "." + name }
+// address is a resource's key within its host: "type.name".
+func address(typ, name string) string { return typ + "." + name }
 
 // Clone returns a deep copy: the engine plans against a snapshot while apply mutates the live
 // state. cty values are immutable, so sharing them is safe.
@@ -267,7 +266,7 @@ func (st *State) Lookup(host, addr string) *Resource {
 
 // Set records r on host under its address, replacing any previous record.
 func (st *State) Set(host string, r *Resource) {
-	st.Host(host).Resources[Address(r.Type, r.Name)] = r
+	st.Host(host).Resources[address(r.Type, r.Name)] = r
 }
 
 // Remove forgets the resource at addr on host and reports whether it was there. The host record
@@ -294,15 +293,6 @@ func (st *State) Addresses() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// ParseAddress splits "host/type.name" into host and "type.name".
-func ParseAddress(s string) (host, addr string, err error) {
-	host, addr, ok := strings.Cut(s, "/")
-	if !ok || host == "" || addr == "" || !strings.Contains(addr, ".") || strings.HasPrefix(addr, ".") || strings.HasSuffix(addr, ".") {
-		return "", "", fmt.Errorf("invalid state address %q: expected HOST/TYPE.NAME, e.g. spark-01/sysctl.loading", s)
-	}
-	return host, addr, nil
 }
 
 // MarshalJSON writes {"type": <cty type JSON>, "value": <cty value JSON>}; a missing value

@@ -329,25 +329,6 @@ func TestAddressesSortedAndRemove(t *testing.T) {
 	}
 }
 
-func TestParseAddress(t *testing.T) {
-	tests := []struct {
-		in, host, addr string
-		ok             bool
-	}{
-		{"spark-01/sysctl.loading", "spark-01", "sysctl.loading", true},
-		{"spark-01/sysctl", "", "", false},
-		{"sysctl.loading", "", "", false},
-		{"/sysctl.loading", "", "", false},
-		{"h/.x", "", "", false},
-	}
-	for _, tc := range tests {
-		h, a, err := ParseAddress(tc.in)
-		if (err == nil) != tc.ok || h != tc.host || a != tc.addr {
-			t.Errorf("ParseAddress(%q) = %q, %q, %v", tc.in, h, a, err)
-		}
-	}
-}
-
 func TestCloneIsIndependent(t *testing.T) {
 	st := sample()
 	c := st.Clone()

@@ -17,15 +17,15 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// ErrStalePlan is returned when a saved plan was made against another state.
-var ErrStalePlan = errors.New("saved plan is stale")
+// errStalePlan is returned when a saved plan was made against another state.
+var errStalePlan = errors.New("saved plan is stale")
 
 // Result is what an apply did, per host.
 type Result struct {
 	Hosts []*HostResult `json:"hosts"`
 	// Stopped explains why the rollout started no further batches ("" when it ran to the end).
 	Stopped string `json:"stopped,omitempty"`
-	// StateError is set when a save of the state failed (ErrStateNotSaved and why): the caller's
+	// StateError is set when a save of the state failed (errStateNotSaved and why): the caller's
 	// *state.State then holds more than the backend does, and should be saved elsewhere.
 	StateError string `json:"state_error,omitempty"`
 }
@@ -72,8 +72,8 @@ type StatePersister interface {
 
 // CheckFresh refuses a saved plan whose state has changed since it was made.
 func CheckFresh(p *Plan, st *state.State) error {
-	if p.FormatVersion != PlanFormatVersion {
-		return fmt.Errorf("plan file format %d is not %d: make the plan again with this sparkform", p.FormatVersion, PlanFormatVersion)
+	if p.FormatVersion != planFormatVersion {
+		return fmt.Errorf("plan file format %d is not %d: make the plan again with this sparkform", p.FormatVersion, planFormatVersion)
 	}
 	cur := ""
 	if st.Serial > 0 {
@@ -81,7 +81,7 @@ func CheckFresh(p *Plan, st *state.State) error {
 	}
 	if p.StateLineage != cur || p.StateSerial != st.Serial {
 		return fmt.Errorf("%w: it was made against state serial %d (lineage %q), state is now serial %d (lineage %q); run plan again",
-			ErrStalePlan, p.StateSerial, p.StateLineage, st.Serial, cur)
+			errStalePlan, p.StateSerial, p.StateLineage, st.Serial, cur)
 	}
 	return nil
 }
@@ -117,7 +117,7 @@ func Apply(ctx context.Context, p *Plan, st *state.State, store StatePersister, 
 	for i, hp := range p.Hosts {
 		switch {
 		case hp.Error != "":
-			res.Hosts[i] = &HostResult{Name: hp.Name, Status: StatusSkipped, Error: "not planned: " + Excerpt(hp.Error, "")}
+			res.Hosts[i] = &HostResult{Name: hp.Name, Status: StatusSkipped, Error: "not planned: " + excerpt(hp.Error, "")}
 		case len(orderChanges(hp.Changes)) == 0 && hp.Pending == "":
 			res.Hosts[i] = &HostResult{Name: hp.Name, Status: StatusUnchanged}
 		default:

@@ -14,7 +14,7 @@ import (
 )
 
 // emitter serialises event delivery so a renderer never sees two events at once, and bounds the
-// host text events carry: a long Message is shown as its Excerpt, the whole in Detail (for the
+// host text events carry: a long Message is shown as its excerpt, the whole in Detail (for the
 // run log only).
 type emitter struct {
 	mu     sync.Mutex
@@ -50,7 +50,7 @@ func (e *emitter) emit(ev Event) {
 	e.f(ev)
 }
 
-// excerpt is text from host bounded for where it is shown and stored: its Excerpt, naming the
+// excerpt is text from host bounded for where it is shown and stored: its excerpt, naming the
 // host's run log.
 func (e *emitter) excerpt(host, text string) string {
 	if withinBounds(text) {
@@ -60,7 +60,7 @@ func (e *emitter) excerpt(host, text string) string {
 	if e != nil && e.runLog != nil && host != "" {
 		where = e.runLog(host)
 	}
-	return Excerpt(text, where)
+	return excerpt(text, where)
 }
 
 // A message quoting a host's output (an error with a tool's stderr, a smoke test's output) is
@@ -72,16 +72,16 @@ const (
 	excerptHeadline = 512     // bytes of the first line kept
 )
 
-// withinBounds reports whether text may be shown and stored as it is: an Excerpt is (so one
+// withinBounds reports whether text may be shown and stored as it is: an excerpt is (so one
 // is never cut again), with room for the line saying what was left out.
 func withinBounds(text string) bool {
 	return len(text) <= excerptBytes+1024 && strings.Count(text, "\n") <= excerptLines+2
 }
 
-// Excerpt is text bounded to its first line and its last excerptLines lines within about
+// excerpt is text bounded to its first line and its last excerptLines lines within about
 // excerptBytes, with a line saying how much was left out and where the full text is (where, e.g.
 // the run log's path; "" when it is not kept). Text within the bounds is returned unchanged.
-func Excerpt(text, where string) string {
+func excerpt(text, where string) string {
 	if withinBounds(text) {
 		return text
 	}

@@ -141,11 +141,11 @@ func TestHostOutputInErrorsIsShownAndStoredAsAnExcerptWithTheWholeInTheRunLog(t 
 
 func TestExcerptKeepsShortTextAndBoundsOneEndlessLine(t *testing.T) {
 	short := "python_venv.v: pip failed (exit 1):\nERROR: no matching distribution"
-	if got := Excerpt(short, "x.log"); got != short {
+	if got := excerpt(short, "x.log"); got != short {
 		t.Errorf("short text changed: %q", got)
 	}
 	endless := "sysctl.s: failed (exit 1): " + strings.Repeat("é", 1<<20)
-	got := Excerpt(endless, "")
+	got := excerpt(endless, "")
 	if len(got) > excerptHeadline+200 || !strings.Contains(got, "bytes of host output left out; this command keeps no run log]") {
 		t.Errorf("one endless line: %d bytes: %.300q", len(got), got)
 	}
@@ -165,14 +165,14 @@ func FuzzExcerpt(f *testing.F) {
 			return
 		}
 		text := strings.Repeat(strings.Repeat(line, max(1, width/max(1, len(line))))+"\n", lines) + line
-		got := Excerpt(text, "/p/x.log")
+		got := excerpt(text, "/p/x.log")
 		if !withinBounds(got) {
 			t.Fatalf("excerpt of %d bytes in %d lines is %d bytes in %d lines", len(text), strings.Count(text, "\n"), len(got), strings.Count(got, "\n"))
 		}
 		if utf8.ValidString(text) && !utf8.ValidString(got) {
 			t.Fatalf("valid text became invalid: %q", got)
 		}
-		if Excerpt(got, "/p/x.log") != got {
+		if excerpt(got, "/p/x.log") != got {
 			t.Fatalf("an excerpt was cut again")
 		}
 	})
@@ -182,7 +182,7 @@ func FuzzExcerpt(f *testing.F) {
 func TestExcerptOfOneLeftOutLineSaysOneLine(t *testing.T) {
 	// 22 lines: the headline, one long line the byte budget leaves out, the last 20 kept.
 	text := "llama_cpp.cuda: cmake failed (exit 2):\n" + strings.Repeat("x", 5000) + strings.Repeat("\nmake: error", 20)
-	got := Excerpt(text, "x.log")
+	got := excerpt(text, "x.log")
 	if !strings.Contains(got, "[... 1 line (5002 bytes) of host output left out;") {
 		t.Errorf("excerpt:\n%s", got)
 	}

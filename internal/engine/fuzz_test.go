@@ -219,7 +219,7 @@ func FuzzSavedPlan(f *testing.F) {
 				if c.Desired.Value == cty.NilVal || c.Desired.Value.IsNull() {
 					continue
 				}
-				if _, err := CheckBody(c.Type, c.Desired.Value); err != nil {
+				if _, err := checkBody(c.Type, c.Desired.Value); err != nil {
 					t.Fatalf("accepted plan holds %s whose body fails: %v", c.Addr, err)
 				}
 			}

@@ -22,8 +22,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// PlanFormatVersion is the version of saved plan files this build reads and writes.
-const PlanFormatVersion = 1
+// planFormatVersion is the version of saved plan files this build reads and writes.
+const planFormatVersion = 1
 
 // DialFunc opens the one connection of a run to a host. pinnedKey is the host key state
 // recorded for it ("" when none); a different presented key must be refused.
@@ -64,7 +64,7 @@ func (o *Options) stateLost() error {
 	if o.Graceful == nil {
 		return nil
 	}
-	if c := context.Cause(o.Graceful); errors.Is(c, ErrStateNotSaved) {
+	if c := context.Cause(o.Graceful); errors.Is(c, errStateNotSaved) {
 		return c
 	}
 	return nil
@@ -243,7 +243,7 @@ func (p *Plan) Failed() []*HostPlan {
 
 // MakePlan probes every selected host in parallel (one round trip each) and diffs.
 func MakePlan(ctx context.Context, cfg *config.Config, st *state.State, opts Options) (*Plan, error) {
-	hosts, err := SelectHosts(cfg, opts.Only, opts.Exclude, opts.Labels)
+	hosts, err := selectHosts(cfg, opts.Only, opts.Exclude, opts.Labels)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,7 @@ func MakePlan(ctx context.Context, cfg *config.Config, st *state.State, opts Opt
 		return nil, err
 	}
 	opts.targets = targets
-	plan := &Plan{FormatVersion: PlanFormatVersion, CreatedAt: time.Now().UTC(), ConfigDir: cfg.Dir, ConfigHash: cfg.Hash, Rollout: cfg.Rollout}
+	plan := &Plan{FormatVersion: planFormatVersion, CreatedAt: time.Now().UTC(), ConfigDir: cfg.Dir, ConfigHash: cfg.Hash, Rollout: cfg.Rollout}
 	if st.Serial > 0 {
 		plan.StateLineage, plan.StateSerial = st.Lineage, st.Serial
 	}
@@ -312,7 +312,7 @@ func instancesFor(cfg *config.Config, host string, hs *state.Host) ([]resources.
 				return nil, nil, fmt.Errorf("state holds %q under %q: not planning its destroy (fix the state, or forget it with sparkform state rm)", sr.Type+"."+sr.Name, a)
 			}
 			if !isNull(sr.Attributes.Value) {
-				if _, err := CheckBody(sr.Type, sr.Attributes.Value); err != nil {
+				if _, err := checkBody(sr.Type, sr.Attributes.Value); err != nil {
 					return nil, nil, fmt.Errorf("state holds an invalid %s: not planning its destroy (fix the state, or forget it with sparkform state rm): %v", a, err)
 				}
 			}

@@ -20,14 +20,14 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// ErrUntrustedPlan is returned for a plan file that breaks the rules its configuration would.
-var ErrUntrustedPlan = errors.New("the plan file holds what no valid configuration and state would")
+// errUntrustedPlan is returned for a plan file that breaks the rules its configuration would.
+var errUntrustedPlan = errors.New("the plan file holds what no valid configuration and state would")
 
-// CheckBody treats v as an untrusted body of resource type typ (from a plan file or a state
+// checkBody treats v as an untrusted body of resource type typ (from a plan file or a state
 // generation): it must convert to the type's Spec (attributes beyond it, such as what state
 // records after an apply, are dropped) and pass the type's Validate. It returns the body in the
 // Spec's shape, or an error naming every attribute that fails.
-func CheckBody(typ string, v cty.Value) (body cty.Value, err error) {
+func checkBody(typ string, v cty.Value) (body cty.Value, err error) {
 	r, ok := resources.Lookup(typ)
 	if !ok {
 		return cty.NilVal, fmt.Errorf("unknown resource type %q", typ)
@@ -107,7 +107,7 @@ func CheckSavedPlan(p *Plan, st *state.State) error {
 		for i, e := range errs {
 			lines[i] = e.Error()
 		}
-		return fmt.Errorf("%w: nothing was applied:\n  %s", ErrUntrustedPlan, strings.Join(lines, "\n  "))
+		return fmt.Errorf("%w: nothing was applied:\n  %s", errUntrustedPlan, strings.Join(lines, "\n  "))
 	}
 	return nil
 }
@@ -129,7 +129,7 @@ func checkChange(c *Change, hs *state.Host) error {
 		return fmt.Errorf("%s: unknown resource type %q", c.Addr, c.Type)
 	}
 	if !c.Destroying() {
-		body, err := CheckBody(c.Type, c.Desired.Value)
+		body, err := checkBody(c.Type, c.Desired.Value)
 		if err != nil {
 			return fmt.Errorf("%s: %v", c.Addr, err)
 		}

@@ -21,7 +21,7 @@ func savedPlan(targets ...string) *Plan {
 		"dir": cty.StringVal("/opt/llama"), "cmake_flags": cty.NullVal(cty.Map(cty.String)), "targets": cty.ListVal(t),
 		"jobs": cty.NullVal(cty.Number), "keep": cty.NullVal(cty.Number), "build_timeout": cty.NullVal(cty.String),
 	})
-	return &Plan{FormatVersion: PlanFormatVersion, Hosts: []*HostPlan{{
+	return &Plan{FormatVersion: planFormatVersion, Hosts: []*HostPlan{{
 		Name: "h1", Address: "10.0.0.1",
 		Connection: &config.Host{Name: "h1", Address: "10.0.0.1", HostKeyPolicy: config.HostKeyAcceptNew},
 		Changes: []*Change{{Addr: "llama_cpp.fleet", Type: "llama_cpp", Name: "fleet", Diff: resources.Diff{Action: resources.Create},

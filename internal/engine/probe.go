@@ -16,8 +16,8 @@ import (
 	"github.com/sparkform/sparkform/resources"
 )
 
-// HostFacts are read from every host in the same round trip as the resources' probes.
-type HostFacts struct {
+// hostFacts are read from every host in the same round trip as the resources' probes.
+type hostFacts struct {
 	Kernel string // uname -r
 	BootID string // /proc/sys/kernel/random/boot_id
 }
@@ -183,12 +183,12 @@ func newToken() string {
 }
 
 // probeHost reads the host's facts and every instance's probe in one exec round trip.
-func probeHost(ctx context.Context, h provider.Host, instances []resources.Instance, timeout time.Duration) (HostFacts, []section, error) {
+func probeHost(ctx context.Context, h provider.Host, instances []resources.Instance, timeout time.Duration) (hostFacts, []section, error) {
 	frags := []string{factsProbe}
 	for _, in := range instances {
 		r, ok := resources.Lookup(in.Type)
 		if !ok {
-			return HostFacts{}, nil, fmt.Errorf("unknown resource type %q", in.Type)
+			return hostFacts{}, nil, fmt.Errorf("unknown resource type %q", in.Type)
 		}
 		frags = append(frags, r.Probe(in))
 	}
@@ -197,21 +197,21 @@ func probeHost(ctx context.Context, h provider.Host, instances []resources.Insta
 	defer cancel()
 	res, err := h.Run(ctx, probeScript(token, frags))
 	if err != nil {
-		return HostFacts{}, nil, fmt.Errorf("reading facts: %w", tooLargeNamed(err, token, func(i int) string { return "the probe of " + instances[i-1].Addr() }))
+		return hostFacts{}, nil, fmt.Errorf("reading facts: %w", tooLargeNamed(err, token, func(i int) string { return "the probe of " + instances[i-1].Addr() }))
 	}
 	secs, err := splitSections(res.Stdout, token, len(frags))
 	if err != nil {
-		return HostFacts{}, nil, fmt.Errorf("reading facts: %w; stderr: %s", err, strings.TrimSpace(string(res.Stderr)))
+		return hostFacts{}, nil, fmt.Errorf("reading facts: %w; stderr: %s", err, strings.TrimSpace(string(res.Stderr)))
 	}
 	facts, err := parseFacts(secs[0])
 	if err != nil {
-		return HostFacts{}, nil, err
+		return hostFacts{}, nil, err
 	}
 	return facts, secs[1:], nil
 }
 
-func parseFacts(s section) (HostFacts, error) {
-	var f HostFacts
+func parseFacts(s section) (hostFacts, error) {
+	var f hostFacts
 	for _, line := range strings.Split(string(s.stdout), "\n") {
 		k, v, _ := strings.Cut(line, " ")
 		switch k {

@@ -11,8 +11,8 @@ import (
 	"github.com/sparkform/sparkform/resources"
 )
 
-// DefaultRebootTimeout bounds the wait for a host to come back when its resource sets none.
-const DefaultRebootTimeout = 10 * time.Minute
+// defaultRebootTimeout bounds the wait for a host to come back when its resource sets none.
+const defaultRebootTimeout = 10 * time.Minute
 
 // Backoff of the wait for a rebooting host: the first poll comes quickly (a lab host is back
 // in seconds), later ones spread out so a slow BIOS is not hammered. Tests shorten them.
@@ -45,17 +45,17 @@ type bootApplied struct {
 // resources.Rebooter: prepare (next boot only), reboot, wait over a fresh connection for a
 // new well-formed boot_id, verify the kernel, and only then confirm (make it the default).
 // It returns what was booted, the facts of the new boot, the host status to report and the error.
-func applyWithReboot(ctx context.Context, h provider.Host, hp *HostPlan, changes []*Change, opts Options, em *emitter, rec *recorder) ([]bootApplied, HostFacts, string, error) {
+func applyWithReboot(ctx context.Context, h provider.Host, hp *HostPlan, changes []*Change, opts Options, em *emitter, rec *recorder) ([]bootApplied, hostFacts, string, error) {
 	var done []bootApplied
 	for _, c := range changes {
 		pr, err := applyChange(ctx, h, hp, c, opts, em, rec, true)
 		if err != nil {
-			return nil, HostFacts{}, StatusFailed, err
+			return nil, hostFacts{}, StatusFailed, err
 		}
 		r, _ := resources.Lookup(c.Type)
 		rb, ok := r.(resources.Rebooter)
 		if !ok {
-			return nil, HostFacts{}, StatusFailed, fmt.Errorf("%s requires a reboot but its type does not implement the boot sequence", c.Addr)
+			return nil, hostFacts{}, StatusFailed, fmt.Errorf("%s requires a reboot but its type does not implement the boot sequence", c.Addr)
 		}
 		done = append(done, bootApplied{c: c, pr: pr, rb: rb})
 	}
@@ -63,18 +63,18 @@ func applyWithReboot(ctx context.Context, h provider.Host, hp *HostPlan, changes
 	for i := range done {
 		bp, err := done[i].rb.PrepareBoot(ctx, h, done[i].c.instance(), done[i].pr)
 		if err != nil {
-			return nil, HostFacts{}, StatusFailed, fmt.Errorf("%s: preparing the boot: %w", done[i].c.Addr, err)
+			return nil, hostFacts{}, StatusFailed, fmt.Errorf("%s: preparing the boot: %w", done[i].c.Addr, err)
 		}
 		done[i].bp, last = bp, bp
 	}
 	if last.Timeout <= 0 {
-		last.Timeout = DefaultRebootTimeout
+		last.Timeout = defaultRebootTimeout
 	}
 	progress := bootProgress(em, hp.Name, done[len(done)-1].c.Addr)
 	started := bootEvent(em, hp.Name, done[len(done)-1].c.Addr, "reboot_start", fmt.Sprintf("rebooting into %s once (default stays %s)", last.ExpectKernel, last.PreviousKernel), 0)
 	facts, err := rebootAndWait(ctx, h, last.Timeout, progress)
 	if err != nil {
-		return nil, HostFacts{}, StatusFailed, fmt.Errorf("%w after reboot into %s within %s: %v; GRUB's saved default is still %s, so a power cycle boots the previous kernel",
+		return nil, hostFacts{}, StatusFailed, fmt.Errorf("%w after reboot into %s within %s: %v; GRUB's saved default is still %s, so a power cycle boots the previous kernel",
 			errNotBack, last.ExpectKernel, english.Setting(last.Timeout), err, last.PreviousKernel)
 	}
 	if facts.Kernel != last.ExpectKernel {
@@ -95,27 +95,27 @@ func applyWithReboot(ctx context.Context, h provider.Host, hp *HostPlan, changes
 // revertBoot undoes confirmed boots (a smoke test failed after a kernel change): the previous
 // kernel becomes the default again, the host reboots into it, and state gets the previous
 // attributes back (keeping the originals).
-func revertBoot(ctx context.Context, h provider.Host, hp *HostPlan, done []bootApplied, em *emitter, rec *recorder) (HostFacts, error) {
+func revertBoot(ctx context.Context, h provider.Host, hp *HostPlan, done []bootApplied, em *emitter, rec *recorder) (hostFacts, error) {
 	first := done[0].bp
 	for i := len(done) - 1; i >= 0; i-- {
 		d := done[i]
 		rv, ok := d.rb.(resources.BootReverter)
 		if !ok {
-			return HostFacts{}, fmt.Errorf("%s cannot undo its boot change", d.c.Addr)
+			return hostFacts{}, fmt.Errorf("%s cannot undo its boot change", d.c.Addr)
 		}
 		if err := rv.RevertBoot(ctx, h, d.c.instance(), d.pr, d.bp); err != nil {
-			return HostFacts{}, fmt.Errorf("%s: making %s the default again: %w", d.c.Addr, d.bp.PreviousKernel, err)
+			return hostFacts{}, fmt.Errorf("%s: making %s the default again: %w", d.c.Addr, d.bp.PreviousKernel, err)
 		}
 	}
 	timeout := first.Timeout
 	if timeout <= 0 {
-		timeout = DefaultRebootTimeout
+		timeout = defaultRebootTimeout
 	}
 	progress := bootProgress(em, hp.Name, done[0].c.Addr)
 	started := bootEvent(em, hp.Name, done[0].c.Addr, "reboot_start", fmt.Sprintf("rolling back: rebooting into %s", first.PreviousKernel), 0)
 	facts, err := rebootAndWait(ctx, h, timeout, progress)
 	if err != nil {
-		return HostFacts{}, fmt.Errorf("%w after the rollback reboot into %s: %v", errNotBack, first.PreviousKernel, err)
+		return hostFacts{}, fmt.Errorf("%w after the rollback reboot into %s: %v", errNotBack, first.PreviousKernel, err)
 	}
 	if facts.Kernel != first.PreviousKernel {
 		return facts, fmt.Errorf("rollback reboot: expected %s, the host runs %s", first.PreviousKernel, facts.Kernel)
@@ -144,13 +144,13 @@ func bootProgress(em *emitter, host, addr string) func(string) {
 // rebootAndWait reboots the host and waits until it answers from a NEW boot: a fresh
 // connection (never the old one), a well-formed boot_id different from the one before. A read
 // that fails or returns anything but a boot id never counts as rebooted.
-func rebootAndWait(ctx context.Context, h provider.Host, timeout time.Duration, progress func(string)) (HostFacts, error) {
+func rebootAndWait(ctx context.Context, h provider.Host, timeout time.Duration, progress func(string)) (hostFacts, error) {
 	before, err := readBootFacts(ctx, h, 30*time.Second)
 	if err != nil {
-		return HostFacts{}, fmt.Errorf("reading boot_id before the reboot: %w", err)
+		return hostFacts{}, fmt.Errorf("reading boot_id before the reboot: %w", err)
 	}
 	if res, err := h.Run(ctx, rebootCommand); err == nil && res.ExitCode != 0 {
-		return HostFacts{}, fmt.Errorf("reboot command failed (exit %d): %s", res.ExitCode, res.Stderr)
+		return hostFacts{}, fmt.Errorf("reboot command failed (exit %d): %s", res.ExitCode, res.Stderr)
 	}
 	// A transport error here is expected: the host may go down before the command returns.
 	progress(fmt.Sprintf("waiting for the host to come back (up to %s)", english.Setting(timeout)))
@@ -159,7 +159,7 @@ func rebootAndWait(ctx context.Context, h provider.Host, timeout time.Duration, 
 
 // waitForNewBoot polls with backoff over fresh connections until the host reports a boot_id
 // other than oldBootID, or the timeout passes.
-func waitForNewBoot(ctx context.Context, h provider.Host, oldBootID string, timeout time.Duration, progress func(string)) (HostFacts, error) {
+func waitForNewBoot(ctx context.Context, h provider.Host, oldBootID string, timeout time.Duration, progress func(string)) (hostFacts, error) {
 	deadline := time.Now().Add(timeout)
 	wait := rebootPollFirst
 	var lastErr error = errors.New("no answer yet")
@@ -167,18 +167,18 @@ func waitForNewBoot(ctx context.Context, h provider.Host, oldBootID string, time
 	for {
 		select {
 		case <-ctx.Done():
-			return HostFacts{}, ctx.Err()
+			return hostFacts{}, ctx.Err()
 		case <-time.After(min(wait, max(time.Until(deadline), 0))):
 		}
 		if time.Now().After(deadline) {
-			return HostFacts{}, fmt.Errorf("last attempt: %v", lastErr)
+			return hostFacts{}, fmt.Errorf("last attempt: %v", lastErr)
 		}
 		wait = min(wait*2, rebootPollMax)
 		attempts++
 		attemptTimeout := min(time.Until(deadline), 20*time.Second)
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		err := h.Reconnect(actx)
-		var f HostFacts
+		var f hostFacts
 		if err == nil {
 			f, err = readBootFacts(actx, h, attemptTimeout)
 		}
@@ -195,15 +195,15 @@ func waitForNewBoot(ctx context.Context, h provider.Host, oldBootID string, time
 	}
 }
 
-func readBootFacts(ctx context.Context, h provider.Host, timeout time.Duration) (HostFacts, error) {
+func readBootFacts(ctx context.Context, h provider.Host, timeout time.Duration) (hostFacts, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := h.Run(ctx, bootFactsScript)
 	if err != nil {
-		return HostFacts{}, err
+		return hostFacts{}, err
 	}
 	if res.ExitCode != 0 {
-		return HostFacts{}, fmt.Errorf("reading boot facts: exit %d: %s", res.ExitCode, res.Stderr)
+		return hostFacts{}, fmt.Errorf("reading boot facts: exit %d: %s", res.ExitCode, res.Stderr)
 	}
 	return parseFacts(section{stdout: res.Stdout})
 }

@@ -70,7 +70,7 @@ func (r *recorder) persist() error {
 		} else {
 			r.failedTo, r.failed = upTo, err
 			if r.lost != nil {
-				r.lost(fmt.Errorf("%w: %v", ErrStateNotSaved, err))
+				r.lost(fmt.Errorf("%w: %v", errStateNotSaved, err))
 			}
 		}
 		r.written.Broadcast()
@@ -78,9 +78,9 @@ func (r *recorder) persist() error {
 	return nil
 }
 
-// ErrStateNotSaved is why an apply stops when its state backend fails (a database gone away):
+// errStateNotSaved is why an apply stops when its state backend fails (a database gone away):
 // no new step starts, since nothing it changed could be remembered.
-var ErrStateNotSaved = errors.New("the state could not be saved")
+var errStateNotSaved = errors.New("the state could not be saved")
 
 // record is one change's outcome to remember: what apply writes into state for it.
 type record struct {

@@ -139,7 +139,7 @@ func TestAFailedGroupWriteFailsEveryStepItCovered(t *testing.T) {
 			t.Fatalf("step %d: %v, want the write's error", i, err)
 		}
 	}
-	if len(lost) != 2 || !errors.Is(lost[0], ErrStateNotSaved) {
+	if len(lost) != 2 || !errors.Is(lost[0], errStateNotSaved) {
 		t.Fatalf("lost called with %v, want once per failed write (2)", lost)
 	}
 	store.mu.Lock()

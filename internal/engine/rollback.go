@@ -14,9 +14,9 @@ import (
 // of its target generation: to, or each host's previous one when to is 0 (the same address may so
 // carry different bodies on different hosts). Host connection settings and the rollout come from
 // cfg. The note says what the rollback returns to. Every body taken from state is checked like
-// a configuration block (CheckBody) first: state is a file someone else may have edited.
+// a configuration block (checkBody) first: state is a file someone else may have edited.
 func RollbackConfig(cfg *config.Config, st *state.State, to int, only, exclude, labels []string) (*config.Config, string, error) {
-	hosts, err := SelectHosts(cfg, only, exclude, labels)
+	hosts, err := selectHosts(cfg, only, exclude, labels)
 	if err != nil {
 		return nil, "", err
 	}
@@ -57,7 +57,7 @@ func RollbackConfig(cfg *config.Config, st *state.State, to int, only, exclude, 
 			}
 			// State is a file like any other: a generation's body must pass its type's rules,
 			// as a block in the configuration would, before it reaches the host.
-			body, err := CheckBody(r.Type, r.Attributes.Value)
+			body, err := checkBody(r.Type, r.Attributes.Value)
 			if err != nil {
 				return nil, "", fmt.Errorf("%s: generation %d holds an invalid %s, not rolling back: %v", h.Name, g.N, a, err)
 			}

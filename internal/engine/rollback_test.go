@@ -59,7 +59,7 @@ func TestRollbackOfOneHostKeepsTheOthersConfiguredAndUntouched(t *testing.T) {
 	if len(target.Resources) != 1 || strings.Join(target.Resources[0].Hosts, ",") != "h3" {
 		t.Errorf("resources: %+v", target.Resources)
 	}
-	selected, err := SelectHosts(target, []string{"h3"}, nil, nil)
+	selected, err := selectHosts(target, []string{"h3"}, nil, nil)
 	if err != nil || len(selected) != 1 || selected[0].Name != "h3" {
 		t.Errorf("the same selection on the target: %v %v", selected, err)
 	}

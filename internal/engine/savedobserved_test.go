@@ -54,7 +54,7 @@ func TestSavedPlanIsAppliedWithWhatTheHostShowsNotWhatTheFileSays(t *testing.T) 
 	observedType.file = filepath.Join(t.TempDir(), "value")
 	os.WriteFile(observedType.file, []byte("a"), 0o644)
 	saved := func() *Plan {
-		return &Plan{FormatVersion: PlanFormatVersion, Hosts: []*HostPlan{{
+		return &Plan{FormatVersion: planFormatVersion, Hosts: []*HostPlan{{
 			Name: "h1", Address: "10.0.0.1", Connection: &config.Host{Name: "h1", Address: "10.0.0.1", HostKeyPolicy: config.HostKeyStrict},
 			Changes: []*Change{{Addr: "enginetest_observed.x", Type: "enginetest_observed", Name: "x",
 				Diff:    resources.Diff{Action: resources.Update, Fields: []resources.FieldChange{{Path: "v", Before: "a", After: "want"}}},

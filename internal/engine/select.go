@@ -12,12 +12,12 @@ import (
 	"github.com/sparkform/sparkform/state"
 )
 
-// SelectHosts narrows the configuration's hosts as -host, -exclude-host and -label ask, keeping
+// selectHosts narrows the configuration's hosts as -host, -exclude-host and -label ask, keeping
 // the configuration's order. A -host or -exclude-host value is a comma list of names or globs
 // (spark-0*, spark-[12]?); -label values are key=value (the value may be a glob), all of which
 // a host must carry. A pattern or label that matches no host is an error naming the hosts and
 // the closest name, since a typo would otherwise silently select nothing (or everything).
-func SelectHosts(cfg *config.Config, only, exclude, labels []string) ([]*config.Host, error) {
+func selectHosts(cfg *config.Config, only, exclude, labels []string) ([]*config.Host, error) {
 	names := make([]string, len(cfg.Hosts))
 	for i, h := range cfg.Hosts {
 		names[i] = h.Name

@@ -45,7 +45,7 @@ func TestSelectHostsTakesGlobsCommaListsAndLabels(t *testing.T) {
 		{"label value glob", nil, nil, []string{"rack=[ab]"}, "spark-01,spark-02,spark-03,spark-04"},
 		{"hosts and labels intersect", []string{"spark-0*"}, nil, []string{"rack=c"}, "spark-05"},
 	} {
-		got, err := SelectHosts(cfg, c.only, c.exclude, c.labels)
+		got, err := selectHosts(cfg, c.only, c.exclude, c.labels)
 		if err != nil || names(got) != c.want {
 			t.Errorf("%s: got %s, %v; want %s", c.name, names(got), err, c.want)
 		}
@@ -67,7 +67,7 @@ func TestSelectionThatMatchesNothingIsAnErrorWithAHint(t *testing.T) {
 		{nil, []string{"*"}, nil, "-exclude-host * excludes every selected host"},
 		{[]string{"spark-01"}, []string{"spark-0?"}, nil, "-exclude-host spark-0? excludes every selected host"},
 	} {
-		_, err := SelectHosts(cfg, c.only, c.exclude, c.labels)
+		_, err := selectHosts(cfg, c.only, c.exclude, c.labels)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v %v %v: error %v, want it to contain %q", c.only, c.exclude, c.labels, err, c.want)
 		}

@@ -210,7 +210,7 @@ func (t *TestResult) Failed() bool { return t.Error != "" || failedRuns(t.Runs) 
 // RunTests runs the smoke tests of the configuration on the selected hosts, in parallel, on
 // demand (`sparkform test`): it reads the host's kernel, runs, and records the results.
 func RunTests(ctx context.Context, cfg *config.Config, st *state.State, store StatePersister, opts Options) ([]*TestResult, error) {
-	hosts, err := SelectHosts(cfg, opts.Only, opts.Exclude, opts.Labels)
+	hosts, err := selectHosts(cfg, opts.Only, opts.Exclude, opts.Labels)
 	if err != nil {
 		return nil, err
 	}
