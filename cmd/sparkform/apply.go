@@ -102,9 +102,7 @@ func applySavedPlan(ctx, graceful context.Context, file string, rf *runFlags, ba
 // returns the exit code. apply and rollback share it.
 func executePlan(ctx, graceful context.Context, operation string, plan *engine.Plan, st *state.State, store state.Backend, rf *runFlags, approved bool, batch *config.Amount, stdout, stderr io.Writer) int {
 	planFailed := len(plan.Failed()) > 0
-	for _, h := range plan.Failed() {
-		hostErrorf(stderr, h.Name, h.Error)
-	}
+	failureView{}.write(stderr, planFailures(plan))
 	if rf.ui != nil {
 		rf.ui.plan(plan, "plan")
 	}

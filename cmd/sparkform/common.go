@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -169,14 +168,6 @@ func interruptible(stderr io.Writer, readOnly bool) (ctx, graceful context.Conte
 }
 
 // errorf prints an error; its arguments may hold host or file text, so the message is escaped.
-// hostErrorf prints a host's error as "Error: HOST: ...", naming the host once: a connection
-// error already starts with it ("spark-13 (198.18.0.113:22): connecting: ...").
-func hostErrorf(w io.Writer, host, msg string) {
-	if !strings.HasPrefix(msg, host+" ") && !strings.HasPrefix(msg, host+":") {
-		msg = host + ": " + msg
-	}
-	errorf(w, "%s", msg)
-}
 
 func errorf(w io.Writer, format string, a ...any) int {
 	fmt.Fprintf(w, "Error: %s\n", termsafe.Text(fmt.Sprintf(format, a...)))

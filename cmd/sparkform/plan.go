@@ -45,9 +45,7 @@ func runPlan(c *hostCommand, o *planFlags) int {
 	}
 	switch {
 	case len(plan.Failed()) > 0:
-		for _, h := range plan.Failed() {
-			hostErrorf(stderr, h.Name, h.Error)
-		}
+		failureView{}.write(stderr, planFailures(plan))
 		return 1
 	case o.detailed && plan.HasChanges():
 		return 2

@@ -41,8 +41,12 @@ type applyView struct {
 	paused  time.Time // when a rollout pause began
 	closing bool      // the run is over: every line goes out
 	// failed is the error of a host's failed step, already on its line: the host's failure
-	// with the same message is not said again.
-	failed map[string]string
+	// with the same message is not said again. failKinds are the kinds of failure said so far
+	// (step and failureKey), each with the host whose line said it; addresses are the plan's.
+	failed       map[string]string
+	keepFailures bool // a flush of everything leaves lines of hosts that failed alike waiting
+	failKinds    map[string]string
+	addresses    map[string]string
 	// live: on a terminal, steps still running are shown on one status line rewritten in
 	// place (cleared before every other line) instead of heartbeat lines that scroll.
 	live       bool
@@ -79,11 +83,12 @@ func newApplyView(w io.Writer, st style, verbose bool, logs *runLogs, p *engine.
 	v := &applyView{w: w, st: st, verbose: verbose, logs: logs, steps: map[stepKey]*step{},
 		live:    isTerminal(w) && os.Getenv("TERM") != "dumb",
 		reboots: map[stepKey]bool{}, held: map[string][]heldStep{}, planned: map[stepKey]bool{}, active: map[string]bool{},
-		failed: map[string]string{},
-		stop:   make(chan struct{}), stopped: make(chan struct{})}
+		failed: map[string]string{}, failKinds: map[string]string{}, addresses: map[string]string{},
+		stop: make(chan struct{}), stopped: make(chan struct{})}
 	if p != nil {
 		v.testers = map[string]bool{}
 		for _, h := range p.Hosts {
+			v.addresses[h.Name] = h.Address
 			for _, c := range h.Changes {
 				if r, ok := resources.Lookup(c.Type); ok {
 					_, isTester := r.(resources.Tester)

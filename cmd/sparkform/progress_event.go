@@ -93,7 +93,6 @@ func (v *applyView) event(ev engine.Event) {
 		p.verb = verb
 	case "apply_error":
 		delete(v.steps, key)
-		v.flush(true)
 		v.failed[ev.Host] = ev.Message
 		// The engine's message starts with the address and "failed" the line already says:
 		// "sysctl.loading: failed after 0.1s (exit 1): …", not "…: sysctl.loading: failed (exit 1)".
@@ -101,7 +100,7 @@ func (v *applyView) event(ev engine.Event) {
 		if rest, ok := strings.CutPrefix(msg, "failed ("); ok {
 			msg, sep = "("+rest, " "
 		}
-		v.printf("%s: %s: %s after %s%s%s\n", host, addr, v.st.red("failed"), fmtDuration(ev.Elapsed), sep, firstLine(msg))
+		v.failLine(ev.Host, ev.Addr, ev.Message, ev.Elapsed, fmt.Sprintf("%s: %s after %s%s%s", addr, v.st.red("failed"), fmtDuration(ev.Elapsed), sep, firstLine(msg)))
 	case "reboot_done":
 		delete(v.steps, key)
 		msg := termsafe.Line(ev.Message)
@@ -151,14 +150,16 @@ func (v *applyView) event(ev engine.Event) {
 		}
 	case "host_failed":
 		v.endHost(ev.Host)
-		v.flush(true)
+		if len(v.held[ev.Host]) > 0 {
+			v.flush(true)
+		}
 		for _, hs := range v.held[ev.Host] {
 			v.printf("%s: %s: %s (%s), then the reboot failed\n", host, termsafe.Line(hs.addr), hs.verb, fmtDuration(hs.elapsed))
 		}
 		said := len(v.held[ev.Host]) == 0 && v.failed[ev.Host] == ev.Message
 		delete(v.held, ev.Host)
 		if !said {
-			v.printf("%s: %s: %s\n", host, v.st.red("failed"), firstLine(ev.Message))
+			v.failLine(ev.Host, "", ev.Message, 0, fmt.Sprintf("%s: %s", v.st.red("failed"), firstLine(ev.Message)))
 		}
 	case "rollout_batch":
 		v.flush(true)

@@ -27,6 +27,7 @@ type pendingLine struct {
 	// A host's test results wait until the host moves on (ends, or starts a change); passed
 	// ones (joinable) then wait for other hosts' as a finished step does (since: when it moved on).
 	hostTests, released, joinable bool
+	failure                       bool   // hosts that failed alike (failLine)
 	label                         string // "before the changes: " for results from before an apply's changes
 	tests                         []testPart
 }
@@ -136,14 +137,18 @@ func (v *applyView) flush(all bool) {
 	keep, ready := v.pending[:0], []*pendingLine{}
 	waiting := map[string]bool{}
 	for _, p := range v.pending {
-		wait := time.Since(p.since) < v.worthWaiting(p)
+		wait, stay := time.Since(p.since) < v.worthWaiting(p), false
+		if p.failure {
+			wait = time.Since(p.since) < v.failuresWorthWaiting(p)
+			stay = wait && v.keepFailures
+		}
 		if p.hostTests {
 			wait = !p.released || p.joinable && time.Since(p.since) < v.testsWorthWaiting(p)
 		}
 		for _, h := range p.hosts {
 			wait = wait || waiting[h]
 		}
-		if !all && wait || v.stillJoinable(p) {
+		if !all && wait || stay || v.stillJoinable(p) {
 			for _, h := range p.hosts {
 				waiting[h] = true
 			}
@@ -164,6 +169,10 @@ func (v *applyView) flush(all bool) {
 				p.elapsed = max(p.elapsed, q.elapsed)
 				ready[i+1+j] = nil
 			}
+		}
+		if p.addr == "" { // a host's failure, not a step's
+			v.printf("%s: %s\n", termsafe.Line(hosts), p.text(v.st))
+			continue
 		}
 		v.printf("%s: %s: %s\n", termsafe.Line(hosts), strings.Join(addrs, ", "), p.text(v.st))
 	}

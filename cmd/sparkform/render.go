@@ -44,7 +44,7 @@ func groupHosts(p *engine.Plan) []*hostGroup {
 // planKey is what a host's plan prints, without colour: equal keys are shown once.
 func planKey(h *engine.HostPlan) string {
 	if h.Error != "" {
-		return "error\x00" + strings.ReplaceAll(strings.ReplaceAll(h.Error, h.Address, "ADDRESS"), h.Name, "HOST")
+		return "error\x00" + failureKey(failure{h.Name, h.Address, h.Error})
 	}
 	var b strings.Builder
 	renderHostChanges(&b, h, style{})

@@ -13,9 +13,6 @@ import (
 	"github.com/sparkform/sparkform/internal/termsafe"
 )
 
-// maxLogTails is how many failed hosts' log tails an apply's end shows.
-const maxLogTails = 5
-
 // appliedCounts counts what an apply did on a host: the actions of the changes it applied,
 // whatever the host's final status (an interrupted or failed host may have changed things).
 func appliedCounts(p *engine.Plan, h *engine.HostResult) engine.Counts {
@@ -42,31 +39,38 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 	type row struct {
 		hosts          []string
 		status, detail string
-		genMin, genMax int // of applied hosts: each records its own next generation
+		own            string // the first host's own detail, shown when it is alone
+		genMin, genMax int    // of applied hosts: each records its own next generation
 	}
 	var rows []*row
 	byKey := map[string]*row{}
+	addresses := map[string]string{}
+	for _, hp := range p.Hosts {
+		addresses[hp.Name] = hp.Address
+	}
 	for _, h := range r.Hosts {
 		c := appliedCounts(p, h)
 		total.Add += c.Add
 		total.Change += c.Change
 		total.Destroy += c.Destroy
-		detail := ""
+		detail, own, key := "", "", ""
 		switch h.Status {
 		case engine.StatusApplied:
 			detail = countsText(c)
 		case engine.StatusUnchanged:
 			detail = "no changes"
 		default:
-			detail = firstLine(strings.ReplaceAll(h.Error, h.Name, "HOST"))
+			// Hosts that failed the same way share a row; it shows <host> for their names.
+			key = failureKey(failure{h.Name, addresses[h.Name], h.Error})
+			detail, own = firstLine(failureTemplate(key)), firstLine(h.Error)
 			if len(h.Applied) > 0 {
-				detail = countsText(c) + "; " + detail
+				detail, own = countsText(c)+"; "+detail, countsText(c)+"; "+own
 			}
 		}
-		key := h.Status + "\x00" + detail
+		key = h.Status + "\x00" + detail + "\x00" + key
 		x := byKey[key]
 		if x == nil {
-			x = &row{status: h.Status, detail: detail, genMin: h.Generation, genMax: h.Generation}
+			x = &row{status: h.Status, detail: detail, own: own, genMin: h.Generation, genMax: h.Generation}
 			byKey[key] = x
 			rows = append(rows, x)
 		}
@@ -97,8 +101,8 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 	}
 	for _, x := range rows {
 		detail := x.detail
-		if len(x.hosts) == 1 {
-			detail = strings.ReplaceAll(detail, "HOST", termsafe.Line(x.hosts[0]))
+		if len(x.hosts) == 1 && x.own != "" {
+			detail = x.own
 		}
 		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", termsafe.Line(compactHosts(x.hosts)), len(x.hosts), x.status, detail)
 	}
@@ -122,46 +126,21 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 	}
 	if n := len(r.Failed()); n > 0 || r.Stopped != "" {
 		fmt.Fprintf(w, "%s %s\n", st.red(st.bold(fmt.Sprintf("Apply finished with errors on %s.", plural(n, "host")))), totals)
-		// Hosts stopped by an interrupt did nothing wrong: those with the same message are one
-		// error and their logs' tails (the last step that went well) are not shown.
-		// A failed host's error names it once, and the tails of the first maxLogTails failed
-		// hosts' logs are shown: at 100 failed hosts, 1,100 lines would bury the summary.
-		interrupted := map[string][]string{}
-		var messages, untailed []string
-		tails := 0
+		// Hosts that failed the same way are one error, with the tail of the first one's log;
+		// hosts stopped by an interrupt did nothing wrong: their logs' tails (the last step that
+		// went well) are not shown.
+		var failed, interrupted []failure
 		for _, h := range r.Hosts {
+			f := failure{h.Name, addresses[h.Name], h.Error}
 			switch h.Status {
 			case engine.StatusFailed, engine.StatusRolledBack:
-				msg := h.Error
-				if !strings.HasPrefix(msg, h.Name+" ") && !strings.HasPrefix(msg, h.Name+":") {
-					msg = h.Name + ": " + msg
-				}
-				fmt.Fprintf(w, "\n%s %s\n", st.red(st.bold("Error:")), termsafe.Text(msg))
-				tail := logs.tail(h.Name, 10)
-				switch {
-				case len(tail) == 0:
-				case tails == maxLogTails:
-					untailed = append(untailed, h.Name)
-				default:
-					tails++
-					fmt.Fprintf(w, "  last lines of %s:\n", termsafe.Line(logs.path(h.Name)))
-					for _, l := range tail {
-						fmt.Fprintf(w, "  │ %s\n", l)
-					}
-				}
+				failed = append(failed, f)
 			case engine.StatusInterrupted:
-				if interrupted[h.Error] == nil {
-					messages = append(messages, h.Error)
-				}
-				interrupted[h.Error] = append(interrupted[h.Error], h.Name)
+				interrupted = append(interrupted, f)
 			}
 		}
-		for _, m := range messages {
-			fmt.Fprintf(w, "\n%s %s: %s\n", st.red(st.bold("Error:")), termsafe.Line(compactHosts(interrupted[m])), termsafe.Text(m))
-		}
-		if len(untailed) > 0 {
-			fmt.Fprintf(w, "\nThe logs of %s (%s) are in %s/.\n", plural(len(untailed), "more failed host"), termsafe.Line(compactHosts(untailed)), termsafe.Line(logs.dir))
-		}
+		failureView{st: st, logs: logs, tails: true, spaced: true}.write(w, failed)
+		failureView{st: st, logs: logs, spaced: true}.write(w, interrupted)
 		return
 	}
 	fmt.Fprintf(w, "%s %s\n", st.green(st.bold("Apply complete!")), totals)

@@ -26,6 +26,11 @@ func runTest(c *hostCommand, _ *noFlags) int {
 	}
 	code := 0
 	ran := 0
+	addresses := map[string]string{}
+	for _, h := range r.cfg.Hosts {
+		addresses[h.Name] = h.Address
+	}
+	var failed []failure
 	for _, r := range results {
 		ran += len(r.Runs)
 		if r.Failed() {
@@ -34,9 +39,10 @@ func runTest(c *hostCommand, _ *noFlags) int {
 			if msg == "" {
 				msg = failedMessages(r)
 			}
-			hostErrorf(stderr, r.Name, msg)
+			failed = append(failed, failure{r.Name, addresses[r.Name], msg})
 		}
 	}
+	failureView{}.write(stderr, failed)
 	if rf.ui != nil {
 		failedHosts := 0
 		for _, r := range results {

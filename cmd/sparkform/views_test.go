@@ -246,16 +246,16 @@ func TestALongErrorLineIsCutBetweenCharacters(t *testing.T) {
 	}
 }
 
-func TestOnlyTheFirstFailedHostsLogTailsAreShown(t *testing.T) {
+func TestOnlyTheFirstKindsOfFailureAreShownAndTheRestCounted(t *testing.T) {
 	p := fleetPlan(8)
 	logs := newRunLogs(t.TempDir(), "apply")
 	res := &engine.Result{}
 	for i := 1; i <= 8; i++ {
 		name := fmt.Sprintf("spark-%03d", i)
 		logs.write(name, engine.Event{Host: name, Addr: "kernel.nvidia", Kind: "output", Message: "E: Unable to locate package linux-nvidia-6.17"})
-		msg := "kernel.nvidia: apt failed"
-		if i == 8 {
-			msg = name + " (10.0.0.8:22): connection lost"
+		msg := fmt.Sprintf("kernel.nvidia: apt failed (exit %d)", min(i, 7))
+		if i == 1 {
+			msg = name + " (10.0.0.1:22): connection lost"
 		}
 		res.Hosts = append(res.Hosts, &engine.HostResult{Name: name, Status: engine.StatusFailed, Error: msg})
 	}
@@ -263,11 +263,11 @@ func TestOnlyTheFirstFailedHostsLogTailsAreShown(t *testing.T) {
 	var b bytes.Buffer
 	renderResult(&b, p, res, style{}, logs)
 	out := b.String()
-	if n := strings.Count(out, "last lines of "); n != maxLogTails {
-		t.Errorf("%d log tails, want %d:\n%s", n, maxLogTails, out)
+	if n := strings.Count(out, "last lines of "); n != maxFailureGroups {
+		t.Errorf("%d log tails, want %d:\n%s", n, maxFailureGroups, out)
 	}
-	for _, want := range []string{"Error: spark-001: kernel.nvidia: apt failed\n", "Error: spark-008 (10.0.0.8:22): connection lost\n",
-		"The logs of 3 more failed hosts (spark-[006-008]) are in " + logs.dir + "/.\n"} {
+	for _, want := range []string{"Error: spark-001 (10.0.0.1:22): connection lost\n", "Error: spark-002: kernel.nvidia: apt failed (exit 2)\n",
+		"\n… and 2 more kinds of failure, on 3 hosts: spark-[006-008]; their logs are in " + logs.dir + "/\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("lacks %q:\n%s", want, out)
 		}
@@ -347,7 +347,7 @@ func TestInterruptedHostsWithOneMessageAreOneErrorWithoutLogTails(t *testing.T) 
 	renderResult(&b, p, res, style{}, logs)
 	out := b.String()
 	_, errs, _ := strings.Cut(out, "Apply finished with errors on 4 hosts.")
-	if strings.Count(errs, "Error: ") != 2 || !strings.Contains(errs, "Error: spark-[001-002,004]: "+msg+"\n") ||
+	if strings.Count(errs, "Error: ") != 2 || !strings.Contains(errs, "Error: spark-[001-002,004] (3 hosts): "+msg+"\n") ||
 		strings.Count(errs, "last lines of ") != 1 || !strings.Contains(errs, "Error: spark-003: kernel.nvidia: apt failed\n  last lines of ") {
 		t.Errorf("want one error for the interrupted hosts, without tails, and the failed host's with its tail:\n%s", out)
 	}
