@@ -68,16 +68,17 @@ func renderDrift(w io.Writer, rep engine.DriftReport) {
 		for i, h := range g.items {
 			names[i] = h.Name
 		}
-		label := termsafe.Line(compactHosts(names))
-		if len(names) > 1 {
-			label += fmt.Sprintf(" (%s)", plural(len(names), "host"))
-		}
-		fmt.Fprintf(w, "%s: %s drifted\n%s", label, plural(len(g.items[0].Items), "attribute"), g.key)
+		fmt.Fprintf(w, "%s: %s drifted\n%s", countedHosts(names), plural(len(g.items[0].Items), "attribute"), g.key)
 	}
+	// Hosts that could not be read the same way (a partition, the same refused port) are one line.
+	var unread []failure
 	for _, h := range rep.Hosts {
 		if h.Error != "" {
-			fmt.Fprintf(w, "%s: could not be read: %s\n", termsafe.Line(h.Name), firstLine(h.Error))
+			unread = append(unread, failure{host: h.Name, msg: h.Error})
 		}
+	}
+	for _, g := range groupFailures(unread) {
+		fmt.Fprintf(w, "%s: could not be read: %s\n", countedHosts(failureHosts(g.items)), firstLine(g.items[0].msg))
 	}
 	fmt.Fprintf(w, "\n%d of %s drifted", drifted, plural(len(rep.Hosts), "host"))
 	if failed > 0 {

@@ -155,15 +155,15 @@ func (v failureView) write(w io.Writer, fs []failure) {
 		switch {
 		case n == 1: // named once: a connection error starts with it ("spark-13 (198.18.0.113:22): ...")
 			if !strings.HasPrefix(msg, f.host+" ") && !strings.HasPrefix(msg, f.host+":") {
-				label = f.host + ": "
+				label = countedHosts([]string{f.host}) + ": "
 			}
 		default:
-			label = fmt.Sprintf("%s (%s): ", compactHosts(failureHosts(g.items)), plural(n, "host"))
+			label = countedHosts(failureHosts(g.items)) + ": "
 			if g.key != failureKey(failure{msg: f.msg}) {
 				note = fmt.Sprintf("  (as %s reported it; the others' messages name their own host)\n", termsafe.Line(f.host))
 			}
 		}
-		fmt.Fprintf(w, "%s%s %s%s\n%s", gap, v.st.red(v.st.bold("Error:")), termsafe.Line(label), termsafe.Text(msg), note)
+		fmt.Fprintf(w, "%s%s %s%s\n%s", gap, v.st.red(v.st.bold("Error:")), label, termsafe.Text(msg), note)
 		if !v.tails {
 			continue
 		}

@@ -127,6 +127,16 @@ func TestPlanOfOneHundredUnreachableHostsIsOneBlockAndOneError(t *testing.T) {
 		t.Errorf("errors:\n%s\nwant:\n%s", errs.String(), want)
 	}
 	t.Logf("a plan of 100 unreachable hosts: %d lines on stdout, %d on stderr", strings.Count(out.String(), "\n"), strings.Count(errs.String(), "\n"))
+	// Beside hosts that could be planned, the summary row of 40 unreachable ones names none of them.
+	p = fleetPlan(100)
+	for _, h := range p.Hosts[:40] {
+		h.Changes, h.Error = nil, unreachable(h)
+	}
+	out.Reset()
+	renderPlan(&out, p, style{})
+	if !strings.Contains(out.String(), "  spark-[001-040]     40    -       -        -  error: <host> (<address>): connecting: dial tcp <address>: connect: no route to host\n") {
+		t.Errorf("summary:\n%s", out.String())
+	}
 }
 
 func TestHostsFailingAStepTheSameWayShareALineAfterTheFirst(t *testing.T) {
@@ -160,5 +170,30 @@ func TestHostsFailingAStepTheSameWayShareALineAfterTheFirst(t *testing.T) {
 		"spark-[002-041,043-100]: kernel.nvidia: failed after 10s, as spark-001 did (98 hosts)\n"
 	if live != want {
 		t.Errorf("got:\n%s\nwant:\n%s", live, want)
+	}
+}
+
+func TestDriftOfHostsThatCouldNotBeReadAlikeIsOneLine(t *testing.T) {
+	rep := engine.DriftReport{}
+	for i := 1; i <= 100; i++ {
+		h := engine.DriftHost{Name: fmt.Sprintf("spark-%03d", i)}
+		if i > 60 {
+			h.Error = fmt.Sprintf("spark-%03d (10.0.0.%d:22): connecting: connection refused", i, i)
+		}
+		if i == 100 {
+			h.Error = "spark-100 (10.0.0.100:22): connecting: i/o timeout"
+		}
+		rep.Hosts = append(rep.Hosts, h)
+	}
+	var b bytes.Buffer
+	renderDrift(&b, rep)
+	want := `spark-[001-060]: in sync
+spark-[061-099] (39 hosts): could not be read: spark-061 (10.0.0.61:22): connecting: connection refused
+spark-100: could not be read: spark-100 (10.0.0.100:22): connecting: i/o timeout
+
+0 of 100 hosts drifted, 40 could not be read.
+`
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }

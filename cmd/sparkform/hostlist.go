@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sparkform/sparkform/internal/english"
+	"github.com/sparkform/sparkform/internal/termsafe"
 )
 
 // compactHosts writes host names the way fleet tools do (Slurm, pdsh): runs of names that differ
@@ -69,6 +70,15 @@ func compactHosts(names []string) string {
 	}
 	parts = append(parts, plain...)
 	return strings.Join(parts, ",")
+}
+
+// countedHosts names hosts for a block's head: one by name, several as a compact list and a
+// count, spark-[01-40] (40 hosts). Escaped for the terminal.
+func countedHosts(names []string) string {
+	if len(names) == 1 {
+		return termsafe.Line(names[0])
+	}
+	return fmt.Sprintf("%s (%s)", termsafe.Line(compactHosts(names)), plural(len(names), "host"))
 }
 
 // plural writes "1 host" and "2 hosts".

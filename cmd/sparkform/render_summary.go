@@ -52,7 +52,11 @@ func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st styl
 		h := g.hosts[0]
 		n := fmt.Sprint(len(g.hosts))
 		if h.Error != "" {
-			row(labels[i], n, "-", "-", "-", st.red("error: "+firstLine(h.Error)))
+			msg := h.Error // hosts that failed alike: the row stands for all, and names none
+			if len(g.hosts) > 1 {
+				msg = failureTemplate(failureKey(failure{h.Name, h.Address, h.Error}))
+			}
+			row(labels[i], n, "-", "-", "-", st.red("error: "+firstLine(msg)))
 			continue
 		}
 		c := h.Counts()
