@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 
@@ -65,10 +66,12 @@ func failureKey(f failure) string {
 }
 
 // labelEndpoints are the endpoints ("10.0.0.1:22", "[fd00::1]:22") the provider's connection
-// label puts in parentheses after the host's name: "spark-02 (198.18.131.102:22): ...".
+// label puts in parentheses after the host's name: "spark-02 (198.18.131.102:22): ...". Each
+// distinct one once; a message is host text, so the search is bounded (a DNS name is at most
+// 253 bytes) and so is the number kept.
 func labelEndpoints(host, msg string) []string {
 	var out []string
-	for from := 0; host != ""; {
+	for from := 0; host != "" && len(out) < 4; {
 		i := strings.Index(msg[from:], host+" (")
 		if i < 0 {
 			break
@@ -76,8 +79,8 @@ func labelEndpoints(host, msg string) []string {
 		i += from
 		from = i + len(host)
 		rest := msg[from+2:]
-		end := strings.IndexByte(rest, ')')
-		if !wordAt(msg, i, from) || end < 0 {
+		end := strings.IndexByte(rest[:min(len(rest), 270)], ')')
+		if !wordAt(msg, i, from) || end < 0 || slices.Contains(out, rest[:end]) {
 			continue
 		}
 		if _, port, err := net.SplitHostPort(rest[:end]); err == nil && port != "" && strings.Trim(port, "0123456789") == "" {
