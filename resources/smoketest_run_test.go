@@ -17,11 +17,17 @@ import (
 // The run script must work under dash (Debian/Ubuntu's sh), whose kill has no "--".
 func TestSmokeRunScriptStopsTheWholeProcessGroupUnderDash(t *testing.T) {
 	needProgram(t, "dash")
+	// Wall-clock bounds only where they cannot be reached by a slow machine: a loaded 2-core
+	// machine took over 1.5 s to print the ready line 0.3 s after the start, and this machine's
+	// PID 1 reaps the killed group's orphans up to seconds late (the script waits for that,
+	// up to 5 s). What the bound catches, lingering children holding the output open, hangs
+	// for a day (their sleep).
 	cases := []struct {
 		name, ready, wantStatus string
+		timeout                 time.Duration
 	}{
-		{"ready line seen", "server is listening on (http|unix)://", "ready"},
-		{"never ready hits the timeout", "never printed", "timeout"},
+		{"ready line seen", "server is listening on (http|unix)://", "ready", 30 * time.Second},
+		{"never ready hits the timeout", "never printed", "timeout", 1500 * time.Millisecond},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -30,14 +36,14 @@ func TestSmokeRunScriptStopsTheWholeProcessGroupUnderDash(t *testing.T) {
 			// only this test's processes, not those of another test binary running at the same time.
 			linger := fmt.Sprintf("sleep %d", 100000+os.Getpid()%100000)
 			argv := []string{"sh", "-c", "echo 'main: HTTP server is listening, hostname: 127.0.0.1'; sleep 0.3; echo 'main: server is listening on http://127.0.0.1:1 - starting the main loop'; " + linger + " & " + linger}
-			script := smokeRunScript(smokeRunOpts{argv: argv, ready: c.ready, timeout: 1500 * time.Millisecond})
+			script := smokeRunScript(smokeRunOpts{argv: argv, ready: c.ready, timeout: c.timeout})
 			start := time.Now()
 			out, err := exec.Command("dash", "-c", script).Output()
 			if err != nil {
 				t.Fatalf("script failed: %v", err)
 			}
-			if time.Since(start) > 10*time.Second {
-				t.Fatalf("took %s: the process group was not stopped", time.Since(start))
+			if took := time.Since(start); took > c.timeout+time.Minute {
+				t.Fatalf("took %s: the process group was not stopped", took)
 			}
 			run, err := parseSmokeRun(out)
 			if err != nil {
@@ -46,7 +52,7 @@ func TestSmokeRunScriptStopsTheWholeProcessGroupUnderDash(t *testing.T) {
 			if run.status != c.wantStatus {
 				t.Fatalf("status %q, want %q\n%s", run.status, c.wantStatus, out)
 			}
-			if c.wantStatus == "ready" && (run.seconds < 0.25 || run.seconds > 1.5) {
+			if c.wantStatus == "ready" && run.seconds < 0.25 {
 				t.Errorf("ready after %.2f s; the early 'HTTP server is listening' line must not count", run.seconds)
 			}
 			if !strings.Contains(run.tail, "HTTP server is listening") {
