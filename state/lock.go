@@ -37,7 +37,7 @@ func (e *lockError) Error() string {
 		return fmt.Sprintf("state is locked by another process (lock file %s); wait, or use -lock-timeout", e.LockFile)
 	}
 	return fmt.Sprintf("state is locked by %s pid %d (%s, since %s); wait, or use -lock-timeout",
-		e.Info.Who, e.Info.PID, e.Info.Operation, e.Info.Created.UTC().Format(time.RFC3339))
+		e.Info.Who, e.Info.PID, e.Info.Operation, e.Info.Created.UTC().Format("2006-01-02 15:04:05 UTC")) // as english.Time writes it
 }
 
 func (e *lockError) Unwrap() error { return e.Err }

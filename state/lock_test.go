@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,6 +78,9 @@ func TestLockHeldByAnotherProcessFailsNamingHolder(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+	if !regexp.MustCompile(`, since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)`).MatchString(err.Error()) {
+		t.Errorf("error %q does not say since when as the views write a time (english.Time)", err)
 	}
 	if le.Info == nil || le.Info.Path != path || le.Info.ID == "" {
 		t.Errorf("lock info = %+v", le.Info)

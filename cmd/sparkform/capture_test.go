@@ -27,7 +27,7 @@ func TestRenderCaptureWritesValidOrderedHCL(t *testing.T) {
 	}
 	src := string(srcb)
 	for _, want := range []string{
-		"# Captured by `sparkform capture` from spark-01 (127.0.0.1) at 2026-01-02T03:04:05Z.",
+		"# Captured by `sparkform capture` from spark-01 (127.0.0.1) at 2026-01-02 03:04:05 UTC.",
 		"no host blocks", "# - smoke_test: not captured: a check", "# - host blocks:",
 		"# two lines\n# of comment\nsysctl \"loading\" {",
 		`"vm.swappiness"     = 10`, `"net.ipv4.tcp_rmem" = "4096 87380 6291456"`,

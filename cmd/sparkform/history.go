@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 )
@@ -47,7 +48,7 @@ func runHistory(in *invocation, _ *noFlags) int {
 		// would, not every resource again.
 		var prev map[string]string
 		for _, g := range hs.Generations {
-			line := fmt.Sprintf("  %3d  %s  config %s", g.N, g.Time.Local().Format(historyTime), shortHash(g.ConfigHash))
+			line := fmt.Sprintf("  %3d  %s  config %s", g.N, english.Time(g.Time), shortHash(g.ConfigHash))
 			if g.Note != "" {
 				line += "  (" + g.Note + ")"
 			}
@@ -87,7 +88,7 @@ func runHistory(in *invocation, _ *noFlags) int {
 			prev = cur
 		}
 		for _, in := range hs.Incidents {
-			fmt.Fprintln(stdout, clip(fmt.Sprintf("   !!  %s  %s: %s", in.Time.Local().Format(historyTime), termsafe.Line(in.Kind), termsafe.Line(in.Message)), historyWidth))
+			fmt.Fprintln(stdout, clip(fmt.Sprintf("   !!  %s  %s: %s", english.Time(in.Time), termsafe.Line(in.Kind), termsafe.Line(in.Message)), historyWidth))
 		}
 		fmt.Fprintln(stdout)
 	}
@@ -96,10 +97,6 @@ func runHistory(in *invocation, _ *noFlags) int {
 
 // historyWidth bounds a history line.
 const historyWidth = 110
-
-// historyTime is local time with its zone: operators of one fleet may sit in several zones, and
-// plan's messages give times in UTC.
-const historyTime = "2006-01-02 15:04:05 MST"
 
 // clip cuts s to width characters, ending with "…" when cut.
 func clip(s string, width int) string {

@@ -7,8 +7,8 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"time"
 
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 	"github.com/zclconf/go-cty/cty"
@@ -17,7 +17,7 @@ import (
 // renderStateResource writes one resource of the state as an HCL-like block: when it was
 // applied, its attributes and the values it replaced.
 func renderStateResource(w io.Writer, indent, addr string, r *state.Resource) {
-	renderStateBlock(w, indent, addr, r, "applied "+r.AppliedAt.Local().Format(time.RFC3339))
+	renderStateBlock(w, indent, addr, r, "applied "+english.Time(r.AppliedAt))
 }
 
 // renderStateBlock is renderStateResource with its note on the address line said by the caller

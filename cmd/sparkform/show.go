@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 )
@@ -114,9 +115,9 @@ func resourceKey(addr string, r *state.Resource) string {
 func appliedSpan(times []time.Time) string {
 	first, last := slices.MinFunc(times, time.Time.Compare), slices.MaxFunc(times, time.Time.Compare)
 	if first.Truncate(time.Second).Equal(last.Truncate(time.Second)) {
-		return "applied " + first.Local().Format(time.RFC3339)
+		return "applied " + english.Time(first)
 	}
-	return "applied " + first.Local().Format(time.RFC3339) + " to " + last.Local().Format(time.RFC3339)
+	return "applied " + english.Time(first) + " to " + english.Time(last)
 }
 
 // onlyPlanHosts keeps the plan's hosts named in hosts (all when none), each of which must be in it.

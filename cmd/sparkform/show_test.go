@@ -39,7 +39,7 @@ func TestShowOfIdenticalHostsIsOneBlockWithACompactHostListAndTheirApplyTimes(t 
 	if n, want := strings.Count(out, "\n"), strings.Count(one.String(), "\n"); n != want {
 		t.Errorf("100 identical hosts take %d lines, one host %d:\n%s", n, want, out)
 	}
-	first, last := time.Date(2026, 12, 1, 10, 0, 1, 0, time.UTC).Local().Format(time.RFC3339), time.Date(2026, 12, 1, 10, 1, 40, 0, time.UTC).Local().Format(time.RFC3339)
+	first, last := "2026-12-01 10:00:01 UTC", "2026-12-01 10:01:40 UTC"
 	for _, want := range []string{"spark-[001-100] (100 hosts)\n", "# sysctl.loading (applied " + first + " to " + last + ")", `"vm.swappiness" = "10"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
@@ -65,7 +65,7 @@ func TestShowGroupsDifferVisiblyAndOneHostKeepsItsOwnDetail(t *testing.T) {
 	}
 	b.Reset()
 	renderState(&b, st, []string{"spark-003"})
-	one := time.Date(2026, 12, 1, 10, 0, 3, 0, time.UTC).Local().Format(time.RFC3339)
+	one := "2026-12-01 10:00:03 UTC"
 	if out := b.String(); !strings.HasPrefix(out, "spark-003\n") || !strings.Contains(out, "# sysctl.loading (applied "+one+")\n") {
 		t.Errorf("one host's show:\n%s", out)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 )
@@ -38,7 +39,7 @@ func runStateVersions(in *invocation, o *versionsFlags) int {
 		return 0
 	}
 	for _, v := range vs {
-		fmt.Fprintf(in.stdout, "serial %d  %s  %s  %s\n", v.Serial, v.Time.UTC().Format(time.RFC3339), termsafe.Line(v.Who), termsafe.Line(v.Operation))
+		fmt.Fprintf(in.stdout, "serial %d  %s  %s  %s\n", v.Serial, english.Time(v.Time), termsafe.Line(v.Who), termsafe.Line(v.Operation))
 		for _, c := range v.Changes {
 			fmt.Fprintf(in.stdout, "  %s\n", termsafe.Line(c.What))
 		}

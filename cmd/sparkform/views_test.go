@@ -436,13 +436,13 @@ func TestColorFollowsTheTerminalNoColorAndTheFlag(t *testing.T) {
 
 func TestPlanSaysSparkformsOwnRollbackIsNotAChangeOutsideIt(t *testing.T) {
 	p := fleetPlan(1)
-	p.Hosts[0].RolledBack = "at 2026-12-01 04:30 UTC: back on 6.11 after the smoke test failed on 6.17"
+	p.Hosts[0].RolledBack = "at 2026-12-01 04:30:00 UTC: back on 6.11 after the smoke test failed on 6.17"
 	p.Hosts[0].Changes[1].Fields[0].Drift = true
 	var b bytes.Buffer
 	renderPlan(&b, p, style{})
 	out := b.String()
 	if strings.Contains(out, "changed outside sparkform") || !strings.Contains(out, "(rolled back by sparkform)") ||
-		!strings.Contains(out, "# sparkform rolled this host back at 2026-12-01 04:30 UTC: back on 6.11 after the smoke test failed on 6.17") {
+		!strings.Contains(out, "# sparkform rolled this host back at 2026-12-01 04:30:00 UTC: back on 6.11 after the smoke test failed on 6.17") {
 		t.Errorf("plan after an automatic rollback:\n%s", out)
 	}
 	b.Reset()

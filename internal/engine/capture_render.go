@@ -40,7 +40,7 @@ func RenderCapture(label string, at time.Time, blocks []resources.CapturedBlock,
 	f := hclwrite.NewEmptyFile()
 	body := f.Body()
 	header := []string{
-		fmt.Sprintf("Captured by `sparkform capture` from %s at %s.", label, at.Format(time.RFC3339)),
+		fmt.Sprintf("Captured by `sparkform capture` from %s at %s.", label, english.Time(at)),
 		"Only read: nothing on that host was changed.",
 		"",
 		"This file reproduces that host's settings on OTHER hosts, so it has no host blocks: put it in",

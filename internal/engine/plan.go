@@ -401,7 +401,7 @@ func lastRollback(hs *state.Host) string {
 	for i := len(hs.Incidents) - 1; i >= 0; i-- {
 		in := hs.Incidents[i]
 		if in.Kind == "rolled_back" && in.Time.After(last) {
-			return fmt.Sprintf("at %s: %s", in.Time.UTC().Format("2006-01-02 15:04 UTC"), strings.Replace(in.Message, "rolled back: ", "", 1))
+			return fmt.Sprintf("at %s: %s", english.Time(in.Time), strings.Replace(in.Message, "rolled back: ", "", 1))
 		}
 	}
 	return ""
@@ -425,9 +425,9 @@ func pendingWork(hs *state.Host) string {
 		return ""
 	}
 	if last.IsZero() {
-		return fmt.Sprintf("changed by an apply at %s that ended before its tests passed and a generation was recorded", newest.UTC().Format("2006-01-02 15:04:05 UTC"))
+		return fmt.Sprintf("changed by an apply at %s that ended before its tests passed and a generation was recorded", english.Time(newest))
 	}
-	return fmt.Sprintf("changed at %s, after its last generation, by an apply that ended before its tests passed and a generation was recorded", newest.UTC().Format("2006-01-02 15:04:05 UTC"))
+	return fmt.Sprintf("changed at %s, after its last generation, by an apply that ended before its tests passed and a generation was recorded", english.Time(newest))
 }
 
 func diffInstance(r resources.Resource, in resources.Instance, out section) (*Change, error) {

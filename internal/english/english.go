@@ -1,5 +1,6 @@
-// Package english writes counts and durations the way people read them: "1 host", "3 hosts",
-// "0.04s", "2m10s", and a configured duration as people write it: "10m", not Go's "10m0s".
+// Package english writes counts, durations and times the way people read them: "1 host",
+// "3 hosts", "0.04s", "2m10s", "2026-12-01 10:04:07 UTC", and a configured duration as people
+// write it: "10m", not Go's "10m0s".
 package english
 
 import (
@@ -53,3 +54,12 @@ func Setting(d time.Duration) string {
 	}
 	return s
 }
+
+// timeLayout is how Time writes a point in time (package state, which may not import this one,
+// writes its lock holder's time with the same layout).
+const timeLayout = "2006-01-02 15:04:05 UTC"
+
+// Time is the one way sparkform's text views, messages and notes write a point in time:
+// 2026-12-01 10:04:07 UTC, to the second and always in UTC, so that times from operators in
+// several zones, from hosts and from every view compare at a glance. -json writes RFC 3339.
+func Time(t time.Time) string { return t.UTC().Format(timeLayout) }

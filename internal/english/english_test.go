@@ -88,3 +88,57 @@ func TestDocumentationExamplesSayOneHostNotOneHosts(t *testing.T) {
 		}
 	}
 }
+
+func TestTimeIsWrittenToTheSecondInUTCWhateverItsZone(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(2026, 12, 1, 10, 4, 7, 0, time.UTC),
+		time.Date(2026, 12, 1, 11, 4, 7, 999e6, time.FixedZone("CET", 3600)),
+		time.Date(2026, 12, 1, 2, 4, 7, 1, time.FixedZone("", -8*3600)),
+	} {
+		if got := Time(at); got != "2026-12-01 10:04:07 UTC" {
+			t.Errorf("Time(%v) = %s, want 2026-12-01 10:04:07 UTC", at, got)
+		}
+	}
+}
+
+// No text in the tree writes a point in time but through Time (or, in package state, which may
+// not import it, with its layout), apart from -json's RFC 3339 with nanoseconds, compact stamps
+// in file names (20060102T150405Z) and these, each file and layout with its reason:
+var otherTimes = map[string]string{
+	"internal/report/text.go time.RFC3339":        "report -format csv: first_time and last_time, for programs",
+	"resources/python_venv_apply.go time.RFC3339": "the venv's creation time: a value kept in state, not shown",
+	`cmd/sparkform/runlogs.go "15:04:05.000"`:     "a run log line's time of day, to the millisecond",
+}
+
+func TestTextWritesAPointInTimeOnlyAsTimeDoes(t *testing.T) {
+	format := regexp.MustCompile(`\.Format\((time\.[A-Za-z0-9]+|"[^"]*")\)`)
+	compact := regexp.MustCompile(`^"[0-9T.Z]+"$`) // 20060102T150405Z
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			for _, m := range format.FindAllStringSubmatch(line, -1) {
+				layout := m[1]
+				switch {
+				case layout == "time.RFC3339Nano", compact.MatchString(layout), layout == `"`+timeLayout+`"`:
+				case otherTimes[filepath.ToSlash(rel)+" "+layout] != "":
+				case !strings.HasPrefix(layout, "time.") && !strings.Contains(layout, "2006") && !strings.Contains(layout, "15:04"):
+					// not a time layout (another type's Format)
+				default:
+					t.Errorf("%s:%d writes a time as %s; use english.Time", rel, i+1, layout)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/state"
 )
 
@@ -32,7 +33,7 @@ func (e *LockError) Error() string {
 	}
 	h := e.Holder
 	return fmt.Sprintf("%s is locked by %s pid %d (%s, since %s, database session %d); wait, or use -lock-timeout",
-		e.State, h.Who, h.PID, h.Operation, h.Since.UTC().Format(time.RFC3339), h.BackendPID)
+		e.State, h.Who, h.PID, h.Operation, english.Time(h.Since), h.BackendPID)
 }
 
 func (e *LockError) Unwrap() error { return e.Err }
