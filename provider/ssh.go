@@ -278,8 +278,12 @@ func viaJump(prev *ssh.Client) string {
 	return ""
 }
 
+// unwrapCtx adds why the context ended to a dial error (an interrupt: "context canceled"),
+// unless the error already says it timed out: the connect timeout ending the dial reads the same
+// whether the dial or the context saw the deadline first, so hosts partitioned away alike fail
+// with the same message.
 func unwrapCtx(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("%w (%v)", err, ctx.Err())
 	}
 	return err
