@@ -97,6 +97,8 @@ func TestAMessageNamingItsHostElsewhereDoesNotMergeDifferentErrors(t *testing.T)
 
 		{"the endpoint ssh_config resolved", f("spark-02", "spark-02.lan", "spark-02 (198.18.131.102:22): connecting: dial tcp 198.18.131.102:22: connect: connection refused"),
 			f("spark-03", "spark-03.lan", "spark-03 (198.18.131.103:22): connecting: dial tcp 198.18.131.103:22: connect: connection refused"), true},
+		{"the label after the step", f("spark-02", "198.18.131.102", "sysctl.loading: spark-02 (198.18.131.102:22): dropped the connection (rebooting, crashed, sshd restarted, or the network reset it)"),
+			f("spark-03", "198.18.131.103", "sysctl.loading: spark-03 (198.18.131.103:22): dropped the connection (rebooting, crashed, sshd restarted, or the network reset it)"), true},
 		{"a name ending a sentence", f("spark-1", "", "lost spark-1."), f("spark-2", "", "lost spark-2."), true},
 		{"an IPv6 endpoint", f("a", "fd00::1", "a ([fd00::1]:22): refused by fd00::1"), f("b", "fd00::2", "b ([fd00::2]:22): refused by fd00::2"), true},
 	} {
