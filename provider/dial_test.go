@@ -54,9 +54,9 @@ func TestStrictPolicyRefusesUnknownHost(t *testing.T) {
 				t.Fatal("strict policy connected to an unknown host")
 			}
 			t.Logf("error: %v", err)
-			var hke *hostKeyError
+			var hke *HostKeyError
 			if !errors.As(err, &hke) || !hke.Unknown {
-				t.Errorf("error %T is not an unknown-host *hostKeyError", err)
+				t.Errorf("error %T is not an unknown-host *HostKeyError", err)
 			}
 			for _, want := range []string{"spark-test (127.0.0.1:", "not in known_hosts " + tc.knownHosts, ssh.FingerprintSHA256(f.srv.hostKeys[0].PublicKey()), "ssh-keyscan -p " + strconv.Itoa(f.srv.port)} {
 				if !strings.Contains(err.Error(), want) {
@@ -84,9 +84,9 @@ func TestChangedHostKeyRefusedNamingFileAndLine(t *testing.T) {
 				t.Fatal("connected despite a changed host key")
 			}
 			t.Logf("error: %v", err)
-			var hke *hostKeyError
+			var hke *HostKeyError
 			if !errors.As(err, &hke) || hke.Unknown {
-				t.Errorf("error %T is not a changed-key *hostKeyError", err)
+				t.Errorf("error %T is not a changed-key *HostKeyError", err)
 			}
 			wantKey, _, _, _, _ := ssh.ParseAuthorizedKey([]byte(strings.SplitN(wrong, " ", 2)[1]))
 			for _, want := range []string{

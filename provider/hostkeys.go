@@ -24,17 +24,18 @@ const (
 	PolicyAcceptNew = "accept-new" // an unknown host is pinned on first use; a changed key is refused
 )
 
-// hostKeyError is a refused host key. Its message names the host and says what to do, so the
-// handshake passes it on as it is (handshakeError) instead of explaining it as a network failure.
-type hostKeyError struct {
-	Unknown bool // the host is not in known_hosts (strict policy); otherwise its key changed
-	msg     string
+// HostKeyError is a refused host key. Its message names the host, the key offered and the
+// known_hosts file and says what to do, so the handshake passes it on as it is (handshakeError)
+// instead of explaining it as a network failure, and callers that retry (the reboot wait) stop.
+type HostKeyError struct {
+	Unknown bool   // the host is not in known_hosts (strict policy); otherwise its key changed
+	Message string // the whole message
 }
 
-func (e *hostKeyError) Error() string { return e.msg }
+func (e *HostKeyError) Error() string { return e.Message }
 
 func hostKeyErrorf(unknown bool, format string, args ...any) error {
-	return &hostKeyError{Unknown: unknown, msg: fmt.Sprintf(format, args...)}
+	return &HostKeyError{Unknown: unknown, Message: fmt.Sprintf(format, args...)}
 }
 
 // hostKeyChecker checks presented keys against one known_hosts file under a policy.

@@ -292,7 +292,7 @@ func unwrapCtx(ctx context.Context, err error) error {
 // handshakeError keeps host key errors as they are (they already say what to do) and explains
 // authentication failures.
 func handshakeError(label string, ep endpoint, err error) error {
-	var hke *hostKeyError
+	var hke *HostKeyError
 	if errors.As(err, &hke) { // already names the host and says what to do
 		return hke
 	}

@@ -179,3 +179,33 @@ kernel "good" {
 		t.Fatal(err)
 	}
 }
+
+func TestHostBackFromRebootWithAnotherHostKeyFailsAtOnceNotAtTheTimeout(t *testing.T) {
+	l := ownLab(t, 1) // kernel changes stay in a lab of their own
+	// The next boot's sshd serves a new key; the running one (OpenSSH re-execs with the config it
+	// started with) keeps the old key until the reboot.
+	fp := onHost(t, l, "spark-01", `k=/etc/ssh/ssh_host_ed25519_key_reinstalled
+ssh-keygen -q -t ed25519 -N '' -f "$k" &&
+sed -i "s|^HostKey .*|HostKey $k|" /etc/ssh/sshd_config.d/00-sparkform-lab.conf &&
+ssh-keygen -l -f "$k.pub" | cut -d' ' -f2`)
+	if !strings.HasPrefix(fp, "SHA256:") {
+		t.Fatalf("fingerprint of the new key: %q", fp)
+	}
+	dir := kernelConfig(l, t, `
+kernel "nvidia" {
+  line           = "6.17"
+  reboot_timeout = "5m"
+}
+`)
+	start := time.Now()
+	code, out, stderr := cli(t, "apply", dir, "-auto-approve")
+	took := time.Since(start)
+	for _, want := range []string{"spark-01", "host key mismatch", "server presented " + fp, l.KnownHostsPath()} {
+		if code != 1 || !strings.Contains(out+stderr, want) {
+			t.Errorf("exit %d, output lacks %q\n%s\n%s", code, want, out, stderr)
+		}
+	}
+	if took > 2*time.Minute {
+		t.Errorf("apply took %s: the refused key must end the wait, not the 5m reboot_timeout", took)
+	}
+}

@@ -158,7 +158,7 @@ func rebootAndWait(ctx context.Context, h provider.Host, timeout time.Duration, 
 }
 
 // waitForNewBoot polls with backoff over fresh connections until the host reports a boot_id
-// other than oldBootID, or the timeout passes.
+// other than oldBootID, or the timeout passes. A refused host key ends the wait at once.
 func waitForNewBoot(ctx context.Context, h provider.Host, oldBootID string, timeout time.Duration, progress func(string)) (hostFacts, error) {
 	deadline := time.Now().Add(timeout)
 	wait := rebootPollFirst
@@ -183,7 +183,12 @@ func waitForNewBoot(ctx context.Context, h provider.Host, oldBootID string, time
 			f, err = readBootFacts(actx, h, attemptTimeout)
 		}
 		cancel()
+		var hke *provider.HostKeyError
 		switch {
+		case errors.As(err, &hke):
+			// A refused host key is a verdict, not a host still booting (OpenSSH does not retry
+			// "REMOTE HOST IDENTIFICATION HAS CHANGED" either): stop now, not at the timeout.
+			return hostFacts{}, err
 		case err != nil:
 			lastErr = err
 		case f.BootID == oldBootID:

@@ -3,10 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sparkform/sparkform/provider"
 	"github.com/sparkform/sparkform/provider/providertest"
 )
 
@@ -92,5 +94,33 @@ func TestRolloutBatchesAndFailureLimit(t *testing.T) {
 				t.Fatalf("batches %v limit %d, want %s limit %d", got, limit, c.want, c.wantLimit)
 			}
 		})
+	}
+}
+
+func TestRebootWaitStopsAtOnceWhenTheHostComesBackWithAnotherHostKey(t *testing.T) {
+	fastPolling(t)
+	for _, unknown := range []bool{false, true} {
+		msg := "spark-01 (10.0.0.1:22): host key mismatch: known_hosts /root/.ssh/known_hosts:3 has SHA256:old, server presented SHA256:new; if the host was reinstalled, remove line 3 of /root/.ssh/known_hosts and run again"
+		if unknown {
+			msg = "spark-01 (10.0.0.1:22): host is not in known_hosts /root/.ssh/known_hosts (server presented ssh-ed25519 SHA256:new); verify that fingerprint, then add the key"
+		}
+		h := &providertest.Scripted{
+			ReconnectErrs: []error{
+				errors.New("spark-01: connecting: connection refused"), // still down: retried
+				fmt.Errorf("via jump: %w", &provider.HostKeyError{Unknown: unknown, Message: msg}),
+			},
+			Replies: []providertest.Reply{{Stdout: facts("6.17.0-1014-nvidia", newID)}}, // never reached
+		}
+		start := time.Now()
+		_, err := waitForNewBoot(context.Background(), h, oldID, time.Minute, func(string) {})
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Fatalf("unknown=%v: err = %v, want the host key error", unknown, err)
+		}
+		if h.Reconnects() != 2 || len(h.Scripts()) != 0 {
+			t.Errorf("unknown=%v: %d reconnects, %d runs; want the wait to end at the refused key (2, 0)", unknown, h.Reconnects(), len(h.Scripts()))
+		}
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("unknown=%v: gave up after %s, not at once", unknown, d)
+		}
 	}
 }

@@ -149,6 +149,9 @@ type Reply struct {
 type Scripted struct {
 	HostName string
 	Replies  []Reply
+	// ReconnectErrs answer the calls of Reconnect in order (a host still down, a changed host
+	// key); nil once used up.
+	ReconnectErrs []error
 
 	mu         sync.Mutex
 	scripts    []string
@@ -225,12 +228,17 @@ func (h *Scripted) Remove(_ context.Context, path string) error {
 	return nil
 }
 
-// Reconnect is counted.
+// Reconnect is counted and answers with the next of ReconnectErrs.
 func (h *Scripted) Reconnect(context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.reconnects++
-	return nil
+	if len(h.ReconnectErrs) == 0 {
+		return nil
+	}
+	err := h.ReconnectErrs[0]
+	h.ReconnectErrs = h.ReconnectErrs[1:]
+	return err
 }
 
 // HostKey is "".
