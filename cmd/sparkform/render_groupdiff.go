@@ -45,12 +45,22 @@ func groupDiffs(groups []*hostGroup) map[*hostGroup]string {
 				differ = append(differ, k)
 			}
 		}
+		differ = namedByFields(differ)
 		if len(differ) > 4 {
 			differ = append(differ[:3], fmt.Sprintf("%d more", len(differ)-3))
 		}
 		out[g] = fmt.Sprintf("# differs from %s in %s", compactHosts(ref.names()), strings.Join(differ, ", "))
 	}
 	return out
+}
+
+// namedByFields drops an address from differ when fields of it differ too: they say what
+// differs, and "sysctl.loading, sysctl.loading values[...]" named the resource twice (its reason
+// line, the part the fields do not cover, is in the block under the note).
+func namedByFields(differ []string) []string {
+	return slices.DeleteFunc(slices.Clone(differ), func(k string) bool {
+		return !strings.Contains(k, " ") && slices.ContainsFunc(differ, func(f string) bool { return strings.HasPrefix(f, k+" ") })
+	})
 }
 
 func hasChanges(h *engine.HostPlan) bool {

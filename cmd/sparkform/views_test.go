@@ -504,3 +504,22 @@ func TestPlanGroupsSayWhatSetsThemApartFromTheLargest(t *testing.T) {
 		t.Errorf("every group's block is complete:\n%s", out)
 	}
 }
+
+// A host whose resource differs in its reason line and in a field is named by the field alone:
+// "sysctl.loading, sysctl.loading values[...]" said the same resource twice.
+func TestAGroupNoteNamesAResourceOnceWhenItsFieldsDiffer(t *testing.T) {
+	p := fleetPlan(12, "spark-009")
+	p.Hosts[8].Changes[0].Summary = "the boot configuration does not set vm.swappiness to the desired value"
+	var b bytes.Buffer
+	renderPlan(&b, p, style{})
+	want := "# differs from spark-[001-008,010-012] in sysctl.loading values[\"vm.swappiness\"]\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("plan lacks %q:\n%s", want, b.String())
+	}
+	p.Hosts[8].Changes[0].Fields[0].After = "10" // now only the reason line differs
+	b.Reset()
+	renderPlan(&b, p, style{})
+	if want := "# differs from spark-[001-008,010-012] in sysctl.loading\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("plan lacks %q:\n%s", want, b.String())
+	}
+}
