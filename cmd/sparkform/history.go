@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sparkform/sparkform/internal/engine"
@@ -36,63 +37,72 @@ func runHistory(in *invocation, _ *noFlags) int {
 		}
 		return 0
 	}
-	for _, n := range names {
-		hs := st.Hosts[n]
-		fmt.Fprintf(stdout, "%s\n", termsafe.Line(n))
-		if len(hs.Generations) == 0 {
-			fmt.Fprintln(stdout, "  (no generations yet)")
+	// Hosts whose histories read alike (an apply to the fleet in the same second) are shown once.
+	for _, g := range groupBy(names, func(n string) string { return hostHistory(st.Hosts[n]) }) {
+		header := termsafe.Line(compactHosts(g.items))
+		if len(g.items) > 1 {
+			header += fmt.Sprintf(" (%d hosts)", len(g.items))
 		}
-		// One line per generation, then one per resource, each cut at historyWidth (the whole
-		// is in history -json): a generation used to be one line of ~450 characters. After the
-		// first, a generation lists what changed since the one before it, as `git log --stat`
-		// would, not every resource again.
-		var prev map[string]string
-		for _, g := range hs.Generations {
-			line := fmt.Sprintf("  %3d  %s  config %s", g.N, english.Time(g.Time), shortHash(g.ConfigHash))
-			if g.Note != "" {
-				line += "  (" + g.Note + ")"
-			}
-			fmt.Fprintln(stdout, clip(termsafe.Line(line), historyWidth))
-			cur := map[string]string{}
-			for a, r := range g.Resources {
-				cur[a] = resourceSummary(r)
-			}
-			var show []string
-			unchanged := 0
-			for _, a := range slices.Sorted(maps.Keys(cur)) {
-				if was, ok := prev[a]; ok && was == cur[a] {
-					unchanged++
-					continue
-				}
-				show = append(show, a)
-			}
-			var removed []string
-			for _, a := range slices.Sorted(maps.Keys(prev)) {
-				if _, ok := cur[a]; !ok {
-					removed = append(removed, a)
-				}
-			}
-			width := 0
-			for _, a := range append(slices.Clone(show), removed...) {
-				width = max(width, len(a))
-			}
-			for _, a := range show {
-				fmt.Fprintln(stdout, clip(termsafe.Line(fmt.Sprintf("         %-*s  %s", width, a, cur[a])), historyWidth))
-			}
-			for _, a := range removed {
-				fmt.Fprintln(stdout, clip(termsafe.Line(fmt.Sprintf("         %-*s  (removed)", width, a)), historyWidth))
-			}
-			if unchanged > 0 {
-				fmt.Fprintf(stdout, "         (%s as in generation %d)\n", plural(unchanged, "other resource"), prevN(hs.Generations, g.N))
-			}
-			prev = cur
-		}
-		for _, in := range hs.Incidents {
-			fmt.Fprintln(stdout, clip(fmt.Sprintf("   !!  %s  %s: %s", english.Time(in.Time), termsafe.Line(in.Kind), termsafe.Line(in.Message)), historyWidth))
-		}
-		fmt.Fprintln(stdout)
+		fmt.Fprintf(stdout, "%s\n%s\n", header, g.key)
 	}
 	return 0
+}
+
+// hostHistory is one host's generations and incidents as history prints them under its name.
+func hostHistory(hs *state.Host) string {
+	var b strings.Builder
+	if len(hs.Generations) == 0 {
+		fmt.Fprintln(&b, "  (no generations yet)")
+	}
+	// One line per generation, then one per resource, each cut at historyWidth (the whole
+	// is in history -json): a generation used to be one line of ~450 characters. After the
+	// first, a generation lists what changed since the one before it, as `git log --stat`
+	// would, not every resource again.
+	var prev map[string]string
+	for _, g := range hs.Generations {
+		line := fmt.Sprintf("  %3d  %s  config %s", g.N, english.Time(g.Time), shortHash(g.ConfigHash))
+		if g.Note != "" {
+			line += "  (" + g.Note + ")"
+		}
+		fmt.Fprintln(&b, clip(termsafe.Line(line), historyWidth))
+		cur := map[string]string{}
+		for a, r := range g.Resources {
+			cur[a] = resourceSummary(r)
+		}
+		var show []string
+		unchanged := 0
+		for _, a := range slices.Sorted(maps.Keys(cur)) {
+			if was, ok := prev[a]; ok && was == cur[a] {
+				unchanged++
+				continue
+			}
+			show = append(show, a)
+		}
+		var removed []string
+		for _, a := range slices.Sorted(maps.Keys(prev)) {
+			if _, ok := cur[a]; !ok {
+				removed = append(removed, a)
+			}
+		}
+		width := 0
+		for _, a := range append(slices.Clone(show), removed...) {
+			width = max(width, len(a))
+		}
+		for _, a := range show {
+			fmt.Fprintln(&b, clip(termsafe.Line(fmt.Sprintf("         %-*s  %s", width, a, cur[a])), historyWidth))
+		}
+		for _, a := range removed {
+			fmt.Fprintln(&b, clip(termsafe.Line(fmt.Sprintf("         %-*s  (removed)", width, a)), historyWidth))
+		}
+		if unchanged > 0 {
+			fmt.Fprintf(&b, "         (%s as in generation %d)\n", plural(unchanged, "other resource"), prevN(hs.Generations, g.N))
+		}
+		prev = cur
+	}
+	for _, in := range hs.Incidents {
+		fmt.Fprintln(&b, clip(fmt.Sprintf("   !!  %s  %s: %s", english.Time(in.Time), termsafe.Line(in.Kind), termsafe.Line(in.Message)), historyWidth))
+	}
+	return b.String()
 }
 
 // historyWidth bounds a history line.

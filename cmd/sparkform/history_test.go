@@ -54,3 +54,27 @@ func TestHistoryListsWhatEachGenerationChanged(t *testing.T) {
 		t.Errorf("history: %d\n%s", code, out)
 	}
 }
+
+// At fleet scale an apply to every host writes the same history on each: history shows it once
+// under the hosts' compact list, and a host whose history differs gets its own block.
+func TestHistoryShowsHostsWithTheSameHistoryOnce(t *testing.T) {
+	dir := t.TempDir()
+	st := state.New()
+	at := time.Date(2026, 12, 1, 10, 4, 7, 0, time.UTC)
+	for i := 1; i <= 12; i++ {
+		h := fmt.Sprintf("spark-%02d", i)
+		st.Set(h, sysctlLoading(map[string]string{"vm.swappiness": "10"}))
+		st.Host(h).AddGeneration(at, "aaaa", "")
+	}
+	st.Set("spark-09", sysctlLoading(map[string]string{"vm.swappiness": "7"}))
+	st.Host("spark-09").AddGeneration(at.Add(time.Minute), "bbbb", "")
+	saveState(t, dir, st)
+	code, out, _ := cli(t, "history", dir)
+	if code != 0 || !strings.HasPrefix(out, "spark-[01-08,10-12] (11 hosts)\n    1  2026-12-01 10:04:07 UTC  config aaaa\n") ||
+		!strings.Contains(out, "\nspark-09\n    1  2026-12-01 10:04:07 UTC") || !strings.Contains(out, "vm.swappiness=7") {
+		t.Errorf("history: %d\n%s", code, out)
+	}
+	if n := strings.Count(out, "config aaaa"); n != 2 {
+		t.Errorf("generation 1 written %d times, want once per group:\n%s", n, out)
+	}
+}
