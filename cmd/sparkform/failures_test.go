@@ -199,3 +199,47 @@ spark-100: could not be read: spark-100 (10.0.0.100:22): connecting: i/o timeout
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// A table row of failed hosts stays within tableWidth: beside a host list such as the lab's
+// spark-[001,003,005,007,009], a long error made plan's and apply's rows ~190 characters. The
+// cut row ends with "…"; the whole error is in its block.
+func TestTableRowsOfFailedHostsStayWithinTheWidth(t *testing.T) {
+	long := func(i int, h *engine.HostPlan) string {
+		if i%2 == 1 || i > 8 {
+			return ""
+		}
+		return unreachable(h) + "; check the address and that sshd runs on it, then run the command again"
+	}
+	p := fleetPlan(100)
+	for i, h := range p.Hosts {
+		if msg := long(i, h); msg != "" {
+			h.Changes, h.Error = nil, msg
+		}
+	}
+	var b bytes.Buffer
+	renderPlan(&b, p, style{})
+	plan := b.String()
+	p = fleetPlan(100)
+	res, logs := failedFleet(t, p, long)
+	for _, h := range res.Hosts {
+		if h.Error == "" {
+			h.Status, h.Generation = engine.StatusApplied, 1
+		}
+	}
+	b.Reset()
+	renderResult(&b, p, res, style{}, logs)
+	for name, out := range map[string]string{"plan": plan, "apply": b.String()} {
+		rows := 0
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "  spark-[001,003,005,007,009]  ") {
+				rows++
+				if n := len([]rune(l)); n > tableWidth || !strings.HasSuffix(l, "…") {
+					t.Errorf("%s: a row of %d characters, want at most %d, cut: %s", name, n, tableWidth, l)
+				}
+			}
+		}
+		if rows != 1 {
+			t.Errorf("%s: %d rows of the failed hosts, want 1:\n%s", name, rows, out)
+		}
+	}
+}

@@ -56,7 +56,7 @@ func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st styl
 			if len(g.hosts) > 1 {
 				msg = failureTemplate(failureKey(failure{h.Name, h.Address, h.Error}))
 			}
-			row(labels[i], n, "-", "-", "-", st.red("error: "+firstLine(msg)))
+			row(labels[i], n, "-", "-", "-", st.red(fit("error: "+firstLine(msg), width+33)))
 			continue
 		}
 		c := h.Counts()
@@ -83,6 +83,15 @@ func firstLine(s string) string {
 	// Cut by characters, as history's lines: a cut by bytes could split one (→, …) in two.
 	return clip(termsafe.Line(l), 120)
 }
+
+// tableWidth bounds a row of the plan's and the apply's tables: the host column grows with the
+// fleet's compact host lists, and an error beside a wide one ran past 180 characters (the whole
+// error is in its block above the table and on standard error).
+const tableWidth = 160
+
+// fit cuts a row's last column s to what is left of tableWidth after used characters (at least
+// 40, however wide the columns before it).
+func fit(s string, used int) string { return clip(s, max(40, tableWidth-used)) }
 
 func countsText(c engine.Counts) string {
 	s := fmt.Sprintf("%d added, %d changed, %d destroyed", c.Add, c.Change, c.Destroy)
