@@ -80,6 +80,10 @@ func testSummary(results []*engine.TestResult) string {
 			failed = append(failed, r.Name)
 		}
 	}
+	if ran == 0 && len(failed) == 0 {
+		// "0 results from 0 hosts." read as if the hosts had been lost, on a fleet that has none.
+		return fmt.Sprintf("No smoke tests: no smoke_test block applies to %s.", plural(len(results), "selected host"))
+	}
 	line := fmt.Sprintf("%s from %s.", plural(ran, "result"), plural(len(from), "host"))
 	if len(failed) > 0 {
 		line = fmt.Sprintf("%s from %s; failed on %s: %s (see the errors above).", plural(ran, "result"), plural(len(from), "host"),

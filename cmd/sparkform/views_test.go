@@ -369,6 +369,15 @@ func TestTestSummaryNamesTheHostsResultsCameFromAndThoseThatFailed(t *testing.T)
 	}
 }
 
+// A configuration without smoke_test blocks says so: "0 results from 0 hosts." on a fleet of 12
+// read as if the hosts had been lost.
+func TestTestWithoutSmokeTestsSaysThereAreNone(t *testing.T) {
+	results := []*engine.TestResult{{Name: "spark-01"}, {Name: "spark-02"}}
+	if got, want := testSummary(results), "No smoke tests: no smoke_test block applies to 2 selected hosts."; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
 // openPTY opens a pseudo-terminal pair: a real terminal for x/term, without a controlling tty.
 func openPTY(t *testing.T) *os.File {
 	_, s := openPTYPair(t)
