@@ -39,11 +39,7 @@ func runHistory(in *invocation, _ *noFlags) int {
 	}
 	// Hosts whose histories read alike (an apply to the fleet in the same second) are shown once.
 	for _, g := range groupBy(names, func(n string) string { return hostHistory(st.Hosts[n]) }) {
-		header := termsafe.Line(compactHosts(g.items))
-		if len(g.items) > 1 {
-			header += fmt.Sprintf(" (%d hosts)", len(g.items))
-		}
-		fmt.Fprintf(stdout, "%s\n%s\n", header, g.key)
+		fmt.Fprintf(stdout, "%s\n%s\n", countedHosts(g.items), g.key)
 	}
 	return 0
 }
