@@ -77,8 +77,15 @@ func renderDrift(w io.Writer, rep engine.DriftReport) {
 			unread = append(unread, failure{host: h.Name, msg: h.Error})
 		}
 	}
+	// A line for several hosts names none of them (<host>, <address>), as plan's and apply's rows:
+	// "spark-[04,11] (2 hosts): could not be read: spark-04 (198.18.233.104:22): ..." read as
+	// spark-04's address for both.
 	for _, g := range groupFailures(unread) {
-		fmt.Fprintf(w, "%s: could not be read: %s\n", countedHosts(failureHosts(g.items)), firstLine(g.items[0].msg))
+		msg := g.items[0].msg
+		if len(g.items) > 1 {
+			msg = failureTemplate(g.key)
+		}
+		fmt.Fprintf(w, "%s: could not be read: %s\n", countedHosts(failureHosts(g.items)), firstLine(msg))
 	}
 	fmt.Fprintf(w, "\n%d of %s drifted", drifted, plural(len(rep.Hosts), "host"))
 	if failed > 0 {

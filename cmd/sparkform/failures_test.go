@@ -175,6 +175,8 @@ func TestHostsFailingAStepTheSameWayShareALineAfterTheFirst(t *testing.T) {
 	}
 }
 
+// The line of several hosts names none of them: spark-061's address on a line for 39 hosts read
+// as every host's.
 func TestDriftOfHostsThatCouldNotBeReadAlikeIsOneLine(t *testing.T) {
 	rep := engine.DriftReport{}
 	for i := 1; i <= 100; i++ {
@@ -190,7 +192,7 @@ func TestDriftOfHostsThatCouldNotBeReadAlikeIsOneLine(t *testing.T) {
 	var b bytes.Buffer
 	renderDrift(&b, rep)
 	want := `spark-[001-060]: in sync
-spark-[061-099] (39 hosts): could not be read: spark-061 (10.0.0.61:22): connecting: connection refused
+spark-[061-099] (39 hosts): could not be read: <host> (<address>): connecting: connection refused
 spark-100: could not be read: spark-100 (10.0.0.100:22): connecting: i/o timeout
 
 0 of 100 hosts drifted, 40 could not be read.
