@@ -58,7 +58,7 @@ func TestPGApplyKilledMidRunLeavesConsistentStateFreesTheLockAndRerunConverges(t
 	}
 	rerunConverges(t, dir, "rerun")
 	// history and the write history come from the database.
-	if code, out, stderr := cli(t, "history", dir); code != 0 || !strings.Contains(out, "spark-03") {
+	if code, out, stderr := cli(t, "history", dir, "-host", "spark-03"); code != 0 || !strings.Contains(out, "spark-03") {
 		t.Fatalf("history: %d\n%s\n%s", code, out, stderr)
 	}
 	if code, out, stderr := cliIn(t, dir, "state", "versions", "-n", "100"); code != 0 || !strings.Contains(out, "spark-01/sysctl.loading") || !strings.Contains(out, " apply") {
