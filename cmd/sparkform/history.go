@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/sparkform/sparkform/internal/engine"
-	"github.com/sparkform/sparkform/internal/english"
 	"github.com/sparkform/sparkform/internal/termsafe"
 	"github.com/sparkform/sparkform/state"
 )
@@ -37,15 +36,31 @@ func runHistory(in *invocation, _ *noFlags) int {
 		}
 		return 0
 	}
-	// Hosts whose histories read alike (an apply to the fleet in the same second) are shown once.
-	for _, g := range groupBy(names, func(n string) string { return hostHistory(st.Hosts[n]) }) {
-		fmt.Fprintf(stdout, "%s\n%s\n", countedHosts(g.items), g.key)
+	// Hosts whose histories differ only in when (an apply to a fleet takes seconds) are shown
+	// once; each generation and incident says when, from the first host to the last, as show does.
+	for _, g := range groupBy(names, func(n string) string { return hostHistory(st.Hosts[n], nil) }) {
+		when := func(incident bool, i int) string {
+			var times []time.Time
+			for _, n := range g.items {
+				if hs := st.Hosts[n]; incident {
+					times = append(times, hs.Incidents[i].Time)
+				} else {
+					times = append(times, hs.Generations[i].Time)
+				}
+			}
+			return timeSpan(times)
+		}
+		fmt.Fprintf(stdout, "%s\n%s\n", countedHosts(g.items), hostHistory(st.Hosts[g.items[0]], when))
 	}
 	return 0
 }
 
-// hostHistory is one host's generations and incidents as history prints them under its name.
-func hostHistory(hs *state.Host) string {
+// hostHistory is one host's generations and incidents as history prints them under its name,
+// each at the time when(incident, index) says (nil: none, for grouping).
+func hostHistory(hs *state.Host, when func(incident bool, i int) string) string {
+	if when == nil {
+		when = func(bool, int) string { return "" }
+	}
 	var b strings.Builder
 	if len(hs.Generations) == 0 {
 		fmt.Fprintln(&b, "  (no generations yet)")
@@ -55,8 +70,8 @@ func hostHistory(hs *state.Host) string {
 	// first, a generation lists what changed since the one before it, as `git log --stat`
 	// would, not every resource again.
 	var prev map[string]string
-	for _, g := range hs.Generations {
-		line := fmt.Sprintf("  %3d  %s  config %s", g.N, english.Time(g.Time), shortHash(g.ConfigHash))
+	for i, g := range hs.Generations {
+		line := fmt.Sprintf("  %3d  %s  config %s", g.N, when(false, i), shortHash(g.ConfigHash))
 		if g.Note != "" {
 			line += "  (" + g.Note + ")"
 		}
@@ -95,8 +110,8 @@ func hostHistory(hs *state.Host) string {
 		}
 		prev = cur
 	}
-	for _, in := range hs.Incidents {
-		fmt.Fprintln(&b, clip(fmt.Sprintf("   !!  %s  %s: %s", english.Time(in.Time), termsafe.Line(in.Kind), termsafe.Line(in.Message)), historyWidth))
+	for i, in := range hs.Incidents {
+		fmt.Fprintln(&b, clip(fmt.Sprintf("   !!  %s  %s: %s", when(true, i), termsafe.Line(in.Kind), termsafe.Line(in.Message)), historyWidth))
 	}
 	return b.String()
 }

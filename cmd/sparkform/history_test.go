@@ -55,8 +55,9 @@ func TestHistoryListsWhatEachGenerationChanged(t *testing.T) {
 	}
 }
 
-// At fleet scale an apply to every host writes the same history on each: history shows it once
-// under the hosts' compact list, and a host whose history differs gets its own block.
+// At fleet scale an apply to every host writes the same history on each, seconds apart: history
+// shows it once under the hosts' compact list, from the first host's time to the last (as show
+// does), and a host whose history differs gets its own block.
 func TestHistoryShowsHostsWithTheSameHistoryOnce(t *testing.T) {
 	dir := t.TempDir()
 	st := state.New()
@@ -64,14 +65,14 @@ func TestHistoryShowsHostsWithTheSameHistoryOnce(t *testing.T) {
 	for i := 1; i <= 12; i++ {
 		h := fmt.Sprintf("spark-%02d", i)
 		st.Set(h, sysctlLoading(map[string]string{"vm.swappiness": "10"}))
-		st.Host(h).AddGeneration(at, "aaaa", "")
+		st.Host(h).AddGeneration(at.Add(time.Duration(i%3)*time.Second), "aaaa", "")
 	}
 	st.Set("spark-09", sysctlLoading(map[string]string{"vm.swappiness": "7"}))
 	st.Host("spark-09").AddGeneration(at.Add(time.Minute), "bbbb", "")
 	saveState(t, dir, st)
 	code, out, _ := cli(t, "history", dir)
-	if code != 0 || !strings.HasPrefix(out, "spark-[01-08,10-12] (11 hosts)\n    1  2026-12-01 10:04:07 UTC  config aaaa\n") ||
-		!strings.Contains(out, "\nspark-09\n    1  2026-12-01 10:04:07 UTC") || !strings.Contains(out, "vm.swappiness=7") {
+	if code != 0 || !strings.HasPrefix(out, "spark-[01-08,10-12] (11 hosts)\n    1  2026-12-01 10:04:07 UTC to 2026-12-01 10:04:09 UTC  config aaaa\n") ||
+		!strings.Contains(out, "\nspark-09\n    1  2026-12-01 10:04:07 UTC  config aaaa") || !strings.Contains(out, "vm.swappiness=7") {
 		t.Errorf("history: %d\n%s", code, out)
 	}
 	if n := strings.Count(out, "config aaaa"); n != 2 {

@@ -112,12 +112,15 @@ func resourceKey(addr string, r *state.Resource) string {
 }
 
 // appliedSpan says when hosts applied a resource: one time, or the first and the last.
-func appliedSpan(times []time.Time) string {
+func appliedSpan(times []time.Time) string { return "applied " + timeSpan(times) }
+
+// timeSpan is one time, or the first and the last (show's and history's groups of hosts).
+func timeSpan(times []time.Time) string {
 	first, last := slices.MinFunc(times, time.Time.Compare), slices.MaxFunc(times, time.Time.Compare)
 	if first.Truncate(time.Second).Equal(last.Truncate(time.Second)) {
-		return "applied " + english.Time(first)
+		return english.Time(first)
 	}
-	return "applied " + english.Time(first) + " to " + english.Time(last)
+	return english.Time(first) + " to " + english.Time(last)
 }
 
 // onlyPlanHosts keeps the plan's hosts named in hosts (all when none), each of which must be in it.
