@@ -31,9 +31,27 @@ func renderStateBlock(w io.Writer, indent, addr string, r *state.Resource, note 
 	writeAttrs(w, indent+"    ", r.Attributes.Value)
 	if !isNullValue(r.Original.Value) {
 		fmt.Fprintf(w, "%s    # values before sparkform first changed them:\n", indent)
-		fmt.Fprintf(w, "%s    # original = %s\n", indent, renderValue(r.Original.Value))
+		writeOriginal(w, indent+"    ", r.Original.Value)
 	}
 	fmt.Fprintf(w, "%s}\n", indent)
+}
+
+// stateLineWidth is where show's "# original = { ... }" line breaks into one line per key (a
+// kernel's held packages made it ~170 characters); shorter ones stay on one line.
+const stateLineWidth = 160
+
+func writeOriginal(w io.Writer, indent string, v cty.Value) {
+	line := renderValue(v)
+	if len(indent)+len("# original = ")+len(line) <= stateLineWidth || !(v.Type().IsMapType() || v.Type().IsObjectType()) {
+		fmt.Fprintf(w, "%s# original = %s\n", indent, line)
+		return
+	}
+	fmt.Fprintf(w, "%s# original = {\n", indent)
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		fmt.Fprintf(w, "%s#   %q = %s\n", indent, k.AsString(), renderValue(e))
+	}
+	fmt.Fprintf(w, "%s# }\n", indent)
 }
 
 func writeAttrs(w io.Writer, indent string, v cty.Value) {

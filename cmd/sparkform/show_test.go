@@ -10,6 +10,7 @@ import (
 
 	"github.com/sparkform/sparkform/state"
 	"github.com/sparkform/sparkform/state/statetest"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // showFleet is a state of n hosts applied a second apart (a rollout), the hosts named in
@@ -125,5 +126,34 @@ func TestShowPlanHostKeepsTheNamedHostsOfThePlan(t *testing.T) {
 	}
 	if err := onlyPlanHosts(fleetPlan(3), "tfplan", []string{"spark-04"}); err == nil || !strings.Contains(err.Error(), `no host "spark-04" in the plan tfplan`) {
 		t.Errorf("a host the plan lacks: %v", err)
+	}
+}
+
+// An original too long for one line (a kernel's held packages: ~170 characters in the lab) is
+// written one key a line; a short one stays on one line.
+func TestShowWritesALongOriginalOneKeyALine(t *testing.T) {
+	held := cty.ListVal([]cty.Value{cty.StringVal("linux-image-6.17.0-1014-nvidia"), cty.StringVal("linux-image-nvidia-6.17"), cty.StringVal("linux-nvidia-6.17")})
+	r := &state.Resource{Type: "kernel", Name: "nvidia", AppliedAt: time.Now(),
+		Attributes: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"line": cty.StringVal("6.17")})},
+		Original: state.Value{Value: cty.ObjectVal(map[string]cty.Value{"held": held, "holds_before": cty.ListValEmpty(cty.String),
+			"release": cty.StringVal("6.11.0-1016-nvidia-64k-generic-long-name")})}}
+	short := sysctlLoading(map[string]string{"vm.swappiness": "10"})
+	short.Original = state.Value{Value: cty.ObjectVal(map[string]cty.Value{"vm.swappiness": cty.StringVal("60")})}
+	st := state.New()
+	st.Set("spark-01", r)
+	st.Set("spark-01", short)
+	var b bytes.Buffer
+	renderState(&b, st, []string{"spark-01"})
+	out := b.String()
+	for _, want := range []string{"    # original = {\n", "    #   \"release\" = \"6.11.0-1016-nvidia-64k-generic-long-name\"\n", "    # }\n",
+		`    # original = { "vm.swappiness" = "60" }` + "\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if len(l) > stateLineWidth {
+			t.Errorf("a line of %d characters: %s", len(l), l)
+		}
 	}
 }
