@@ -49,15 +49,44 @@ func checkRegular(what, path string, f *os.File) error {
 	return nil
 }
 
-// readNoFollow is os.ReadFile that refuses links and anything but a regular file;
-// fs.ErrNotExist (wrapped) when absent.
+// MaxStateBytes bounds a state read whole: the file backend's state (and lock) file, a file
+// given to `state push`, the documents of a PostgreSQL state. State is untrusted input and an
+// unbounded read of a corrupt or hostile one could exhaust memory; the state of 100 hosts with
+// long history is ~7 MB, so 256 MiB refuses nothing a real fleet writes. A variable so tests can
+// lower it.
+var MaxStateBytes int64 = 256 << 20
+
+// ReadAtMost reads r whole, refusing it when it holds more than limit bytes with an error naming
+// what (e.g. "state file") and name (its path).
+func ReadAtMost(r io.Reader, limit int64, what, name string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", what, name, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, TooLarge(what, name, limit)
+	}
+	return b, nil
+}
+
+// TooLarge is the error for input over its size limit.
+func TooLarge(what, name string, limit int64) error {
+	size := fmt.Sprintf("%d bytes", limit)
+	if limit >= 1<<20 && limit%(1<<20) == 0 {
+		size = fmt.Sprintf("%d MiB", limit>>20)
+	}
+	return fmt.Errorf("%s %s is larger than %s: refusing to read it (not one sparkform wrote; the limit keeps a corrupt or hostile file from exhausting memory)", what, name, size)
+}
+
+// readNoFollow is os.ReadFile that refuses links, anything but a regular file and more than
+// MaxStateBytes; fs.ErrNotExist (wrapped) when absent.
 func readNoFollow(what, path string) ([]byte, error) {
 	f, err := openNoFollow(what, path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	return ReadAtMost(f, MaxStateBytes, what, path)
 }
 
 // refuseLink fails when path exists as a symbolic link (writeAtomic would replace the link, not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -114,5 +115,59 @@ func TestStateDirectoryWritableByOthersWithoutStickyBitWarns(t *testing.T) {
 		if c.warn && !strings.Contains(w, dir) {
 			t.Errorf("warning does not name the directory: %q", w)
 		}
+	}
+}
+
+func lowerMaxStateBytes(t *testing.T, n int64) {
+	old := MaxStateBytes
+	MaxStateBytes = n
+	t.Cleanup(func() { MaxStateBytes = old })
+}
+
+func TestStateFileOneByteOverTheLimitIsRefusedAndLeftAsItWas(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sparkform.state.json")
+	s := NewStore(path)
+	if err := s.Persist(sample()); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = NewStore(path)
+	st, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowerMaxStateBytes(t, int64(len(raw))-1)
+	want := "state file " + path + " is larger than " + strconv.Itoa(len(raw)-1) + " bytes: refusing to read it"
+	if _, err := NewStore(path).Load(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("load: err = %v, want %q", err, want)
+	}
+	st.Hosts["spark-01"].HostKey = "changed"
+	if err := s.Persist(st); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("persist over an oversized file: err = %v, want %q", err, want)
+	}
+	if err := s.Replace(st); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("replace over an oversized file: err = %v, want %q", err, want)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(raw) {
+		t.Error("the state file changed")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if n := e.Name(); n != "sparkform.state.json" && n != "sparkform.state.json.lock" {
+			t.Errorf("left behind: %s", n)
+		}
+	}
+	release, err := s.Lock(context.Background(), "test", 0)
+	if err != nil {
+		t.Fatalf("the state is locked afterwards: %v", err)
+	}
+	release()
+	lowerMaxStateBytes(t, int64(len(raw)))
+	if _, err := NewStore(path).Load(); err != nil {
+		t.Fatalf("a file exactly at the limit: %v", err)
 	}
 }

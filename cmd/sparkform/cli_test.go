@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -207,4 +209,61 @@ func TestUnknownCommandFails(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
 		t.Fatalf("code %d, stderr %q", code, stderr)
 	}
+}
+
+func TestSavedPlanOneByteOverTheLimitIsRefusedNamingFileAndLimit(t *testing.T) {
+	old := maxPlanBytes
+	maxPlanBytes = 100
+	t.Cleanup(func() { maxPlanBytes = old })
+	dir := t.TempDir()
+	p := filepath.Join(dir, "p.plan")
+	if err := os.WriteFile(p, []byte("{"+strings.Repeat(" ", 99)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := "plan file " + p + " is larger than 100 bytes: refusing to read it"
+	for _, args := range [][]string{{"apply", p}, {"show", p}} {
+		if code, _, errOut := cli(t, args...); code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", args, code, errOut, want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files written beside the refused plan: %v", entries)
+	}
+	os.WriteFile(p, []byte("{"+strings.Repeat(" ", 98)+"\n"), 0o600) // exactly at the limit: read, then judged
+	if code, _, errOut := cli(t, "show", p); code != 1 || strings.Contains(errOut, "larger than") || !strings.Contains(errOut, "is not a sparkform plan file") {
+		t.Errorf("plan at the limit: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestPushedStateOneByteOverTheLimitIsRefusedAndTheStateLeftAsItWas(t *testing.T) {
+	work := t.TempDir()
+	writeState(t, work)
+	statePath := filepath.Join(work, "sparkform.state.json")
+	before, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := state.MaxStateBytes
+	state.MaxStateBytes = int64(len(before))
+	t.Cleanup(func() { state.MaxStateBytes = old })
+	big := filepath.Join(t.TempDir(), "big.json")
+	os.WriteFile(big, append(before, '\n'), 0o600) // one byte over
+	want := "state " + big + " is larger than " + strconv.Itoa(len(before)) + " bytes: refusing to read it"
+	if code, _, errOut := cli(t, "-chdir="+work, "state", "push", big); code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, stderr %q, want %q", code, errOut, want)
+	}
+	if after, _ := os.ReadFile(statePath); string(after) != string(before) {
+		t.Error("the state changed")
+	}
+	entries, _ := os.ReadDir(work)
+	for _, e := range entries {
+		if n := e.Name(); n != "sparkform.state.json" && n != "sparkform.state.json.lock" {
+			t.Errorf("left behind by a refused push: %s", n)
+		}
+	}
+	release, err := state.NewStore(statePath).Lock(context.Background(), "test", 0)
+	if err != nil {
+		t.Fatalf("the state is locked afterwards: %v", err)
+	}
+	release()
 }

@@ -7,8 +7,8 @@ import (
 	"os"
 
 	"github.com/sparkform/sparkform/internal/atomicfile"
-
 	"github.com/sparkform/sparkform/internal/engine"
+	"github.com/sparkform/sparkform/state"
 )
 
 // planFlags are plan's own flags.
@@ -62,9 +62,19 @@ func savePlan(path string, p *engine.Plan) error {
 	return atomicfile.Write(path, append(b, '\n'), 0o600)
 }
 
+// maxPlanBytes bounds a saved plan file, which is untrusted input: 64 MiB is ample for a real
+// fleet (the whole state of 100 hosts with long history is ~7 MB) and refuses a corrupt or
+// hostile file before it can exhaust memory. A variable so tests can lower it.
+var maxPlanBytes int64 = 64 << 20
+
 // loadPlan reads a plan file written by savePlan.
 func loadPlan(path string) (*engine.Plan, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := state.ReadAtMost(f, maxPlanBytes, "plan file", path)
 	if err != nil {
 		return nil, err
 	}

@@ -22,9 +22,6 @@ func (o *replaceFlags) declare(fs *flag.FlagSet) {
 	fs.StringVar(&o.backup, "backup", "", "where to write the replaced state (default ./sparkform.state.SERIAL.TIME.backup.json)")
 }
 
-// maxPushBytes bounds a pushed file: a state is untrusted input.
-const maxPushBytes = 256 << 20
-
 // state pull: the current state as JSON on standard output (for a backup, or to inspect it).
 func runStatePull(in *invocation, _ *noFlags) int {
 	b, st, ok := in.openExisting()
@@ -56,12 +53,9 @@ func runStatePush(in *invocation, o *replaceFlags) int {
 		defer f.Close()
 		r = f
 	}
-	raw, err := io.ReadAll(io.LimitReader(r, maxPushBytes+1))
+	raw, err := state.ReadAtMost(r, state.MaxStateBytes, "state", pos[0])
 	if err != nil {
-		return errorf(stderr, "reading %s: %v", pos[0], err)
-	}
-	if len(raw) > maxPushBytes {
-		return errorf(stderr, "%s is larger than %d MiB: not a state this sparkform wrote", pos[0], maxPushBytes>>20)
+		return errorf(stderr, "%v", err)
 	}
 	incoming, err := state.Decode(raw)
 	if err != nil {

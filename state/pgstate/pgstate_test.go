@@ -400,3 +400,37 @@ func TestLockRowNoSparkformWroteIsNotNamedAsHolder(t *testing.T) {
 		t.Fatalf("a row as sparkform writes it: %v", err)
 	}
 }
+
+func TestStateRowsOverTheLimitAreRefusedOnLoadNamingTheStateAndLimit(t *testing.T) {
+	srv := server(t)
+	b := open(t, srv, "")
+	if err := b.Persist(sample()); err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, table := range []string{"resources", "generations", "incidents", "test_runs"} {
+		var n int64
+		if err := b.conn.QueryRow(context.Background(), "SELECT coalesce(sum(octet_length(doc::text)), 0) FROM "+b.t(table)+" WHERE state = $1", b.name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	old := state.MaxStateBytes
+	t.Cleanup(func() { state.MaxStateBytes = old })
+	state.MaxStateBytes = total - 1 // every row fits, all of them do not
+	want := fmt.Sprintf("is larger than %d bytes: refusing to read it", total-1)
+	if _, err := open(t, srv, "").Load(); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), b.name) {
+		t.Fatalf("load of a state one byte over the limit: %v", err)
+	}
+	state.MaxStateBytes = total
+	if _, err := open(t, srv, "").Load(); err != nil {
+		t.Fatalf("load of a state exactly at the limit: %v", err)
+	}
+	// One row larger than the whole bound, written by another client: refused by its size.
+	if _, err := b.conn.Exec(context.Background(), `UPDATE `+b.t("incidents")+` SET doc = jsonb_set(doc, '{message}', to_jsonb(repeat('x', $2::int))) WHERE host = 'spark-02' AND state = $1`, b.name, total); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(t, srv, "").Load(); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("is larger than %d bytes", total)) || !strings.Contains(err.Error(), "incidents, host spark-02") {
+		t.Fatalf("load of an oversized row: %v", err)
+	}
+}

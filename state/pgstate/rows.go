@@ -165,14 +165,29 @@ func (b *Backend) readSnapshot(ctx context.Context, tx pgx.Tx) (*snapshot, error
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows, err = tx.Query(ctx, "SELECT host, address, doc FROM "+b.t("resources")+" WHERE state = $1", b.name)
+	// The rows are untrusted like a state file: the database sends a document only when it is
+	// within the bound (its size comes first), and the whole read stops at state.MaxStateBytes.
+	var total int64
+	bound := func(table, host, which string, size int64) error {
+		if total += size; size > state.MaxStateBytes || total > state.MaxStateBytes {
+			return state.TooLarge(b.String(), fmt.Sprintf("(at table %s, host %s, %s)", table, host, which), state.MaxStateBytes)
+		}
+		return nil
+	}
+	const docWithin = "octet_length(doc::text), CASE WHEN octet_length(doc::text) <= $2 THEN doc END"
+	rows, err = tx.Query(ctx, "SELECT host, address, "+docWithin+" FROM "+b.t("resources")+" WHERE state = $1", b.name, state.MaxStateBytes)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var host, addr string
+		var size int64
 		var doc []byte
-		if err := rows.Scan(&host, &addr, &doc); err != nil {
+		if err := rows.Scan(&host, &addr, &size, &doc); err != nil {
+			return nil, err
+		}
+		if err := bound("resources", host, "resource "+addr, size); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		if hr := s.hosts[host]; hr != nil {
@@ -183,14 +198,19 @@ func (b *Backend) readSnapshot(ctx context.Context, tx pgx.Tx) (*snapshot, error
 		return nil, err
 	}
 	for i, l := range lists {
-		rows, err := tx.Query(ctx, "SELECT host, seq, doc FROM "+b.t(l.table)+" WHERE state = $1 ORDER BY host, seq", b.name)
+		rows, err := tx.Query(ctx, "SELECT host, seq, "+docWithin+" FROM "+b.t(l.table)+" WHERE state = $1 ORDER BY host, seq", b.name, state.MaxStateBytes)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
 			var host string
+			var size int64
 			var r row
-			if err := rows.Scan(&host, &r.seq, &r.doc); err != nil {
+			if err := rows.Scan(&host, &r.seq, &size, &r.doc); err != nil {
+				return nil, err
+			}
+			if err := bound(l.table, host, fmt.Sprintf("seq %d", r.seq), size); err != nil {
+				rows.Close()
 				return nil, err
 			}
 			if hr := s.hosts[host]; hr != nil {
