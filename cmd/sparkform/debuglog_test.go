@@ -18,11 +18,7 @@ func TestDebugLogRecordsTheCommandAndEachConnection(t *testing.T) {
 		t.Errorf("plan of an unreachable host: exit %d", code)
 	}
 	log := readFile(t, logFile)
-	for _, want := range []string{"sparkform start", "command=plan", "msg=dial host=spark-01", "connect_timeout=2s", "msg=dialed host=spark-01", "error=", "sparkform end"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("debug log lacks %q:\n%s", want, log)
-		}
-	}
+	wantAll(t, "debug log", log, "sparkform start", "command=plan", "msg=dial host=spark-01", "connect_timeout=2s", "msg=dialed host=spark-01", "error=", "sparkform end")
 	if strings.Contains(log, "hunter2") {
 		t.Errorf("debug log holds a -var value:\n%s", log)
 	}

@@ -62,16 +62,12 @@ func TestTwoKindsOfFailureAreTwoBlocks(t *testing.T) {
 	var b bytes.Buffer
 	renderResult(&b, p, res, style{}, logs)
 	out := b.String()
-	for _, want := range []string{
-		"\nError: spark-[001-060] (60 hosts): " + aptFailed + "\n  last lines of ",
-		"\nError: spark-[061-100] (40 hosts): spark-061 (10.0.0.61:22): connecting: dial tcp 10.0.0.61:22: connect: no route to host\n" +
+	wantAll(t, "output", out,
+		"\nError: spark-[001-060] (60 hosts): "+aptFailed+"\n  last lines of ",
+		"\nError: spark-[061-100] (40 hosts): spark-061 (10.0.0.61:22): connecting: dial tcp 10.0.0.61:22: connect: no route to host\n"+
 			"  (as spark-061 reported it; the others' messages name their own host)\n  last lines of ",
 		"spark-[061-100]  40     failed  <host> (<address>): connecting: dial tcp <address>: connect: no route to host",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if n := strings.Count(out, "Error: "); n != 2 {
 		t.Errorf("%d error blocks, want 2:\n%s", n, out)
 	}

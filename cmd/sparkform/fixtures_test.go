@@ -119,3 +119,13 @@ func editMain(t *testing.T, dir, old, new string) {
 		t.Fatal(err)
 	}
 }
+
+// wantAll fails the test for each of wants that out lacks, naming what out is.
+func wantAll(t *testing.T, what, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, out)
+		}
+	}
+}

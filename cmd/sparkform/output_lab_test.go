@@ -60,11 +60,7 @@ python_venv "broken" {
 	if code != 0 {
 		t.Fatalf("plan: %d\n%s\n%s", code, out, stderr)
 	}
-	for _, want := range []string{"spark-[01-02] (2 hosts, kernel ", "spark-03 (", "HOSTS          COUNT", "spark-[01-02]      2    2       0        0  changes"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("plan lacks %q:\n%s", want, out)
-		}
-	}
+	wantAll(t, "plan", out, "spark-[01-02] (2 hosts, kernel ", "spark-03 (", "HOSTS          COUNT", "spark-[01-02]      2    2       0        0  changes")
 	if n := strings.Count(out, `+ sysctl "loading"`); n != 2 {
 		t.Errorf("two groups, so two sysctl blocks; got %d:\n%s", n, out)
 	}

@@ -41,11 +41,7 @@ func TestShowOfIdenticalHostsIsOneBlockWithACompactHostListAndTheirApplyTimes(t 
 		t.Errorf("100 identical hosts take %d lines, one host %d:\n%s", n, want, out)
 	}
 	first, last := "2026-12-01 10:00:01 UTC", "2026-12-01 10:01:40 UTC"
-	for _, want := range []string{"spark-[001-100] (100 hosts)\n", "# sysctl.loading (applied " + first + " to " + last + ")", `"vm.swappiness" = "10"`} {
-		if !strings.Contains(out, want) {
-			t.Errorf("show lacks %q:\n%s", want, out)
-		}
-	}
+	wantAll(t, "show", out, "spark-[001-100] (100 hosts)\n", "# sysctl.loading (applied "+first+" to "+last+")", `"vm.swappiness" = "10"`)
 	if strings.Count(out, `sysctl "loading"`) != 1 {
 		t.Errorf("identical hosts not shown once:\n%s", out)
 	}
@@ -56,11 +52,7 @@ func TestShowGroupsDifferVisiblyAndOneHostKeepsItsOwnDetail(t *testing.T) {
 	var b bytes.Buffer
 	renderState(&b, st, names)
 	out := b.String()
-	for _, want := range []string{"spark-[001-006,008-020] (19 hosts)\n", "spark-007\n", "kb     = 4097", "kb     = 8192"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("show lacks %q:\n%s", want, out)
-		}
-	}
+	wantAll(t, "show", out, "spark-[001-006,008-020] (19 hosts)\n", "spark-007\n", "kb     = 4097", "kb     = 8192")
 	if n := strings.Count(out, `readahead "nvme"`); n != 2 {
 		t.Errorf("two groups, %d read-ahead blocks:\n%s", n, out)
 	}
@@ -108,11 +100,7 @@ func TestStateShowOfOneResourceOnManyHostsIsOneBlockPerVariant(t *testing.T) {
 	if code != 0 || strings.Count(out, `readahead "nvme" {`) != 2 {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, errOut, out)
 	}
-	for _, want := range []string{"# spark-[001-041,043-100]/readahead.nvme (applied ", "# spark-042/readahead.nvme (applied ", "kb     = 4097"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("state show lacks %q:\n%s", want, out)
-		}
-	}
+	wantAll(t, "state show", out, "# spark-[001-041,043-100]/readahead.nvme (applied ", "# spark-042/readahead.nvme (applied ", "kb     = 4097")
 	if code, out, _ := cli(t, "state", "show", "spark-003/readahead.nvme"); code != 0 || !strings.HasPrefix(out, "# spark-003/readahead.nvme (applied ") {
 		t.Errorf("one host's resource: exit %d:\n%s", code, out)
 	}
@@ -145,12 +133,8 @@ func TestShowWritesALongOriginalOneKeyALine(t *testing.T) {
 	var b bytes.Buffer
 	renderState(&b, st, []string{"spark-01"})
 	out := b.String()
-	for _, want := range []string{"    # original = {\n", "    #   \"release\" = \"6.11.0-1016-nvidia-64k-generic-long-name\"\n", "    # }\n",
-		`    # original = { "vm.swappiness" = "60" }` + "\n"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("show lacks %q:\n%s", want, out)
-		}
-	}
+	wantAll(t, "show", out, "    # original = {\n", "    #   \"release\" = \"6.11.0-1016-nvidia-64k-generic-long-name\"\n", "    # }\n",
+		`    # original = { "vm.swappiness" = "60" }`+"\n")
 	for _, l := range strings.Split(out, "\n") {
 		if len(l) > stateLineWidth {
 			t.Errorf("a line of %d characters: %s", len(l), l)

@@ -289,11 +289,7 @@ func TestVLLMFromAPythonVenvLoadsInAllThreeModes(t *testing.T) {
 		}
 	}
 	// What each mode asked of vLLM, and that the stand-in loaded through it.
-	for _, want := range []string{"--safetensors-load-strategy eager", "--load-format fastsafetensors", "vllm " + lab.VLLMVersion} {
-		if !strings.Contains(out, want) {
-			t.Errorf("apply output lacks %q:\n%s", want, out)
-		}
-	}
+	wantAll(t, "apply output", out, "--safetensors-load-strategy eager", "--load-format fastsafetensors", "vllm "+lab.VLLMVersion)
 	if left := onHost(t, l, h, "pgrep -f '[v]llm serve' || true"); left != "" {
 		t.Errorf("vLLM processes left behind: %s", left)
 	}

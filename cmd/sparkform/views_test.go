@@ -90,18 +90,14 @@ func TestPlanGroupsDifferVisibly(t *testing.T) {
 	var b bytes.Buffer
 	renderPlan(&b, fleetPlan(20, "spark-007", "spark-008"), style{})
 	out := b.String()
-	for _, want := range []string{
+	wantAll(t, "plan", out,
 		"spark-[001-006,009-020] (18 hosts, kernel",
 		"spark-[007-008] (2 hosts, kernel",
 		`values["vm.swappiness"] = 60 -> 10`,
 		`values["vm.swappiness"] = 60 -> 5`,
 		"HOSTS                    COUNT",
 		"spark-[001-006,009-020]     18    1       1        0  changes, reboot",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("plan lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if strings.Count(out, `+ sysctl "loading"`) != 2 {
 		t.Errorf("two groups should show two sysctl blocks:\n%s", out)
 	}
@@ -160,14 +156,10 @@ func TestLongStepsGetAHeartbeatWithTheBuildPercentage(t *testing.T) {
 	}
 	v.beat(time.Now().Add(130 * time.Second))
 	out := b.String()
-	for _, want := range []string{
+	wantAll(t, "heartbeat", out,
 		"spark-03: llama_cpp.cuda: building llama-server with 2 jobs 45% (2m10s)",
 		"spark-01: kernel.nvidia: waiting for the host (2m10s)",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("heartbeat lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	b.Reset()
 	v.beat(time.Now().Add(131 * time.Second))
 	if b.Len() != 0 {
@@ -266,12 +258,8 @@ func TestOnlyTheFirstKindsOfFailureAreShownAndTheRestCounted(t *testing.T) {
 	if n := strings.Count(out, "last lines of "); n != maxFailureGroups {
 		t.Errorf("%d log tails, want %d:\n%s", n, maxFailureGroups, out)
 	}
-	for _, want := range []string{"Error: spark-001 (10.0.0.1:22): connection lost\n", "Error: spark-002: kernel.nvidia: apt failed (exit 2)\n",
-		"\n… and 2 more kinds of failure, on 3 hosts: spark-[006-008]; their logs are in " + logs.dir + "/\n"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("lacks %q:\n%s", want, out)
-		}
-	}
+	wantAll(t, "output", out, "Error: spark-001 (10.0.0.1:22): connection lost\n", "Error: spark-002: kernel.nvidia: apt failed (exit 2)\n",
+		"\n… and 2 more kinds of failure, on 3 hosts: spark-[006-008]; their logs are in "+logs.dir+"/\n")
 }
 
 func TestAFailedStepIsOneLineNamingItsAddressOnce(t *testing.T) {
@@ -301,12 +289,8 @@ func TestApplyTotalsCountWhatHappenedOnEveryHost(t *testing.T) {
 	var b bytes.Buffer
 	renderResult(&b, p, res, style{}, nil)
 	out := b.String()
-	for _, want := range []string{"Apply finished with errors on 2 hosts. Resources: 3 added, 2 changed, 0 destroyed, on 3 hosts.",
-		"spark-002  1      interrupted  1 added, 1 changed, 0 destroyed; interrupted before the smoke tests"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("result lacks %q:\n%s", want, out)
-		}
-	}
+	wantAll(t, "result", out, "Apply finished with errors on 2 hosts. Resources: 3 added, 2 changed, 0 destroyed, on 3 hosts.",
+		"spark-002  1      interrupted  1 added, 1 changed, 0 destroyed; interrupted before the smoke tests")
 }
 
 func TestHostsThatDidTheSameShareARowWhateverTheirGenerationNumbers(t *testing.T) {
@@ -498,14 +482,10 @@ func TestPlanGroupsSayWhatSetsThemApartFromTheLargest(t *testing.T) {
 	var b bytes.Buffer
 	renderPlan(&b, p, style{})
 	out := b.String()
-	for _, want := range []string{
+	wantAll(t, "plan", out,
 		"spark-[007-008] (2 hosts, kernel 6.11.0-1016-nvidia)\n  # differs from spark-[001-006,009-041,043-100] in sysctl.loading values[\"vm.swappiness\"]\n",
 		"spark-042 (10.0.0.42, kernel 6.17.0-1014-nvidia)\n  # differs from spark-[001-006,009-041,043-100] in the running kernel\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("plan lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if n := strings.Count(out, "# differs from"); n != 2 {
 		t.Errorf("%d notes, want one per group but the largest:\n%s", n, out)
 	}
