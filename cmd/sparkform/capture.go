@@ -159,7 +159,7 @@ func pickHost(cfg *config.Config, name string) (*config.Host, error) {
 	case name == "" && len(cfg.Hosts) == 1:
 		return cfg.Hosts[0], nil
 	case name == "":
-		return nil, fmt.Errorf("capture needs a host: a host block name of %s (%s) or user@address", cfg.Dir, compactHosts(names))
+		return nil, fmt.Errorf("capture needs a host: a host block name of %s (%s) or user@address", cfg.Dir, allHosts(names))
 	}
-	return nil, fmt.Errorf("no host %q in the configuration in %s (hosts: %s); or give user@address.%s", name, cfg.Dir, compactHosts(names), suggest.Hint(name, names))
+	return nil, fmt.Errorf("no host %q in the configuration in %s (hosts: %s); or give user@address.%s", name, cfg.Dir, allHosts(names), suggest.Hint(name, names))
 }

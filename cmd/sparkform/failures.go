@@ -190,7 +190,7 @@ func writeMoreFailures(w io.Writer, rest []*group[failure], logs *runLogs, gap s
 		hosts = append(hosts, failureHosts(g.items)...)
 	}
 	kinds := plural(len(rest), "more kind")
-	fmt.Fprintf(w, "%s… and %s of failure, on %s: %s", gap, kinds, plural(len(hosts), "host"), termsafe.Line(compactHosts(hosts)))
+	fmt.Fprintf(w, "%s… and %s of failure, on %s: %s", gap, kinds, plural(len(hosts), "host"), termsafe.Line(shortHosts(hosts)))
 	if logs.written() {
 		fmt.Fprintf(w, "; their logs are in %s/", termsafe.Line(logs.dir))
 	}

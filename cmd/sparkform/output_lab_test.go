@@ -187,10 +187,10 @@ func TestQuickstartApplyFitsInSixtyLinesWithFullLogsOnDisk(t *testing.T) {
 		}
 	}
 	// Hosts whose tests all passed share a line: each mode's load time, or for several hosts
-	// the least/median/most of their medians.
+	// the range and median of their medians.
 	tested := map[string]bool{}
-	t1 := `( [0-9.]+s|( [0-9.]+s/[0-9.]+s/[0-9.]+s))`
-	for _, m := range regexp.MustCompile(`(?m)^(\S+): smoke_test\.gpt-oss: mmap`+t1+`, no-mmap`+t1+`; smoke_test\.qwen3-next: default`+t1+`, eager`+t1+`, fastsafetensors`+t1+` \((medians|min/median/max of [23] hosts' medians)\): passed`).FindAllStringSubmatch(out, -1) {
+	t1 := `( [0-9.]+s|( [0-9.]+s–[0-9.]+s \(median [0-9.]+s\)))`
+	for _, m := range regexp.MustCompile(`(?m)^(\S+): smoke_test\.gpt-oss: mmap`+t1+`, no-mmap`+t1+`; smoke_test\.qwen3-next: default`+t1+`, eager`+t1+`, fastsafetensors`+t1+` \((medians|hosts' medians)\): passed`).FindAllStringSubmatch(out, -1) {
 		for _, h := range expandHosts(t, m[1]) {
 			tested[h] = true
 		}

@@ -164,7 +164,7 @@ func (v *applyView) flush(all bool) {
 		}
 		hosts, addrs := compactHosts(p.hosts), []string{termsafe.Line(p.addr)}
 		for j, q := range ready[i+1:] {
-			if p.verb != "" && q != nil && q.verb == p.verb && compactHosts(q.hosts) == hosts {
+			if p.verb != "" && q != nil && q.verb == p.verb && allHosts(q.hosts) == allHosts(p.hosts) {
 				addrs = append(addrs, termsafe.Line(q.addr))
 				p.elapsed = max(p.elapsed, q.elapsed)
 				ready[i+1+j] = nil

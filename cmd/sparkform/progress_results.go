@@ -67,7 +67,7 @@ func (p *pendingLine) join(q *pendingLine) {
 }
 
 // testText is a test line after its first test's address: each test's medians by mode (for
-// several hosts the least, the median and the most of the hosts' medians), the verdict (FAILED
+// several hosts the range and the median of the hosts' medians), the verdict (FAILED
 // if any mode of any test failed) and the time the tests took (the slowest host's).
 func (p *pendingLine) testText(st style) string {
 	var b strings.Builder
@@ -89,18 +89,20 @@ func (p *pendingLine) testText(st style) string {
 		verdict = st.red("FAILED")
 	}
 	if len(p.hosts) > 1 {
-		of = "min/median/max of " + plural(len(p.hosts), "host") + "' medians"
+		of = "hosts' medians"
 	}
 	return fmt.Sprintf("%s%s (%s): %s (%s)", p.label, b.String(), of, verdict, fmtDuration(total))
 }
 
-// spread writes load times in seconds as durations: one, or the least/the median/the most.
+// spread writes load times in seconds as durations: one, or (when they differ) the range and
+// the median, 20s–30s (median 25s).
 func spread(secs []float64) string {
 	d := english.Seconds
-	if len(secs) == 1 {
-		return d(secs[0])
-	}
 	sorted := slices.Sorted(slices.Values(secs))
+	lo, hi := d(sorted[0]), d(sorted[len(sorted)-1])
+	if lo == hi {
+		return lo
+	}
 	m, _ := resources.Median(sorted)
-	return d(sorted[0]) + "/" + d(m) + "/" + d(sorted[len(sorted)-1])
+	return lo + "–" + hi + " (median " + d(m) + ")"
 }

@@ -170,7 +170,7 @@ spark-010: failed: smoke_test.gpt-oss on spark-010, mode mmap: load took 31s, ov
 spark-020: smoke_test.gpt-oss: mmap 29s, no-mmap 22s (medians): FAILED (1m10s)
 spark-020: failed: smoke_test.gpt-oss on spark-020, mode mmap: load took 29s, 8s (38%) slower than 21s
 `
-	passed := "spark-[001-009,011-019,021-100]: smoke_test.gpt-oss: mmap 20s/25s/30s, no-mmap 22s/22s/22s (min/median/max of 98 hosts' medians): passed (1m10s)\n"
+	passed := "spark-[001-009,011-019,021-100]: smoke_test.gpt-oss: mmap 20s–30s (median 25s), no-mmap 22s (hosts' medians): passed (1m10s)\n"
 	if got := b.String(); got != failed+passed {
 		t.Errorf("apply: got:\n%s\nwant:\n%s", got, failed+passed)
 	}
@@ -204,7 +204,7 @@ func TestPassedResultsWaitForOtherHostsAtMostTheJoinWindow(t *testing.T) {
 	}
 	time.Sleep(150 * time.Millisecond)
 	v.beat(time.Now())
-	if got := b.String(); got != "spark-[01-02]: smoke_test.x: mmap 2.0s/3.0s/4.0s (min/median/max of 2 hosts' medians): passed (1.0s)\n" {
+	if got := b.String(); got != "spark-[01-02]: smoke_test.x: mmap 2.0s–4.0s (median 3.0s) (hosts' medians): passed (1.0s)\n" {
 		t.Errorf("after the window: %q", got)
 	}
 	b.Reset()

@@ -57,7 +57,7 @@ func hostsLabel(g *hostGroup) string {
 		h := g.hosts[0]
 		return fmt.Sprintf("%s (%s", termsafe.Line(h.Name), termsafe.Line(h.Address))
 	}
-	return fmt.Sprintf("%s (%s", termsafe.Line(compactHosts(g.names())), plural(len(g.hosts), "host"))
+	return fmt.Sprintf("%s (%s", termsafe.Line(shortHosts(g.names())), plural(len(g.hosts), "host"))
 }
 
 // renderPlan writes the plan as Terraform users read plans: a legend, the changes with

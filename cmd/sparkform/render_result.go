@@ -97,7 +97,7 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 	}
 	used := [3]int{len("HOSTS"), len("COUNT"), len("RESULT")} // the widths of the columns before DETAIL
 	for _, x := range rows {
-		used = [3]int{max(used[0], len(termsafe.Line(compactHosts(x.hosts)))), max(used[1], len(fmt.Sprint(len(x.hosts)))), max(used[2], len(x.status))}
+		used = [3]int{max(used[0], len(termsafe.Line(shortHosts(x.hosts)))), max(used[1], len(fmt.Sprint(len(x.hosts)))), max(used[2], len(x.status))}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(rows) > 0 {
@@ -109,7 +109,7 @@ func renderResult(w io.Writer, p *engine.Plan, r *engine.Result, st style, logs 
 			detail = x.own
 		}
 		detail = fit(detail, 2+used[0]+2+used[1]+2+used[2]+2)
-		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", termsafe.Line(compactHosts(x.hosts)), len(x.hosts), x.status, detail)
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", termsafe.Line(shortHosts(x.hosts)), len(x.hosts), x.status, detail)
 	}
 	tw.Flush()
 	if len(rows) > 0 {

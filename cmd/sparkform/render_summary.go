@@ -41,7 +41,7 @@ func renderPlanSummary(w io.Writer, p *engine.Plan, groups []*hostGroup, st styl
 	width := len("HOSTS")
 	labels := make([]string, len(groups))
 	for i, g := range groups {
-		labels[i] = termsafe.Line(compactHosts(g.names()))
+		labels[i] = termsafe.Line(shortHosts(g.names()))
 		width = max(width, len(labels[i]))
 	}
 	row := func(host, n, add, change, destroy, status string) {

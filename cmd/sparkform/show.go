@@ -75,7 +75,7 @@ func runShow(in *invocation, _ *noFlags) int {
 // list and a count, with the span of times the group's hosts applied each resource.
 func renderState(w io.Writer, st *state.State, names []string) {
 	for _, g := range groupBy(names, func(n string) string { return stateKey(st.Hosts[n]) }) {
-		label := compactHosts(g.items)
+		label := shortHosts(g.items)
 		if len(g.items) > 1 {
 			label += " (" + plural(len(g.items), "host") + ")"
 		}

@@ -52,7 +52,7 @@ func TestApplyRunsSmokeTestsInBothModesAndRecordsThem(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, stderr)
 	}
-	if !regexp.MustCompile(`smoke_test\.gpt-oss: mmap [0-9.]+s(/[0-9.]+s/[0-9.]+s)?, no-mmap [0-9.]+s(/[0-9.]+s/[0-9.]+s)? \((medians|min/median/max of [23] hosts' medians)\): passed`).MatchString(out) {
+	if !regexp.MustCompile(`smoke_test\.gpt-oss: mmap [0-9.]+s(–[0-9.]+s \(median [0-9.]+s\))?, no-mmap [0-9.]+s(–[0-9.]+s \(median [0-9.]+s\))? \((medians|hosts' medians)\): passed`).MatchString(out) {
 		t.Errorf("apply output does not show the test results:\n%s", out)
 	}
 	st := loadDirState(t, dir, "")

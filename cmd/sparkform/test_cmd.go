@@ -87,7 +87,7 @@ func testSummary(results []*engine.TestResult) string {
 	line := fmt.Sprintf("%s from %s.", plural(ran, "result"), plural(len(from), "host"))
 	if len(failed) > 0 {
 		line = fmt.Sprintf("%s from %s; failed on %s: %s (see the errors above).", plural(ran, "result"), plural(len(from), "host"),
-			plural(len(failed), "host"), termsafe.Line(compactHosts(failed)))
+			plural(len(failed), "host"), termsafe.Line(shortHosts(failed)))
 	}
 	return line
 }

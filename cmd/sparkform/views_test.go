@@ -35,6 +35,41 @@ func TestCompactHostsWritesRangesOfNumberedNames(t *testing.T) {
 	}
 }
 
+// Every other host of 100 is 50 ranges of one: 200+ characters in full. Heads and table cells
+// show the leading hosts, … and (where no count stands beside the list) the count; the exact list
+// stays available where it must be exact.
+func TestAHostListOfEveryOtherHostOf100IsCutShortWithItsCount(t *testing.T) {
+	var names []string
+	for i := 1; i <= 100; i += 2 {
+		names = append(names, fmt.Sprintf("spark-%03d", i))
+	}
+	full := allHosts(names)
+	if len(full) < 200 || !strings.HasPrefix(full, "spark-[001,003,") || !strings.HasSuffix(full, ",097,099]") {
+		t.Fatalf("allHosts = %q, want all 50 hosts", full)
+	}
+	got := compactHosts(names)
+	if len(got) > 80 || !strings.HasPrefix(got, "spark-[001,003,005,") || !strings.HasSuffix(got, ",…] (50 hosts)") {
+		t.Errorf("compactHosts = %q (%d characters), want ≤ 80: the leading hosts, … and the count", got, len(got))
+	}
+	if !strings.HasPrefix(full, strings.TrimSuffix(got, ",…] (50 hosts)")) {
+		t.Errorf("compactHosts = %q is not the start of the full list %q", got, full)
+	}
+	if got := countedHosts(names); strings.Count(got, "50 hosts") != 1 || !strings.HasSuffix(got, ",…] (50 hosts)") {
+		t.Errorf("countedHosts = %q, want the count once", got)
+	}
+	if got := shortHosts(names); !strings.HasSuffix(got, ",…]") || len(got) > 80 {
+		t.Errorf("shortHosts = %q, want a cut list without a count", got)
+	}
+	// A list that fits is whole, with no count added; one long name is never cut to nothing.
+	if got := compactHosts(names[:5]); got != "spark-[001,003,005,007,009]" {
+		t.Errorf("compactHosts of 5 = %q", got)
+	}
+	long := strings.Repeat("x", 100)
+	if got := compactHosts([]string{long, "y"}); got != long+",… (2 hosts)" {
+		t.Errorf("compactHosts of a long name = %q", got)
+	}
+}
+
 func TestDurationsHaveOneFormat(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		40 * time.Millisecond: "0.04s", 234 * time.Millisecond: "0.23s", 400 * time.Millisecond: "0.4s", 0: "0s", 9500 * time.Millisecond: "9.5s", 12 * time.Second: "12s",
