@@ -27,6 +27,7 @@ packages=(
   unzip            # unpacking the Go toolchain when Go is missing
   shellcheck       # tests: shell scripts are shellcheck-clean
   postgresql       # tests: the pg state backend's real clusters (initdb, pg_ctl; run as postgres)
+  python3          # tests: venv reports and the smoke test's fastsafetensors check run in a local python
   zsh              # tests: the generated zsh completion is loaded and run in a real zsh
 )
 
